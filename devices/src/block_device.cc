@@ -1,0 +1,16 @@
+#include "tandem/devices/block_device.h"
+
+#include <string>
+
+namespace tandem::devices {
+
+Status checkRange(uint64_t offset, uint64_t length, uint64_t size) {
+  if (offset > size || length > size - offset) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "range [" + std::to_string(offset) + ", +" + std::to_string(length) +
+                      ") is outside the device of " + std::to_string(size) + " bytes");
+  }
+  return Status::ok();
+}
+
+}  // namespace tandem::devices
