@@ -1,0 +1,38 @@
+// HttpsServer: an HTTPS/1.1 server (Boost.Beast over OpenSSL) that hands each request to a
+// Handler. The transport only: TLS (1.2 or newer), keep-alive, per-read/write timeouts,
+// a body-size limit (answered 413 with Tandem's JSON error shape), malformed HTTP (400).
+// Thread-safety: start() returns a running server; stop() is idempotent and waits for the I/O
+// threads; the Handler must be thread-safe and must outlive the server.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "tandem/common/status.h"
+#include "tandem/http/message.h"
+
+namespace tandem::http {
+
+struct ServerOptions {
+  std::string bind_address = "127.0.0.1";
+  uint16_t port = 0;                      // 0: any free port; read it back with port()
+  std::string certificate_file;           // PEM chain
+  std::string private_key_file;           // PEM key
+  size_t body_limit_bytes = 1 << 20;      // larger bodies get 413
+  std::chrono::seconds io_timeout{30};    // one read or write of a request/response
+  int threads = 4;
+};
+
+class HttpsServer {
+ public:
+  virtual ~HttpsServer() = default;
+  // Loads the certificate and key, binds, listens and starts the I/O threads.
+  // Fails (kInvalidArgument/kNotFound/kIo) with the file or address in the message.
+  static Result<std::unique_ptr<HttpsServer>> start(const ServerOptions& options, Handler& handler);
+  virtual uint16_t port() const = 0;
+  virtual void stop() = 0;
+};
+
+}  // namespace tandem::http

@@ -1,0 +1,100 @@
+// ReplicationService: the native replication engine of one node (see docs/replication.md).
+//
+// One service per node owns one TCP port that carries every volume's replication traffic
+// (framed, checksummed). For each volume the node holds, the service keeps a replica:
+// - on the volume's primary it provides a BlockDevice (primaryDevice()) whose writes go to the
+//   local backing device and to every connected peer, and complete only when every up-to-date
+//   (or syncing) peer has them (protocol C); FUA writes and flushes are durable on all of them
+//   before they complete;
+// - on a secondary it accepts the primary's writes and full-sync data.
+// A peer that was away (new, restarted, reconnected) gets a background full sync from the
+// primary while writes continue, and is up to date when it ends.
+//
+// Per-volume metadata (generation identifiers, disk state) is kept in `metadata_path` so a
+// restarted node knows whether its data can be trusted.
+//
+// Thread-safety: every method is thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tandem/common/clock.h"
+#include "tandem/common/status.h"
+#include "tandem/devices/block_device.h"
+
+namespace tandem::replication {
+
+struct PeerAddress {
+  std::string node;   // node name
+  std::string host;   // address to connect to
+  uint16_t port = 0;  // that node's replication port
+};
+
+struct VolumeConfig {
+  std::string volume_uuid;          // identifies the volume on the wire
+  std::string name;                 // for logs and status
+  uint64_t size_bytes = 0;
+  bool primary = false;             // this node is the volume's writer
+  uint64_t epoch = 0;               // writer epoch (seam for fencing; replicas refuse older)
+  std::vector<PeerAddress> peers;   // the other diskful replicas
+};
+
+enum class DiskState { kUpToDate, kInconsistent, kOutdated };
+enum class PeerState { kConnecting, kSyncing, kUpToDate, kDisconnected };
+
+std::string_view diskStateName(DiskState s);
+std::string_view peerStateName(PeerState s);
+
+struct PeerStatus {
+  std::string node;
+  PeerState state = PeerState::kConnecting;
+  uint64_t sync_done_bytes = 0;
+  uint64_t sync_total_bytes = 0;
+};
+
+struct VolumeStatus {
+  std::string volume_uuid;
+  std::string name;
+  bool primary = false;
+  DiskState disk = DiskState::kOutdated;
+  std::string generation;           // current data generation identifier
+  std::vector<PeerStatus> peers;    // known only on the primary
+};
+
+struct ServiceOptions {
+  std::string node_name;
+  std::string bind_address = "127.0.0.1";
+  uint16_t port = 0;                // 0: any free port; read back with port()
+  std::chrono::milliseconds reconnect_interval{500};
+  std::chrono::milliseconds peer_timeout{5000};   // no ack within this: the peer is dropped
+  uint32_t sync_chunk_bytes = 1u << 20;
+};
+
+class ReplicationService {
+ public:
+  virtual ~ReplicationService() = default;
+  static Result<std::unique_ptr<ReplicationService>> start(const ServiceOptions& options, Clock& clock);
+
+  virtual uint16_t port() const = 0;
+
+  // Adds a volume (idempotent for the same config) backed by `local`. A fresh volume whose
+  // metadata file does not exist starts with the initial generation derived from its uuid, so
+  // replicas created together need no initial sync.
+  virtual Status addVolume(const VolumeConfig& config, std::shared_ptr<devices::BlockDevice> local,
+                           const std::string& metadata_path) = 0;
+  // Applies a changed config (peers, role). kNotFound if the volume was not added.
+  virtual Status updateVolume(const VolumeConfig& config) = 0;
+  // Stops replicating the volume and closes its connections; kNotFound if unknown.
+  virtual Status removeVolume(const std::string& volume_uuid) = 0;
+
+  // The replicating device of a volume this node is primary for; null otherwise.
+  virtual std::shared_ptr<devices::BlockDevice> primaryDevice(const std::string& volume_uuid) = 0;
+
+  virtual std::vector<VolumeStatus> status() = 0;
+  virtual void stop() = 0;
+};
+
+}  // namespace tandem::replication
