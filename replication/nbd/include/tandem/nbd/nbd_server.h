@@ -28,16 +28,32 @@ struct ServerOptions {
   uint16_t tcp_port = 0;          // 0: any free port (read back with tcpPort()); -1 not possible
   bool listen_tcp = true;
   std::string unix_socket_path;   // empty: no UNIX socket
+  // Largest READ/WRITE length accepted; advertised as the maximum block size. A longer READ
+  // gets EINVAL, a longer WRITE a hard disconnect (its payload is not drained).
   uint32_t max_payload_bytes = 32u << 20;
+  // Advertised preferred block size (capped at max_payload_bytes). Minimum is always 1.
+  uint32_t preferred_block_size = 4096;
+  // Advertise NBD_FLAG_CAN_MULTI_CONN. Only correct when every exported device makes a
+  // flush/FUA on one connection durable for writes acknowledged on any connection.
+  bool advertise_multi_conn = false;
 };
 
 class NbdServer {
  public:
   virtual ~NbdServer() = default;
+  // Binds the listeners and starts accepting. Fails (kInvalidArgument) when no listener is
+  // configured or an address/path is malformed, with the bind error when a bind fails.
   static Result<std::unique_ptr<NbdServer>> start(const ServerOptions& options, ExportRegistry& registry);
+  // The bound TCP port (the kernel's choice when options.tcp_port was 0); 0 without TCP.
   virtual uint16_t tcpPort() const = 0;
+  // Number of client connections currently open (handshake or transmission).
+  virtual size_t connectionCount() const = 0;
   // Closes every connection currently using export `name` (after the export was removed).
+  // A client that is between looking the export up and entering transmission when this
+  // runs is not caught: remove the export from the registry first, then call this.
   virtual void disconnectExport(const std::string& name) = 0;
+  // Closes the listeners (and removes the UNIX socket file), shuts down every connection and
+  // joins all threads. Idempotent; also done by the destructor.
   virtual void stop() = 0;
 };
 

@@ -1,0 +1,44 @@
+// Connection: one client of the NBD server, from the greeting to the end of transmission,
+// on a connected blocking socket. Requests are processed strictly in order with one reply
+// at a time (pipelined requests simply queue in the socket), so replies are always whole.
+// Thread-safety: run() is called once, on the connection's own thread. The socket may be
+// shut down from another thread (disconnectExport/stop); run() then returns.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "negotiation.h"
+#include "tandem/nbd/nbd_server.h"
+
+namespace tandem::nbd {
+
+struct ConnectionConfig {
+  bool multi_conn = false;
+  BlockSizeConstraints block_sizes;     // maximum = the largest READ/WRITE payload
+  uint32_t max_option_bytes = 64 * 1024;  // larger option data: hard disconnect
+};
+
+class Connection {
+ public:
+  // `on_export` is called with the export name when the client enters transmission.
+  Connection(int fd, ExportRegistry& registry, ConnectionConfig config,
+             std::function<void(const std::string&)> on_export)
+      : fd_(fd), registry_(registry), config_(config), on_export_(std::move(on_export)) {}
+
+  // Serves the client until it disconnects, violates the protocol or the socket is shut
+  // down. Does not close the socket (the owner does). Errors are logged, not returned.
+  void run();
+
+ private:
+  // Returns the chosen export, or an empty outcome device when the session ends here.
+  OptionOutcome negotiate();
+  void transmit(devices::BlockDevice& device, const std::string& export_name);
+
+  int fd_;
+  ExportRegistry& registry_;
+  ConnectionConfig config_;
+  std::function<void(const std::string&)> on_export_;
+};
+
+}  // namespace tandem::nbd
