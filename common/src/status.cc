@@ -63,6 +63,7 @@ Status Status::withContext(std::string_view context) const {
   if (isOk()) return *this;
   Status s(code_, std::string(context) + ": " + message_);
   s.errno_ = errno_;
+  s.reason_ = reason_;
   return s;
 }
 

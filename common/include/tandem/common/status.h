@@ -55,11 +55,20 @@ class [[nodiscard]] Status {
 
   // Prefixes more context: "create volume v1: " + message.
   Status withContext(std::string_view context) const;
+  // A machine-readable reason for API clients ("volume_not_found", "not_enough_nodes"); the
+  // REST layer uses it as the error code when set.
+  Status withReason(std::string reason) const {
+    Status s = *this;
+    s.reason_ = std::move(reason);
+    return s;
+  }
+  const std::string& reason() const { return reason_; }
   std::string toString() const;
 
  private:
   ErrorCode code_ = ErrorCode::kOk;
   std::string message_;
+  std::string reason_;
   int errno_ = 0;
 };
 

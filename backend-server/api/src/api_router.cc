@@ -1,0 +1,265 @@
+#include "tandem/controller/api_router.h"
+
+#include <charconv>
+#include <vector>
+
+#include "error_response.h"
+#include "json_views.h"
+#include "tandem/controller/tokens.h"
+#include "tandem/json/writer.h"
+
+namespace tandem::controller {
+namespace {
+
+enum class Role { kNone, kAdmin, kNode };
+
+http::Response jsonResponse(int status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+http::Response noContent() {
+  http::Response r;
+  r.status = 204;
+  r.content_type.clear();
+  return r;
+}
+
+std::vector<std::string> splitPath(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    while (i < path.size() && path[i] == '/') ++i;
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) parts.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return parts;
+}
+
+std::string bearerToken(const http::Request& req) {
+  std::string h = req.header("authorization");
+  const std::string prefix = "Bearer ";
+  if (h.size() <= prefix.size() || h.compare(0, prefix.size(), prefix) != 0) return "";
+  return h.substr(prefix.size());
+}
+
+Status methodNotAllowed(const http::Request& req) {
+  return Status(ErrorCode::kInvalidArgument, "method " + req.method + " is not allowed on " + req.path)
+      .withReason("method_not_allowed");
+}
+
+Result<uint64_t> queryUint(const http::Request& req, const std::string& key, uint64_t fallback) {
+  auto it = req.query.find(key);
+  if (it == req.query.end() || it->second.empty()) return fallback;
+  uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
+  if (ec != std::errc() || ptr != it->second.data() + it->second.size()) {
+    return Status(ErrorCode::kInvalidArgument, "query parameter '" + key + "' must be a non-negative integer")
+        .withReason("invalid_query");
+  }
+  return value;
+}
+
+}  // namespace
+
+bool isValidObjectName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  if (!alnum(name[0])) return false;
+  for (char c : name) {
+    if (!alnum(c) && c != '_' && c != '.' && c != '-') return false;
+  }
+  return true;
+}
+
+void ApiRouter::handle(http::Request req, http::Responder respond) {
+  auto fail = [&](const Status& s) { respond(errorResponse(s)); };
+  auto parts = splitPath(req.path);
+  auto route = [&](size_t n, const char* a, const char* b = nullptr, const char* c = nullptr) {
+    if (parts.size() != n) return false;
+    const char* want[] = {a, b, c};
+    for (size_t i = 0; i < n && i < 3; ++i) {
+      if (want[i] != nullptr && parts[i] != want[i]) return false;
+    }
+    return true;
+  };
+
+  // Open routes.
+  if (route(2, "v1", "version")) {
+    if (req.method != "GET") return fail(methodNotAllowed(req));
+    json::JsonWriter w;
+    w.beginObject().field("version", options_.version).field("api_version", "v1").endObject();
+    return respond(jsonResponse(200, w.str()));
+  }
+  if (route(2, "v1", "health")) {
+    if (req.method != "GET") return fail(methodNotAllowed(req));
+    return respond(jsonResponse(200, R"({"status":"ok"})"));
+  }
+
+  // Everything else needs a token: the admin token, or a node's own token on its internal routes.
+  std::string token = bearerToken(req);
+  if (token.empty()) {
+    return fail(Status(ErrorCode::kUnauthenticated, "missing bearer token (Authorization: Bearer <token>)")
+                    .withReason("unauthenticated"));
+  }
+  Role role = Role::kNone;
+  if (!options_.admin_token.empty() && tokensEqual(token, options_.admin_token)) role = Role::kAdmin;
+
+  if (parts.size() == 5 && parts[0] == "v1" && parts[1] == "internal" && parts[2] == "nodes") {
+    const std::string& node = parts[3];
+    if (role != Role::kAdmin) {
+      if (!cluster_.authenticateNode(node, token)) {
+        return fail(Status(ErrorCode::kUnauthenticated, "invalid token for node '" + node + "'")
+                        .withReason("unauthenticated"));
+      }
+      role = Role::kNode;
+    }
+    if (parts[4] == "desired") {
+      if (req.method != "GET") return fail(methodNotAllowed(req));
+      auto after = queryUint(req, "after", 0);
+      if (!after.isOk()) return fail(after.status());
+      auto wait = queryUint(req, "wait", 0);
+      if (!wait.isOk()) return fail(wait.status());
+      auto wait_ms = std::min<uint64_t>(*wait * 1000, static_cast<uint64_t>(options_.long_poll_max.count()));
+      cluster_.watchDesiredState(node, *after, std::chrono::milliseconds(wait_ms),
+                                 [respond](Result<DesiredState> state) {
+                                   if (!state.isOk()) return respond(errorResponse(state.status()));
+                                   respond(jsonResponse(200, desiredStateJson(*state)));
+                                 });
+      return;
+    }
+    if (parts[4] == "status") {
+      if (req.method != "PUT") return fail(methodNotAllowed(req));
+      auto report = parseStatusReport(req.body);
+      if (!report.isOk()) return fail(report.status());
+      Status s = cluster_.reportStatus(node, std::move(report).value());
+      if (!s.isOk()) return fail(s);
+      return respond(noContent());
+    }
+    return fail(Status(ErrorCode::kNotFound, "no route " + req.path).withReason("route_not_found"));
+  }
+
+  if (role != Role::kAdmin) {
+    // A valid node token is still not enough for the public API.
+    return fail(Status(ErrorCode::kUnauthenticated, "invalid token").withReason("unauthenticated"));
+  }
+
+  if (route(2, "v1", "nodes")) {
+    if (req.method == "GET") {
+      auto nodes = cluster_.listNodes();
+      if (!nodes.isOk()) return fail(nodes.status());
+      json::JsonWriter w;
+      w.beginObject().key("nodes").beginArray();
+      for (const auto& n : *nodes) writeNode(w, n);
+      w.endArray().endObject();
+      return respond(jsonResponse(200, w.str()));
+    }
+    if (req.method == "POST") {
+      auto parsed = parseRegisterRequest(req.body);
+      if (!parsed.isOk()) return fail(parsed.status());
+      auto result = cluster_.registerNode(*parsed);
+      if (!result.isOk()) return fail(result.status());
+      auto view = cluster_.getNode(parsed->name);
+      if (!view.isOk()) return fail(view.status());
+      return respond(jsonResponse(result->created ? 201 : 200, registerResultJson(*result, *view)));
+    }
+    return fail(methodNotAllowed(req));
+  }
+  if (route(3, "v1", "nodes")) {
+    if (req.method != "GET") return fail(methodNotAllowed(req));
+    auto node = cluster_.getNode(parts[2]);
+    if (!node.isOk()) return fail(node.status());
+    json::JsonWriter w;
+    writeNode(w, *node);
+    return respond(jsonResponse(200, w.str()));
+  }
+  if (route(2, "v1", "storage-pools")) {
+    if (req.method != "GET") return fail(methodNotAllowed(req));
+    auto pools = cluster_.listPools();
+    if (!pools.isOk()) return fail(pools.status());
+    json::JsonWriter w;
+    w.beginObject().key("storage_pools").beginArray();
+    for (const auto& p : *pools) writePool(w, p);
+    w.endArray().endObject();
+    return respond(jsonResponse(200, w.str()));
+  }
+  if (route(2, "v1", "resource-groups")) {
+    if (req.method == "GET") {
+      auto groups = cluster_.listGroups();
+      if (!groups.isOk()) return fail(groups.status());
+      json::JsonWriter w;
+      w.beginObject().key("resource_groups").beginArray();
+      for (const auto& g : *groups) writeGroup(w, g);
+      w.endArray().endObject();
+      return respond(jsonResponse(200, w.str()));
+    }
+    if (req.method == "POST") {
+      auto spec = parseGroupSpec(req.body);
+      if (!spec.isOk()) return fail(spec.status());
+      auto created = cluster_.createGroup(std::move(spec).value());
+      if (!created.isOk()) return fail(created.status());
+      json::JsonWriter w;
+      writeGroup(w, created->first);
+      return respond(jsonResponse(created->second ? 201 : 200, w.str()));
+    }
+    return fail(methodNotAllowed(req));
+  }
+  if (route(3, "v1", "resource-groups")) {
+    if (req.method == "GET") {
+      auto g = cluster_.getGroup(parts[2]);
+      if (!g.isOk()) return fail(g.status());
+      json::JsonWriter w;
+      writeGroup(w, *g);
+      return respond(jsonResponse(200, w.str()));
+    }
+    if (req.method == "DELETE") {
+      Status s = cluster_.deleteGroup(parts[2]);
+      if (!s.isOk()) return fail(s);
+      return respond(noContent());
+    }
+    return fail(methodNotAllowed(req));
+  }
+  if (route(2, "v1", "volumes")) {
+    if (req.method == "GET") {
+      auto volumes = cluster_.listVolumes();
+      if (!volumes.isOk()) return fail(volumes.status());
+      json::JsonWriter w;
+      w.beginObject().key("volumes").beginArray();
+      for (const auto& v : *volumes) writeVolume(w, v);
+      w.endArray().endObject();
+      return respond(jsonResponse(200, w.str()));
+    }
+    if (req.method == "POST") {
+      auto parsed = parseCreateVolume(req.body);
+      if (!parsed.isOk()) return fail(parsed.status());
+      auto created = cluster_.createVolume(*parsed);
+      if (!created.isOk()) return fail(created.status());
+      json::JsonWriter w;
+      writeVolume(w, created->first);
+      return respond(jsonResponse(created->second ? 201 : 200, w.str()));
+    }
+    return fail(methodNotAllowed(req));
+  }
+  if (route(3, "v1", "volumes")) {
+    if (req.method == "GET") {
+      auto v = cluster_.getVolume(parts[2]);
+      if (!v.isOk()) return fail(v.status());
+      json::JsonWriter w;
+      writeVolume(w, *v);
+      return respond(jsonResponse(200, w.str()));
+    }
+    if (req.method == "DELETE") {
+      Status s = cluster_.deleteVolume(parts[2]);
+      if (!s.isOk()) return fail(s);
+      return respond(noContent());
+    }
+    return fail(methodNotAllowed(req));
+  }
+  return fail(Status(ErrorCode::kNotFound, "no route " + req.method + " " + req.path).withReason("route_not_found"));
+}
+
+}  // namespace tandem::controller

@@ -1,0 +1,254 @@
+#include "json_views.h"
+
+#include <ctime>
+
+#include "tandem/controller/api_router.h"
+#include "tandem/json/object_reader.h"
+
+namespace tandem::controller {
+namespace {
+
+using json::JsonWriter;
+using json::ObjectReader;
+
+std::string rfc3339(int64_t unix_seconds) {
+  if (unix_seconds == 0) return "";
+  std::time_t t = unix_seconds;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Status invalid(const std::string& message) {
+  return Status(ErrorCode::kInvalidArgument, message).withReason("invalid_field");
+}
+
+Result<std::string> requiredName(const ObjectReader& r, const char* field) {
+  ASSIGN_OR_RETURN(std::string name, r.requiredString(field));
+  if (!isValidObjectName(name)) {
+    return invalid("field '" + std::string(field) + "' must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}, got '" +
+                   name.substr(0, 80) + "'");
+  }
+  return name;
+}
+
+Result<uint16_t> requiredPort(const ObjectReader& r, const char* field) {
+  ASSIGN_OR_RETURN(uint64_t port, r.requiredUint64(field));
+  if (port == 0 || port > 65535) return invalid("field '" + std::string(field) + "' must be a port (1-65535)");
+  return static_cast<uint16_t>(port);
+}
+
+Result<PoolReport> parsePool(const rapidjson::Value& v, size_t index) {
+  ObjectReader r(v, "pools[" + std::to_string(index) + "].");
+  RETURN_IF_ERROR(r.rejectUnknownFields(
+      {"name", "provider", "thin", "snapshots", "total_bytes", "free_bytes", "provisioned_bytes"}));
+  PoolReport p;
+  ASSIGN_OR_RETURN(p.name, requiredName(r, "name"));
+  ASSIGN_OR_RETURN(p.provider, r.requiredString("provider"));
+  ASSIGN_OR_RETURN(auto thin, r.optionalBool("thin"));
+  ASSIGN_OR_RETURN(auto snapshots, r.optionalBool("snapshots"));
+  ASSIGN_OR_RETURN(p.total_bytes, r.requiredUint64("total_bytes"));
+  ASSIGN_OR_RETURN(p.free_bytes, r.requiredUint64("free_bytes"));
+  ASSIGN_OR_RETURN(auto provisioned, r.optionalUint64("provisioned_bytes"));
+  p.thin = thin.value_or(false);
+  p.snapshots = snapshots.value_or(false);
+  p.provisioned_bytes = provisioned.value_or(0);
+  return p;
+}
+
+Result<std::vector<PoolReport>> parsePools(const ObjectReader& r) {
+  ASSIGN_OR_RETURN(auto items, r.optionalObjectArray("pools"));
+  std::vector<PoolReport> pools;
+  for (size_t i = 0; i < items.size(); ++i) {
+    ASSIGN_OR_RETURN(PoolReport p, parsePool(*items[i], i));
+    pools.push_back(std::move(p));
+  }
+  return pools;
+}
+
+}  // namespace
+
+void writeNode(JsonWriter& w, const NodeView& n) {
+  w.beginObject();
+  w.field("name", n.node.name).field("uuid", n.node.uuid).field("address", n.node.address);
+  w.field("state", n.online ? "online" : "offline");
+  w.field("last_heartbeat", rfc3339(n.last_heartbeat));
+  w.field("registered_at", rfc3339(n.node.registered_at));
+  w.field("nbd_port", uint64_t{n.node.nbd_port}).field("replication_port", uint64_t{n.node.replication_port});
+  w.key("pools").beginArray();
+  for (const auto& p : n.pools) {
+    w.beginObject().field("name", p.name).field("provider", p.provider).field("total_bytes", p.total_bytes);
+    w.field("free_bytes", p.free_bytes).endObject();
+  }
+  w.endArray();
+  w.endObject();
+}
+
+void writePool(JsonWriter& w, const PoolView& p) {
+  w.beginObject();
+  w.field("node", p.node).field("name", p.pool.name).field("provider", p.pool.provider);
+  w.field("total_bytes", p.pool.total_bytes).field("free_bytes", p.pool.free_bytes);
+  w.field("provisioned_bytes", p.pool.provisioned_bytes);
+  w.field("thin", p.pool.thin).field("snapshots", p.pool.snapshots);
+  w.field("state", !p.node_online ? "offline" : (p.reported ? "online" : "unknown"));
+  w.endObject();
+}
+
+void writeGroup(JsonWriter& w, const GroupRecord& g) {
+  w.beginObject();
+  w.field("name", g.name).field("uuid", g.uuid).field("replicas", uint64_t{g.replicas});
+  w.field("engine", g.engine).field("thin", g.thin);
+  w.key("pools").beginArray();
+  for (const auto& p : g.pools) w.string(p);
+  w.endArray();
+  w.key("replicas_on_different").beginArray();
+  for (const auto& p : g.replicas_on_different) w.string(p);
+  w.endArray();
+  w.endObject();
+}
+
+void writeVolume(JsonWriter& w, const VolumeView& v) {
+  w.beginObject();
+  w.field("name", v.volume.name).field("uuid", v.volume.uuid).field("size_bytes", v.volume.size_bytes);
+  w.field("resource_group", v.volume.group).field("state", v.state).field("reason", v.reason);
+  w.field("primary_node", v.volume.primary_node).field("nbd_uri", v.nbd_uri);
+  w.field("created_at", rfc3339(v.volume.created_at));
+  w.key("replicas").beginArray();
+  for (const auto& r : v.replicas) {
+    w.beginObject().field("node", r.node).field("pool", r.pool).field("diskful", r.diskful);
+    w.field("primary", r.primary).field("state", r.state).field("sync_progress", r.sync_progress);
+    w.field("reason", r.reason).endObject();
+  }
+  w.endArray();
+  w.endObject();
+}
+
+std::string desiredStateJson(const DesiredState& s) {
+  JsonWriter w;
+  w.beginObject().field("generation", s.generation).field("cluster_id", s.cluster_id).field("node", s.node);
+  w.key("replicas").beginArray();
+  for (const auto& r : s.replicas) {
+    w.beginObject();
+    w.key("volume").beginObject().field("name", r.volume.name).field("uuid", r.volume.uuid);
+    w.field("size_bytes", r.volume.size_bytes).field("epoch", r.volume.epoch).endObject();
+    w.field("pool", r.pool).field("primary", r.primary);
+    w.key("peers").beginArray();
+    for (const auto& p : r.peers) {
+      w.beginObject().field("node", p.node).field("host", p.host).field("port", uint64_t{p.port}).endObject();
+    }
+    w.endArray().endObject();
+  }
+  w.endArray().endObject();
+  return w.str();
+}
+
+std::string registerResultJson(const RegisterNodeResult& result, const NodeView& node) {
+  JsonWriter w;
+  w.beginObject().key("node");
+  writeNode(w, node);
+  w.field("token", result.token).field("cluster_id", result.cluster_id).endObject();
+  return w.str();
+}
+
+Result<RegisterNodeRequest> parseRegisterRequest(std::string_view body) {
+  ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
+  ObjectReader r(doc);
+  RETURN_IF_ERROR(r.rejectUnknownFields({"name", "uuid", "address", "nbd_port", "replication_port", "pools"}));
+  RegisterNodeRequest req;
+  ASSIGN_OR_RETURN(req.name, requiredName(r, "name"));
+  ASSIGN_OR_RETURN(auto uuid, r.optionalString("uuid"));
+  req.uuid = uuid.value_or("");
+  ASSIGN_OR_RETURN(req.address, r.requiredString("address"));
+  if (req.address.empty() || req.address.size() > 255) return invalid("field 'address' must be a host name or IP");
+  ASSIGN_OR_RETURN(req.nbd_port, requiredPort(r, "nbd_port"));
+  ASSIGN_OR_RETURN(req.replication_port, requiredPort(r, "replication_port"));
+  ASSIGN_OR_RETURN(req.pools, parsePools(r));
+  return req;
+}
+
+Result<NodeStatusReport> parseStatusReport(std::string_view body) {
+  ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
+  ObjectReader r(doc);
+  RETURN_IF_ERROR(r.rejectUnknownFields({"applied_generation", "pools", "replicas"}));
+  NodeStatusReport report;
+  ASSIGN_OR_RETURN(auto gen, r.optionalUint64("applied_generation"));
+  report.applied_generation = gen.value_or(0);
+  ASSIGN_OR_RETURN(report.pools, parsePools(r));
+  ASSIGN_OR_RETURN(auto replicas, r.optionalObjectArray("replicas"));
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    ObjectReader rr(*replicas[i], "replicas[" + std::to_string(i) + "].");
+    ReplicaReport rep;
+    ASSIGN_OR_RETURN(rep.volume_uuid, rr.requiredString("volume_uuid"));
+    ASSIGN_OR_RETURN(auto disk, rr.optionalString("disk"));
+    ASSIGN_OR_RETURN(auto primary, rr.optionalBool("primary"));
+    ASSIGN_OR_RETURN(auto error, rr.optionalString("error"));
+    rep.disk = disk.value_or("outdated");
+    rep.primary = primary.value_or(false);
+    rep.error = error.value_or("");
+    ASSIGN_OR_RETURN(auto peers, rr.optionalObjectArray("peers"));
+    for (size_t j = 0; j < peers.size(); ++j) {
+      ObjectReader pr(*peers[j], "replicas[" + std::to_string(i) + "].peers[" + std::to_string(j) + "].");
+      PeerReport peer;
+      ASSIGN_OR_RETURN(peer.node, pr.requiredString("node"));
+      ASSIGN_OR_RETURN(peer.state, pr.requiredString("state"));
+      ASSIGN_OR_RETURN(auto done, pr.optionalUint64("sync_done_bytes"));
+      ASSIGN_OR_RETURN(auto total, pr.optionalUint64("sync_total_bytes"));
+      peer.sync_done_bytes = done.value_or(0);
+      peer.sync_total_bytes = total.value_or(0);
+      rep.peers.push_back(std::move(peer));
+    }
+    report.replicas.push_back(std::move(rep));
+  }
+  return report;
+}
+
+Result<GroupRecord> parseGroupSpec(std::string_view body) {
+  ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
+  ObjectReader r(doc);
+  RETURN_IF_ERROR(r.rejectUnknownFields({"name", "replicas", "engine", "thin", "pools", "replicas_on_different"}));
+  GroupRecord g;
+  ASSIGN_OR_RETURN(g.name, requiredName(r, "name"));
+  ASSIGN_OR_RETURN(auto replicas, r.optionalUint64("replicas"));
+  if (replicas && (*replicas < 1 || *replicas > 8)) return invalid("field 'replicas' must be between 1 and 8");
+  g.replicas = static_cast<uint32_t>(replicas.value_or(2));
+  ASSIGN_OR_RETURN(auto engine, r.optionalString("engine"));
+  g.engine = engine.value_or("native");
+  if (g.engine != "native") {
+    return invalid("field 'engine' must be \"native\" (the drbd engine is not available in this version)");
+  }
+  ASSIGN_OR_RETURN(auto thin, r.optionalBool("thin"));
+  g.thin = thin.value_or(true);
+  ASSIGN_OR_RETURN(g.pools, r.optionalStringArray("pools"));
+  for (const auto& p : g.pools) {
+    if (!isValidObjectName(p)) return invalid("field 'pools' has an invalid pool name '" + p.substr(0, 80) + "'");
+  }
+  ASSIGN_OR_RETURN(g.replicas_on_different, r.optionalStringArray("replicas_on_different"));
+  return g;
+}
+
+Result<CreateVolumeRequest> parseCreateVolume(std::string_view body) {
+  ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
+  ObjectReader r(doc);
+  RETURN_IF_ERROR(r.rejectUnknownFields({"name", "size_bytes", "size_gib", "resource_group"}));
+  CreateVolumeRequest req;
+  ASSIGN_OR_RETURN(req.name, requiredName(r, "name"));
+  ASSIGN_OR_RETURN(auto bytes, r.optionalUint64("size_bytes"));
+  ASSIGN_OR_RETURN(auto gib, r.optionalUint64("size_gib"));
+  if (bytes.has_value() == gib.has_value()) return invalid("exactly one of 'size_bytes' and 'size_gib' is required");
+  if (gib) {
+    if (*gib > (uint64_t{1} << 34)) return invalid("field 'size_gib' is too large");
+    req.size_bytes = *gib << 30;
+  } else {
+    req.size_bytes = *bytes;
+  }
+  if (req.size_bytes == 0 || req.size_bytes % 512 != 0) {
+    return invalid("the volume size must be a positive multiple of 512 bytes");
+  }
+  if (req.size_bytes > (uint64_t{1} << 50)) return invalid("the volume size exceeds 1 PiB");
+  ASSIGN_OR_RETURN(req.group, requiredName(r, "resource_group"));
+  return req;
+}
+
+}  // namespace tandem::controller

@@ -1,0 +1,25 @@
+// JSON rendering of the cluster's views and parsing of request bodies (see docs/openapi.yaml).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "tandem/common/status.h"
+#include "tandem/controller/cluster_service.h"
+#include "tandem/json/writer.h"
+
+namespace tandem::controller {
+
+void writeNode(json::JsonWriter& w, const NodeView& node);
+void writePool(json::JsonWriter& w, const PoolView& pool);
+void writeGroup(json::JsonWriter& w, const GroupRecord& group);
+void writeVolume(json::JsonWriter& w, const VolumeView& volume);
+std::string desiredStateJson(const DesiredState& state);
+std::string registerResultJson(const RegisterNodeResult& result, const NodeView& node);
+
+Result<RegisterNodeRequest> parseRegisterRequest(std::string_view body);
+Result<NodeStatusReport> parseStatusReport(std::string_view body);
+Result<GroupRecord> parseGroupSpec(std::string_view body);
+Result<CreateVolumeRequest> parseCreateVolume(std::string_view body);
+
+}  // namespace tandem::controller

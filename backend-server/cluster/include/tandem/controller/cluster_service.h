@@ -1,0 +1,102 @@
+// ClusterService: the controller's logic over the store — registration, liveness, placement,
+// idempotent creates, the desired state of each node (with long-poll), and the derived state
+// of volumes from what nodes report. HTTP-free: the API layer maps requests onto it.
+//
+// Thread-safety: all methods are thread-safe. Callbacks given to watchDesiredState() are
+// called without internal locks held, from the calling thread or from tick()/a mutation.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tandem/common/clock.h"
+#include "tandem/common/status.h"
+#include "tandem/controller/cluster_views.h"
+#include "tandem/controller/store.h"
+
+namespace tandem::controller {
+
+struct ClusterOptions {
+  std::chrono::milliseconds heartbeat_timeout{6000};  // a node silent this long is offline
+};
+
+struct CreateVolumeRequest {
+  std::string name;
+  uint64_t size_bytes = 0;
+  std::string group;
+};
+
+class ClusterService {
+ public:
+  ClusterService(Store& store, Clock& clock, ClusterOptions options);
+  ~ClusterService();
+
+  // Registers a node, or re-registers it (same name and uuid) with new addresses and a new
+  // token. kAlreadyExists (reason node_exists) when the name belongs to another uuid.
+  Result<RegisterNodeResult> registerNode(const RegisterNodeRequest& request);
+  // True when `token` is the current token of node `name`.
+  bool authenticateNode(const std::string& name, std::string_view token);
+  // Records a heartbeat with the node's observed state. kNotFound for an unknown node.
+  Status reportStatus(const std::string& name, NodeStatusReport report);
+
+  Result<std::vector<NodeView>> listNodes();
+  Result<NodeView> getNode(const std::string& name);
+  Result<std::vector<PoolView>> listPools();
+
+  // Creates a group; an identical existing group is returned with created=false; a different
+  // one with the same name is kAlreadyExists (reason resource_group_exists).
+  Result<std::pair<GroupRecord, bool>> createGroup(GroupRecord spec);
+  Result<GroupRecord> getGroup(const std::string& name);
+  Result<std::vector<GroupRecord>> listGroups();
+  Status deleteGroup(const std::string& name);
+
+  // Places and creates a volume (idempotent by name like createGroup; reason volume_exists).
+  Result<std::pair<VolumeView, bool>> createVolume(const CreateVolumeRequest& request);
+  Result<VolumeView> getVolume(const std::string& name);
+  Result<std::vector<VolumeView>> listVolumes();
+  Status deleteVolume(const std::string& name);
+
+  Result<DesiredState> desiredState(const std::string& node);
+  // Calls `done` once: at once if the state generation is already past `after`, else when it
+  // passes `after` or when `wait` has elapsed (with the current state).
+  void watchDesiredState(const std::string& node, uint64_t after, std::chrono::milliseconds wait,
+                         std::function<void(Result<DesiredState>)> done);
+
+  // Periodic work: marks silent nodes offline and answers expired long-polls.
+  void tick();
+
+ private:
+  struct Observed {
+    bool online = false;
+    std::chrono::steady_clock::time_point last_seen{};
+    int64_t last_seen_wall = 0;
+    NodeStatusReport report;
+  };
+  struct Watcher {
+    std::string node;
+    uint64_t after = 0;
+    std::chrono::steady_clock::time_point deadline;
+    std::function<void(Result<DesiredState>)> done;
+  };
+
+  VolumeView deriveView(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas,
+                        const std::map<std::string, NodeRecord>& nodes) const;  // needs mu_
+  Result<std::vector<VolumeView>> viewsLocked(const std::string* only_name);
+  void notifyWatchers();
+
+  Store& store_;
+  Clock& clock_;
+  ClusterOptions options_;
+  std::mutex mu_;          // observed_ and the create/delete critical sections
+  std::map<std::string, Observed> observed_;
+  std::mutex watch_mu_;
+  std::vector<Watcher> watchers_;
+};
+
+}  // namespace tandem::controller

@@ -1,0 +1,435 @@
+#include "tandem/controller/cluster_service.h"
+
+#include <algorithm>
+
+#include "tandem/common/log.h"
+#include "tandem/common/uuid.h"
+#include "tandem/controller/placement.h"
+#include "tandem/controller/tokens.h"
+
+namespace tandem::controller {
+namespace {
+
+int64_t unixSeconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+bool sameGroup(const GroupRecord& a, const GroupRecord& b) {
+  return a.replicas == b.replicas && a.engine == b.engine && a.thin == b.thin && a.pools == b.pools &&
+         a.replicas_on_different == b.replicas_on_different;
+}
+
+}  // namespace
+
+ClusterService::ClusterService(Store& store, Clock& clock, ClusterOptions options)
+    : store_(store), clock_(clock), options_(options) {}
+
+ClusterService::~ClusterService() {
+  std::vector<Watcher> pending;
+  {
+    std::lock_guard lock(watch_mu_);
+    pending.swap(watchers_);
+  }
+  for (auto& w : pending) w.done(Status(ErrorCode::kUnavailable, "controller is shutting down"));
+}
+
+Result<RegisterNodeResult> ClusterService::registerNode(const RegisterNodeRequest& request) {
+  std::lock_guard lock(mu_);
+  RegisterNodeResult result;
+  auto existing = store_.getNode(request.name);
+  if (existing.isOk()) {
+    if (request.uuid != existing->uuid) {
+      return Status(ErrorCode::kAlreadyExists,
+                    "node '" + request.name + "' is already registered with another identity (uuid " +
+                        existing->uuid + ")")
+          .withReason("node_exists");
+    }
+    result.node = *existing;
+  } else if (existing.status().code() == ErrorCode::kNotFound) {
+    if (!request.uuid.empty() && !isUuid(request.uuid)) {
+      return Status(ErrorCode::kInvalidArgument, "field 'uuid' must be a UUID").withReason("invalid_field");
+    }
+    result.node.uuid = request.uuid.empty() ? newUuid() : request.uuid;
+    result.node.name = request.name;
+    result.created = true;
+  } else {
+    return existing.status();
+  }
+  result.node.address = request.address;
+  result.node.nbd_port = request.nbd_port;
+  result.node.replication_port = request.replication_port;
+  result.token = newToken();
+  result.node.token_hash = hashToken(result.token);
+  result.node.registered_at = unixSeconds(clock_.wallNow());
+  result.cluster_id = store_.clusterId();
+
+  std::vector<PoolRecord> pools;
+  for (const auto& p : request.pools) pools.push_back(PoolRecord{request.name, p.name, p.provider, p.thin, p.snapshots});
+  RETURN_IF_ERROR(store_.upsertNode(result.node, pools));
+
+  Observed& obs = observed_[request.name];
+  obs.online = true;
+  obs.last_seen = clock_.steadyNow();
+  obs.last_seen_wall = unixSeconds(clock_.wallNow());
+  obs.report.pools = request.pools;
+  log::info("cluster", (result.created ? "registered node " : "re-registered node ") + request.name + " (" +
+                           result.node.uuid + ") at " + request.address);
+  // Registration changes addresses other nodes use: wake their long-polls.
+  notifyWatchers();
+  return result;
+}
+
+bool ClusterService::authenticateNode(const std::string& name, std::string_view token) {
+  auto node = store_.getNode(name);
+  return node.isOk() && tokensEqual(node->token_hash, hashToken(token));
+}
+
+Status ClusterService::reportStatus(const std::string& name, NodeStatusReport report) {
+  RETURN_IF_ERROR(store_.getNode(name).status());
+  std::lock_guard lock(mu_);
+  Observed& obs = observed_[name];
+  if (!obs.online) log::info("cluster", "node " + name + " is online");
+  obs.online = true;
+  obs.last_seen = clock_.steadyNow();
+  obs.last_seen_wall = unixSeconds(clock_.wallNow());
+  obs.report = std::move(report);
+  return Status::ok();
+}
+
+Result<std::vector<NodeView>> ClusterService::listNodes() {
+  ASSIGN_OR_RETURN(auto nodes, store_.listNodes());
+  std::lock_guard lock(mu_);
+  std::vector<NodeView> out;
+  for (auto& n : nodes) {
+    NodeView v;
+    auto it = observed_.find(n.name);
+    if (it != observed_.end()) {
+      v.online = it->second.online;
+      v.last_heartbeat = it->second.last_seen_wall;
+      v.pools = it->second.report.pools;
+    }
+    v.node = std::move(n);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+Result<NodeView> ClusterService::getNode(const std::string& name) {
+  ASSIGN_OR_RETURN(auto nodes, listNodes());
+  for (auto& n : nodes) {
+    if (n.node.name == name) return n;
+  }
+  return Status(ErrorCode::kNotFound, "node '" + name + "' does not exist").withReason("node_not_found");
+}
+
+Result<std::vector<PoolView>> ClusterService::listPools() {
+  ASSIGN_OR_RETURN(auto pools, store_.listPools());
+  std::lock_guard lock(mu_);
+  std::vector<PoolView> out;
+  for (const auto& p : pools) {
+    PoolView v;
+    v.node = p.node_name;
+    v.pool.name = p.name;
+    v.pool.provider = p.provider;
+    v.pool.thin = p.thin;
+    v.pool.snapshots = p.snapshots;
+    auto it = observed_.find(p.node_name);
+    if (it != observed_.end()) {
+      v.node_online = it->second.online;
+      for (const auto& r : it->second.report.pools) {
+        if (r.name == p.name) {
+          v.pool = r;
+          v.reported = true;
+        }
+      }
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+Result<std::pair<GroupRecord, bool>> ClusterService::createGroup(GroupRecord spec) {
+  std::lock_guard lock(mu_);
+  auto existing = store_.getGroup(spec.name);
+  if (existing.isOk()) {
+    if (sameGroup(*existing, spec)) return std::make_pair(*existing, false);
+    return Status(ErrorCode::kAlreadyExists,
+                  "resource group '" + spec.name + "' already exists with different settings")
+        .withReason("resource_group_exists");
+  }
+  if (existing.status().code() != ErrorCode::kNotFound) return existing.status();
+  spec.uuid = newUuid();
+  RETURN_IF_ERROR(store_.createGroup(spec));
+  return std::make_pair(spec, true);
+}
+
+Result<GroupRecord> ClusterService::getGroup(const std::string& name) { return store_.getGroup(name); }
+Result<std::vector<GroupRecord>> ClusterService::listGroups() { return store_.listGroups(); }
+
+Status ClusterService::deleteGroup(const std::string& name) {
+  std::lock_guard lock(mu_);
+  return store_.deleteGroup(name);
+}
+
+Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVolumeRequest& request) {
+  std::unique_lock lock(mu_);
+  auto existing = store_.getVolume(request.name);
+  if (existing.isOk()) {
+    if (existing->size_bytes != request.size_bytes || existing->group != request.group) {
+      return Status(ErrorCode::kAlreadyExists,
+                    "volume '" + request.name + "' already exists with size " +
+                        std::to_string(existing->size_bytes) + " bytes in resource group '" + existing->group +
+                        "'")
+          .withReason("volume_exists");
+    }
+    ASSIGN_OR_RETURN(auto views, viewsLocked(&request.name));
+    return std::make_pair(views.at(0), false);
+  }
+  if (existing.status().code() != ErrorCode::kNotFound) return existing.status();
+  ASSIGN_OR_RETURN(GroupRecord group, store_.getGroup(request.group));
+  if (request.size_bytes == 0 || request.size_bytes % 512 != 0) {
+    return Status(ErrorCode::kInvalidArgument, "size_bytes must be a positive multiple of 512")
+        .withReason("invalid_field");
+  }
+
+  // Candidates: every reported pool of every node, minus what placed-but-unreported replicas need.
+  ASSIGN_OR_RETURN(auto pools, store_.listPools());
+  std::vector<PoolCandidate> candidates;
+  for (const auto& p : pools) {
+    PoolCandidate c{p.node_name, p.name, false, 0, 0};
+    auto it = observed_.find(p.node_name);
+    if (it != observed_.end()) {
+      c.node_online = it->second.online;
+      for (const auto& r : it->second.report.pools) {
+        if (r.name == p.name) {
+          c.total_bytes = r.total_bytes;
+          c.free_bytes = r.free_bytes;
+        }
+      }
+    }
+    candidates.push_back(c);
+  }
+  ASSIGN_OR_RETURN(auto placements,
+                   placeReplicas(PlacementRequest{request.size_bytes, group.replicas, group.pools}, candidates));
+
+  VolumeRecord volume;
+  volume.uuid = newUuid();
+  volume.name = request.name;
+  volume.size_bytes = request.size_bytes;
+  volume.group = request.group;
+  volume.primary_node = placements.front().node;
+  volume.epoch = 1;
+  volume.created_at = unixSeconds(clock_.wallNow());
+  std::vector<ReplicaRecord> replicas;
+  for (const auto& p : placements) replicas.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true});
+  RETURN_IF_ERROR(store_.createVolume(volume, replicas));
+  log::info("cluster", "created volume " + volume.name + " (" + std::to_string(volume.size_bytes) +
+                           " bytes) with primary " + volume.primary_node);
+  ASSIGN_OR_RETURN(auto views, viewsLocked(&request.name));
+  lock.unlock();
+  notifyWatchers();
+  return std::make_pair(views.at(0), true);
+}
+
+Result<VolumeView> ClusterService::getVolume(const std::string& name) {
+  RETURN_IF_ERROR(store_.getVolume(name).status());
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(auto views, viewsLocked(&name));
+  if (views.empty()) return Status(ErrorCode::kNotFound, "volume '" + name + "' does not exist").withReason("volume_not_found");
+  return views.front();
+}
+
+Result<std::vector<VolumeView>> ClusterService::listVolumes() {
+  std::lock_guard lock(mu_);
+  return viewsLocked(nullptr);
+}
+
+Status ClusterService::deleteVolume(const std::string& name) {
+  {
+    std::lock_guard lock(mu_);
+    RETURN_IF_ERROR(store_.deleteVolume(name));
+  }
+  log::info("cluster", "deleted volume " + name + "; nodes remove their replicas");
+  notifyWatchers();
+  return Status::ok();
+}
+
+Result<std::vector<VolumeView>> ClusterService::viewsLocked(const std::string* only_name) {
+  ASSIGN_OR_RETURN(auto volumes, store_.listVolumes());
+  ASSIGN_OR_RETURN(auto replicas, store_.listReplicas());
+  ASSIGN_OR_RETURN(auto node_list, store_.listNodes());
+  std::map<std::string, NodeRecord> nodes;
+  for (auto& n : node_list) nodes[n.name] = n;
+  std::vector<VolumeView> out;
+  for (const auto& v : volumes) {
+    if (only_name && v.name != *only_name) continue;
+    std::vector<ReplicaRecord> mine;
+    for (const auto& r : replicas) {
+      if (r.volume_uuid == v.uuid) mine.push_back(r);
+    }
+    out.push_back(deriveView(v, mine, nodes));
+  }
+  return out;
+}
+
+VolumeView ClusterService::deriveView(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas,
+                                      const std::map<std::string, NodeRecord>& nodes) const {
+  VolumeView view;
+  view.volume = volume;
+  auto findReport = [&](const std::string& node) -> const ReplicaReport* {
+    auto it = observed_.find(node);
+    if (it == observed_.end()) return nullptr;
+    for (const auto& r : it->second.report.replicas) {
+      if (r.volume_uuid == volume.uuid) return &r;
+    }
+    return nullptr;
+  };
+  auto online = [&](const std::string& node) {
+    auto it = observed_.find(node);
+    return it != observed_.end() && it->second.online;
+  };
+  const ReplicaReport* primary_report = online(volume.primary_node) ? findReport(volume.primary_node) : nullptr;
+
+  auto pn = nodes.find(volume.primary_node);
+  if (pn != nodes.end()) {
+    view.nbd_uri = "nbd://" + pn->second.address + ":" + std::to_string(pn->second.nbd_port) + "/" + volume.name;
+  }
+
+  int creating = 0, up = 0, syncing = 0, bad = 0;
+  std::vector<std::string> problems;
+  for (const auto& r : replicas) {
+    ReplicaView rv;
+    rv.node = r.node_name;
+    rv.pool = r.pool_name;
+    rv.diskful = r.diskful;
+    rv.primary = r.node_name == volume.primary_node;
+    const ReplicaReport* own = findReport(r.node_name);
+    if (!online(r.node_name)) {
+      rv.state = "offline";
+      rv.reason = "node " + r.node_name + " is offline";
+    } else if (own == nullptr) {
+      rv.state = "creating";
+    } else if (!own->error.empty()) {
+      rv.state = "error";
+      rv.reason = own->error;
+    } else if (rv.primary) {
+      rv.state = own->disk == "up_to_date" ? "up_to_date" : "outdated";
+    } else if (primary_report != nullptr) {
+      // The primary knows best whether a secondary has every write.
+      rv.state = "outdated";
+      for (const auto& p : primary_report->peers) {
+        if (p.node != r.node_name) continue;
+        if (p.state == "up_to_date") {
+          rv.state = "up_to_date";
+        } else if (p.state == "syncing") {
+          rv.state = "syncing";
+          rv.sync_progress = p.sync_total_bytes ? static_cast<double>(p.sync_done_bytes) / p.sync_total_bytes : 0;
+        } else if (p.state == "connecting") {
+          rv.state = own->disk == "inconsistent" ? "syncing" : "creating";
+        }
+      }
+    } else {
+      rv.state = own->disk == "inconsistent" ? "syncing" : "outdated";
+      rv.reason = "primary " + volume.primary_node + " has not reported";
+    }
+    if (rv.state == "creating") ++creating;
+    else if (rv.state == "up_to_date") ++up;
+    else if (rv.state == "syncing") ++syncing;
+    else {
+      ++bad;
+      problems.push_back(rv.node + ": " + rv.state + (rv.reason.empty() ? "" : " (" + rv.reason + ")"));
+    }
+    view.replicas.push_back(std::move(rv));
+  }
+  if (up == static_cast<int>(replicas.size()) && !replicas.empty()) {
+    view.state = "available";
+  } else if (creating > 0 && bad == 0 && syncing == 0) {
+    view.state = "creating";
+  } else if (syncing > 0 && bad == 0) {
+    view.state = "resyncing";
+  } else {
+    view.state = "degraded";
+    for (const auto& p : problems) view.reason += (view.reason.empty() ? "" : "; ") + p;
+  }
+  return view;
+}
+
+Result<DesiredState> ClusterService::desiredState(const std::string& node) {
+  ASSIGN_OR_RETURN(uint64_t generation, store_.generation());
+  ASSIGN_OR_RETURN(auto volumes, store_.listVolumes());
+  ASSIGN_OR_RETURN(auto replicas, store_.listReplicas());
+  ASSIGN_OR_RETURN(auto node_list, store_.listNodes());
+  std::map<std::string, NodeRecord> nodes;
+  for (auto& n : node_list) nodes[n.name] = n;
+  if (!nodes.count(node)) return Status(ErrorCode::kNotFound, "node '" + node + "' does not exist").withReason("node_not_found");
+
+  DesiredState state;
+  state.generation = generation;
+  state.cluster_id = store_.clusterId();
+  state.node = node;
+  for (const auto& v : volumes) {
+    const ReplicaRecord* mine = nullptr;
+    for (const auto& r : replicas) {
+      if (r.volume_uuid == v.uuid && r.node_name == node) mine = &r;
+    }
+    if (mine == nullptr) continue;
+    DesiredReplica d;
+    d.volume = v;
+    d.pool = mine->pool_name;
+    d.primary = v.primary_node == node;
+    for (const auto& r : replicas) {
+      if (r.volume_uuid != v.uuid || r.node_name == node || !r.diskful) continue;
+      auto it = nodes.find(r.node_name);
+      if (it == nodes.end()) continue;
+      d.peers.push_back(DesiredPeer{r.node_name, it->second.address, it->second.replication_port});
+    }
+    state.replicas.push_back(std::move(d));
+  }
+  return state;
+}
+
+void ClusterService::watchDesiredState(const std::string& node, uint64_t after, std::chrono::milliseconds wait,
+                                       std::function<void(Result<DesiredState>)> done) {
+  auto generation = store_.generation();
+  if (!generation.isOk()) return done(generation.status());
+  if (*generation > after || wait.count() <= 0) return done(desiredState(node));
+  {
+    std::lock_guard lock(watch_mu_);
+    watchers_.push_back(Watcher{node, after, clock_.steadyNow() + wait, std::move(done)});
+  }
+  // A change may have landed between reading the generation and registering.
+  notifyWatchers();
+}
+
+void ClusterService::notifyWatchers() {
+  auto generation = store_.generation();
+  auto now = clock_.steadyNow();
+  std::vector<Watcher> ready;
+  {
+    std::lock_guard lock(watch_mu_);
+    auto keep = watchers_.begin();
+    for (auto it = watchers_.begin(); it != watchers_.end(); ++it) {
+      bool fire = !generation.isOk() || *generation > it->after || now >= it->deadline;
+      if (fire) ready.push_back(std::move(*it));
+      else *keep++ = std::move(*it);
+    }
+    watchers_.erase(keep, watchers_.end());
+  }
+  for (auto& w : ready) w.done(desiredState(w.node));
+}
+
+void ClusterService::tick() {
+  {
+    std::lock_guard lock(mu_);
+    auto now = clock_.steadyNow();
+    for (auto& [name, obs] : observed_) {
+      if (obs.online && now - obs.last_seen > options_.heartbeat_timeout) {
+        obs.online = false;
+        log::warn("cluster", "node " + name + " missed its heartbeats: offline");
+      }
+    }
+  }
+  notifyWatchers();
+}
+
+}  // namespace tandem::controller

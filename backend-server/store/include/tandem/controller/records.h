@@ -1,0 +1,56 @@
+// The controller's declared-state records, as stored. Observed state (liveness, capacity,
+// replica sync state) is not here: nodes report it and the controller keeps it in memory.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tandem::controller {
+
+struct NodeRecord {
+  std::string uuid;
+  std::string name;
+  std::string address;            // host nodes and clients use to reach it
+  uint16_t nbd_port = 0;
+  uint16_t replication_port = 0;
+  std::string token_hash;         // SHA-256 (hex) of the node's bearer token
+  int64_t registered_at = 0;      // unix seconds
+};
+
+struct PoolRecord {
+  std::string node_name;
+  std::string name;
+  std::string provider;           // "file", "lvm-thin", "zfs"
+  bool thin = false;
+  bool snapshots = false;
+};
+
+struct GroupRecord {
+  std::string uuid;
+  std::string name;
+  uint32_t replicas = 0;
+  std::string engine = "native";
+  bool thin = true;
+  std::vector<std::string> pools;                   // allowed pool names; empty: any
+  std::vector<std::string> replicas_on_different;   // label keys (seam; not used yet)
+};
+
+struct VolumeRecord {
+  std::string uuid;
+  std::string name;
+  uint64_t size_bytes = 0;
+  std::string group;              // resource group name
+  std::string primary_node;       // node that serves the volume (writer)
+  uint64_t epoch = 1;             // writer epoch (fencing seam)
+  int64_t created_at = 0;         // unix seconds
+};
+
+struct ReplicaRecord {
+  std::string volume_uuid;
+  std::string node_name;
+  std::string pool_name;
+  bool diskful = true;
+};
+
+}  // namespace tandem::controller

@@ -1,0 +1,54 @@
+// Store: the controller's declared state. The embedded implementation is SQLite (WAL,
+// synchronous=FULL, versioned migrations); the interface leaves room for an etcd-backed one.
+//
+// Every method is atomic (one transaction). Every change that alters some node's desired state
+// increments the state generation in the same transaction, so a node long-polling with
+// `after=<generation>` can never miss a change, across controller restarts too.
+// Thread-safety: implementations are thread-safe (internally serialised).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tandem/common/status.h"
+#include "tandem/controller/records.h"
+
+namespace tandem::controller {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // A uuid made when the store was created; nodes refuse to delete data for another cluster.
+  virtual std::string clusterId() const = 0;
+  virtual Result<uint64_t> generation() = 0;
+
+  // Inserts or replaces the node (by name) and its pools. Bumps the generation.
+  virtual Status upsertNode(const NodeRecord& node, const std::vector<PoolRecord>& pools) = 0;
+  virtual Result<NodeRecord> getNode(const std::string& name) = 0;  // kNotFound
+  virtual Result<std::vector<NodeRecord>> listNodes() = 0;
+  virtual Result<std::vector<PoolRecord>> listPools() = 0;
+
+  virtual Status createGroup(const GroupRecord& group) = 0;  // kAlreadyExists
+  virtual Result<GroupRecord> getGroup(const std::string& name) = 0;
+  virtual Result<std::vector<GroupRecord>> listGroups() = 0;
+  // kNotFound; kConflict while volumes use the group.
+  virtual Status deleteGroup(const std::string& name) = 0;
+
+  // Inserts a volume with its replicas. kAlreadyExists if the name is taken. Bumps the generation.
+  virtual Status createVolume(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas) = 0;
+  virtual Result<VolumeRecord> getVolume(const std::string& name) = 0;
+  virtual Result<std::vector<VolumeRecord>> listVolumes() = 0;
+  // Removes the volume and its replicas. kNotFound. Bumps the generation.
+  virtual Status deleteVolume(const std::string& name) = 0;
+  virtual Result<std::vector<ReplicaRecord>> listReplicas() = 0;
+};
+
+struct SqliteStoreOptions {
+  std::string path;   // database file; created with its directory's permissions if absent
+};
+
+Result<std::unique_ptr<Store>> openSqliteStore(const SqliteStoreOptions& options);
+
+}  // namespace tandem::controller

@@ -1,0 +1,41 @@
+// Thin RAII wrappers over the SQLite C API for the store: a connection and a prepared statement.
+// Errors become Status(kIo) with SQLite's message and the SQL that failed.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "tandem/common/status.h"
+
+namespace tandem::controller::sqlite {
+
+class Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  const Status& prepareStatus() const { return prepare_status_; }
+  Statement& bind(int index, std::string_view text);
+  Statement& bind(int index, int64_t value);
+  // SQLITE_ROW → true, SQLITE_DONE → false, else an error.
+  Result<bool> step();
+  // Runs to completion.
+  Status run();
+  std::string columnText(int index) const;
+  int64_t columnInt(int index) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  std::string sql_;
+  Status prepare_status_;
+};
+
+Status exec(sqlite3* db, std::string_view sql);
+
+}  // namespace tandem::controller::sqlite

@@ -1,0 +1,359 @@
+// SQLite implementation of Store. One connection, serialised by a mutex; every method runs in
+// one transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any error).
+#include <sqlite3.h>
+
+#include <mutex>
+#include <sstream>
+
+#include "sqlite_db.h"
+#include "tandem/common/uuid.h"
+#include "tandem/controller/store.h"
+
+namespace tandem::controller {
+namespace {
+
+using sqlite::Statement;
+
+// Schema migrations: entry i moves the schema from version i to i+1. Never edit a shipped entry.
+const char* const kMigrations[] = {
+    R"sql(
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE nodes (
+      name TEXT PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, address TEXT NOT NULL,
+      nbd_port INTEGER NOT NULL, replication_port INTEGER NOT NULL,
+      token_hash TEXT NOT NULL, registered_at INTEGER NOT NULL);
+    CREATE TABLE pools (
+      node_name TEXT NOT NULL REFERENCES nodes(name) ON DELETE CASCADE, name TEXT NOT NULL,
+      provider TEXT NOT NULL, thin INTEGER NOT NULL, snapshots INTEGER NOT NULL,
+      PRIMARY KEY (node_name, name));
+    CREATE TABLE resource_groups (
+      name TEXT PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, replicas INTEGER NOT NULL,
+      engine TEXT NOT NULL, thin INTEGER NOT NULL, pools TEXT NOT NULL,
+      replicas_on_different TEXT NOT NULL);
+    CREATE TABLE volumes (
+      name TEXT PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, size_bytes INTEGER NOT NULL,
+      group_name TEXT NOT NULL REFERENCES resource_groups(name), primary_node TEXT NOT NULL,
+      epoch INTEGER NOT NULL, created_at INTEGER NOT NULL);
+    CREATE TABLE replicas (
+      volume_uuid TEXT NOT NULL REFERENCES volumes(uuid) ON DELETE CASCADE,
+      node_name TEXT NOT NULL, pool_name TEXT NOT NULL, diskful INTEGER NOT NULL,
+      PRIMARY KEY (volume_uuid, node_name));
+    )sql",
+};
+constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
+
+std::string joinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
+  return out;
+}
+
+std::vector<std::string> splitNames(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  ~SqliteStore() override { sqlite3_close_v2(db_); }
+
+  Status initialize() {
+    RETURN_IF_ERROR(sqlite::exec(db_, "PRAGMA journal_mode=WAL"));
+    RETURN_IF_ERROR(sqlite::exec(db_, "PRAGMA synchronous=FULL"));
+    RETURN_IF_ERROR(sqlite::exec(db_, "PRAGMA foreign_keys=ON"));
+    sqlite3_busy_timeout(db_, 5000);
+    RETURN_IF_ERROR(sqlite::exec(db_, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
+    return transaction([&]() -> Status {
+      int version = 0;
+      {
+        Statement q(db_, "SELECT version FROM schema_version");
+        ASSIGN_OR_RETURN(bool row, q.step());
+        if (row) {
+          version = static_cast<int>(q.columnInt(0));
+        } else {
+          RETURN_IF_ERROR(Statement(db_, "INSERT INTO schema_version (version) VALUES (0)").run());
+        }
+      }
+      if (version > kSchemaVersion) {
+        return Status(ErrorCode::kUnsupported, "database schema version " + std::to_string(version) +
+                                                   " is newer than this controller's " +
+                                                   std::to_string(kSchemaVersion));
+      }
+      for (int v = version; v < kSchemaVersion; ++v) RETURN_IF_ERROR(sqlite::exec(db_, kMigrations[v]));
+      RETURN_IF_ERROR(Statement(db_, "UPDATE schema_version SET version = ?").bind(1, int64_t{kSchemaVersion}).run());
+      RETURN_IF_ERROR(Statement(db_, "INSERT OR IGNORE INTO meta (key, value) VALUES ('cluster_id', ?)")
+                          .bind(1, newUuid())
+                          .run());
+      RETURN_IF_ERROR(Statement(db_, "INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '1')").run());
+      Statement q(db_, "SELECT value FROM meta WHERE key = 'cluster_id'");
+      ASSIGN_OR_RETURN(bool row, q.step());
+      if (!row) return Status(ErrorCode::kInternal, "cluster_id missing");
+      cluster_id_ = q.columnText(0);
+      return Status::ok();
+    });
+  }
+
+  std::string clusterId() const override { return cluster_id_; }
+
+  Result<uint64_t> generation() override {
+    std::lock_guard lock(mu_);
+    return readGeneration();
+  }
+
+  Status upsertNode(const NodeRecord& n, const std::vector<PoolRecord>& pools) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_,
+                                "INSERT INTO nodes (name, uuid, address, nbd_port, replication_port, token_hash, "
+                                "registered_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET "
+                                "uuid=excluded.uuid, address=excluded.address, nbd_port=excluded.nbd_port, "
+                                "replication_port=excluded.replication_port, token_hash=excluded.token_hash, "
+                                "registered_at=excluded.registered_at")
+                          .bind(1, n.name).bind(2, n.uuid).bind(3, n.address)
+                          .bind(4, int64_t{n.nbd_port}).bind(5, int64_t{n.replication_port})
+                          .bind(6, n.token_hash).bind(7, n.registered_at)
+                          .run());
+      RETURN_IF_ERROR(Statement(db_, "DELETE FROM pools WHERE node_name = ?").bind(1, n.name).run());
+      for (const auto& p : pools) {
+        RETURN_IF_ERROR(Statement(db_, "INSERT INTO pools (node_name, name, provider, thin, snapshots) "
+                                       "VALUES (?,?,?,?,?)")
+                            .bind(1, n.name).bind(2, p.name).bind(3, p.provider)
+                            .bind(4, int64_t{p.thin}).bind(5, int64_t{p.snapshots})
+                            .run());
+      }
+      return bumpGeneration();
+    });
+  }
+
+  Result<NodeRecord> getNode(const std::string& name) override {
+    std::lock_guard lock(mu_);
+    Statement q(db_, std::string(kNodeSelect) + " WHERE name = ?");
+    q.bind(1, name);
+    ASSIGN_OR_RETURN(bool row, q.step());
+    if (!row) return Status(ErrorCode::kNotFound, "node '" + name + "' does not exist").withReason("node_not_found");
+    return readNode(q);
+  }
+
+  Result<std::vector<NodeRecord>> listNodes() override {
+    std::lock_guard lock(mu_);
+    Statement q(db_, std::string(kNodeSelect) + " ORDER BY name");
+    std::vector<NodeRecord> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q.step());
+      if (!row) break;
+      out.push_back(readNode(q));
+    }
+    return out;
+  }
+
+  Result<std::vector<PoolRecord>> listPools() override {
+    std::lock_guard lock(mu_);
+    Statement q(db_, "SELECT node_name, name, provider, thin, snapshots FROM pools ORDER BY node_name, name");
+    std::vector<PoolRecord> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q.step());
+      if (!row) break;
+      out.push_back(PoolRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0,
+                               q.columnInt(4) != 0});
+    }
+    return out;
+  }
+
+  Status createGroup(const GroupRecord& g) override {
+    return transaction([&]() -> Status {
+      Status s = Statement(db_, "INSERT INTO resource_groups (name, uuid, replicas, engine, thin, pools, "
+                                "replicas_on_different) VALUES (?,?,?,?,?,?,?)")
+                     .bind(1, g.name).bind(2, g.uuid).bind(3, int64_t{g.replicas}).bind(4, g.engine)
+                     .bind(5, int64_t{g.thin}).bind(6, joinNames(g.pools)).bind(7, joinNames(g.replicas_on_different))
+                     .run();
+      if (s.code() == ErrorCode::kAlreadyExists) {
+        return Status(ErrorCode::kAlreadyExists, "resource group '" + g.name + "' already exists")
+            .withReason("resource_group_exists");
+      }
+      return s;
+    });
+  }
+
+  Result<GroupRecord> getGroup(const std::string& name) override {
+    std::lock_guard lock(mu_);
+    Statement q(db_, std::string(kGroupSelect) + " WHERE name = ?");
+    q.bind(1, name);
+    ASSIGN_OR_RETURN(bool row, q.step());
+    if (!row) {
+      return Status(ErrorCode::kNotFound, "resource group '" + name + "' does not exist")
+          .withReason("resource_group_not_found");
+    }
+    return readGroup(q);
+  }
+
+  Result<std::vector<GroupRecord>> listGroups() override {
+    std::lock_guard lock(mu_);
+    Statement q(db_, std::string(kGroupSelect) + " ORDER BY name");
+    std::vector<GroupRecord> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q.step());
+      if (!row) break;
+      out.push_back(readGroup(q));
+    }
+    return out;
+  }
+
+  Status deleteGroup(const std::string& name) override {
+    return transaction([&]() -> Status {
+      Statement used(db_, "SELECT count(*) FROM volumes WHERE group_name = ?");
+      used.bind(1, name);
+      ASSIGN_OR_RETURN(bool row, used.step());
+      if (row && used.columnInt(0) > 0) {
+        return Status(ErrorCode::kConflict, "resource group '" + name + "' is used by " +
+                                                std::to_string(used.columnInt(0)) + " volume(s)")
+            .withReason("resource_group_in_use");
+      }
+      RETURN_IF_ERROR(Statement(db_, "DELETE FROM resource_groups WHERE name = ?").bind(1, name).run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "resource group '" + name + "' does not exist")
+            .withReason("resource_group_not_found");
+      }
+      return Status::ok();
+    });
+  }
+
+  Status createVolume(const VolumeRecord& v, const std::vector<ReplicaRecord>& replicas) override {
+    return transaction([&]() -> Status {
+      Status s = Statement(db_, "INSERT INTO volumes (name, uuid, size_bytes, group_name, primary_node, epoch, "
+                                "created_at) VALUES (?,?,?,?,?,?,?)")
+                     .bind(1, v.name).bind(2, v.uuid).bind(3, static_cast<int64_t>(v.size_bytes))
+                     .bind(4, v.group).bind(5, v.primary_node).bind(6, static_cast<int64_t>(v.epoch))
+                     .bind(7, v.created_at)
+                     .run();
+      if (s.code() == ErrorCode::kAlreadyExists) {
+        return Status(ErrorCode::kAlreadyExists, "volume '" + v.name + "' already exists")
+            .withReason("volume_exists");
+      }
+      RETURN_IF_ERROR(s);
+      for (const auto& r : replicas) {
+        RETURN_IF_ERROR(Statement(db_, "INSERT INTO replicas (volume_uuid, node_name, pool_name, diskful) "
+                                       "VALUES (?,?,?,?)")
+                            .bind(1, r.volume_uuid).bind(2, r.node_name).bind(3, r.pool_name)
+                            .bind(4, int64_t{r.diskful})
+                            .run());
+      }
+      return bumpGeneration();
+    });
+  }
+
+  Result<VolumeRecord> getVolume(const std::string& name) override {
+    std::lock_guard lock(mu_);
+    Statement q(db_, std::string(kVolumeSelect) + " WHERE name = ?");
+    q.bind(1, name);
+    ASSIGN_OR_RETURN(bool row, q.step());
+    if (!row) return Status(ErrorCode::kNotFound, "volume '" + name + "' does not exist").withReason("volume_not_found");
+    return readVolume(q);
+  }
+
+  Result<std::vector<VolumeRecord>> listVolumes() override {
+    std::lock_guard lock(mu_);
+    Statement q(db_, std::string(kVolumeSelect) + " ORDER BY name");
+    std::vector<VolumeRecord> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q.step());
+      if (!row) break;
+      out.push_back(readVolume(q));
+    }
+    return out;
+  }
+
+  Status deleteVolume(const std::string& name) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "DELETE FROM volumes WHERE name = ?").bind(1, name).run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "volume '" + name + "' does not exist").withReason("volume_not_found");
+      }
+      return bumpGeneration();
+    });
+  }
+
+  Result<std::vector<ReplicaRecord>> listReplicas() override {
+    std::lock_guard lock(mu_);
+    Statement q(db_, "SELECT volume_uuid, node_name, pool_name, diskful FROM replicas ORDER BY volume_uuid, node_name");
+    std::vector<ReplicaRecord> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q.step());
+      if (!row) break;
+      out.push_back(ReplicaRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0});
+    }
+    return out;
+  }
+
+ private:
+  static constexpr const char* kNodeSelect =
+      "SELECT uuid, name, address, nbd_port, replication_port, token_hash, registered_at FROM nodes";
+  static constexpr const char* kGroupSelect =
+      "SELECT uuid, name, replicas, engine, thin, pools, replicas_on_different FROM resource_groups";
+  static constexpr const char* kVolumeSelect =
+      "SELECT uuid, name, size_bytes, group_name, primary_node, epoch, created_at FROM volumes";
+
+  static NodeRecord readNode(const Statement& q) {
+    return NodeRecord{q.columnText(0), q.columnText(1), q.columnText(2), static_cast<uint16_t>(q.columnInt(3)),
+                      static_cast<uint16_t>(q.columnInt(4)), q.columnText(5), q.columnInt(6)};
+  }
+  static GroupRecord readGroup(const Statement& q) {
+    return GroupRecord{q.columnText(0), q.columnText(1), static_cast<uint32_t>(q.columnInt(2)), q.columnText(3),
+                       q.columnInt(4) != 0, splitNames(q.columnText(5)), splitNames(q.columnText(6))};
+  }
+  static VolumeRecord readVolume(const Statement& q) {
+    return VolumeRecord{q.columnText(0), q.columnText(1), static_cast<uint64_t>(q.columnInt(2)), q.columnText(3),
+                        q.columnText(4), static_cast<uint64_t>(q.columnInt(5)), q.columnInt(6)};
+  }
+
+  Result<uint64_t> readGeneration() {
+    Statement q(db_, "SELECT value FROM meta WHERE key = 'generation'");
+    ASSIGN_OR_RETURN(bool row, q.step());
+    if (!row) return Status(ErrorCode::kInternal, "generation missing from meta");
+    return static_cast<uint64_t>(std::stoull(q.columnText(0)));
+  }
+
+  Status bumpGeneration() {
+    return Statement(db_, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'").run();
+  }
+
+  template <typename Fn>
+  Status transaction(Fn&& fn) {
+    std::lock_guard lock(mu_);
+    RETURN_IF_ERROR(sqlite::exec(db_, "BEGIN IMMEDIATE"));
+    Status s = fn();
+    if (!s.isOk()) {
+      (void)sqlite::exec(db_, "ROLLBACK");
+      return s;
+    }
+    Status c = sqlite::exec(db_, "COMMIT");
+    if (!c.isOk()) (void)sqlite::exec(db_, "ROLLBACK");
+    return c;
+  }
+
+  sqlite3* db_;
+  std::mutex mu_;
+  std::string cluster_id_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> openSqliteStore(const SqliteStoreOptions& options) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(options.path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close_v2(db);
+    return Status(ErrorCode::kIo, "open database " + options.path + ": " + msg);
+  }
+  auto store = std::make_unique<SqliteStore>(db);
+  RETURN_IF_ERROR(store->initialize().withContext("initialise database " + options.path));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace tandem::controller
