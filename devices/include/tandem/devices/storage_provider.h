@@ -9,9 +9,16 @@
 //
 // Thread-safety: implementations are thread-safe; operations on the same volume are the
 // caller's to serialise (the node worker does one reconcile step at a time per volume).
+//
+// Snapshots are crash-consistent copies of what the volume's backing store holds at the time
+// of the call: the caller flushes (BlockDevice::flush) any open device first. revert() replaces
+// the volume's contents; devices opened before it must be closed and reopened (the file
+// provider swaps the file, LVM merges on next activation, ZFS rolls back in place).
+// See devices/README.md for each provider's layout and the commands it runs.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
