@@ -410,8 +410,12 @@ void ClusterService::notifyWatchers() {
     auto keep = watchers_.begin();
     for (auto it = watchers_.begin(); it != watchers_.end(); ++it) {
       bool fire = !generation.isOk() || *generation > it->after || now >= it->deadline;
-      if (fire) ready.push_back(std::move(*it));
-      else *keep++ = std::move(*it);
+      if (fire) {
+        ready.push_back(std::move(*it));
+      } else {
+        if (keep != it) *keep = std::move(*it);
+        ++keep;
+      }
     }
     watchers_.erase(keep, watchers_.end());
   }

@@ -1,0 +1,120 @@
+// tandem-controller: declared state in SQLite, the REST API over HTTPS, liveness.
+// Thin: parses options, wires the store, cluster service, router and HTTPS server, then
+// ticks the cluster service until SIGINT/SIGTERM.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "tandem/common/log.h"
+#include "tandem/config/options.h"
+#include "tandem/controller/api_router.h"
+#include "tandem/controller/cluster_service.h"
+#include "tandem/controller/store.h"
+#include "tandem/http/https_server.h"
+
+namespace {
+
+using tandem::config::OptionSpec;
+using tandem::config::OptionType;
+
+std::vector<OptionSpec> optionTable() {
+  return {
+      {"listen", OptionType::kString, "127.0.0.1", "address the HTTPS API listens on"},
+      {"port", OptionType::kUint, "8443", "HTTPS port (0: any free port; see --port-file)"},
+      {"port-file", OptionType::kString, "", "write the bound port to this file once listening"},
+      {"tls-cert", OptionType::kString, "", "PEM certificate chain of the API (required)"},
+      {"tls-key", OptionType::kString, "", "PEM private key of the API (required)"},
+      {"admin-token-file", OptionType::kString, "", "file holding the admin bearer token (required)"},
+      {"database", OptionType::kString, "tandem.db", "SQLite database file of the declared state"},
+      {"heartbeat-timeout", OptionType::kDuration, "6s", "a node silent this long is marked offline"},
+      {"long-poll-max", OptionType::kDuration, "30s", "longest wait of a node's desired-state poll"},
+      {"body-limit", OptionType::kUint, "1048576", "largest accepted request body in bytes (413 above)"},
+      {"threads", OptionType::kUint, "4", "HTTPS I/O threads"},
+      {"log-level", OptionType::kString, "info", "debug, info, warn or error"},
+  };
+}
+
+int fail(const std::string& message) {
+  std::cerr << "tandem-controller: " << message << "\n";
+  return 1;
+}
+
+std::string readTrimmed(const std::string& path, bool* ok) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *ok = static_cast<bool>(in);
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tandem::config::Options options(optionTable());
+  if (auto s = options.parse(argc, argv); !s.isOk()) return fail(s.message());
+  if (options.helpRequested()) {
+    std::cout << options.helpText("tandem-controller", "The Tandem controller: declared state and REST API.");
+    return 0;
+  }
+  tandem::log::Level level;
+  if (!tandem::log::parseLevel(options.string("log-level"), &level)) return fail("bad --log-level");
+  tandem::log::setLevel(level);
+  for (const char* required : {"tls-cert", "tls-key", "admin-token-file"}) {
+    if (options.string(required).empty()) return fail(std::string("--") + required + " is required");
+  }
+  bool ok = false;
+  std::string admin_token = readTrimmed(options.string("admin-token-file"), &ok);
+  if (!ok || admin_token.size() < 16) {
+    return fail("cannot read an admin token of at least 16 characters from " + options.string("admin-token-file"));
+  }
+  if (options.uint("port") > 65535) return fail("--port must be at most 65535");
+
+  // Signals are taken synchronously by the main thread; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto store = tandem::controller::openSqliteStore({options.string("database")});
+  if (!store.isOk()) return fail(store.status().message());
+  tandem::controller::ClusterService cluster(**store, tandem::RealClock::instance(),
+                                             {options.duration("heartbeat-timeout")});
+  tandem::controller::ApiRouter router(cluster, {admin_token, options.duration("long-poll-max"), "0.1.0"});
+
+  tandem::http::ServerOptions server_options;
+  server_options.bind_address = options.string("listen");
+  server_options.port = static_cast<uint16_t>(options.uint("port"));
+  server_options.certificate_file = options.string("tls-cert");
+  server_options.private_key_file = options.string("tls-key");
+  server_options.body_limit_bytes = options.uint("body-limit");
+  server_options.threads = static_cast<int>(std::max<uint64_t>(1, options.uint("threads")));
+  auto server = tandem::http::HttpsServer::start(server_options, router);
+  if (!server.isOk()) return fail(server.status().message());
+  uint16_t port = (*server)->port();
+  if (!options.string("port-file").empty()) {
+    std::string tmp = options.string("port-file") + ".tmp";
+    std::ofstream(tmp) << port << "\n";
+    if (std::rename(tmp.c_str(), options.string("port-file").c_str()) != 0) return fail("cannot write --port-file");
+  }
+  tandem::log::info("controller", "listening on https://" + server_options.bind_address + ":" +
+                                      std::to_string(port) + " (cluster " + (*store)->clusterId() + ")");
+
+  timespec tick{0, 200'000'000};
+  while (true) {
+    int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGINT || sig == SIGTERM) break;
+    cluster.tick();
+  }
+  tandem::log::info("controller", "stopping");
+  (*server)->stop();
+  return 0;
+}

@@ -1,0 +1,240 @@
+#include "tandem/controller/api_router.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <optional>
+
+#include <gtest/gtest.h>
+
+#include "tandem/json/object_reader.h"
+
+namespace tandem::controller {
+namespace {
+
+constexpr const char* kAdmin = "admin-token-0123456789";
+
+class ApiRouterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tandem-api-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    auto s = openSqliteStore({dir_ + "/state.db"});
+    ASSERT_TRUE(s.isOk());
+    store_ = std::move(s).value();
+    cluster_ = std::make_unique<ClusterService>(*store_, clock_, ClusterOptions{std::chrono::seconds(6)});
+    router_ = std::make_unique<ApiRouter>(*cluster_, ApiOptions{kAdmin, std::chrono::seconds(30), "0.1.0"});
+  }
+  void TearDown() override {
+    router_.reset();
+    cluster_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Calls the router and returns its response if it answered synchronously.
+  std::optional<http::Response> call(const std::string& method, const std::string& target,
+                                     const std::string& body = "", const std::string& token = kAdmin) {
+    http::Request req;
+    req.method = method;
+    size_t q = target.find('?');
+    req.path = target.substr(0, q);
+    if (q != std::string::npos) {
+      std::string query = target.substr(q + 1);
+      size_t pos = 0;
+      while (pos < query.size()) {
+        size_t amp = query.find('&', pos);
+        if (amp == std::string::npos) amp = query.size();
+        std::string kv = query.substr(pos, amp - pos);
+        size_t eq = kv.find('=');
+        req.query[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
+        pos = amp + 1;
+      }
+    }
+    req.body = body;
+    if (!token.empty()) req.headers["authorization"] = "Bearer " + token;
+    std::optional<http::Response> out;
+    router_->handle(req, [&](http::Response r) { out = std::move(r); });
+    return out;
+  }
+
+  static std::string errorCode(const http::Response& r) {
+    auto doc = json::parseObject(r.body);
+    if (!doc.isOk() || !doc->HasMember("error")) return "";
+    return (*doc)["error"]["code"].GetString();
+  }
+
+  // Registers node `name` with one 100 GiB pool and returns its token.
+  std::string registerNode(const std::string& name, uint64_t free_gib = 100) {
+    std::string body = R"({"name":")" + name + R"(","address":"127.0.0.1","nbd_port":10809,)" +
+                       R"("replication_port":7000,"pools":[{"name":"default","provider":"file","thin":true,)" +
+                       R"("snapshots":true,"total_bytes":107374182400,"free_bytes":)" +
+                       std::to_string(free_gib << 30) + "}]}";
+    auto r = call("POST", "/v1/nodes", body);
+    EXPECT_TRUE(r && r->status == 201) << (r ? r->body : "no response");
+    auto doc = json::parseObject(r->body);
+    return (*doc)["token"].GetString();
+  }
+
+  void makeGroup(const std::string& name, int replicas) {
+    auto r = call("POST", "/v1/resource-groups", R"({"name":")" + name + R"(","replicas":)" + std::to_string(replicas) + "}");
+    ASSERT_TRUE(r && r->status == 201) << r->body;
+  }
+
+  std::string dir_;
+  ManualClock clock_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<ClusterService> cluster_;
+  std::unique_ptr<ApiRouter> router_;
+};
+
+// Version and health need no token; everything else does, and a wrong token is refused.
+TEST_F(ApiRouterTest, AuthenticationIsRequired) {
+  auto v = call("GET", "/v1/version", "", "");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->status, 200);
+  EXPECT_NE(v->body.find("\"api_version\":\"v1\""), std::string::npos);
+  auto none = call("GET", "/v1/volumes", "", "");
+  EXPECT_EQ(none->status, 401);
+  EXPECT_EQ(errorCode(*none), "unauthenticated");
+  auto wrong = call("GET", "/v1/volumes", "", "not-the-token");
+  EXPECT_EQ(wrong->status, 401);
+}
+
+// A node's token opens its own internal routes only — not another node's, not the public API.
+TEST_F(ApiRouterTest, NodeTokensAreScopedToTheirNode) {
+  std::string t1 = registerNode("n1");
+  registerNode("n2");
+  EXPECT_EQ(call("PUT", "/v1/internal/nodes/n1/status", R"({"applied_generation":1})", t1)->status, 204);
+  EXPECT_EQ(call("PUT", "/v1/internal/nodes/n2/status", R"({"applied_generation":1})", t1)->status, 401);
+  EXPECT_EQ(call("GET", "/v1/volumes", "", t1)->status, 401);
+}
+
+// The full happy path: three nodes, a group, a 3-replica volume placed on all of them; the
+// same create again returns the existing volume; each node's desired state lists its replica.
+TEST_F(ApiRouterTest, CreatesThreeReplicaVolumeIdempotently) {
+  registerNode("n1");
+  registerNode("n2");
+  registerNode("n3");
+  makeGroup("triple", 3);
+  std::string body = R"({"name":"vol1","size_bytes":1073741824,"resource_group":"triple"})";
+  auto created = call("POST", "/v1/volumes", body);
+  ASSERT_EQ(created->status, 201) << created->body;
+  auto doc = json::parseObject(created->body);
+  EXPECT_EQ((*doc)["replicas"].Size(), 3u);
+  EXPECT_EQ(std::string((*doc)["state"].GetString()), "creating");
+  auto again = call("POST", "/v1/volumes", body);
+  EXPECT_EQ(again->status, 200);
+  auto desired = call("GET", "/v1/internal/nodes/n2/desired?after=0");
+  ASSERT_TRUE(desired);
+  auto d = json::parseObject(desired->body);
+  ASSERT_EQ((*d)["replicas"].Size(), 1u);
+  EXPECT_EQ((*d)["replicas"][0]["peers"].Size(), 2u);
+}
+
+// Bad requests get precise errors with the right status and create nothing.
+TEST_F(ApiRouterTest, BadInputIsRejectedPrecisely) {
+  registerNode("n1");
+  registerNode("n2");
+  makeGroup("pair", 2);
+  makeGroup("triple", 3);
+  struct Case {
+    std::string body;
+    int status;
+    std::string code;
+  } cases[] = {
+      {"{not json", 400, "malformed_json"},
+      {"[1,2]", 400, "malformed_json"},
+      {R"({"name":"v","size_bytes":"big","resource_group":"pair"})", 400, "invalid_field"},
+      {R"({"name":"../etc","size_bytes":4096,"resource_group":"pair"})", 400, "invalid_field"},
+      {R"({"name":"v","size_bytes":4096,"resource_group":"pair","colour":"red"})", 400, "unknown_field"},
+      {R"({"name":"v","size_bytes":1000,"resource_group":"pair"})", 400, "invalid_field"},
+      {R"({"name":"v","size_bytes":4096,"resource_group":"nope"})", 404, "resource_group_not_found"},
+      {R"({"name":"v","size_bytes":1099511627776000,"resource_group":"pair"})", 422, "volume_too_large"},
+      {R"({"name":"v","size_bytes":4096,"resource_group":"triple"})", 422, "not_enough_nodes"},
+  };
+  for (const auto& c : cases) {
+    auto r = call("POST", "/v1/volumes", c.body);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, c.status) << c.body << " -> " << r->body;
+    EXPECT_EQ(errorCode(*r), c.code) << c.body;
+  }
+  EXPECT_TRUE(store_->listVolumes()->empty());
+  ASSERT_EQ(call("POST", "/v1/volumes", R"({"name":"v","size_gib":1,"resource_group":"pair"})")->status, 201);
+  auto other_size = call("POST", "/v1/volumes", R"({"name":"v","size_gib":2,"resource_group":"pair"})");
+  EXPECT_EQ(other_size->status, 409);
+  EXPECT_EQ(errorCode(*other_size), "volume_exists");
+  auto missing = call("GET", "/v1/volumes/ghost");
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(errorCode(*missing), "volume_not_found");
+  EXPECT_EQ(call("DELETE", "/v1/resource-groups/pair")->status, 409);
+  EXPECT_EQ(call("PATCH", "/v1/volumes")->status, 400);
+}
+
+// The desired-state long-poll waits for a change, answers when one lands, and expires.
+TEST_F(ApiRouterTest, DesiredStateLongPollWakesOnChangeAndExpires) {
+  std::string t1 = registerNode("n1");
+  makeGroup("single", 1);
+  auto first = call("GET", "/v1/internal/nodes/n1/desired?after=0", "", t1);
+  ASSERT_TRUE(first);
+  uint64_t gen = (*json::parseObject(first->body))["generation"].GetUint64();
+  std::optional<http::Response> pending;
+  http::Request req;
+  req.method = "GET";
+  req.path = "/v1/internal/nodes/n1/desired";
+  req.query = {{"after", std::to_string(gen)}, {"wait", "30"}};
+  req.headers["authorization"] = "Bearer " + t1;
+  router_->handle(req, [&](http::Response r) { pending = std::move(r); });
+  EXPECT_FALSE(pending) << "must wait while nothing changed";
+  ASSERT_EQ(call("POST", "/v1/volumes", R"({"name":"v","size_gib":1,"resource_group":"single"})")->status, 201);
+  ASSERT_TRUE(pending) << "a new volume must wake the poll";
+  ASSERT_EQ(pending->status, 200) << pending->body;
+  auto d = json::parseObject(pending->body);
+  EXPECT_GT((*d)["generation"].GetUint64(), gen);
+  EXPECT_EQ((*d)["replicas"].Size(), 1u);
+
+  std::optional<http::Response> idle;
+  req.query["after"] = std::to_string((*d)["generation"].GetUint64());
+  router_->handle(req, [&](http::Response r) { idle = std::move(r); });
+  EXPECT_FALSE(idle);
+  clock_.advance(std::chrono::seconds(31));
+  cluster_->tick();
+  EXPECT_TRUE(idle) << "an expired poll is answered with the unchanged state";
+}
+
+// A node that stops reporting is marked offline, and its volumes are degraded.
+TEST_F(ApiRouterTest, SilentNodeGoesOfflineAndVolumeDegrades) {
+  std::string t1 = registerNode("n1");
+  makeGroup("single", 1);
+  auto created = call("POST", "/v1/volumes", R"({"name":"v","size_gib":1,"resource_group":"single"})");
+  std::string uuid = (*json::parseObject(created->body))["uuid"].GetString();
+  std::string report = R"({"applied_generation":9,"replicas":[{"volume_uuid":")" + uuid +
+                       R"(","disk":"up_to_date","primary":true}]})";
+  ASSERT_EQ(call("PUT", "/v1/internal/nodes/n1/status", report, t1)->status, 204);
+  EXPECT_NE(call("GET", "/v1/volumes/v")->body.find("\"state\":\"available\""), std::string::npos);
+  clock_.advance(std::chrono::seconds(7));
+  cluster_->tick();
+  EXPECT_NE(call("GET", "/v1/nodes/n1")->body.find("\"state\":\"offline\""), std::string::npos);
+  auto v = call("GET", "/v1/volumes/v");
+  EXPECT_NE(v->body.find("\"state\":\"degraded\""), std::string::npos) << v->body;
+}
+
+// Re-registering with the same identity keeps the uuid and issues a new token; another
+// identity cannot take the name.
+TEST_F(ApiRouterTest, ReRegistrationKeepsIdentity) {
+  auto first = call("POST", "/v1/nodes", R"({"name":"n1","address":"a","nbd_port":1,"replication_port":2})");
+  ASSERT_EQ(first->status, 201);
+  std::string uuid = (*json::parseObject(first->body))["node"]["uuid"].GetString();
+  std::string old_token = (*json::parseObject(first->body))["token"].GetString();
+  auto again = call("POST", "/v1/nodes", R"({"name":"n1","uuid":")" + uuid + R"(","address":"b","nbd_port":1,"replication_port":2})");
+  ASSERT_EQ(again->status, 200) << again->body;
+  EXPECT_EQ(std::string((*json::parseObject(again->body))["node"]["uuid"].GetString()), uuid);
+  EXPECT_EQ(call("PUT", "/v1/internal/nodes/n1/status", "{}", old_token)->status, 401);
+  auto thief = call("POST", "/v1/nodes", R"({"name":"n1","address":"c","nbd_port":1,"replication_port":2})");
+  EXPECT_EQ(thief->status, 409);
+  EXPECT_EQ(errorCode(*thief), "node_exists");
+}
+
+}  // namespace
+}  // namespace tandem::controller
