@@ -1,0 +1,60 @@
+"""Shared pieces of the integration tests: a LocalCluster per test class in a fresh temp dir."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "script", "lib"))
+from localcluster import LocalCluster, ApiError, wait_for  # noqa: E402,F401
+
+BIN_DIR = os.environ.get("TANDEM_BIN_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build", "test", "bin")
+
+
+def run(*argv, check=True):
+    """Runs a real client; fails the test with its output if it exits non-zero."""
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+class ClusterTestCase(unittest.TestCase):
+    nodes = 3
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="tandem-it-")
+        cls.cluster = LocalCluster(cls.tmp, BIN_DIR, nodes=cls.nodes)
+        try:
+            cls.cluster.start()
+        except Exception:
+            cls.dump_logs()
+            cls.cluster.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+        if os.environ.get("TANDEM_KEEP_TMP"):
+            print("kept", cls.tmp)
+        else:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def dump_logs(cls):
+        for name in sorted(os.listdir(cls.tmp)):
+            if name.endswith(".log"):
+                with open(os.path.join(cls.tmp, name), errors="replace") as f:
+                    tail = f.readlines()[-40:]
+                print(f"----- {name} (last lines)\n" + "".join(tail), file=sys.stderr)
+
+    def run(self, result=None):
+        # Print the daemons' logs when a test fails, so CI output explains itself.
+        before = len(result.failures) + len(result.errors) if result else 0
+        out = super().run(result)
+        if result and len(result.failures) + len(result.errors) > before:
+            self.dump_logs()
+        return out
