@@ -14,7 +14,10 @@ constexpr std::string_view kLog = "nbd";
 void Connection::run() {
   OptionOutcome outcome = negotiate();
   if (outcome.next != OptionOutcome::Next::kTransmission || !outcome.device) return;
-  if (on_export_) on_export_(outcome.export_name);
+  if (on_export_ && !on_export_(outcome.export_name, outcome.device)) {
+    log::info(kLog, "export '" + outcome.export_name + "' was removed during the handshake; closing");
+    return;
+  }
   log::debug(kLog, "client entered transmission on export '" + outcome.export_name + "'");
   transmit(*outcome.device, outcome.export_name);
 }

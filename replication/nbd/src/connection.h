@@ -21,9 +21,11 @@ struct ConnectionConfig {
 
 class Connection {
  public:
-  // `on_export` is called with the export name when the client enters transmission.
-  Connection(int fd, ExportRegistry& registry, ConnectionConfig config,
-             std::function<void(const std::string&)> on_export)
+  // Called with the export name and device when the client enters transmission; returning
+  // false ends the session (the export went away meanwhile).
+  using OnExport = std::function<bool(const std::string&, const std::shared_ptr<devices::BlockDevice>&)>;
+
+  Connection(int fd, ExportRegistry& registry, ConnectionConfig config, OnExport on_export)
       : fd_(fd), registry_(registry), config_(config), on_export_(std::move(on_export)) {}
 
   // Serves the client until it disconnects, violates the protocol or the socket is shut
@@ -38,7 +40,7 @@ class Connection {
   int fd_;
   ExportRegistry& registry_;
   ConnectionConfig config_;
-  std::function<void(const std::string&)> on_export_;
+  OnExport on_export_;
 };
 
 }  // namespace tandem::nbd

@@ -138,10 +138,15 @@ class NbdServerImpl final : public NbdServer {
       std::lock_guard lock(mu_);
       fd = client->fd;
     }
-    Connection connection(fd, registry_, config_, [this, client](const std::string& name) {
-      std::lock_guard lock(mu_);
-      client->export_name = name;
-    });
+    // Recording the export and re-checking the registry under mu_ closes the race with
+    // "registry.remove(name); disconnectExport(name)": either disconnectExport sees the name,
+    // or this check sees the export gone.
+    Connection connection(fd, registry_, config_,
+                          [this, client](const std::string& name, const std::shared_ptr<devices::BlockDevice>& device) {
+                            std::lock_guard lock(mu_);
+                            client->export_name = name;
+                            return registry_.find(name) == device;
+                          });
     connection.run();
     std::lock_guard lock(mu_);
     ::close(client->fd);

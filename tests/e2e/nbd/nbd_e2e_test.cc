@@ -194,6 +194,13 @@ TEST_F(NbdE2eTest, NbdinfoWorksOverTheUnixSocket) {
   EXPECT_NE(out.find("block_size_maximum: 33554432"), std::string::npos) << out;
 }
 
+// qemu-io reads and writes over the UNIX socket too.
+TEST_F(NbdE2eTest, QemuIoWorksOverTheUnixSocket) {
+  runOk({"qemu-io", "-f", "raw", "nbd+unix:///vol?socket=" + socketPath(), "-c", "write -P 0x42 12M 256k", "-c",
+         "read -P 0x42 12M 256k"});
+  EXPECT_EQ(readFileRange(backing_, 12 << 20, 256 << 10), std::string(256 << 10, '\x42'));
+}
+
 // An unknown export makes nbdinfo fail (GO answered NBD_REP_ERR_UNKNOWN).
 TEST_F(NbdE2eTest, NbdinfoFailsOnAnUnknownExport) {
   auto result = runCommand({"nbdinfo", "nbd://127.0.0.1:" + std::to_string(server_->tcpPort()) + "/nope"}, dir_);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -408,6 +409,31 @@ TEST_F(NbdServerTest, StopClosesClientsAndRemovesTheUnixSocket) {
   EXPECT_FALSE(std::filesystem::exists(socketPath()));
   EXPECT_EQ(server_->connectionCount(), 0u);
   server_->stop();
+}
+
+// An export removed between the client's lookup and its entry into transmission is not
+// served: the server re-checks the registry and closes (the disconnectExport race).
+TEST(NbdServerRace, ExportRemovedDuringHandshakeIsNotServed) {
+  class VanishingRegistry final : public ExportRegistry {
+   public:
+    std::shared_ptr<devices::BlockDevice> find(const std::string&) override {
+      return lookups_++ == 0 ? device_ : nullptr;  // gone after the first lookup
+    }
+    std::vector<std::string> names() override { return {"disk"}; }
+
+   private:
+    std::shared_ptr<devices::BlockDevice> device_ = std::make_shared<devices::MemoryBlockDevice>(4096);
+    std::atomic<int> lookups_{0};
+  } registry;
+  auto server = NbdServer::start(ServerOptions{}, registry);
+  ASSERT_TRUE(server.isOk());
+  auto client = TestNbdClient::connectTcp((*server)->tcpPort());
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->handshake().isOk());
+  auto go = client->infoOrGo(OptionType::kGo, "disk");
+  ASSERT_TRUE(go.isOk());
+  EXPECT_EQ(go->final_reply, ReplyType::kAck);
+  EXPECT_TRUE(client->serverClosed());
 }
 
 // A server with no listener, or a bad bind address, does not start.

@@ -14,7 +14,8 @@
 
 namespace tandem::nbd {
 
-// Where the server finds exports by name. Called from connection threads.
+// Where the server finds exports by name. Called from connection threads, possibly while the
+// server holds its internal lock: implementations must not call back into the server.
 class ExportRegistry {
  public:
   virtual ~ExportRegistry() = default;
@@ -49,8 +50,8 @@ class NbdServer {
   // Number of client connections currently open (handshake or transmission).
   virtual size_t connectionCount() const = 0;
   // Closes every connection currently using export `name` (after the export was removed).
-  // A client that is between looking the export up and entering transmission when this
-  // runs is not caught: remove the export from the registry first, then call this.
+  // Remove the export from the registry first, then call this: a client still in the
+  // handshake then either fails to find the export or is closed as it enters transmission.
   virtual void disconnectExport(const std::string& name) = 0;
   // Closes the listeners (and removes the UNIX socket file), shuts down every connection and
   // joins all threads. Idempotent; also done by the destructor.
