@@ -16,7 +16,9 @@
 // Thread-safety: every method is thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,6 +78,8 @@ struct ServiceOptions {
 class ReplicationService {
  public:
   virtual ~ReplicationService() = default;
+  // Binds options.bind_address:options.port and starts accepting peers. `clock` must outlive
+  // the service.
   static Result<std::unique_ptr<ReplicationService>> start(const ServiceOptions& options, Clock& clock);
 
   virtual uint16_t port() const = 0;
@@ -94,6 +98,13 @@ class ReplicationService {
   virtual std::shared_ptr<devices::BlockDevice> primaryDevice(const std::string& volume_uuid) = 0;
 
   virtual std::vector<VolumeStatus> status() = 0;
+  // Blocks until `predicate(status())` holds or `timeout` passes; returns whether it held. The
+  // predicate is re-evaluated whenever a volume's or peer's state or sync progress changes, so
+  // callers (the node agent, tests) wait on state instead of polling.
+  virtual bool waitForStatus(const std::function<bool(const std::vector<VolumeStatus>&)>& predicate,
+                             std::chrono::milliseconds timeout) = 0;
+  // Closes every connection and volume (flushing and recording a clean shutdown) and joins all
+  // threads. Idempotent; the service cannot be restarted (start a new one).
   virtual void stop() = 0;
 };
 

@@ -1,0 +1,609 @@
+#include "engine/volume.h"
+
+#include <algorithm>
+
+#include "tandem/common/log.h"
+
+namespace tandem::replication {
+namespace {
+
+constexpr std::string_view kLog = "replication";
+
+Status unavailable(std::string_view what) {
+  return Status(ErrorCode::kUnavailable, std::string(what));
+}
+
+bool allZero(std::span<const std::byte> data) {
+  return std::all_of(data.begin(), data.end(), [](std::byte b) { return b == std::byte{0}; });
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Volume>> Volume::open(const VolumeConfig& config,
+                                             std::shared_ptr<devices::BlockDevice> local,
+                                             const std::string& metadata_path, VolumeEnv env) {
+  ASSIGN_OR_RETURN(wire::VolumeId id, wire::volumeIdFromUuid(config.volume_uuid));
+  if (!local) return Status(ErrorCode::kInvalidArgument, "no local device for " + config.volume_uuid);
+  if (config.size_bytes != 0 && local->sizeBytes() < config.size_bytes) {
+    return Status(ErrorCode::kInvalidArgument, "local device smaller than the volume");
+  }
+  if (metadata_path.empty()) return Status(ErrorCode::kInvalidArgument, "no metadata path");
+  ASSIGN_OR_RETURN(std::optional<ReplicaMetadata> loaded, loadMetadata(metadata_path));
+  ReplicaMetadata md;
+  if (!loaded) {
+    md.generation = initialGeneration(config.volume_uuid);
+    md.disk = DiskState::kUpToDate;
+  } else {
+    md = *loaded;
+    if (!md.clean) {
+      // The node stopped without flushing: acknowledged writes may be missing here.
+      if (config.primary) {
+        do {
+          md.generation = env.new_generation();
+        } while (md.generation == 0 || md.generation == loaded->generation);
+        log::warn(kLog, "volume " + config.volume_uuid + ": unclean shutdown, new generation " +
+                            formatGeneration(md.generation));
+      } else if (md.disk == DiskState::kUpToDate) {
+        md.disk = DiskState::kOutdated;
+        log::warn(kLog, "volume " + config.volume_uuid + ": unclean shutdown, replica Outdated");
+      }
+    }
+  }
+  md.highest_epoch = std::max(md.highest_epoch, config.epoch);
+  md.clean = !config.primary;
+  RETURN_IF_ERROR(saveMetadata(metadata_path, md));
+
+  std::shared_ptr<Volume> v(new Volume(config, id, std::move(local), metadata_path, md, std::move(env)));
+  if (config.primary) {
+    std::vector<std::shared_ptr<PeerLink>> links;
+    {
+      std::lock_guard order(v->order_mu_);
+      std::lock_guard replica(v->replica_mu_);
+      v->primary_ = true;
+      for (const auto& peer : config.peers) v->links_.push_back(v->makeLink(peer));
+      links = v->links_;
+    }
+    for (auto& l : links) l->start();
+  }
+  return v;
+}
+
+Volume::Volume(const VolumeConfig& config, wire::VolumeId id, std::shared_ptr<devices::BlockDevice> local,
+               std::string metadata_path, ReplicaMetadata md, VolumeEnv env)
+    : id_(id),
+      local_(std::move(local)),
+      metadata_path_(std::move(metadata_path)),
+      env_(std::move(env)),
+      md_(md),
+      config_(config) {}
+
+Volume::~Volume() { close(); }
+
+std::shared_ptr<PeerLink> Volume::makeLink(const PeerAddress& peer) {
+  PeerLink::Params p;
+  p.address = peer;
+  p.volume = id_;
+  p.peer_timeout = env_.options.peer_timeout;
+  p.reconnect_interval = env_.options.reconnect_interval;
+  return std::make_shared<PeerLink>(std::move(p), *this);
+}
+
+VolumeConfig Volume::config() const {
+  std::lock_guard lock(meta_mu_);
+  return config_;
+}
+
+uint64_t Volume::generation() const {
+  std::lock_guard lock(meta_mu_);
+  return md_.generation;
+}
+
+Status Volume::saveMetadataLocked(const ReplicaMetadata& md) {
+  if (md == md_) return Status::ok();
+  RETURN_IF_ERROR(saveMetadata(metadata_path_, md));
+  md_ = md;
+  return Status::ok();
+}
+
+Status Volume::update(const VolumeConfig& config) {
+  std::vector<std::shared_ptr<PeerLink>> to_stop;
+  std::vector<std::shared_ptr<PeerLink>> to_start;
+  {
+    std::lock_guard order(order_mu_);
+    if (closed_) return unavailable("volume closed");
+    {
+      std::lock_guard meta(meta_mu_);
+      if (config.volume_uuid != config_.volume_uuid) {
+        return Status(ErrorCode::kInvalidArgument, "volume uuid cannot change");
+      }
+    }
+    if (config.primary && !primary_) {
+      std::lock_guard replica(replica_mu_);
+      if (active_socket_) active_socket_->shutdown();
+      active_session_ = 0;
+      active_socket_.reset();
+      {
+        std::lock_guard meta(meta_mu_);
+        ReplicaMetadata md = md_;
+        md.clean = false;
+        RETURN_IF_ERROR(saveMetadataLocked(md));
+      }
+      primary_ = true;
+      excluded_.clear();
+    } else if (!config.primary && primary_) {
+      std::lock_guard replica(replica_mu_);
+      primary_ = false;
+      to_stop.swap(links_);
+      excluded_.clear();
+      if (local_->flush().isOk()) {
+        std::lock_guard meta(meta_mu_);
+        ReplicaMetadata md = md_;
+        md.clean = true;
+        RETURN_IF_ERROR(saveMetadataLocked(md));
+      }
+    }
+    if (primary_) {
+      std::vector<std::shared_ptr<PeerLink>> kept;
+      for (auto& link : links_) {
+        const PeerAddress& a = link->address();
+        bool still = std::any_of(config.peers.begin(), config.peers.end(), [&](const PeerAddress& p) {
+          return p.node == a.node && p.host == a.host && p.port == a.port;
+        });
+        (still ? kept : to_stop).push_back(link);
+      }
+      for (const auto& peer : config.peers) {
+        bool have = std::any_of(kept.begin(), kept.end(),
+                                [&](const std::shared_ptr<PeerLink>& l) { return l->address().node == peer.node; });
+        if (!have) {
+          kept.push_back(makeLink(peer));
+          to_start.push_back(kept.back());
+        }
+      }
+      links_ = std::move(kept);
+      for (auto it = excluded_.begin(); it != excluded_.end();) {
+        bool known = std::any_of(config.peers.begin(), config.peers.end(),
+                                 [&](const PeerAddress& p) { return p.node == *it; });
+        it = known ? std::next(it) : excluded_.erase(it);
+      }
+    }
+    std::lock_guard meta(meta_mu_);
+    config_ = config;
+    ReplicaMetadata md = md_;
+    md.highest_epoch = std::max(md.highest_epoch, config.epoch);
+    RETURN_IF_ERROR(saveMetadataLocked(md));
+  }
+  for (auto& l : to_stop) l->stop();
+  for (auto& l : to_start) l->start();
+  notify();
+  return Status::ok();
+}
+
+void Volume::close() {
+  std::vector<std::shared_ptr<PeerLink>> to_stop;
+  {
+    std::lock_guard order(order_mu_);
+    std::lock_guard replica(replica_mu_);
+    if (closed_) return;
+    closed_ = true;
+    to_stop.swap(links_);
+    if (active_socket_) active_socket_->shutdown();
+    active_session_ = 0;
+    active_socket_.reset();
+  }
+  for (auto& l : to_stop) l->stop();
+  Status st = local_->flush();
+  if (st.isOk()) {
+    std::lock_guard meta(meta_mu_);
+    ReplicaMetadata md = md_;
+    md.clean = true;
+    st = saveMetadataLocked(md);
+  }
+  if (!st.isOk()) log::warn(kLog, "volume close: " + st.toString());
+  notify();
+}
+
+// ---------------------------------------------------------------- primary data path
+
+Status Volume::read(uint64_t offset, std::span<std::byte> out) {
+  if (!primary_ || closed_) return unavailable("not the primary of this volume");
+  return local_->read(offset, out);
+}
+
+Status Volume::write(uint64_t offset, std::span<const std::byte> data, bool fua) {
+  RETURN_IF_ERROR(devices::checkRange(offset, data.size(), local_->sizeBytes()));
+  // Split so that every frame stays within the payload bound.
+  while (!data.empty()) {
+    auto part = data.first(std::min<size_t>(data.size(), wire::kMaxPayload));
+    wire::FrameHeader h;
+    h.type = wire::FrameType::kWrite;
+    h.flags = fua ? wire::kFlagFua : 0;
+    h.offset = offset;
+    h.length = part.size();
+    RETURN_IF_ERROR(replicate(h, part, [&] { return local_->write(offset, part, fua); }));
+    offset += part.size();
+    data = data.subspan(part.size());
+  }
+  return Status::ok();
+}
+
+Status Volume::trim(uint64_t offset, uint64_t length, bool fua) {
+  RETURN_IF_ERROR(devices::checkRange(offset, length, local_->sizeBytes()));
+  if (length == 0) return Status::ok();
+  wire::FrameHeader h;
+  h.type = wire::FrameType::kTrim;
+  h.flags = fua ? wire::kFlagFua : 0;
+  h.offset = offset;
+  h.length = length;
+  return replicate(h, {}, [&] { return local_->trim(offset, length, fua); });
+}
+
+Status Volume::writeZeroes(uint64_t offset, uint64_t length, bool fua) {
+  RETURN_IF_ERROR(devices::checkRange(offset, length, local_->sizeBytes()));
+  if (length == 0) return Status::ok();
+  wire::FrameHeader h;
+  h.type = wire::FrameType::kWriteZeroes;
+  h.flags = fua ? wire::kFlagFua : 0;
+  h.offset = offset;
+  h.length = length;
+  return replicate(h, {}, [&] { return local_->writeZeroes(offset, length, fua); });
+}
+
+Status Volume::flush() {
+  if (!primary_ || closed_) return unavailable("not the primary of this volume");
+  // Everything acknowledged before this call is applied locally and queued to the peers ahead
+  // of the FLUSH frame, so both flushes cover it.
+  RETURN_IF_ERROR(local_->flush());
+  wire::FrameHeader h;
+  h.type = wire::FrameType::kFlush;
+  return replicate(h, {}, [] { return Status::ok(); });
+}
+
+Status Volume::replicate(wire::FrameHeader header, std::span<const std::byte> payload,
+                         const std::function<Status()>& apply) {
+  std::vector<PendingAck> acks;
+  {
+    std::lock_guard order(order_mu_);
+    if (!primary_ || closed_) return unavailable("not the primary of this volume");
+    if (header.type != wire::FrameType::kFlush && needNewGenerationLocked()) {
+      RETURN_IF_ERROR(newGenerationLocked());
+    }
+    RETURN_IF_ERROR(apply());
+    enqueueAllLocked(header, payload, &acks);
+  }
+  return waitAcks(acks);
+}
+
+void Volume::enqueueAllLocked(wire::FrameHeader header, std::span<const std::byte> payload,
+                              std::vector<PendingAck>* acks) {
+  bool any = std::any_of(links_.begin(), links_.end(),
+                         [](const std::shared_ptr<PeerLink>& l) { return l->activeConnection() != 0; });
+  if (!any) return;
+  header.volume = id_;
+  header.sequence = next_seq_++;
+  auto frame = std::make_shared<const std::vector<std::byte>>(wire::encodeFrame(header, payload));
+  for (auto& link : links_) {
+    uint64_t conn = link->activeConnection();
+    if (conn == 0) continue;
+    auto waiter = link->enqueue(conn, header.sequence, frame);
+    if (waiter && acks) acks->push_back(PendingAck{link, conn, std::move(waiter)});
+  }
+}
+
+Status Volume::waitAcks(std::vector<PendingAck>& acks) {
+  Status result;
+  const auto deadline = env_.clock->steadyNow() + env_.options.peer_timeout;
+  for (auto& a : acks) {
+    auto remaining = std::max<std::chrono::nanoseconds>(deadline - env_.clock->steadyNow(),
+                                                        std::chrono::nanoseconds(0));
+    Status st = a.waiter->waitFor(remaining);
+    if (st.isOk()) continue;
+    log::warn(kLog, "volume " + config().volume_uuid + ": peer " + a.link->address().node +
+                        " dropped: " + st.toString());
+    a.link->drop(a.conn);
+    std::lock_guard order(order_mu_);
+    Status lost = handleLostLocked(*a.link, a.conn, /*missed_writes=*/true);
+    if (!lost.isOk()) result = lost;
+  }
+  return result;
+}
+
+bool Volume::needNewGenerationLocked() const {
+  return std::any_of(links_.begin(), links_.end(), [this](const std::shared_ptr<PeerLink>& l) {
+    return l->activeConnection() == 0 && excluded_.count(l->address().node) == 0;
+  });
+}
+
+Status Volume::newGenerationLocked() {
+  uint64_t old = generation();
+  uint64_t g = 0;
+  do {
+    g = env_.new_generation();
+  } while (g == 0 || g == old);
+  {
+    std::lock_guard meta(meta_mu_);
+    ReplicaMetadata md = md_;
+    md.generation = g;
+    RETURN_IF_ERROR(saveMetadataLocked(md).withContext("persist new generation"));
+  }
+  excluded_.clear();
+  for (const auto& l : links_) {
+    if (l->activeConnection() == 0) excluded_.insert(l->address().node);
+  }
+  log::info(kLog, "volume " + config().volume_uuid + ": new generation " + formatGeneration(g));
+  wire::FrameHeader h;
+  h.type = wire::FrameType::kNewGeneration;
+  enqueueAllLocked(h, wire::encodeGeneration(g), nullptr);
+  notify();
+  return Status::ok();
+}
+
+Status Volume::handleLostLocked(PeerLink& link, uint64_t conn, bool missed_writes) {
+  if (conn != 0 && link.activeConnection() == conn) {
+    link.setActiveConnection(0);
+    link.setState(PeerState::kDisconnected);
+    notify();
+    if (missed_writes && primary_ && !closed_) return newGenerationLocked();
+    return Status::ok();
+  }
+  // Already handled; retry a generation change that could not be persisted then.
+  if (primary_ && !closed_ && needNewGenerationLocked()) return newGenerationLocked();
+  return Status::ok();
+}
+
+VolumeStatus Volume::status() const {
+  VolumeStatus s;
+  {
+    std::lock_guard meta(meta_mu_);
+    s.volume_uuid = config_.volume_uuid;
+    s.name = config_.name;
+    s.disk = md_.disk;
+    s.generation = formatGeneration(md_.generation);
+  }
+  std::lock_guard order(order_mu_);
+  s.primary = primary_;
+  for (const auto& l : links_) {
+    PeerStatus p;
+    p.node = l->address().node;
+    p.state = l->state();
+    p.sync_done_bytes = l->syncDone();
+    p.sync_total_bytes = l->syncTotal();
+    s.peers.push_back(std::move(p));
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------- peer links (primary)
+
+wire::Hello Volume::helloFor() {
+  std::lock_guard meta(meta_mu_);
+  wire::Hello h;
+  h.epoch = config_.epoch;
+  h.generation = md_.generation;
+  h.size_bytes = local_->sizeBytes();
+  h.node = env_.options.node_name;
+  return h;
+}
+
+PeerLinkOwner::Connected Volume::onPeerConnected(PeerLink& link, uint64_t conn, const wire::HelloReply& reply) {
+  std::lock_guard order(order_mu_);
+  bool member = std::any_of(links_.begin(), links_.end(),
+                            [&](const std::shared_ptr<PeerLink>& l) { return l.get() == &link; });
+  if (closed_ || !primary_ || !member) return Connected{};
+  const std::string& node = link.address().node;
+  const bool same = reply.disk == DiskState::kUpToDate && reply.generation == generation() &&
+                    excluded_.count(node) == 0;
+  link.setActiveConnection(conn);
+  if (same) {
+    link.setState(PeerState::kUpToDate);
+    link.setSyncProgress(0, 0);
+    log::info(kLog, "volume " + config().volume_uuid + ": peer " + node + " up to date");
+    notify();
+    return Connected{Decision::kUpToDate, nullptr};
+  }
+  // From here on the peer receives every write; SYNC_BEGIN precedes them in its stream.
+  link.setState(PeerState::kSyncing);
+  link.setSyncProgress(0, local_->sizeBytes());
+  wire::FrameHeader h;
+  h.type = wire::FrameType::kSyncBegin;
+  h.volume = id_;
+  h.sequence = next_seq_++;
+  h.length = local_->sizeBytes();
+  auto waiter = link.enqueue(conn, h.sequence,
+                             std::make_shared<const std::vector<std::byte>>(wire::encodeFrame(h, {})));
+  log::info(kLog, "volume " + config().volume_uuid + ": full sync to " + node + " (peer generation " +
+                      formatGeneration(reply.generation) + ", " + std::string(diskStateName(reply.disk)) + ")");
+  notify();
+  return Connected{Decision::kSync, std::move(waiter)};
+}
+
+void Volume::onPeerLost(PeerLink& link, uint64_t conn) {
+  std::lock_guard order(order_mu_);
+  Status st = handleLostLocked(link, conn, link.hasOutstanding());
+  if (!st.isOk()) log::error(kLog, "volume " + config().volume_uuid + ": " + st.toString());
+}
+
+void Volume::runSync(PeerLink& link, uint64_t conn, std::shared_ptr<AckWaiter> sync_begin) {
+  const auto timeout = env_.options.peer_timeout;
+  auto lost = [&](const Status& why) {
+    log::warn(kLog, "volume " + config().volume_uuid + ": sync to " + link.address().node +
+                        " failed: " + why.toString());
+    link.drop(conn);
+    std::lock_guard order(order_mu_);
+    Status st = handleLostLocked(link, conn, true);
+    if (!st.isOk()) log::error(kLog, st.toString());
+  };
+  if (!sync_begin) return;
+  if (Status st = sync_begin->waitFor(timeout); !st.isOk()) return lost(st);
+
+  const uint64_t size = local_->sizeBytes();
+  const uint64_t chunk = std::clamp<uint64_t>(env_.options.sync_chunk_bytes, 4096, wire::kMaxPayload);
+  std::vector<std::byte> buf(chunk);
+  for (uint64_t off = 0; off < size;) {
+    const uint64_t len = std::min(chunk, size - off);
+    std::shared_ptr<AckWaiter> waiter;
+    {
+      // Read and enqueue under the ordering mutex: every write is either applied locally before
+      // this read (the chunk carries it) or queued after this chunk (it overwrites it).
+      std::lock_guard order(order_mu_);
+      if (closed_ || !primary_ || link.activeConnection() != conn) return;
+      std::span<std::byte> data(buf.data(), len);
+      Status st = local_->read(off, data);
+      if (!st.isOk()) {
+        log::error(kLog, "sync read failed: " + st.toString());
+        link.drop(conn);
+        (void)handleLostLocked(link, conn, true);
+        return;
+      }
+      wire::FrameHeader h;
+      h.volume = id_;
+      h.sequence = next_seq_++;
+      h.offset = off;
+      h.length = len;
+      std::vector<std::byte> frame;
+      if (allZero(data)) {
+        h.type = wire::FrameType::kSyncZero;
+        frame = wire::encodeFrame(h, {});
+      } else {
+        h.type = wire::FrameType::kSyncData;
+        frame = wire::encodeFrame(h, data);
+      }
+      waiter = link.enqueue(conn, h.sequence, std::make_shared<const std::vector<std::byte>>(std::move(frame)));
+      if (!waiter) return;
+    }
+    if (Status st = waiter->waitFor(timeout); !st.isOk()) return lost(st);
+    off += len;
+    link.setSyncProgress(off, size);
+    notify();
+  }
+  std::shared_ptr<AckWaiter> done;
+  {
+    std::lock_guard order(order_mu_);
+    if (closed_ || !primary_ || link.activeConnection() != conn) return;
+    wire::FrameHeader h;
+    h.type = wire::FrameType::kSyncDone;
+    h.volume = id_;
+    h.sequence = next_seq_++;
+    auto frame = wire::encodeFrame(h, wire::encodeGeneration(generation()));
+    done = link.enqueue(conn, h.sequence, std::make_shared<const std::vector<std::byte>>(std::move(frame)));
+    if (!done) return;
+  }
+  if (Status st = done->waitFor(timeout); !st.isOk()) return lost(st);
+  std::lock_guard order(order_mu_);
+  if (closed_ || !primary_ || link.activeConnection() != conn) return;
+  link.setState(PeerState::kUpToDate);
+  excluded_.erase(link.address().node);
+  log::info(kLog, "volume " + config().volume_uuid + ": sync to " + link.address().node + " done");
+  notify();
+}
+
+// ---------------------------------------------------------------- replica side
+
+Result<uint64_t> Volume::acceptSession(const wire::Hello& hello, std::shared_ptr<net::Socket> socket,
+                                       wire::HelloReply* reply) {
+  std::lock_guard replica(replica_mu_);
+  if (closed_) return unavailable("volume is being removed");
+  if (primary_) return Status(ErrorCode::kConflict, "volume is primary on this node");
+  if (hello.size_bytes > local_->sizeBytes()) {
+    return Status(ErrorCode::kInvalidArgument, "replica device smaller than the primary's");
+  }
+  {
+    std::lock_guard meta(meta_mu_);
+    const uint64_t highest = std::max(md_.highest_epoch, config_.epoch);
+    if (hello.epoch < highest) {
+      return Status(ErrorCode::kPermissionDenied, "stale writer epoch " + std::to_string(hello.epoch) +
+                                                      " < " + std::to_string(highest));
+    }
+    ReplicaMetadata md = md_;
+    md.highest_epoch = hello.epoch;
+    md.clean = false;  // acknowledged writes may sit unflushed from now on
+    RETURN_IF_ERROR(saveMetadataLocked(md));
+    reply->generation = md_.generation;
+    reply->disk = md_.disk;
+  }
+  reply->status = ErrorCode::kOk;
+  if (active_socket_) active_socket_->shutdown();  // a newer primary connection replaces it
+  active_session_ = ++session_counter_;
+  active_socket_ = std::move(socket);
+  log::info(kLog, "volume " + config().volume_uuid + ": session from " + hello.node);
+  notify();
+  return active_session_;
+}
+
+Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& frame) {
+  std::lock_guard replica(replica_mu_);
+  if (closed_ || primary_ || session != active_session_) return unavailable("session no longer active");
+  const wire::FrameHeader& h = frame.header;
+  const bool fua = (h.flags & wire::kFlagFua) != 0;
+  Status st;
+  switch (h.type) {
+    case wire::FrameType::kWrite:
+      st = local_->write(h.offset, frame.payload, fua);
+      break;
+    case wire::FrameType::kTrim:
+      st = local_->trim(h.offset, h.length, fua);
+      break;
+    case wire::FrameType::kWriteZeroes:
+      st = local_->writeZeroes(h.offset, h.length, fua);
+      break;
+    case wire::FrameType::kFlush:
+      st = local_->flush();
+      break;
+    case wire::FrameType::kSyncData:
+      st = local_->write(h.offset, frame.payload, false);
+      break;
+    case wire::FrameType::kSyncZero:
+      st = local_->writeZeroes(h.offset, h.length, false);
+      break;
+    case wire::FrameType::kSyncBegin: {
+      std::lock_guard meta(meta_mu_);
+      ReplicaMetadata md = md_;
+      md.disk = DiskState::kInconsistent;
+      st = saveMetadataLocked(md);
+      break;
+    }
+    case wire::FrameType::kSyncDone:
+    case wire::FrameType::kNewGeneration: {
+      ASSIGN_OR_RETURN(uint64_t g, wire::decodeGeneration(frame.payload));
+      // Data first, then the claim that it is complete.
+      st = local_->flush();
+      if (st.isOk()) {
+        std::lock_guard meta(meta_mu_);
+        ReplicaMetadata md = md_;
+        md.generation = g;
+        if (h.type == wire::FrameType::kSyncDone) md.disk = DiskState::kUpToDate;
+        st = saveMetadataLocked(md);
+      }
+      break;
+    }
+    default:
+      return Status(ErrorCode::kProtocol, "unexpected " + std::string(wire::frameTypeName(h.type)) +
+                                              " in a replica session");
+  }
+  if (h.type == wire::FrameType::kSyncBegin || h.type == wire::FrameType::kSyncDone ||
+      h.type == wire::FrameType::kNewGeneration) {
+    notify();
+  }
+  if (!st.isOk()) {
+    log::warn(kLog, "volume " + config().volume_uuid + ": " + std::string(wire::frameTypeName(h.type)) +
+                        " failed: " + st.toString());
+  }
+  return st.code();
+}
+
+void Volume::endSession(uint64_t session) {
+  std::lock_guard replica(replica_mu_);
+  if (session == 0 || session != active_session_) return;
+  active_session_ = 0;
+  active_socket_.reset();
+  Status st = local_->flush();
+  if (st.isOk()) {
+    std::lock_guard meta(meta_mu_);
+    ReplicaMetadata md = md_;
+    md.clean = true;
+    st = saveMetadataLocked(md);
+  }
+  if (!st.isOk()) log::warn(kLog, "end of session: " + st.toString());
+  notify();
+}
+
+}  // namespace tandem::replication

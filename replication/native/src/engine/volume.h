@@ -1,0 +1,132 @@
+// Volume: one volume's replication state on this node, in either role.
+//
+// Primary role: the data path (write/trim/writeZeroes/flush/read, used by PrimaryDevice), the
+// peer links, the generation rules and the full sync (docs/replication.md, "Primary").
+// Replica role: accepts one session at a time from the primary and applies its frames in order.
+//
+// Locking (in this order, never the reverse):
+//   order_mu_   primary ordering: local apply + enqueue to peers, link set, excluded_, role
+//   replica_mu_ replica application and the active session
+//   meta_mu_    md_ (persisted metadata) and config_
+// Writers never wait for ACKs while holding a lock.
+// Thread-safety: every public method is thread-safe.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/peer_link.h"
+#include "metadata/replica_metadata.h"
+#include "net/socket.h"
+#include "tandem/common/clock.h"
+#include "tandem/devices/block_device.h"
+#include "tandem/replication/replication_service.h"
+#include "wire/frame.h"
+#include "wire/messages.h"
+
+namespace tandem::replication {
+
+struct VolumeEnv {
+  ServiceOptions options;
+  Clock* clock = nullptr;
+  std::function<uint64_t()> new_generation;  // fresh random generation ids
+  std::function<void()> on_change;           // any state visible in status() changed
+};
+
+class Volume final : public PeerLinkOwner {
+ public:
+  // Loads (or creates) the metadata and applies the crash rules: an unclean primary moves to a
+  // new generation; an unclean replica that claimed UpToDate becomes Outdated.
+  static Result<std::shared_ptr<Volume>> open(const VolumeConfig& config,
+                                              std::shared_ptr<devices::BlockDevice> local,
+                                              const std::string& metadata_path, VolumeEnv env);
+  ~Volume() override;
+
+  VolumeConfig config() const;
+  Status update(const VolumeConfig& config);
+  // Stops links and sessions, flushes, records a clean shutdown. Idempotent.
+  void close();
+
+  // --- primary data path (kUnavailable unless primary and open) ---
+  uint64_t sizeBytes() const { return local_->sizeBytes(); }
+  Status read(uint64_t offset, std::span<std::byte> out);
+  Status write(uint64_t offset, std::span<const std::byte> data, bool fua);
+  Status trim(uint64_t offset, uint64_t length, bool fua);
+  Status writeZeroes(uint64_t offset, uint64_t length, bool fua);
+  Status flush();
+
+  VolumeStatus status() const;
+
+  // --- replica side ---
+  // Validates a HELLO and makes `socket` the active session (closing an older one). Returns the
+  // session id and fills `reply`; an error status is the refusal to send.
+  Result<uint64_t> acceptSession(const wire::Hello& hello, std::shared_ptr<net::Socket> socket,
+                                 wire::HelloReply* reply);
+  // Applies one frame of session `session`: the ACK status, or an error that ends the session.
+  Result<ErrorCode> applyReplicated(uint64_t session, const wire::Frame& frame);
+  void endSession(uint64_t session);
+
+  // --- PeerLinkOwner ---
+  wire::Hello helloFor() override;
+  Connected onPeerConnected(PeerLink& link, uint64_t conn, const wire::HelloReply& reply) override;
+  void onPeerLost(PeerLink& link, uint64_t conn) override;
+  void runSync(PeerLink& link, uint64_t conn, std::shared_ptr<AckWaiter> sync_begin) override;
+
+ private:
+  struct PendingAck {
+    std::shared_ptr<PeerLink> link;
+    uint64_t conn;
+    std::shared_ptr<AckWaiter> waiter;
+  };
+
+  Volume(const VolumeConfig& config, wire::VolumeId id, std::shared_ptr<devices::BlockDevice> local,
+         std::string metadata_path, ReplicaMetadata md, VolumeEnv env);
+
+  std::shared_ptr<PeerLink> makeLink(const PeerAddress& peer);
+  // Applies `apply` locally and replicates `header`/`payload` to every receiving peer.
+  Status replicate(wire::FrameHeader header, std::span<const std::byte> payload,
+                   const std::function<Status()>& apply);
+  Status waitAcks(std::vector<PendingAck>& acks);
+  // Queues a frame to every receiving link (order_mu_ held).
+  void enqueueAllLocked(wire::FrameHeader header, std::span<const std::byte> payload,
+                        std::vector<PendingAck>* acks);
+  bool needNewGenerationLocked() const;
+  Status newGenerationLocked();
+  Status handleLostLocked(PeerLink& link, uint64_t conn, bool missed_writes);
+  Status saveMetadataLocked(const ReplicaMetadata& md);  // meta_mu_ held
+  uint64_t generation() const;
+  void notify() const {
+    if (env_.on_change) env_.on_change();
+  }
+
+  const wire::VolumeId id_;
+  const std::shared_ptr<devices::BlockDevice> local_;
+  const std::string metadata_path_;
+  const VolumeEnv env_;
+
+  // primary_ and closed_ change only while both order_mu_ and replica_mu_ are held, so either
+  // lock gives a stable view; atomics let the read path check them without locking.
+  std::atomic<bool> primary_{false};
+  std::atomic<bool> closed_{false};
+
+  mutable std::mutex order_mu_;
+  uint64_t next_seq_ = 1;
+  std::vector<std::shared_ptr<PeerLink>> links_;
+  std::set<std::string> excluded_;  // peers that cannot hold the current generation
+
+  std::mutex replica_mu_;
+  uint64_t session_counter_ = 0;
+  uint64_t active_session_ = 0;
+  std::shared_ptr<net::Socket> active_socket_;
+
+  mutable std::mutex meta_mu_;
+  ReplicaMetadata md_;
+  VolumeConfig config_;
+};
+
+}  // namespace tandem::replication
