@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,7 +19,8 @@ struct ClientOptions {
   std::string base_url;                 // "https://127.0.0.1:8443"
   std::string ca_file;                  // PEM bundle; empty means the system store
   bool insecure_skip_verify = false;
-  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds connect_timeout{5000};  // TCP connect (capped by the request timeout)
+  size_t max_response_bytes = 64 << 20;             // larger response bodies fail (kTooLarge)
 };
 
 class HttpsClient {
@@ -28,12 +30,18 @@ class HttpsClient {
   static Result<std::unique_ptr<HttpsClient>> create(const ClientOptions& options);
 
   // Sends one request. `target` is the path and query ("/v1/volumes?x=1"); `headers` are added
-  // as given. Returns the response whatever its status; fails only when no response arrived
-  // (kUnavailable: connect/TLS/IO failure, kTimeout: `timeout` passed).
+  // as given. A kept-alive connection that the server closed meanwhile is replaced before
+  // sending; if it drops during an idempotent request (GET, HEAD, PUT, DELETE, OPTIONS) the
+  // request is retried once on a new connection. Returns the response whatever its status; fails only when no response arrived
+  // (kUnavailable: connect/TLS/IO failure, kTimeout: `timeout` passed, kTooLarge: the response
+  // exceeds max_response_bytes). `timeout` bounds the whole call, connecting included.
   virtual Result<Response> request(const std::string& method, const std::string& target,
                                    const std::string& body,
                                    const std::map<std::string, std::string>& headers,
                                    std::chrono::milliseconds timeout) = 0;
+
+  // How many connections this client has opened so far (keep-alive makes it grow slowly).
+  virtual uint64_t connectionsOpened() const = 0;
 };
 
 }  // namespace tandem::http
