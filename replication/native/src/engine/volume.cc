@@ -165,6 +165,9 @@ Status Volume::update(const VolumeConfig& config) {
                                  [&](const PeerAddress& p) { return p.node == *it; });
         it = known ? std::next(it) : excluded_.erase(it);
       }
+      // A removed peer misses every later write but keeps its generation: move on now, so
+      // that it is fully synced if it is ever added back.
+      if (!to_stop.empty()) RETURN_IF_ERROR(newGenerationLocked());
     }
     std::lock_guard meta(meta_mu_);
     config_ = config;
