@@ -76,13 +76,15 @@ int main(int argc, char** argv) {
   if (cmd == "create" && (argc == 5 || argc == 6)) {
     uint64_t bytes = 0;
     if (!parseU64(argv[4], &bytes)) return usage();
-    Provisioning p = (argc == 6 && std::string(argv[5]) == "thick") ? Provisioning::kThick : Provisioning::kThin;
+    Provisioning p =
+        (argc == 6 && std::string(argv[5]) == "thick") ? Provisioning::kThick : Provisioning::kThin;
     Status s = provider.create(argv[3], bytes, p);
     return s.isOk() ? 0 : fail(s);
   }
   if (cmd == "fill" && (argc == 5 || argc == 6)) {
     uint64_t bytes = 0, every = 1;
-    if (!parseU64(argv[4], &bytes) || (argc == 6 && (!parseU64(argv[5], &every) || every == 0))) return usage();
+    if (!parseU64(argv[4], &bytes) || (argc == 6 && (!parseU64(argv[5], &every) || every == 0)))
+      return usage();
     return fill(provider, argv[3], bytes, every);
   }
   if (cmd == "snapshot" && argc == 5) {

@@ -14,7 +14,8 @@ namespace {
 bool isPlainToolName(const std::string& s) {
   if (s.empty() || s[0] == '-') return false;
   return std::none_of(s.begin(), s.end(), [](char c) {
-    return c == '/' || c == '@' || std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c));
+    return c == '/' || c == '@' || std::isspace(static_cast<unsigned char>(c)) ||
+           std::iscntrl(static_cast<unsigned char>(c));
   });
 }
 
@@ -23,7 +24,8 @@ bool isDatasetPath(const std::string& s) {
   size_t start = 0;
   for (;;) {
     size_t slash = s.find('/', start);
-    if (!isPlainToolName(s.substr(start, slash == std::string::npos ? std::string::npos : slash - start))) return false;
+    if (!isPlainToolName(s.substr(start, slash == std::string::npos ? std::string::npos : slash - start)))
+      return false;
     if (slash == std::string::npos) return true;
     start = slash + 1;
   }
@@ -45,8 +47,10 @@ Result<std::unique_ptr<StorageProvider>> makeProvider(const PoolConfig& config) 
   std::unique_ptr<CommandRunner> owned;
   if (config.runner == nullptr) owned = std::make_unique<SubprocessCommandRunner>();
   if (config.provider == "lvm-thin") {
-    if (!isPlainToolName(config.volume_group)) return bad(config, "invalid `volume_group` '" + config.volume_group + "'");
-    if (!isPlainToolName(config.thin_pool)) return bad(config, "invalid `thin_pool` '" + config.thin_pool + "'");
+    if (!isPlainToolName(config.volume_group))
+      return bad(config, "invalid `volume_group` '" + config.volume_group + "'");
+    if (!isPlainToolName(config.thin_pool))
+      return bad(config, "invalid `thin_pool` '" + config.thin_pool + "'");
     return std::unique_ptr<StorageProvider>(std::make_unique<LvmThinProvider>(
         config.volume_group, config.thin_pool, config.runner, std::move(owned), config.device_dir));
   }

@@ -98,8 +98,8 @@ Status commandFailed(ErrorCode code, const std::vector<std::string>& argv, const
   while (start < err.size() && std::isspace(static_cast<unsigned char>(err[start]))) ++start;
   err.erase(0, start);
   if (err.empty()) err = "(no stderr)";
-  return Status(code, "`" + formatCommandLine(argv) + "` exited " + std::to_string(out.exit_code) +
-                          ": " + err);
+  return Status(code,
+                "`" + formatCommandLine(argv) + "` exited " + std::to_string(out.exit_code) + ": " + err);
 }
 
 Result<CommandOutput> SubprocessCommandRunner::run(const std::vector<std::string>& argv) {

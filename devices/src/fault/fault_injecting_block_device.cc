@@ -36,7 +36,8 @@ bool FaultControls::reserveSpace(uint64_t bytes) {
 
 FaultInjectingBlockDevice::FaultInjectingBlockDevice(std::shared_ptr<BlockDevice> inner,
                                                      std::shared_ptr<FaultControls> controls)
-    : inner_(std::move(inner)), controls_(controls ? std::move(controls) : std::make_shared<FaultControls>()) {}
+    : inner_(std::move(inner)),
+      controls_(controls ? std::move(controls) : std::make_shared<FaultControls>()) {}
 
 Status FaultInjectingBlockDevice::checkBroken() {
   if (controls_->broken_) {
@@ -76,12 +77,15 @@ void FaultInjectingBlockDevice::forgetRange(uint64_t offset, uint64_t length) {
       continue;
     }
     if (pre.offset < offset) {
-      kept.push_back(PreImage{pre.offset, std::vector<std::byte>(pre.bytes.begin(),
-                                                                 pre.bytes.begin() + static_cast<std::ptrdiff_t>(offset - pre.offset))});
+      kept.push_back(PreImage{
+          pre.offset,
+          std::vector<std::byte>(pre.bytes.begin(),
+                                 pre.bytes.begin() + static_cast<std::ptrdiff_t>(offset - pre.offset))});
     }
     if (pre_end > end) {
-      kept.push_back(PreImage{end, std::vector<std::byte>(pre.bytes.begin() + static_cast<std::ptrdiff_t>(end - pre.offset),
-                                                          pre.bytes.end())});
+      kept.push_back(PreImage{
+          end, std::vector<std::byte>(pre.bytes.begin() + static_cast<std::ptrdiff_t>(end - pre.offset),
+                                      pre.bytes.end())});
     }
   }
   undo_ = std::move(kept);

@@ -64,7 +64,8 @@ Result<Capacity> FaultInjectingProvider::capacity() {
   return inner_->capacity();
 }
 
-Status FaultInjectingProvider::create(const std::string& name, uint64_t size_bytes, Provisioning provisioning) {
+Status FaultInjectingProvider::create(const std::string& name, uint64_t size_bytes,
+                                      Provisioning provisioning) {
   if (auto s = takeInjected()) return *s;
   return inner_->create(name, size_bytes, provisioning);
 }

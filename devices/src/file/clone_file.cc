@@ -148,8 +148,8 @@ Result<CloneMethod> cloneFile(const std::string& src_path, const std::string& ds
 
 bool supportsReflink(const std::string& dir) {
   static std::atomic<uint64_t> counter{0};
-  std::string base = dir + "/.tmp-reflink-probe-" + std::to_string(::getpid()) + "-" +
-                     std::to_string(counter.fetch_add(1));
+  std::string base =
+      dir + "/.tmp-reflink-probe-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
   std::string a = base + "-a", b = base + "-b";
   bool ok = false;
   {

@@ -20,12 +20,12 @@ namespace tandem::devices {
 enum class CloneMethod { kReflink, kSparseCopy };
 
 struct CloneOptions {
-  bool allow_reflink = true;   // false forces the sparse copy (tests, benchmarks)
+  bool allow_reflink = true;  // false forces the sparse copy (tests, benchmarks)
   uint64_t chunk_bytes = 1 << 20;
 };
 
-Result<CloneMethod> cloneFile(const std::string& src, const std::string& dst,
-                              const ProgressFn& progress, const CloneOptions& options = {});
+Result<CloneMethod> cloneFile(const std::string& src, const std::string& dst, const ProgressFn& progress,
+                              const CloneOptions& options = {});
 
 // Whether `dir`'s file system supports FICLONE (probes with two temporary files there).
 bool supportsReflink(const std::string& dir);

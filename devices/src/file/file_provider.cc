@@ -315,8 +315,8 @@ Status FileProvider::clone(const std::string& source_volume, const std::string& 
   RETURN_IF_ERROR(checkName(source_volume, "volume"));
   if (!source_snapshot.empty()) RETURN_IF_ERROR(checkName(source_snapshot, "snapshot"));
   RETURN_IF_ERROR(checkName(target, "volume"));
-  const std::string src = source_snapshot.empty() ? volumePath(source_volume)
-                                                  : snapshotPath(source_volume, source_snapshot);
+  const std::string src =
+      source_snapshot.empty() ? volumePath(source_volume) : snapshotPath(source_volume, source_snapshot);
   const std::string dst = volumePath(target);
   const std::string context = "clone " + src + " to volume " + target + " (" + dst + ")";
   if (!exists(src)) return Status(ErrorCode::kNotFound, context + ": no source " + src);

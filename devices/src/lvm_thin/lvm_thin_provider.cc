@@ -48,9 +48,9 @@ Status LvmThinProvider::run(const std::vector<std::string>& argv) {
 
 // All LVs of the VG (the pool itself included); callers filter.
 Result<std::vector<LvRow>> LvmThinProvider::poolRows() {
-  const std::vector<std::string> argv = {"lvs", "--reportformat", "json", "-o",
-                                         "lv_name,lv_size,data_percent,pool_lv,origin,lv_attr",
-                                         "--units", "b", "--nosuffix", vg_};
+  const std::vector<std::string> argv = {
+      "lvs", "--reportformat", "json", "-o", "lv_name,lv_size,data_percent,pool_lv,origin,lv_attr", "--units",
+      "b",   "--nosuffix",     vg_};
   ASSIGN_OR_RETURN(auto out, runChecked(*runner_, argv));
   auto rows = parseLvsReport(out.stdout_text);
   if (!rows.isOk()) return rows.status().withContext("`" + formatCommandLine(argv) + "`");
@@ -79,7 +79,8 @@ Result<Capacity> LvmThinProvider::capacity() {
       cap.provisioned_bytes += row.size_bytes;
     }
   }
-  if (!found) return Status(ErrorCode::kNotFound, "thin pool " + lvPath(pool_) + " not found in `lvs` output");
+  if (!found)
+    return Status(ErrorCode::kNotFound, "thin pool " + lvPath(pool_) + " not found in `lvs` output");
   return cap;
 }
 
@@ -124,9 +125,9 @@ Status LvmThinProvider::resize(const std::string& name, uint64_t new_size_bytes,
     return run({"lvextend", "-L", bytesArg(new_size_bytes), lvPath(name)}).withContext(context);
   }
   if (!force) {
-    return Status(ErrorCode::kInvalidArgument, context + ": shrinking from " + std::to_string(lv->size_bytes) +
-                                                   " to " + std::to_string(new_size_bytes) +
-                                                   " bytes loses data; refused without force");
+    return Status(ErrorCode::kInvalidArgument,
+                  context + ": shrinking from " + std::to_string(lv->size_bytes) + " to " +
+                      std::to_string(new_size_bytes) + " bytes loses data; refused without force");
   }
   return run({"lvreduce", "-y", "-L", bytesArg(new_size_bytes), lvPath(name)}).withContext(context);
 }
@@ -186,8 +187,8 @@ Status LvmThinProvider::snapshot(const std::string& volume, const std::string& s
     }
   }
   if (!found) return Status(ErrorCode::kNotFound, context + ": no such thin LV in pool " + pool_);
-  RETURN_IF_ERROR(run({"lvcreate", "-y", "-s", "-n", snapLv(volume, snapshot), lvPath(volume)})
-                      .withContext(context));
+  RETURN_IF_ERROR(
+      run({"lvcreate", "-y", "-s", "-n", snapLv(volume, snapshot), lvPath(volume)}).withContext(context));
   if (progress) progress(1, 1);  // thin snapshots are metadata only
   return Status::ok();
 }

@@ -8,9 +8,7 @@
 namespace tandem::devices {
 namespace {
 
-Status bad(const std::string& what) {
-  return Status(ErrorCode::kProtocol, "unexpected lvs report: " + what);
-}
+Status bad(const std::string& what) { return Status(ErrorCode::kProtocol, "unexpected lvs report: " + what); }
 
 std::string field(const rapidjson::Value& lv, const char* key) {
   auto it = lv.FindMember(key);

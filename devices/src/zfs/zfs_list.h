@@ -16,11 +16,11 @@
 namespace tandem::devices {
 
 struct ZfsRow {
-  std::string name;       // full name: pool/dataset/vol or pool/dataset/vol@snap
-  uint64_t volsize = 0;   // 0 when "-"
+  std::string name;      // full name: pool/dataset/vol or pool/dataset/vol@snap
+  uint64_t volsize = 0;  // 0 when "-"
   uint64_t used = 0;
   uint64_t referenced = 0;
-  std::string origin;     // "" when "-"
+  std::string origin;  // "" when "-"
 };
 
 // kProtocol for a line without 5 fields or with a non-numeric size.

@@ -44,8 +44,9 @@ Status ZfsProvider::run(const std::vector<std::string>& argv) {
 }
 
 Result<std::vector<ZfsProvider::Entry>> ZfsProvider::entries() {
-  const std::vector<std::string> argv = {"zfs", "list", "-Hp", "-o", "name,volsize,used,referenced,origin",
-                                         "-t", "volume,snapshot", "-s", "createtxg", "-r", root_};
+  const std::vector<std::string> argv = {
+      "zfs", "list",      "-Hp", "-o", "name,volsize,used,referenced,origin", "-t", "volume,snapshot",
+      "-s",  "createtxg", "-r",  root_};
   ASSIGN_OR_RETURN(auto out, runChecked(*runner_, argv));
   auto rows = parseZfsList(out.stdout_text);
   if (!rows.isOk()) return rows.status().withContext("`" + formatCommandLine(argv) + "`");
@@ -80,8 +81,8 @@ Result<Capacity> ZfsProvider::capacity() {
   };
   if (tab == std::string_view::npos || text.find('\n') != std::string_view::npos ||
       !num(text.substr(0, tab), &used) || !num(text.substr(tab + 1), &avail)) {
-    return Status(ErrorCode::kProtocol, "`" + formatCommandLine(argv) + "`: unexpected output '" +
-                                            std::string(text) + "'");
+    return Status(ErrorCode::kProtocol,
+                  "`" + formatCommandLine(argv) + "`: unexpected output '" + std::string(text) + "'");
   }
   Capacity cap;
   cap.total_bytes = used + avail;
@@ -132,15 +133,18 @@ Status ZfsProvider::remove(const std::string& name) {
     }
   }
   if (volume == nullptr) return Status(ErrorCode::kNotFound, context + ": no such volume");
-  if (!snaps.empty()) return Status(ErrorCode::kConflict, context + ": it still has snapshots: " + joinNames(snaps));
+  if (!snaps.empty())
+    return Status(ErrorCode::kConflict, context + ": it still has snapshots: " + joinNames(snaps));
   if (!clones.empty()) {
     return Status(ErrorCode::kConflict, context + ": it is the origin of clones: " + joinNames(clones));
   }
-  for (const auto& hidden : stale_hidden) RETURN_IF_ERROR(run({"zfs", "destroy", hidden}).withContext(context));
+  for (const auto& hidden : stale_hidden)
+    RETURN_IF_ERROR(run({"zfs", "destroy", hidden}).withContext(context));
   const std::string origin = volume->row.origin;
   RETURN_IF_ERROR(run({"zfs", "destroy", ds(name)}).withContext(context));
   // A clone made from a volume leaves its hidden origin snapshot behind: remove it too.
-  if (origin.starts_with(root_ + "/") && origin.find(std::string("@") + std::string(kHiddenPrefix)) != std::string::npos) {
+  if (origin.starts_with(root_ + "/") &&
+      origin.find(std::string("@") + std::string(kHiddenPrefix)) != std::string::npos) {
     RETURN_IF_ERROR(run({"zfs", "destroy", origin}).withContext(context + " (its clone origin)"));
   }
   return Status::ok();
@@ -153,10 +157,9 @@ Status ZfsProvider::resize(const std::string& name, uint64_t new_size_bytes, boo
   if (!current.isOk()) return current.status().withContext(context);
   if (new_size_bytes == current->size_bytes) return Status::ok();
   if (new_size_bytes < current->size_bytes && !force) {
-    return Status(ErrorCode::kInvalidArgument, context + ": shrinking from " +
-                                                   std::to_string(current->size_bytes) + " to " +
-                                                   std::to_string(new_size_bytes) +
-                                                   " bytes loses data; refused without force");
+    return Status(ErrorCode::kInvalidArgument,
+                  context + ": shrinking from " + std::to_string(current->size_bytes) + " to " +
+                      std::to_string(new_size_bytes) + " bytes loses data; refused without force");
   }
   return run({"zfs", "set", "volsize=" + std::to_string(new_size_bytes), ds(name)}).withContext(context);
 }
@@ -245,10 +248,11 @@ Status ZfsProvider::clone(const std::string& source_volume, const std::string& s
   RETURN_IF_ERROR(checkName(source_volume, "volume"));
   if (!source_snapshot.empty()) RETURN_IF_ERROR(checkName(source_snapshot, "snapshot"));
   RETURN_IF_ERROR(checkName(target, "volume"));
-  const std::string origin = ds(source_volume) + "@" +
-                             (source_snapshot.empty() ? std::string(kHiddenPrefix) + target : source_snapshot);
-  const std::string context = "clone " + (source_snapshot.empty() ? ds(source_volume) : origin) +
-                              " to volume " + ds(target);
+  const std::string origin =
+      ds(source_volume) + "@" +
+      (source_snapshot.empty() ? std::string(kHiddenPrefix) + target : source_snapshot);
+  const std::string context =
+      "clone " + (source_snapshot.empty() ? ds(source_volume) : origin) + " to volume " + ds(target);
   ASSIGN_OR_RETURN(auto all, entries());
   bool found = false;
   for (const auto& e : all) {
@@ -260,7 +264,8 @@ Status ZfsProvider::clone(const std::string& source_volume, const std::string& s
   if (!found) return Status(ErrorCode::kNotFound, context + ": no such source");
   if (source_snapshot.empty()) {
     // A leftover hidden snapshot of an earlier failed clone is reused.
-    bool have_hidden = std::any_of(all.begin(), all.end(), [&](const Entry& e) { return e.row.name == origin; });
+    bool have_hidden =
+        std::any_of(all.begin(), all.end(), [&](const Entry& e) { return e.row.name == origin; });
     if (!have_hidden) RETURN_IF_ERROR(run({"zfs", "snapshot", origin}).withContext(context));
   }
   Status s = run({"zfs", "clone", origin, ds(target)}).withContext(context);
@@ -287,8 +292,8 @@ Status ZfsProvider::revert(const std::string& volume, const std::string& snapsho
   }
   if (!found) return Status(ErrorCode::kNotFound, context + ": no such snapshot");
   if (!later.empty()) {
-    return Status(ErrorCode::kConflict, context + ": ZFS rolls back only to the latest snapshot; later ones: " +
-                                            joinNames(later));
+    return Status(ErrorCode::kConflict,
+                  context + ": ZFS rolls back only to the latest snapshot; later ones: " + joinNames(later));
   }
   return run({"zfs", "rollback", full}).withContext(context);
 }

@@ -1,10 +1,10 @@
 // SubprocessCommandRunner: real child processes, captured output, exit codes and timeouts.
-#include <chrono>
+#include "tandem/devices/command_runner.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "tandem/devices/command_runner.h"
+#include <chrono>
 
 namespace tandem::devices {
 namespace {
@@ -82,10 +82,12 @@ TEST(RunChecked, NonZeroExitKeepsStderr) {
 
 // Tool messages map to error codes; unknown ones are kIo.
 TEST(ClassifyToolError, MapsCommonMessages) {
-  EXPECT_EQ(classifyToolError("Logical Volume \"v\" already exists in volume group \"vg\""), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(classifyToolError("Logical Volume \"v\" already exists in volume group \"vg\""),
+            ErrorCode::kAlreadyExists);
   EXPECT_EQ(classifyToolError("cannot open 'tank/x': dataset does not exist"), ErrorCode::kNotFound);
   EXPECT_EQ(classifyToolError("cannot create 'tank/x': out of space"), ErrorCode::kNoSpace);
-  EXPECT_EQ(classifyToolError("cannot destroy 'tank/x@s': snapshot has dependent clones"), ErrorCode::kConflict);
+  EXPECT_EQ(classifyToolError("cannot destroy 'tank/x@s': snapshot has dependent clones"),
+            ErrorCode::kConflict);
   EXPECT_EQ(classifyToolError("something odd"), ErrorCode::kIo);
 }
 

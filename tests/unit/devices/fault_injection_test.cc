@@ -1,16 +1,16 @@
 // FaultInjectingBlockDevice and FaultInjectingProvider: injected EIO/ENOSPC and crashes that
 // drop exactly the writes not yet made durable.
+#include "tandem/devices/fault_injection.h"
+
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
 #include <thread>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
-#include "tandem/devices/fault_injection.h"
 #include "tandem/devices/memory_block_device.h"
 #include "tandem/devices/provider_factory.h"
 
@@ -72,12 +72,12 @@ TEST_F(FaultDeviceTest, NoSpaceAfterNBytes) {
 // range an unflushed write touched before.
 TEST_F(FaultDeviceTest, CrashKeepsOnlyFlushedAndFuaWrites) {
   ASSERT_TRUE(dev_.write(0, bytes(4096, 0xA1), false).isOk());
-  ASSERT_TRUE(dev_.flush().isOk());                              // durable
-  ASSERT_TRUE(dev_.write(0, bytes(1024, 0xB2), false).isOk());    // lost
-  ASSERT_TRUE(dev_.write(8192, bytes(4096, 0xC3), false).isOk()); // lost, except what FUA overwrites
-  ASSERT_TRUE(dev_.write(10240, bytes(1024, 0xD4), true).isOk()); // FUA: durable
-  ASSERT_TRUE(dev_.writeZeroes(0, 512, false).isOk());           // lost
-  ASSERT_TRUE(dev_.write(16384, bytes(512, 0xE5), true).isOk());  // FUA: durable
+  ASSERT_TRUE(dev_.flush().isOk());                                // durable
+  ASSERT_TRUE(dev_.write(0, bytes(1024, 0xB2), false).isOk());     // lost
+  ASSERT_TRUE(dev_.write(8192, bytes(4096, 0xC3), false).isOk());  // lost, except what FUA overwrites
+  ASSERT_TRUE(dev_.write(10240, bytes(1024, 0xD4), true).isOk());  // FUA: durable
+  ASSERT_TRUE(dev_.writeZeroes(0, 512, false).isOk());             // lost
+  ASSERT_TRUE(dev_.write(16384, bytes(512, 0xE5), true).isOk());   // FUA: durable
   EXPECT_GT(dev_.unflushedBytes(), 0u);
 
   ASSERT_TRUE(dev_.crash().isOk());
@@ -127,7 +127,8 @@ TEST_F(FaultDeviceTest, NthWriteFaultFiresOnceAcrossThreads) {
     threads.emplace_back([&, t] {
       auto data = bytes(64, static_cast<uint8_t>(t));
       for (int i = 0; i < 40; ++i) {
-        if (!dev_.write(static_cast<uint64_t>(t) * 4096 + static_cast<uint64_t>(i) * 64, data, false).isOk()) ++failures;
+        if (!dev_.write(static_cast<uint64_t>(t) * 4096 + static_cast<uint64_t>(i) * 64, data, false).isOk())
+          ++failures;
       }
     });
   }

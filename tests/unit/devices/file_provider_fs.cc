@@ -3,6 +3,8 @@
 // copy keeps holes). Needs root and loop devices; skips with the reason otherwise.
 // Every test leaves no mount and no loop device behind, pass or fail (TearDown).
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,9 +12,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "tandem/devices/command_runner.h"
 #include "tandem/devices/provider_factory.h"
@@ -47,7 +46,8 @@ class FileProviderOnFs : public ::testing::TestWithParam<FsKind> {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount file systems on loop devices";
-    if (::access("/dev/loop-control", F_OK) != 0) GTEST_SKIP() << "no /dev/loop-control: loop devices unavailable";
+    if (::access("/dev/loop-control", F_OK) != 0)
+      GTEST_SKIP() << "no /dev/loop-control: loop devices unavailable";
     const FsKind& fs = GetParam();
     char tmpl[] = "/var/tmp/tandem-fsprov-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
@@ -176,14 +176,16 @@ TEST_P(FileProviderOnFs, SnapshotSharesBlocksOrKeepsHoles) {
   ASSERT_NE(snap, nullptr);
   EXPECT_EQ(snap->size_bytes, vol_bytes);
   int64_t used = static_cast<int64_t>(before) - static_cast<int64_t>(after);
-  std::printf("[ %-8s ] snapshot of 64 MiB used %.1f MiB of free space; allocated vol %.1f MiB, snapshot %.1f MiB\n",
-              GetParam().name.c_str(), static_cast<double>(used) / kMiB,
-              static_cast<double>(vol->allocated_bytes) / kMiB, static_cast<double>(snap->allocated_bytes) / kMiB);
+  std::printf(
+      "[ %-8s ] snapshot of 64 MiB used %.1f MiB of free space; allocated vol %.1f MiB, snapshot %.1f MiB\n",
+      GetParam().name.c_str(), static_cast<double>(used) / kMiB,
+      static_cast<double>(vol->allocated_bytes) / kMiB, static_cast<double>(snap->allocated_bytes) / kMiB);
   if (GetParam().reflink) {
     EXPECT_LT(std::llabs(used), static_cast<long long>(4 * kMiB)) << "reflink snapshot allocated space";
   } else {
     EXPECT_GE(progress.size(), 2u) << "a copy reports progress as it goes";
-    EXPECT_NEAR(static_cast<double>(snap->allocated_bytes), static_cast<double>(vol->allocated_bytes), 2.0 * kMiB);
+    EXPECT_NEAR(static_cast<double>(snap->allocated_bytes), static_cast<double>(vol->allocated_bytes),
+                2.0 * kMiB);
     EXPECT_LT(snap->allocated_bytes, vol_bytes / 2) << "the copy filled holes";
     EXPECT_GE(used, static_cast<int64_t>(60 * kMiB));
   }
@@ -233,12 +235,11 @@ TEST_P(FileProviderOnFs, NoSpaceLeavesNoPartialVolume) {
   EXPECT_TRUE(left.empty()) << "left behind: " << ::testing::PrintToString(left);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    FileSystems, FileProviderOnFs,
-    ::testing::Values(FsKind{"xfs", {"mkfs.xfs", "-q", "-f", "-m", "reflink=1"}, true},
-                      FsKind{"btrfs", {"mkfs.btrfs", "-q", "-f"}, true},
-                      FsKind{"ext4", {"mkfs.ext4", "-q", "-F"}, false}),
-    fsName);
+INSTANTIATE_TEST_SUITE_P(FileSystems, FileProviderOnFs,
+                         ::testing::Values(FsKind{"xfs", {"mkfs.xfs", "-q", "-f", "-m", "reflink=1"}, true},
+                                           FsKind{"btrfs", {"mkfs.btrfs", "-q", "-f"}, true},
+                                           FsKind{"ext4", {"mkfs.ext4", "-q", "-F"}, false}),
+                         fsName);
 
 }  // namespace
 }  // namespace tandem::devices

@@ -1,13 +1,12 @@
 // The file provider on the temp directory's file system: volume lifecycle, snapshots, clones,
 // revert, name checks and the error contract. (Real XFS/btrfs/ext4 behaviour: file_provider_fs.cc.)
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "tandem/devices/provider_factory.h"
 
@@ -85,7 +84,8 @@ TEST_F(FileProviderTest, ThickCreateAllocates) {
 // Names that could escape the directory or are otherwise invalid are refused before any I/O.
 TEST_F(FileProviderTest, InvalidNamesRefused) {
   for (const char* bad : {"", ".", "..", "../x", "a/b", ".hidden", "a@b", "-x", "a b"}) {
-    EXPECT_EQ(provider_->create(bad, 1 << 20, Provisioning::kThin).code(), ErrorCode::kInvalidArgument) << bad;
+    EXPECT_EQ(provider_->create(bad, 1 << 20, Provisioning::kThin).code(), ErrorCode::kInvalidArgument)
+        << bad;
   }
   ASSERT_TRUE(provider_->create("v", 1 << 20, Provisioning::kThin).isOk());
   EXPECT_EQ(provider_->snapshot("v", "../../etc", {}).code(), ErrorCode::kInvalidArgument);
@@ -99,7 +99,8 @@ TEST_F(FileProviderTest, SnapshotRevertAndList) {
   ASSERT_TRUE(provider_->create("vol", 4 << 20, Provisioning::kThin).isOk());
   writeAt("vol", 4096, bytes(8192, 0x11));
   std::vector<std::pair<uint64_t, uint64_t>> progress;
-  ASSERT_TRUE(provider_->snapshot("vol", "s1", [&](uint64_t d, uint64_t t) { progress.emplace_back(d, t); }).isOk());
+  ASSERT_TRUE(
+      provider_->snapshot("vol", "s1", [&](uint64_t d, uint64_t t) { progress.emplace_back(d, t); }).isOk());
   ASSERT_FALSE(progress.empty());
   EXPECT_EQ(progress.back(), std::make_pair(uint64_t{4} << 20, uint64_t{4} << 20));
   writeAt("vol", 4096, bytes(8192, 0x22));
@@ -178,8 +179,16 @@ TEST_F(FileProviderTest, CapacitySumsVirtualSizes) {
 // never listed; foreign files are ignored.
 TEST_F(FileProviderTest, LeftoverTempFilesCleanedAndForeignFilesIgnored) {
   std::filesystem::path leftover = std::filesystem::path(dir_) / ".tmp-1-2-v@s.img";
-  { std::FILE* f = std::fopen(leftover.c_str(), "w"); ASSERT_NE(f, nullptr); std::fclose(f); }
-  { std::FILE* f = std::fopen((dir_ + "/notes.txt").c_str(), "w"); ASSERT_NE(f, nullptr); std::fclose(f); }
+  {
+    std::FILE* f = std::fopen(leftover.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fclose(f);
+  }
+  {
+    std::FILE* f = std::fopen((dir_ + "/notes.txt").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fclose(f);
+  }
   PoolConfig config;
   config.provider = "file";
   config.path = dir_;

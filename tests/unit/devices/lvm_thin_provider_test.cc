@@ -2,13 +2,12 @@
 // parsing of `lvs --reportformat json` output, and errors that keep the tool's stderr.
 // A real LVM run is impossible on this machine (no device-mapper thin target in the kernel).
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "fake_command_runner.h"
 #include "tandem/devices/provider_factory.h"
@@ -17,12 +16,13 @@ namespace tandem::devices {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::FakeCommandRunner;
+using ::testing::HasSubstr;
 using Argv = std::vector<std::string>;
 
-const Argv kLvs = {"lvs", "--reportformat", "json", "-o", "lv_name,lv_size,data_percent,pool_lv,origin,lv_attr",
-                   "--units", "b", "--nosuffix", "vg0"};
+const Argv kLvs = {
+    "lvs", "--reportformat", "json", "-o", "lv_name,lv_size,data_percent,pool_lv,origin,lv_attr", "--units",
+    "b",   "--nosuffix",     "vg0"};
 
 // What lvs 2.03 prints for a VG with a 10 GiB thin pool, two volumes, a snapshot (inactive,
 // so data_percent is empty) and a clone, plus an ordinary LV outside the pool.
@@ -67,8 +67,9 @@ class LvmThinProviderTest : public ::testing::Test {
 
 // Records that no real LVM run happens here, so a reader of the test log knows why.
 TEST_F(LvmThinProviderTest, RealLvmRunIsImpossibleOnThisMachine) {
-  std::printf("[ NOTE     ] lvm-thin: no device-mapper/LVM thin support in this kernel; "
-              "only command lines and output parsing are tested\n");
+  std::printf(
+      "[ NOTE     ] lvm-thin: no device-mapper/LVM thin support in this kernel; "
+      "only command lines and output parsing are tested\n");
   EXPECT_EQ(provider_->capabilities().provider, "lvm-thin");
   EXPECT_TRUE(provider_->capabilities().snapshots);
 }
@@ -76,7 +77,8 @@ TEST_F(LvmThinProviderTest, RealLvmRunIsImpossibleOnThisMachine) {
 // A thin create runs exactly `lvcreate -y -V <bytes>b -T vg/pool -n <name>`.
 TEST_F(LvmThinProviderTest, CreateRunsLvcreateThin) {
   ASSERT_TRUE(provider_->create("vol3", 4ull << 30, Provisioning::kThin).isOk());
-  EXPECT_THAT(actions(), ElementsAre(Argv{"lvcreate", "-y", "-V", "4294967296b", "-T", "vg0/data", "-n", "vol3"}));
+  EXPECT_THAT(actions(),
+              ElementsAre(Argv{"lvcreate", "-y", "-V", "4294967296b", "-T", "vg0/data", "-n", "vol3"}));
   EXPECT_EQ(runner_.calls().front(), kLvs);
 }
 
@@ -124,17 +126,17 @@ TEST_F(LvmThinProviderTest, SnapshotCloneRevertCommandLines) {
   ASSERT_TRUE(provider_->clone("vol2", "", "fromvol", {}).isOk());
   ASSERT_TRUE(provider_->revert("vol1", "snap1").isOk());
   ASSERT_TRUE(provider_->removeSnapshot("vol1", "snap1").isOk());
-  EXPECT_THAT(actions(),
-              ElementsAre(Argv{"lvcreate", "-y", "-s", "-n", "vol2+s1", "vg0/vol2"},
-                          Argv{"lvcreate", "-y", "-s", "--setactivationskip", "n", "-n", "fromsnap", "vg0/vol1+snap1"},
-                          Argv{"lvchange", "-ay", "-K", "vg0/fromsnap"},
-                          Argv{"lvcreate", "-y", "-s", "--setactivationskip", "n", "-n", "fromvol", "vg0/vol2"},
-                          Argv{"lvchange", "-ay", "-K", "vg0/fromvol"},
-                          Argv{"lvchange", "-an", "vg0/vol1"},
-                          Argv{"lvconvert", "--merge", "vg0/vol1+snap1"},
-                          Argv{"lvchange", "-ay", "-K", "vg0/vol1"},
-                          Argv{"lvcreate", "-y", "-s", "-n", "vol1+snap1", "vg0/vol1"},
-                          Argv{"lvremove", "-y", "vg0/vol1+snap1"}));
+  EXPECT_THAT(
+      actions(),
+      ElementsAre(
+          Argv{"lvcreate", "-y", "-s", "-n", "vol2+s1", "vg0/vol2"},
+          Argv{"lvcreate", "-y", "-s", "--setactivationskip", "n", "-n", "fromsnap", "vg0/vol1+snap1"},
+          Argv{"lvchange", "-ay", "-K", "vg0/fromsnap"},
+          Argv{"lvcreate", "-y", "-s", "--setactivationskip", "n", "-n", "fromvol", "vg0/vol2"},
+          Argv{"lvchange", "-ay", "-K", "vg0/fromvol"}, Argv{"lvchange", "-an", "vg0/vol1"},
+          Argv{"lvconvert", "--merge", "vg0/vol1+snap1"}, Argv{"lvchange", "-ay", "-K", "vg0/vol1"},
+          Argv{"lvcreate", "-y", "-s", "-n", "vol1+snap1", "vg0/vol1"},
+          Argv{"lvremove", "-y", "vg0/vol1+snap1"}));
 }
 
 // Removing a volume with snapshots is kConflict; without, lvremove runs; unknown is kNotFound.

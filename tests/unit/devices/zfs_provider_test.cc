@@ -2,13 +2,12 @@
 // parsing of `zfs list -Hp` output, and errors that keep the tool's stderr.
 // A real ZFS run is impossible on this machine (no ZFS module in this kernel).
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "fake_command_runner.h"
 #include "tandem/devices/provider_factory.h"
@@ -17,12 +16,13 @@ namespace tandem::devices {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::FakeCommandRunner;
+using ::testing::HasSubstr;
 using Argv = std::vector<std::string>;
 
-const Argv kList = {"zfs", "list", "-Hp", "-o", "name,volsize,used,referenced,origin", "-t", "volume,snapshot",
-                    "-s", "createtxg", "-r", "tank/tandem"};
+const Argv kList = {
+    "zfs", "list",      "-Hp", "-o",         "name,volsize,used,referenced,origin", "-t", "volume,snapshot",
+    "-s",  "createtxg", "-r",  "tank/tandem"};
 
 // What `zfs list -Hp -o name,volsize,used,referenced,origin -t volume,snapshot -s createtxg -r
 // tank/tandem` prints (tab-separated, exact bytes, "-" for none), oldest first: two volumes,
@@ -63,7 +63,8 @@ class ZfsProviderTest : public ::testing::Test {
 
 // Records that no real ZFS run happens here, so a reader of the test log knows why.
 TEST_F(ZfsProviderTest, RealZfsRunIsImpossibleOnThisMachine) {
-  std::printf("[ NOTE     ] zfs: no ZFS module in this kernel; only command lines and output parsing are tested\n");
+  std::printf(
+      "[ NOTE     ] zfs: no ZFS module in this kernel; only command lines and output parsing are tested\n");
   EXPECT_EQ(provider_->capabilities().provider, "zfs");
 }
 

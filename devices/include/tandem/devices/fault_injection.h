@@ -70,10 +70,10 @@ class FaultControls {
   // Reserves `bytes` of the space budget; false if it would be exceeded.
   bool reserveSpace(uint64_t bytes);
 
-  std::atomic<uint64_t> read_countdown_{0};   // 0: off
+  std::atomic<uint64_t> read_countdown_{0};  // 0: off
   std::atomic<uint64_t> write_countdown_{0};
   std::atomic<uint64_t> flush_countdown_{0};
-  std::atomic<int64_t> space_limit_{-1};      // -1: unlimited
+  std::atomic<int64_t> space_limit_{-1};  // -1: unlimited
   std::atomic<uint64_t> written_{0};
   std::atomic<bool> broken_{false};
   std::atomic<uint64_t> reads_{0}, writes_{0}, flushes_{0}, injected_{0};
@@ -81,8 +81,9 @@ class FaultControls {
 
 class FaultInjectingBlockDevice final : public BlockDevice {
  public:
-  explicit FaultInjectingBlockDevice(std::shared_ptr<BlockDevice> inner,
-                                     std::shared_ptr<FaultControls> controls = std::make_shared<FaultControls>());
+  explicit FaultInjectingBlockDevice(
+      std::shared_ptr<BlockDevice> inner,
+      std::shared_ptr<FaultControls> controls = std::make_shared<FaultControls>());
 
   uint64_t sizeBytes() const override { return inner_->sizeBytes(); }
   Status read(uint64_t offset, std::span<std::byte> out) override;

@@ -17,7 +17,7 @@
 namespace tandem::devices {
 
 struct PoolConfig {
-  std::string provider;        // "file" | "lvm-thin" | "zfs"
+  std::string provider;  // "file" | "lvm-thin" | "zfs"
   // file: the directory holding the volumes (must exist).
   std::string path;
   // lvm-thin: the volume group and its thin pool LV.

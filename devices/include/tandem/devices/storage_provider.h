@@ -30,10 +30,10 @@
 namespace tandem::devices {
 
 struct ProviderCapabilities {
-  std::string provider;        // "file", "lvm-thin", "zfs"
-  bool thin = false;           // volumes can be thinly provisioned
-  bool snapshots = false;      // snapshot/clone/revert are supported
-  bool reflink = false;        // snapshots share blocks (no copy)
+  std::string provider;    // "file", "lvm-thin", "zfs"
+  bool thin = false;       // volumes can be thinly provisioned
+  bool snapshots = false;  // snapshot/clone/revert are supported
+  bool reflink = false;    // snapshots share blocks (no copy)
 };
 
 struct Capacity {
@@ -47,7 +47,7 @@ struct VolumeInfo {
   uint64_t size_bytes = 0;       // virtual size
   uint64_t allocated_bytes = 0;  // blocks really used
   bool is_snapshot = false;
-  std::string parent;            // for a snapshot: its volume
+  std::string parent;  // for a snapshot: its volume
 };
 
 enum class Provisioning { kThin, kThick };
