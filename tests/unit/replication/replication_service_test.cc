@@ -15,6 +15,7 @@
 #include "metadata/replica_metadata.h"
 #include "net/frame_io.h"
 #include "tandem/common/uuid.h"
+#include "tandem/devices/fault_injection.h"
 #include "tandem/devices/memory_block_device.h"
 #include "wire/messages.h"
 
@@ -46,7 +47,8 @@ std::vector<std::byte> readMemory(devices::MemoryBlockDevice& m, uint64_t offset
 struct Node {
   std::string name;
   std::shared_ptr<devices::MemoryBlockDevice> memory;
-  std::shared_ptr<GatedBlockDevice> device;
+  std::shared_ptr<devices::FaultInjectingBlockDevice> faulty;  // over memory
+  std::shared_ptr<GatedBlockDevice> device;                    // over faulty; given to the service
   std::string metadata;
   uint16_t port = 0;
   std::unique_ptr<ReplicationService> service;
@@ -64,6 +66,7 @@ class ReplicationServiceTest : public ::testing::Test {
   void TearDown() override {
     for (auto& n : nodes_) {
       if (n.device) n.device->setMode(GatedBlockDevice::Mode::kPass);
+      if (n.faulty) n.faulty->faults().clear();
       if (n.service) n.service->stop();
     }
     std::filesystem::remove_all(dir_);
@@ -76,7 +79,8 @@ class ReplicationServiceTest : public ::testing::Test {
     for (int i = 0; i < 3; ++i) {
       nodes_[i].name = "node-" + std::to_string(i);
       nodes_[i].memory = std::make_shared<devices::MemoryBlockDevice>(size);
-      nodes_[i].device = std::make_shared<GatedBlockDevice>(nodes_[i].memory);
+      nodes_[i].faulty = std::make_shared<devices::FaultInjectingBlockDevice>(nodes_[i].memory);
+      nodes_[i].device = std::make_shared<GatedBlockDevice>(nodes_[i].faulty);
       nodes_[i].metadata = dir_ + "/" + nodes_[i].name + ".md";
     }
     startNode(1);
@@ -364,6 +368,62 @@ TEST_F(ReplicationServiceTest, UpdateVolumeRemovesAndReAddsPeers) {
   VolumeConfig unknown = configFor(0);
   unknown.volume_uuid = newUuid();
   EXPECT_EQ(nodes_[0].service->updateVolume(unknown).code(), ErrorCode::kNotFound);
+}
+
+// A replica whose disk fails a write is dropped (the write still succeeds on the primary, which
+// moves to a new generation); once the disk works again the replica is resynced.
+TEST_F(ReplicationServiceTest, ReplicaDiskErrorDropsThePeerAndItResyncs) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  const std::string gen0 = volumeStatus(0)->generation;
+  nodes_[1].faulty->faults().failNthWrite(1);
+  ASSERT_TRUE(primary()->write(0, pattern(kBlock, 3), false).isOk());
+  EXPECT_NE(volumeStatus(0)->generation, gen0);
+  EXPECT_EQ(readMemory(*nodes_[2].memory, 0, kBlock), pattern(kBlock, 3));
+  EXPECT_EQ(nodes_[1].faulty->faults().injectedFaults(), 1u);
+  ASSERT_TRUE(waitAllUpToDate());
+  EXPECT_EQ(peerStatus("node-1").sync_total_bytes, 1u << 20);
+  expectReplicasIdentical();
+}
+
+// A failing local disk on the primary fails the write, and nothing reaches the replicas.
+TEST_F(ReplicationServiceTest, PrimaryDiskErrorFailsTheWriteAndSendsNothing) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  nodes_[0].faulty->faults().failNthWrite(1);
+  Status st = primary()->write(0, pattern(kBlock, 4), false);
+  EXPECT_EQ(st.code(), ErrorCode::kIo);
+  for (int r : {1, 2}) EXPECT_EQ(readMemory(*nodes_[r].memory, 0, kBlock), std::vector<std::byte>(kBlock));
+  EXPECT_TRUE(primary()->write(0, pattern(kBlock, 5), false).isOk());
+  expectReplicasIdentical();
+}
+
+// Crash twin of the same-generation reconnect: a replica that crashes loses acknowledged but
+// unflushed writes; it comes back Outdated (its metadata says it was not stopped cleanly) and
+// is fully synced even though the primary's generation did not change.
+TEST_F(ReplicationServiceTest, CrashedReplicaComesBackOutdatedAndResyncs) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  for (uint32_t k = 0; k < 8; ++k) {
+    ASSERT_TRUE(primary()->write(k * kBlock, pattern(kBlock, k + 100), false).isOk());
+  }
+  const std::string gen = volumeStatus(0)->generation;
+  // The disk dies (the shutdown flush fails), then the machine "reboots" without its cache.
+  nodes_[1].faulty->faults().setBroken(true);
+  stopNode(1);
+  nodes_[1].faulty->faults().setBroken(false);
+  ASSERT_TRUE(nodes_[1].faulty->crash().isOk());
+  EXPECT_NE(readMemory(*nodes_[1].memory, 0, kBlock), pattern(kBlock, 100));
+  auto md = loadMetadata(nodes_[1].metadata);
+  ASSERT_TRUE(md.isOk() && md->has_value());
+  EXPECT_FALSE((*md)->clean);
+  EXPECT_EQ(formatGeneration((*md)->generation), gen);
+
+  startNode(1);
+  ASSERT_TRUE(waitAllUpToDate());
+  EXPECT_EQ(volumeStatus(0)->generation, gen);
+  EXPECT_EQ(peerStatus("node-1").sync_total_bytes, 1u << 20);
+  expectReplicasIdentical();
 }
 
 // ---------------------------------------------------------------- raw-protocol tests
