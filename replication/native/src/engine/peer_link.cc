@@ -83,8 +83,8 @@ Result<wire::HelloReply> PeerLink::handshake(net::Socket& socket) {
   RETURN_IF_ERROR(net::writeFrame(socket, h, wire::encodeHello(hello)));
   ASSIGN_OR_RETURN(wire::Frame reply, net::readFrame(socket));
   if (reply.header.type != wire::FrameType::kHelloReply) {
-    return Status(ErrorCode::kProtocol, "expected HELLO_REPLY, got " +
-                                            std::string(wire::frameTypeName(reply.header.type)));
+    return Status(ErrorCode::kProtocol,
+                  "expected HELLO_REPLY, got " + std::string(wire::frameTypeName(reply.header.type)));
   }
   ASSIGN_OR_RETURN(wire::HelloReply r, wire::decodeHelloReply(reply.payload));
   if (r.status != ErrorCode::kOk) return Status(r.status, "refused by peer: " + r.message);
@@ -135,7 +135,8 @@ void PeerLink::senderLoop(net::Socket& socket) {
     std::shared_ptr<const std::vector<std::byte>> frame;
     {
       std::unique_lock lock(mu_);
-      bool woke = cv_.wait_for(lock, ping_interval, [this] { return stopping_ || broken_ || !queue_.empty(); });
+      bool woke =
+          cv_.wait_for(lock, ping_interval, [this] { return stopping_ || broken_ || !queue_.empty(); });
       if (stopping_ || broken_) return;
       if (woke) {
         frame = std::move(queue_.front());

@@ -20,7 +20,8 @@ class ReplicaSession {
  public:
   using VolumeLookup = std::function<std::shared_ptr<Volume>(const std::string& volume_uuid)>;
 
-  ReplicaSession(std::shared_ptr<net::Socket> socket, VolumeLookup lookup, std::chrono::milliseconds peer_timeout)
+  ReplicaSession(std::shared_ptr<net::Socket> socket, VolumeLookup lookup,
+                 std::chrono::milliseconds peer_timeout)
       : socket_(std::move(socket)), lookup_(std::move(lookup)), peer_timeout_(peer_timeout) {}
 
   void run();

@@ -52,7 +52,8 @@ class ReplicationServiceImpl final : public ReplicationService {
     auto it = volumes_.find(config.volume_uuid);
     if (it != volumes_.end()) {
       if (sameConfig(it->second->config(), config)) return Status::ok();
-      return Status(ErrorCode::kAlreadyExists, "volume " + config.volume_uuid + " exists with another config");
+      return Status(ErrorCode::kAlreadyExists,
+                    "volume " + config.volume_uuid + " exists with another config");
     }
     VolumeEnv env;
     env.options = options_;
@@ -215,7 +216,8 @@ class ReplicationServiceImpl final : public ReplicationService {
 
 }  // namespace
 
-Result<std::unique_ptr<ReplicationService>> ReplicationService::start(const ServiceOptions& options, Clock& clock) {
+Result<std::unique_ptr<ReplicationService>> ReplicationService::start(const ServiceOptions& options,
+                                                                      Clock& clock) {
   if (options.node_name.empty()) return Status(ErrorCode::kInvalidArgument, "node_name is required");
   ASSIGN_OR_RETURN(auto listener, net::Listener::bind(options.bind_address, options.port));
   auto service = std::make_unique<ReplicationServiceImpl>(options, clock, std::move(listener));

@@ -9,9 +9,7 @@ namespace {
 
 constexpr std::string_view kLog = "replication";
 
-Status unavailable(std::string_view what) {
-  return Status(ErrorCode::kUnavailable, std::string(what));
-}
+Status unavailable(std::string_view what) { return Status(ErrorCode::kUnavailable, std::string(what)); }
 
 bool allZero(std::span<const std::byte> data) {
   return std::all_of(data.begin(), data.end(), [](std::byte b) { return b == std::byte{0}; });
@@ -152,8 +150,9 @@ Status Volume::update(const VolumeConfig& config) {
         (still ? kept : to_stop).push_back(link);
       }
       for (const auto& peer : config.peers) {
-        bool have = std::any_of(kept.begin(), kept.end(),
-                                [&](const std::shared_ptr<PeerLink>& l) { return l->address().node == peer.node; });
+        bool have = std::any_of(kept.begin(), kept.end(), [&](const std::shared_ptr<PeerLink>& l) {
+          return l->address().node == peer.node;
+        });
         if (!have) {
           kept.push_back(makeLink(peer));
           to_start.push_back(kept.back());
@@ -296,8 +295,8 @@ Status Volume::waitAcks(std::vector<PendingAck>& acks) {
   Status result;
   const auto deadline = env_.clock->steadyNow() + env_.options.peer_timeout;
   for (auto& a : acks) {
-    auto remaining = std::max<std::chrono::nanoseconds>(deadline - env_.clock->steadyNow(),
-                                                        std::chrono::nanoseconds(0));
+    auto remaining =
+        std::max<std::chrono::nanoseconds>(deadline - env_.clock->steadyNow(), std::chrono::nanoseconds(0));
     Status st = a.waiter->waitFor(remaining);
     if (st.isOk()) continue;
     log::warn(kLog, "volume " + config().volume_uuid + ": peer " + a.link->address().node +
@@ -387,14 +386,15 @@ wire::Hello Volume::helloFor() {
   return h;
 }
 
-PeerLinkOwner::Connected Volume::onPeerConnected(PeerLink& link, uint64_t conn, const wire::HelloReply& reply) {
+PeerLinkOwner::Connected Volume::onPeerConnected(PeerLink& link, uint64_t conn,
+                                                 const wire::HelloReply& reply) {
   std::lock_guard order(order_mu_);
   bool member = std::any_of(links_.begin(), links_.end(),
                             [&](const std::shared_ptr<PeerLink>& l) { return l.get() == &link; });
   if (closed_ || !primary_ || !member) return Connected{};
   const std::string& node = link.address().node;
-  const bool same = reply.disk == DiskState::kUpToDate && reply.generation == generation() &&
-                    excluded_.count(node) == 0;
+  const bool same =
+      reply.disk == DiskState::kUpToDate && reply.generation == generation() && excluded_.count(node) == 0;
   link.setActiveConnection(conn);
   if (same) {
     link.setState(PeerState::kUpToDate);
@@ -414,7 +414,8 @@ PeerLinkOwner::Connected Volume::onPeerConnected(PeerLink& link, uint64_t conn, 
   auto waiter = link.enqueue(conn, h.sequence,
                              std::make_shared<const std::vector<std::byte>>(wire::encodeFrame(h, {})));
   log::info(kLog, "volume " + config().volume_uuid + ": full sync to " + node + " (peer generation " +
-                      formatGeneration(reply.generation) + ", " + std::string(diskStateName(reply.disk)) + ")");
+                      formatGeneration(reply.generation) + ", " + std::string(diskStateName(reply.disk)) +
+                      ")");
   notify();
   return Connected{Decision::kSync, std::move(waiter)};
 }
@@ -470,7 +471,8 @@ void Volume::runSync(PeerLink& link, uint64_t conn, std::shared_ptr<AckWaiter> s
         h.type = wire::FrameType::kSyncData;
         frame = wire::encodeFrame(h, data);
       }
-      waiter = link.enqueue(conn, h.sequence, std::make_shared<const std::vector<std::byte>>(std::move(frame)));
+      waiter =
+          link.enqueue(conn, h.sequence, std::make_shared<const std::vector<std::byte>>(std::move(frame)));
       if (!waiter) return;
     }
     if (Status st = waiter->waitFor(timeout); !st.isOk()) return lost(st);
@@ -513,8 +515,8 @@ Result<uint64_t> Volume::acceptSession(const wire::Hello& hello, std::shared_ptr
     std::lock_guard meta(meta_mu_);
     const uint64_t highest = std::max(md_.highest_epoch, config_.epoch);
     if (hello.epoch < highest) {
-      return Status(ErrorCode::kPermissionDenied, "stale writer epoch " + std::to_string(hello.epoch) +
-                                                      " < " + std::to_string(highest));
+      return Status(ErrorCode::kPermissionDenied,
+                    "stale writer epoch " + std::to_string(hello.epoch) + " < " + std::to_string(highest));
     }
     ReplicaMetadata md = md_;
     md.highest_epoch = hello.epoch;
@@ -579,8 +581,8 @@ Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& f
       break;
     }
     default:
-      return Status(ErrorCode::kProtocol, "unexpected " + std::string(wire::frameTypeName(h.type)) +
-                                              " in a replica session");
+      return Status(ErrorCode::kProtocol,
+                    "unexpected " + std::string(wire::frameTypeName(h.type)) + " in a replica session");
   }
   if (h.type == wire::FrameType::kSyncBegin || h.type == wire::FrameType::kSyncDone ||
       h.type == wire::FrameType::kNewGeneration) {

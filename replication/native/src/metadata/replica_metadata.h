@@ -15,10 +15,10 @@
 namespace tandem::replication {
 
 struct ReplicaMetadata {
-  uint64_t generation = 0;           // current data generation
+  uint64_t generation = 0;  // current data generation
   DiskState disk = DiskState::kUpToDate;
-  uint64_t highest_epoch = 0;        // highest writer epoch seen (fencing)
-  bool clean = true;                 // false while in use; false at load = the node crashed
+  uint64_t highest_epoch = 0;  // highest writer epoch seen (fencing)
+  bool clean = true;           // false while in use; false at load = the node crashed
   bool operator==(const ReplicaMetadata&) const = default;
 };
 

@@ -23,7 +23,8 @@ timeval toTimeval(std::chrono::milliseconds ms) {
 }
 
 Status ioError(int err, std::string_view what) {
-  if (err == EAGAIN || err == EWOULDBLOCK) return Status(ErrorCode::kTimeout, std::string(what) + ": timed out");
+  if (err == EAGAIN || err == EWOULDBLOCK)
+    return Status(ErrorCode::kTimeout, std::string(what) + ": timed out");
   return Status::fromErrno(err, what);
 }
 

@@ -69,20 +69,34 @@ Status checkTypeRules(const FrameHeader& h) {
 
 std::string_view frameTypeName(FrameType type) {
   switch (type) {
-    case FrameType::kHello: return "HELLO";
-    case FrameType::kHelloReply: return "HELLO_REPLY";
-    case FrameType::kWrite: return "WRITE";
-    case FrameType::kTrim: return "TRIM";
-    case FrameType::kWriteZeroes: return "WRITE_ZEROES";
-    case FrameType::kFlush: return "FLUSH";
-    case FrameType::kAck: return "ACK";
-    case FrameType::kSyncBegin: return "SYNC_BEGIN";
-    case FrameType::kSyncData: return "SYNC_DATA";
-    case FrameType::kSyncZero: return "SYNC_ZERO";
-    case FrameType::kSyncDone: return "SYNC_DONE";
-    case FrameType::kNewGeneration: return "NEW_GENERATION";
-    case FrameType::kPing: return "PING";
-    case FrameType::kPong: return "PONG";
+    case FrameType::kHello:
+      return "HELLO";
+    case FrameType::kHelloReply:
+      return "HELLO_REPLY";
+    case FrameType::kWrite:
+      return "WRITE";
+    case FrameType::kTrim:
+      return "TRIM";
+    case FrameType::kWriteZeroes:
+      return "WRITE_ZEROES";
+    case FrameType::kFlush:
+      return "FLUSH";
+    case FrameType::kAck:
+      return "ACK";
+    case FrameType::kSyncBegin:
+      return "SYNC_BEGIN";
+    case FrameType::kSyncData:
+      return "SYNC_DATA";
+    case FrameType::kSyncZero:
+      return "SYNC_ZERO";
+    case FrameType::kSyncDone:
+      return "SYNC_DONE";
+    case FrameType::kNewGeneration:
+      return "NEW_GENERATION";
+    case FrameType::kPing:
+      return "PING";
+    case FrameType::kPong:
+      return "PONG";
   }
   return "UNKNOWN";
 }

@@ -21,18 +21,18 @@ inline constexpr size_t kHeaderSize = 64;
 inline constexpr uint32_t kMaxPayload = 32u << 20;  // 32 MiB
 
 enum class FrameType : uint16_t {
-  kHello = 1,          // primary -> replica: opens a volume session
-  kHelloReply = 2,     // replica -> primary: generation, disk state, or a refusal
-  kWrite = 3,          // data at offset; flag kFlagFua
-  kTrim = 4,           // offset/length; flag kFlagFua
-  kWriteZeroes = 5,    // offset/length; flag kFlagFua
-  kFlush = 6,          // make everything before it durable
-  kAck = 7,            // replica -> primary: sequence acknowledged with a status
-  kSyncBegin = 8,      // full sync starts: the replica persists Inconsistent
-  kSyncData = 9,       // a chunk of sync data at offset
-  kSyncZero = 10,      // an all-zero chunk at offset/length
-  kSyncDone = 11,      // sync complete: adopt the generation, UpToDate
-  kNewGeneration = 12, // an up-to-date replica adopts the primary's new generation
+  kHello = 1,           // primary -> replica: opens a volume session
+  kHelloReply = 2,      // replica -> primary: generation, disk state, or a refusal
+  kWrite = 3,           // data at offset; flag kFlagFua
+  kTrim = 4,            // offset/length; flag kFlagFua
+  kWriteZeroes = 5,     // offset/length; flag kFlagFua
+  kFlush = 6,           // make everything before it durable
+  kAck = 7,             // replica -> primary: sequence acknowledged with a status
+  kSyncBegin = 8,       // full sync starts: the replica persists Inconsistent
+  kSyncData = 9,        // a chunk of sync data at offset
+  kSyncZero = 10,       // an all-zero chunk at offset/length
+  kSyncDone = 11,       // sync complete: adopt the generation, UpToDate
+  kNewGeneration = 12,  // an up-to-date replica adopts the primary's new generation
   kPing = 13,
   kPong = 14,
 };

@@ -10,11 +10,13 @@ Status protocolError(std::string message) { return Status(ErrorCode::kProtocol, 
 constexpr uint32_t kMaxErrorCode = static_cast<uint32_t>(ErrorCode::kInternal);
 // Status values on the wire are ErrorCode numbers; version 1 of the protocol freezes them
 // (docs/replication.md). Reordering ErrorCode must fail here, not on the wire.
-static_assert(static_cast<uint32_t>(ErrorCode::kOk) == 0 && static_cast<uint32_t>(ErrorCode::kNotFound) == 2 &&
-              static_cast<uint32_t>(ErrorCode::kConflict) == 4 && static_cast<uint32_t>(ErrorCode::kIo) == 7 &&
-              static_cast<uint32_t>(ErrorCode::kUnavailable) == 8 &&
-              static_cast<uint32_t>(ErrorCode::kPermissionDenied) == 11 &&
-              static_cast<uint32_t>(ErrorCode::kProtocol) == 14 && kMaxErrorCode == 15,
+static_assert(static_cast<uint32_t>(ErrorCode::kOk) == 0 &&
+                  static_cast<uint32_t>(ErrorCode::kNotFound) == 2 &&
+                  static_cast<uint32_t>(ErrorCode::kConflict) == 4 &&
+                  static_cast<uint32_t>(ErrorCode::kIo) == 7 &&
+                  static_cast<uint32_t>(ErrorCode::kUnavailable) == 8 &&
+                  static_cast<uint32_t>(ErrorCode::kPermissionDenied) == 11 &&
+                  static_cast<uint32_t>(ErrorCode::kProtocol) == 14 && kMaxErrorCode == 15,
               "wire status numbering changed");
 
 // Sequential reader over a payload; every get fails cleanly past the end.

@@ -36,12 +36,12 @@ struct PeerAddress {
 };
 
 struct VolumeConfig {
-  std::string volume_uuid;          // identifies the volume on the wire
-  std::string name;                 // for logs and status
+  std::string volume_uuid;  // identifies the volume on the wire
+  std::string name;         // for logs and status
   uint64_t size_bytes = 0;
-  bool primary = false;             // this node is the volume's writer
-  uint64_t epoch = 0;               // writer epoch (seam for fencing; replicas refuse older)
-  std::vector<PeerAddress> peers;   // the other diskful replicas
+  bool primary = false;            // this node is the volume's writer
+  uint64_t epoch = 0;              // writer epoch (seam for fencing; replicas refuse older)
+  std::vector<PeerAddress> peers;  // the other diskful replicas
 };
 
 enum class DiskState { kUpToDate, kInconsistent, kOutdated };
@@ -62,16 +62,16 @@ struct VolumeStatus {
   std::string name;
   bool primary = false;
   DiskState disk = DiskState::kOutdated;
-  std::string generation;           // current data generation identifier
-  std::vector<PeerStatus> peers;    // known only on the primary
+  std::string generation;         // current data generation identifier
+  std::vector<PeerStatus> peers;  // known only on the primary
 };
 
 struct ServiceOptions {
   std::string node_name;
   std::string bind_address = "127.0.0.1";
-  uint16_t port = 0;                // 0: any free port; read back with port()
+  uint16_t port = 0;  // 0: any free port; read back with port()
   std::chrono::milliseconds reconnect_interval{500};
-  std::chrono::milliseconds peer_timeout{5000};   // no ack within this: the peer is dropped
+  std::chrono::milliseconds peer_timeout{5000};  // no ack within this: the peer is dropped
   uint32_t sync_chunk_bytes = 1u << 20;
 };
 
