@@ -1,0 +1,55 @@
+// The commands of `tandem`, validated from ParsedArgs, and the REST call each one makes.
+// Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "tandem/cli/args.h"
+#include "tandem/common/status.h"
+
+namespace tandem::cli {
+
+enum class CommandKind {
+  kNodeList,
+  kPoolList,
+  kGroupCreate,
+  kGroupList,
+  kGroupShow,
+  kGroupDelete,
+  kVolumeCreate,
+  kVolumeList,
+  kVolumeShow,
+  kVolumeDelete,
+  kVersion,
+};
+
+struct Command {
+  CommandKind kind = CommandKind::kVersion;
+  std::string name;            // the group or volume named by show/create/delete
+  int replicas = 0;            // group create
+  std::string engine = "native";
+  bool thin = true;
+  uint64_t size_bytes = 0;     // volume create
+  std::string group;           // volume create
+};
+
+// Validates the words and options: known command, right number of arguments, required options
+// present, options that belong to the command, names matching [A-Za-z0-9][A-Za-z0-9_.-]{0,63},
+// --replicas an integer 1-32, --size a size (size.h). Fails with kInvalidArgument (a usage
+// error) whose message says what is wrong.
+Result<Command> parseCommand(const ParsedArgs& args);
+
+struct ApiCall {
+  std::string method;  // "GET", "POST", "DELETE"
+  std::string target;  // "/v1/volumes/v1"
+  std::string body;    // JSON, or empty
+};
+
+// The REST request for a command (creates carry a JSON body built with RapidJSON).
+ApiCall apiCallFor(const Command& command);
+
+// The usage text printed by --help and after usage errors.
+std::string usageText();
+
+}  // namespace tandem::cli

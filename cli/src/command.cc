@@ -1,0 +1,226 @@
+#include "tandem/cli/command.h"
+
+#include <charconv>
+#include <set>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "tandem/cli/size.h"
+#include "tandem/http/url.h"
+
+namespace tandem::cli {
+namespace {
+
+Status usage(std::string message) { return Status(ErrorCode::kInvalidArgument, std::move(message)); }
+
+bool isValidName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (!alnum(name[0])) return false;
+  for (char c : name) {
+    if (!alnum(c) && c != '_' && c != '.' && c != '-') return false;
+  }
+  return true;
+}
+
+Status checkName(const std::string& what, const std::string& name) {
+  if (!isValidName(name)) {
+    return usage("invalid " + what + " name '" + name +
+                 "': use 1-64 letters, digits, '_', '.', '-', starting with a letter or digit");
+  }
+  return Status::ok();
+}
+
+// Every option present must be in `allowed`.
+Status checkOptions(const ParsedArgs& args, const std::string& command,
+                    const std::set<std::string>& allowed) {
+  for (const auto& [name, value] : args.options) {
+    if (!allowed.count(name)) return usage("option --" + name + " does not apply to '" + command + "'");
+  }
+  return Status::ok();
+}
+
+Status checkArity(const ParsedArgs& args, size_t expected, const std::string& command,
+                  const std::string& shape) {
+  if (args.words.size() != expected) return usage("usage: tandem " + command + shape);
+  return Status::ok();
+}
+
+Result<int> parseReplicas(const std::string& text) {
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 1 || value > 32) {
+    return usage("--replicas must be an integer from 1 to 32, not '" + text + "'");
+  }
+  return value;
+}
+
+Result<Command> parseGroup(const ParsedArgs& args) {
+  const std::string verb = args.words.size() > 1 ? args.words[1] : "";
+  Command cmd;
+  if (verb == "list") {
+    RETURN_IF_ERROR(checkArity(args, 2, "group list", ""));
+    RETURN_IF_ERROR(checkOptions(args, "group list", {}));
+    cmd.kind = CommandKind::kGroupList;
+    return cmd;
+  }
+  if (verb == "show" || verb == "delete") {
+    RETURN_IF_ERROR(checkArity(args, 3, "group " + verb, " NAME"));
+    RETURN_IF_ERROR(checkOptions(args, "group " + verb, {}));
+    RETURN_IF_ERROR(checkName("group", args.words[2]));
+    cmd.kind = verb == "show" ? CommandKind::kGroupShow : CommandKind::kGroupDelete;
+    cmd.name = args.words[2];
+    return cmd;
+  }
+  if (verb == "create") {
+    const std::string shape = " NAME --replicas N [--engine native] [--thin|--thick]";
+    RETURN_IF_ERROR(checkArity(args, 3, "group create", shape));
+    RETURN_IF_ERROR(checkOptions(args, "group create", {"replicas", "engine", "thin", "thick"}));
+    RETURN_IF_ERROR(checkName("group", args.words[2]));
+    cmd.kind = CommandKind::kGroupCreate;
+    cmd.name = args.words[2];
+    auto replicas = args.options.find("replicas");
+    if (replicas == args.options.end()) return usage("group create needs --replicas N");
+    ASSIGN_OR_RETURN(cmd.replicas, parseReplicas(replicas->second));
+    if (auto engine = args.options.find("engine"); engine != args.options.end()) {
+      if (engine->second != "native" && engine->second != "drbd") {
+        return usage("--engine must be native or drbd, not '" + engine->second + "'");
+      }
+      cmd.engine = engine->second;
+    }
+    bool thin = args.options.count("thin") > 0;
+    bool thick = args.options.count("thick") > 0;
+    if (thin && thick) return usage("--thin and --thick exclude each other");
+    cmd.thin = !thick;
+    return cmd;
+  }
+  return usage("usage: tandem group create|list|show|delete ...");
+}
+
+Result<Command> parseVolume(const ParsedArgs& args) {
+  const std::string verb = args.words.size() > 1 ? args.words[1] : "";
+  Command cmd;
+  if (verb == "list") {
+    RETURN_IF_ERROR(checkArity(args, 2, "volume list", ""));
+    RETURN_IF_ERROR(checkOptions(args, "volume list", {}));
+    cmd.kind = CommandKind::kVolumeList;
+    return cmd;
+  }
+  if (verb == "show" || verb == "delete") {
+    RETURN_IF_ERROR(checkArity(args, 3, "volume " + verb, " NAME"));
+    RETURN_IF_ERROR(checkOptions(args, "volume " + verb, {}));
+    RETURN_IF_ERROR(checkName("volume", args.words[2]));
+    cmd.kind = verb == "show" ? CommandKind::kVolumeShow : CommandKind::kVolumeDelete;
+    cmd.name = args.words[2];
+    return cmd;
+  }
+  if (verb == "create") {
+    RETURN_IF_ERROR(checkArity(args, 3, "volume create", " NAME --size SIZE --group GROUP"));
+    RETURN_IF_ERROR(checkOptions(args, "volume create", {"size", "group"}));
+    RETURN_IF_ERROR(checkName("volume", args.words[2]));
+    cmd.kind = CommandKind::kVolumeCreate;
+    cmd.name = args.words[2];
+    auto size = args.options.find("size");
+    if (size == args.options.end()) return usage("volume create needs --size SIZE (e.g. 10GiB)");
+    auto bytes = parseSize(size->second);
+    if (!bytes.isOk()) return usage(bytes.status().message());
+    cmd.size_bytes = *bytes;
+    auto group = args.options.find("group");
+    if (group == args.options.end()) return usage("volume create needs --group GROUP");
+    RETURN_IF_ERROR(checkName("group", group->second));
+    cmd.group = group->second;
+    return cmd;
+  }
+  return usage("usage: tandem volume create|list|show|delete ...");
+}
+
+Result<Command> parseListOnly(const ParsedArgs& args, CommandKind kind) {
+  const std::string noun = args.words[0];
+  if (args.words.size() != 2 || args.words[1] != "list") return usage("usage: tandem " + noun + " list");
+  RETURN_IF_ERROR(checkOptions(args, noun + " list", {}));
+  Command cmd;
+  cmd.kind = kind;
+  return cmd;
+}
+
+}  // namespace
+
+Result<Command> parseCommand(const ParsedArgs& args) {
+  if (args.words.empty()) return usage("no command given");
+  const std::string& noun = args.words[0];
+  if (noun == "node") return parseListOnly(args, CommandKind::kNodeList);
+  if (noun == "pool") return parseListOnly(args, CommandKind::kPoolList);
+  if (noun == "group") return parseGroup(args);
+  if (noun == "volume") return parseVolume(args);
+  if (noun == "version") {
+    RETURN_IF_ERROR(checkArity(args, 1, "version", ""));
+    RETURN_IF_ERROR(checkOptions(args, "version", {}));
+    return Command{};
+  }
+  return usage("unknown command '" + noun + "'");
+}
+
+ApiCall apiCallFor(const Command& cmd) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> json(buffer);
+  const std::string group_path = "/v1/resource-groups/" + http::percentEncode(cmd.name);
+  const std::string volume_path = "/v1/volumes/" + http::percentEncode(cmd.name);
+  switch (cmd.kind) {
+    case CommandKind::kNodeList: return {"GET", "/v1/nodes", ""};
+    case CommandKind::kPoolList: return {"GET", "/v1/storage-pools", ""};
+    case CommandKind::kGroupList: return {"GET", "/v1/resource-groups", ""};
+    case CommandKind::kGroupShow: return {"GET", group_path, ""};
+    case CommandKind::kGroupDelete: return {"DELETE", group_path, ""};
+    case CommandKind::kGroupCreate:
+      json.StartObject();
+      json.Key("name");
+      json.String(cmd.name);
+      json.Key("replicas");
+      json.Int(cmd.replicas);
+      json.Key("engine");
+      json.String(cmd.engine);
+      json.Key("thin");
+      json.Bool(cmd.thin);
+      json.EndObject();
+      return {"POST", "/v1/resource-groups", buffer.GetString()};
+    case CommandKind::kVolumeList: return {"GET", "/v1/volumes", ""};
+    case CommandKind::kVolumeShow: return {"GET", volume_path, ""};
+    case CommandKind::kVolumeDelete: return {"DELETE", volume_path, ""};
+    case CommandKind::kVolumeCreate:
+      json.StartObject();
+      json.Key("name");
+      json.String(cmd.name);
+      json.Key("size_bytes");
+      json.Uint64(cmd.size_bytes);
+      json.Key("resource_group");
+      json.String(cmd.group);
+      json.EndObject();
+      return {"POST", "/v1/volumes", buffer.GetString()};
+    case CommandKind::kVersion: return {"GET", "/v1/version", ""};
+  }
+  return {"GET", "/v1/version", ""};
+}
+
+std::string usageText() {
+  return "usage: tandem [--url URL] [--token TOKEN] [--ca-file PATH] [--insecure] [--json]\n"
+         "              [--config PATH] COMMAND\n"
+         "\n"
+         "commands:\n"
+         "  node list\n"
+         "  pool list\n"
+         "  group create NAME --replicas N [--engine native|drbd] [--thin|--thick]\n"
+         "  group list | group show NAME | group delete NAME\n"
+         "  volume create NAME --size SIZE --group GROUP   (SIZE: 1GiB, 512MiB, 10G, bytes)\n"
+         "  volume list | volume show NAME | volume delete NAME\n"
+         "  version\n"
+         "\n"
+         "settings: flags > TANDEM_URL, TANDEM_TOKEN, TANDEM_CA_FILE > config file\n"
+         "(--config PATH, $TANDEM_CONFIG or ~/.config/tandem/cli.conf: 'key = value' lines,\n"
+         "keys url, token, ca_file, insecure).\n"
+         "exit codes: 0 ok, 1 the server refused, 2 usage error, 3 cannot reach the server.\n";
+}
+
+}  // namespace tandem::cli

@@ -1,0 +1,263 @@
+#include "tandem/cli/render.h"
+
+#include <cstdio>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+#include "tandem/cli/size.h"
+#include "tandem/cli/table.h"
+
+#ifndef TANDEM_VERSION
+#define TANDEM_VERSION "unknown"
+#endif
+
+namespace tandem::cli {
+namespace {
+
+using rapidjson::Value;
+
+constexpr const char* kMissing = "-";
+
+const Value* member(const Value& obj, const char* key) {
+  if (!obj.IsObject()) return nullptr;
+  auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd() || it->value.IsNull()) return nullptr;
+  return &it->value;
+}
+
+std::string text(const Value& obj, const char* key) {
+  const Value* v = member(obj, key);
+  if (v == nullptr) return kMissing;
+  if (v->IsString()) return v->GetString()[0] == '\0' ? kMissing : v->GetString();
+  if (v->IsBool()) return v->GetBool() ? "yes" : "no";
+  if (v->IsUint64()) return std::to_string(v->GetUint64());
+  if (v->IsInt64()) return std::to_string(v->GetInt64());
+  if (v->IsNumber()) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v->GetDouble());
+    return buf;
+  }
+  return kMissing;
+}
+
+std::string size(const Value& obj, const char* key) {
+  const Value* v = member(obj, key);
+  if (v == nullptr || !v->IsUint64()) return kMissing;
+  return formatSize(v->GetUint64());
+}
+
+// An array of strings, or of objects with a "name" (pools may come either way), joined.
+std::string list(const Value& obj, const char* key) {
+  const Value* v = member(obj, key);
+  if (v == nullptr || !v->IsArray() || v->Empty()) return kMissing;
+  std::string out;
+  for (const auto& item : v->GetArray()) {
+    std::string one = item.IsString() ? item.GetString() : text(item, "name");
+    if (!out.empty()) out += ", ";
+    out += one;
+  }
+  return out;
+}
+
+std::string percent(const Value& obj, const char* key) {
+  const Value* v = member(obj, key);
+  if (v == nullptr || !v->IsNumber()) return kMissing;
+  double fraction = v->GetDouble();
+  if (fraction >= 1.0) return "100%";
+  if (fraction < 0) fraction = 0;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.1f%%", fraction * 100.0);
+  return buf;
+}
+
+Status unexpected(const std::string& what) {
+  return Status(ErrorCode::kProtocol, "unexpected answer from the server: " + what);
+}
+
+Result<rapidjson::Document> parse(const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse(body.c_str(), body.size());
+  if (doc.HasParseError()) return unexpected("not JSON");
+  return doc;
+}
+
+// The array under `key` of a list answer.
+Result<const Value*> items(const rapidjson::Document& doc, const char* key) {
+  const Value* v = member(doc, key);
+  if (v == nullptr || !v->IsArray()) return unexpected(std::string("no \"") + key + "\" list");
+  return v;
+}
+
+std::string keyValues(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  size_t width = 0;
+  for (const auto& [k, v] : pairs) width = std::max(width, k.size());
+  std::string out;
+  for (const auto& [k, v] : pairs) out += k + ":" + std::string(width - k.size() + 1, ' ') + v + "\n";
+  return out;
+}
+
+std::string renderNodes(const Value& nodes) {
+  Table t({"NAME", "STATE", "ADDRESS", "NBD-PORT", "REPL-PORT", "LAST-HEARTBEAT", "POOLS"});
+  for (const auto& n : nodes.GetArray()) {
+    t.addRow({text(n, "name"), text(n, "state"), text(n, "address"), text(n, "nbd_port"),
+              text(n, "replication_port"), text(n, "last_heartbeat"), list(n, "pools")});
+  }
+  return t.rowCount() == 0 ? "no nodes\n" : t.render();
+}
+
+std::string renderPools(const Value& pools) {
+  Table t({"NODE", "POOL", "PROVIDER", "TOTAL", "FREE", "PROVISIONED", "THIN", "SNAPSHOTS", "STATE"});
+  for (size_t c : {3, 4, 5}) t.alignRight(c);
+  for (const auto& p : pools.GetArray()) {
+    t.addRow({text(p, "node"), text(p, "name"), text(p, "provider"), size(p, "total_bytes"),
+              size(p, "free_bytes"), size(p, "provisioned_bytes"), text(p, "thin"),
+              text(p, "snapshots"), text(p, "state")});
+  }
+  return t.rowCount() == 0 ? "no storage pools\n" : t.render();
+}
+
+std::string renderGroups(const Value& groups) {
+  Table t({"NAME", "REPLICAS", "ENGINE", "THIN", "POOLS", "SPREAD-BY"});
+  t.alignRight(1);
+  for (const auto& g : groups.GetArray()) {
+    t.addRow({text(g, "name"), text(g, "replicas"), text(g, "engine"), text(g, "thin"),
+              list(g, "pools"), list(g, "replicas_on_different")});
+  }
+  return t.rowCount() == 0 ? "no resource groups\n" : t.render();
+}
+
+std::string renderGroup(const Value& g) {
+  return keyValues({{"Name", text(g, "name")},
+                    {"UUID", text(g, "uuid")},
+                    {"Replicas", text(g, "replicas")},
+                    {"Engine", text(g, "engine")},
+                    {"Thin", text(g, "thin")},
+                    {"Pools", list(g, "pools")},
+                    {"Spread by", list(g, "replicas_on_different")}});
+}
+
+std::string stateWithReason(const Value& v) {
+  std::string state = text(v, "state");
+  std::string reason = text(v, "reason");
+  return reason == kMissing ? state : state + " (" + reason + ")";
+}
+
+std::string renderVolumes(const Value& volumes) {
+  Table t({"NAME", "SIZE", "GROUP", "STATE", "REPLICAS", "PRIMARY"});
+  t.alignRight(1);
+  t.alignRight(4);
+  for (const auto& v : volumes.GetArray()) {
+    const Value* replicas = member(v, "replicas");
+    std::string count = replicas && replicas->IsArray() ? std::to_string(replicas->Size()) : kMissing;
+    t.addRow({text(v, "name"), size(v, "size_bytes"), text(v, "resource_group"),
+              stateWithReason(v), count, text(v, "primary_node")});
+  }
+  return t.rowCount() == 0 ? "no volumes\n" : t.render();
+}
+
+std::string renderVolume(const Value& v) {
+  std::string out = keyValues({{"Name", text(v, "name")},
+                               {"UUID", text(v, "uuid")},
+                               {"Size", size(v, "size_bytes")},
+                               {"Group", text(v, "resource_group")},
+                               {"State", stateWithReason(v)},
+                               {"Primary", text(v, "primary_node")},
+                               {"NBD URI", text(v, "nbd_uri")},
+                               {"Created", text(v, "created_at")}});
+  const Value* replicas = member(v, "replicas");
+  if (replicas == nullptr || !replicas->IsArray() || replicas->Empty()) {
+    return out + "Replicas: none\n";
+  }
+  Table t({"NODE", "POOL", "STATE", "SYNC", "DISKFUL"});
+  t.alignRight(3);
+  for (const auto& r : replicas->GetArray()) {
+    t.addRow({text(r, "node"), text(r, "pool"), text(r, "state"), percent(r, "sync_progress"),
+              text(r, "diskful")});
+  }
+  out += "\nReplicas:\n";
+  std::string table = t.render();
+  // Indent the replica table under its heading.
+  size_t start = 0;
+  while (start < table.size()) {
+    size_t end = table.find('\n', start);
+    out += "  " + table.substr(start, end - start + 1);
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string deletedLine(const char* what, const Command& cmd, int status) {
+  if (status == 202) return std::string("deleting ") + what + " '" + cmd.name + "' (in progress)\n";
+  return std::string("deleted ") + what + " '" + cmd.name + "'\n";
+}
+
+std::string createdLine(const char* what, const Command& cmd, int status) {
+  if (status == 200) {
+    return std::string(what) + " '" + cmd.name + "' already exists with the same settings\n\n";
+  }
+  return std::string("created ") + what + " '" + cmd.name + "'\n\n";
+}
+
+}  // namespace
+
+Result<std::string> renderSuccess(const Command& cmd, int status, const std::string& body) {
+  switch (cmd.kind) {
+    case CommandKind::kGroupDelete: return deletedLine("resource group", cmd, status);
+    case CommandKind::kVolumeDelete: return deletedLine("volume", cmd, status);
+    default: break;
+  }
+  ASSIGN_OR_RETURN(rapidjson::Document doc, parse(body));
+  if (!doc.IsObject()) return unexpected("not a JSON object");
+  switch (cmd.kind) {
+    case CommandKind::kNodeList: {
+      ASSIGN_OR_RETURN(const Value* v, items(doc, "nodes"));
+      return renderNodes(*v);
+    }
+    case CommandKind::kPoolList: {
+      ASSIGN_OR_RETURN(const Value* v, items(doc, "storage_pools"));
+      return renderPools(*v);
+    }
+    case CommandKind::kGroupList: {
+      ASSIGN_OR_RETURN(const Value* v, items(doc, "resource_groups"));
+      return renderGroups(*v);
+    }
+    case CommandKind::kVolumeList: {
+      ASSIGN_OR_RETURN(const Value* v, items(doc, "volumes"));
+      return renderVolumes(*v);
+    }
+    case CommandKind::kGroupShow: return renderGroup(doc);
+    case CommandKind::kGroupCreate: return createdLine("resource group", cmd, status) + renderGroup(doc);
+    case CommandKind::kVolumeShow: return renderVolume(doc);
+    case CommandKind::kVolumeCreate: return createdLine("volume", cmd, status) + renderVolume(doc);
+    case CommandKind::kVersion:
+      return std::string("client: ") + TANDEM_VERSION + "\nserver: " + text(doc, "version") +
+             " (API " + text(doc, "api_version") + ")\n";
+    case CommandKind::kGroupDelete:
+    case CommandKind::kVolumeDelete: break;
+  }
+  return unexpected("unknown command");
+}
+
+std::string renderApiError(int status, const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse(body.c_str(), body.size());
+  if (!doc.HasParseError()) {
+    const Value* error = member(doc, "error");
+    if (error != nullptr && error->IsObject()) {
+      const Value* message = member(*error, "message");
+      const Value* code = member(*error, "code");
+      if (message && message->IsString() && code && code->IsString()) {
+        return std::string("error: ") + message->GetString() + " (" + code->GetString() +
+               ", HTTP " + std::to_string(status) + ")";
+      }
+    }
+  }
+  std::string excerpt = body.substr(0, 200);
+  for (char& c : excerpt) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return "error: HTTP " + std::to_string(status) + (excerpt.empty() ? "" : ": " + excerpt);
+}
+
+}  // namespace tandem::cli

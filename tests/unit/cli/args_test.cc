@@ -1,0 +1,138 @@
+#include "tandem/cli/args.h"
+
+#include <gtest/gtest.h>
+
+#include "tandem/cli/command.h"
+
+namespace tandem::cli {
+namespace {
+
+Result<Command> commandOf(const std::vector<std::string>& args) {
+  auto parsed = parseArgs(args);
+  if (!parsed.isOk()) return parsed.status();
+  return parseCommand(*parsed);
+}
+
+// Global flags may come before or after the command, as "--f v" or "--f=v".
+TEST(ParseArgs, GlobalFlagsAnywhereInBothForms) {
+  auto p = parseArgs({"--url", "https://a:1", "volume", "list", "--token=t0k", "--json",
+                      "--ca-file", "/ca.pem", "--insecure", "--config=/c.conf"});
+  ASSERT_TRUE(p.isOk()) << p.status().toString();
+  EXPECT_EQ(*p->url, "https://a:1");
+  EXPECT_EQ(*p->token, "t0k");
+  EXPECT_EQ(*p->ca_file, "/ca.pem");
+  EXPECT_EQ(*p->config, "/c.conf");
+  EXPECT_TRUE(p->json);
+  EXPECT_TRUE(p->insecure);
+  EXPECT_EQ(p->words, (std::vector<std::string>{"volume", "list"}));
+  EXPECT_FALSE(p->help);
+  EXPECT_TRUE(parseArgs({"-h"})->help);
+  EXPECT_TRUE(parseArgs({"volume", "--help"})->help);
+}
+
+// Unknown flags, missing values and values on boolean flags are usage errors.
+TEST(ParseArgs, RejectsUnknownAndIncompleteFlags) {
+  EXPECT_FALSE(parseArgs({"--frobnicate"}).isOk());
+  EXPECT_FALSE(parseArgs({"-x"}).isOk());
+  EXPECT_FALSE(parseArgs({"volume", "list", "--url"}).isOk());
+  EXPECT_FALSE(parseArgs({"--json=yes"}).isOk());
+  // After "--" everything is a word, even a leading dash.
+  auto p = parseArgs({"volume", "show", "--", "--odd"});
+  ASSERT_TRUE(p.isOk());
+  EXPECT_EQ(p->words.back(), "--odd");
+}
+
+// group create takes NAME --replicas N and optional --engine/--thin/--thick.
+TEST(ParseCommand, GroupCreateWithOptions) {
+  auto c = commandOf({"group", "create", "gold", "--replicas", "3", "--thick"});
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  EXPECT_EQ(c->kind, CommandKind::kGroupCreate);
+  EXPECT_EQ(c->name, "gold");
+  EXPECT_EQ(c->replicas, 3);
+  EXPECT_EQ(c->engine, "native");
+  EXPECT_FALSE(c->thin);
+  ApiCall call = apiCallFor(*c);
+  EXPECT_EQ(call.method, "POST");
+  EXPECT_EQ(call.target, "/v1/resource-groups");
+  EXPECT_EQ(call.body, R"({"name":"gold","replicas":3,"engine":"native","thin":false})");
+
+  auto thin = commandOf({"group", "create", "g", "--replicas=2", "--engine", "native"});
+  ASSERT_TRUE(thin.isOk());
+  EXPECT_TRUE(thin->thin);
+}
+
+// --replicas is validated with full-string integer parsing (no atoi leniency).
+TEST(ParseCommand, RejectsBadReplicaCounts) {
+  for (const char* bad : {"0", "-1", "3x", "", "33", "1e1", " 3", "99999999999999999999"}) {
+    EXPECT_FALSE(commandOf({"group", "create", "g", "--replicas", bad}).isOk()) << bad;
+  }
+  EXPECT_FALSE(commandOf({"group", "create", "g"}).isOk());  // --replicas missing
+  EXPECT_FALSE(commandOf({"group", "create", "g", "--replicas", "2", "--thin", "--thick"}).isOk());
+  EXPECT_FALSE(commandOf({"group", "create", "g", "--replicas", "2", "--engine", "ceph"}).isOk());
+}
+
+// volume create parses the size and needs a group; the body carries size_bytes.
+TEST(ParseCommand, VolumeCreateBuildsBody) {
+  auto c = commandOf({"volume", "create", "v1", "--size", "1GiB", "--group", "gold"});
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  ApiCall call = apiCallFor(*c);
+  EXPECT_EQ(call.method, "POST");
+  EXPECT_EQ(call.target, "/v1/volumes");
+  EXPECT_EQ(call.body, R"({"name":"v1","size_bytes":1073741824,"resource_group":"gold"})");
+  EXPECT_FALSE(commandOf({"volume", "create", "v1", "--group", "g"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "create", "v1", "--size", "1G"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "create", "v1", "--size", "lots", "--group", "g"}).isOk());
+}
+
+// Each command maps to its REST route; names go into the path.
+TEST(ParseCommand, MapsCommandsToRoutes) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string method, target;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"node", "list"}, "GET", "/v1/nodes"},
+           {{"pool", "list"}, "GET", "/v1/storage-pools"},
+           {{"group", "list"}, "GET", "/v1/resource-groups"},
+           {{"group", "show", "g.1"}, "GET", "/v1/resource-groups/g.1"},
+           {{"group", "delete", "g_1"}, "DELETE", "/v1/resource-groups/g_1"},
+           {{"volume", "list"}, "GET", "/v1/volumes"},
+           {{"volume", "show", "v-1"}, "GET", "/v1/volumes/v-1"},
+           {{"volume", "delete", "v1"}, "DELETE", "/v1/volumes/v1"},
+           {{"version"}, "GET", "/v1/version"},
+       }) {
+    auto cmd = commandOf(c.args);
+    ASSERT_TRUE(cmd.isOk()) << c.args[0] << ": " << cmd.status().toString();
+    ApiCall call = apiCallFor(*cmd);
+    EXPECT_EQ(call.method, c.method);
+    EXPECT_EQ(call.target, c.target);
+    EXPECT_EQ(call.body, "");
+  }
+}
+
+// Wrong arity, unknown commands, misplaced options and invalid names are usage errors.
+TEST(ParseCommand, RejectsMisuse) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {},
+           {"frobnicate"},
+           {"node"},
+           {"node", "list", "extra"},
+           {"volume", "show"},
+           {"volume", "show", "a", "b"},
+           {"volume", "list", "--size", "1G"},
+           {"group", "show", "g", "--replicas", "2"},
+           {"volume", "show", "-bad"},
+           {"volume", "show", "a/b"},
+           {"volume", "show", std::string(65, 'a')},
+           {"version", "now"},
+       }) {
+    auto c = commandOf(args);
+    EXPECT_FALSE(c.isOk()) << (args.empty() ? "(none)" : args[0]);
+    if (!c.isOk()) {
+      EXPECT_EQ(c.status().code(), ErrorCode::kInvalidArgument);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tandem::cli
