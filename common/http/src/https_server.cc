@@ -103,8 +103,10 @@ class HttpsServerImpl final : public HttpsServer {
       awaiting.swap(state_->awaiting);
     }
     net::post(acceptor_.get_executor(), [this] {
-      boost::system::error_code ec;
-      acceptor_.close(ec);
+      guarded("close acceptor", [&] {
+        boost::system::error_code ec;
+        acceptor_.close(ec);
+      });
     });
     for (auto& s : sessions) {
       net::post(s->executor(), [s] { guarded("close session", [&] { s->close(); }); });

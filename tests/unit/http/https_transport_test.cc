@@ -7,6 +7,7 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include <boost/asio/ssl/context.hpp>
@@ -241,6 +242,8 @@ TEST_F(HttpsTransportTest, Tls11OnlyClientIsRefused) {
   auto old_tls = clientContext(TLS1_VERSION, TLS1_1_VERSION);
   Status refused = testing::rawTlsHandshake(server_->port(), *old_tls);
   EXPECT_FALSE(refused.isOk());
+  // The server's protocol_version alert, not a client-side refusal to offer TLS 1.1.
+  EXPECT_NE(refused.message().find("protocol version"), std::string::npos) << refused.toString();
   auto tls12 = clientContext(TLS1_VERSION, TLS1_2_VERSION);
   Status accepted = testing::rawTlsHandshake(server_->port(), *tls12);
   EXPECT_TRUE(accepted.isOk()) << accepted.toString();
@@ -345,6 +348,33 @@ TEST_F(HttpsTransportTest, StopWhileRequestPendingReturns) {
   server_.reset();
   Responder late = handler.takePending();
   late(Response{});
+}
+
+// A handler that throws, or drops its Responder unanswered, still produces a 500 JSON error
+// (the client is never left hanging), and the server keeps serving.
+TEST_F(HttpsTransportTest, ThrowingOrForgetfulHandlerGets500) {
+  class BadHandler : public Handler {
+   public:
+    void handle(Request request, Responder respond) override {
+      if (request.path == "/throw") throw std::runtime_error("boom");
+      if (request.path == "/drop") return;  // `respond` is destroyed unanswered
+      Response r;
+      respond(r);
+      respond(r);  // a second answer is ignored
+    }
+  } handler;
+  startServer(handler);
+  auto client = makeClient();
+  ASSERT_NE(client, nullptr);
+  for (const char* path : {"/throw", "/drop"}) {
+    auto r = client->request("GET", path, "", {}, 5s);
+    ASSERT_TRUE(r.isOk()) << path << ": " << r.status().toString();
+    EXPECT_EQ(r->status, 500) << path;
+    EXPECT_NE(r->body.find("\"code\":\"internal\""), std::string::npos) << r->body;
+  }
+  auto ok = client->request("GET", "/fine", "", {}, 5s);
+  ASSERT_TRUE(ok.isOk()) << ok.status().toString();
+  EXPECT_EQ(ok->status, 200);
 }
 
 // Missing certificate files are reported with the path, before anything listens.

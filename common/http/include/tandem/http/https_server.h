@@ -1,8 +1,13 @@
 // HttpsServer: an HTTPS/1.1 server (Boost.Beast over OpenSSL) that hands each request to a
 // Handler. The transport only: TLS (1.2 or newer), keep-alive, per-read/write timeouts,
 // a body-size limit (answered 413 with Tandem's JSON error shape), malformed HTTP (400).
-// Thread-safety: start() returns a running server; stop() is idempotent and waits for the I/O
-// threads; the Handler must be thread-safe and must outlive the server.
+// Each connection is served on its own strand: one request at a time, handed to the Handler on
+// an I/O thread; the Handler may answer later from any thread through the Responder (no
+// read/write timeout runs meanwhile, so long-polls are fine). A Responder called after stop()
+// is ignored; one dropped without being called answers 500.
+// Thread-safety: start() returns a running server; stop() is idempotent, closes the listener
+// and every connection (pending requests included), and joins the I/O threads — never call it
+// from a Handler on an I/O thread. The Handler must be thread-safe and outlive the server.
 #pragma once
 
 #include <chrono>
@@ -21,8 +26,9 @@ struct ServerOptions {
   std::string certificate_file;           // PEM chain
   std::string private_key_file;           // PEM key
   size_t body_limit_bytes = 1 << 20;      // larger bodies get 413
-  std::chrono::seconds io_timeout{30};    // one read or write of a request/response
-  int threads = 4;
+  std::chrono::seconds io_timeout{30};    // TLS handshake, one request read or response write;
+                                          // also how long an idle kept-alive connection stays
+  int threads = 4;                        // I/O threads (at least 1)
 };
 
 class HttpsServer {
