@@ -145,7 +145,8 @@ class LocalCluster:
                 f.write(os.urandom(24).hex() + "\n")
             os.chmod(token_file, 0o600)
         self.token_file = token_file
-        self.token = open(token_file).read().strip()
+        with open(token_file) as f:
+            self.token = f.read().strip()
         port_file = os.path.join(self.root, "controller.port")
         if os.path.exists(port_file):
             os.unlink(port_file)
@@ -158,7 +159,8 @@ class LocalCluster:
         wait_for("the controller's port file", lambda: os.path.exists(port_file) or self._dead(self.controller), 30)
         if not self.controller.running():
             raise RuntimeError("controller exited; see " + self.controller.log_path)
-        self.port = int(open(port_file).read())
+        with open(port_file) as f:
+            self.port = int(f.read())
         self.url = f"https://127.0.0.1:{self.port}"
         self.api = Api(self.url, self.token, self.ca)
         for i in range(1, self.node_count + 1):

@@ -1,0 +1,63 @@
+// NodeAgent: the node worker's control loop. Registers with the controller (again after a
+// restart, keeping the identity stored in its state directory), long-polls its desired state
+// and hands it to the Reconciler, and reports status (the heartbeat) every interval and right
+// after each change.
+// Thread-safety: start() once, stop() once (idempotent); runs two threads in between.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "tandem/node/controller_client.h"
+#include "tandem/node/reconciler.h"
+
+namespace tandem::node {
+
+struct NodeAgentOptions {
+  std::string name;
+  std::string address;              // advertised host for NBD and replication
+  uint16_t nbd_port = 0;
+  uint16_t replication_port = 0;
+  std::string state_dir;            // holds the identity file
+  std::chrono::seconds poll_wait{25};
+  std::chrono::milliseconds heartbeat_interval{2000};
+};
+
+class NodeAgent {
+ public:
+  NodeAgent(NodeAgentOptions options, ControllerClient& client, Reconciler& reconciler);
+  ~NodeAgent();
+  void start();
+  // Stops both loops. The poll thread may sit in a long-poll for up to poll_wait: with
+  // `wait_for_poll` false it is detached instead of joined (for a process about to exit).
+  void stop(bool wait_for_poll = true);
+
+ private:
+  void pollLoop();
+  void heartbeatLoop();
+  Status registerOnce();
+  bool waitFor(std::chrono::milliseconds d);  // false when stopping
+  void loadIdentity();
+  void saveIdentity();
+
+  NodeAgentOptions options_;
+  ControllerClient& client_;
+  Reconciler& reconciler_;
+  std::string uuid_;
+  std::string cluster_id_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool registered_ = false;
+  bool report_now_ = false;
+  std::thread poll_thread_;
+  std::thread heartbeat_thread_;
+};
+
+}  // namespace tandem::node

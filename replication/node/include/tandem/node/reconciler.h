@@ -1,0 +1,76 @@
+// Reconciler: makes this node's local state match its desired state — level-triggered and
+// idempotent: applying the same desired state twice changes nothing.
+//
+// For each desired replica: the backing volume exists in its pool (named by the volume uuid),
+// the replication engine holds it with the desired peers and role, and the primary exports it
+// over NBD under the volume's name. Replicas that are no longer desired are unexported,
+// released by the engine and deleted — but only when the desired state comes from the cluster
+// this node belongs to (a different cluster id never deletes data).
+//
+// Thread-safety: apply() and report() may be called from different threads (internal mutex).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "tandem/devices/storage_provider.h"
+#include "tandem/json/writer.h"
+#include "tandem/nbd/static_export_registry.h"
+#include "tandem/node/desired_state.h"
+#include "tandem/replication/replication_service.h"
+
+namespace tandem::node {
+
+struct Pool {
+  std::string name;
+  std::unique_ptr<devices::StorageProvider> provider;
+};
+
+struct ReconcilerOptions {
+  std::string metadata_dir;     // per-replica engine metadata files live here
+  std::string cluster_id;       // the cluster this node belongs to (empty: adopt the first seen)
+};
+
+class Reconciler {
+ public:
+  // `on_unexport` is called with an export name after it was removed from the registry (the
+  // node worker closes that export's NBD connections).
+  Reconciler(ReconcilerOptions options, std::map<std::string, Pool>& pools,
+             replication::ReplicationService& engine, nbd::StaticExportRegistry& exports,
+             std::function<void(const std::string&)> on_unexport);
+
+  // Applies `desired`. Per-replica failures do not stop the others; they are kept and reported
+  // (see report()). Returns the first failure, or OK.
+  Status apply(const DesiredState& desired);
+
+  // The status body for PUT /v1/internal/nodes/{node}/status: pools with live capacity,
+  // replicas with engine state and errors, and the last applied generation.
+  std::string reportJson();
+
+  // Writes the "pools" array (live capacity) into an open JSON object.
+  void writePools(json::JsonWriter& w);
+
+  // The cluster id adopted/checked (persisted by the caller).
+  std::string clusterId();
+
+ private:
+  Status ensureReplica(const DesiredReplica& d);
+  Status removeReplica(const std::string& volume_uuid);
+  std::string metadataPath(const std::string& uuid) const;
+
+  ReconcilerOptions options_;
+  std::map<std::string, Pool>& pools_;
+  replication::ReplicationService& engine_;
+  nbd::StaticExportRegistry& exports_;
+  std::function<void(const std::string&)> on_unexport_;
+
+  std::mutex mu_;
+  uint64_t applied_generation_ = 0;
+  std::map<std::string, DesiredReplica> active_;   // by volume uuid: what the engine holds
+  std::map<std::string, std::string> errors_;      // by volume uuid
+};
+
+}  // namespace tandem::node

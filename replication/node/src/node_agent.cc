@@ -1,0 +1,156 @@
+#include "tandem/node/node_agent.h"
+
+#include <fstream>
+
+#include "tandem/common/log.h"
+#include "tandem/json/writer.h"
+
+namespace tandem::node {
+
+NodeAgent::NodeAgent(NodeAgentOptions options, ControllerClient& client, Reconciler& reconciler)
+    : options_(std::move(options)), client_(client), reconciler_(reconciler) {
+  loadIdentity();
+}
+
+NodeAgent::~NodeAgent() { stop(); }
+
+void NodeAgent::start() {
+  poll_thread_ = std::thread([this] { pollLoop(); });
+  heartbeat_thread_ = std::thread([this] { heartbeatLoop(); });
+}
+
+void NodeAgent::stop(bool wait_for_poll) {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  // A pending long-poll returns within poll_wait; the controller answers it at the latest then.
+  if (poll_thread_.joinable()) {
+    if (wait_for_poll) poll_thread_.join();
+    else poll_thread_.detach();
+  }
+  if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+}
+
+bool NodeAgent::waitFor(std::chrono::milliseconds d) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, d, [&] { return stopping_ || report_now_; });
+  return !stopping_;
+}
+
+void NodeAgent::loadIdentity() {
+  std::ifstream in(options_.state_dir + "/identity");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+    if (key == "uuid") uuid_ = value;
+    if (key == "cluster_id") cluster_id_ = value;
+  }
+}
+
+void NodeAgent::saveIdentity() {
+  std::string path = options_.state_dir + "/identity";
+  {
+    std::ofstream out(path + ".tmp", std::ios::trunc);
+    out << "name=" << options_.name << "\nuuid=" << uuid_ << "\ncluster_id=" << cluster_id_ << "\n";
+  }
+  std::rename((path + ".tmp").c_str(), path.c_str());
+}
+
+Status NodeAgent::registerOnce() {
+  json::JsonWriter w;
+  w.beginObject().field("name", options_.name);
+  if (!uuid_.empty()) w.field("uuid", uuid_);
+  w.field("address", options_.address).field("nbd_port", uint64_t{options_.nbd_port});
+  w.field("replication_port", uint64_t{options_.replication_port});
+  reconciler_.writePools(w);
+  w.endObject();
+  ASSIGN_OR_RETURN(Registration reg, client_.registerNode(w.str()));
+  if (!cluster_id_.empty() && reg.cluster_id != cluster_id_) {
+    log::warn("node", "controller reports cluster " + reg.cluster_id + ", this node was in " + cluster_id_ +
+                          ": local replicas will not be deleted");
+  }
+  bool changed = uuid_ != reg.uuid || cluster_id_.empty();
+  uuid_ = reg.uuid;
+  if (cluster_id_.empty()) cluster_id_ = reg.cluster_id;
+  if (changed) saveIdentity();
+  log::info("node", "registered as " + options_.name + " (" + uuid_ + ")");
+  std::lock_guard lock(mu_);
+  registered_ = true;
+  return Status::ok();
+}
+
+void NodeAgent::pollLoop() {
+  uint64_t after = 0;
+  while (true) {
+    bool registered;
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      registered = registered_;
+    }
+    if (!registered) {
+      Status s = registerOnce();
+      if (!s.isOk()) {
+        log::warn("node", "registration failed (will retry): " + s.toString());
+        if (!waitFor(std::chrono::seconds(1))) return;
+        continue;
+      }
+      cv_.notify_all();
+    }
+    auto body = client_.pollDesired(options_.name, after, options_.poll_wait);
+    if (!body.isOk()) {
+      if (body.status().code() == ErrorCode::kUnauthenticated || body.status().code() == ErrorCode::kNotFound) {
+        std::lock_guard lock(mu_);
+        registered_ = false;
+      }
+      log::warn("node", "desired-state poll failed (will retry): " + body.status().toString());
+      if (!waitFor(std::chrono::seconds(1))) return;
+      continue;
+    }
+    auto desired = parseDesiredState(*body);
+    if (!desired.isOk()) {
+      log::error("node", "bad desired state from controller: " + desired.status().toString());
+      if (!waitFor(std::chrono::seconds(2))) return;
+      continue;
+    }
+    Status applied = reconciler_.apply(*desired);
+    {
+      std::lock_guard lock(mu_);
+      report_now_ = true;
+    }
+    cv_.notify_all();
+    if (applied.isOk()) {
+      after = desired->generation;
+    } else {
+      // Retry the same state after a pause (after=0 returns the current state at once).
+      after = 0;
+      if (!waitFor(std::chrono::seconds(2))) return;
+    }
+  }
+}
+
+void NodeAgent::heartbeatLoop() {
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, options_.heartbeat_interval, [&] { return stopping_ || report_now_; });
+      if (stopping_) return;
+      report_now_ = false;
+      if (!registered_) continue;
+    }
+    Status s = client_.reportStatus(options_.name, reconciler_.reportJson());
+    if (!s.isOk()) {
+      log::warn("node", "status report failed: " + s.toString());
+      if (s.code() == ErrorCode::kUnauthenticated || s.code() == ErrorCode::kNotFound) {
+        std::lock_guard lock(mu_);
+        registered_ = false;
+      }
+    }
+  }
+}
+
+}  // namespace tandem::node
