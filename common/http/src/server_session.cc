@@ -143,6 +143,8 @@ void Session::onRead(beast::error_code ec) {
     return;
   }
   if (ec == bhttp::error::body_limit) {
+    drain_after_write_ = true;
+    drain_budget_ = 64ull << 20;
     sendTransportError(413, "body_too_large",
                        "request body exceeds " + std::to_string(state_->body_limit) + " bytes");
     return;
@@ -265,10 +267,33 @@ void Session::onWrite(bool keep_alive, beast::error_code ec) {
     return;
   }
   if (!keep_alive) {
-    shutdown();
+    if (drain_after_write_) {
+      drainThenShutdown();
+    } else {
+      shutdown();
+    }
     return;
   }
   readRequest();
+}
+
+void Session::drainThenShutdown() {
+  if (closed_) return;
+  if (drain_budget_ == 0) {
+    shutdown();
+    return;
+  }
+  beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+  stream_.async_read_some(net::buffer(drain_buffer_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+    guarded("drain request", [&] {
+      if (ec) {
+        self->close();
+        return;
+      }
+      self->drain_budget_ -= std::min<uint64_t>(self->drain_budget_, n);
+      self->drainThenShutdown();
+    });
+  });
 }
 
 void Session::shutdown() {

@@ -5,6 +5,8 @@
 // the Handler has none (long-polls). Internal to tandem_http.
 #pragma once
 
+#include <array>
+
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -76,6 +78,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void write(bool keep_alive);
   void onWrite(bool keep_alive, boost::beast::error_code ec);
   void shutdown();
+  // After an early error answer (413): read and discard what the client is still sending, up
+  // to a bound, so it can finish its upload and read the answer instead of getting a reset.
+  void drainThenShutdown();
 
   Stream stream_;
   std::shared_ptr<ServerState> state_;
@@ -86,6 +91,9 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned request_version_ = 11;
   bool request_keep_alive_ = false;
   bool closed_ = false;
+  bool drain_after_write_ = false;
+  uint64_t drain_budget_ = 0;
+  std::array<char, 16384> drain_buffer_{};
 };
 
 }  // namespace tandem::http
