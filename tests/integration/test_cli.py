@@ -1,0 +1,51 @@
+"""The `tandem` CLI against a real controller and node workers: tables, --json, errors, and the
+pools' provider and capacity as the nodes report them."""
+
+import json
+import os
+import subprocess
+
+from clusterfixture import BIN_DIR, ClusterTestCase
+
+
+class CliTest(ClusterTestCase):
+    nodes = 2
+
+    def tandem(self, *argv, expect=0):
+        env = dict(os.environ, TANDEM_URL=self.cluster.url, TANDEM_TOKEN=self.cluster.token,
+                   TANDEM_CA_FILE=self.cluster.ca, HOME=self.tmp)
+        p = subprocess.run([os.path.join(BIN_DIR, "tandem"), *argv], capture_output=True, text=True, env=env,
+                           timeout=60)
+        self.assertEqual(p.returncode, expect, f"tandem {' '.join(argv)}:\n{p.stdout}\n{p.stderr}")
+        return p
+
+    def test_pool_list_shows_real_capacity(self):
+        pools = json.loads(self.tandem("pool", "list", "--json").stdout)["storage_pools"]
+        self.assertEqual(len(pools), 2)
+        for p in pools:
+            self.assertEqual(p["provider"], "file")
+            self.assertTrue(p["thin"])
+            self.assertTrue(p["snapshots"])
+            st = os.statvfs(self.cluster.pool_dir(p["node"]))
+            self.assertEqual(p["total_bytes"], st.f_blocks * st.f_frsize)
+            self.assertGreater(p["free_bytes"], 0)
+        table = self.tandem("pool", "list").stdout
+        self.assertIn("file", table)
+        self.assertIn("node1", table)
+
+    def test_volume_lifecycle_and_errors(self):
+        self.tandem("group", "create", "pair", "--replicas", "2")
+        self.tandem("volume", "create", "cli-vol", "--size", "16MiB", "--group", "pair")
+        shown = json.loads(self.tandem("volume", "show", "cli-vol", "--json").stdout)
+        self.assertEqual(shown["size_bytes"], 16 << 20)
+        self.assertEqual(len(shown["replicas"]), 2)
+        self.assertIn("cli-vol", self.tandem("volume", "list").stdout)
+        err = self.tandem("volume", "show", "missing", expect=1).stderr
+        self.assertIn("volume_not_found", err)
+        self.tandem("volume", "create", "x", "--size", "lots", "--group", "pair", expect=2)
+        self.tandem("volume", "delete", "cli-vol")
+        self.tandem("volume", "show", "cli-vol", expect=1)
+        bad = subprocess.run([os.path.join(BIN_DIR, "tandem"), "--url", self.cluster.url, "--token", "wrong",
+                              "--ca-file", self.cluster.ca, "volume", "list"], capture_output=True, text=True)
+        self.assertEqual(bad.returncode, 1, bad.stderr)
+        self.assertIn("unauthenticated", bad.stderr)
