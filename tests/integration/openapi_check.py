@@ -83,7 +83,8 @@ def _check(schema, value, path, spec, out):
         _check(resolve(schema["$ref"], spec), value, path, spec, out)
         return
     if value is None:
-        if not schema.get("nullable", False) and schema.get("type") is not None:
+        constrained = any(k in schema for k in ("type", "allOf", "oneOf", "enum"))
+        if constrained and not schema.get("nullable", False):
             out.append(f"{path}: null is not allowed")
         return
     kind = schema.get("type")
