@@ -168,6 +168,18 @@ class LocalCluster:
         wait_for(f"{self.node_count} online nodes", lambda: self.online_nodes() >= self.node_count, 60)
         return self
 
+    def restart_controller(self):
+        """Restarts the controller on the same database and port (after stop() or kill9())."""
+        self.controller.stop()
+        self.controller.argv = [a if not a.startswith("--port=") else f"--port={self.port}"
+                                for a in self.controller.argv]
+        port_file = os.path.join(self.root, "controller.port")
+        os.unlink(port_file)
+        self.controller.start()
+        wait_for("the controller's port file", lambda: os.path.exists(port_file) or self._dead(self.controller), 30)
+        if not self.controller.running():
+            raise RuntimeError("controller exited; see " + self.controller.log_path)
+
     def _dead(self, p):
         return not p.running()
 
