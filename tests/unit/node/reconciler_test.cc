@@ -1,0 +1,122 @@
+#include "tandem/node/reconciler.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "tandem/devices/provider_factory.h"
+
+namespace tandem::node {
+namespace {
+
+constexpr const char* kUuid = "0b0e2b5e-4c0a-4f43-9a86-3f1b7a0f5e11";
+
+// A real file pool in a temp dir, a real single-node replication service and an export registry.
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tandem-reconcile-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    std::filesystem::create_directories(dir_ + "/pool");
+    std::filesystem::create_directories(dir_ + "/meta");
+    devices::PoolConfig config;
+    config.provider = "file";
+    config.path = dir_ + "/pool";
+    auto provider = devices::makeProvider(config);
+    ASSERT_TRUE(provider.isOk()) << provider.status().toString();
+    pools_["default"] = Pool{"default", std::move(provider).value()};
+    replication::ServiceOptions options;
+    options.node_name = "n1";
+    auto engine = replication::ReplicationService::start(options, RealClock::instance());
+    ASSERT_TRUE(engine.isOk()) << engine.status().toString();
+    engine_ = std::move(engine).value();
+  }
+  void TearDown() override {
+    reconciler_.reset();
+    if (engine_) engine_->stop();
+    engine_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  Reconciler& reconciler(const std::string& cluster = "cluster-a") {
+    reconciler_ = std::make_unique<Reconciler>(ReconcilerOptions{dir_ + "/meta", cluster}, pools_, *engine_, exports_,
+                                               [this](const std::string& name) { unexported_.push_back(name); });
+    return *reconciler_;
+  }
+  static DesiredState oneVolume(const std::string& cluster = "cluster-a", const std::string& pool = "default") {
+    DesiredState s;
+    s.generation = 5;
+    s.cluster_id = cluster;
+    s.node = "n1";
+    s.replicas.push_back(DesiredReplica{"vol", kUuid, 1 << 20, 1, pool, true, {}});
+    return s;
+  }
+  bool backingExists() { return pools_["default"].provider->info(kUuid).isOk(); }
+
+  std::string dir_;
+  std::map<std::string, Pool> pools_;
+  std::unique_ptr<replication::ReplicationService> engine_;
+  nbd::StaticExportRegistry exports_;
+  std::vector<std::string> unexported_;
+  std::unique_ptr<Reconciler> reconciler_;
+};
+
+// Applying creates the backing volume and exports the primary; applying again changes nothing.
+TEST_F(ReconcilerTest, ApplyIsIdempotent) {
+  Reconciler& r = reconciler();
+  ASSERT_TRUE(r.apply(oneVolume()).isOk());
+  EXPECT_TRUE(backingExists());
+  auto device = exports_.find("vol");
+  ASSERT_NE(device, nullptr);
+  EXPECT_EQ(device->sizeBytes(), 1u << 20);
+  ASSERT_TRUE(r.apply(oneVolume()).isOk());
+  EXPECT_EQ(exports_.find("vol"), device) << "the same export must stay in place";
+  EXPECT_EQ(pools_["default"].provider->list()->size(), 1u);
+  EXPECT_NE(r.reportJson().find("\"disk\":\"up_to_date\""), std::string::npos) << r.reportJson();
+}
+
+// A replica that is no longer desired is unexported, released and deleted with its metadata.
+TEST_F(ReconcilerTest, RemovesWhatIsNoLongerDesired) {
+  Reconciler& r = reconciler();
+  ASSERT_TRUE(r.apply(oneVolume()).isOk());
+  DesiredState empty = oneVolume();
+  empty.replicas.clear();
+  empty.generation = 6;
+  ASSERT_TRUE(r.apply(empty).isOk());
+  EXPECT_FALSE(backingExists());
+  EXPECT_EQ(exports_.find("vol"), nullptr);
+  EXPECT_EQ(unexported_, std::vector<std::string>{"vol"});
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/meta/" + kUuid + ".meta"));
+}
+
+// A desired state from another cluster never deletes local data.
+TEST_F(ReconcilerTest, NeverDeletesForAnotherCluster) {
+  ASSERT_TRUE(reconciler().apply(oneVolume()).isOk());
+  reconciler_.reset();
+  engine_->stop();
+  engine_.reset();
+  auto engine = replication::ReplicationService::start({"n1"}, RealClock::instance());
+  ASSERT_TRUE(engine.isOk());
+  engine_ = std::move(engine).value();
+  Reconciler& r = reconciler("cluster-a");
+  DesiredState foreign = oneVolume("cluster-b");
+  foreign.replicas.clear();
+  Status s = r.apply(foreign);
+  EXPECT_EQ(s.code(), ErrorCode::kConflict);
+  EXPECT_TRUE(backingExists());
+}
+
+// A replica in a pool this node does not have is an error reported for that replica.
+TEST_F(ReconcilerTest, UnknownPoolIsReported) {
+  Reconciler& r = reconciler();
+  Status s = r.apply(oneVolume("cluster-a", "nvme"));
+  EXPECT_EQ(s.code(), ErrorCode::kNotFound);
+  std::string report = r.reportJson();
+  EXPECT_NE(report.find("pool 'nvme' is not configured"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"provider\":\"file\""), std::string::npos) << report;
+}
+
+}  // namespace
+}  // namespace tandem::node
