@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "tandem/common/log.h"
+#include "tandem/config/daemon.h"
 #include "tandem/config/options.h"
 #include "tandem/controller/api_router.h"
 #include "tandem/controller/cluster_service.h"
@@ -35,7 +36,7 @@ std::vector<OptionSpec> optionTable() {
       {"long-poll-max", OptionType::kDuration, "30s", "longest wait of a node's desired-state poll"},
       {"body-limit", OptionType::kUint, "1048576", "largest accepted request body in bytes (413 above)"},
       {"threads", OptionType::kUint, "4", "HTTPS I/O threads"},
-      {"log-level", OptionType::kString, "info", "debug, info, warn or error"},
+      tandem::config::logLevelOption(),
   };
 }
 
@@ -63,9 +64,7 @@ int main(int argc, char** argv) {
     std::cout << options.helpText("tandem-controller", "The Tandem controller: declared state and REST API.");
     return 0;
   }
-  tandem::log::Level level;
-  if (!tandem::log::parseLevel(options.string("log-level"), &level)) return fail("bad --log-level");
-  tandem::log::setLevel(level);
+  if (auto s = tandem::config::applyLogLevel(options); !s.isOk()) return fail(s.message());
   for (const char* required : {"tls-cert", "tls-key", "admin-token-file"}) {
     if (options.string(required).empty()) return fail(std::string("--") + required + " is required");
   }
@@ -77,12 +76,7 @@ int main(int argc, char** argv) {
   if (options.uint("port") > 65535) return fail("--port must be at most 65535");
 
   // Signals are taken synchronously by the main thread; block them before any thread starts.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  sigset_t signals = tandem::config::blockStopSignals();
 
   auto store = tandem::controller::openSqliteStore({options.string("database")});
   if (!store.isOk()) return fail(store.status().message());

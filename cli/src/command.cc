@@ -7,6 +7,7 @@
 #include <rapidjson/writer.h>
 
 #include "tandem/cli/size.h"
+#include "tandem/common/object_name.h"
 #include "tandem/http/url.h"
 
 namespace tandem::cli {
@@ -14,20 +15,8 @@ namespace {
 
 Status usage(std::string message) { return Status(ErrorCode::kInvalidArgument, std::move(message)); }
 
-bool isValidName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  auto alnum = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-  };
-  if (!alnum(name[0])) return false;
-  for (char c : name) {
-    if (!alnum(c) && c != '_' && c != '.' && c != '-') return false;
-  }
-  return true;
-}
-
 Status checkName(const std::string& what, const std::string& name) {
-  if (!isValidName(name)) {
+  if (!isValidObjectName(name)) {
     return usage("invalid " + what + " name '" + name +
                  "': use 1-64 letters, digits, '_', '.', '-', starting with a letter or digit");
   }

@@ -66,16 +66,6 @@ Result<uint64_t> queryUint(const http::Request& req, const std::string& key, uin
 
 }  // namespace
 
-bool isValidObjectName(std::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
-  if (!alnum(name[0])) return false;
-  for (char c : name) {
-    if (!alnum(c) && c != '_' && c != '.' && c != '-') return false;
-  }
-  return true;
-}
-
 void ApiRouter::handle(http::Request req, http::Responder respond) {
   auto fail = [&](const Status& s) { respond(errorResponse(s)); };
   auto parts = splitPath(req.path);

@@ -2,7 +2,7 @@
 
 #include <ctime>
 
-#include "tandem/controller/api_router.h"
+#include "tandem/common/object_name.h"
 #include "tandem/json/object_reader.h"
 
 namespace tandem::controller {

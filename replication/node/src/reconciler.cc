@@ -32,6 +32,17 @@ const char* reportName(replication::PeerState s) {
   return "disconnected";
 }
 
+replication::VolumeConfig engineConfig(const DesiredReplica& d) {
+  replication::VolumeConfig config;
+  config.volume_uuid = d.volume_uuid;
+  config.name = d.volume_name;
+  config.size_bytes = d.size_bytes;
+  config.primary = d.primary;
+  config.epoch = d.epoch;
+  for (const auto& p : d.peers) config.peers.push_back({p.node, p.host, p.port});
+  return config;
+}
+
 }  // namespace
 
 Reconciler::Reconciler(ReconcilerOptions options, std::map<std::string, Pool>& pools,
@@ -122,25 +133,11 @@ Status Reconciler::ensureReplica(const DesiredReplica& d) {
                                               " bytes, desired " + std::to_string(d.size_bytes));
     }
     ASSIGN_OR_RETURN(std::unique_ptr<devices::BlockDevice> device, provider.open(d.volume_uuid));
-    replication::VolumeConfig config;
-    config.volume_uuid = d.volume_uuid;
-    config.name = d.volume_name;
-    config.size_bytes = d.size_bytes;
-    config.primary = d.primary;
-    config.epoch = d.epoch;
-    for (const auto& p : d.peers) config.peers.push_back({p.node, p.host, p.port});
-    RETURN_IF_ERROR(engine_.addVolume(config, std::shared_ptr<devices::BlockDevice>(std::move(device)),
+    RETURN_IF_ERROR(engine_.addVolume(engineConfig(d), std::shared_ptr<devices::BlockDevice>(std::move(device)),
                                       metadataPath(d.volume_uuid)));
     active = active_.emplace(d.volume_uuid, d).first;
   } else if (!(active->second == d)) {
-    replication::VolumeConfig config;
-    config.volume_uuid = d.volume_uuid;
-    config.name = d.volume_name;
-    config.size_bytes = d.size_bytes;
-    config.primary = d.primary;
-    config.epoch = d.epoch;
-    for (const auto& p : d.peers) config.peers.push_back({p.node, p.host, p.port});
-    RETURN_IF_ERROR(engine_.updateVolume(config));
+    RETURN_IF_ERROR(engine_.updateVolume(engineConfig(d)));
     if (active->second.primary && (!d.primary || active->second.volume_name != d.volume_name)) {
       if (exports_.remove(active->second.volume_name) && on_unexport_) on_unexport_(active->second.volume_name);
     }

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "tandem/common/log.h"
+#include "tandem/config/daemon.h"
 #include "tandem/config/options.h"
 #include "tandem/devices/provider_factory.h"
 #include "tandem/nbd/nbd_server.h"
@@ -41,7 +42,7 @@ std::vector<OptionSpec> optionTable() {
       {"replication-port", OptionType::kUint, "0", "replication TCP port (0: any free port)"},
       {"heartbeat-interval", OptionType::kDuration, "2s", "how often the node reports status"},
       {"poll-wait", OptionType::kDuration, "25s", "long-poll wait for desired-state changes"},
-      {"log-level", OptionType::kString, "info", "debug, info, warn or error"},
+      tandem::config::logLevelOption(),
   };
 }
 
@@ -59,9 +60,7 @@ int main(int argc, char** argv) {
     std::cout << options.helpText("tandem-node", "The Tandem node worker: storage, replication, NBD exports.");
     return 0;
   }
-  tandem::log::Level level;
-  if (!tandem::log::parseLevel(options.string("log-level"), &level)) return fail("bad --log-level");
-  tandem::log::setLevel(level);
+  if (auto s = tandem::config::applyLogLevel(options); !s.isOk()) return fail(s.message());
   for (const char* required : {"name", "controller-url", "admin-token-file", "state-dir"}) {
     if (options.string(required).empty()) return fail(std::string("--") + required + " is required");
   }
@@ -79,12 +78,7 @@ int main(int argc, char** argv) {
   std::getline(token_in, admin_token);
   if (admin_token.empty()) return fail("cannot read a token from " + options.string("admin-token-file"));
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  sigset_t signals = tandem::config::blockStopSignals();
 
   tandem::devices::PoolConfig pool_config;
   pool_config.provider = options.string("pool-provider");

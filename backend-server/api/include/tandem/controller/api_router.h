@@ -27,7 +27,4 @@ class ApiRouter final : public http::Handler {
   ApiOptions options_;
 };
 
-// Object names: [A-Za-z0-9][A-Za-z0-9_.-]{0,63}.
-bool isValidObjectName(std::string_view name);
-
 }  // namespace tandem::controller
