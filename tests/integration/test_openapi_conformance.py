@@ -390,6 +390,44 @@ class OpenApiConformanceTest(ClusterTestCase):
                                  f"{method} {target} is routed now: add it to docs/openapi.yaml ({reply!r})")
                 oc.validate("Error", reply.body, spec)
 
+    def wait_volume(self, name, state, seen, timeout=120, replica_state=None):
+        """Polls GET /v1/volumes/{name} (each reply checked against the spec) until the volume is
+        in `state` and, when given, some replica in `replica_state`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            view = self.call("GET", "/v1/volumes/{volume}", {"volume": name}, expect=200).body
+            replica_states = [r["state"] for r in view["replicas"]]
+            seen.add((view["state"],) + tuple(sorted(replica_states)))
+            if view["state"] == state and (replica_state is None or replica_state in replica_states):
+                return view
+            if time.monotonic() > deadline:
+                self.fail(f"volume {name} not {state} after {timeout}s; states seen: {sorted(seen)}")
+            time.sleep(0.2)
+
+    def test_volume_views_match_the_spec_through_failure_and_resync(self):
+        # A volume's view matches the Volume schema while it is created, degraded by a stopped
+        # node, and resynced after the node returns (every intermediate GET is validated).
+        seen = set()
+        self.call("POST", "/v1/resource-groups", body={"name": "og-life"}, expect=201)
+        self.call("POST", "/v1/volumes", body={"name": "og-life", "size_bytes": 4 << 20, "resource_group": "og-life"},
+                  expect=201)
+        view = self.wait_volume("og-life", "available", seen)
+        self.assertTrue(all(r["state"] == "up_to_date" for r in view["replicas"]), view)
+        secondary = next(r["node"] for r in view["replicas"] if not r["primary"])
+        self.cluster.nodes[secondary].stop()
+        try:
+            view = self.wait_volume("og-life", "degraded", seen, timeout=60, replica_state="offline")
+            self.assertTrue(view["reason"], "a degraded volume says why")
+            self.assertEqual(self.call("GET", "/v1/nodes/{node}", {"node": secondary}, expect=200).body["state"],
+                             "offline")
+            pools = self.call("GET", "/v1/storage-pools", expect=200).body["storage_pools"]
+            self.assertIn("offline", [p["state"] for p in pools if p["node"] == secondary])
+        finally:
+            self.cluster.start_node(secondary)
+        self.wait_volume("og-life", "available", seen)
+        self.call("DELETE", "/v1/volumes/{volume}", {"volume": "og-life"}, expect=204)
+        self.call("DELETE", "/v1/resource-groups/{group}", {"group": "og-life"}, expect=204)
+
     def test_undocumented_methods_on_documented_paths_are_refused(self):
         # A method the spec does not list for a path answers 400 method_not_allowed (see info.description).
         params = {"node": "og-probe", "group": "og-probe", "volume": "og-probe"}
