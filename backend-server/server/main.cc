@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
   if (!store.isOk()) return fail(store.status().message());
   tandem::controller::ClusterService cluster(**store, tandem::RealClock::instance(),
                                              {options.duration("heartbeat-timeout")});
-  tandem::controller::ApiRouter router(cluster, {admin_token, options.duration("long-poll-max"), "0.1.0"});
+  tandem::controller::ApiRouter router(cluster, {admin_token, options.duration("long-poll-max"), TANDEM_VERSION});
 
   tandem::http::ServerOptions server_options;
   server_options.bind_address = options.string("listen");

@@ -265,7 +265,7 @@ class OpenApiConformanceTest(ClusterTestCase):
         # Authentication.
         e("GET", "/v1/volumes", 401, "unauthenticated", token="")
         e("GET", "/v1/volumes", 401, "unauthenticated", token="not-the-token")
-        e("GET", "/v1/volumes", 401, "unauthenticated", token=node_token)
+        e("GET", "/v1/volumes", 403, "permission_denied", token=node_token)
         e("GET", "/v1/internal/nodes/{node}/desired", 401, "unauthenticated", {"node": "node1"}, token=node_token)
         e("PUT", "/v1/internal/nodes/{node}/status", 401, "unauthenticated", {"node": "node1"}, body={},
           token=node_token)
@@ -429,7 +429,8 @@ class OpenApiConformanceTest(ClusterTestCase):
         self.call("DELETE", "/v1/resource-groups/{group}", {"group": "og-life"}, expect=204)
 
     def test_undocumented_methods_on_documented_paths_are_refused(self):
-        # A method the spec does not list for a path answers 400 method_not_allowed (see info.description).
+        # A method the spec does not list for a path answers 405 method_not_allowed with an Allow
+        # header naming exactly the methods the spec lists (see info.description).
         params = {"node": "og-probe", "group": "og-probe", "volume": "og-probe"}
         for path, item in self.spec["paths"].items():
             target = path
@@ -440,8 +441,11 @@ class OpenApiConformanceTest(ClusterTestCase):
                     continue
                 with self.subTest(op=f"{method.upper()} {path}"):
                     reply = self.request(method.upper(), target, raw=b"{}" if method != "get" else None)
-                    self.assertEqual((reply.status, reply.body["error"]["code"]), (400, "method_not_allowed"),
+                    self.assertEqual((reply.status, reply.body["error"]["code"]), (405, "method_not_allowed"),
                                      repr(reply))
+                    listed = sorted(m.upper() for m in ("get", "put", "post", "delete", "patch") if m in item)
+                    allow = sorted(a.strip() for a in (reply.headers.get("Allow") or "").split(","))
+                    self.assertEqual(allow, listed, repr(reply))
                     oc.validate("Error", reply.body, self.spec)
 
 

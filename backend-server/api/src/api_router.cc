@@ -1,5 +1,6 @@
 #include "tandem/controller/api_router.h"
 
+#include <cctype>
 #include <charconv>
 #include <vector>
 
@@ -42,14 +43,24 @@ std::vector<std::string> splitPath(const std::string& path) {
 
 std::string bearerToken(const http::Request& req) {
   std::string h = req.header("authorization");
-  const std::string prefix = "Bearer ";
-  if (h.size() <= prefix.size() || h.compare(0, prefix.size(), prefix) != 0) return "";
+  // The scheme name is case-insensitive (RFC 9110 section 11.1).
+  const std::string prefix = "bearer ";
+  if (h.size() <= prefix.size()) return "";
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(h[i])) != prefix[i]) return "";
+  }
   return h.substr(prefix.size());
 }
 
-Status methodNotAllowed(const http::Request& req) {
-  return Status(ErrorCode::kInvalidArgument, "method " + req.method + " is not allowed on " + req.path)
-      .withReason("method_not_allowed");
+// 405 with the Allow header RFC 9110 requires.
+http::Response methodNotAllowed(const http::Request& req, const char* allow) {
+  http::Response r = errorResponse(
+      Status(ErrorCode::kInvalidArgument, "method " + req.method + " is not allowed on " + req.path + " (allowed: " +
+                                              allow + ")")
+          .withReason("method_not_allowed"));
+  r.status = 405;
+  r.headers["allow"] = allow;
+  return r;
 }
 
 Result<uint64_t> queryUint(const http::Request& req, const std::string& key, uint64_t fallback) {
@@ -80,13 +91,19 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
 
   // Open routes.
   if (route(2, "v1", "version")) {
-    if (req.method != "GET") return fail(methodNotAllowed(req));
+    if (req.method != "GET") return respond(methodNotAllowed(req, "GET"));
     json::JsonWriter w;
     w.beginObject().field("version", options_.version).field("api_version", "v1").endObject();
     return respond(jsonResponse(200, w.str()));
   }
   if (route(2, "v1", "health")) {
-    if (req.method != "GET") return fail(methodNotAllowed(req));
+    if (req.method != "GET") return respond(methodNotAllowed(req, "GET"));
+    // Ready when the store answers; 503 otherwise (load balancers and operators poll this).
+    auto generation = cluster_.storeGeneration();
+    if (!generation.isOk()) {
+      return fail(Status(ErrorCode::kUnavailable, "state store is not available: " + generation.status().message())
+                      .withReason("store_unavailable"));
+    }
     return respond(jsonResponse(200, R"({"status":"ok"})"));
   }
 
@@ -109,12 +126,13 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
       role = Role::kNode;
     }
     if (parts[4] == "desired") {
-      if (req.method != "GET") return fail(methodNotAllowed(req));
+      if (req.method != "GET") return respond(methodNotAllowed(req, "GET"));
       auto after = queryUint(req, "after", 0);
       if (!after.isOk()) return fail(after.status());
       auto wait = queryUint(req, "wait", 0);
       if (!wait.isOk()) return fail(wait.status());
-      auto wait_ms = std::min<uint64_t>(*wait * 1000, static_cast<uint64_t>(options_.long_poll_max.count()));
+      auto max_ms = static_cast<uint64_t>(options_.long_poll_max.count());
+      auto wait_ms = *wait > max_ms / 1000 ? max_ms : *wait * 1000;
       cluster_.watchDesiredState(node, *after, std::chrono::milliseconds(wait_ms),
                                  [respond](Result<DesiredState> state) {
                                    if (!state.isOk()) return respond(errorResponse(state.status()));
@@ -123,7 +141,7 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
       return;
     }
     if (parts[4] == "status") {
-      if (req.method != "PUT") return fail(methodNotAllowed(req));
+      if (req.method != "PUT") return respond(methodNotAllowed(req, "PUT"));
       auto report = parseStatusReport(req.body);
       if (!report.isOk()) return fail(report.status());
       Status s = cluster_.reportStatus(node, std::move(report).value());
@@ -134,7 +152,11 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
   }
 
   if (role != Role::kAdmin) {
-    // A valid node token is still not enough for the public API.
+    // A node's own token is valid but does not open the public API: 403, not 401.
+    if (cluster_.isNodeToken(token)) {
+      return fail(Status(ErrorCode::kPermissionDenied, "a node token may only use its node's internal routes")
+                      .withReason("permission_denied"));
+    }
     return fail(Status(ErrorCode::kUnauthenticated, "invalid token").withReason("unauthenticated"));
   }
 
@@ -157,10 +179,10 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
       if (!view.isOk()) return fail(view.status());
       return respond(jsonResponse(result->created ? 201 : 200, registerResultJson(*result, *view)));
     }
-    return fail(methodNotAllowed(req));
+    return respond(methodNotAllowed(req, "GET, POST"));
   }
   if (route(3, "v1", "nodes")) {
-    if (req.method != "GET") return fail(methodNotAllowed(req));
+    if (req.method != "GET") return respond(methodNotAllowed(req, "GET"));
     auto node = cluster_.getNode(parts[2]);
     if (!node.isOk()) return fail(node.status());
     json::JsonWriter w;
@@ -168,7 +190,7 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
     return respond(jsonResponse(200, w.str()));
   }
   if (route(2, "v1", "storage-pools")) {
-    if (req.method != "GET") return fail(methodNotAllowed(req));
+    if (req.method != "GET") return respond(methodNotAllowed(req, "GET"));
     auto pools = cluster_.listPools();
     if (!pools.isOk()) return fail(pools.status());
     json::JsonWriter w;
@@ -196,7 +218,7 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
       writeGroup(w, created->first);
       return respond(jsonResponse(created->second ? 201 : 200, w.str()));
     }
-    return fail(methodNotAllowed(req));
+    return respond(methodNotAllowed(req, "GET, POST"));
   }
   if (route(3, "v1", "resource-groups")) {
     if (req.method == "GET") {
@@ -211,7 +233,7 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
       if (!s.isOk()) return fail(s);
       return respond(noContent());
     }
-    return fail(methodNotAllowed(req));
+    return respond(methodNotAllowed(req, "GET, DELETE"));
   }
   if (route(2, "v1", "volumes")) {
     if (req.method == "GET") {
@@ -232,7 +254,7 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
       writeVolume(w, created->first);
       return respond(jsonResponse(created->second ? 201 : 200, w.str()));
     }
-    return fail(methodNotAllowed(req));
+    return respond(methodNotAllowed(req, "GET, POST"));
   }
   if (route(3, "v1", "volumes")) {
     if (req.method == "GET") {
@@ -247,7 +269,7 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
       if (!s.isOk()) return fail(s);
       return respond(noContent());
     }
-    return fail(methodNotAllowed(req));
+    return respond(methodNotAllowed(req, "GET, DELETE"));
   }
   return fail(Status(ErrorCode::kNotFound, "no route " + req.method + " " + req.path).withReason("route_not_found"));
 }

@@ -51,6 +51,7 @@ Result<PoolReport> parsePool(const rapidjson::Value& v, size_t index) {
   ASSIGN_OR_RETURN(auto snapshots, r.optionalBool("snapshots"));
   ASSIGN_OR_RETURN(p.total_bytes, r.requiredUint64("total_bytes"));
   ASSIGN_OR_RETURN(p.free_bytes, r.requiredUint64("free_bytes"));
+  if (p.free_bytes > p.total_bytes) return invalid("field 'pools[" + std::to_string(index) + "].free_bytes' exceeds total_bytes");
   ASSIGN_OR_RETURN(auto provisioned, r.optionalUint64("provisioned_bytes"));
   p.thin = thin.value_or(false);
   p.snapshots = snapshots.value_or(false);
@@ -225,6 +226,11 @@ Result<GroupRecord> parseGroupSpec(std::string_view body) {
     if (!isValidObjectName(p)) return invalid("field 'pools' has an invalid pool name '" + p.substr(0, 80) + "'");
   }
   ASSIGN_OR_RETURN(g.replicas_on_different, r.optionalStringArray("replicas_on_different"));
+  for (const auto& key : g.replicas_on_different) {
+    if (!isValidObjectName(key)) {
+      return invalid("field 'replicas_on_different' has an invalid label key '" + key.substr(0, 80) + "'");
+    }
+  }
   return g;
 }
 
@@ -238,7 +244,7 @@ Result<CreateVolumeRequest> parseCreateVolume(std::string_view body) {
   ASSIGN_OR_RETURN(auto gib, r.optionalUint64("size_gib"));
   if (bytes.has_value() == gib.has_value()) return invalid("exactly one of 'size_bytes' and 'size_gib' is required");
   if (gib) {
-    if (*gib > (uint64_t{1} << 34)) return invalid("field 'size_gib' is too large");
+    if (*gib > (uint64_t{1} << 20)) return invalid("the volume size exceeds 1 PiB");
     req.size_bytes = *gib << 30;
   } else {
     req.size_bytes = *bytes;

@@ -84,6 +84,16 @@ bool ClusterService::authenticateNode(const std::string& name, std::string_view 
   return node.isOk() && tokensEqual(node->token_hash, hashToken(token));
 }
 
+bool ClusterService::isNodeToken(std::string_view token) {
+  auto nodes = store_.listNodes();
+  if (!nodes.isOk()) return false;
+  std::string hash = hashToken(token);
+  for (const auto& n : *nodes) {
+    if (tokensEqual(n.token_hash, hash)) return true;
+  }
+  return false;
+}
+
 Status ClusterService::reportStatus(const std::string& name, NodeStatusReport report) {
   RETURN_IF_ERROR(store_.getNode(name).status());
   std::lock_guard lock(mu_);
@@ -332,6 +342,7 @@ VolumeView ClusterService::deriveView(const VolumeRecord& volume, const std::vec
       rv.state = own->disk == "inconsistent" ? "syncing" : "outdated";
       rv.reason = "primary " + volume.primary_node + " has not reported";
     }
+    if (rv.state == "up_to_date") rv.sync_progress = 1.0;
     if (rv.state == "creating") ++creating;
     else if (rv.state == "up_to_date") ++up;
     else if (rv.state == "syncing") ++syncing;

@@ -90,7 +90,16 @@ class ApiRouterTest : public ::testing::Test {
 };
 
 // Version and health need no token; everything else does, and a wrong token is refused.
+// The scheme name "Bearer" is case-insensitive.
 TEST_F(ApiRouterTest, AuthenticationIsRequired) {
+  http::Request lower;
+  lower.method = "GET";
+  lower.path = "/v1/volumes";
+  lower.headers["authorization"] = std::string("bearer ") + kAdmin;
+  std::optional<http::Response> lower_response;
+  router_->handle(lower, [&](http::Response r) { lower_response = std::move(r); });
+  ASSERT_TRUE(lower_response);
+  EXPECT_EQ(lower_response->status, 200);
   auto v = call("GET", "/v1/version", "", "");
   ASSERT_TRUE(v);
   EXPECT_EQ(v->status, 200);
@@ -108,7 +117,9 @@ TEST_F(ApiRouterTest, NodeTokensAreScopedToTheirNode) {
   registerNode("n2");
   EXPECT_EQ(call("PUT", "/v1/internal/nodes/n1/status", R"({"applied_generation":1})", t1)->status, 204);
   EXPECT_EQ(call("PUT", "/v1/internal/nodes/n2/status", R"({"applied_generation":1})", t1)->status, 401);
-  EXPECT_EQ(call("GET", "/v1/volumes", "", t1)->status, 401);
+  auto forbidden = call("GET", "/v1/volumes", "", t1);
+  EXPECT_EQ(forbidden->status, 403);
+  EXPECT_EQ(errorCode(*forbidden), "permission_denied");
 }
 
 // The full happy path: three nodes, a group, a 3-replica volume placed on all of them; the
@@ -153,6 +164,7 @@ TEST_F(ApiRouterTest, BadInputIsRejectedPrecisely) {
       {R"({"name":"v","size_bytes":4096,"resource_group":"nope"})", 404, "resource_group_not_found"},
       {R"({"name":"v","size_bytes":1099511627776000,"resource_group":"pair"})", 422, "volume_too_large"},
       {R"({"name":"v","size_bytes":4096,"resource_group":"triple"})", 422, "not_enough_nodes"},
+      {R"({"name":"v","size_gib":17179869184,"resource_group":"pair"})", 400, "invalid_field"},
   };
   for (const auto& c : cases) {
     auto r = call("POST", "/v1/volumes", c.body);
@@ -169,7 +181,13 @@ TEST_F(ApiRouterTest, BadInputIsRejectedPrecisely) {
   EXPECT_EQ(missing->status, 404);
   EXPECT_EQ(errorCode(*missing), "volume_not_found");
   EXPECT_EQ(call("DELETE", "/v1/resource-groups/pair")->status, 409);
-  EXPECT_EQ(call("PATCH", "/v1/volumes")->status, 400);
+  auto bad_label = call("POST", "/v1/resource-groups", R"({"name":"g2","replicas_on_different":["rack,room"]})");
+  EXPECT_EQ(bad_label->status, 400);
+  EXPECT_EQ(errorCode(*bad_label), "invalid_field");
+  auto patch = call("PATCH", "/v1/volumes");
+  EXPECT_EQ(patch->status, 405);
+  EXPECT_EQ(patch->headers["allow"], "GET, POST");
+  EXPECT_EQ(errorCode(*patch), "method_not_allowed");
 }
 
 // The desired-state long-poll waits for a change, answers when one lands, and expires.
@@ -212,7 +230,9 @@ TEST_F(ApiRouterTest, SilentNodeGoesOfflineAndVolumeDegrades) {
   std::string report = R"({"applied_generation":9,"replicas":[{"volume_uuid":")" + uuid +
                        R"(","disk":"up_to_date","primary":true}]})";
   ASSERT_EQ(call("PUT", "/v1/internal/nodes/n1/status", report, t1)->status, 204);
-  EXPECT_NE(call("GET", "/v1/volumes/v")->body.find("\"state\":\"available\""), std::string::npos);
+  auto available = call("GET", "/v1/volumes/v");
+  EXPECT_NE(available->body.find("\"state\":\"available\""), std::string::npos);
+  EXPECT_NE(available->body.find("\"sync_progress\":1.0"), std::string::npos) << available->body;
   clock_.advance(std::chrono::seconds(7));
   cluster_->tick();
   EXPECT_NE(call("GET", "/v1/nodes/n1")->body.find("\"state\":\"offline\""), std::string::npos);

@@ -42,6 +42,8 @@ class ClusterService {
   Result<RegisterNodeResult> registerNode(const RegisterNodeRequest& request);
   // True when `token` is the current token of node `name`.
   bool authenticateNode(const std::string& name, std::string_view token);
+  // True when `token` is the current token of some node.
+  bool isNodeToken(std::string_view token);
   // Records a heartbeat with the node's observed state. kNotFound for an unknown node.
   Status reportStatus(const std::string& name, NodeStatusReport report);
 
@@ -63,6 +65,8 @@ class ClusterService {
   Status deleteVolume(const std::string& name);
 
   Result<DesiredState> desiredState(const std::string& node);
+  // The store's state generation (also a readiness probe of the store).
+  Result<uint64_t> storeGeneration() { return store_.generation(); }
   // Calls `done` once: at once if the state generation is already past `after`, else when it
   // passes `after` or when `wait` has elapsed (with the current state).
   void watchDesiredState(const std::string& node, uint64_t after, std::chrono::milliseconds wait,
