@@ -193,15 +193,7 @@ void Volume::close() {
     active_socket_.reset();
   }
   for (auto& l : to_stop) l->stop();
-  Status st = local_->flush();
-  if (st.isOk()) {
-    std::lock_guard meta(meta_mu_);
-    ReplicaMetadata md = md_;
-    md.clean = true;
-    st = saveMetadataLocked(md);
-  }
-  if (!st.isOk()) log::warn(kLog, "volume close: " + st.toString());
-  notify();
+  flushAndMarkClean("volume close");
 }
 
 // ---------------------------------------------------------------- primary data path
@@ -600,6 +592,10 @@ void Volume::endSession(uint64_t session) {
   if (session == 0 || session != active_session_) return;
   active_session_ = 0;
   active_socket_.reset();
+  flushAndMarkClean("end of session");
+}
+
+void Volume::flushAndMarkClean(const char* what) {
   Status st = local_->flush();
   if (st.isOk()) {
     std::lock_guard meta(meta_mu_);
@@ -607,7 +603,7 @@ void Volume::endSession(uint64_t session) {
     md.clean = true;
     st = saveMetadataLocked(md);
   }
-  if (!st.isOk()) log::warn(kLog, "end of session: " + st.toString());
+  if (!st.isOk()) log::warn(kLog, std::string(what) + ": " + st.toString());
   notify();
 }
 

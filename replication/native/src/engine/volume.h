@@ -99,6 +99,8 @@ class Volume final : public PeerLinkOwner {
   Status newGenerationLocked();
   Status handleLostLocked(PeerLink& link, uint64_t conn, bool missed_writes);
   Status saveMetadataLocked(const ReplicaMetadata& md);  // meta_mu_ held
+  // Flushes the local device, then records a clean stop in the metadata; logs failures as `what`.
+  void flushAndMarkClean(const char* what);
   uint64_t generation() const;
   void notify() const {
     if (env_.on_change) env_.on_change();
