@@ -183,14 +183,16 @@ class LocalCluster:
     def _dead(self, p):
         return not p.running()
 
-    def start_node(self, name):
+    def start_node(self, name, extra_args=()):
+        """Starts (or restarts, with the same arguments) node worker `name`. `extra_args` (first
+        start only) are added to its command line, e.g. ["--pool=fast=file:/dir"]."""
         os.makedirs(self.pool_dir(name), exist_ok=True)
         if name not in self.nodes:
             self.nodes[name] = Process(name, [
                 os.path.join(self.bin_dir, "tandem-node"), f"--name={name}", f"--controller-url={self.url}",
                 f"--ca-file={self.ca}", f"--admin-token-file={self.token_file}",
                 f"--state-dir={self.node_dir(name)}", f"--heartbeat-interval={self.heartbeat_interval}",
-                "--poll-wait=5s"], os.path.join(self.root, f"{name}.log"))
+                "--poll-wait=5s", *extra_args], os.path.join(self.root, f"{name}.log"))
         self.nodes[name].start()
 
     def online_nodes(self):

@@ -40,7 +40,19 @@ Result<std::chrono::milliseconds> parseDuration(const std::string& text) {
 }
 
 Options::Options(std::vector<OptionSpec> specs) : specs_(std::move(specs)) {
-  for (const auto& s : specs_) values_[s.name] = s.default_value;
+  for (const auto& s : specs_) {
+    if (s.type == OptionType::kList) {
+      lists_[s.name] = {};
+    } else {
+      values_[s.name] = s.default_value;
+    }
+  }
+}
+
+const std::vector<std::string>& Options::list(const std::string& name) const {
+  static const std::vector<std::string> kEmpty;
+  auto it = lists_.find(name);
+  return it == lists_.end() ? kEmpty : it->second;
 }
 
 const OptionSpec* Options::spec(const std::string& name) const {
@@ -61,6 +73,15 @@ Status Options::set(const std::string& name, const std::string& value, const std
       if (value != "true" && value != "false") valid = Status(ErrorCode::kInvalidArgument, "must be true or false");
       break;
     case OptionType::kDuration: valid = parseDuration(value).status(); break;
+    case OptionType::kList: {
+      bool from_flags = source == "command line";
+      auto& previous = list_sources_[name];
+      bool previous_flags = previous == "command line";
+      if (from_flags && !previous_flags) lists_[name].clear();  // flags replace the file's list
+      previous = from_flags ? "command line" : "file";
+      lists_[name].push_back(value);
+      return Status::ok();
+    }
   }
   if (!valid.isOk()) {
     return Status(ErrorCode::kInvalidArgument, source + ": option '" + name + "': " + valid.message());

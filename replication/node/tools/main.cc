@@ -15,6 +15,7 @@
 #include "tandem/nbd/nbd_server.h"
 #include "tandem/nbd/static_export_registry.h"
 #include "tandem/node/node_agent.h"
+#include "tandem/node/pool_spec.h"
 #include "tandem/replication/replication_service.h"
 
 namespace {
@@ -29,12 +30,9 @@ std::vector<OptionSpec> optionTable() {
       {"ca-file", OptionType::kString, "", "PEM CA bundle to verify the controller (default: system store)"},
       {"admin-token-file", OptionType::kString, "", "file with the token used to register (required)"},
       {"state-dir", OptionType::kString, "", "directory for identity, engine metadata and the NBD socket (required)"},
-      {"pool-name", OptionType::kString, "default", "name of this node's storage pool"},
-      {"pool-provider", OptionType::kString, "file", "storage provider of the pool: file, lvm-thin or zfs"},
-      {"pool-dir", OptionType::kString, "", "file provider: directory of volume files (default: <state-dir>/pool)"},
-      {"pool-volume-group", OptionType::kString, "", "lvm-thin provider: volume group"},
-      {"pool-thin-pool", OptionType::kString, "", "lvm-thin provider: thin pool LV"},
-      {"pool-zpool", OptionType::kString, "", "zfs provider: zpool (optionally with a dataset, pool/ds)"},
+      {"pool", OptionType::kList, "",
+       "a storage pool, repeatable: NAME=file:DIR, NAME=lvm-thin:VG/THINPOOL or NAME=zfs:ZPOOL[/DATASET] "
+       "(default: default=file:<state-dir>/pool)"},
       {"address", OptionType::kString, "127.0.0.1", "address peers and clients use to reach this node"},
       {"listen", OptionType::kString, "127.0.0.1", "address the NBD and replication ports bind to"},
       {"nbd-port", OptionType::kUint, "0", "NBD TCP port (0: any free port)"},
@@ -65,13 +63,17 @@ int main(int argc, char** argv) {
     if (options.string(required).empty()) return fail(std::string("--") + required + " is required");
   }
   if (options.uint("nbd-port") > 65535 || options.uint("replication-port") > 65535) return fail("ports are 0-65535");
-  std::string state_dir = options.string("state-dir");
-  std::string pool_dir = options.string("pool-dir").empty() ? state_dir + "/pool" : options.string("pool-dir");
+  std::string state_dir = std::filesystem::absolute(options.string("state-dir")).string();
   std::string metadata_dir = state_dir + "/replicas";
   std::error_code ec;
   std::filesystem::create_directories(metadata_dir, ec);
-  if (options.string("pool-provider") == "file") std::filesystem::create_directories(pool_dir, ec);
-  if (ec) return fail("cannot create " + metadata_dir + " or " + pool_dir + ": " + ec.message());
+  if (ec) return fail("cannot create " + metadata_dir + ": " + ec.message());
+  std::vector<std::string> pool_texts = options.list("pool");
+  if (pool_texts.empty()) {
+    std::filesystem::create_directories(state_dir + "/pool", ec);
+    if (ec) return fail("cannot create " + state_dir + "/pool: " + ec.message());
+    pool_texts.push_back("default=file:" + state_dir + "/pool");
+  }
 
   std::ifstream token_in(options.string("admin-token-file"));
   std::string admin_token;
@@ -80,18 +82,15 @@ int main(int argc, char** argv) {
 
   sigset_t signals = tandem::config::blockStopSignals();
 
-  tandem::devices::PoolConfig pool_config;
-  pool_config.provider = options.string("pool-provider");
-  pool_config.path = pool_dir;
-  pool_config.volume_group = options.string("pool-volume-group");
-  pool_config.thin_pool = options.string("pool-thin-pool");
-  std::string zpool = options.string("pool-zpool");
-  pool_config.zpool = zpool.substr(0, zpool.find('/'));
-  if (zpool.find('/') != std::string::npos) pool_config.dataset = zpool.substr(zpool.find('/') + 1);
-  auto provider = tandem::devices::makeProvider(pool_config);
-  if (!provider.isOk()) return fail("storage pool: " + provider.status().message());
   std::map<std::string, tandem::node::Pool> pools;
-  pools[options.string("pool-name")] = tandem::node::Pool{options.string("pool-name"), std::move(provider).value()};
+  for (const auto& text : pool_texts) {
+    auto spec = tandem::node::parsePoolSpec(text);
+    if (!spec.isOk()) return fail(spec.status().message());
+    if (pools.count(spec->name)) return fail("pool '" + spec->name + "' is given twice");
+    auto provider = tandem::devices::makeProvider(spec->config);
+    if (!provider.isOk()) return fail("pool '" + spec->name + "': " + provider.status().message());
+    pools[spec->name] = tandem::node::Pool{spec->name, std::move(provider).value()};
+  }
 
   tandem::replication::ServiceOptions repl_options;
   repl_options.node_name = options.string("name");

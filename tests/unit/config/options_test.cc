@@ -61,6 +61,20 @@ TEST_F(OptionsTest, BadInputIsNamed) {
   EXPECT_NE(f.message().find(file_ + ":1"), std::string::npos) << f.message();
 }
 
+// A list option collects every occurrence; flags replace what the config file listed.
+TEST_F(OptionsTest, ListOptionsAccumulate) {
+  writeFile("pool = a=file:/x\npool = b=file:/y\n");
+  Options file_only({{"pool", OptionType::kList, "", "pools"}});
+  std::string arg = "--config=" + file_;
+  const char* argv1[] = {"prog", arg.c_str()};
+  ASSERT_TRUE(file_only.parse(2, argv1).isOk());
+  EXPECT_EQ(file_only.list("pool"), (std::vector<std::string>{"a=file:/x", "b=file:/y"}));
+  Options both({{"pool", OptionType::kList, "", "pools"}});
+  const char* argv2[] = {"prog", arg.c_str(), "--pool", "c=file:/z", "--pool=d=file:/w"};
+  ASSERT_TRUE(both.parse(5, argv2).isOk());
+  EXPECT_EQ(both.list("pool"), (std::vector<std::string>{"c=file:/z", "d=file:/w"}));
+}
+
 TEST(Duration, ParsesUnits) {
   EXPECT_EQ(*parseDuration("500ms"), std::chrono::milliseconds(500));
   EXPECT_EQ(*parseDuration("2m"), std::chrono::minutes(2));

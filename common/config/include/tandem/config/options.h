@@ -16,7 +16,9 @@
 
 namespace tandem::config {
 
-enum class OptionType { kString, kUint, kBool, kDuration };  // duration: "500ms", "6s", "2m"
+// duration: "500ms", "6s", "2m"; list: repeatable (each flag or config line adds one value;
+// flags replace the config file's values as a whole).
+enum class OptionType { kString, kUint, kBool, kDuration, kList };
 
 struct OptionSpec {
   std::string name;
@@ -39,6 +41,7 @@ class Options {
   uint64_t uint(const std::string& name) const;
   bool boolean(const std::string& name) const;
   std::chrono::milliseconds duration(const std::string& name) const;
+  const std::vector<std::string>& list(const std::string& name) const;
 
  private:
   Status set(const std::string& name, const std::string& value, const std::string& source);
@@ -47,6 +50,8 @@ class Options {
 
   std::vector<OptionSpec> specs_;
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> lists_;
+  std::map<std::string, std::string> list_sources_;  // which source last set each list
   bool help_ = false;
 };
 
