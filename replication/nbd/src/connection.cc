@@ -1,6 +1,12 @@
 #include "connection.h"
 
+#include <algorithm>
 #include <array>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "request_handler.h"
 #include "socket_io.h"
@@ -62,46 +68,140 @@ OptionOutcome Connection::negotiate() {
   }
 }
 
+namespace {
+
+// One request read from the socket, with its write payload or room for its read data.
+struct Job {
+  Request request;
+  Bytes buffer;
+};
+
+// Writes whole replies from any thread; remembers a failed socket.
+class ReplyWriter {
+ public:
+  explicit ReplyWriter(int fd) : fd_(fd) {}
+  // False once a write failed (the client is gone); later replies are dropped.
+  bool send(uint64_t handle, NbdError error, std::span<const std::byte> data) {
+    std::array<std::byte, kSimpleReplyHeaderSize> header;
+    encodeSimpleReplyHeader(SimpleReply{error, handle}, header);
+    std::lock_guard lock(mu_);
+    if (broken_) return false;
+    if (!writeFull(fd_, header, data).isOk()) broken_ = true;
+    return !broken_;
+  }
+  bool broken() {
+    std::lock_guard lock(mu_);
+    return broken_;
+  }
+
+ private:
+  int fd_;
+  std::mutex mu_;
+  bool broken_ = false;
+};
+
+void executeAndReply(devices::BlockDevice& device, Job& job, ReplyWriter& writer, const std::string& export_name) {
+  NbdError error = executeRequest(device, job.request, job.buffer, job.buffer);
+  if (error != NbdError::kOk) {
+    log::debug(kLog, export_name + ": " + std::string(commandName(job.request.type)) + " failed with NBD error " +
+                         std::to_string(static_cast<uint32_t>(error)));
+  }
+  std::span<const std::byte> data;
+  if (job.request.type == Command::kRead && error == NbdError::kOk) data = std::span(job.buffer.data(), job.request.length);
+  writer.send(job.request.handle, error, data);
+}
+
+// A bounded queue feeding the connection's worker threads.
+class JobQueue {
+ public:
+  explicit JobQueue(size_t capacity) : capacity_(capacity) {}
+  // Blocks while full. False after close().
+  bool push(Job job) {
+    std::unique_lock lock(mu_);
+    space_.wait(lock, [&] { return closed_ || jobs_.size() < capacity_; });
+    if (closed_) return false;
+    jobs_.push_back(std::move(job));
+    work_.notify_one();
+    return true;
+  }
+  // Blocks until a job arrives; false when closed and drained.
+  bool pop(Job* out) {
+    std::unique_lock lock(mu_);
+    work_.wait(lock, [&] { return closing_ || !jobs_.empty(); });
+    if (jobs_.empty()) return false;
+    *out = std::move(jobs_.front());
+    jobs_.pop_front();
+    space_.notify_one();
+    return true;
+  }
+  // No more pushes; pop() drains what is queued, then returns false.
+  void finish() {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+    closed_ = true;
+    work_.notify_all();
+    space_.notify_all();
+  }
+
+ private:
+  size_t capacity_;
+  std::mutex mu_;
+  std::condition_variable work_, space_;
+  std::deque<Job> jobs_;
+  bool closing_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace
+
 void Connection::transmit(devices::BlockDevice& device, const std::string& export_name) {
   TransmissionLimits limits{device.sizeBytes(), config_.block_sizes.maximum};
-  Bytes buffer;
+  ReplyWriter writer(fd_);
+  const uint32_t workers = std::max<uint32_t>(1, config_.requests_in_flight);
+  JobQueue queue(workers);
+  std::vector<std::thread> threads;
+  if (workers > 1) {
+    for (uint32_t i = 0; i < workers; ++i) {
+      threads.emplace_back([&] {
+        Job job;
+        while (queue.pop(&job)) executeAndReply(device, job, writer, export_name);
+      });
+    }
+  }
+
   std::array<std::byte, kRequestHeaderSize> header_bytes;
-  std::array<std::byte, kSimpleReplyHeaderSize> reply_bytes;
-  for (;;) {
-    if (!readFull(fd_, header_bytes).isOk()) return;  // closed or shut down
+  while (!writer.broken()) {
+    if (!readFull(fd_, header_bytes).isOk()) break;  // closed or shut down
     Result<Request> request = decodeRequestHeader(header_bytes);
     if (!request.isOk()) {
       log::warn(kLog, export_name + ": " + request.status().toString() + "; closing");
-      return;
+      break;
     }
-    if (request->type == Command::kDisc) return;  // every earlier request is already answered
+    if (request->type == Command::kDisc) break;  // outstanding requests are completed below
     RequestCheck check = checkRequest(*request, limits);
     if (check.action == RequestCheck::Action::kDisconnect) {
       log::warn(kLog, export_name + ": " + std::string(commandName(request->type)) + " payload of " +
                           std::to_string(request->length) + " bytes is over the limit; closing");
-      return;
+      break;
     }
     uint32_t payload = payloadLength(*request);
-    uint32_t needed = request->type == Command::kRead || payload > 0 ? request->length : 0;
-    if (check.action == RequestCheck::Action::kReject) needed = 0;
-    if (buffer.size() < needed) buffer.resize(needed);
-
-    NbdError error = check.error;
     if (check.action == RequestCheck::Action::kReject) {
-      if (payload > 0 && !discardBytes(fd_, payload).isOk()) return;
-    } else {
-      if (payload > 0 && !readFull(fd_, std::span(buffer.data(), payload)).isOk()) return;
-      error = executeRequest(device, *request, buffer, buffer);
+      if (payload > 0 && !discardBytes(fd_, payload).isOk()) break;
+      log::debug(kLog, export_name + ": " + std::string(commandName(request->type)) + " rejected with NBD error " +
+                           std::to_string(static_cast<uint32_t>(check.error)));
+      writer.send(request->handle, check.error, {});
+      continue;
     }
-    if (error != NbdError::kOk) {
-      log::debug(kLog, export_name + ": " + std::string(commandName(request->type)) + " failed with NBD error " +
-                           std::to_string(static_cast<uint32_t>(error)));
+    Job job{*request, Bytes(request->type == Command::kRead || payload > 0 ? request->length : 0)};
+    if (payload > 0 && !readFull(fd_, std::span(job.buffer.data(), payload)).isOk()) break;
+    if (threads.empty()) {
+      executeAndReply(device, job, writer, export_name);
+    } else if (!queue.push(std::move(job))) {
+      break;
     }
-    encodeSimpleReplyHeader(SimpleReply{error, request->handle}, reply_bytes);
-    std::span<const std::byte> data;
-    if (request->type == Command::kRead && error == NbdError::kOk) data = std::span(buffer.data(), request->length);
-    if (!writeFull(fd_, reply_bytes, data).isOk()) return;
   }
+  queue.finish();
+  for (auto& t : threads) t.join();
 }
 
 }  // namespace tandem::nbd

@@ -1,6 +1,9 @@
 // Connection: one client of the NBD server, from the greeting to the end of transmission,
-// on a connected blocking socket. Requests are processed strictly in order with one reply
-// at a time (pipelined requests simply queue in the socket), so replies are always whole.
+// on a connected blocking socket. In transmission the connection's thread reads requests and
+// hands them to `requests_in_flight` worker threads; each reply (header and read data) is
+// written whole under a lock, in completion order. DISC, a protocol error or a dead socket
+// stops reading; requests already read are completed (and answered if the socket still
+// works) before run() returns. With requests_in_flight == 1 requests run strictly in order.
 // Thread-safety: run() is called once, on the connection's own thread. The socket may be
 // shut down from another thread (disconnectExport/stop); run() then returns.
 #pragma once
@@ -17,6 +20,7 @@ struct ConnectionConfig {
   bool multi_conn = false;
   BlockSizeConstraints block_sizes;     // maximum = the largest READ/WRITE payload
   uint32_t max_option_bytes = 64 * 1024;  // larger option data: hard disconnect
+  uint32_t requests_in_flight = 8;
 };
 
 class Connection {

@@ -3,6 +3,7 @@
 //
 // A client's socket is closed only under mu_, by its own thread when it finishes, so that
 // disconnectExport()/stop() never shut down a descriptor number that was reused.
+#include <algorithm>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -36,6 +37,7 @@ class NbdServerImpl final : public NbdServer {
         unix_fd_(unix_fd),
         wake_fd_(wake_fd) {
     config_.multi_conn = options.advertise_multi_conn;
+    config_.requests_in_flight = std::max<uint32_t>(1, options.requests_in_flight);
     config_.block_sizes.minimum = 1;
     config_.block_sizes.maximum = options.max_payload_bytes;
     config_.block_sizes.preferred = std::min(options.preferred_block_size, options.max_payload_bytes);

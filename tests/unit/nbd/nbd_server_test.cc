@@ -6,12 +6,16 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <mutex>
+#include <condition_variable>
+#include <set>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 #include "nbd_test_client.h"
 #include "recording_block_device.h"
+#include "tandem/devices/memory_block_device.h"
 #include "tandem/nbd/static_export_registry.h"
 
 namespace tandem::nbd {
@@ -337,31 +341,85 @@ TEST_F(NbdServerTest, DeviceErrorsAreReportedAsNbdErrors) {
   EXPECT_EQ(client->call({0, Command::kRead, 3, 0, 512}, {}, buf)->error, NbdError::kOk);
 }
 
-// Pipelined requests sent back to back are all answered, in order, with their handles.
+// Pipelined requests are all answered, each exactly once (in any order: the protocol allows
+// out-of-order replies), and the data of completed writes reads back.
 TEST_F(NbdServerTest, PipelinedRequestsAreAllAnswered) {
   auto client = open();
   ASSERT_NE(client, nullptr);
-  Bytes data = pattern(4096, 9);
   Bytes burst;
-  for (uint64_t h = 1; h <= 8; ++h) {
+  for (uint64_t h = 1; h <= 32; ++h) {
+    Bytes data = pattern(4096, static_cast<uint8_t>(h));
     Bytes header = encodeRequestHeader({0, Command::kWrite, h, (h - 1) * 4096, 4096});
     burst.insert(burst.end(), header.begin(), header.end());
     burst.insert(burst.end(), data.begin(), data.end());
   }
-  Bytes read_header = encodeRequestHeader({0, Command::kRead, 100, 0, 4096});
-  burst.insert(burst.end(), read_header.begin(), read_header.end());
   ASSERT_TRUE(client->sendRaw(burst).isOk());
-  for (uint64_t h = 1; h <= 8; ++h) {
+  std::set<uint64_t> answered;
+  for (int i = 0; i < 32; ++i) {
     Bytes header(kSimpleReplyHeaderSize);
     ASSERT_TRUE(client->readRaw(header).isOk());
-    EXPECT_EQ(*decodeSimpleReplyHeader(header), (SimpleReply{NbdError::kOk, h}));
+    auto reply = decodeSimpleReplyHeader(header);
+    ASSERT_TRUE(reply.isOk());
+    EXPECT_EQ(reply->error, NbdError::kOk);
+    EXPECT_TRUE(answered.insert(reply->handle).second) << "handle answered twice: " << reply->handle;
   }
+  EXPECT_EQ(answered.size(), 32u);
+  for (uint64_t h = 1; h <= 32; h += 7) {
+    ASSERT_TRUE(client->sendRaw(encodeRequestHeader({0, Command::kRead, 1000 + h, (h - 1) * 4096, 4096})).isOk());
+    Bytes header(kSimpleReplyHeaderSize);
+    ASSERT_TRUE(client->readRaw(header).isOk());
+    EXPECT_EQ(*decodeSimpleReplyHeader(header), (SimpleReply{NbdError::kOk, 1000 + h}));
+    Bytes back(4096);
+    ASSERT_TRUE(client->readRaw(back).isOk());
+    EXPECT_EQ(back, pattern(4096, static_cast<uint8_t>(h)));
+  }
+}
+
+// A slow request does not hold up the ones behind it: a READ sent after a blocked WRITE is
+// answered first, and the WRITE is answered once its device call returns.
+TEST_F(NbdServerTest, RequestsCompleteOutOfOrder) {
+  class GatedDevice final : public devices::BlockDevice {
+   public:
+    uint64_t sizeBytes() const override { return kDiskSize; }
+    Status read(uint64_t offset, std::span<std::byte> out) override { return inner_.read(offset, out); }
+    Status write(uint64_t offset, std::span<const std::byte> data, bool fua) override {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return open_; });
+      return inner_.write(offset, data, fua);
+    }
+    Status flush() override { return Status::ok(); }
+    Status trim(uint64_t, uint64_t, bool) override { return Status::ok(); }
+    Status writeZeroes(uint64_t o, uint64_t l, bool f) override { return inner_.writeZeroes(o, l, f); }
+    void open() {
+      std::lock_guard lock(mu_);
+      open_ = true;
+      cv_.notify_all();
+    }
+
+   private:
+    devices::MemoryBlockDevice inner_{kDiskSize};
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool open_ = false;
+  };
+  auto gated = std::make_shared<GatedDevice>();
+  registry_.add("gated", gated);
+  auto client = open("gated");
+  ASSERT_NE(client, nullptr);
+  Bytes burst = encodeRequestHeader({0, Command::kWrite, 1, 0, 4096});
+  Bytes data = pattern(4096, 3);
+  burst.insert(burst.end(), data.begin(), data.end());
+  Bytes read = encodeRequestHeader({0, Command::kRead, 2, 8192, 4096});
+  burst.insert(burst.end(), read.begin(), read.end());
+  ASSERT_TRUE(client->sendRaw(burst).isOk());
   Bytes header(kSimpleReplyHeaderSize);
   ASSERT_TRUE(client->readRaw(header).isOk());
-  EXPECT_EQ(*decodeSimpleReplyHeader(header), (SimpleReply{NbdError::kOk, 100}));
+  EXPECT_EQ(*decodeSimpleReplyHeader(header), (SimpleReply{NbdError::kOk, 2})) << "the read must not wait";
   Bytes back(4096);
   ASSERT_TRUE(client->readRaw(back).isOk());
-  EXPECT_EQ(back, data);
+  gated->open();
+  ASSERT_TRUE(client->readRaw(header).isOk());
+  EXPECT_EQ(*decodeSimpleReplyHeader(header), (SimpleReply{NbdError::kOk, 1}));
 }
 
 // DISC ends the session without a reply.

@@ -37,6 +37,10 @@ struct ServerOptions {
   // Advertise NBD_FLAG_CAN_MULTI_CONN. Only correct when every exported device makes a
   // flush/FUA on one connection durable for writes acknowledged on any connection.
   bool advertise_multi_conn = false;
+  // Requests of one connection executed at the same time (replies may come out of order, as
+  // the protocol allows). 1 processes strictly in order. Pipelining matters for replicated
+  // devices, where each write waits for its peers.
+  uint32_t requests_in_flight = 8;
 };
 
 class NbdServer {
