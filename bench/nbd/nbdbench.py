@@ -260,6 +260,7 @@ def main():
     results = {}
     failed = False
     started = time.monotonic()
+    load_before = os.getloadavg()[0]
     try:
         for t in targets:
             t0 = time.monotonic()
@@ -287,7 +288,9 @@ def main():
     print(f"fio {subprocess.run(['fio', '--version'], capture_output=True, text=True).stdout.strip()}, "
           f"ioengine=nbd over TCP 127.0.0.1, 1 GiB sparse target, {args.runtime} s per job after "
           f"{args.ramp} s ramp, {os.cpu_count()} CPUs, total {time.monotonic() - started:.0f} s")
-    print("latency = fio completion latency (clat); writes are plain (no FUA/flush), page cache everywhere")
+    print(f"1-min load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after (other work on the machine "
+          "skews the figures); latency = fio completion latency (clat); writes are plain (no FUA/flush), "
+          "page cache everywhere")
     print(table(results, targets))
     return 1 if failed else 0
 
