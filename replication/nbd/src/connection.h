@@ -20,7 +20,7 @@ struct ConnectionConfig {
   bool multi_conn = false;
   BlockSizeConstraints block_sizes;     // maximum = the largest READ/WRITE payload
   uint32_t max_option_bytes = 64 * 1024;  // larger option data: hard disconnect
-  uint32_t requests_in_flight = 8;
+  uint32_t requests_in_flight = 1;
 };
 
 class Connection {

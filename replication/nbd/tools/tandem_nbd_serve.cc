@@ -30,6 +30,7 @@ int usage(std::string_view error) {
   std::cerr << "tandem-nbd-serve: " << error << "\n"
             << "usage: tandem-nbd-serve --file PATH [--export NAME] [--bind ADDR] [--port N]\n"
             << "                        [--unix PATH] [--no-tcp] [--max-payload BYTES] [--multi-conn]\n"
+            << "                        [--requests-in-flight N]\n"
             << "                        [--log-level debug|info|warn|error]\n";
   return 2;
 }
@@ -66,6 +67,10 @@ int main(int argc, char** argv) {
     } else if (arg == "--max-payload") {
       if (!parseNumber(v, &options.max_payload_bytes) || options.max_payload_bytes == 0) {
         return usage("bad --max-payload: " + std::string(v));
+      }
+    } else if (arg == "--requests-in-flight") {
+      if (!parseNumber(v, &options.requests_in_flight) || options.requests_in_flight == 0) {
+        return usage("bad --requests-in-flight: " + std::string(v));
       }
     } else if (arg == "--log-level") {
       tandem::log::Level level;

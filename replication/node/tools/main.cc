@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -38,6 +39,8 @@ std::vector<OptionSpec> optionTable() {
       {"nbd-port", OptionType::kUint, "0", "NBD TCP port (0: any free port)"},
       {"nbd-socket", OptionType::kString, "", "NBD UNIX socket (default: <state-dir>/nbd.sock)"},
       {"replication-port", OptionType::kUint, "0", "replication TCP port (0: any free port)"},
+      {"nbd-requests-in-flight", OptionType::kUint, "8",
+       "requests of one NBD connection executed concurrently (writes wait for replicas; 1: in order)"},
       {"heartbeat-interval", OptionType::kDuration, "2s", "how often the node reports status"},
       {"poll-wait", OptionType::kDuration, "25s", "long-poll wait for desired-state changes"},
       tandem::config::logLevelOption(),
@@ -103,6 +106,8 @@ int main(int argc, char** argv) {
   tandem::nbd::ServerOptions nbd_options;
   nbd_options.tcp_bind_address = options.string("listen");
   nbd_options.tcp_port = static_cast<uint16_t>(options.uint("nbd-port"));
+  nbd_options.requests_in_flight =
+      static_cast<uint32_t>(std::clamp<uint64_t>(options.uint("nbd-requests-in-flight"), 1, 64));
   nbd_options.unix_socket_path =
       options.string("nbd-socket").empty() ? state_dir + "/nbd.sock" : options.string("nbd-socket");
   auto nbd = tandem::nbd::NbdServer::start(nbd_options, exports);

@@ -44,6 +44,7 @@ class NbdServerTest : public ::testing::Test {
     registry_.add("disk", disk_);
     registry_.add("other", other_);
     ServerOptions options;
+    options.requests_in_flight = 8;  // the node worker's setting: replies may come out of order
     options.unix_socket_path = socketPath();
     options.max_payload_bytes = kMaxPayload;
     auto server = NbdServer::start(options, registry_);
