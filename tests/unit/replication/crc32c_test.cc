@@ -35,14 +35,17 @@ TEST(Crc32c, MatchesKnownVectors) {
   EXPECT_EQ(crc32c(ascending), 0x46DD794Eu);
 }
 
-// Slice-by-8 agrees with the bitwise reference for every length and alignment.
+// Both implementations (hardware where the CPU has it, and slice-by-8) agree with the bitwise
+// reference for every length and alignment.
 TEST(Crc32c, AgreesWithBitwiseReferenceAtEveryLength) {
+  RecordProperty("hardware_crc32c", crc32cHardwareAvailable() ? "yes" : "no");
   std::vector<std::byte> data(300);
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::byte>((i * 131 + 7) & 0xFF);
   for (size_t start = 0; start < 9; ++start) {
     for (size_t len = 0; start + len <= data.size(); len += 13) {
       auto s = std::span<const std::byte>(data).subspan(start, len);
       ASSERT_EQ(crc32c(s), referenceCrc32c(s)) << start << "+" << len;
+      ASSERT_EQ(crc32cSoftware(s), referenceCrc32c(s)) << start << "+" << len;
     }
   }
 }
@@ -52,6 +55,7 @@ TEST(Crc32c, ContinuesAcrossPieces) {
   auto all = bytesOf("The quick brown fox jumps over the lazy dog");
   uint32_t piecewise = crc32c(all.subspan(10), crc32c(all.first(10)));
   EXPECT_EQ(piecewise, crc32c(all));
+  EXPECT_EQ(crc32cSoftware(all.subspan(10), crc32cSoftware(all.first(10))), crc32c(all));
 }
 
 }  // namespace
