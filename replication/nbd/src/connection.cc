@@ -194,7 +194,9 @@ void Connection::transmit(devices::BlockDevice& device, const std::string& expor
     }
     Job job{*request, Bytes(request->type == Command::kRead || payload > 0 ? request->length : 0)};
     if (payload > 0 && !readFull(fd_, std::span(job.buffer.data(), payload)).isOk()) break;
-    if (threads.empty()) {
+    // Reads are local and quick on every device Tandem exports: answering them on this thread
+    // saves the hand-off; writes and flushes, which may wait for replicas, go to the workers.
+    if (threads.empty() || job.request.type == Command::kRead) {
       executeAndReply(device, job, writer, export_name);
     } else if (!queue.push(std::move(job))) {
       break;
