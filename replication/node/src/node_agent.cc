@@ -1,15 +1,15 @@
 #include "tandem/node/node_agent.h"
 
-#include <fstream>
 
 #include "tandem/common/log.h"
 #include "tandem/json/writer.h"
 
 namespace tandem::node {
 
-NodeAgent::NodeAgent(NodeAgentOptions options, ControllerClient& client, Reconciler& reconciler)
-    : options_(std::move(options)), client_(client), reconciler_(reconciler) {
-  loadIdentity();
+NodeAgent::NodeAgent(NodeAgentOptions options, NodeIdentity identity, ControllerClient& client,
+                     Reconciler& reconciler)
+    : options_(std::move(options)), client_(client), reconciler_(reconciler), identity_(std::move(identity)) {
+  identity_.name = options_.name;
 }
 
 NodeAgent::~NodeAgent() { stop(); }
@@ -39,45 +39,27 @@ bool NodeAgent::waitFor(std::chrono::milliseconds d) {
   return !stopping_;
 }
 
-void NodeAgent::loadIdentity() {
-  std::ifstream in(options_.state_dir + "/identity");
-  std::string line;
-  while (std::getline(in, line)) {
-    auto eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    std::string key = line.substr(0, eq), value = line.substr(eq + 1);
-    if (key == "uuid") uuid_ = value;
-    if (key == "cluster_id") cluster_id_ = value;
-  }
-}
-
-void NodeAgent::saveIdentity() {
-  std::string path = options_.state_dir + "/identity";
-  {
-    std::ofstream out(path + ".tmp", std::ios::trunc);
-    out << "name=" << options_.name << "\nuuid=" << uuid_ << "\ncluster_id=" << cluster_id_ << "\n";
-  }
-  std::rename((path + ".tmp").c_str(), path.c_str());
-}
-
 Status NodeAgent::registerOnce() {
   json::JsonWriter w;
   w.beginObject().field("name", options_.name);
-  if (!uuid_.empty()) w.field("uuid", uuid_);
+  if (!identity_.uuid.empty()) w.field("uuid", identity_.uuid);
   w.field("address", options_.address).field("nbd_port", uint64_t{options_.nbd_port});
   w.field("replication_port", uint64_t{options_.replication_port});
   reconciler_.writePools(w);
   w.endObject();
   ASSIGN_OR_RETURN(Registration reg, client_.registerNode(w.str()));
-  if (!cluster_id_.empty() && reg.cluster_id != cluster_id_) {
-    log::warn("node", "controller reports cluster " + reg.cluster_id + ", this node was in " + cluster_id_ +
-                          ": local replicas will not be deleted");
+  if (!identity_.cluster_id.empty() && reg.cluster_id != identity_.cluster_id) {
+    log::warn("node", "controller reports cluster " + reg.cluster_id + ", this node belongs to " +
+                          identity_.cluster_id + ": its desired state will be ignored");
   }
-  bool changed = uuid_ != reg.uuid || cluster_id_.empty();
-  uuid_ = reg.uuid;
-  if (cluster_id_.empty()) cluster_id_ = reg.cluster_id;
-  if (changed) saveIdentity();
-  log::info("node", "registered as " + options_.name + " (" + uuid_ + ")");
+  bool changed = identity_.uuid != reg.uuid || identity_.cluster_id.empty();
+  identity_.uuid = reg.uuid;
+  if (identity_.cluster_id.empty()) identity_.cluster_id = reg.cluster_id;
+  if (changed) {
+    // Without the identity on disk a restart would register as a new node: do not go on.
+    RETURN_IF_ERROR(saveIdentity(options_.state_dir, identity_));
+  }
+  log::info("node", "registered as " + options_.name + " (" + identity_.uuid + ")");
   std::lock_guard lock(mu_);
   registered_ = true;
   return Status::ok();

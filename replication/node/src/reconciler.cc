@@ -55,6 +55,11 @@ std::string Reconciler::metadataPath(const std::string& uuid) const {
   return options_.metadata_dir + "/" + uuid + ".meta";
 }
 
+void Reconciler::unexport(const std::string& name) {
+  exported_.erase(name);
+  if (exports_.remove(name) && on_unexport_) on_unexport_(name);
+}
+
 std::string Reconciler::clusterId() {
   std::lock_guard lock(mu_);
   return options_.cluster_id;
@@ -63,23 +68,19 @@ std::string Reconciler::clusterId() {
 Status Reconciler::apply(const DesiredState& desired) {
   std::lock_guard lock(mu_);
   if (options_.cluster_id.empty()) options_.cluster_id = desired.cluster_id;
-  bool same_cluster = options_.cluster_id == desired.cluster_id;
-  Status first;
-  std::set<std::string> wanted;
-  for (const auto& d : desired.replicas) {
-    wanted.insert(d.volume_uuid);
-    Status s = ensureReplica(d);
-    if (s.isOk()) {
-      errors_.erase(d.volume_uuid);
-    } else {
-      log::error("reconcile", "volume " + d.volume_name + ": " + s.toString());
-      errors_[d.volume_uuid] = s.message();
-      if (first.isOk()) first = s;
-    }
+  if (options_.cluster_id != desired.cluster_id) {
+    // A different (or reset) controller: change nothing, and above all delete nothing.
+    Status s(ErrorCode::kConflict, "desired state is from cluster " + desired.cluster_id +
+                                       " but this node belongs to " + options_.cluster_id + ": ignoring it");
+    log::error("reconcile", s.message());
+    return s;
   }
+  std::set<std::string> wanted;
+  for (const auto& d : desired.replicas) wanted.insert(d.volume_uuid);
 
-  // Everything local that is not wanted goes: replicas the engine holds, and backing volumes
-  // left from before a restart (named by uuid).
+  // First everything local that is not wanted goes — replicas the engine holds and backing
+  // volumes left from before a restart (named by uuid) — so that a volume re-created under the
+  // same name finds its export name free.
   std::set<std::string> unwanted;
   for (const auto& [uuid, _] : active_) {
     if (!wanted.count(uuid)) unwanted.insert(uuid);
@@ -91,13 +92,7 @@ Status Reconciler::apply(const DesiredState& desired) {
       if (!v.is_snapshot && isUuid(v.name) && !wanted.count(v.name)) unwanted.insert(v.name);
     }
   }
-  if (!unwanted.empty() && !same_cluster) {
-    Status s(ErrorCode::kConflict, "desired state is from cluster " + desired.cluster_id + " but this node belongs to " +
-                                       options_.cluster_id + ": not deleting " + std::to_string(unwanted.size()) +
-                                       " local replica(s)");
-    log::error("reconcile", s.message());
-    return s;
-  }
+  Status first;
   for (const auto& uuid : unwanted) {
     Status s = removeReplica(uuid);
     if (!s.isOk()) {
@@ -106,6 +101,17 @@ Status Reconciler::apply(const DesiredState& desired) {
       if (first.isOk()) first = s;
     } else {
       errors_.erase(uuid);
+    }
+  }
+
+  for (const auto& d : desired.replicas) {
+    Status s = ensureReplica(d);
+    if (s.isOk()) {
+      errors_.erase(d.volume_uuid);
+    } else {
+      log::error("reconcile", "volume " + d.volume_name + ": " + s.toString());
+      errors_[d.volume_uuid] = s.message();
+      if (first.isOk()) first = s;
     }
   }
   applied_generation_ = desired.generation;
@@ -139,14 +145,17 @@ Status Reconciler::ensureReplica(const DesiredReplica& d) {
   } else if (!(active->second == d)) {
     RETURN_IF_ERROR(engine_.updateVolume(engineConfig(d)));
     if (active->second.primary && (!d.primary || active->second.volume_name != d.volume_name)) {
-      if (exports_.remove(active->second.volume_name) && on_unexport_) on_unexport_(active->second.volume_name);
+      unexport(active->second.volume_name);
     }
     active->second = d;
   }
-  if (d.primary && !exports_.find(d.volume_name)) {
+  auto exported = exported_.find(d.volume_name);
+  if (d.primary && (exported == exported_.end() || exported->second != d.volume_uuid)) {
     auto device = engine_.primaryDevice(d.volume_uuid);
     if (!device) return Status(ErrorCode::kInternal, "engine has no primary device for " + d.volume_name);
+    unexport(d.volume_name);  // a stale export of another volume under this name
     exports_.add(d.volume_name, device);
+    exported_[d.volume_name] = d.volume_uuid;
     log::info("reconcile", "exporting " + d.volume_name + " over NBD");
   }
   return Status::ok();
@@ -157,9 +166,8 @@ Status Reconciler::removeReplica(const std::string& uuid) {
   std::string pool_name;
   if (active != active_.end()) {
     pool_name = active->second.pool;
-    if (active->second.primary && exports_.remove(active->second.volume_name) && on_unexport_) {
-      on_unexport_(active->second.volume_name);
-    }
+    auto exported = exported_.find(active->second.volume_name);
+    if (exported != exported_.end() && exported->second == uuid) unexport(active->second.volume_name);
     Status s = engine_.removeVolume(uuid);
     if (!s.isOk() && s.code() != ErrorCode::kNotFound) return s;
     active_.erase(active);

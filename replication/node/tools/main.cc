@@ -114,7 +114,9 @@ int main(int argc, char** argv) {
   if (!nbd.isOk()) return fail("nbd: " + nbd.status().message());
 
   tandem::nbd::NbdServer* nbd_server = nbd->get();
-  tandem::node::Reconciler reconciler({metadata_dir, ""}, pools, **engine, exports,
+  auto identity = tandem::node::loadIdentity(state_dir);
+  if (!identity.isOk()) return fail(identity.status().message());
+  tandem::node::Reconciler reconciler({metadata_dir, identity->cluster_id}, pools, **engine, exports,
                                       [nbd_server](const std::string& name) { nbd_server->disconnectExport(name); });
 
   tandem::http::ClientOptions client_options;
@@ -131,7 +133,7 @@ int main(int argc, char** argv) {
   agent_options.state_dir = state_dir;
   agent_options.poll_wait = std::chrono::duration_cast<std::chrono::seconds>(options.duration("poll-wait"));
   agent_options.heartbeat_interval = options.duration("heartbeat-interval");
-  tandem::node::NodeAgent agent(agent_options, **client, reconciler);
+  tandem::node::NodeAgent agent(agent_options, *identity, **client, reconciler);
   tandem::log::info("node", options.string("name") + ": nbd port " + std::to_string((*nbd)->tcpPort()) +
                                 ", socket " + nbd_options.unix_socket_path + ", replication port " +
                                 std::to_string((*engine)->port()));

@@ -91,6 +91,25 @@ TEST_F(ReconcilerTest, RemovesWhatIsNoLongerDesired) {
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/meta/" + kUuid + ".meta"));
 }
 
+// A volume deleted and re-created under the same name in one step is exported as the new one
+// (the old replica is gone, the export is not left pointing at it or missing).
+TEST_F(ReconcilerTest, RecreatedVolumeTakesOverTheExportName) {
+  Reconciler& r = reconciler();
+  ASSERT_TRUE(r.apply(oneVolume()).isOk());
+  DesiredState again = oneVolume();
+  again.generation = 6;
+  again.replicas[0].volume_uuid = "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22";
+  again.replicas[0].size_bytes = 2 << 20;
+  ASSERT_TRUE(r.apply(again).isOk());
+  auto device = exports_.find("vol");
+  ASSERT_NE(device, nullptr) << "the new volume must be exported";
+  EXPECT_EQ(device->sizeBytes(), 2u << 20);
+  EXPECT_FALSE(backingExists()) << "the old replica must be deleted";
+  EXPECT_EQ(unexported_, std::vector<std::string>{"vol"}) << "clients of the old volume are disconnected";
+  ASSERT_TRUE(r.apply(again).isOk());
+  EXPECT_EQ(unexported_.size(), 1u) << "re-applying must not disturb the export";
+}
+
 // A desired state from another cluster never deletes local data.
 TEST_F(ReconcilerTest, NeverDeletesForAnotherCluster) {
   ASSERT_TRUE(reconciler().apply(oneVolume()).isOk());
@@ -106,6 +125,10 @@ TEST_F(ReconcilerTest, NeverDeletesForAnotherCluster) {
   Status s = r.apply(foreign);
   EXPECT_EQ(s.code(), ErrorCode::kConflict);
   EXPECT_TRUE(backingExists());
+  DesiredState foreign_volume = oneVolume("cluster-b");
+  foreign_volume.replicas[0].volume_uuid = "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22";
+  EXPECT_EQ(r.apply(foreign_volume).code(), ErrorCode::kConflict);
+  EXPECT_EQ(pools_["default"].provider->list()->size(), 1u) << "nothing is created for another cluster either";
 }
 
 // A replica in a pool this node does not have is an error reported for that replica.

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tandem/node/controller_client.h"
+#include "tandem/node/identity.h"
 #include "tandem/node/reconciler.h"
 
 namespace tandem::node {
@@ -30,7 +31,8 @@ struct NodeAgentOptions {
 
 class NodeAgent {
  public:
-  NodeAgent(NodeAgentOptions options, ControllerClient& client, Reconciler& reconciler);
+  // `identity` is what loadIdentity() read from the state directory (empty for a new node).
+  NodeAgent(NodeAgentOptions options, NodeIdentity identity, ControllerClient& client, Reconciler& reconciler);
   ~NodeAgent();
   void start();
   // Stops both loops. The poll thread may sit in a long-poll for up to poll_wait: with
@@ -42,14 +44,11 @@ class NodeAgent {
   void heartbeatLoop();
   Status registerOnce();
   bool waitFor(std::chrono::milliseconds d);  // false when stopping
-  void loadIdentity();
-  void saveIdentity();
 
   NodeAgentOptions options_;
   ControllerClient& client_;
   Reconciler& reconciler_;
-  std::string uuid_;
-  std::string cluster_id_;
+  NodeIdentity identity_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -60,6 +60,8 @@ class Reconciler {
   Status ensureReplica(const DesiredReplica& d);
   Status removeReplica(const std::string& volume_uuid);
   std::string metadataPath(const std::string& uuid) const;
+  // Removes export `name` (if any) and closes its NBD connections.
+  void unexport(const std::string& name);
 
   ReconcilerOptions options_;
   std::map<std::string, Pool>& pools_;
@@ -71,6 +73,7 @@ class Reconciler {
   uint64_t applied_generation_ = 0;
   std::map<std::string, DesiredReplica> active_;   // by volume uuid: what the engine holds
   std::map<std::string, std::string> errors_;      // by volume uuid
+  std::map<std::string, std::string> exported_;    // export name -> volume uuid
 };
 
 }  // namespace tandem::node
