@@ -192,7 +192,8 @@ class LocalCluster:
                 os.path.join(self.bin_dir, "tandem-node"), f"--name={name}", f"--controller-url={self.url}",
                 f"--ca-file={self.ca}", f"--admin-token-file={self.token_file}",
                 f"--state-dir={self.node_dir(name)}", f"--heartbeat-interval={self.heartbeat_interval}",
-                "--poll-wait=5s", *extra_args], os.path.join(self.root, f"{name}.log"))
+                "--poll-wait=5s", "--nbd-port=0", "--replication-port=0", *extra_args],
+                os.path.join(self.root, f"{name}.log"))
         self.nodes[name].start()
 
     def online_nodes(self):
