@@ -134,7 +134,7 @@ std::string desiredStateJson(const DesiredState& s) {
     w.beginObject();
     w.key("volume").beginObject().field("name", r.volume.name).field("uuid", r.volume.uuid);
     w.field("size_bytes", r.volume.size_bytes).field("epoch", r.volume.epoch).endObject();
-    w.field("pool", r.pool).field("primary", r.primary);
+    w.field("pool", r.pool).field("thin", r.thin).field("primary", r.primary);
     w.key("peers").beginArray();
     for (const auto& p : r.peers) {
       w.beginObject().field("node", p.node).field("host", p.host).field("port", uint64_t{p.port}).endObject();

@@ -370,9 +370,12 @@ Result<DesiredState> ClusterService::desiredState(const std::string& node) {
   ASSIGN_OR_RETURN(auto volumes, store_.listVolumes());
   ASSIGN_OR_RETURN(auto replicas, store_.listReplicas());
   ASSIGN_OR_RETURN(auto node_list, store_.listNodes());
+  ASSIGN_OR_RETURN(auto group_list, store_.listGroups());
   std::map<std::string, NodeRecord> nodes;
   for (auto& n : node_list) nodes[n.name] = n;
   if (!nodes.count(node)) return Status(ErrorCode::kNotFound, "node '" + node + "' does not exist").withReason("node_not_found");
+  std::map<std::string, bool> group_thin;
+  for (const auto& g : group_list) group_thin[g.name] = g.thin;
 
   DesiredState state;
   state.generation = generation;
@@ -387,6 +390,7 @@ Result<DesiredState> ClusterService::desiredState(const std::string& node) {
     DesiredReplica d;
     d.volume = v;
     d.pool = mine->pool_name;
+    d.thin = group_thin.count(v.group) ? group_thin[v.group] : true;
     d.primary = v.primary_node == node;
     for (const auto& r : replicas) {
       if (r.volume_uuid != v.uuid || r.node_name == node || !r.diskful) continue;

@@ -27,6 +27,8 @@ Result<DesiredState> parseDesiredState(std::string_view text) {
     ASSIGN_OR_RETURN(d.size_bytes, vr.requiredUint64("size_bytes"));
     ASSIGN_OR_RETURN(d.epoch, vr.requiredUint64("epoch"));
     ASSIGN_OR_RETURN(d.pool, rr.requiredString("pool"));
+    ASSIGN_OR_RETURN(auto thin, rr.optionalBool("thin"));
+    d.thin = thin.value_or(true);
     ASSIGN_OR_RETURN(auto primary, rr.optionalBool("primary"));
     d.primary = primary.value_or(false);
     ASSIGN_OR_RETURN(auto peers, rr.optionalObjectArray("peers"));

@@ -129,7 +129,8 @@ Status Reconciler::ensureReplica(const DesiredReplica& d) {
   if (active == active_.end()) {
     auto info = provider.info(d.volume_uuid);
     if (info.status().code() == ErrorCode::kNotFound) {
-      RETURN_IF_ERROR(provider.create(d.volume_uuid, d.size_bytes, devices::Provisioning::kThin)
+      RETURN_IF_ERROR(provider.create(d.volume_uuid, d.size_bytes,
+                                      d.thin ? devices::Provisioning::kThin : devices::Provisioning::kThick)
                           .withContext("create backing volume in pool " + d.pool));
       log::info("reconcile", "created backing volume for " + d.volume_name + " in pool " + d.pool);
     } else if (!info.isOk()) {

@@ -142,6 +142,7 @@ TEST_F(ApiRouterTest, CreatesThreeReplicaVolumeIdempotently) {
   auto d = json::parseObject(desired->body);
   ASSERT_EQ((*d)["replicas"].Size(), 1u);
   EXPECT_EQ((*d)["replicas"][0]["peers"].Size(), 2u);
+  EXPECT_TRUE((*d)["replicas"][0]["thin"].GetBool()) << "groups are thin by default";
 }
 
 // Bad requests get precise errors with the right status and create nothing.

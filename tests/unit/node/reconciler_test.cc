@@ -50,7 +50,7 @@ class ReconcilerTest : public ::testing::Test {
     s.generation = 5;
     s.cluster_id = cluster;
     s.node = "n1";
-    s.replicas.push_back(DesiredReplica{"vol", kUuid, 1 << 20, 1, pool, true, {}});
+    s.replicas.push_back(DesiredReplica{"vol", kUuid, 1 << 20, 1, pool, /*thin=*/true, /*primary=*/true, {}});
     return s;
   }
   bool backingExists() { return pools_["default"].provider->info(kUuid).isOk(); }
@@ -75,6 +75,19 @@ TEST_F(ReconcilerTest, ApplyIsIdempotent) {
   EXPECT_EQ(exports_.find("vol"), device) << "the same export must stay in place";
   EXPECT_EQ(pools_["default"].provider->list()->size(), 1u);
   EXPECT_NE(r.reportJson().find("\"disk\":\"up_to_date\""), std::string::npos) << r.reportJson();
+}
+
+// A thin replica allocates nothing up front; a thick one (group thin=false) is preallocated.
+TEST_F(ReconcilerTest, ThickGroupsPreallocate) {
+  Reconciler& r = reconciler();
+  ASSERT_TRUE(r.apply(oneVolume()).isOk());
+  EXPECT_EQ(pools_["default"].provider->info(kUuid)->allocated_bytes, 0u);
+  DesiredState thick = oneVolume();
+  thick.generation = 6;
+  thick.replicas[0].volume_uuid = "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22";
+  thick.replicas[0].thin = false;
+  ASSERT_TRUE(r.apply(thick).isOk());
+  EXPECT_GE(pools_["default"].provider->info("6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22")->allocated_bytes, 1u << 20);
 }
 
 // A replica that is no longer desired is unexported, released and deleted with its metadata.

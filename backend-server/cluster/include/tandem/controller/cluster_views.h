@@ -98,6 +98,7 @@ struct DesiredPeer {
 struct DesiredReplica {
   VolumeRecord volume;
   std::string pool;
+  bool thin = true;                // from the volume's resource group: thin or preallocated
   bool primary = false;
   std::vector<DesiredPeer> peers;  // the volume's other diskful replicas
 };

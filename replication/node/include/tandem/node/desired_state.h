@@ -24,6 +24,7 @@ struct DesiredReplica {
   uint64_t size_bytes = 0;
   uint64_t epoch = 0;
   std::string pool;
+  bool thin = true;                 // false: preallocate the backing volume
   bool primary = false;
   std::vector<DesiredPeer> peers;
   bool operator==(const DesiredReplica&) const = default;
