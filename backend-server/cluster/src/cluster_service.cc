@@ -202,8 +202,11 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
         .withReason("invalid_field");
   }
 
-  // Candidates: every reported pool of every node, minus what placed-but-unreported replicas need.
+  // Candidates: every reported pool of every node. A thick replica placed but not yet reported
+  // by its node has not consumed its space in the last report: deduct it, so that creates
+  // arriving between two heartbeats cannot overcommit a pool.
   ASSIGN_OR_RETURN(auto pools, store_.listPools());
+  ASSIGN_OR_RETURN(auto pending, pendingThickBytes());
   std::vector<PoolCandidate> candidates;
   for (const auto& p : pools) {
     PoolCandidate c{p.node_name, p.name, false, 0, 0};
@@ -213,7 +216,8 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
       for (const auto& r : it->second.report.pools) {
         if (r.name == p.name) {
           c.total_bytes = r.total_bytes;
-          c.free_bytes = r.free_bytes;
+          uint64_t reserved = pending[{p.node_name, p.name}];
+          c.free_bytes = r.free_bytes > reserved ? r.free_bytes - reserved : 0;
         }
       }
     }
@@ -239,6 +243,30 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
   lock.unlock();
   notifyWatchers();
   return std::make_pair(views.at(0), true);
+}
+
+Result<std::map<std::pair<std::string, std::string>, uint64_t>> ClusterService::pendingThickBytes() {
+  ASSIGN_OR_RETURN(auto volumes, store_.listVolumes());
+  ASSIGN_OR_RETURN(auto replicas, store_.listReplicas());
+  ASSIGN_OR_RETURN(auto groups, store_.listGroups());
+  std::map<std::string, const VolumeRecord*> thick_volumes;
+  for (const auto& v : volumes) {
+    for (const auto& g : groups) {
+      if (g.name == v.group && !g.thin) thick_volumes[v.uuid] = &v;
+    }
+  }
+  std::map<std::pair<std::string, std::string>, uint64_t> pending;
+  for (const auto& r : replicas) {
+    auto v = thick_volumes.find(r.volume_uuid);
+    if (v == thick_volumes.end()) continue;
+    bool reported = false;
+    auto obs = observed_.find(r.node_name);
+    if (obs != observed_.end()) {
+      for (const auto& rep : obs->second.report.replicas) reported = reported || rep.volume_uuid == r.volume_uuid;
+    }
+    if (!reported) pending[{r.node_name, r.pool_name}] += v->second->size_bytes;
+  }
+  return pending;
 }
 
 Result<VolumeView> ClusterService::getVolume(const std::string& name) {

@@ -191,6 +191,21 @@ TEST_F(ApiRouterTest, BadInputIsRejectedPrecisely) {
   EXPECT_EQ(errorCode(*patch), "method_not_allowed");
 }
 
+// Thick volumes placed but not yet reported still count against their pool, so creates that
+// arrive between two heartbeats cannot overcommit it; thin volumes do not reserve space.
+TEST_F(ApiRouterTest, ThickPlacementsReserveSpaceUntilReported) {
+  registerNode("n1", /*free_gib=*/10);
+  ASSERT_EQ(call("POST", "/v1/resource-groups", R"({"name":"thick","replicas":1,"thin":false})")->status, 201);
+  makeGroup("thin", 1);
+  ASSERT_EQ(call("POST", "/v1/volumes", R"({"name":"a","size_gib":6,"resource_group":"thick"})")->status, 201);
+  auto second = call("POST", "/v1/volumes", R"({"name":"b","size_gib":6,"resource_group":"thick"})");
+  EXPECT_EQ(second->status, 422) << second->body;
+  EXPECT_EQ(errorCode(*second), "not_enough_nodes");
+  // 4 GiB left: two thin 3 GiB volumes both fit (thin volumes allocate on write).
+  EXPECT_EQ(call("POST", "/v1/volumes", R"({"name":"c","size_gib":3,"resource_group":"thin"})")->status, 201);
+  EXPECT_EQ(call("POST", "/v1/volumes", R"({"name":"d","size_gib":3,"resource_group":"thin"})")->status, 201);
+}
+
 // The desired-state long-poll waits for a change, answers when one lands, and expires.
 TEST_F(ApiRouterTest, DesiredStateLongPollWakesOnChangeAndExpires) {
   std::string t1 = registerNode("n1");

@@ -92,6 +92,8 @@ class ClusterService {
   VolumeView deriveView(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas,
                         const std::map<std::string, NodeRecord>& nodes) const;  // needs mu_
   Result<std::vector<VolumeView>> viewsLocked(const std::string* only_name);
+  // Bytes of thick replicas per (node, pool) that their node has not reported yet. Needs mu_.
+  Result<std::map<std::pair<std::string, std::string>, uint64_t>> pendingThickBytes();
   void notifyWatchers();
 
   Store& store_;
