@@ -192,6 +192,8 @@ def response_schema(path, method, status, spec=None):
     content = response_spec(path, method, status, spec).get("content")
     if not content:
         return None
+    if "application/json" not in content:  # e.g. /metrics: text/plain
+        return next(iter(content.values()))["schema"]
     return content["application/json"]["schema"]
 
 

@@ -6,6 +6,7 @@
 
 #include "error_response.h"
 #include "json_views.h"
+#include "metrics.h"
 #include "tandem/controller/tokens.h"
 #include "tandem/json/writer.h"
 
@@ -160,6 +161,25 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
     return fail(Status(ErrorCode::kUnauthenticated, "invalid token").withReason("unauthenticated"));
   }
 
+  if (parts.size() == 1 && parts[0] == "metrics") {
+    if (req.method != "GET") return respond(methodNotAllowed(req, "GET"));
+    MetricsInput input;
+    auto nodes = cluster_.listNodes();
+    auto pools = cluster_.listPools();
+    auto volumes = cluster_.listVolumes();
+    auto generation = cluster_.storeGeneration();
+    for (const Status* s : {&nodes.status(), &pools.status(), &volumes.status(), &generation.status()}) {
+      if (!s->isOk()) return fail(*s);
+    }
+    input.nodes = std::move(nodes).value();
+    input.pools = std::move(pools).value();
+    input.volumes = std::move(volumes).value();
+    input.generation = *generation;
+    http::Response r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = renderMetrics(input);
+    return respond(std::move(r));
+  }
   if (route(2, "v1", "nodes")) {
     if (req.method == "GET") {
       auto nodes = cluster_.listNodes();

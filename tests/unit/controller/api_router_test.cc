@@ -206,6 +206,24 @@ TEST_F(ApiRouterTest, ThickPlacementsReserveSpaceUntilReported) {
   EXPECT_EQ(call("POST", "/v1/volumes", R"({"name":"d","size_gib":3,"resource_group":"thin"})")->status, 201);
 }
 
+// /metrics serves Prometheus text with every state listed and live pool figures; admin only.
+TEST_F(ApiRouterTest, MetricsExposeStatesAndPools) {
+  std::string t1 = registerNode("n1");
+  makeGroup("single", 1);
+  ASSERT_EQ(call("POST", "/v1/volumes", R"({"name":"v","size_gib":1,"resource_group":"single"})")->status, 201);
+  auto m = call("GET", "/metrics");
+  ASSERT_EQ(m->status, 200) << m->body;
+  EXPECT_EQ(m->content_type, "text/plain; version=0.0.4");
+  EXPECT_NE(m->body.find("tandem_nodes{state=\"online\"} 1\n"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("tandem_volumes{state=\"creating\"} 1\n"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("tandem_volumes{state=\"degraded\"} 0\n"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("tandem_pool_free_bytes{node=\"n1\",pool=\"default\",provider=\"file\"} 107374182400\n"),
+            std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("# TYPE tandem_replicas gauge"), std::string::npos);
+  EXPECT_EQ(call("GET", "/metrics", "", "")->status, 401);
+  EXPECT_EQ(call("GET", "/metrics", "", t1)->status, 403);
+}
+
 // The desired-state long-poll waits for a change, answers when one lands, and expires.
 TEST_F(ApiRouterTest, DesiredStateLongPollWakesOnChangeAndExpires) {
   std::string t1 = registerNode("n1");
