@@ -34,8 +34,10 @@ void NodeAgent::stop(bool wait_for_poll) {
 }
 
 bool NodeAgent::waitFor(std::chrono::milliseconds d) {
+  // Only stopping cuts a back-off short: other wake-ups of cv_ (report_now_) must not turn a
+  // retry loop into a busy loop against the controller.
   std::unique_lock lock(mu_);
-  cv_.wait_for(lock, d, [&] { return stopping_ || report_now_; });
+  cv_.wait_for(lock, d, [&] { return stopping_; });
   return !stopping_;
 }
 

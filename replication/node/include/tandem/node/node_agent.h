@@ -43,7 +43,7 @@ class NodeAgent {
   void pollLoop();
   void heartbeatLoop();
   Status registerOnce();
-  bool waitFor(std::chrono::milliseconds d);  // false when stopping
+  bool waitFor(std::chrono::milliseconds d);  // a back-off; false when stopping
 
   NodeAgentOptions options_;
   ControllerClient& client_;
