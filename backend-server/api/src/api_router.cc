@@ -76,6 +76,35 @@ Result<uint64_t> queryUint(const http::Request& req, const std::string& key, uin
   return value;
 }
 
+// {"<key>": [each item as `write` renders it]}, or the error.
+template <typename T, typename Write>
+http::Response listResponse(const Result<std::vector<T>>& items, std::string_view key, Write write) {
+  if (!items.isOk()) return errorResponse(items.status());
+  json::JsonWriter w;
+  w.beginObject().key(key).beginArray();
+  for (const auto& item : *items) write(w, item);
+  w.endArray().endObject();
+  return jsonResponse(200, w.str());
+}
+
+// One object as `write` renders it, or the error.
+template <typename T, typename Write>
+http::Response objectResponse(const Result<T>& item, Write write) {
+  if (!item.isOk()) return errorResponse(item.status());
+  json::JsonWriter w;
+  write(w, *item);
+  return jsonResponse(200, w.str());
+}
+
+// The object of an idempotent create: 201 when made now, 200 when it already existed.
+template <typename T, typename Write>
+http::Response createdResponse(const Result<std::pair<T, bool>>& created, Write write) {
+  if (!created.isOk()) return errorResponse(created.status());
+  json::JsonWriter w;
+  write(w, created->first);
+  return jsonResponse(created->second ? 201 : 200, w.str());
+}
+
 }  // namespace
 
 void ApiRouter::handle(http::Request req, http::Responder respond) {
@@ -182,13 +211,7 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
   }
   if (route(2, "v1", "nodes")) {
     if (req.method == "GET") {
-      auto nodes = cluster_.listNodes();
-      if (!nodes.isOk()) return fail(nodes.status());
-      json::JsonWriter w;
-      w.beginObject().key("nodes").beginArray();
-      for (const auto& n : *nodes) writeNode(w, n);
-      w.endArray().endObject();
-      return respond(jsonResponse(200, w.str()));
+      return respond(listResponse(cluster_.listNodes(), "nodes", writeNode));
     }
     if (req.method == "POST") {
       auto parsed = parseRegisterRequest(req.body);
@@ -203,50 +226,26 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
   }
   if (route(3, "v1", "nodes")) {
     if (req.method != "GET") return respond(methodNotAllowed(req, "GET"));
-    auto node = cluster_.getNode(parts[2]);
-    if (!node.isOk()) return fail(node.status());
-    json::JsonWriter w;
-    writeNode(w, *node);
-    return respond(jsonResponse(200, w.str()));
+    return respond(objectResponse(cluster_.getNode(parts[2]), writeNode));
   }
   if (route(2, "v1", "storage-pools")) {
     if (req.method != "GET") return respond(methodNotAllowed(req, "GET"));
-    auto pools = cluster_.listPools();
-    if (!pools.isOk()) return fail(pools.status());
-    json::JsonWriter w;
-    w.beginObject().key("storage_pools").beginArray();
-    for (const auto& p : *pools) writePool(w, p);
-    w.endArray().endObject();
-    return respond(jsonResponse(200, w.str()));
+    return respond(listResponse(cluster_.listPools(), "storage_pools", writePool));
   }
   if (route(2, "v1", "resource-groups")) {
     if (req.method == "GET") {
-      auto groups = cluster_.listGroups();
-      if (!groups.isOk()) return fail(groups.status());
-      json::JsonWriter w;
-      w.beginObject().key("resource_groups").beginArray();
-      for (const auto& g : *groups) writeGroup(w, g);
-      w.endArray().endObject();
-      return respond(jsonResponse(200, w.str()));
+      return respond(listResponse(cluster_.listGroups(), "resource_groups", writeGroup));
     }
     if (req.method == "POST") {
       auto spec = parseGroupSpec(req.body);
       if (!spec.isOk()) return fail(spec.status());
-      auto created = cluster_.createGroup(std::move(spec).value());
-      if (!created.isOk()) return fail(created.status());
-      json::JsonWriter w;
-      writeGroup(w, created->first);
-      return respond(jsonResponse(created->second ? 201 : 200, w.str()));
+      return respond(createdResponse(cluster_.createGroup(std::move(spec).value()), writeGroup));
     }
     return respond(methodNotAllowed(req, "GET, POST"));
   }
   if (route(3, "v1", "resource-groups")) {
     if (req.method == "GET") {
-      auto g = cluster_.getGroup(parts[2]);
-      if (!g.isOk()) return fail(g.status());
-      json::JsonWriter w;
-      writeGroup(w, *g);
-      return respond(jsonResponse(200, w.str()));
+      return respond(objectResponse(cluster_.getGroup(parts[2]), writeGroup));
     }
     if (req.method == "DELETE") {
       Status s = cluster_.deleteGroup(parts[2]);
@@ -257,32 +256,18 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
   }
   if (route(2, "v1", "volumes")) {
     if (req.method == "GET") {
-      auto volumes = cluster_.listVolumes();
-      if (!volumes.isOk()) return fail(volumes.status());
-      json::JsonWriter w;
-      w.beginObject().key("volumes").beginArray();
-      for (const auto& v : *volumes) writeVolume(w, v);
-      w.endArray().endObject();
-      return respond(jsonResponse(200, w.str()));
+      return respond(listResponse(cluster_.listVolumes(), "volumes", writeVolume));
     }
     if (req.method == "POST") {
       auto parsed = parseCreateVolume(req.body);
       if (!parsed.isOk()) return fail(parsed.status());
-      auto created = cluster_.createVolume(*parsed);
-      if (!created.isOk()) return fail(created.status());
-      json::JsonWriter w;
-      writeVolume(w, created->first);
-      return respond(jsonResponse(created->second ? 201 : 200, w.str()));
+      return respond(createdResponse(cluster_.createVolume(*parsed), writeVolume));
     }
     return respond(methodNotAllowed(req, "GET, POST"));
   }
   if (route(3, "v1", "volumes")) {
     if (req.method == "GET") {
-      auto v = cluster_.getVolume(parts[2]);
-      if (!v.isOk()) return fail(v.status());
-      json::JsonWriter w;
-      writeVolume(w, *v);
-      return respond(jsonResponse(200, w.str()));
+      return respond(objectResponse(cluster_.getVolume(parts[2]), writeVolume));
     }
     if (req.method == "DELETE") {
       Status s = cluster_.deleteVolume(parts[2]);

@@ -140,28 +140,15 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<NodeRecord>> listNodes() override {
-    std::lock_guard lock(mu_);
-    Statement q(db_, std::string(kNodeSelect) + " ORDER BY name");
-    std::vector<NodeRecord> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, q.step());
-      if (!row) break;
-      out.push_back(readNode(q));
-    }
-    return out;
+    return queryAll(std::string(kNodeSelect) + " ORDER BY name", readNode);
   }
 
   Result<std::vector<PoolRecord>> listPools() override {
-    std::lock_guard lock(mu_);
-    Statement q(db_, "SELECT node_name, name, provider, thin, snapshots FROM pools ORDER BY node_name, name");
-    std::vector<PoolRecord> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, q.step());
-      if (!row) break;
-      out.push_back(PoolRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0,
-                               q.columnInt(4) != 0});
-    }
-    return out;
+    return queryAll("SELECT node_name, name, provider, thin, snapshots FROM pools ORDER BY node_name, name",
+                    [](const Statement& q) {
+                      return PoolRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0,
+                                        q.columnInt(4) != 0};
+                    });
   }
 
   Status createGroup(const GroupRecord& g) override {
@@ -192,15 +179,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<GroupRecord>> listGroups() override {
-    std::lock_guard lock(mu_);
-    Statement q(db_, std::string(kGroupSelect) + " ORDER BY name");
-    std::vector<GroupRecord> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, q.step());
-      if (!row) break;
-      out.push_back(readGroup(q));
-    }
-    return out;
+    return queryAll(std::string(kGroupSelect) + " ORDER BY name", readGroup);
   }
 
   Status deleteGroup(const std::string& name) override {
@@ -256,15 +235,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<VolumeRecord>> listVolumes() override {
-    std::lock_guard lock(mu_);
-    Statement q(db_, std::string(kVolumeSelect) + " ORDER BY name");
-    std::vector<VolumeRecord> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, q.step());
-      if (!row) break;
-      out.push_back(readVolume(q));
-    }
-    return out;
+    return queryAll(std::string(kVolumeSelect) + " ORDER BY name", readVolume);
   }
 
   Status deleteVolume(const std::string& name) override {
@@ -278,15 +249,10 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<ReplicaRecord>> listReplicas() override {
-    std::lock_guard lock(mu_);
-    Statement q(db_, "SELECT volume_uuid, node_name, pool_name, diskful FROM replicas ORDER BY volume_uuid, node_name");
-    std::vector<ReplicaRecord> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, q.step());
-      if (!row) break;
-      out.push_back(ReplicaRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0});
-    }
-    return out;
+    return queryAll("SELECT volume_uuid, node_name, pool_name, diskful FROM replicas ORDER BY volume_uuid, node_name",
+                    [](const Statement& q) {
+                      return ReplicaRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0};
+                    });
   }
 
  private:
@@ -308,6 +274,20 @@ class SqliteStore final : public Store {
   static VolumeRecord readVolume(const Statement& q) {
     return VolumeRecord{q.columnText(0), q.columnText(1), static_cast<uint64_t>(q.columnInt(2)), q.columnText(3),
                         q.columnText(4), static_cast<uint64_t>(q.columnInt(5)), q.columnInt(6)};
+  }
+
+  // Every row of `sql`, each made into a record by `read`.
+  template <typename ReadRow>
+  auto queryAll(const std::string& sql, ReadRow read) -> Result<std::vector<decltype(read(std::declval<const Statement&>()))>> {
+    std::lock_guard lock(mu_);
+    Statement q(db_, sql);
+    std::vector<decltype(read(q))> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q.step());
+      if (!row) break;
+      out.push_back(read(q));
+    }
+    return out;
   }
 
   Result<uint64_t> readGeneration() {
