@@ -6,8 +6,8 @@
 namespace tandem::cli {
 namespace {
 
-const std::set<std::string, std::less<>> kCommandValueOptions = {"replicas", "engine", "size",
-                                                                  "group"};
+const std::set<std::string, std::less<>> kCommandValueOptions = {
+    "replicas", "engine", "size", "group", "pools", "spread-by", "overprovision"};
 const std::set<std::string, std::less<>> kCommandFlagOptions = {"thin", "thick"};
 
 }  // namespace

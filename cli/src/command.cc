@@ -41,8 +41,31 @@ Status checkArity(const ParsedArgs& args, size_t expected, const std::string& co
 Result<int> parseReplicas(const std::string& text) {
   int value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < 1 || value > 32) {
-    return usage("--replicas must be an integer from 1 to 32, not '" + text + "'");
+  if (ec != std::errc() || end != text.data() + text.size() || value < 1 || value > 8) {
+    return usage("--replicas must be an integer from 1 to 8, not '" + text + "'");
+  }
+  return value;
+}
+
+// "a,b,c" → names, each checked; `what` names them in errors ("pool", "label key").
+Result<std::vector<std::string>> parseNameList(const std::string& text, const std::string& what) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    RETURN_IF_ERROR(checkName(what, item));
+    out.push_back(item);
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
+Result<double> parseOverprovision(const std::string& text) {
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || !(value >= 1.0 && value <= 1000.0)) {
+    return usage("--overprovision must be a number from 1 to 1000, not '" + text + "'");
   }
   return value;
 }
@@ -65,9 +88,12 @@ Result<Command> parseGroup(const ParsedArgs& args) {
     return cmd;
   }
   if (verb == "create") {
-    const std::string shape = " NAME --replicas N [--engine native] [--thin|--thick]";
+    const std::string shape =
+        " NAME --replicas N [--engine native] [--thin|--thick] [--pools P,...] [--spread-by KEY,...]"
+        " [--overprovision R]";
     RETURN_IF_ERROR(checkArity(args, 3, "group create", shape));
-    RETURN_IF_ERROR(checkOptions(args, "group create", {"replicas", "engine", "thin", "thick"}));
+    RETURN_IF_ERROR(checkOptions(args, "group create",
+                                 {"replicas", "engine", "thin", "thick", "pools", "spread-by", "overprovision"}));
     RETURN_IF_ERROR(checkName("group", args.words[2]));
     cmd.kind = CommandKind::kGroupCreate;
     cmd.name = args.words[2];
@@ -84,6 +110,16 @@ Result<Command> parseGroup(const ParsedArgs& args) {
     bool thick = args.options.count("thick") > 0;
     if (thin && thick) return usage("--thin and --thick exclude each other");
     cmd.thin = !thick;
+    if (auto pools = args.options.find("pools"); pools != args.options.end()) {
+      ASSIGN_OR_RETURN(cmd.pools, parseNameList(pools->second, "pool"));
+    }
+    if (auto spread = args.options.find("spread-by"); spread != args.options.end()) {
+      ASSIGN_OR_RETURN(cmd.spread_by, parseNameList(spread->second, "label key"));
+    }
+    if (auto ratio = args.options.find("overprovision"); ratio != args.options.end()) {
+      if (thick) return usage("--overprovision applies only to thin groups, not with --thick");
+      ASSIGN_OR_RETURN(cmd.overprovision, parseOverprovision(ratio->second));
+    }
     return cmd;
   }
   return usage("usage: tandem group create|list|show|delete ...");
@@ -173,6 +209,22 @@ ApiCall apiCallFor(const Command& cmd) {
       json.String(cmd.engine);
       json.Key("thin");
       json.Bool(cmd.thin);
+      if (!cmd.pools.empty()) {
+        json.Key("pools");
+        json.StartArray();
+        for (const auto& p : cmd.pools) json.String(p);
+        json.EndArray();
+      }
+      if (!cmd.spread_by.empty()) {
+        json.Key("replicas_on_different");
+        json.StartArray();
+        for (const auto& k : cmd.spread_by) json.String(k);
+        json.EndArray();
+      }
+      if (cmd.overprovision) {
+        json.Key("overprovision");
+        json.Double(*cmd.overprovision);
+      }
       json.EndObject();
       return {"POST", "/v1/resource-groups", buffer.GetString()};
     case CommandKind::kVolumeList: return {"GET", "/v1/volumes", ""};
@@ -201,6 +253,7 @@ std::string usageText() {
          "  node list\n"
          "  pool list\n"
          "  group create NAME --replicas N [--engine native|drbd] [--thin|--thick]\n"
+         "               [--pools P,...] [--spread-by LABEL-KEY,...] [--overprovision R]\n"
          "  group list | group show NAME | group delete NAME\n"
          "  volume create NAME --size SIZE --group GROUP   (SIZE: 1GiB, 512MiB, 10G, bytes)\n"
          "  volume list | volume show NAME | volume delete NAME\n"

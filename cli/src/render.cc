@@ -60,6 +60,18 @@ std::string list(const Value& obj, const char* key) {
   return out;
 }
 
+// An object of strings as "k=v,k=v".
+std::string labels(const Value& obj, const char* key) {
+  const Value* v = member(obj, key);
+  if (v == nullptr || !v->IsObject() || v->MemberCount() == 0) return kMissing;
+  std::string out;
+  for (const auto& m : v->GetObject()) {
+    if (!out.empty()) out += ",";
+    out += std::string(m.name.GetString()) + "=" + (m.value.IsString() ? m.value.GetString() : "?");
+  }
+  return out;
+}
+
 std::string percent(const Value& obj, const char* key) {
   const Value* v = member(obj, key);
   if (v == nullptr || !v->IsNumber()) return kMissing;
@@ -98,10 +110,10 @@ std::string keyValues(const std::vector<std::pair<std::string, std::string>>& pa
 }
 
 std::string renderNodes(const Value& nodes) {
-  Table t({"NAME", "STATE", "ADDRESS", "NBD-PORT", "REPL-PORT", "LAST-HEARTBEAT", "POOLS"});
+  Table t({"NAME", "STATE", "ADDRESS", "NBD-PORT", "REPL-PORT", "LAST-HEARTBEAT", "LABELS", "POOLS"});
   for (const auto& n : nodes.GetArray()) {
     t.addRow({text(n, "name"), text(n, "state"), text(n, "address"), text(n, "nbd_port"),
-              text(n, "replication_port"), text(n, "last_heartbeat"), list(n, "pools")});
+              text(n, "replication_port"), text(n, "last_heartbeat"), labels(n, "labels"), list(n, "pools")});
   }
   return t.rowCount() == 0 ? "no nodes\n" : t.render();
 }
@@ -118,10 +130,10 @@ std::string renderPools(const Value& pools) {
 }
 
 std::string renderGroups(const Value& groups) {
-  Table t({"NAME", "REPLICAS", "ENGINE", "THIN", "POOLS", "SPREAD-BY"});
+  Table t({"NAME", "REPLICAS", "ENGINE", "THIN", "OVERPROVISION", "POOLS", "SPREAD-BY"});
   t.alignRight(1);
   for (const auto& g : groups.GetArray()) {
-    t.addRow({text(g, "name"), text(g, "replicas"), text(g, "engine"), text(g, "thin"),
+    t.addRow({text(g, "name"), text(g, "replicas"), text(g, "engine"), text(g, "thin"), text(g, "overprovision"),
               list(g, "pools"), list(g, "replicas_on_different")});
   }
   return t.rowCount() == 0 ? "no resource groups\n" : t.render();
@@ -133,6 +145,7 @@ std::string renderGroup(const Value& g) {
                     {"Replicas", text(g, "replicas")},
                     {"Engine", text(g, "engine")},
                     {"Thin", text(g, "thin")},
+                    {"Overprovision", text(g, "overprovision")},
                     {"Pools", list(g, "pools")},
                     {"Spread by", list(g, "replicas_on_different")}});
 }

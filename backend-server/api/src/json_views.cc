@@ -40,6 +40,23 @@ Result<uint16_t> requiredPort(const ObjectReader& r, const char* field) {
   return static_cast<uint16_t>(port);
 }
 
+// Node labels: at most 32, keys and values following the object-name rule.
+Result<std::map<std::string, std::string>> parseLabels(const ObjectReader& r) {
+  ASSIGN_OR_RETURN(auto labels, r.optionalStringMap("labels"));
+  if (labels.size() > 32) return invalid("field 'labels' has more than 32 labels");
+  for (const auto& [key, value] : labels) {
+    if (!isValidObjectName(key)) {
+      return invalid("field 'labels' has an invalid key '" + key.substr(0, 80) +
+                     "' (keys must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63})");
+    }
+    if (!isValidObjectName(value)) {
+      return invalid("field 'labels." + key + "' has an invalid value '" + value.substr(0, 80) +
+                     "' (values must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63})");
+    }
+  }
+  return labels;
+}
+
 Result<PoolReport> parsePool(const rapidjson::Value& v, size_t index) {
   ObjectReader r(v, "pools[" + std::to_string(index) + "].");
   RETURN_IF_ERROR(r.rejectUnknownFields(
@@ -78,6 +95,9 @@ void writeNode(JsonWriter& w, const NodeView& n) {
   w.field("last_heartbeat", rfc3339(n.last_heartbeat));
   w.field("registered_at", rfc3339(n.node.registered_at));
   w.field("nbd_port", uint64_t{n.node.nbd_port}).field("replication_port", uint64_t{n.node.replication_port});
+  w.key("labels").beginObject();
+  for (const auto& [key, value] : n.node.labels) w.field(key, value);
+  w.endObject();
   w.key("pools").beginArray();
   for (const auto& p : n.pools) {
     w.beginObject().field("name", p.name).field("provider", p.provider).field("total_bytes", p.total_bytes);
@@ -100,7 +120,7 @@ void writePool(JsonWriter& w, const PoolView& p) {
 void writeGroup(JsonWriter& w, const GroupRecord& g) {
   w.beginObject();
   w.field("name", g.name).field("uuid", g.uuid).field("replicas", uint64_t{g.replicas});
-  w.field("engine", g.engine).field("thin", g.thin);
+  w.field("engine", g.engine).field("thin", g.thin).field("overprovision", g.overprovision);
   w.key("pools").beginArray();
   for (const auto& p : g.pools) w.string(p);
   w.endArray();
@@ -156,7 +176,8 @@ std::string registerResultJson(const RegisterNodeResult& result, const NodeView&
 Result<RegisterNodeRequest> parseRegisterRequest(std::string_view body) {
   ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
   ObjectReader r(doc);
-  RETURN_IF_ERROR(r.rejectUnknownFields({"name", "uuid", "address", "nbd_port", "replication_port", "pools"}));
+  RETURN_IF_ERROR(
+      r.rejectUnknownFields({"name", "uuid", "address", "nbd_port", "replication_port", "labels", "pools"}));
   RegisterNodeRequest req;
   ASSIGN_OR_RETURN(req.name, requiredName(r, "name"));
   ASSIGN_OR_RETURN(auto uuid, r.optionalString("uuid"));
@@ -165,6 +186,7 @@ Result<RegisterNodeRequest> parseRegisterRequest(std::string_view body) {
   if (req.address.empty() || req.address.size() > 255) return invalid("field 'address' must be a host name or IP");
   ASSIGN_OR_RETURN(req.nbd_port, requiredPort(r, "nbd_port"));
   ASSIGN_OR_RETURN(req.replication_port, requiredPort(r, "replication_port"));
+  ASSIGN_OR_RETURN(req.labels, parseLabels(r));
   ASSIGN_OR_RETURN(req.pools, parsePools(r));
   return req;
 }
@@ -208,7 +230,8 @@ Result<NodeStatusReport> parseStatusReport(std::string_view body) {
 Result<GroupRecord> parseGroupSpec(std::string_view body) {
   ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
   ObjectReader r(doc);
-  RETURN_IF_ERROR(r.rejectUnknownFields({"name", "replicas", "engine", "thin", "pools", "replicas_on_different"}));
+  RETURN_IF_ERROR(r.rejectUnknownFields(
+      {"name", "replicas", "engine", "thin", "overprovision", "pools", "replicas_on_different"}));
   GroupRecord g;
   ASSIGN_OR_RETURN(g.name, requiredName(r, "name"));
   ASSIGN_OR_RETURN(auto replicas, r.optionalUint64("replicas"));
@@ -221,6 +244,14 @@ Result<GroupRecord> parseGroupSpec(std::string_view body) {
   }
   ASSIGN_OR_RETURN(auto thin, r.optionalBool("thin"));
   g.thin = thin.value_or(true);
+  ASSIGN_OR_RETURN(auto overprovision, r.optionalNumber("overprovision"));
+  if (overprovision) {
+    if (!g.thin) return invalid("field 'overprovision' applies only to thin resource groups (thin=true)");
+    if (!(*overprovision >= 1.0 && *overprovision <= 1000.0)) {
+      return invalid("field 'overprovision' must be a number from 1 to 1000");
+    }
+  }
+  g.overprovision = g.thin ? overprovision.value_or(kDefaultOverprovision) : 1.0;
   ASSIGN_OR_RETURN(g.pools, r.optionalStringArray("pools"));
   for (const auto& p : g.pools) {
     if (!isValidObjectName(p)) return invalid("field 'pools' has an invalid pool name '" + p.substr(0, 80) + "'");

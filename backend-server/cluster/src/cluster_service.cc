@@ -16,7 +16,7 @@ int64_t unixSeconds(std::chrono::system_clock::time_point t) {
 
 bool sameGroup(const GroupRecord& a, const GroupRecord& b) {
   return a.replicas == b.replicas && a.engine == b.engine && a.thin == b.thin && a.pools == b.pools &&
-         a.replicas_on_different == b.replicas_on_different;
+         a.replicas_on_different == b.replicas_on_different && a.overprovision == b.overprovision;
 }
 
 }  // namespace
@@ -58,6 +58,7 @@ Result<RegisterNodeResult> ClusterService::registerNode(const RegisterNodeReques
   result.node.address = request.address;
   result.node.nbd_port = request.nbd_port;
   result.node.replication_port = request.replication_port;
+  result.node.labels = request.labels;
   result.token = newToken();
   result.node.token_hash = hashToken(result.token);
   result.node.registered_at = unixSeconds(clock_.wallNow());
@@ -202,29 +203,43 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
         .withReason("invalid_field");
   }
 
-  // Candidates: every reported pool of every node. A thick replica placed but not yet reported
-  // by its node has not consumed its space in the last report: deduct it, so that creates
-  // arriving between two heartbeats cannot overcommit a pool.
+  // Candidates: every reported pool of every node. A replica placed but not yet reported by its
+  // node is missing from the last report: a thick one has not consumed its space yet and any one
+  // is missing from `provisioned`. Both are added here, so that creates arriving between two
+  // heartbeats cannot overcommit a pool.
   ASSIGN_OR_RETURN(auto pools, store_.listPools());
-  ASSIGN_OR_RETURN(auto pending, pendingThickBytes());
+  ASSIGN_OR_RETURN(auto node_records, store_.listNodes());
+  ASSIGN_OR_RETURN(auto pending, pendingBytes());
+  std::map<std::string, std::map<std::string, std::string>> labels;
+  for (auto& n : node_records) labels[n.name] = std::move(n.labels);
   std::vector<PoolCandidate> candidates;
   for (const auto& p : pools) {
-    PoolCandidate c{p.node_name, p.name, false, 0, 0};
+    PoolCandidate c;
+    c.node = p.node_name;
+    c.pool = p.name;
+    c.node_labels = labels[p.node_name];
     auto it = observed_.find(p.node_name);
     if (it != observed_.end()) {
       c.node_online = it->second.online;
       for (const auto& r : it->second.report.pools) {
         if (r.name == p.name) {
+          const PendingBytes& extra = pending[{p.node_name, p.name}];
           c.total_bytes = r.total_bytes;
-          uint64_t reserved = pending[{p.node_name, p.name}];
-          c.free_bytes = r.free_bytes > reserved ? r.free_bytes - reserved : 0;
+          c.free_bytes = r.free_bytes > extra.thick ? r.free_bytes - extra.thick : 0;
+          c.provisioned_bytes = r.provisioned_bytes + extra.provisioned;
         }
       }
     }
-    candidates.push_back(c);
+    candidates.push_back(std::move(c));
   }
-  ASSIGN_OR_RETURN(auto placements,
-                   placeReplicas(PlacementRequest{request.size_bytes, group.replicas, group.pools}, candidates));
+  PlacementRequest placement_request;
+  placement_request.size_bytes = request.size_bytes;
+  placement_request.replicas = group.replicas;
+  placement_request.allowed_pools = group.pools;
+  placement_request.thin = group.thin;
+  placement_request.overprovision = group.overprovision;
+  placement_request.spread_keys = group.replicas_on_different;
+  ASSIGN_OR_RETURN(auto placements, placeReplicas(placement_request, candidates));
 
   VolumeRecord volume;
   volume.uuid = newUuid();
@@ -245,26 +260,27 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
   return std::make_pair(views.at(0), true);
 }
 
-Result<std::map<std::pair<std::string, std::string>, uint64_t>> ClusterService::pendingThickBytes() {
+Result<std::map<std::pair<std::string, std::string>, ClusterService::PendingBytes>> ClusterService::pendingBytes() {
   ASSIGN_OR_RETURN(auto volumes, store_.listVolumes());
   ASSIGN_OR_RETURN(auto replicas, store_.listReplicas());
   ASSIGN_OR_RETURN(auto groups, store_.listGroups());
-  std::map<std::string, const VolumeRecord*> thick_volumes;
-  for (const auto& v : volumes) {
-    for (const auto& g : groups) {
-      if (g.name == v.group && !g.thin) thick_volumes[v.uuid] = &v;
-    }
-  }
-  std::map<std::pair<std::string, std::string>, uint64_t> pending;
+  std::map<std::string, bool> thin_group;
+  for (const auto& g : groups) thin_group[g.name] = g.thin;
+  std::map<std::string, const VolumeRecord*> by_uuid;
+  for (const auto& v : volumes) by_uuid[v.uuid] = &v;
+  std::map<std::pair<std::string, std::string>, PendingBytes> pending;
   for (const auto& r : replicas) {
-    auto v = thick_volumes.find(r.volume_uuid);
-    if (v == thick_volumes.end()) continue;
+    auto v = by_uuid.find(r.volume_uuid);
+    if (v == by_uuid.end() || !r.diskful) continue;
     bool reported = false;
     auto obs = observed_.find(r.node_name);
     if (obs != observed_.end()) {
       for (const auto& rep : obs->second.report.replicas) reported = reported || rep.volume_uuid == r.volume_uuid;
     }
-    if (!reported) pending[{r.node_name, r.pool_name}] += v->second->size_bytes;
+    if (reported) continue;
+    PendingBytes& p = pending[{r.node_name, r.pool_name}];
+    p.provisioned += v->second->size_bytes;
+    if (!thin_group[v->second->group]) p.thick += v->second->size_bytes;
   }
   return pending;
 }

@@ -1,30 +1,104 @@
 #include "tandem/controller/placement.h"
 
 #include <algorithm>
-#include <map>
+#include <set>
 
 namespace tandem::controller {
+namespace {
+
+bool allowedPool(const PlacementRequest& request, const std::string& pool) {
+  return request.allowed_pools.empty() ||
+         std::find(request.allowed_pools.begin(), request.allowed_pools.end(), pool) != request.allowed_pools.end();
+}
+
+// Why a large-enough pool on an online node cannot take the replica; empty when it can.
+enum class Refusal { kNone, kNoSpace, kOverprovisioned };
+
+Refusal room(const PlacementRequest& request, const PoolCandidate& c) {
+  if (!request.thin) return c.free_bytes >= request.size_bytes ? Refusal::kNone : Refusal::kNoSpace;
+  const long double ratio = std::max(1.0, request.overprovision);
+  if (static_cast<long double>(request.size_bytes) > static_cast<long double>(c.free_bytes) * ratio) {
+    return Refusal::kNoSpace;
+  }
+  const long double promised = static_cast<long double>(c.provisioned_bytes) + request.size_bytes;
+  if (promised > static_cast<long double>(c.total_bytes) * ratio) return Refusal::kOverprovisioned;
+  return Refusal::kNone;
+}
+
+bool hasSpreadLabels(const PlacementRequest& request, const PoolCandidate& c) {
+  for (const auto& key : request.spread_keys) {
+    if (c.node_labels.find(key) == c.node_labels.end()) return false;
+  }
+  return true;
+}
+
+// Depth-first search over the ranked candidates for the first (best-ranked) set of `want` nodes
+// whose labels differ on every spread key. Bounded: a pathological input fails rather than hangs.
+class SpreadSearch {
+ public:
+  SpreadSearch(const std::vector<const PoolCandidate*>& ranked, const std::vector<std::string>& keys)
+      : ranked_(ranked), keys_(keys) {}
+
+  bool run(uint32_t want) {
+    want_ = want;
+    return step(0);
+  }
+  const std::vector<const PoolCandidate*>& chosen() const { return chosen_; }
+
+ private:
+  bool compatible(const PoolCandidate& c) const {
+    for (const auto* other : chosen_) {
+      for (const auto& key : keys_) {
+        if (other->node_labels.at(key) == c.node_labels.at(key)) return false;
+      }
+    }
+    return true;
+  }
+  bool step(size_t from) {
+    if (chosen_.size() == want_) return true;
+    for (size_t i = from; i < ranked_.size(); ++i) {
+      if (++steps_ > kMaxSteps) return false;
+      if (!compatible(*ranked_[i])) continue;
+      chosen_.push_back(ranked_[i]);
+      if (step(i + 1)) return true;
+      chosen_.pop_back();
+    }
+    return false;
+  }
+
+  static constexpr uint64_t kMaxSteps = 200000;
+  const std::vector<const PoolCandidate*>& ranked_;
+  const std::vector<std::string>& keys_;
+  std::vector<const PoolCandidate*> chosen_;
+  uint32_t want_ = 0;
+  uint64_t steps_ = 0;
+};
+
+std::string quoteList(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "'" : ", '") + i + "'";
+  return out;
+}
+
+}  // namespace
 
 Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
                                              const std::vector<PoolCandidate>& candidates) {
-  auto allowed = [&](const std::string& pool) {
-    return request.allowed_pools.empty() ||
-           std::find(request.allowed_pools.begin(), request.allowed_pools.end(), pool) !=
-               request.allowed_pools.end();
-  };
-
   bool any_large_enough = false;
-  uint32_t online_nodes = 0;
+  std::set<std::string> online, overprovisioned, unlabelled;
   std::map<std::string, const PoolCandidate*> best_per_node;
-  std::map<std::string, bool> seen_online;
   for (const auto& c : candidates) {
-    if (c.node_online && !seen_online[c.node]) {
-      seen_online[c.node] = true;
-      ++online_nodes;
-    }
-    if (!allowed(c.pool)) continue;
+    if (c.node_online) online.insert(c.node);
+    if (!allowedPool(request, c.pool)) continue;
     if (c.total_bytes >= request.size_bytes) any_large_enough = true;
-    if (!c.node_online || c.free_bytes < request.size_bytes) continue;
+    if (!c.node_online || c.total_bytes < request.size_bytes) continue;
+    Refusal refusal = room(request, c);
+    if (refusal == Refusal::kOverprovisioned) overprovisioned.insert(c.node);
+    if (refusal != Refusal::kNone) continue;
+    if (!hasSpreadLabels(request, c)) {
+      unlabelled.insert(c.node);
+      continue;
+    }
     auto& best = best_per_node[c.node];
     if (best == nullptr || c.free_bytes > best->free_bytes ||
         (c.free_bytes == best->free_bytes && c.pool < best->pool)) {
@@ -42,15 +116,46 @@ Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
     if (a->free_bytes != b->free_bytes) return a->free_bytes > b->free_bytes;
     return a->node < b->node;
   });
+
+  auto notEnough = [&](std::string message) {
+    for (const auto& node : overprovisioned) {
+      if (!best_per_node.count(node)) {
+        message += "; node '" + node + "' would exceed its pool's overprovision limit of " +
+                   std::to_string(static_cast<int>(std::max(1.0, request.overprovision))) + "x";
+        break;
+      }
+    }
+    if (!unlabelled.empty()) {
+      std::vector<std::string> names(unlabelled.begin(), unlabelled.end());
+      message += "; left out for lacking label(s) " + quoteList(request.spread_keys) + ": " + quoteList(names);
+    }
+    return Status(ErrorCode::kUnprocessable, message).withReason("not_enough_nodes");
+  };
+
   if (ranked.size() < request.replicas) {
-    return Status(ErrorCode::kUnprocessable,
-                  "need " + std::to_string(request.replicas) + " online nodes with " +
-                      std::to_string(request.size_bytes) + " bytes free in an allowed pool, found " +
-                      std::to_string(ranked.size()) + " (" + std::to_string(online_nodes) + " online)")
-        .withReason("not_enough_nodes");
+    return notEnough("need " + std::to_string(request.replicas) + " online nodes with room for " +
+                     std::to_string(request.size_bytes) + " bytes in an allowed pool, found " +
+                     std::to_string(ranked.size()) + " (" + std::to_string(online.size()) + " online)");
+  }
+  std::vector<const PoolCandidate*> chosen(ranked.begin(), ranked.begin() + request.replicas);
+  if (!request.spread_keys.empty()) {
+    SpreadSearch search(ranked, request.spread_keys);
+    if (!search.run(request.replicas)) {
+      std::string message = "need " + std::to_string(request.replicas) +
+                            " nodes with distinct values of label(s) " + quoteList(request.spread_keys) +
+                            "; the " + std::to_string(ranked.size()) + " eligible node(s) have (";
+      for (size_t k = 0; k < request.spread_keys.size(); ++k) {
+        std::set<std::string> values;
+        for (const auto* c : ranked) values.insert(c->node_labels.at(request.spread_keys[k]));
+        message += (k ? "; " : "") + request.spread_keys[k] + ": " +
+                   quoteList(std::vector<std::string>(values.begin(), values.end()));
+      }
+      return notEnough(message + ")");
+    }
+    chosen = search.chosen();
   }
   std::vector<Placement> out;
-  for (uint32_t i = 0; i < request.replicas; ++i) out.push_back(Placement{ranked[i]->node, ranked[i]->pool});
+  for (const auto* c : chosen) out.push_back(Placement{c->node, c->pool});
   return out;
 }
 

@@ -21,6 +21,11 @@ Statement& Statement::bind(int index, int64_t value) {
   return *this;
 }
 
+Statement& Statement::bind(int index, double value) {
+  if (stmt_) sqlite3_bind_double(stmt_, index, value);
+  return *this;
+}
+
 Result<bool> Statement::step() {
   if (!prepare_status_.isOk()) return prepare_status_;
   int rc = sqlite3_step(stmt_);
@@ -46,6 +51,7 @@ std::string Statement::columnText(int index) const {
 }
 
 int64_t Statement::columnInt(int index) const { return sqlite3_column_int64(stmt_, index); }
+double Statement::columnDouble(int index) const { return sqlite3_column_double(stmt_, index); }
 
 Status exec(sqlite3* db, std::string_view sql) {
   std::string s(sql);

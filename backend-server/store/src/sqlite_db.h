@@ -22,12 +22,14 @@ class Statement {
   const Status& prepareStatus() const { return prepare_status_; }
   Statement& bind(int index, std::string_view text);
   Statement& bind(int index, int64_t value);
+  Statement& bind(int index, double value);
   // SQLITE_ROW → true, SQLITE_DONE → false, else an error.
   Result<bool> step();
   // Runs to completion.
   Status run();
   std::string columnText(int index) const;
   int64_t columnInt(int index) const;
+  double columnDouble(int index) const;
 
  private:
   sqlite3* db_;

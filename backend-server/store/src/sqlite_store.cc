@@ -2,6 +2,7 @@
 // one transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any error).
 #include <sqlite3.h>
 
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -39,6 +40,12 @@ const char* const kMigrations[] = {
       node_name TEXT NOT NULL, pool_name TEXT NOT NULL, diskful INTEGER NOT NULL,
       PRIMARY KEY (volume_uuid, node_name));
     )sql",
+    // 1 → 2: node labels ("key=value,..."), and the thin over-provisioning ratio of groups.
+    R"sql(
+    ALTER TABLE nodes ADD COLUMN labels TEXT NOT NULL DEFAULT '';
+    ALTER TABLE resource_groups ADD COLUMN overprovision REAL NOT NULL DEFAULT 20.0;
+    UPDATE resource_groups SET overprovision = 1.0 WHERE thin = 0;
+    )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -48,12 +55,29 @@ std::string joinNames(const std::vector<std::string>& names) {
   return out;
 }
 
+// Labels are stored as "key=value,key=value"; keys and values follow the object-name rule, so
+// neither contains '=' or ','.
+std::string joinLabels(const std::map<std::string, std::string>& labels) {
+  std::string out;
+  for (const auto& [k, v] : labels) out += (out.empty() ? "" : ",") + k + "=" + v;
+  return out;
+}
+
 std::vector<std::string> splitNames(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream ss(text);
   std::string item;
   while (std::getline(ss, item, ',')) {
     if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> splitLabels(const std::string& text) {
+  std::map<std::string, std::string> out;
+  for (const auto& item : splitNames(text)) {
+    auto eq = item.find('=');
+    if (eq != std::string::npos) out[item.substr(0, eq)] = item.substr(eq + 1);
   }
   return out;
 }
@@ -110,13 +134,13 @@ class SqliteStore final : public Store {
     return transaction([&]() -> Status {
       RETURN_IF_ERROR(Statement(db_,
                                 "INSERT INTO nodes (name, uuid, address, nbd_port, replication_port, token_hash, "
-                                "registered_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET "
+                                "registered_at, labels) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET "
                                 "uuid=excluded.uuid, address=excluded.address, nbd_port=excluded.nbd_port, "
                                 "replication_port=excluded.replication_port, token_hash=excluded.token_hash, "
-                                "registered_at=excluded.registered_at")
+                                "registered_at=excluded.registered_at, labels=excluded.labels")
                           .bind(1, n.name).bind(2, n.uuid).bind(3, n.address)
                           .bind(4, int64_t{n.nbd_port}).bind(5, int64_t{n.replication_port})
-                          .bind(6, n.token_hash).bind(7, n.registered_at)
+                          .bind(6, n.token_hash).bind(7, n.registered_at).bind(8, joinLabels(n.labels))
                           .run());
       RETURN_IF_ERROR(Statement(db_, "DELETE FROM pools WHERE node_name = ?").bind(1, n.name).run());
       for (const auto& p : pools) {
@@ -154,9 +178,10 @@ class SqliteStore final : public Store {
   Status createGroup(const GroupRecord& g) override {
     return transaction([&]() -> Status {
       Status s = Statement(db_, "INSERT INTO resource_groups (name, uuid, replicas, engine, thin, pools, "
-                                "replicas_on_different) VALUES (?,?,?,?,?,?,?)")
+                                "replicas_on_different, overprovision) VALUES (?,?,?,?,?,?,?,?)")
                      .bind(1, g.name).bind(2, g.uuid).bind(3, int64_t{g.replicas}).bind(4, g.engine)
                      .bind(5, int64_t{g.thin}).bind(6, joinNames(g.pools)).bind(7, joinNames(g.replicas_on_different))
+                     .bind(8, g.overprovision)
                      .run();
       if (s.code() == ErrorCode::kAlreadyExists) {
         return Status(ErrorCode::kAlreadyExists, "resource group '" + g.name + "' already exists")
@@ -257,19 +282,21 @@ class SqliteStore final : public Store {
 
  private:
   static constexpr const char* kNodeSelect =
-      "SELECT uuid, name, address, nbd_port, replication_port, token_hash, registered_at FROM nodes";
+      "SELECT uuid, name, address, nbd_port, replication_port, token_hash, registered_at, labels FROM nodes";
   static constexpr const char* kGroupSelect =
-      "SELECT uuid, name, replicas, engine, thin, pools, replicas_on_different FROM resource_groups";
+      "SELECT uuid, name, replicas, engine, thin, pools, replicas_on_different, overprovision FROM resource_groups";
   static constexpr const char* kVolumeSelect =
       "SELECT uuid, name, size_bytes, group_name, primary_node, epoch, created_at FROM volumes";
 
   static NodeRecord readNode(const Statement& q) {
     return NodeRecord{q.columnText(0), q.columnText(1), q.columnText(2), static_cast<uint16_t>(q.columnInt(3)),
-                      static_cast<uint16_t>(q.columnInt(4)), q.columnText(5), q.columnInt(6)};
+                      static_cast<uint16_t>(q.columnInt(4)), q.columnText(5), q.columnInt(6),
+                      splitLabels(q.columnText(7))};
   }
   static GroupRecord readGroup(const Statement& q) {
     return GroupRecord{q.columnText(0), q.columnText(1), static_cast<uint32_t>(q.columnInt(2)), q.columnText(3),
-                       q.columnInt(4) != 0, splitNames(q.columnText(5)), splitNames(q.columnText(6))};
+                       q.columnInt(4) != 0, splitNames(q.columnText(5)), splitNames(q.columnText(6)),
+                       q.columnDouble(7)};
   }
   static VolumeRecord readVolume(const Statement& q) {
     return VolumeRecord{q.columnText(0), q.columnText(1), static_cast<uint64_t>(q.columnInt(2)), q.columnText(3),

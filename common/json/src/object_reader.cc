@@ -2,7 +2,35 @@
 
 #include <rapidjson/error/en.h>
 
+#include <algorithm>
+#include <vector>
+
 namespace tandem::json {
+namespace {
+
+// RapidJSON keeps every member of an object, so {"size_bytes":1,"size_bytes":2} would parse and
+// FindMember would silently pick the first. A request that says two things is refused instead.
+// Returns the first duplicated name found (depth first), or nullopt.
+std::optional<std::string> findDuplicateKey(const rapidjson::Value& v) {
+  if (v.IsObject()) {
+    std::vector<std::string_view> names;
+    names.reserve(v.MemberCount());
+    for (const auto& m : v.GetObject()) {
+      names.emplace_back(m.name.GetString(), m.name.GetStringLength());
+      if (auto inner = findDuplicateKey(m.value)) return inner;
+    }
+    std::sort(names.begin(), names.end());
+    auto dup = std::adjacent_find(names.begin(), names.end());
+    if (dup != names.end()) return std::string(*dup);
+  } else if (v.IsArray()) {
+    for (const auto& e : v.GetArray()) {
+      if (auto inner = findDuplicateKey(e)) return inner;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 Result<rapidjson::Document> parseObject(std::string_view text) {
   rapidjson::Document doc;
@@ -15,6 +43,10 @@ Result<rapidjson::Document> parseObject(std::string_view text) {
   }
   if (!doc.IsObject()) {
     return Status(ErrorCode::kInvalidArgument, "request body must be a JSON object").withReason("malformed_json");
+  }
+  if (auto dup = findDuplicateKey(doc)) {
+    return Status(ErrorCode::kInvalidArgument, "duplicate field '" + dup->substr(0, 80) + "' in JSON object")
+        .withReason("malformed_json");
   }
   return doc;
 }
@@ -72,6 +104,23 @@ Result<std::optional<bool>> ObjectReader::optionalBool(const char* field) const 
   if (v == nullptr) return std::optional<bool>();
   if (!v->IsBool()) return fieldError(field, "true or false");
   return std::optional<bool>(v->GetBool());
+}
+
+Result<std::map<std::string, std::string>> ObjectReader::optionalStringMap(const char* field) const {
+  std::map<std::string, std::string> out;
+  const rapidjson::Value* v = find(field);
+  if (v == nullptr) return out;
+  if (!v->IsObject()) return fieldError(field, "an object of strings");
+  for (const auto& m : v->GetObject()) {
+    std::string key(m.name.GetString(), m.name.GetStringLength());
+    if (!m.value.IsString()) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "field '" + prefix_ + field + "." + key.substr(0, 80) + "' must be a string")
+          .withReason("invalid_field");
+    }
+    out[key] = std::string(m.value.GetString(), m.value.GetStringLength());
+  }
+  return out;
 }
 
 Result<std::optional<double>> ObjectReader::optionalNumber(const char* field) const {

@@ -47,6 +47,9 @@ Status NodeAgent::registerOnce() {
   if (!identity_.uuid.empty()) w.field("uuid", identity_.uuid);
   w.field("address", options_.address).field("nbd_port", uint64_t{options_.nbd_port});
   w.field("replication_port", uint64_t{options_.replication_port});
+  w.key("labels").beginObject();
+  for (const auto& [key, value] : options_.labels) w.field(key, value);
+  w.endObject();
   reconciler_.writePools(w);
   w.endObject();
   ASSIGN_OR_RETURN(Registration reg, client_.registerNode(w.str()));

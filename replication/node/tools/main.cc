@@ -15,6 +15,7 @@
 #include "tandem/devices/provider_factory.h"
 #include "tandem/nbd/nbd_server.h"
 #include "tandem/nbd/static_export_registry.h"
+#include "tandem/node/label_spec.h"
 #include "tandem/node/node_agent.h"
 #include "tandem/node/pool_spec.h"
 #include "tandem/replication/replication_service.h"
@@ -34,6 +35,8 @@ std::vector<OptionSpec> optionTable() {
       {"pool", OptionType::kList, "",
        "a storage pool, repeatable: NAME=file:DIR, NAME=lvm-thin:VG/THINPOOL or NAME=zfs:ZPOOL[/DATASET] "
        "(default: default=file:<state-dir>/pool)"},
+      {"label", OptionType::kList, "",
+       "a placement label KEY=VALUE, repeatable (e.g. zone=a); resource groups spread replicas by them"},
       {"address", OptionType::kString, "127.0.0.1", "address peers and clients use to reach this node"},
       {"listen", OptionType::kString, "127.0.0.1", "address the NBD and replication ports bind to"},
       {"nbd-port", OptionType::kUint, "10809", "NBD TCP port (10809 is NBD's registered port; 0: any free port)"},
@@ -77,6 +80,9 @@ int main(int argc, char** argv) {
     if (ec) return fail("cannot create " + state_dir + "/pool: " + ec.message());
     pool_texts.push_back("default=file:" + state_dir + "/pool");
   }
+
+  auto labels = tandem::node::parseLabels(options.list("label"));
+  if (!labels.isOk()) return fail(labels.status().message());
 
   std::ifstream token_in(options.string("admin-token-file"));
   std::string admin_token;
@@ -130,6 +136,7 @@ int main(int argc, char** argv) {
   agent_options.address = options.string("address");
   agent_options.nbd_port = (*nbd)->tcpPort();
   agent_options.replication_port = (*engine)->port();
+  agent_options.labels = *labels;
   agent_options.state_dir = state_dir;
   agent_options.poll_wait = std::chrono::duration_cast<std::chrono::seconds>(options.duration("poll-wait"));
   agent_options.heartbeat_interval = options.duration("heartbeat-interval");

@@ -59,11 +59,31 @@ TEST(ParseCommand, GroupCreateWithOptions) {
   auto thin = commandOf({"group", "create", "g", "--replicas=2", "--engine", "native"});
   ASSERT_TRUE(thin.isOk());
   EXPECT_TRUE(thin->thin);
+
+  auto placed = commandOf({"group", "create", "z", "--replicas", "3", "--pools", "fast,slow", "--spread-by=zone,rack",
+                           "--overprovision", "2.5"});
+  ASSERT_TRUE(placed.isOk()) << placed.status().toString();
+  EXPECT_EQ(apiCallFor(*placed).body,
+            R"({"name":"z","replicas":3,"engine":"native","thin":true,"pools":["fast","slow"],)"
+            R"("replicas_on_different":["zone","rack"],"overprovision":2.5})");
+}
+
+// Pool and label lists and the over-provisioning ratio are checked before anything is sent.
+TEST(ParseCommand, RejectsBadPlacementOptions) {
+  EXPECT_FALSE(commandOf({"group", "create", "g", "--replicas", "2", "--pools", "a,,b"}).isOk());
+  EXPECT_FALSE(commandOf({"group", "create", "g", "--replicas", "2", "--spread-by", "zone,"}).isOk());
+  EXPECT_FALSE(commandOf({"group", "create", "g", "--replicas", "2", "--spread-by", "zo ne"}).isOk());
+  for (const char* bad : {"0.5", "x", "2x", "1001", ""}) {
+    EXPECT_FALSE(commandOf({"group", "create", "g", "--replicas", "2", "--overprovision", bad}).isOk()) << bad;
+  }
+  auto thick = commandOf({"group", "create", "g", "--replicas", "2", "--thick", "--overprovision", "2"});
+  ASSERT_FALSE(thick.isOk());
+  EXPECT_NE(thick.status().message().find("only to thin"), std::string::npos);
 }
 
 // --replicas is validated with full-string integer parsing (no atoi leniency).
 TEST(ParseCommand, RejectsBadReplicaCounts) {
-  for (const char* bad : {"0", "-1", "3x", "", "33", "1e1", " 3", "99999999999999999999"}) {
+  for (const char* bad : {"0", "-1", "3x", "", "9", "33", "1e1", " 3", "99999999999999999999"}) {
     EXPECT_FALSE(commandOf({"group", "create", "g", "--replicas", bad}).isOk()) << bad;
   }
   EXPECT_FALSE(commandOf({"group", "create", "g"}).isOk());  // --replicas missing

@@ -17,16 +17,16 @@ TEST(RenderSuccess, NodeListIsAnAlignedTable) {
   const std::string body = R"({"nodes":[
     {"name":"node-a","uuid":"u1","address":"10.0.0.1","state":"online",
      "last_heartbeat":"2026-11-25T10:00:00Z","nbd_port":10809,"replication_port":7000,
-     "pools":["fast","slow"]},
+     "labels":{"rack":"r1","zone":"a"},"pools":["fast","slow"]},
     {"name":"n2","uuid":"u2","address":"10.0.0.22","state":"offline",
      "last_heartbeat":"2026-11-25T09:00:00Z","nbd_port":10809,"replication_port":7000,
      "pools":[{"name":"p1"}]}]})";
   auto out = renderSuccess(commandOf(CommandKind::kNodeList), 200, body);
   ASSERT_TRUE(out.isOk()) << out.status().toString();
   EXPECT_EQ(*out,
-            "NAME    STATE    ADDRESS    NBD-PORT  REPL-PORT  LAST-HEARTBEAT        POOLS\n"
-            "node-a  online   10.0.0.1   10809     7000       2026-11-25T10:00:00Z  fast, slow\n"
-            "n2      offline  10.0.0.22  10809     7000       2026-11-25T09:00:00Z  p1\n");
+            "NAME    STATE    ADDRESS    NBD-PORT  REPL-PORT  LAST-HEARTBEAT        LABELS          POOLS\n"
+            "node-a  online   10.0.0.1   10809     7000       2026-11-25T10:00:00Z  rack=r1,zone=a  fast, slow\n"
+            "n2      offline  10.0.0.22  10809     7000       2026-11-25T09:00:00Z  -               p1\n");
 }
 
 // Pool capacities print human-readable and right-aligned.
@@ -87,13 +87,13 @@ TEST(RenderSuccess, VolumeShowListsReplicasAndNbdUri) {
 // Creates say whether they created or found an identical object; deletes need no body.
 TEST(RenderSuccess, CreateAndDeleteMessages) {
   const std::string group = R"({"name":"gold","uuid":"g1","replicas":3,"engine":"native",
-    "thin":true,"pools":[],"replicas_on_different":["zone"]})";
+    "thin":true,"overprovision":20.0,"pools":[],"replicas_on_different":["zone"]})";
   auto created = renderSuccess(commandOf(CommandKind::kGroupCreate, "gold"), 201, group);
   ASSERT_TRUE(created.isOk());
   EXPECT_EQ(*created,
             "created resource group 'gold'\n\n"
-            "Name:      gold\nUUID:      g1\nReplicas:  3\nEngine:    native\nThin:      yes\n"
-            "Pools:     -\nSpread by: zone\n");
+            "Name:          gold\nUUID:          g1\nReplicas:      3\nEngine:        native\n"
+            "Thin:          yes\nOverprovision: 20\nPools:         -\nSpread by:     zone\n");
   auto same = renderSuccess(commandOf(CommandKind::kGroupCreate, "gold"), 200, group);
   EXPECT_EQ(same->rfind("resource group 'gold' already exists with the same settings\n", 0), 0u);
   EXPECT_EQ(*renderSuccess(commandOf(CommandKind::kVolumeDelete, "v1"), 204, ""),

@@ -7,15 +7,35 @@ namespace {
 
 const uint64_t GiB = 1ull << 30;
 
+PoolCandidate pool(std::string node, std::string name, bool online, uint64_t total, uint64_t free,
+                   uint64_t provisioned = 0) {
+  PoolCandidate c;
+  c.node = std::move(node);
+  c.pool = std::move(name);
+  c.node_online = online;
+  c.total_bytes = total;
+  c.free_bytes = free;
+  c.provisioned_bytes = provisioned;
+  return c;
+}
+
+PlacementRequest req(uint64_t size, uint32_t replicas, std::vector<std::string> pools = {}) {
+  PlacementRequest r;
+  r.size_bytes = size;
+  r.replicas = replicas;
+  r.allowed_pools = std::move(pools);
+  return r;
+}
+
 std::vector<PoolCandidate> threeNodes() {
-  return {{"n1", "p", true, 100 * GiB, 50 * GiB},
-          {"n2", "p", true, 100 * GiB, 80 * GiB},
-          {"n3", "p", true, 100 * GiB, 60 * GiB}};
+  return {pool("n1", "p", true, 100 * GiB, 50 * GiB),
+          pool("n2", "p", true, 100 * GiB, 80 * GiB),
+          pool("n3", "p", true, 100 * GiB, 60 * GiB)};
 }
 
 // Replicas land on distinct nodes, most free space first, deterministically.
 TEST(Placement, PicksDistinctNodesByFreeSpace) {
-  auto p = placeReplicas({10 * GiB, 2, {}}, threeNodes());
+  auto p = placeReplicas(req(10 * GiB, 2), threeNodes());
   ASSERT_TRUE(p.isOk()) << p.status().toString();
   ASSERT_EQ(p->size(), 2u);
   EXPECT_EQ((*p)[0].node, "n2");
@@ -27,7 +47,7 @@ TEST(Placement, SkipsOfflineAndFullNodes) {
   auto c = threeNodes();
   c[1].node_online = false;
   c[2].free_bytes = 1 * GiB;
-  auto p = placeReplicas({10 * GiB, 2, {}}, c);
+  auto p = placeReplicas(req(10 * GiB, 2), c);
   ASSERT_FALSE(p.isOk());
   EXPECT_EQ(p.status().code(), ErrorCode::kUnprocessable);
   EXPECT_EQ(p.status().reason(), "not_enough_nodes");
@@ -36,23 +56,102 @@ TEST(Placement, SkipsOfflineAndFullNodes) {
 
 // A volume larger than every pool gets its own reason.
 TEST(Placement, VolumeLargerThanAnyPool) {
-  auto p = placeReplicas({200 * GiB, 1, {}}, threeNodes());
+  auto p = placeReplicas(req(200 * GiB, 1), threeNodes());
   ASSERT_FALSE(p.isOk());
   EXPECT_EQ(p.status().reason(), "volume_too_large");
 }
 
 // Two pools on one node never hold two replicas of the same volume; allowed_pools filters.
 TEST(Placement, OneReplicaPerNodeAndPoolFilter) {
-  std::vector<PoolCandidate> c = {{"n1", "a", true, 100 * GiB, 90 * GiB}, {"n1", "b", true, 100 * GiB, 95 * GiB},
-                                  {"n2", "a", true, 100 * GiB, 10 * GiB}};
-  auto p = placeReplicas({1 * GiB, 2, {}}, c);
+  std::vector<PoolCandidate> c = {pool("n1", "a", true, 100 * GiB, 90 * GiB), pool("n1", "b", true, 100 * GiB, 95 * GiB),
+                                  pool("n2", "a", true, 100 * GiB, 10 * GiB)};
+  auto p = placeReplicas(req(1 * GiB, 2), c);
   ASSERT_TRUE(p.isOk());
   EXPECT_EQ((*p)[0].node, "n1");
   EXPECT_EQ((*p)[0].pool, "b");
   EXPECT_EQ((*p)[1].node, "n2");
-  auto only_a = placeReplicas({1 * GiB, 1, {"a"}}, c);
+  auto only_a = placeReplicas(req(1 * GiB, 1, {"a"}), c);
   ASSERT_TRUE(only_a.isOk());
   EXPECT_EQ((*only_a)[0].pool, "a");
+}
+
+PoolCandidate labelled(std::string node, uint64_t free, std::map<std::string, std::string> labels) {
+  PoolCandidate c = pool(std::move(node), "p", true, 100 * GiB, free);
+  c.node_labels = std::move(labels);
+  return c;
+}
+
+// replicas_on_different: no two replicas share a value of a spread key, even when the nodes with
+// the most free space are all in one zone.
+TEST(Placement, SpreadsAcrossLabelValues) {
+  std::vector<PoolCandidate> c = {labelled("a1", 90 * GiB, {{"zone", "a"}}), labelled("a2", 80 * GiB, {{"zone", "a"}}),
+                                  labelled("b1", 20 * GiB, {{"zone", "b"}}), labelled("c1", 10 * GiB, {{"zone", "c"}})};
+  PlacementRequest spread = req(1 * GiB, 3);
+  spread.spread_keys = {"zone"};
+  auto p = placeReplicas(spread, c);
+  ASSERT_TRUE(p.isOk()) << p.status().toString();
+  ASSERT_EQ(p->size(), 3u);
+  EXPECT_EQ((*p)[0].node, "a1");
+  EXPECT_EQ((*p)[1].node, "b1");
+  EXPECT_EQ((*p)[2].node, "c1");
+  // Without the spread key the two zone-a nodes come first.
+  auto plain = placeReplicas(req(1 * GiB, 3), c);
+  ASSERT_TRUE(plain.isOk());
+  EXPECT_EQ((*plain)[1].node, "a2");
+}
+
+// Two keys: the search backtracks past a greedy choice that would leave no valid third node.
+TEST(Placement, SpreadOverTwoKeysBacktracks) {
+  std::vector<PoolCandidate> c = {labelled("n1", 90 * GiB, {{"zone", "a"}, {"rack", "r1"}}),
+                                  labelled("n2", 80 * GiB, {{"zone", "b"}, {"rack", "r2"}}),
+                                  labelled("n3", 70 * GiB, {{"zone", "c"}, {"rack", "r1"}}),
+                                  labelled("n4", 60 * GiB, {{"zone", "c"}, {"rack", "r3"}})};
+  PlacementRequest spread = req(1 * GiB, 3);
+  spread.spread_keys = {"zone", "rack"};
+  auto p = placeReplicas(spread, c);
+  ASSERT_TRUE(p.isOk()) << p.status().toString();
+  EXPECT_EQ((*p)[0].node, "n1");
+  EXPECT_EQ((*p)[1].node, "n2");
+  EXPECT_EQ((*p)[2].node, "n4");
+}
+
+// Too few distinct values, or nodes without the label: not_enough_nodes, and the message names
+// the values found and the nodes left out.
+TEST(Placement, SpreadFailureExplainsItself) {
+  std::vector<PoolCandidate> c = {labelled("a1", 90 * GiB, {{"zone", "a"}}), labelled("a2", 80 * GiB, {{"zone", "a"}}),
+                                  labelled("b1", 20 * GiB, {{"zone", "b"}}), labelled("x", 95 * GiB, {})};
+  PlacementRequest spread = req(1 * GiB, 3);
+  spread.spread_keys = {"zone"};
+  auto p = placeReplicas(spread, c);
+  ASSERT_FALSE(p.isOk());
+  EXPECT_EQ(p.status().code(), ErrorCode::kUnprocessable);
+  EXPECT_EQ(p.status().reason(), "not_enough_nodes");
+  EXPECT_NE(p.status().message().find("zone: 'a', 'b'"), std::string::npos) << p.status().message();
+  EXPECT_NE(p.status().message().find("lacking label(s) 'zone': 'x'"), std::string::npos) << p.status().message();
+}
+
+// Thin groups may promise a pool `overprovision` times its size, no more; thick ones need the
+// space free.
+TEST(Placement, ThinOverprovisionLimit) {
+  std::vector<PoolCandidate> c = {pool("n1", "p", true, 100 * GiB, 40 * GiB, 150 * GiB)};
+  PlacementRequest thin = req(60 * GiB, 1);
+  thin.thin = true;
+  thin.overprovision = 2.0;
+  EXPECT_FALSE(placeReplicas(thin, c).isOk());      // 150 + 60 = 210 > 100 × 2
+  thin.size_bytes = 50 * GiB;                        // 150 + 50 = 200: exactly the limit
+  EXPECT_TRUE(placeReplicas(thin, c).isOk());
+  thin.size_bytes = 51 * GiB;
+  auto over = placeReplicas(thin, c);
+  ASSERT_FALSE(over.isOk());
+  EXPECT_EQ(over.status().reason(), "not_enough_nodes");
+  EXPECT_NE(over.status().message().find("overprovision limit of 2x"), std::string::npos) << over.status().message();
+  thin.overprovision = 1.0;                          // ratio 1: no promise beyond the pool
+  thin.size_bytes = 1 * GiB;
+  EXPECT_FALSE(placeReplicas(thin, c).isOk());
+  PlacementRequest thick = req(41 * GiB, 1);           // thick ignores provisioned, needs free space
+  EXPECT_FALSE(placeReplicas(thick, c).isOk());
+  thick.size_bytes = 40 * GiB;
+  EXPECT_TRUE(placeReplicas(thick, c).isOk());
 }
 
 }  // namespace

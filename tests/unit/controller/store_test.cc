@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "tandem/controller/store.h"
 
@@ -32,7 +33,7 @@ TEST_F(StoreTest, StatePersistsAcrossReopen) {
   {
     auto store = open();
     cluster = store->clusterId();
-    ASSERT_TRUE(store->upsertNode({"u1", "n1", "127.0.0.1", 1, 2, "h", 0}, {{"n1", "p", "file", true, true}}).isOk());
+    ASSERT_TRUE(store->upsertNode({"u1", "n1", "127.0.0.1", 1, 2, "h", 0, {}}, {{"n1", "p", "file", true, true}}).isOk());
     ASSERT_TRUE(store->createGroup({"g-uuid", "g", 2, "native", true, {}, {}}).isOk());
     ASSERT_TRUE(store->createVolume({"v-uuid", "v", 1 << 20, "g", "n1", 1, 0}, {{"v-uuid", "n1", "p", true}}).isOk());
     gen = *store->generation();
@@ -45,11 +46,53 @@ TEST_F(StoreTest, StatePersistsAcrossReopen) {
   EXPECT_EQ(store->listPools()->at(0).provider, "file");
 }
 
+// Node labels and a group's over-provisioning ratio round-trip; re-registration replaces labels.
+TEST_F(StoreTest, LabelsAndOverprovisionRoundTrip) {
+  auto store = open();
+  ASSERT_TRUE(store->upsertNode({"u1", "n1", "h", 1, 2, "x", 0, {{"zone", "a"}, {"rack", "r1"}}}, {}).isOk());
+  GroupRecord g{"gu", "g", 3, "native", true, {}, {"zone", "rack"}, 2.5};
+  ASSERT_TRUE(store->createGroup(g).isOk());
+  auto node = store->getNode("n1");
+  ASSERT_TRUE(node.isOk());
+  EXPECT_EQ(node->labels, (std::map<std::string, std::string>{{"rack", "r1"}, {"zone", "a"}}));
+  auto group = store->getGroup("g");
+  EXPECT_EQ(group->replicas_on_different, (std::vector<std::string>{"zone", "rack"}));
+  EXPECT_DOUBLE_EQ(group->overprovision, 2.5);
+  ASSERT_TRUE(store->upsertNode({"u1", "n1", "h", 1, 2, "x", 0, {{"zone", "b"}}}, {}).isOk());
+  EXPECT_EQ(store->getNode("n1")->labels, (std::map<std::string, std::string>{{"zone", "b"}}));
+}
+
+// A database of schema version 1 (before labels and over-provisioning) is migrated in place:
+// thin groups get the default ratio, thick ones 1, nodes no labels; nothing else changes.
+TEST_F(StoreTest, MigratesVersionOneDatabase) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store->upsertNode({"u1", "n1", "h", 1, 2, "x", 0, {{"zone", "a"}}}, {}).isOk());
+    ASSERT_TRUE(store->createGroup({"gt", "thin", 1, "native", true, {}, {}, 3.0}).isOk());
+    ASSERT_TRUE(store->createGroup({"gk", "thick", 1, "native", false, {}, {}, 1.0}).isOk());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/state.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "ALTER TABLE nodes DROP COLUMN labels; ALTER TABLE resource_groups DROP COLUMN overprovision;"
+                         "UPDATE schema_version SET version = 1;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->getNode("n1")->labels.empty());
+  EXPECT_EQ(store->getNode("n1")->address, "h");
+  EXPECT_DOUBLE_EQ(store->getGroup("thin")->overprovision, kDefaultOverprovision);
+  EXPECT_DOUBLE_EQ(store->getGroup("thick")->overprovision, 1.0);
+}
+
 // Every change of desired state bumps the generation; reads do not.
 TEST_F(StoreTest, ChangesBumpGeneration) {
   auto store = open();
   uint64_t g0 = *store->generation();
-  ASSERT_TRUE(store->upsertNode({"u1", "n1", "h", 1, 2, "x", 0}, {}).isOk());
+  ASSERT_TRUE(store->upsertNode({"u1", "n1", "h", 1, 2, "x", 0, {}}, {}).isOk());
   uint64_t g1 = *store->generation();
   EXPECT_GT(g1, g0);
   ASSERT_TRUE(store->createGroup({"gu", "g", 1, "native", true, {}, {}}).isOk());

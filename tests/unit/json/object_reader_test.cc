@@ -19,6 +19,32 @@ TEST(ParseObject, AcceptsOnlyOneObject) {
   EXPECT_EQ(parseObject("[1]").status().reason(), "malformed_json");
 }
 
+// A field given twice is ambiguous: refused at any depth, naming the field.
+TEST(ParseObject, RefusesDuplicateFields) {
+  auto top = parseObject(R"({"size_bytes":1,"name":"v","size_bytes":2})");
+  ASSERT_FALSE(top.isOk());
+  EXPECT_EQ(top.status().reason(), "malformed_json");
+  EXPECT_EQ(top.status().message(), "duplicate field 'size_bytes' in JSON object");
+  auto nested = parseObject(R"({"pools":[{"name":"a"},{"name":"b","name":"c"}]})");
+  ASSERT_FALSE(nested.isOk());
+  EXPECT_EQ(nested.status().message(), "duplicate field 'name' in JSON object");
+  EXPECT_TRUE(parseObject(R"({"a":{"x":1},"b":{"x":1}})").isOk());
+}
+
+// A map of strings (labels): every value must be a string.
+TEST(ObjectReader, StringMap) {
+  auto doc = parseObject(R"({"labels":{"zone":"a","rack":"r1"},"bad":{"zone":1},"arr":[]})");
+  ASSERT_TRUE(doc.isOk());
+  ObjectReader r(*doc);
+  auto labels = r.optionalStringMap("labels");
+  ASSERT_TRUE(labels.isOk());
+  EXPECT_EQ(labels->size(), 2u);
+  EXPECT_EQ(labels->at("zone"), "a");
+  EXPECT_EQ(r.optionalStringMap("bad").status().message(), "field 'bad.zone' must be a string");
+  EXPECT_EQ(r.optionalStringMap("arr").status().message(), "field 'arr' must be an object of strings");
+  EXPECT_TRUE(r.optionalStringMap("absent")->empty());
+}
+
 // Typed accessors reject wrong types with the field's full path in the message.
 TEST(ObjectReader, TypedAccessorsNameTheField) {
   auto doc = parseObject(R"({"n":-1,"s":5,"b":"yes","arr":["x",1],"ok":7})");

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "tandem/cli/args.h"
 #include "tandem/common/status.h"
@@ -30,13 +32,17 @@ struct Command {
   int replicas = 0;            // group create
   std::string engine = "native";
   bool thin = true;
+  std::vector<std::string> pools;      // group create --pools a,b (empty: any pool)
+  std::vector<std::string> spread_by;  // group create --spread-by zone,rack (replicas_on_different)
+  std::optional<double> overprovision; // group create --overprovision R (thin groups)
   uint64_t size_bytes = 0;     // volume create
   std::string group;           // volume create
 };
 
 // Validates the words and options: known command, right number of arguments, required options
 // present, options that belong to the command, names matching [A-Za-z0-9][A-Za-z0-9_.-]{0,63},
-// --replicas an integer 1-32, --size a size (size.h). Fails with kInvalidArgument (a usage
+// --replicas an integer 1-8, --pools/--spread-by comma-separated names, --overprovision a number
+// from 1 to 1000, --size a size (size.h). Fails with kInvalidArgument (a usage
 // error) whose message says what is wrong.
 Result<Command> parseCommand(const ParsedArgs& args);
 

@@ -92,8 +92,13 @@ class ClusterService {
   VolumeView deriveView(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas,
                         const std::map<std::string, NodeRecord>& nodes) const;  // needs mu_
   Result<std::vector<VolumeView>> viewsLocked(const std::string* only_name);
-  // Bytes of thick replicas per (node, pool) that their node has not reported yet. Needs mu_.
-  Result<std::map<std::pair<std::string, std::string>, uint64_t>> pendingThickBytes();
+  // Per (node, pool), the bytes of replicas placed there that their node has not reported yet:
+  // all of them (to add to provisioned) and the thick ones (to deduct from free). Needs mu_.
+  struct PendingBytes {
+    uint64_t provisioned = 0;
+    uint64_t thick = 0;
+  };
+  Result<std::map<std::pair<std::string, std::string>, PendingBytes>> pendingBytes();
   void notifyWatchers();
 
   Store& store_;

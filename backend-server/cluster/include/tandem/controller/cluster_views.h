@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,7 @@ struct RegisterNodeRequest {
   std::string address;
   uint16_t nbd_port = 0;
   uint16_t replication_port = 0;
+  std::map<std::string, std::string> labels;
   std::vector<PoolReport> pools;
 };
 

@@ -1,12 +1,17 @@
 // Placement: chooses where a volume's replicas live. A pure function of its inputs
 // (deterministic for the same inputs), so it is tested without a cluster.
 //
-// Filter: the node is online, the pool is allowed by the resource group, the pool is large
-// enough and has `size_bytes` free. Spread: at most one replica per node (later also per
-// value of each `replicas_on_different` label). Score: most free space first, then name.
+// Filter: the node is online; the pool is allowed by the resource group and at least as large
+// as the volume; it has room:
+//   - thick: `size_bytes` free (free space already net of thick replicas placed but not reported);
+//   - thin:  provisioned + size <= total × overprovision, and size <= free × overprovision;
+// and, when the group spreads by labels, the node has every `spread_keys` label.
+// Spread: at most one replica per node, and for each spread key no two replicas on nodes with the
+// same value of that label. Score: most free space first, then node name.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,12 +25,17 @@ struct PoolCandidate {
   bool node_online = false;
   uint64_t total_bytes = 0;
   uint64_t free_bytes = 0;
+  uint64_t provisioned_bytes = 0;                 // sizes of the volumes the pool holds or will hold
+  std::map<std::string, std::string> node_labels;
 };
 
 struct PlacementRequest {
   uint64_t size_bytes = 0;
   uint32_t replicas = 1;
   std::vector<std::string> allowed_pools;  // empty: any pool
+  bool thin = false;
+  double overprovision = 1.0;              // thin only; >= 1
+  std::vector<std::string> spread_keys;    // node label keys whose values must differ
 };
 
 struct Placement {
@@ -33,9 +43,10 @@ struct Placement {
   std::string pool;
 };
 
-// Returns `replicas` placements on distinct nodes, best first. Errors (kUnprocessable):
-// reason "volume_too_large" when no allowed pool is that large at all, "not_enough_nodes"
-// when fewer distinct online nodes than replicas have room; the message says how many were found.
+// Returns `replicas` placements on distinct nodes (and distinct values of every spread key), best
+// first. Errors (kUnprocessable): reason "volume_too_large" when no allowed pool is that large at
+// all; "not_enough_nodes" when too few eligible nodes have room, or they cannot be spread. The
+// message says how many were found and why the others were left out.
 Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
                                              const std::vector<PoolCandidate>& candidates);
 

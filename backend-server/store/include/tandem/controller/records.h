@@ -3,10 +3,15 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 namespace tandem::controller {
+
+// A thin pool may be promised this many times its size unless the resource group says otherwise
+// (Cinder's and LINSTOR's default over-subscription ratio).
+inline constexpr double kDefaultOverprovision = 20.0;
 
 struct NodeRecord {
   std::string uuid;
@@ -16,6 +21,7 @@ struct NodeRecord {
   uint16_t replication_port = 0;
   std::string token_hash;         // SHA-256 (hex) of the node's bearer token
   int64_t registered_at = 0;      // unix seconds
+  std::map<std::string, std::string> labels;  // placement labels (zone, rack, ...), from the node
 };
 
 struct PoolRecord {
@@ -33,7 +39,8 @@ struct GroupRecord {
   std::string engine = "native";
   bool thin = true;
   std::vector<std::string> pools;                   // allowed pool names; empty: any
-  std::vector<std::string> replicas_on_different;   // label keys (seam; not used yet)
+  std::vector<std::string> replicas_on_different;   // node label keys whose values must differ
+  double overprovision = kDefaultOverprovision;     // thin groups: provisioned may reach total × this
 };
 
 struct VolumeRecord {

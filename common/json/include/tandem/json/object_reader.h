@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,8 @@ class ObjectReader {
   Result<std::optional<bool>> optionalBool(const char* field) const;
   Result<std::optional<double>> optionalNumber(const char* field) const;
   Result<std::vector<std::string>> optionalStringArray(const char* field) const;
+  // An object whose values are all strings (labels); absent → empty.
+  Result<std::map<std::string, std::string>> optionalStringMap(const char* field) const;
   // The array's elements (each must be an object), or kInvalidArgument; absent → empty.
   Result<std::vector<const rapidjson::Value*>> optionalObjectArray(const char* field) const;
   // kInvalidArgument naming the first field not in `known`.

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,6 +25,7 @@ struct NodeAgentOptions {
   std::string address;              // advertised host for NBD and replication
   uint16_t nbd_port = 0;
   uint16_t replication_port = 0;
+  std::map<std::string, std::string> labels;  // placement labels sent at registration
   std::string state_dir;            // holds the identity file
   std::chrono::seconds poll_wait{25};
   std::chrono::milliseconds heartbeat_interval{2000};
