@@ -18,7 +18,8 @@ SPEC_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
 _CHECKED = {"type", "nullable", "enum", "required", "properties", "additionalProperties", "items", "pattern",
-            "minLength", "maxLength", "minimum", "maximum", "multipleOf", "$ref", "allOf", "oneOf"}
+            "minLength", "maxLength", "minimum", "maximum", "multipleOf", "$ref", "allOf", "oneOf",
+            "maxProperties"}
 _ANNOTATIONS = {"description", "default", "example", "format", "title", "readOnly", "writeOnly", "deprecated"}
 
 
@@ -114,6 +115,8 @@ def _check(schema, value, path, spec, out):
         if "multipleOf" in schema and value % schema["multipleOf"] != 0:
             out.append(f"{path}: {value} is not a multiple of {schema['multipleOf']}")
     if isinstance(value, dict):
+        if "maxProperties" in schema and len(value) > schema["maxProperties"]:
+            out.append(f"{path}: more than {schema['maxProperties']} properties")
         for name in schema.get("required", []):
             if name not in value:
                 out.append(f"{path}: missing required property '{name}'")

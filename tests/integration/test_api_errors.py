@@ -27,6 +27,13 @@ class ApiErrorsTest(ClusterTestCase):
         self.expect_error(400, "malformed_json", "POST", "/v1/volumes", raw=b'{"name": ')
         self.expect_error(400, "invalid_field", "POST", "/v1/volumes",
                           {"name": "v", "size_bytes": "1G", "resource_group": "pair"})
+        self.expect_error(400, "malformed_json", "POST", "/v1/volumes",
+                          raw=b'{"name":"d","size_bytes":1048576,"size_bytes":2097152,"resource_group":"pair"}')
+        self.expect_error(400, "invalid_field", "POST", "/v1/resource-groups",
+                          {"name": "g", "thin": False, "overprovision": 2})
+        self.expect_error(400, "invalid_field", "POST", "/v1/resource-groups", {"name": "g", "overprovision": 0.5})
+        self.expect_error(400, "invalid_field", "POST", "/v1/resource-groups",
+                          {"name": "g", "replicas_on_different": ["zone/x"]})
         self.expect_error(413, "body_too_large", "POST", "/v1/volumes", raw=b"{" + b" " * (2 << 20) + b"}")
         self.expect_error(404, "volume_not_found", "GET", "/v1/volumes/nope")
         self.expect_error(422, "volume_too_large", "POST", "/v1/volumes",
@@ -38,6 +45,8 @@ class ApiErrorsTest(ClusterTestCase):
                           {"name": "v", "size_bytes": 2 << 20, "resource_group": "pair"})
         names = [v["name"] for v in api.get("/v1/volumes")["volumes"]]
         self.assertEqual(names, ["v"], "failed creates must leave nothing behind")
+        groups = [g["name"] for g in api.get("/v1/resource-groups")["resource_groups"]]
+        self.assertEqual(groups, ["five", "pair"], "refused groups must leave nothing behind")
 
     def test_old_tls_is_refused(self):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

@@ -324,7 +324,10 @@ class OpenApiConformanceTest(ClusterTestCase):
             ("invalid_field", {"name": "og-g", "thin": "yes"}),
             ("invalid_field", {"name": "og-g", "pools": ["bad pool"]}),
             ("invalid_field", {"name": "og-g", "pools": "default"}),
-            ("unknown_field", {"name": "og-g", "overprovision": 2.0}),
+            ("invalid_field", {"name": "og-g", "overprovision": 0.5}),
+            ("invalid_field", {"name": "og-g", "overprovision": "2"}),
+            ("invalid_field", {"name": "og-g", "replicas_on_different": ["a b"]}),
+            ("unknown_field", {"name": "og-g", "allow_multiattach": True}),
         ]
         for code, body in bad_groups:
             with self.subTest(body=body):
@@ -340,7 +343,10 @@ class OpenApiConformanceTest(ClusterTestCase):
             ("missing_field", dict(node, pools=[{"name": "p"}])),
             ("unknown_field", dict(node, pools=[{"name": "p", "provider": "file", "total_bytes": 1,
                                                  "free_bytes": 1, "colour": "red"}])),
-            ("unknown_field", dict(node, labels={})),
+            ("invalid_field", dict(node, labels={"zone": "a b"})),
+            ("invalid_field", dict(node, labels=["zone=a"])),
+            ("invalid_field", dict(node, labels={"zone": 1})),
+            ("unknown_field", dict(node, maintenance=True)),
         ]
         for code, body in bad_nodes:
             with self.subTest(body=body):
