@@ -31,6 +31,10 @@ std::vector<OptionSpec> optionTable() {
       {"tls-cert", OptionType::kString, "", "PEM certificate chain of the API (required)"},
       {"tls-key", OptionType::kString, "", "PEM private key of the API (required)"},
       {"admin-token-file", OptionType::kString, "", "file holding the admin bearer token (required)"},
+      {"service-token-file", OptionType::kString, "",
+       "file holding the service token: volumes, and reading pools and groups (for Cinder, libvirt)"},
+      {"join-token-file", OptionType::kString, "",
+       "file holding the join token storage hosts register with (then each uses its own node token)"},
       {"database", OptionType::kString, "tandem.db", "SQLite database file of the declared state"},
       {"heartbeat-timeout", OptionType::kDuration, "6s", "a node silent this long is marked offline"},
       {"long-poll-max", OptionType::kDuration, "30s", "longest wait of a node's desired-state poll"},
@@ -73,6 +77,20 @@ int main(int argc, char** argv) {
   if (!ok || admin_token.size() < 16) {
     return fail("cannot read an admin token of at least 16 characters from " + options.string("admin-token-file"));
   }
+  // Optional narrower tokens; each must differ from the others so a role is never ambiguous.
+  std::string role_tokens[2];
+  const char* role_options[2] = {"service-token-file", "join-token-file"};
+  for (int i = 0; i < 2; ++i) {
+    if (options.string(role_options[i]).empty()) continue;
+    role_tokens[i] = readTrimmed(options.string(role_options[i]), &ok);
+    if (!ok || role_tokens[i].size() < 16) {
+      return fail("cannot read a token of at least 16 characters from " + options.string(role_options[i]));
+    }
+  }
+  if (role_tokens[0] == admin_token || role_tokens[1] == admin_token ||
+      (!role_tokens[0].empty() && role_tokens[0] == role_tokens[1])) {
+    return fail("the admin, service and join tokens must all differ");
+  }
   if (options.uint("port") > 65535) return fail("--port must be at most 65535");
 
   // Signals are taken synchronously by the main thread; block them before any thread starts.
@@ -82,7 +100,13 @@ int main(int argc, char** argv) {
   if (!store.isOk()) return fail(store.status().message());
   tandem::controller::ClusterService cluster(**store, tandem::RealClock::instance(),
                                              {options.duration("heartbeat-timeout")});
-  tandem::controller::ApiRouter router(cluster, {admin_token, options.duration("long-poll-max"), TANDEM_VERSION});
+  tandem::controller::ApiOptions api_options;
+  api_options.admin_token = admin_token;
+  api_options.service_token = role_tokens[0];
+  api_options.join_token = role_tokens[1];
+  api_options.long_poll_max = options.duration("long-poll-max");
+  api_options.version = TANDEM_VERSION;
+  tandem::controller::ApiRouter router(cluster, api_options);
 
   tandem::http::ServerOptions server_options;
   server_options.bind_address = options.string("listen");

@@ -133,27 +133,36 @@ class LocalCluster:
     def node_dir(self, name):
         return os.path.join(self.root, "nodes", name)
 
+    def _token(self, role):
+        """(path, value) of the `role` token file under the cluster root, made once (kept across restarts)."""
+        path = os.path.join(self.root, f"{role}.token")
+        if not os.path.exists(path):
+            with open(path, "w") as f:
+                f.write(os.urandom(24).hex() + "\n")
+            os.chmod(path, 0o600)
+        with open(path) as f:
+            return path, f.read().strip()
+
     def pool_dir(self, name):
         return os.path.join(self.node_dir(name), "pool")
 
     def start(self):
         os.makedirs(self.root, exist_ok=True)
         self.ca, cert, key = make_certificates(os.path.join(self.root, "tls"))
-        token_file = os.path.join(self.root, "admin.token")
-        if not os.path.exists(token_file):
-            with open(token_file, "w") as f:
-                f.write(os.urandom(24).hex() + "\n")
-            os.chmod(token_file, 0o600)
-        self.token_file = token_file
-        with open(token_file) as f:
-            self.token = f.read().strip()
+        # Three tokens: admin (the operator, the CLI), service (what Cinder/libvirt would hold) and
+        # join (what storage hosts hold to register; each then uses its own node token).
+        self.token_file, self.token = self._token("admin")
+        self.service_token_file, self.service_token = self._token("service")
+        self.join_token_file, self.join_token = self._token("join")
+        token_file = self.token_file
         port_file = os.path.join(self.root, "controller.port")
         if os.path.exists(port_file):
             os.unlink(port_file)
         self.controller = Process("controller", [
             os.path.join(self.bin_dir, "tandem-controller"), f"--port={self.controller_port}",
             f"--port-file={port_file}", f"--tls-cert={cert}", f"--tls-key={key}",
-            f"--admin-token-file={token_file}", f"--database={os.path.join(self.root, 'controller.db')}",
+            f"--admin-token-file={token_file}", f"--service-token-file={self.service_token_file}",
+            f"--join-token-file={self.join_token_file}", f"--database={os.path.join(self.root, 'controller.db')}",
             f"--heartbeat-timeout={self.heartbeat_timeout}"], os.path.join(self.root, "controller.log"))
         self.controller.start()
         wait_for("the controller's port file", lambda: os.path.exists(port_file) or self._dead(self.controller), 30)
@@ -190,7 +199,7 @@ class LocalCluster:
         if name not in self.nodes:
             self.nodes[name] = Process(name, [
                 os.path.join(self.bin_dir, "tandem-node"), f"--name={name}", f"--controller-url={self.url}",
-                f"--ca-file={self.ca}", f"--admin-token-file={self.token_file}",
+                f"--ca-file={self.ca}", f"--join-token-file={self.join_token_file}",
                 f"--state-dir={self.node_dir(name)}", f"--heartbeat-interval={self.heartbeat_interval}",
                 "--poll-wait=5s", "--nbd-port=0", "--replication-port=0", *extra_args],
                 os.path.join(self.root, f"{name}.log"))

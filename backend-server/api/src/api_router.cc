@@ -4,6 +4,7 @@
 #include <charconv>
 #include <vector>
 
+#include "access.h"
 #include "error_response.h"
 #include "json_views.h"
 #include "metrics.h"
@@ -12,8 +13,6 @@
 
 namespace tandem::controller {
 namespace {
-
-enum class Role { kNone, kAdmin, kNode };
 
 http::Response jsonResponse(int status, std::string body) {
   http::Response r;
@@ -137,17 +136,29 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
     return respond(jsonResponse(200, R"({"status":"ok"})"));
   }
 
-  // Everything else needs a token: the admin token, or a node's own token on its internal routes.
+  // Everything else needs a token: the admin, service or join token (access.h says what each
+  // opens), or a node's own token on its internal routes.
   std::string token = bearerToken(req);
   if (token.empty()) {
     return fail(Status(ErrorCode::kUnauthenticated, "missing bearer token (Authorization: Bearer <token>)")
                     .withReason("unauthenticated"));
   }
   Role role = Role::kNone;
-  if (!options_.admin_token.empty() && tokensEqual(token, options_.admin_token)) role = Role::kAdmin;
+  if (!options_.admin_token.empty() && tokensEqual(token, options_.admin_token)) {
+    role = Role::kAdmin;
+  } else if (!options_.service_token.empty() && tokensEqual(token, options_.service_token)) {
+    role = Role::kService;
+  } else if (!options_.join_token.empty() && tokensEqual(token, options_.join_token)) {
+    role = Role::kJoin;
+  }
+  auto forbidden = [&](Role r) {
+    fail(Status(ErrorCode::kPermissionDenied, roleScope(r) + "; not " + req.method + " " + req.path)
+             .withReason("permission_denied"));
+  };
 
   if (parts.size() == 5 && parts[0] == "v1" && parts[1] == "internal" && parts[2] == "nodes") {
     const std::string& node = parts[3];
+    if (role == Role::kService || role == Role::kJoin) return forbidden(role);
     if (role != Role::kAdmin) {
       if (!cluster_.authenticateNode(node, token)) {
         return fail(Status(ErrorCode::kUnauthenticated, "invalid token for node '" + node + "'")
@@ -181,14 +192,12 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
     return fail(Status(ErrorCode::kNotFound, "no route " + req.path).withReason("route_not_found"));
   }
 
-  if (role != Role::kAdmin) {
+  if (role == Role::kNone) {
     // A node's own token is valid but does not open the public API: 403, not 401.
-    if (cluster_.isNodeToken(token)) {
-      return fail(Status(ErrorCode::kPermissionDenied, "a node token may only use its node's internal routes")
-                      .withReason("permission_denied"));
-    }
+    if (cluster_.isNodeToken(token)) return forbidden(Role::kNode);
     return fail(Status(ErrorCode::kUnauthenticated, "invalid token").withReason("unauthenticated"));
   }
+  if (!mayCall(role, req.method, parts)) return forbidden(role);
 
   if (parts.size() == 1 && parts[0] == "metrics") {
     if (req.method != "GET") return respond(methodNotAllowed(req, "GET"));

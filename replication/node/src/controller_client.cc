@@ -5,11 +5,11 @@
 namespace tandem::node {
 
 Result<std::unique_ptr<ControllerClient>> ControllerClient::create(const http::ClientOptions& options,
-                                                                   std::string admin_token) {
+                                                                   std::string registration_token) {
   ASSIGN_OR_RETURN(auto poll, http::HttpsClient::create(options));
   ASSIGN_OR_RETURN(auto report, http::HttpsClient::create(options));
   return std::unique_ptr<ControllerClient>(
-      new ControllerClient(std::move(poll), std::move(report), std::move(admin_token)));
+      new ControllerClient(std::move(poll), std::move(report), std::move(registration_token)));
 }
 
 std::string ControllerClient::nodeToken() {
@@ -35,7 +35,7 @@ Status ControllerClient::errorFrom(const http::Response& response, const std::st
 Result<Registration> ControllerClient::registerNode(const std::string& body) {
   ASSIGN_OR_RETURN(http::Response r,
                    report_->request("POST", "/v1/nodes", body,
-                                    {{"authorization", "Bearer " + admin_token_}, {"content-type", "application/json"}},
+                                    {{"authorization", "Bearer " + registration_token_}, {"content-type", "application/json"}},
                                     std::chrono::seconds(15)));
   if (r.status != 200 && r.status != 201) return errorFrom(r, "register node");
   ASSIGN_OR_RETURN(auto doc, json::parseObject(r.body));

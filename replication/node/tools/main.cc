@@ -30,7 +30,9 @@ std::vector<OptionSpec> optionTable() {
       {"name", OptionType::kString, "", "node name, unique in the cluster (required)"},
       {"controller-url", OptionType::kString, "", "controller API, e.g. https://127.0.0.1:8443 (required)"},
       {"ca-file", OptionType::kString, "", "PEM CA bundle to verify the controller (default: system store)"},
-      {"admin-token-file", OptionType::kString, "", "file with the token used to register (required)"},
+      {"join-token-file", OptionType::kString, "",
+       "file with the controller's join token, used to register (then the node uses its own token)"},
+      {"admin-token-file", OptionType::kString, "", "register with the admin token instead of a join token"},
       {"state-dir", OptionType::kString, "", "directory for identity, engine metadata and the NBD socket (required)"},
       {"pool", OptionType::kList, "",
        "a storage pool, repeatable: NAME=file:DIR, NAME=lvm-thin:VG/THINPOOL or NAME=zfs:ZPOOL[/DATASET] "
@@ -65,9 +67,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (auto s = tandem::config::applyLogLevel(options); !s.isOk()) return fail(s.message());
-  for (const char* required : {"name", "controller-url", "admin-token-file", "state-dir"}) {
+  for (const char* required : {"name", "controller-url", "state-dir"}) {
     if (options.string(required).empty()) return fail(std::string("--") + required + " is required");
   }
+  if (options.string("join-token-file").empty() == options.string("admin-token-file").empty()) {
+    return fail("give exactly one of --join-token-file (preferred) and --admin-token-file");
+  }
+  const std::string token_file = options.string("join-token-file").empty() ? options.string("admin-token-file")
+                                                                             : options.string("join-token-file");
   if (options.uint("nbd-port") > 65535 || options.uint("replication-port") > 65535) return fail("ports are 0-65535");
   std::string state_dir = std::filesystem::absolute(options.string("state-dir")).string();
   std::string metadata_dir = state_dir + "/replicas";
@@ -84,10 +91,10 @@ int main(int argc, char** argv) {
   auto labels = tandem::node::parseLabels(options.list("label"));
   if (!labels.isOk()) return fail(labels.status().message());
 
-  std::ifstream token_in(options.string("admin-token-file"));
-  std::string admin_token;
-  std::getline(token_in, admin_token);
-  if (admin_token.empty()) return fail("cannot read a token from " + options.string("admin-token-file"));
+  std::ifstream token_in(token_file);
+  std::string registration_token;
+  std::getline(token_in, registration_token);
+  if (registration_token.empty()) return fail("cannot read a token from " + token_file);
 
   sigset_t signals = tandem::config::blockStopSignals();
 
@@ -128,7 +135,7 @@ int main(int argc, char** argv) {
   tandem::http::ClientOptions client_options;
   client_options.base_url = options.string("controller-url");
   client_options.ca_file = options.string("ca-file");
-  auto client = tandem::node::ControllerClient::create(client_options, admin_token);
+  auto client = tandem::node::ControllerClient::create(client_options, registration_token);
   if (!client.isOk()) return fail("controller client: " + client.status().message());
 
   tandem::node::NodeAgentOptions agent_options;

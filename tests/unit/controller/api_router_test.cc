@@ -13,6 +13,8 @@ namespace tandem::controller {
 namespace {
 
 constexpr const char* kAdmin = "admin-token-0123456789";
+constexpr const char* kService = "service-token-0123456789";
+constexpr const char* kJoin = "join-token-0123456789";
 
 class ApiRouterTest : public ::testing::Test {
  protected:
@@ -24,7 +26,10 @@ class ApiRouterTest : public ::testing::Test {
     ASSERT_TRUE(s.isOk());
     store_ = std::move(s).value();
     cluster_ = std::make_unique<ClusterService>(*store_, clock_, ClusterOptions{std::chrono::seconds(6)});
-    router_ = std::make_unique<ApiRouter>(*cluster_, ApiOptions{kAdmin, std::chrono::seconds(30), "0.1.0"});
+    ApiOptions options{kAdmin, std::chrono::seconds(30), "0.1.0"};
+    options.service_token = kService;
+    options.join_token = kJoin;
+    router_ = std::make_unique<ApiRouter>(*cluster_, options);
   }
   void TearDown() override {
     router_.reset();
@@ -124,6 +129,48 @@ TEST_F(ApiRouterTest, NodeTokensAreScopedToTheirNode) {
 
 // The full happy path: three nodes, a group, a 3-replica volume placed on all of them; the
 // same create again returns the existing volume; each node's desired state lists its replica.
+// The service token (Cinder, libvirt) manages volumes and reads pools and groups, nothing else;
+// the join token only registers nodes. Both get 403 naming what they may do.
+TEST_F(ApiRouterTest, ServiceAndJoinTokensAreScoped) {
+  std::string body = R"({"name":"j1","address":"127.0.0.1","nbd_port":10809,"replication_port":7000,)"
+                     R"("pools":[{"name":"default","provider":"file","total_bytes":107374182400,)"
+                     R"("free_bytes":107374182400}]})";
+  auto joined = call("POST", "/v1/nodes", body, kJoin);
+  ASSERT_TRUE(joined && joined->status == 201) << joined->body;
+  auto doc = json::parseObject(joined->body);
+  ASSERT_TRUE(doc.isOk());
+  std::string node_token = (*doc)["token"].GetString();
+  EXPECT_EQ(call("PUT", "/v1/internal/nodes/j1/status", "{}", node_token)->status, 204);
+  for (auto [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/v1/nodes"}, {"GET", "/v1/volumes"}, {"POST", "/v1/resource-groups"},
+           {"GET", "/v1/internal/nodes/j1/desired"}, {"GET", "/metrics"}}) {
+    auto r = call(method, path, "{}", kJoin);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 403) << method << " " << path;
+    EXPECT_EQ(errorCode(*r), "permission_denied");
+    EXPECT_NE(r->body.find("only register nodes"), std::string::npos) << r->body;
+  }
+
+  registerNode("n1");
+  makeGroup("single", 1);
+  EXPECT_EQ(call("GET", "/v1/storage-pools", "", kService)->status, 200);
+  EXPECT_EQ(call("GET", "/v1/resource-groups/single", "", kService)->status, 200);
+  auto created = call("POST", "/v1/volumes", R"({"name":"v1","size_gib":1,"resource_group":"single"})", kService);
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->status, 201) << created->body;
+  EXPECT_EQ(call("GET", "/v1/volumes/v1", "", kService)->status, 200);
+  EXPECT_EQ(call("DELETE", "/v1/volumes/v1", "", kService)->status, 204);
+  for (auto [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"POST", "/v1/resource-groups"}, {"DELETE", "/v1/resource-groups/single"}, {"POST", "/v1/nodes"},
+           {"GET", "/v1/nodes"}, {"GET", "/v1/internal/nodes/j1/desired"}, {"GET", "/metrics"}}) {
+    auto r = call(method, path, R"({"name":"x"})", kService);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 403) << method << " " << path;
+    EXPECT_EQ(errorCode(*r), "permission_denied");
+  }
+  EXPECT_EQ(call("GET", "/v1/resource-groups/single")->status, 200) << "the refused delete left the group";
+}
+
 TEST_F(ApiRouterTest, CreatesThreeReplicaVolumeIdempotently) {
   registerNode("n1");
   registerNode("n2");

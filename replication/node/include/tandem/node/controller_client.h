@@ -22,7 +22,7 @@ struct Registration {
 class ControllerClient {
  public:
   static Result<std::unique_ptr<ControllerClient>> create(const http::ClientOptions& options,
-                                                          std::string admin_token);
+                                                          std::string registration_token);
 
   // POST /v1/nodes with the admin token. `body` is the registration JSON.
   Result<Registration> registerNode(const std::string& body);
@@ -33,14 +33,14 @@ class ControllerClient {
 
  private:
   ControllerClient(std::unique_ptr<http::HttpsClient> poll, std::unique_ptr<http::HttpsClient> report,
-                   std::string admin_token)
-      : poll_(std::move(poll)), report_(std::move(report)), admin_token_(std::move(admin_token)) {}
+                   std::string registration_token)
+      : poll_(std::move(poll)), report_(std::move(report)), registration_token_(std::move(registration_token)) {}
   std::string nodeToken();
   Status errorFrom(const http::Response& response, const std::string& what);
 
   std::unique_ptr<http::HttpsClient> poll_;
   std::unique_ptr<http::HttpsClient> report_;
-  std::string admin_token_;
+  std::string registration_token_;
   std::mutex mu_;
   std::string node_token_;
 };
