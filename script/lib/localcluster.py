@@ -106,9 +106,19 @@ class Process:
             self.proc.kill()
             self.proc.wait()
 
+    def pause(self):
+        """SIGSTOP: the process stays, its sockets stay open, it answers nothing (a hung host)."""
+        if self.running():
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        if self.running():
+            self.proc.send_signal(signal.SIGCONT)
+
     def stop(self, timeout=15):
         if not self.running():
             return
+        self.proc.send_signal(signal.SIGCONT)  # a paused process would not act on SIGTERM
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout=timeout)

@@ -46,6 +46,8 @@ std::vector<OptionSpec> optionTable() {
       {"replication-port", OptionType::kUint, "7789", "replication TCP port (0: any free port)"},
       {"nbd-requests-in-flight", OptionType::kUint, "8",
        "requests of one NBD connection executed concurrently (writes wait for replicas; 1: in order)"},
+      {"peer-timeout", OptionType::kDuration, "5s",
+       "a peer silent this long (no ack, no ping) is dropped; writes then go on without it"},
       {"heartbeat-interval", OptionType::kDuration, "2s", "how often the node reports status"},
       {"poll-wait", OptionType::kDuration, "25s", "long-poll wait for desired-state changes"},
       tandem::config::logLevelOption(),
@@ -112,6 +114,8 @@ int main(int argc, char** argv) {
   repl_options.node_name = options.string("name");
   repl_options.bind_address = options.string("listen");
   repl_options.port = static_cast<uint16_t>(options.uint("replication-port"));
+  repl_options.peer_timeout = options.duration("peer-timeout");
+  if (repl_options.peer_timeout < std::chrono::milliseconds(100)) return fail("--peer-timeout must be at least 100ms");
   auto engine = tandem::replication::ReplicationService::start(repl_options, tandem::RealClock::instance());
   if (!engine.isOk()) return fail("replication: " + engine.status().message());
 
