@@ -37,6 +37,8 @@ std::vector<OptionSpec> optionTable() {
        "file holding the join token storage hosts register with (then each uses its own node token)"},
       {"database", OptionType::kString, "tandem.db", "SQLite database file of the declared state"},
       {"heartbeat-timeout", OptionType::kDuration, "6s", "a node silent this long is marked offline"},
+      {"replace-replicas-after", OptionType::kDuration, "10m",
+       "re-create a secondary replica elsewhere when its node has been silent this long (0: never)"},
       {"long-poll-max", OptionType::kDuration, "30s", "longest wait of a node's desired-state poll"},
       {"body-limit", OptionType::kUint, "1048576", "largest accepted request body in bytes (413 above)"},
       {"threads", OptionType::kUint, "4", "HTTPS I/O threads"},
@@ -99,7 +101,8 @@ int main(int argc, char** argv) {
   auto store = tandem::controller::openSqliteStore({options.string("database")});
   if (!store.isOk()) return fail(store.status().message());
   tandem::controller::ClusterService cluster(**store, tandem::RealClock::instance(),
-                                             {options.duration("heartbeat-timeout")});
+                                             {options.duration("heartbeat-timeout"),
+                                              options.duration("replace-replicas-after")});
   tandem::controller::ApiOptions api_options;
   api_options.admin_token = admin_token;
   api_options.service_token = role_tokens[0];

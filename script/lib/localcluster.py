@@ -131,10 +131,11 @@ class LocalCluster:
     """Starts/stops a controller and `nodes` node workers under `root`."""
 
     def __init__(self, root, bin_dir, nodes=3, heartbeat_timeout="3s", heartbeat_interval="500ms",
-                 controller_port=0):
+                 controller_port=0, controller_args=()):
         self.root, self.bin_dir, self.node_count = os.path.abspath(root), bin_dir, nodes
         self.heartbeat_timeout, self.heartbeat_interval = heartbeat_timeout, heartbeat_interval
         self.controller_port = controller_port
+        self.controller_args = list(controller_args)
         self.controller = None
         self.nodes = {}
         self.api = None
@@ -173,7 +174,8 @@ class LocalCluster:
             f"--port-file={port_file}", f"--tls-cert={cert}", f"--tls-key={key}",
             f"--admin-token-file={token_file}", f"--service-token-file={self.service_token_file}",
             f"--join-token-file={self.join_token_file}", f"--database={os.path.join(self.root, 'controller.db')}",
-            f"--heartbeat-timeout={self.heartbeat_timeout}"], os.path.join(self.root, "controller.log"))
+            f"--heartbeat-timeout={self.heartbeat_timeout}", *self.controller_args],
+            os.path.join(self.root, "controller.log"))
         self.controller.start()
         wait_for("the controller's port file", lambda: os.path.exists(port_file) or self._dead(self.controller), 30)
         if not self.controller.running():

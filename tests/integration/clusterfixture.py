@@ -23,11 +23,12 @@ def run(*argv, check=True):
 
 class ClusterTestCase(unittest.TestCase):
     nodes = 3
+    controller_args = ()
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="tandem-it-")
-        cls.cluster = LocalCluster(cls.tmp, BIN_DIR, nodes=cls.nodes)
+        cls.cluster = LocalCluster(cls.tmp, BIN_DIR, nodes=cls.nodes, controller_args=cls.controller_args)
         try:
             cls.cluster.start()
         except Exception:

@@ -22,7 +22,7 @@ bool sameGroup(const GroupRecord& a, const GroupRecord& b) {
 }  // namespace
 
 ClusterService::ClusterService(Store& store, Clock& clock, ClusterOptions options)
-    : store_(store), clock_(clock), options_(options) {}
+    : store_(store), clock_(clock), options_(options), started_(clock.steadyNow()) {}
 
 ClusterService::~ClusterService() {
   std::vector<Watcher> pending;
@@ -203,35 +203,7 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
         .withReason("invalid_field");
   }
 
-  // Candidates: every reported pool of every node. A replica placed but not yet reported by its
-  // node is missing from the last report: a thick one has not consumed its space yet and any one
-  // is missing from `provisioned`. Both are added here, so that creates arriving between two
-  // heartbeats cannot overcommit a pool.
-  ASSIGN_OR_RETURN(auto pools, store_.listPools());
-  ASSIGN_OR_RETURN(auto node_records, store_.listNodes());
-  ASSIGN_OR_RETURN(auto pending, pendingBytes());
-  std::map<std::string, std::map<std::string, std::string>> labels;
-  for (auto& n : node_records) labels[n.name] = std::move(n.labels);
-  std::vector<PoolCandidate> candidates;
-  for (const auto& p : pools) {
-    PoolCandidate c;
-    c.node = p.node_name;
-    c.pool = p.name;
-    c.node_labels = labels[p.node_name];
-    auto it = observed_.find(p.node_name);
-    if (it != observed_.end()) {
-      c.node_online = it->second.online;
-      for (const auto& r : it->second.report.pools) {
-        if (r.name == p.name) {
-          const PendingBytes& extra = pending[{p.node_name, p.name}];
-          c.total_bytes = r.total_bytes;
-          c.free_bytes = r.free_bytes > extra.thick ? r.free_bytes - extra.thick : 0;
-          c.provisioned_bytes = r.provisioned_bytes + extra.provisioned;
-        }
-      }
-    }
-    candidates.push_back(std::move(c));
-  }
+  ASSIGN_OR_RETURN(auto candidates, candidatesLocked());
   PlacementRequest placement_request;
   placement_request.size_bytes = request.size_bytes;
   placement_request.replicas = group.replicas;
@@ -258,6 +230,126 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
   lock.unlock();
   notifyWatchers();
   return std::make_pair(views.at(0), true);
+}
+
+Result<std::vector<PoolCandidate>> ClusterService::candidatesLocked() {
+  // A replica placed but not yet reported by its node is missing from the last report: a thick
+  // one has not consumed its space yet and any one is missing from `provisioned`. Both are added
+  // here, so that creates arriving between two heartbeats cannot overcommit a pool.
+  ASSIGN_OR_RETURN(auto pools, store_.listPools());
+  ASSIGN_OR_RETURN(auto node_records, store_.listNodes());
+  ASSIGN_OR_RETURN(auto pending, pendingBytes());
+  std::map<std::string, std::map<std::string, std::string>> labels;
+  for (auto& n : node_records) labels[n.name] = std::move(n.labels);
+  std::vector<PoolCandidate> candidates;
+  for (const auto& p : pools) {
+    PoolCandidate c;
+    c.node = p.node_name;
+    c.pool = p.name;
+    c.node_labels = labels[p.node_name];
+    auto it = observed_.find(p.node_name);
+    if (it != observed_.end()) {
+      c.node_online = it->second.online;
+      for (const auto& r : it->second.report.pools) {
+        if (r.name == p.name) {
+          const PendingBytes& extra = pending[{p.node_name, p.name}];
+          c.total_bytes = r.total_bytes;
+          c.free_bytes = r.free_bytes > extra.thick ? r.free_bytes - extra.thick : 0;
+          c.provisioned_bytes = r.provisioned_bytes + extra.provisioned;
+        }
+      }
+    }
+    candidates.push_back(std::move(c));
+  }
+  return candidates;
+}
+
+std::chrono::steady_clock::duration ClusterService::offlineFor(const std::string& node) const {
+  auto it = observed_.find(node);
+  if (it != observed_.end() && it->second.online) return std::chrono::steady_clock::duration::zero();
+  auto since = it == observed_.end() ? started_ : std::max(started_, it->second.last_seen);
+  return clock_.steadyNow() - since;
+}
+
+bool ClusterService::replaceLostReplicasLocked() {
+  if (options_.replace_after.count() <= 0) return false;
+  auto volumes = store_.listVolumes();
+  auto replicas = store_.listReplicas();
+  auto groups = store_.listGroups();
+  auto nodes = store_.listNodes();
+  if (!volumes.isOk() || !replicas.isOk() || !groups.isOk() || !nodes.isOk()) return false;
+  std::map<std::string, const GroupRecord*> group_by_name;
+  for (const auto& g : *groups) group_by_name[g.name] = &g;
+  std::map<std::string, std::map<std::string, std::string>> labels;
+  for (const auto& n : *nodes) labels[n.name] = n.labels;
+  auto warnOnce = [&](const std::string& key, const std::string& message) {
+    if (heal_warned_.insert(key).second) log::warn("cluster", message);
+  };
+
+  bool changed = false;
+  for (const auto& v : *volumes) {
+    std::vector<const ReplicaRecord*> mine;
+    for (const auto& r : *replicas) {
+      if (r.volume_uuid == v.uuid) mine.push_back(&r);
+    }
+    for (const ReplicaRecord* lost : mine) {
+      if (lost->node_name == v.primary_node || offlineFor(lost->node_name) < options_.replace_after) continue;
+      const std::string key = v.name + "/" + lost->node_name;
+      // Only a primary that is online and up to date can seed a new replica; and while it still
+      // counts the old one as up to date (the controller lost the node, the primary did not), the
+      // replica is not lost at all.
+      auto primary = observed_.find(v.primary_node);
+      const ReplicaReport* report = nullptr;
+      if (primary != observed_.end() && primary->second.online) {
+        for (const auto& r : primary->second.report.replicas) {
+          if (r.volume_uuid == v.uuid) report = &r;
+        }
+      }
+      if (report == nullptr || report->disk != "up_to_date" || !report->error.empty()) {
+        warnOnce(key + ":primary", "volume " + v.name + ": cannot replace the replica on offline node " +
+                                       lost->node_name + ": its primary " + v.primary_node +
+                                       " is not online and up to date (no failover yet)");
+        continue;
+      }
+      bool peer_up = false;
+      for (const auto& p : report->peers) peer_up = peer_up || (p.node == lost->node_name && p.state == "up_to_date");
+      if (peer_up) continue;
+      auto group = group_by_name.find(v.group);
+      auto candidates = candidatesLocked();
+      if (group == group_by_name.end() || !candidates.isOk()) continue;
+      PlacementRequest request;
+      request.size_bytes = v.size_bytes;
+      request.replicas = 1;
+      request.allowed_pools = group->second->pools;
+      request.thin = group->second->thin;
+      request.overprovision = group->second->overprovision;
+      request.spread_keys = group->second->replicas_on_different;
+      for (const ReplicaRecord* r : mine) {
+        request.exclude_nodes.push_back(r->node_name);
+        if (r != lost) request.kept_labels.push_back(labels[r->node_name]);
+      }
+      auto placement = placeReplicas(request, *candidates);
+      if (!placement.isOk()) {
+        warnOnce(key + ":placement", "volume " + v.name + ": no node can take the replica lost with " +
+                                         lost->node_name + ": " + placement.status().message());
+        continue;
+      }
+      const Placement& target = placement->front();
+      Status s = store_.replaceReplica(v.uuid, lost->node_name, ReplicaRecord{v.uuid, target.node, target.pool, true});
+      if (!s.isOk()) {
+        warnOnce(key + ":store", "volume " + v.name + ": replacing the replica on " + lost->node_name +
+                                     " failed: " + s.message());
+        continue;
+      }
+      log::warn("cluster", "volume " + v.name + ": node " + lost->node_name + " offline for over " +
+                               std::to_string(options_.replace_after.count() / 1000) + " s; its replica is re-created on " +
+                               target.node + "/" + target.pool + " and resynced from " + v.primary_node);
+      heal_warned_.erase(key + ":placement");
+      changed = true;
+      break;  // `mine` is stale now; the next tick handles any other lost replica of this volume
+    }
+  }
+  return changed;
 }
 
 Result<std::map<std::pair<std::string, std::string>, ClusterService::PendingBytes>> ClusterService::pendingBytes() {
@@ -491,6 +583,7 @@ void ClusterService::tick() {
         log::warn("cluster", "node " + name + " missed its heartbeats: offline");
       }
     }
+    replaceLostReplicasLocked();
   }
   notifyWatchers();
 }

@@ -36,8 +36,9 @@ bool hasSpreadLabels(const PlacementRequest& request, const PoolCandidate& c) {
 // whose labels differ on every spread key. Bounded: a pathological input fails rather than hangs.
 class SpreadSearch {
  public:
-  SpreadSearch(const std::vector<const PoolCandidate*>& ranked, const std::vector<std::string>& keys)
-      : ranked_(ranked), keys_(keys) {}
+  SpreadSearch(const std::vector<const PoolCandidate*>& ranked, const std::vector<std::string>& keys,
+               const std::vector<std::map<std::string, std::string>>& kept)
+      : ranked_(ranked), keys_(keys), kept_(kept) {}
 
   bool run(uint32_t want) {
     want_ = want;
@@ -47,6 +48,12 @@ class SpreadSearch {
 
  private:
   bool compatible(const PoolCandidate& c) const {
+    for (const auto& labels : kept_) {
+      for (const auto& key : keys_) {
+        auto it = labels.find(key);
+        if (it != labels.end() && it->second == c.node_labels.at(key)) return false;
+      }
+    }
     for (const auto* other : chosen_) {
       for (const auto& key : keys_) {
         if (other->node_labels.at(key) == c.node_labels.at(key)) return false;
@@ -69,6 +76,7 @@ class SpreadSearch {
   static constexpr uint64_t kMaxSteps = 200000;
   const std::vector<const PoolCandidate*>& ranked_;
   const std::vector<std::string>& keys_;
+  const std::vector<std::map<std::string, std::string>>& kept_;
   std::vector<const PoolCandidate*> chosen_;
   uint32_t want_ = 0;
   uint64_t steps_ = 0;
@@ -90,6 +98,9 @@ Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
   for (const auto& c : candidates) {
     if (c.node_online) online.insert(c.node);
     if (!allowedPool(request, c.pool)) continue;
+    if (std::find(request.exclude_nodes.begin(), request.exclude_nodes.end(), c.node) != request.exclude_nodes.end()) {
+      continue;
+    }
     if (c.total_bytes >= request.size_bytes) any_large_enough = true;
     if (!c.node_online || c.total_bytes < request.size_bytes) continue;
     Refusal refusal = room(request, c);
@@ -139,7 +150,7 @@ Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
   }
   std::vector<const PoolCandidate*> chosen(ranked.begin(), ranked.begin() + request.replicas);
   if (!request.spread_keys.empty()) {
-    SpreadSearch search(ranked, request.spread_keys);
+    SpreadSearch search(ranked, request.spread_keys, request.kept_labels);
     if (!search.run(request.replicas)) {
       std::string message = "need " + std::to_string(request.replicas) +
                             " nodes with distinct values of label(s) " + quoteList(request.spread_keys) +

@@ -280,6 +280,30 @@ class SqliteStore final : public Store {
                     });
   }
 
+  Status replaceReplica(const std::string& volume_uuid, const std::string& from_node,
+                        const ReplicaRecord& replacement) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "DELETE FROM replicas WHERE volume_uuid = ? AND node_name = ?")
+                          .bind(1, volume_uuid).bind(2, from_node)
+                          .run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " has no replica on node '" + from_node + "'")
+            .withReason("replica_not_found");
+      }
+      Status s = Statement(db_, "INSERT INTO replicas (volume_uuid, node_name, pool_name, diskful) VALUES (?,?,?,?)")
+                     .bind(1, volume_uuid).bind(2, replacement.node_name).bind(3, replacement.pool_name)
+                     .bind(4, int64_t{replacement.diskful})
+                     .run();
+      if (s.code() == ErrorCode::kAlreadyExists) {
+        return Status(ErrorCode::kAlreadyExists,
+                      "volume " + volume_uuid + " already has a replica on node '" + replacement.node_name + "'")
+            .withReason("replica_exists");
+      }
+      RETURN_IF_ERROR(s);
+      return bumpGeneration();
+    });
+  }
+
  private:
   static constexpr const char* kNodeSelect =
       "SELECT uuid, name, address, nbd_port, replication_port, token_hash, registered_at, labels FROM nodes";

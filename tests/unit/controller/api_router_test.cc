@@ -2,7 +2,9 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <optional>
 
 #include <gtest/gtest.h>
@@ -80,6 +82,24 @@ class ApiRouterTest : public ::testing::Test {
     EXPECT_TRUE(r && r->status == 201) << (r ? r->body : "no response");
     auto doc = json::parseObject(r->body);
     return (*doc)["token"].GetString();
+  }
+
+  // Rebuilds the cluster service and router over the same store with other options.
+  void useClusterOptions(ClusterOptions options) {
+    router_.reset();
+    cluster_ = std::make_unique<ClusterService>(*store_, clock_, options);
+    ApiOptions api{kAdmin, std::chrono::seconds(30), "0.1.0"};
+    router_ = std::make_unique<ApiRouter>(*cluster_, api);
+  }
+
+  // A heartbeat of `node` with its 100 GiB pool (`free_gib` free) and the given replicas JSON.
+  void heartbeat(const std::string& node, const std::string& token, const std::string& replicas,
+                 uint64_t free_gib = 50) {
+    std::string body = R"({"applied_generation":1,"pools":[{"name":"default","provider":"file","thin":true,)"
+                       R"("total_bytes":107374182400,"free_bytes":)" + std::to_string(free_gib << 30) +
+                       R"(}],"replicas":)" + replicas + "}";
+    auto r = call("PUT", "/v1/internal/nodes/" + node + "/status", body, token);
+    ASSERT_TRUE(r && r->status == 204) << (r ? r->body : "no response");
   }
 
   void makeGroup(const std::string& name, int replicas) {
@@ -335,6 +355,88 @@ TEST_F(ApiRouterTest, ReRegistrationKeepsIdentity) {
   auto thief = call("POST", "/v1/nodes", R"({"name":"n1","address":"c","nbd_port":1,"replication_port":2})");
   EXPECT_EQ(thief->status, 409);
   EXPECT_EQ(errorCode(*thief), "node_exists");
+}
+
+}  // namespace
+}  // namespace tandem::controller
+
+namespace tandem::controller {
+namespace {
+
+std::vector<std::string> replicaNodes(const std::string& volume_json) {
+  std::vector<std::string> nodes;
+  auto doc = json::parseObject(volume_json);
+  for (const auto& r : (*doc)["replicas"].GetArray()) nodes.push_back(r["node"].GetString());
+  std::sort(nodes.begin(), nodes.end());
+  return nodes;
+}
+
+// Self-healing: a secondary whose node stays offline past replace_after, and that the primary no
+// longer counts as up to date, is re-created on another node; the new node's desired state gets
+// it, the old node's loses it. Not before the grace period, and not while the primary still has
+// the replica up to date.
+TEST_F(ApiRouterTest, LostSecondaryIsReplacedAfterGracePeriod) {
+  useClusterOptions({std::chrono::seconds(6), std::chrono::seconds(60)});
+  std::map<std::string, std::string> tokens;
+  for (auto [name, free] : std::vector<std::pair<std::string, uint64_t>>{{"n1", 90}, {"n2", 80}, {"n3", 70}, {"n4", 10}}) {
+    tokens[name] = registerNode(name, free);
+  }
+  makeGroup("triple", 3);
+  auto created = call("POST", "/v1/volumes", R"({"name":"v","size_gib":1,"resource_group":"triple"})");
+  ASSERT_EQ(created->status, 201) << created->body;
+  std::string uuid = (*json::parseObject(created->body))["uuid"].GetString();
+  ASSERT_EQ(replicaNodes(created->body), (std::vector<std::string>{"n1", "n2", "n3"}));
+  auto primaryReport = [&](const std::string& n3_state) {
+    return R"([{"volume_uuid":")" + uuid + R"(","disk":"up_to_date","primary":true,"peers":[)"
+           R"({"node":"n2","state":"up_to_date"},{"node":"n3","state":")" + n3_state + R"("}]}])";
+  };
+  const std::string secondary = R"([{"volume_uuid":")" + uuid + R"(","disk":"up_to_date"}])";
+  // n3 goes silent; the others keep reporting every 5 s.
+  auto pass = [&](int seconds, const std::string& n3_state) {
+    for (int t = 0; t < seconds; t += 5) {
+      clock_.advance(std::chrono::seconds(5));
+      heartbeat("n1", tokens["n1"], primaryReport(n3_state));
+      heartbeat("n2", tokens["n2"], secondary);
+      heartbeat("n4", tokens["n4"], "[]", 10);
+      cluster_->tick();
+    }
+  };
+  pass(55, "disconnected");
+  EXPECT_EQ(replicaNodes(call("GET", "/v1/volumes/v")->body), (std::vector<std::string>{"n1", "n2", "n3"}))
+      << "replaced before the grace period";
+  pass(20, "up_to_date");
+  EXPECT_EQ(replicaNodes(call("GET", "/v1/volumes/v")->body), (std::vector<std::string>{"n1", "n2", "n3"}))
+      << "replaced although the primary still has it up to date";
+  uint64_t generation = *store_->generation();
+  pass(5, "disconnected");
+  auto healed = call("GET", "/v1/volumes/v");
+  EXPECT_EQ(replicaNodes(healed->body), (std::vector<std::string>{"n1", "n2", "n4"})) << healed->body;
+  EXPECT_GT(*store_->generation(), generation);
+  auto desired4 = call("GET", "/v1/internal/nodes/n4/desired?after=0", "", tokens["n4"]);
+  EXPECT_NE(desired4->body.find(uuid), std::string::npos) << desired4->body;
+  auto desired1 = call("GET", "/v1/internal/nodes/n1/desired?after=0", "", tokens["n1"]);
+  EXPECT_NE(desired1->body.find("\"node\":\"n4\""), std::string::npos) << desired1->body;
+  EXPECT_EQ(desired1->body.find("\"node\":\"n3\""), std::string::npos) << desired1->body;
+  auto desired3 = call("GET", "/v1/internal/nodes/n3/desired?after=0", "", tokens["n3"]);
+  EXPECT_EQ(desired3->body.find(uuid), std::string::npos) << desired3->body;
+}
+
+// With the primary itself offline there is nothing to resync from: nothing is moved.
+TEST_F(ApiRouterTest, NoReplacementWithoutAnOnlinePrimary) {
+  useClusterOptions({std::chrono::seconds(6), std::chrono::seconds(10)});
+  std::map<std::string, std::string> tokens;
+  for (auto [name, free] : std::vector<std::pair<std::string, uint64_t>>{{"n1", 90}, {"n2", 80}, {"n3", 10}}) {
+    tokens[name] = registerNode(name, free);
+  }
+  makeGroup("pair", 2);
+  auto created = call("POST", "/v1/volumes", R"({"name":"v","size_gib":1,"resource_group":"pair"})");
+  ASSERT_EQ(replicaNodes(created->body), (std::vector<std::string>{"n1", "n2"}));
+  for (int t = 0; t < 60; t += 5) {
+    clock_.advance(std::chrono::seconds(5));
+    heartbeat("n3", tokens["n3"], "[]", 10);  // n1 (primary) and n2 both silent
+    cluster_->tick();
+  }
+  EXPECT_EQ(replicaNodes(call("GET", "/v1/volumes/v")->body), (std::vector<std::string>{"n1", "n2"}));
 }
 
 }  // namespace

@@ -130,6 +130,27 @@ TEST(Placement, SpreadFailureExplainsItself) {
   EXPECT_NE(p.status().message().find("lacking label(s) 'zone': 'x'"), std::string::npos) << p.status().message();
 }
 
+// Replacing a lost replica: nodes of the volume are excluded, and the new replica avoids the
+// label values of the replicas that stay.
+TEST(Placement, ReplacementAvoidsKeptReplicas) {
+  std::vector<PoolCandidate> c = {labelled("a1", 90 * GiB, {{"zone", "a"}}), labelled("a2", 80 * GiB, {{"zone", "a"}}),
+                                  labelled("b1", 20 * GiB, {{"zone", "b"}}), labelled("c1", 10 * GiB, {{"zone", "c"}})};
+  PlacementRequest one = req(1 * GiB, 1);
+  one.exclude_nodes = {"a1", "b1", "c1"};
+  auto p = placeReplicas(one, c);
+  ASSERT_TRUE(p.isOk()) << p.status().toString();
+  EXPECT_EQ((*p)[0].node, "a2");
+  // Spread by zone with replicas kept in zones a (a1) and b: only zone c is left, and c1 is dead.
+  one.spread_keys = {"zone"};
+  one.exclude_nodes = {"a1", "b1", "c1"};
+  one.kept_labels = {{{"zone", "a"}}, {{"zone", "b"}}};
+  EXPECT_EQ(placeReplicas(one, c).status().reason(), "not_enough_nodes");
+  one.kept_labels = {{{"zone", "b"}}, {{"zone", "c"}}};
+  p = placeReplicas(one, c);
+  ASSERT_TRUE(p.isOk()) << p.status().toString();
+  EXPECT_EQ((*p)[0].node, "a2");
+}
+
 // Thin groups may promise a pool `overprovision` times its size, no more; thick ones need the
 // space free.
 TEST(Placement, ThinOverprovisionLimit) {

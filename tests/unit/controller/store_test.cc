@@ -88,6 +88,27 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
   EXPECT_DOUBLE_EQ(store->getGroup("thick")->overprovision, 1.0);
 }
 
+// A replica moves from one node to another in one step; a missing source or a taken target
+// changes nothing.
+TEST_F(StoreTest, ReplaceReplicaIsAtomic) {
+  auto store = open();
+  ASSERT_TRUE(store->createGroup({"gu", "g", 2, "native", true, {}, {}}).isOk());
+  ASSERT_TRUE(store->createVolume({"vu", "v", 4096, "g", "n1", 1, 0}, {{"vu", "n1", "p", true}, {"vu", "n2", "p", true}})
+                  .isOk());
+  uint64_t g0 = *store->generation();
+  EXPECT_EQ(store->replaceReplica("vu", "n9", {"vu", "n3", "p", true}).code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store->replaceReplica("vu", "n2", {"vu", "n1", "q", true}).code(), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(*store->generation(), g0);
+  EXPECT_EQ(store->listReplicas()->size(), 2u);
+  ASSERT_TRUE(store->replaceReplica("vu", "n2", {"vu", "n3", "fast", true}).isOk());
+  EXPECT_GT(*store->generation(), g0);
+  auto replicas = *store->listReplicas();
+  ASSERT_EQ(replicas.size(), 2u);
+  EXPECT_EQ(replicas[0].node_name, "n1");
+  EXPECT_EQ(replicas[1].node_name, "n3");
+  EXPECT_EQ(replicas[1].pool_name, "fast");
+}
+
 // Every change of desired state bumps the generation; reads do not.
 TEST_F(StoreTest, ChangesBumpGeneration) {
   auto store = open();

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,12 +19,16 @@
 #include "tandem/common/clock.h"
 #include "tandem/common/status.h"
 #include "tandem/controller/cluster_views.h"
+#include "tandem/controller/placement.h"
 #include "tandem/controller/store.h"
 
 namespace tandem::controller {
 
 struct ClusterOptions {
   std::chrono::milliseconds heartbeat_timeout{6000};  // a node silent this long is offline
+  // Self-healing: a secondary replica whose node has been offline this long (and that the
+  // primary no longer counts as up to date) is re-created on another node. 0: never.
+  std::chrono::milliseconds replace_after{0};
 };
 
 struct CreateVolumeRequest {
@@ -72,7 +77,8 @@ class ClusterService {
   void watchDesiredState(const std::string& node, uint64_t after, std::chrono::milliseconds wait,
                          std::function<void(Result<DesiredState>)> done);
 
-  // Periodic work: marks silent nodes offline and answers expired long-polls.
+  // Periodic work: marks silent nodes offline, re-creates replicas lost with a node (see
+  // ClusterOptions::replace_after) and answers expired long-polls.
   void tick();
 
  private:
@@ -100,12 +106,21 @@ class ClusterService {
   };
   Result<std::map<std::pair<std::string, std::string>, PendingBytes>> pendingBytes();
   void notifyWatchers();
+  // Every pool of every node as a placement candidate, with its node's labels and the bytes of
+  // replicas placed there and not yet reported. Needs mu_.
+  Result<std::vector<PoolCandidate>> candidatesLocked();
+  // Self-healing pass; true when some replica was moved. Needs mu_.
+  bool replaceLostReplicasLocked();
+  // How long `node` has been offline (from the controller's start if never seen). Needs mu_.
+  std::chrono::steady_clock::duration offlineFor(const std::string& node) const;
 
   Store& store_;
   Clock& clock_;
   ClusterOptions options_;
   std::mutex mu_;          // observed_ and the create/delete critical sections
   std::map<std::string, Observed> observed_;
+  std::chrono::steady_clock::time_point started_;
+  std::set<std::string> heal_warned_;  // "volume/node: reason" already logged
   std::mutex watch_mu_;
   std::vector<Watcher> watchers_;
 };

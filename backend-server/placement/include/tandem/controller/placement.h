@@ -36,6 +36,10 @@ struct PlacementRequest {
   bool thin = false;
   double overprovision = 1.0;              // thin only; >= 1
   std::vector<std::string> spread_keys;    // node label keys whose values must differ
+  // Replacing replicas of an existing volume: nodes never to use (those holding or having held a
+  // replica), and the labels of the replicas that stay, whose values the new ones must avoid.
+  std::vector<std::string> exclude_nodes;
+  std::vector<std::map<std::string, std::string>> kept_labels;
 };
 
 struct Placement {

@@ -43,6 +43,11 @@ class Store {
   // Removes the volume and its replicas. kNotFound. Bumps the generation.
   virtual Status deleteVolume(const std::string& name) = 0;
   virtual Result<std::vector<ReplicaRecord>> listReplicas() = 0;
+  // Moves the volume's replica from `from_node` to `replacement` (same volume uuid), atomically.
+  // kNotFound when the volume has no replica on `from_node`; kAlreadyExists when it already has
+  // one on the replacement's node. Bumps the generation.
+  virtual Status replaceReplica(const std::string& volume_uuid, const std::string& from_node,
+                                const ReplicaRecord& replacement) = 0;
 };
 
 struct SqliteStoreOptions {

@@ -1,0 +1,52 @@
+"""Self-healing with real processes: a node worker holding a secondary replica is killed and stays
+down past the controller's --replace-replicas-after; the controller re-creates that replica on the
+spare node, the primary resyncs it while a client keeps the data, and the volume is available
+again with three identical replicas. When the dead node comes back, it removes its stale copy."""
+
+import filecmp
+import os
+
+from clusterfixture import ClusterTestCase, run, wait_for
+
+MiB = 1 << 20
+
+
+class SelfHealingTest(ClusterTestCase):
+    nodes = 4
+    controller_args = ("--replace-replicas-after=3s",)
+
+    def qemu_io(self, uri, *commands):
+        argv = ["qemu-io", "-f", "raw", "-t", "none"]
+        for c in commands:
+            argv += ["-c", c]
+        p = run(*argv, uri)
+        self.assertNotIn("failed", p.stdout + p.stderr, p.stdout + p.stderr)
+
+    def test_lost_replica_is_recreated_on_the_spare_node(self):
+        api = self.cluster.api
+        api.post("/v1/resource-groups", {"name": "triple", "replicas": 3})
+        created = api.post("/v1/volumes", {"name": "healme", "size_bytes": 32 * MiB, "resource_group": "triple"})
+        vol = self.cluster.wait_volume_state("healme", "available", timeout=60)
+        uri = vol["nbd_uri"]
+        self.qemu_io(uri, "write -P 0x41 0 8M", "write -P 0x42 24M 4M")
+
+        holders = {r["node"] for r in vol["replicas"]}
+        spare = next(n for n in self.cluster.nodes if n not in holders)
+        victim = next(r["node"] for r in vol["replicas"] if not r["primary"])
+        old_file = self.cluster.backing_file(victim, created["uuid"])
+        self.assertTrue(os.path.exists(old_file))
+        self.cluster.nodes[victim].kill9()
+        self.qemu_io(uri, "write -P 0x43 8M 4M")   # while the victim is down
+
+        wait_for(f"replica moved from {victim} to {spare}", lambda: {
+            r["node"] for r in self.cluster.volume("healme")["replicas"]} == (holders - {victim}) | {spare}, 60)
+        vol = self.cluster.wait_volume_state("healme", "available", timeout=120)
+        self.qemu_io(uri, "read -P 0x41 0 8M", "read -P 0x43 8M 4M", "read -P 0x00 12M 12M", "read -P 0x42 24M 4M")
+        files = [self.cluster.backing_file(r["node"], vol["uuid"]) for r in vol["replicas"]]
+        for f in files[1:]:
+            self.assertTrue(filecmp.cmp(files[0], f, shallow=False), f"{files[0]} and {f} differ")
+
+        # The dead node returns: the replica is no longer its to keep.
+        self.cluster.start_node(victim)
+        wait_for(f"{victim} removes its stale replica", lambda: not os.path.exists(old_file), 30)
+        self.assertEqual(self.cluster.volume("healme")["state"], "available")
