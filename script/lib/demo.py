@@ -22,7 +22,9 @@ def main():
     args = ap.parse_args()
 
     shutil.rmtree(args.root, ignore_errors=True)
-    cluster = LocalCluster(args.root, args.bin_dir, nodes=3, heartbeat_timeout="6s", heartbeat_interval="1s")
+    # Each node in its own (pretend) zone, so the resource group can spread replicas by zone.
+    cluster = LocalCluster(args.root, args.bin_dir, nodes=3, heartbeat_timeout="6s", heartbeat_interval="1s",
+                           node_args=lambda name: [f"--label=zone=zone-{name[-1]}"])
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -39,7 +41,7 @@ def main():
 
         tandem("node", "list")
         tandem("pool", "list")
-        tandem("group", "create", "triple", "--replicas", "3")
+        tandem("group", "create", "triple", "--replicas", "3", "--spread-by", "zone")
         tandem("volume", "create", "demo-vol", "--size", args.size, "--group", "triple")
         vol = cluster.wait_volume_state("demo-vol", "available", timeout=60)
         uri = vol["nbd_uri"]

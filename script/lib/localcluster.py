@@ -131,11 +131,12 @@ class LocalCluster:
     """Starts/stops a controller and `nodes` node workers under `root`."""
 
     def __init__(self, root, bin_dir, nodes=3, heartbeat_timeout="3s", heartbeat_interval="500ms",
-                 controller_port=0, controller_args=()):
+                 controller_port=0, controller_args=(), node_args=lambda name: ()):
         self.root, self.bin_dir, self.node_count = os.path.abspath(root), bin_dir, nodes
         self.heartbeat_timeout, self.heartbeat_interval = heartbeat_timeout, heartbeat_interval
         self.controller_port = controller_port
         self.controller_args = list(controller_args)
+        self.node_args = node_args  # name -> extra arguments of the nodes start() makes
         self.controller = None
         self.nodes = {}
         self.api = None
@@ -185,7 +186,7 @@ class LocalCluster:
         self.url = f"https://127.0.0.1:{self.port}"
         self.api = Api(self.url, self.token, self.ca)
         for i in range(1, self.node_count + 1):
-            self.start_node(f"node{i}")
+            self.start_node(f"node{i}", self.node_args(f"node{i}"))
         wait_for(f"{self.node_count} online nodes", lambda: self.online_nodes() >= self.node_count, 60)
         return self
 

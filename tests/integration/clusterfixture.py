@@ -1,5 +1,6 @@
 """Shared pieces of the integration tests: a LocalCluster per test class in a fresh temp dir."""
 
+import filecmp
 import os
 import shutil
 import subprocess
@@ -51,6 +52,40 @@ class ClusterTestCase(unittest.TestCase):
                 with open(os.path.join(cls.tmp, name), errors="replace") as f:
                     tail = f.readlines()[-40:]
                 print(f"----- {name} (last lines)\n" + "".join(tail), file=sys.stderr)
+
+    def qemu_io(self, uri, *commands, cache="none"):
+        """Runs qemu-io's `commands` on `uri` (cache=none: writes carry FUA); fails the test on any
+        failed command or pattern mismatch."""
+        argv = ["qemu-io", "-f", "raw", "-t", cache]
+        for c in commands:
+            argv += ["-c", c]
+        p = run(*argv, uri)
+        self.assertNotIn("failed", p.stdout + p.stderr, p.stdout + p.stderr)
+        return p
+
+    def assert_replicas_identical(self, volume, count=3):
+        """The backing files of every replica of `volume` (a volume view) are byte-identical."""
+        files = [self.cluster.backing_file(r["node"], volume["uuid"]) for r in volume["replicas"]]
+        self.assertEqual(len(files), count)
+        for f in files[1:]:
+            self.assertTrue(filecmp.cmp(files[0], f, shallow=False), f"{files[0]} and {f} differ")
+
+    def start_node_on_tmpfs(self, name, size):
+        """Starts node worker `name` with its default pool on a tmpfs of `size` (e.g. "24m"), mounted
+        for this test and unmounted (after stopping the node) when it ends. Needs root."""
+        pool = self.cluster.pool_dir(name)
+        os.makedirs(pool, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", pool], check=True)
+
+        def unmount():
+            self.cluster.nodes[name].stop()
+            subprocess.run(["umount", pool], check=False)
+
+        self.addCleanup(unmount)
+        self.cluster.start_node(name)
+        wait_for(f"node {name} online", lambda: any(
+            n["name"] == name and n["state"] == "online" for n in self.cluster.api.get("/v1/nodes")["nodes"]), 30)
+        return pool
 
     def run(self, result=None):
         # Print the daemons' logs when a test fails, so CI output explains itself.

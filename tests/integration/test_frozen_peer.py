@@ -5,10 +5,9 @@ after --peer-timeout and go on acknowledging writes on the other replicas; when 
 resumes, it must be resynced, not trusted: every acknowledged write reads back and the three
 replicas end identical."""
 
-import filecmp
 import time
 
-from clusterfixture import ClusterTestCase, run, wait_for
+from clusterfixture import ClusterTestCase, wait_for
 
 MiB = 1 << 20
 PEER_TIMEOUT_S = 2
@@ -23,13 +22,6 @@ class FrozenPeerTest(ClusterTestCase):
         for i in (1, 2, 3):
             cls.cluster.start_node(f"node{i}", [f"--peer-timeout={PEER_TIMEOUT_S}s"])
         wait_for("three nodes online", lambda: cls.cluster.online_nodes() == 3, 30)
-
-    def qemu_io(self, uri, *commands):
-        argv = ["qemu-io", "-f", "raw", "-t", "none"]
-        for c in commands:
-            argv += ["-c", c]
-        p = run(*argv, uri)
-        self.assertNotIn("failed", p.stdout + p.stderr, p.stdout + p.stderr)
 
     def test_frozen_secondary_is_dropped_then_resynced(self):
         api = self.cluster.api
@@ -57,7 +49,4 @@ class FrozenPeerTest(ClusterTestCase):
         wait_for(f"{victim} online", lambda: self.cluster.node_state(victim) == "online", 30)
         vol = self.cluster.wait_volume_state("vol", "available", timeout=120)
         self.qemu_io(uri, "read -P 0x11 0 4M", "read -P 0x22 4M 8M", "read -P 0x00 12M 4M", "read -P 0x33 16M 8M")
-        files = [self.cluster.backing_file(r["node"], vol["uuid"]) for r in vol["replicas"]]
-        self.assertEqual(len(files), 3)
-        for f in files[1:]:
-            self.assertTrue(filecmp.cmp(files[0], f, shallow=False), f"{files[0]} and {f} differ")
+        self.assert_replicas_identical(vol)

@@ -6,7 +6,7 @@ import os
 import subprocess
 import unittest
 
-from clusterfixture import ClusterTestCase, run, wait_for
+from clusterfixture import ClusterTestCase, run
 
 MiB = 1 << 20
 
@@ -16,16 +16,7 @@ class FullPoolTest(ClusterTestCase):
     nodes = 0
 
     def setUp(self):
-        self.pool = self.cluster.pool_dir("tiny")
-        os.makedirs(self.pool, exist_ok=True)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", self.pool], check=True)
-        self.addCleanup(self.unmount)
-        self.cluster.start_node("tiny")
-        wait_for("node tiny online", lambda: self.cluster.online_nodes() == 1, 30)
-
-    def unmount(self):
-        self.cluster.nodes["tiny"].stop()
-        subprocess.run(["umount", self.pool], check=False)
+        self.pool = self.start_node_on_tmpfs("tiny", "24m")
 
     def test_writes_fail_cleanly_when_the_pool_is_full(self):
         api = self.cluster.api

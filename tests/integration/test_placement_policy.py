@@ -7,7 +7,6 @@
 The over-provisioning part mounts a small tmpfs as the pool (needs root; skipped otherwise)."""
 
 import os
-import subprocess
 import unittest
 
 from clusterfixture import ApiError, ClusterTestCase, run, wait_for
@@ -66,16 +65,7 @@ class OverprovisionTest(ClusterTestCase):
     nodes = 0
 
     def setUp(self):
-        self.pool = self.cluster.pool_dir("small")
-        os.makedirs(self.pool, exist_ok=True)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", self.pool], check=True)
-        self.addCleanup(self.unmount)
-        self.cluster.start_node("small")
-        wait_for("node small online", lambda: self.cluster.online_nodes() == 1, 30)
-
-    def unmount(self):
-        self.cluster.nodes["small"].stop()
-        subprocess.run(["umount", self.pool], check=False)
+        self.start_node_on_tmpfs("small", "64m")
 
     def create(self, name, group, size):
         return self.cluster.api.post("/v1/volumes", {"name": name, "size_bytes": size, "resource_group": group})

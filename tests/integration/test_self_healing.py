@@ -3,10 +3,9 @@ down past the controller's --replace-replicas-after; the controller re-creates t
 spare node, the primary resyncs it while a client keeps the data, and the volume is available
 again with three identical replicas. When the dead node comes back, it removes its stale copy."""
 
-import filecmp
 import os
 
-from clusterfixture import ClusterTestCase, run, wait_for
+from clusterfixture import ClusterTestCase, wait_for
 
 MiB = 1 << 20
 
@@ -14,13 +13,6 @@ MiB = 1 << 20
 class SelfHealingTest(ClusterTestCase):
     nodes = 4
     controller_args = ("--replace-replicas-after=3s",)
-
-    def qemu_io(self, uri, *commands):
-        argv = ["qemu-io", "-f", "raw", "-t", "none"]
-        for c in commands:
-            argv += ["-c", c]
-        p = run(*argv, uri)
-        self.assertNotIn("failed", p.stdout + p.stderr, p.stdout + p.stderr)
 
     def test_lost_replica_is_recreated_on_the_spare_node(self):
         api = self.cluster.api
@@ -42,9 +34,7 @@ class SelfHealingTest(ClusterTestCase):
             r["node"] for r in self.cluster.volume("healme")["replicas"]} == (holders - {victim}) | {spare}, 60)
         vol = self.cluster.wait_volume_state("healme", "available", timeout=120)
         self.qemu_io(uri, "read -P 0x41 0 8M", "read -P 0x43 8M 4M", "read -P 0x00 12M 12M", "read -P 0x42 24M 4M")
-        files = [self.cluster.backing_file(r["node"], vol["uuid"]) for r in vol["replicas"]]
-        for f in files[1:]:
-            self.assertTrue(filecmp.cmp(files[0], f, shallow=False), f"{files[0]} and {f} differ")
+        self.assert_replicas_identical(vol)
 
         # The dead node returns: the replica is no longer its to keep.
         self.cluster.start_node(victim)
