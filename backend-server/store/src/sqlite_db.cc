@@ -31,10 +31,7 @@ Result<bool> Statement::step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  ErrorCode code = ErrorCode::kIo;
-  if (rc == SQLITE_CONSTRAINT) code = ErrorCode::kAlreadyExists;
-  if (rc == SQLITE_FULL) code = ErrorCode::kNoSpace;
-  return Status(code, std::string("sqlite: ") + sqlite3_errmsg(db_) + " in: " + sql_);
+  return sqliteError(rc, sqlite3_errmsg(db_), sql_);
 }
 
 Status Statement::run() {
@@ -56,12 +53,30 @@ double Statement::columnDouble(int index) const { return sqlite3_column_double(s
 Status exec(sqlite3* db, std::string_view sql) {
   std::string s(sql);
   char* err = nullptr;
-  if (sqlite3_exec(db, s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
+  int rc = sqlite3_exec(db, s.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
-    return Status(ErrorCode::kIo, "sqlite: " + msg + " in: " + s);
+    return sqliteError(rc, msg, s);
   }
   return Status::ok();
+}
+
+Status sqliteError(int rc, const std::string& message, const std::string& sql) {
+  switch (rc & 0xff) {  // the primary result code
+    case SQLITE_CONSTRAINT: return Status(ErrorCode::kAlreadyExists, "sqlite: " + message + " in: " + sql);
+    case SQLITE_FULL:
+      // The controller's own disk: not the client's fault, retryable once there is room.
+      return Status(ErrorCode::kUnavailable,
+                    "the controller's database disk is full; nothing was changed (sqlite: " + message + ")")
+          .withReason("store_full");
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Status(ErrorCode::kUnavailable, "the controller's database is busy (sqlite: " + message + ")")
+          .withReason("store_busy");
+    default:
+      return Status(ErrorCode::kIo, "sqlite: " + message + " in: " + sql).withReason("store_io_error");
+  }
 }
 
 }  // namespace tandem::controller::sqlite

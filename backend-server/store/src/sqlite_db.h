@@ -40,4 +40,8 @@ class Statement {
 
 Status exec(sqlite3* db, std::string_view sql);
 
+// A failed SQLite call as a Status: constraint → kAlreadyExists; disk full → kUnavailable
+// ("store_full"); busy/locked → kUnavailable ("store_busy"); else kIo ("store_io_error").
+Status sqliteError(int rc, const std::string& message, const std::string& sql);
+
 }  // namespace tandem::controller::sqlite
