@@ -213,6 +213,7 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
     input.pools = std::move(pools).value();
     input.volumes = std::move(volumes).value();
     input.generation = *generation;
+    input.replicas_replaced = cluster_.replicasReplaced();
     http::Response r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = renderMetrics(input);

@@ -63,6 +63,9 @@ std::string renderMetrics(const MetricsInput& input) {
   }
   header(out, "tandem_state_generation", "Generation of the declared state (increases with every change).");
   out << "tandem_state_generation " << input.generation << "\n";
+  out << "# HELP tandem_replicas_replaced_total Replicas re-created on another node after their node was lost "
+         "(since the controller started).\n# TYPE tandem_replicas_replaced_total counter\n";
+  out << "tandem_replicas_replaced_total " << input.replicas_replaced << "\n";
   return out.str();
 }
 

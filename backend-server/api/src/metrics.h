@@ -13,6 +13,7 @@ struct MetricsInput {
   std::vector<PoolView> pools;
   std::vector<VolumeView> volumes;
   uint64_t generation = 0;
+  uint64_t replicas_replaced = 0;  // self-healing moves since the controller started
 };
 
 // Every known state is listed (with 0), so dashboards and alerts see stable series.

@@ -345,6 +345,7 @@ bool ClusterService::replaceLostReplicasLocked() {
                                std::to_string(options_.replace_after.count() / 1000) + " s; its replica is re-created on " +
                                target.node + "/" + target.pool + " and resynced from " + v.primary_node);
       heal_warned_.erase(key + ":placement");
+      ++replicas_replaced_;
       changed = true;
       break;  // `mine` is stale now; the next tick handles any other lost replica of this volume
     }

@@ -404,6 +404,7 @@ TEST_F(ApiRouterTest, LostSecondaryIsReplacedAfterGracePeriod) {
   pass(55, "disconnected");
   EXPECT_EQ(replicaNodes(call("GET", "/v1/volumes/v")->body), (std::vector<std::string>{"n1", "n2", "n3"}))
       << "replaced before the grace period";
+  EXPECT_NE(call("GET", "/metrics")->body.find("\ntandem_replicas_replaced_total 0\n"), std::string::npos);
   pass(20, "up_to_date");
   EXPECT_EQ(replicaNodes(call("GET", "/v1/volumes/v")->body), (std::vector<std::string>{"n1", "n2", "n3"}))
       << "replaced although the primary still has it up to date";
@@ -419,6 +420,7 @@ TEST_F(ApiRouterTest, LostSecondaryIsReplacedAfterGracePeriod) {
   EXPECT_EQ(desired1->body.find("\"node\":\"n3\""), std::string::npos) << desired1->body;
   auto desired3 = call("GET", "/v1/internal/nodes/n3/desired?after=0", "", tokens["n3"]);
   EXPECT_EQ(desired3->body.find(uuid), std::string::npos) << desired3->body;
+  EXPECT_NE(call("GET", "/metrics")->body.find("\ntandem_replicas_replaced_total 1\n"), std::string::npos);
 }
 
 // With the primary itself offline there is nothing to resync from: nothing is moved.

@@ -6,6 +6,7 @@
 // called without internal locks held, from the calling thread or from tick()/a mutation.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -70,6 +71,8 @@ class ClusterService {
   Status deleteVolume(const std::string& name);
 
   Result<DesiredState> desiredState(const std::string& node);
+  // Replicas moved by self-healing since this service started.
+  uint64_t replicasReplaced() const { return replicas_replaced_.load(); }
   // The store's state generation (also a readiness probe of the store).
   Result<uint64_t> storeGeneration() { return store_.generation(); }
   // Calls `done` once: at once if the state generation is already past `after`, else when it
@@ -121,6 +124,7 @@ class ClusterService {
   std::map<std::string, Observed> observed_;
   std::chrono::steady_clock::time_point started_;
   std::set<std::string> heal_warned_;  // "volume/node: reason" already logged
+  std::atomic<uint64_t> replicas_replaced_{0};
   std::mutex watch_mu_;
   std::vector<Watcher> watchers_;
 };
