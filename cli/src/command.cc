@@ -176,6 +176,15 @@ Result<Command> parseListOnly(const ParsedArgs& args, CommandKind kind) {
 Result<Command> parseCommand(const ParsedArgs& args) {
   if (args.words.empty()) return usage("no command given");
   const std::string& noun = args.words[0];
+  if (noun == "node" && args.words.size() > 1 && args.words[1] == "delete") {
+    RETURN_IF_ERROR(checkArity(args, 3, "node delete", " NAME"));
+    RETURN_IF_ERROR(checkOptions(args, "node delete", {}));
+    RETURN_IF_ERROR(checkName("node", args.words[2]));
+    Command cmd;
+    cmd.kind = CommandKind::kNodeDelete;
+    cmd.name = args.words[2];
+    return cmd;
+  }
   if (noun == "node") return parseListOnly(args, CommandKind::kNodeList);
   if (noun == "pool") return parseListOnly(args, CommandKind::kPoolList);
   if (noun == "group") return parseGroup(args);
@@ -195,6 +204,7 @@ ApiCall apiCallFor(const Command& cmd) {
   const std::string volume_path = "/v1/volumes/" + http::percentEncode(cmd.name);
   switch (cmd.kind) {
     case CommandKind::kNodeList: return {"GET", "/v1/nodes", ""};
+    case CommandKind::kNodeDelete: return {"DELETE", "/v1/nodes/" + http::percentEncode(cmd.name), ""};
     case CommandKind::kPoolList: return {"GET", "/v1/storage-pools", ""};
     case CommandKind::kGroupList: return {"GET", "/v1/resource-groups", ""};
     case CommandKind::kGroupShow: return {"GET", group_path, ""};
@@ -250,7 +260,7 @@ std::string usageText() {
          "              [--config PATH] COMMAND\n"
          "\n"
          "commands:\n"
-         "  node list\n"
+         "  node list | node delete NAME   (delete: a node gone for good, holding no replicas)\n"
          "  pool list\n"
          "  group create NAME --replicas N [--engine native|drbd] [--thin|--thick]\n"
          "               [--pools P,...] [--spread-by LABEL-KEY,...] [--overprovision R]\n"

@@ -218,6 +218,7 @@ Result<std::string> renderSuccess(const Command& cmd, int status, const std::str
   switch (cmd.kind) {
     case CommandKind::kGroupDelete: return deletedLine("resource group", cmd, status);
     case CommandKind::kVolumeDelete: return deletedLine("volume", cmd, status);
+    case CommandKind::kNodeDelete: return deletedLine("node", cmd, status);
     default: break;
   }
   ASSIGN_OR_RETURN(rapidjson::Document doc, parse(body));
@@ -247,7 +248,8 @@ Result<std::string> renderSuccess(const Command& cmd, int status, const std::str
       return std::string("client: ") + TANDEM_VERSION + "\nserver: " + text(doc, "version") +
              " (API " + text(doc, "api_version") + ")\n";
     case CommandKind::kGroupDelete:
-    case CommandKind::kVolumeDelete: break;
+    case CommandKind::kVolumeDelete:
+    case CommandKind::kNodeDelete: break;
   }
   return unexpected("unknown command");
 }

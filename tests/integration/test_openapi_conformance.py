@@ -258,6 +258,15 @@ class OpenApiConformanceTest(ClusterTestCase):
         c("DELETE", "/v1/volumes/{volume}", {"volume": "og-v1"}, expect=204)
         c("DELETE", "/v1/resource-groups/{group}", {"group": "og-pair"}, expect=204)
 
+        # The ghost node holds nothing: once silent it can be forgotten (while it reports, not).
+        self.expect_error("DELETE", "/v1/nodes/{node}", 409, "node_online", {"node": "og-ghost"})
+        deadline = time.monotonic() + 30
+        while c("GET", "/v1/nodes/{node}", {"node": "og-ghost"}, expect=200).body["state"] != "offline":
+            self.assertLess(time.monotonic(), deadline, "og-ghost never went offline")
+            time.sleep(0.2)
+        c("DELETE", "/v1/nodes/{node}", {"node": "og-ghost"}, expect=204)
+        self.expect_error("GET", "/v1/nodes/{node}", 404, "node_not_found", {"node": "og-ghost"})
+
         missing = sorted(set((p, m) for p, m, _ in oc.operations(self.spec)) - self.exercised)
         self.assertEqual(missing, [], "documented operations this test did not call")
 
@@ -282,6 +291,8 @@ class OpenApiConformanceTest(ClusterTestCase):
         e("DELETE", "/v1/resource-groups/{group}", 404, "resource_group_not_found", {"group": "og-nope"})
         e("GET", "/v1/volumes/{volume}", 404, "volume_not_found", {"volume": "og-nope"})
         e("DELETE", "/v1/volumes/{volume}", 404, "volume_not_found", {"volume": "og-nope"})
+        e("DELETE", "/v1/nodes/{node}", 404, "node_not_found", {"node": "og-nope"})
+        e("DELETE", "/v1/nodes/{node}", 409, "node_online", {"node": "node1"})
         e("GET", "/v1/internal/nodes/{node}/desired", 404, "node_not_found", {"node": "og-nope"})
         e("PUT", "/v1/internal/nodes/{node}/status", 404, "node_not_found", {"node": "og-nope"}, body={})
 
@@ -430,6 +441,7 @@ class OpenApiConformanceTest(ClusterTestCase):
         try:
             view = self.wait_volume("og-life", "degraded", seen, timeout=60, replica_state="offline")
             self.assertTrue(view["reason"], "a degraded volume says why")
+            self.expect_error("DELETE", "/v1/nodes/{node}", 409, "node_in_use", {"node": secondary})
             self.assertEqual(self.call("GET", "/v1/nodes/{node}", {"node": secondary}, expect=200).body["state"],
                              "offline")
             pools = self.call("GET", "/v1/storage-pools", expect=200).body["storage_pools"]

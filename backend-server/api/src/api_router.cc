@@ -235,8 +235,13 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
     return respond(methodNotAllowed(req, "GET, POST"));
   }
   if (route(3, "v1", "nodes")) {
-    if (req.method != "GET") return respond(methodNotAllowed(req, "GET"));
-    return respond(objectResponse(cluster_.getNode(parts[2]), writeNode));
+    if (req.method == "GET") return respond(objectResponse(cluster_.getNode(parts[2]), writeNode));
+    if (req.method == "DELETE") {
+      Status s = cluster_.deleteNode(parts[2]);
+      if (!s.isOk()) return fail(s);
+      return respond(noContent());
+    }
+    return respond(methodNotAllowed(req, "GET, DELETE"));
   }
   if (route(2, "v1", "storage-pools")) {
     if (req.method != "GET") return respond(methodNotAllowed(req, "GET"));

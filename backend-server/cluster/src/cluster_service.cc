@@ -107,6 +107,19 @@ Status ClusterService::reportStatus(const std::string& name, NodeStatusReport re
   return Status::ok();
 }
 
+Status ClusterService::deleteNode(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto it = observed_.find(name);
+  if (it != observed_.end() && it->second.online) {
+    return Status(ErrorCode::kConflict, "node '" + name + "' is online; stop its node worker first")
+        .withReason("node_online");
+  }
+  RETURN_IF_ERROR(store_.deleteNode(name));
+  observed_.erase(name);
+  log::info("cluster", "removed node " + name);
+  return Status::ok();
+}
+
 Result<std::vector<NodeView>> ClusterService::listNodes() {
   ASSIGN_OR_RETURN(auto nodes, store_.listNodes());
   std::lock_guard lock(mu_);

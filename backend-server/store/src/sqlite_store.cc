@@ -163,6 +163,25 @@ class SqliteStore final : public Store {
     return readNode(q);
   }
 
+  Status deleteNode(const std::string& name) override {
+    return transaction([&]() -> Status {
+      Statement used(db_, "SELECT count(*) FROM replicas WHERE node_name = ?");
+      used.bind(1, name);
+      ASSIGN_OR_RETURN(bool row, used.step());
+      if (row && used.columnInt(0) > 0) {
+        return Status(ErrorCode::kConflict, "node '" + name + "' still holds " + std::to_string(used.columnInt(0)) +
+                                                " replica(s); they must move first (self-healing moves the "
+                                                "replicas of a node that stays offline)")
+            .withReason("node_in_use");
+      }
+      RETURN_IF_ERROR(Statement(db_, "DELETE FROM nodes WHERE name = ?").bind(1, name).run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "node '" + name + "' does not exist").withReason("node_not_found");
+      }
+      return bumpGeneration();
+    });
+  }
+
   Result<std::vector<NodeRecord>> listNodes() override {
     return queryAll(std::string(kNodeSelect) + " ORDER BY name", readNode);
   }

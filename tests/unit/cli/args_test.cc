@@ -68,6 +68,18 @@ TEST(ParseCommand, GroupCreateWithOptions) {
             R"("replicas_on_different":["zone","rack"],"overprovision":2.5})");
 }
 
+// node delete NAME maps to DELETE /v1/nodes/NAME; the name is checked.
+TEST(ParseCommand, NodeDelete) {
+  auto c = commandOf({"node", "delete", "old-host"});
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  ApiCall call = apiCallFor(*c);
+  EXPECT_EQ(call.method, "DELETE");
+  EXPECT_EQ(call.target, "/v1/nodes/old-host");
+  EXPECT_FALSE(commandOf({"node", "delete"}).isOk());
+  EXPECT_FALSE(commandOf({"node", "delete", "bad name"}).isOk());
+  EXPECT_FALSE(commandOf({"node", "remove", "x"}).isOk());
+}
+
 // Pool and label lists and the over-provisioning ratio are checked before anything is sent.
 TEST(ParseCommand, RejectsBadPlacementOptions) {
   EXPECT_FALSE(commandOf({"group", "create", "g", "--replicas", "2", "--pools", "a,,b"}).isOk());

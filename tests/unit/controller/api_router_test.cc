@@ -405,6 +405,14 @@ TEST_F(ApiRouterTest, LostSecondaryIsReplacedAfterGracePeriod) {
   EXPECT_EQ(replicaNodes(call("GET", "/v1/volumes/v")->body), (std::vector<std::string>{"n1", "n2", "n3"}))
       << "replaced before the grace period";
   EXPECT_NE(call("GET", "/metrics")->body.find("\ntandem_replicas_replaced_total 0\n"), std::string::npos);
+  // A node can be removed only when it is offline and holds nothing.
+  auto online = call("DELETE", "/v1/nodes/n1");
+  EXPECT_EQ(online->status, 409);
+  EXPECT_EQ(errorCode(*online), "node_online");
+  auto in_use = call("DELETE", "/v1/nodes/n3");
+  EXPECT_EQ(in_use->status, 409);
+  EXPECT_EQ(errorCode(*in_use), "node_in_use");
+  EXPECT_NE(in_use->body.find("1 replica(s)"), std::string::npos) << in_use->body;
   pass(20, "up_to_date");
   EXPECT_EQ(replicaNodes(call("GET", "/v1/volumes/v")->body), (std::vector<std::string>{"n1", "n2", "n3"}))
       << "replaced although the primary still has it up to date";
@@ -421,6 +429,11 @@ TEST_F(ApiRouterTest, LostSecondaryIsReplacedAfterGracePeriod) {
   auto desired3 = call("GET", "/v1/internal/nodes/n3/desired?after=0", "", tokens["n3"]);
   EXPECT_EQ(desired3->body.find(uuid), std::string::npos) << desired3->body;
   EXPECT_NE(call("GET", "/metrics")->body.find("\ntandem_replicas_replaced_total 1\n"), std::string::npos);
+  // Now n3 holds nothing: it can be forgotten, pools and all.
+  EXPECT_EQ(call("DELETE", "/v1/nodes/n3")->status, 204);
+  EXPECT_EQ(call("GET", "/v1/nodes/n3")->status, 404);
+  EXPECT_EQ(call("GET", "/v1/storage-pools")->body.find("\"node\":\"n3\""), std::string::npos);
+  EXPECT_EQ(errorCode(*call("DELETE", "/v1/nodes/n3")), "node_not_found");
 }
 
 // With the primary itself offline there is nothing to resync from: nothing is moved.

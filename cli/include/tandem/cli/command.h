@@ -14,6 +14,7 @@ namespace tandem::cli {
 
 enum class CommandKind {
   kNodeList,
+  kNodeDelete,
   kPoolList,
   kGroupCreate,
   kGroupList,

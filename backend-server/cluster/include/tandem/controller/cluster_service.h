@@ -53,6 +53,9 @@ class ClusterService {
   // Records a heartbeat with the node's observed state. kNotFound for an unknown node.
   Status reportStatus(const std::string& name, NodeStatusReport report);
 
+  // Forgets a node that is gone for good: kConflict (node_online) while it reports, (node_in_use)
+  // while it holds replicas; kNotFound.
+  Status deleteNode(const std::string& name);
   Result<std::vector<NodeView>> listNodes();
   Result<NodeView> getNode(const std::string& name);
   Result<std::vector<PoolView>> listPools();

@@ -27,6 +27,9 @@ class Store {
   // Inserts or replaces the node (by name) and its pools. Bumps the generation.
   virtual Status upsertNode(const NodeRecord& node, const std::vector<PoolRecord>& pools) = 0;
   virtual Result<NodeRecord> getNode(const std::string& name) = 0;  // kNotFound
+  // Removes the node and its pools. kNotFound; kConflict (node_in_use) while it holds replicas.
+  // Bumps the generation.
+  virtual Status deleteNode(const std::string& name) = 0;
   virtual Result<std::vector<NodeRecord>> listNodes() = 0;
   virtual Result<std::vector<PoolRecord>> listPools() = 0;
 
