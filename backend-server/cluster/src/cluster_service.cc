@@ -14,6 +14,14 @@ int64_t unixSeconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
+// The replicas of each volume, by volume uuid (pointers into `replicas`).
+std::unordered_map<std::string, std::vector<const ReplicaRecord*>> replicasByVolume(
+    const std::vector<ReplicaRecord>& replicas) {
+  std::unordered_map<std::string, std::vector<const ReplicaRecord*>> out;
+  for (const auto& r : replicas) out[r.volume_uuid].push_back(&r);
+  return out;
+}
+
 bool sameGroup(const GroupRecord& a, const GroupRecord& b) {
   return a.replicas == b.replicas && a.engine == b.engine && a.thin == b.thin && a.pools == b.pools &&
          a.replicas_on_different == b.replicas_on_different && a.overprovision == b.overprovision;
@@ -286,11 +294,20 @@ std::chrono::steady_clock::duration ClusterService::offlineFor(const std::string
 
 bool ClusterService::replaceLostReplicasLocked() {
   if (options_.replace_after.count() <= 0) return false;
+  // Runs every tick: without a node silent for long enough, it costs one node listing.
+  auto nodes = store_.listNodes();
+  if (!nodes.isOk()) return false;
+  std::set<std::string> lost_nodes;
+  for (const auto& n : *nodes) {
+    if (offlineFor(n.name) >= options_.replace_after) lost_nodes.insert(n.name);
+  }
+  if (lost_nodes.empty()) return false;
   auto volumes = store_.listVolumes();
   auto replicas = store_.listReplicas();
   auto groups = store_.listGroups();
-  auto nodes = store_.listNodes();
-  if (!volumes.isOk() || !replicas.isOk() || !groups.isOk() || !nodes.isOk()) return false;
+  if (!volumes.isOk() || !replicas.isOk() || !groups.isOk()) return false;
+  auto by_volume = replicasByVolume(*replicas);
+  const ReportIndex reports = reportIndexLocked();
   std::map<std::string, const GroupRecord*> group_by_name;
   for (const auto& g : *groups) group_by_name[g.name] = &g;
   std::map<std::string, std::map<std::string, std::string>> labels;
@@ -301,23 +318,17 @@ bool ClusterService::replaceLostReplicasLocked() {
 
   bool changed = false;
   for (const auto& v : *volumes) {
-    std::vector<const ReplicaRecord*> mine;
-    for (const auto& r : *replicas) {
-      if (r.volume_uuid == v.uuid) mine.push_back(&r);
-    }
+    const std::vector<const ReplicaRecord*>& mine = by_volume[v.uuid];
     for (const ReplicaRecord* lost : mine) {
-      if (lost->node_name == v.primary_node || offlineFor(lost->node_name) < options_.replace_after) continue;
+      if (lost->node_name == v.primary_node || !lost_nodes.count(lost->node_name)) continue;
       const std::string key = v.name + "/" + lost->node_name;
       // Only a primary that is online and up to date can seed a new replica; and while it still
       // counts the old one as up to date (the controller lost the node, the primary did not), the
       // replica is not lost at all.
       auto primary = observed_.find(v.primary_node);
-      const ReplicaReport* report = nullptr;
-      if (primary != observed_.end() && primary->second.online) {
-        for (const auto& r : primary->second.report.replicas) {
-          if (r.volume_uuid == v.uuid) report = &r;
-        }
-      }
+      const ReplicaReport* report = primary != observed_.end() && primary->second.online
+                                        ? findReport(reports, v.primary_node, v.uuid)
+                                        : nullptr;
       if (report == nullptr || report->disk != "up_to_date" || !report->error.empty()) {
         warnOnce(key + ":primary", "volume " + v.name + ": cannot replace the replica on offline node " +
                                        lost->node_name + ": its primary " + v.primary_node +
@@ -374,16 +385,12 @@ Result<std::map<std::pair<std::string, std::string>, ClusterService::PendingByte
   for (const auto& g : groups) thin_group[g.name] = g.thin;
   std::map<std::string, const VolumeRecord*> by_uuid;
   for (const auto& v : volumes) by_uuid[v.uuid] = &v;
+  const ReportIndex reports = reportIndexLocked();
   std::map<std::pair<std::string, std::string>, PendingBytes> pending;
   for (const auto& r : replicas) {
     auto v = by_uuid.find(r.volume_uuid);
     if (v == by_uuid.end() || !r.diskful) continue;
-    bool reported = false;
-    auto obs = observed_.find(r.node_name);
-    if (obs != observed_.end()) {
-      for (const auto& rep : obs->second.report.replicas) reported = reported || rep.volume_uuid == r.volume_uuid;
-    }
-    if (reported) continue;
+    if (findReport(reports, r.node_name, r.volume_uuid) != nullptr) continue;
     PendingBytes& p = pending[{r.node_name, r.pool_name}];
     p.provisioned += v->second->size_bytes;
     if (!thin_group[v->second->group]) p.thick += v->second->size_bytes;
@@ -415,40 +422,57 @@ Status ClusterService::deleteVolume(const std::string& name) {
 }
 
 Result<std::vector<VolumeView>> ClusterService::viewsLocked(const std::string* only_name) {
-  ASSIGN_OR_RETURN(auto volumes, store_.listVolumes());
-  ASSIGN_OR_RETURN(auto replicas, store_.listReplicas());
+  std::vector<VolumeRecord> volumes;
+  std::vector<ReplicaRecord> replicas;
+  if (only_name != nullptr) {
+    // One volume: two indexed lookups instead of reading every volume and replica.
+    auto volume = store_.getVolume(*only_name);
+    if (!volume.isOk()) {
+      if (volume.status().code() == ErrorCode::kNotFound) return std::vector<VolumeView>{};
+      return volume.status();
+    }
+    ASSIGN_OR_RETURN(replicas, store_.listReplicasOf(volume->uuid));
+    volumes.push_back(std::move(volume).value());
+  } else {
+    ASSIGN_OR_RETURN(volumes, store_.listVolumes());
+    ASSIGN_OR_RETURN(replicas, store_.listReplicas());
+  }
   ASSIGN_OR_RETURN(auto node_list, store_.listNodes());
   std::map<std::string, NodeRecord> nodes;
   for (auto& n : node_list) nodes[n.name] = n;
+  auto by_volume = replicasByVolume(replicas);
+  const ReportIndex reports = reportIndexLocked();
   std::vector<VolumeView> out;
-  for (const auto& v : volumes) {
-    if (only_name && v.name != *only_name) continue;
-    std::vector<ReplicaRecord> mine;
-    for (const auto& r : replicas) {
-      if (r.volume_uuid == v.uuid) mine.push_back(r);
-    }
-    out.push_back(deriveView(v, mine, nodes));
-  }
+  out.reserve(volumes.size());
+  for (const auto& v : volumes) out.push_back(deriveView(v, by_volume[v.uuid], nodes, reports));
   return out;
 }
 
-VolumeView ClusterService::deriveView(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas,
-                                      const std::map<std::string, NodeRecord>& nodes) const {
+ClusterService::ReportIndex ClusterService::reportIndexLocked() const {
+  ReportIndex index;
+  for (const auto& [node, obs] : observed_) {
+    for (const auto& r : obs.report.replicas) index[node + '\n' + r.volume_uuid] = &r;
+  }
+  return index;
+}
+
+const ReplicaReport* ClusterService::findReport(const ReportIndex& index, const std::string& node,
+                                                const std::string& uuid) {
+  auto it = index.find(node + '\n' + uuid);
+  return it == index.end() ? nullptr : it->second;
+}
+
+VolumeView ClusterService::deriveView(const VolumeRecord& volume, const std::vector<const ReplicaRecord*>& replicas,
+                                      const std::map<std::string, NodeRecord>& nodes,
+                                      const ReportIndex& reports) const {
   VolumeView view;
   view.volume = volume;
-  auto findReport = [&](const std::string& node) -> const ReplicaReport* {
-    auto it = observed_.find(node);
-    if (it == observed_.end()) return nullptr;
-    for (const auto& r : it->second.report.replicas) {
-      if (r.volume_uuid == volume.uuid) return &r;
-    }
-    return nullptr;
-  };
+  auto reportOf = [&](const std::string& node) { return findReport(reports, node, volume.uuid); };
   auto online = [&](const std::string& node) {
     auto it = observed_.find(node);
     return it != observed_.end() && it->second.online;
   };
-  const ReplicaReport* primary_report = online(volume.primary_node) ? findReport(volume.primary_node) : nullptr;
+  const ReplicaReport* primary_report = online(volume.primary_node) ? reportOf(volume.primary_node) : nullptr;
 
   auto pn = nodes.find(volume.primary_node);
   if (pn != nodes.end()) {
@@ -457,13 +481,14 @@ VolumeView ClusterService::deriveView(const VolumeRecord& volume, const std::vec
 
   int creating = 0, up = 0, syncing = 0, bad = 0;
   std::vector<std::string> problems;
-  for (const auto& r : replicas) {
+  for (const ReplicaRecord* record : replicas) {
+    const ReplicaRecord& r = *record;
     ReplicaView rv;
     rv.node = r.node_name;
     rv.pool = r.pool_name;
     rv.diskful = r.diskful;
     rv.primary = r.node_name == volume.primary_node;
-    const ReplicaReport* own = findReport(r.node_name);
+    const ReplicaReport* own = reportOf(r.node_name);
     if (!online(r.node_name)) {
       rv.state = "offline";
       rv.reason = "node " + r.node_name + " is offline";
@@ -531,10 +556,12 @@ Result<DesiredState> ClusterService::desiredState(const std::string& node) {
   state.generation = generation;
   state.cluster_id = store_.clusterId();
   state.node = node;
+  auto by_volume = replicasByVolume(replicas);
   for (const auto& v : volumes) {
+    const std::vector<const ReplicaRecord*>& of_volume = by_volume[v.uuid];
     const ReplicaRecord* mine = nullptr;
-    for (const auto& r : replicas) {
-      if (r.volume_uuid == v.uuid && r.node_name == node) mine = &r;
+    for (const ReplicaRecord* r : of_volume) {
+      if (r->node_name == node) mine = r;
     }
     if (mine == nullptr) continue;
     DesiredReplica d;
@@ -542,11 +569,11 @@ Result<DesiredState> ClusterService::desiredState(const std::string& node) {
     d.pool = mine->pool_name;
     d.thin = group_thin.count(v.group) ? group_thin[v.group] : true;
     d.primary = v.primary_node == node;
-    for (const auto& r : replicas) {
-      if (r.volume_uuid != v.uuid || r.node_name == node || !r.diskful) continue;
-      auto it = nodes.find(r.node_name);
+    for (const ReplicaRecord* r : of_volume) {
+      if (r->node_name == node || !r->diskful) continue;
+      auto it = nodes.find(r->node_name);
       if (it == nodes.end()) continue;
-      d.peers.push_back(DesiredPeer{r.node_name, it->second.address, it->second.replication_port});
+      d.peers.push_back(DesiredPeer{r->node_name, it->second.address, it->second.replication_port});
     }
     state.replicas.push_back(std::move(d));
   }

@@ -299,6 +299,20 @@ class SqliteStore final : public Store {
                     });
   }
 
+  Result<std::vector<ReplicaRecord>> listReplicasOf(const std::string& volume_uuid) override {
+    std::lock_guard lock(mu_);
+    Statement q(db_, "SELECT volume_uuid, node_name, pool_name, diskful FROM replicas WHERE volume_uuid = ? "
+                     "ORDER BY node_name");
+    q.bind(1, volume_uuid);
+    std::vector<ReplicaRecord> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q.step());
+      if (!row) break;
+      out.push_back(ReplicaRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0});
+    }
+    return out;
+  }
+
   Status replaceReplica(const std::string& volume_uuid, const std::string& from_node,
                         const ReplicaRecord& replacement) override {
     return transaction([&]() -> Status {

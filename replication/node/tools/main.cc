@@ -155,6 +155,11 @@ int main(int argc, char** argv) {
   tandem::log::info("node", options.string("name") + ": nbd port " + std::to_string((*nbd)->tcpPort()) +
                                 ", socket " + nbd_options.unix_socket_path + ", replication port " +
                                 std::to_string((*engine)->port()));
+  const std::string listen = options.string("listen");
+  if (listen != "127.0.0.1" && listen != "::1" && listen != "localhost") {
+    tandem::log::warn("node", "the NBD and replication ports listen on " + listen +
+                                  " without authentication or encryption: allow only the storage network to reach them");
+  }
   agent.start();
 
   int sig = 0;

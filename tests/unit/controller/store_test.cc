@@ -102,7 +102,8 @@ TEST_F(StoreTest, ReplaceReplicaIsAtomic) {
   EXPECT_EQ(store->listReplicas()->size(), 2u);
   ASSERT_TRUE(store->replaceReplica("vu", "n2", {"vu", "n3", "fast", true}).isOk());
   EXPECT_GT(*store->generation(), g0);
-  auto replicas = *store->listReplicas();
+  auto replicas = *store->listReplicasOf("vu");
+  EXPECT_TRUE(store->listReplicasOf("nope")->empty());
   ASSERT_EQ(replicas.size(), 2u);
   EXPECT_EQ(replicas[0].node_name, "n1");
   EXPECT_EQ(replicas[1].node_name, "n3");

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -101,8 +102,13 @@ class ClusterService {
     std::function<void(Result<DesiredState>)> done;
   };
 
-  VolumeView deriveView(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas,
-                        const std::map<std::string, NodeRecord>& nodes) const;  // needs mu_
+  // Every replica report of every node, by (node, volume uuid): built once per pass so that
+  // deriving N volume views costs O(N), not O(N × reports). Needs mu_; valid until observed_ changes.
+  using ReportIndex = std::unordered_map<std::string, const ReplicaReport*>;
+  ReportIndex reportIndexLocked() const;
+  static const ReplicaReport* findReport(const ReportIndex& index, const std::string& node, const std::string& uuid);
+  VolumeView deriveView(const VolumeRecord& volume, const std::vector<const ReplicaRecord*>& replicas,
+                        const std::map<std::string, NodeRecord>& nodes, const ReportIndex& reports) const;
   Result<std::vector<VolumeView>> viewsLocked(const std::string* only_name);
   // Per (node, pool), the bytes of replicas placed there that their node has not reported yet:
   // all of them (to add to provisioned) and the thick ones (to deduct from free). Needs mu_.

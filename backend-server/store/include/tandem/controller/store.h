@@ -46,6 +46,8 @@ class Store {
   // Removes the volume and its replicas. kNotFound. Bumps the generation.
   virtual Status deleteVolume(const std::string& name) = 0;
   virtual Result<std::vector<ReplicaRecord>> listReplicas() = 0;
+  // The replicas of one volume (empty for an unknown uuid).
+  virtual Result<std::vector<ReplicaRecord>> listReplicasOf(const std::string& volume_uuid) = 0;
   // Moves the volume's replica from `from_node` to `replacement` (same volume uuid), atomically.
   // kNotFound when the volume has no replica on `from_node`; kAlreadyExists when it already has
   // one on the replacement's node. Bumps the generation.
