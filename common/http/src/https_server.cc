@@ -137,6 +137,10 @@ class HttpsServerImpl final : public HttpsServer {
     if (ec) {
       log::warn(kComponent, "accept: " + ec.message());
     } else {
+      // Responses go out as several TLS records; with Nagle's algorithm the later ones would
+      // wait for the client's delayed ACK (40 ms on Linux) on every kept-alive request.
+      boost::system::error_code nodelay_ec;
+      socket.set_option(tcp::no_delay(true), nodelay_ec);  // best effort
       std::make_shared<Session>(std::move(socket), *tls_, state_)->start();
     }
     accept();
