@@ -232,18 +232,37 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
   placement_request.thin = group.thin;
   placement_request.overprovision = group.overprovision;
   placement_request.spread_keys = group.replicas_on_different;
-  ASSIGN_OR_RETURN(auto placements, placeReplicas(placement_request, candidates));
+  auto placements = placeReplicas(placement_request, candidates);
+  if (!placements.isOk()) {
+    // Observed state is in memory: just after a controller (re)start, nodes that have not sent
+    // their first heartbeat yet look absent. That is not the request's fault: ask to retry.
+    std::set<std::string> unreported;
+    for (const auto& c : candidates) {
+      if (!observed_.count(c.node)) unreported.insert(c.node);
+    }
+    auto up_for = clock_.steadyNow() - started_;
+    if (!unreported.empty() && up_for < options_.heartbeat_timeout) {
+      return Status(ErrorCode::kUnavailable,
+                    "the controller started " +
+                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(up_for).count()) +
+                        " ms ago and " + std::to_string(unreported.size()) +
+                        " node(s) have not reported yet; retry in a few seconds (" + placements.status().message() +
+                        ")")
+          .withReason("controller_starting");
+    }
+  }
+  RETURN_IF_ERROR(placements.status());
 
   VolumeRecord volume;
   volume.uuid = newUuid();
   volume.name = request.name;
   volume.size_bytes = request.size_bytes;
   volume.group = request.group;
-  volume.primary_node = placements.front().node;
+  volume.primary_node = placements->front().node;
   volume.epoch = 1;
   volume.created_at = unixSeconds(clock_.wallNow());
   std::vector<ReplicaRecord> replicas;
-  for (const auto& p : placements) replicas.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true});
+  for (const auto& p : *placements) replicas.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true});
   RETURN_IF_ERROR(store_.createVolume(volume, replicas));
   log::info("cluster", "created volume " + volume.name + " (" + std::to_string(volume.size_bytes) +
                            " bytes) with primary " + volume.primary_node);

@@ -93,6 +93,7 @@ std::string quoteList(const std::vector<std::string>& items) {
 Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
                                              const std::vector<PoolCandidate>& candidates) {
   bool any_large_enough = false;
+  bool any_sized = false;  // some allowed pool on an online node has a known size
   std::set<std::string> online, overprovisioned, unlabelled;
   std::map<std::string, const PoolCandidate*> best_per_node;
   for (const auto& c : candidates) {
@@ -102,6 +103,7 @@ Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
       continue;
     }
     if (c.total_bytes >= request.size_bytes) any_large_enough = true;
+    if (c.node_online && c.total_bytes > 0) any_sized = true;
     if (!c.node_online || c.total_bytes < request.size_bytes) continue;
     Refusal refusal = room(request, c);
     if (refusal == Refusal::kOverprovisioned) overprovisioned.insert(c.node);
@@ -116,7 +118,8 @@ Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
       best = &c;
     }
   }
-  if (!any_large_enough) {
+  // "Too large" only when it is known: with no online pool sized, it is a lack of nodes.
+  if (!any_large_enough && any_sized) {
     return Status(ErrorCode::kUnprocessable,
                   "volume of " + std::to_string(request.size_bytes) + " bytes is larger than every allowed pool")
         .withReason("volume_too_large");

@@ -436,6 +436,28 @@ TEST_F(ApiRouterTest, LostSecondaryIsReplacedAfterGracePeriod) {
   EXPECT_EQ(errorCode(*call("DELETE", "/v1/nodes/n3")), "node_not_found");
 }
 
+// Just after a restart the controller has no observed state: a create that cannot be placed
+// because registered nodes have not reported yet is 503 controller_starting (retry), not 422;
+// once they report, it succeeds. After the grace period it is a plain 422 again.
+TEST_F(ApiRouterTest, CreateRightAfterRestartAsksToRetry) {
+  std::string t1 = registerNode("n1");
+  makeGroup("single", 1);
+  useClusterOptions({std::chrono::seconds(6), std::chrono::seconds(0)});  // a restarted controller
+  auto early = call("POST", "/v1/volumes", R"({"name":"v","size_gib":1,"resource_group":"single"})");
+  EXPECT_EQ(early->status, 503) << early->body;
+  EXPECT_EQ(errorCode(*early), "controller_starting");
+  EXPECT_NE(early->body.find("1 node(s) have not reported yet"), std::string::npos) << early->body;
+  EXPECT_EQ(call("GET", "/v1/volumes/v")->status, 404);
+  heartbeat("n1", t1, "[]");
+  EXPECT_EQ(call("POST", "/v1/volumes", R"({"name":"v","size_gib":1,"resource_group":"single"})")->status, 201);
+
+  useClusterOptions({std::chrono::seconds(6), std::chrono::seconds(0)});
+  clock_.advance(std::chrono::seconds(7));
+  auto late = call("POST", "/v1/volumes", R"({"name":"w","size_gib":1,"resource_group":"single"})");
+  EXPECT_EQ(late->status, 422) << late->body;
+  EXPECT_EQ(errorCode(*late), "not_enough_nodes");
+}
+
 // With the primary itself offline there is nothing to resync from: nothing is moved.
 TEST_F(ApiRouterTest, NoReplacementWithoutAnOnlinePrimary) {
   useClusterOptions({std::chrono::seconds(6), std::chrono::seconds(10)});

@@ -61,6 +61,15 @@ TEST(Placement, VolumeLargerThanAnyPool) {
   EXPECT_EQ(p.status().reason(), "volume_too_large");
 }
 
+// With no online pool of known size, a big volume is a lack of nodes, not "too large".
+TEST(Placement, UnknownCapacityIsNotTooLarge) {
+  auto c = threeNodes();
+  for (auto& p : c) p.node_online = false;
+  EXPECT_EQ(placeReplicas(req(200 * GiB, 1), c).status().reason(), "not_enough_nodes");
+  c[0] = pool("n1", "p", true, 0, 0);  // online, not reported yet
+  EXPECT_EQ(placeReplicas(req(1 * GiB, 1), c).status().reason(), "not_enough_nodes");
+}
+
 // Two pools on one node never hold two replicas of the same volume; allowed_pools filters.
 TEST(Placement, OneReplicaPerNodeAndPoolFilter) {
   std::vector<PoolCandidate> c = {pool("n1", "a", true, 100 * GiB, 90 * GiB), pool("n1", "b", true, 100 * GiB, 95 * GiB),

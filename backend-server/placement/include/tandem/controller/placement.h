@@ -49,7 +49,7 @@ struct Placement {
 
 // Returns `replicas` placements on distinct nodes (and distinct values of every spread key), best
 // first. Errors (kUnprocessable): reason "volume_too_large" when no allowed pool is that large at
-// all; "not_enough_nodes" when too few eligible nodes have room, or they cannot be spread. The
+// all (and some allowed pool of an online node has a known size); "not_enough_nodes" when too few eligible nodes have room, or they cannot be spread. The
 // message says how many were found and why the others were left out.
 Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
                                              const std::vector<PoolCandidate>& candidates);
