@@ -7,8 +7,8 @@ namespace tandem::cli {
 namespace {
 
 const std::set<std::string, std::less<>> kCommandValueOptions = {
-    "replicas", "engine", "size", "group", "pools", "spread-by", "overprovision"};
-const std::set<std::string, std::less<>> kCommandFlagOptions = {"thin", "thick"};
+    "replicas", "engine", "size", "group", "pools", "spread-by", "overprovision", "node"};
+const std::set<std::string, std::less<>> kCommandFlagOptions = {"thin", "thick", "force"};
 
 }  // namespace
 

@@ -159,7 +159,20 @@ Result<Command> parseVolume(const ParsedArgs& args) {
     cmd.group = group->second;
     return cmd;
   }
-  return usage("usage: tandem volume create|list|show|delete ...");
+  if (verb == "promote") {
+    RETURN_IF_ERROR(checkArity(args, 3, "volume promote", " NAME --node NODE [--force]"));
+    RETURN_IF_ERROR(checkOptions(args, "volume promote", {"node", "force"}));
+    RETURN_IF_ERROR(checkName("volume", args.words[2]));
+    cmd.kind = CommandKind::kVolumePromote;
+    cmd.name = args.words[2];
+    auto node = args.options.find("node");
+    if (node == args.options.end()) return usage("volume promote needs --node NODE (the replica to promote)");
+    RETURN_IF_ERROR(checkName("node", node->second));
+    cmd.node = node->second;
+    cmd.force = args.options.count("force") > 0;
+    return cmd;
+  }
+  return usage("usage: tandem volume create|list|show|delete|promote ...");
 }
 
 Result<Command> parseListOnly(const ParsedArgs& args, CommandKind kind) {
@@ -250,6 +263,14 @@ ApiCall apiCallFor(const Command& cmd) {
       json.String(cmd.group);
       json.EndObject();
       return {"POST", "/v1/volumes", buffer.GetString()};
+    case CommandKind::kVolumePromote:
+      json.StartObject();
+      json.Key("node");
+      json.String(cmd.node);
+      json.Key("force");
+      json.Bool(cmd.force);
+      json.EndObject();
+      return {"POST", volume_path + "/promote", buffer.GetString()};
     case CommandKind::kVersion: return {"GET", "/v1/version", ""};
   }
   return {"GET", "/v1/version", ""};
@@ -267,6 +288,7 @@ std::string usageText() {
          "  group list | group show NAME | group delete NAME\n"
          "  volume create NAME --size SIZE --group GROUP   (SIZE: 1GiB, 512MiB, 10G, bytes)\n"
          "  volume list | volume show NAME | volume delete NAME\n"
+         "  volume promote NAME --node NODE [--force]   (when the primary's node is gone)\n"
          "  version\n"
          "\n"
          "settings: flags > TANDEM_URL, TANDEM_TOKEN, TANDEM_CA_FILE > config file\n"

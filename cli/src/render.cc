@@ -244,6 +244,8 @@ Result<std::string> renderSuccess(const Command& cmd, int status, const std::str
     case CommandKind::kGroupCreate: return createdLine("resource group", cmd, status) + renderGroup(doc);
     case CommandKind::kVolumeShow: return renderVolume(doc);
     case CommandKind::kVolumeCreate: return createdLine("volume", cmd, status) + renderVolume(doc);
+    case CommandKind::kVolumePromote:
+      return "volume '" + cmd.name + "' is served by " + cmd.node + "\n\n" + renderVolume(doc);
     case CommandKind::kVersion:
       return std::string("client: ") + TANDEM_VERSION + "\nserver: " + text(doc, "version") +
              " (API " + text(doc, "api_version") + ")\n";

@@ -255,6 +255,17 @@ class OpenApiConformanceTest(ClusterTestCase):
 
         self.expect_error("DELETE", "/v1/resource-groups/{group}", 409, "resource_group_in_use",
                           {"group": "og-pair"})
+        v1 = c("GET", "/v1/volumes/{volume}", {"volume": "og-v1"}, expect=200).body
+        c("POST", "/v1/volumes/{volume}/promote", {"volume": "og-v1"}, body={"node": v1["primary_node"]}, expect=200)
+        secondary = next(r["node"] for r in v1["replicas"] if not r["primary"])
+        self.expect_error("POST", "/v1/volumes/{volume}/promote", 409, "primary_online", {"volume": "og-v1"},
+                          body={"node": secondary})
+        self.expect_error("POST", "/v1/volumes/{volume}/promote", 422, "replica_not_found", {"volume": "og-v1"},
+                          body={"node": "og-ghost"})
+        self.expect_error("POST", "/v1/volumes/{volume}/promote", 404, "volume_not_found", {"volume": "og-nope"},
+                          body={"node": secondary})
+        self.expect_error("POST", "/v1/volumes/{volume}/promote", 400, "missing_field", {"volume": "og-v1"},
+                          body={"force": True}, schema_rejects_body=True)
         c("DELETE", "/v1/volumes/{volume}", {"volume": "og-v1"}, expect=204)
         c("DELETE", "/v1/resource-groups/{group}", {"group": "og-pair"}, expect=204)
 

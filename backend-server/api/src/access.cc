@@ -7,7 +7,8 @@ bool mayCall(Role role, std::string_view method, const std::vector<std::string>&
   switch (role) {
     case Role::kAdmin: return true;
     case Role::kService:
-      if (under("volumes")) return true;
+      // Promotion overrides the volume's writer: an operator's decision, admin only.
+      if (under("volumes")) return !(parts.size() == 4 && parts[3] == "promote");
       return method == "GET" && (under("storage-pools") || under("resource-groups"));
     case Role::kJoin: return method == "POST" && parts.size() == 2 && under("nodes");
     case Role::kNode:

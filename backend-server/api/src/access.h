@@ -1,7 +1,7 @@
 // Who may call what. Roles come from the bearer token:
 //   admin    the admin token: everything;
 //   service  the service token (Cinder, libvirt): volumes (and, later, their snapshots and
-//            attachments), and reading storage pools and resource groups;
+//            attachments) except promotion, and reading storage pools and resource groups;
 //   join     the join token, held by storage hosts: registering a node (POST /v1/nodes), which
 //            returns the node's own token;
 //   node     a node's own token: its own internal routes only (checked by the router, which

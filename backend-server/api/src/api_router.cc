@@ -291,6 +291,12 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
     }
     return respond(methodNotAllowed(req, "GET, DELETE"));
   }
+  if (parts.size() == 4 && parts[0] == "v1" && parts[1] == "volumes" && parts[3] == "promote") {
+    if (req.method != "POST") return respond(methodNotAllowed(req, "POST"));
+    auto parsed = parsePromote(req.body);
+    if (!parsed.isOk()) return fail(parsed.status());
+    return respond(objectResponse(cluster_.promoteVolume(parts[2], parsed->node, parsed->force), writeVolume));
+  }
   return fail(Status(ErrorCode::kNotFound, "no route " + req.method + " " + req.path).withReason("route_not_found"));
 }
 

@@ -207,6 +207,8 @@ Result<NodeStatusReport> parseStatusReport(std::string_view body) {
     ASSIGN_OR_RETURN(auto disk, rr.optionalString("disk"));
     ASSIGN_OR_RETURN(auto primary, rr.optionalBool("primary"));
     ASSIGN_OR_RETURN(auto error, rr.optionalString("error"));
+    ASSIGN_OR_RETURN(auto generation, rr.optionalString("generation"));
+    rep.generation = generation.value_or("");
     rep.disk = disk.value_or("outdated");
     rep.primary = primary.value_or(false);
     rep.error = error.value_or("");
@@ -263,6 +265,17 @@ Result<GroupRecord> parseGroupSpec(std::string_view body) {
     }
   }
   return g;
+}
+
+Result<PromoteRequest> parsePromote(std::string_view body) {
+  ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
+  ObjectReader r(doc);
+  RETURN_IF_ERROR(r.rejectUnknownFields({"node", "force"}));
+  PromoteRequest req;
+  ASSIGN_OR_RETURN(req.node, requiredName(r, "node"));
+  ASSIGN_OR_RETURN(auto force, r.optionalBool("force"));
+  req.force = force.value_or(false);
+  return req;
 }
 
 Result<CreateVolumeRequest> parseCreateVolume(std::string_view body) {

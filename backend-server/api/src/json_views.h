@@ -22,4 +22,10 @@ Result<NodeStatusReport> parseStatusReport(std::string_view body);
 Result<GroupRecord> parseGroupSpec(std::string_view body);
 Result<CreateVolumeRequest> parseCreateVolume(std::string_view body);
 
+struct PromoteRequest {
+  std::string node;
+  bool force = false;
+};
+Result<PromoteRequest> parsePromote(std::string_view body);
+
 }  // namespace tandem::controller

@@ -440,6 +440,85 @@ Status ClusterService::deleteVolume(const std::string& name) {
   return Status::ok();
 }
 
+Result<VolumeView> ClusterService::promoteVolume(const std::string& name, const std::string& node, bool force) {
+  std::unique_lock lock(mu_);
+  ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(name));
+  auto conflict = [&](const std::string& reason, const std::string& message) {
+    return Status(ErrorCode::kConflict, "cannot promote " + node + " for volume " + name + ": " + message)
+        .withReason(reason);
+  };
+  ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(volume.uuid));
+  bool holds = std::any_of(replicas.begin(), replicas.end(), [&](const ReplicaRecord& r) {
+    return r.node_name == node && r.diskful;
+  });
+  if (!holds) {
+    return Status(ErrorCode::kUnprocessable, "node '" + node + "' holds no replica of volume '" + name + "'")
+        .withReason("replica_not_found");
+  }
+  if (volume.primary_node != node) {
+    auto observed = [&](const std::string& n) -> const Observed* {
+      auto it = observed_.find(n);
+      return it == observed_.end() ? nullptr : &it->second;
+    };
+    const Observed* old_primary = observed(volume.primary_node);
+    if (old_primary != nullptr && old_primary->online) {
+      return conflict("primary_online", "its primary " + volume.primary_node +
+                                            " is online; promotion is for a primary whose node is gone");
+    }
+    const Observed* target = observed(node);
+    if (target == nullptr || !target->online) return conflict("node_offline", "that node is offline");
+    const ReplicaReport* own = nullptr;
+    for (const auto& r : target->report.replicas) {
+      if (r.volume_uuid == volume.uuid) own = &r;
+    }
+    if (own == nullptr || own->disk != "up_to_date" || !own->error.empty()) {
+      // Never overridable: an inconsistent or failed copy is not the volume's data.
+      return conflict("replica_not_up_to_date",
+                      "its replica is " + (own == nullptr ? std::string("not reported") : own->disk) +
+                          (own != nullptr && !own->error.empty() ? " (" + own->error + ")" : std::string()));
+    }
+    if (!force) {
+      std::string unsafe;
+      const ReplicaReport* last = nullptr;
+      if (old_primary != nullptr) {
+        for (const auto& r : old_primary->report.replicas) {
+          if (r.volume_uuid == volume.uuid) last = &r;
+        }
+      }
+      bool was_up = false;
+      if (last != nullptr) {
+        for (const auto& p : last->peers) was_up = was_up || (p.node == node && p.state == "up_to_date");
+      }
+      if (!was_up) {
+        unsafe = last == nullptr ? "the controller has no report from the old primary since it started"
+                                 : "the old primary's last report did not count this replica up to date";
+      }
+      for (const auto& r : replicas) {
+        if (r.node_name == node || r.node_name == volume.primary_node || !unsafe.empty()) continue;
+        const Observed* other = observed(r.node_name);
+        if (other == nullptr || !other->online) continue;
+        for (const auto& rep : other->report.replicas) {
+          if (rep.volume_uuid == volume.uuid && rep.disk == "up_to_date" && rep.generation != own->generation) {
+            unsafe = "the replica on " + r.node_name + " has another generation (" + rep.generation + " vs " +
+                     own->generation + "): the copies diverged";
+          }
+        }
+      }
+      if (!unsafe.empty()) {
+        return conflict("promotion_unsafe", unsafe + "; writes acknowledged only by the old primary could be "
+                                                     "lost: pass force to promote anyway");
+      }
+    }
+    RETURN_IF_ERROR(store_.setPrimary(volume.uuid, node, volume.epoch + 1));
+    log::warn("cluster", "volume " + name + ": promoted " + node + " (epoch " + std::to_string(volume.epoch + 1) +
+                             ") in place of " + volume.primary_node + (force ? " (forced)" : ""));
+  }
+  ASSIGN_OR_RETURN(auto views, viewsLocked(&name));
+  lock.unlock();
+  notifyWatchers();
+  return views.at(0);
+}
+
 Result<std::vector<VolumeView>> ClusterService::viewsLocked(const std::string* only_name) {
   std::vector<VolumeRecord> volumes;
   std::vector<ReplicaRecord> replicas;

@@ -313,6 +313,18 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  Status setPrimary(const std::string& volume_uuid, const std::string& node, uint64_t epoch) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "UPDATE volumes SET primary_node = ?, epoch = ? WHERE uuid = ?")
+                          .bind(1, node).bind(2, static_cast<int64_t>(epoch)).bind(3, volume_uuid)
+                          .run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
+      }
+      return bumpGeneration();
+    });
+  }
+
   Status replaceReplica(const std::string& volume_uuid, const std::string& from_node,
                         const ReplicaRecord& replacement) override {
     return transaction([&]() -> Status {

@@ -212,7 +212,7 @@ std::string Reconciler::reportJson() {
   for (const auto& v : engine_.status()) {
     reported.insert(v.volume_uuid);
     w.beginObject().field("volume_uuid", v.volume_uuid);
-    w.field("disk", reportName(v.disk)).field("primary", v.primary);
+    w.field("disk", reportName(v.disk)).field("primary", v.primary).field("generation", v.generation);
     auto err = errors_.find(v.volume_uuid);
     if (err != errors_.end()) w.field("error", err->second);
     w.key("peers").beginArray();

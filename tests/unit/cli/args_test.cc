@@ -80,6 +80,20 @@ TEST(ParseCommand, NodeDelete) {
   EXPECT_FALSE(commandOf({"node", "remove", "x"}).isOk());
 }
 
+// volume promote NAME --node N [--force] posts to the promote route.
+TEST(ParseCommand, VolumePromote) {
+  auto c = commandOf({"volume", "promote", "v1", "--node", "n2", "--force"});
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  ApiCall call = apiCallFor(*c);
+  EXPECT_EQ(call.method, "POST");
+  EXPECT_EQ(call.target, "/v1/volumes/v1/promote");
+  EXPECT_EQ(call.body, R"({"node":"n2","force":true})");
+  EXPECT_EQ(apiCallFor(*commandOf({"volume", "promote", "v1", "--node=n2"})).body, R"({"node":"n2","force":false})");
+  EXPECT_FALSE(commandOf({"volume", "promote", "v1"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "promote", "v1", "--node", "bad name"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "create", "v1", "--size", "1G", "--group", "g", "--force"}).isOk());
+}
+
 // Pool and label lists and the over-provisioning ratio are checked before anything is sent.
 TEST(ParseCommand, RejectsBadPlacementOptions) {
   EXPECT_FALSE(commandOf({"group", "create", "g", "--replicas", "2", "--pools", "a,,b"}).isOk());

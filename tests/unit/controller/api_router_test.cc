@@ -458,6 +458,83 @@ TEST_F(ApiRouterTest, CreateRightAfterRestartAsksToRetry) {
   EXPECT_EQ(errorCode(*late), "not_enough_nodes");
 }
 
+// Promotion: only when the primary's node is gone, only to an up-to-date replica, and without
+// force only when the old primary last counted it up to date and no reporting copy diverged.
+TEST_F(ApiRouterTest, PromotionReplacesAGonePrimarySafely) {
+  std::map<std::string, std::string> tokens;
+  for (auto [name, free] : std::vector<std::pair<std::string, uint64_t>>{{"n1", 90}, {"n2", 80}, {"n3", 70}, {"n4", 10}}) {
+    tokens[name] = registerNode(name, free);
+  }
+  makeGroup("triple", 3);
+  auto created = call("POST", "/v1/volumes", R"({"name":"v","size_gib":1,"resource_group":"triple"})");
+  std::string uuid = (*json::parseObject(created->body))["uuid"].GetString();
+  auto secondary = [&](const std::string& generation, const std::string& disk = "up_to_date") {
+    return R"([{"volume_uuid":")" + uuid + R"(","disk":")" + disk + R"(","generation":")" + generation + R"("}])";
+  };
+  heartbeat("n1", tokens["n1"], R"([{"volume_uuid":")" + uuid + R"(","disk":"up_to_date","primary":true,)"
+                                R"("generation":"g1","peers":[{"node":"n2","state":"up_to_date"},)"
+                                R"({"node":"n3","state":"up_to_date"}]}])");
+  heartbeat("n2", tokens["n2"], secondary("g1"));
+  heartbeat("n3", tokens["n3"], secondary("g1"));
+  auto promote = [&](const std::string& body, const std::string& token = kAdmin) {
+    return call("POST", "/v1/volumes/v/promote", body, token);
+  };
+  auto online = promote(R"({"node":"n2"})");
+  EXPECT_EQ(online->status, 409);
+  EXPECT_EQ(errorCode(*online), "primary_online");
+
+  // n1 goes silent.
+  for (int t = 0; t < 10; t += 5) {
+    clock_.advance(std::chrono::seconds(5));
+    heartbeat("n2", tokens["n2"], secondary("g1"));
+    heartbeat("n3", tokens["n3"], secondary("g2"));
+    heartbeat("n4", tokens["n4"], "[]", 10);
+    cluster_->tick();
+  }
+  EXPECT_EQ(errorCode(*promote(R"({"node":"n4"})")), "replica_not_found");
+  EXPECT_EQ(errorCode(*promote(R"({"node":"n2","colour":1})")), "unknown_field");
+  EXPECT_EQ(promote(R"({"node":"n2"})", kService)->status, 403);
+  auto diverged = promote(R"({"node":"n2"})");
+  EXPECT_EQ(diverged->status, 409);
+  EXPECT_EQ(errorCode(*diverged), "promotion_unsafe");
+  EXPECT_NE(diverged->body.find("diverged"), std::string::npos) << diverged->body;
+  heartbeat("n3", tokens["n3"], secondary("g1", "inconsistent"));
+  auto inconsistent = promote(R"({"node":"n3","force":true})");
+  EXPECT_EQ(errorCode(*inconsistent), "replica_not_up_to_date") << "force never promotes an inconsistent copy";
+
+  heartbeat("n3", tokens["n3"], secondary("g1"));
+  uint64_t generation = *store_->generation();
+  auto promoted = promote(R"({"node":"n2"})");
+  ASSERT_EQ(promoted->status, 200) << promoted->body;
+  EXPECT_NE(promoted->body.find("\"primary_node\":\"n2\""), std::string::npos) << promoted->body;
+  EXPECT_EQ(store_->getVolume("v")->epoch, 2u);
+  EXPECT_GT(*store_->generation(), generation);
+  auto desired2 = call("GET", "/v1/internal/nodes/n2/desired?after=0", "", tokens["n2"]);
+  EXPECT_NE(desired2->body.find("\"primary\":true"), std::string::npos) << desired2->body;
+  EXPECT_NE(desired2->body.find("\"epoch\":2"), std::string::npos) << desired2->body;
+  EXPECT_EQ(promote(R"({"node":"n2"})")->status, 200) << "promoting the current primary is a no-op";
+  EXPECT_EQ(store_->getVolume("v")->epoch, 2u);
+}
+
+// After a controller restart there is no report of the old primary: promotion needs force.
+TEST_F(ApiRouterTest, PromotionWithoutEvidenceNeedsForce) {
+  std::map<std::string, std::string> tokens;
+  for (auto [name, free] : std::vector<std::pair<std::string, uint64_t>>{{"n1", 90}, {"n2", 80}}) {
+    tokens[name] = registerNode(name, free);
+  }
+  makeGroup("pair", 2);
+  auto created = call("POST", "/v1/volumes", R"({"name":"v","size_gib":1,"resource_group":"pair"})");
+  std::string uuid = (*json::parseObject(created->body))["uuid"].GetString();
+  useClusterOptions({std::chrono::seconds(6), std::chrono::seconds(0)});  // restarted: nothing observed
+  heartbeat("n2", tokens["n2"], R"([{"volume_uuid":")" + uuid + R"(","disk":"up_to_date","generation":"g1"}])");
+  auto unsafe = call("POST", "/v1/volumes/v/promote", R"({"node":"n2"})");
+  EXPECT_EQ(errorCode(*unsafe), "promotion_unsafe");
+  EXPECT_NE(unsafe->body.find("no report from the old primary"), std::string::npos) << unsafe->body;
+  auto forced = call("POST", "/v1/volumes/v/promote", R"({"node":"n2","force":true})");
+  EXPECT_EQ(forced->status, 200) << forced->body;
+  EXPECT_EQ(store_->getVolume("v")->primary_node, "n2");
+}
+
 // With the primary itself offline there is nothing to resync from: nothing is moved.
 TEST_F(ApiRouterTest, NoReplacementWithoutAnOnlinePrimary) {
   useClusterOptions({std::chrono::seconds(6), std::chrono::seconds(10)});

@@ -24,6 +24,7 @@ enum class CommandKind {
   kVolumeList,
   kVolumeShow,
   kVolumeDelete,
+  kVolumePromote,
   kVersion,
 };
 
@@ -38,6 +39,8 @@ struct Command {
   std::optional<double> overprovision; // group create --overprovision R (thin groups)
   uint64_t size_bytes = 0;     // volume create
   std::string group;           // volume create
+  std::string node;            // volume promote --node
+  bool force = false;          // volume promote --force
 };
 
 // Validates the words and options: known command, right number of arguments, required options

@@ -73,6 +73,11 @@ class ClusterService {
   Result<VolumeView> getVolume(const std::string& name);
   Result<std::vector<VolumeView>> listVolumes();
   Status deleteVolume(const std::string& name);
+  // Makes the replica on `node` the volume's primary, with a new writer epoch, when the primary's
+  // node is gone (see docs/architecture.md, "Promotion"). Without `force` it also requires that
+  // the old primary's last report counted that replica up to date and that every reporting
+  // replica has its generation. Idempotent for the current primary.
+  Result<VolumeView> promoteVolume(const std::string& name, const std::string& node, bool force);
 
   Result<DesiredState> desiredState(const std::string& node);
   // Replicas moved by self-healing since this service started.

@@ -31,6 +31,7 @@ struct PeerReport {
 struct ReplicaReport {
   std::string volume_uuid;
   std::string disk;               // up_to_date | inconsistent | outdated | failed
+  std::string generation;         // the copy's data generation (equal and up to date: same data)
   bool primary = false;
   std::string error;              // set when the node failed to make the replica real
   std::vector<PeerReport> peers;  // the primary's view of the other replicas
