@@ -53,6 +53,14 @@ class ClusterTestCase(unittest.TestCase):
                     tail = f.readlines()[-40:]
                 print(f"----- {name} (last lines)\n" + "".join(tail), file=sys.stderr)
 
+    def available_volume(self, name, size_bytes, replicas=3, group=None):
+        """Creates a resource group (`group`, default "r<replicas>"; idempotent) and a volume in it,
+        waits until it is available and returns its view."""
+        group = group or f"r{replicas}"
+        self.cluster.api.post("/v1/resource-groups", {"name": group, "replicas": replicas})
+        self.cluster.api.post("/v1/volumes", {"name": name, "size_bytes": size_bytes, "resource_group": group})
+        return self.cluster.wait_volume_state(name, "available", timeout=60)
+
     def qemu_io(self, uri, *commands, cache="none"):
         """Runs qemu-io's `commands` on `uri` (cache=none: writes carry FUA); fails the test on any
         failed command or pattern mismatch."""

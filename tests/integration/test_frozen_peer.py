@@ -24,10 +24,7 @@ class FrozenPeerTest(ClusterTestCase):
         wait_for("three nodes online", lambda: cls.cluster.online_nodes() == 3, 30)
 
     def test_frozen_secondary_is_dropped_then_resynced(self):
-        api = self.cluster.api
-        api.post("/v1/resource-groups", {"name": "triple", "replicas": 3})
-        api.post("/v1/volumes", {"name": "vol", "size_bytes": 32 * MiB, "resource_group": "triple"})
-        vol = self.cluster.wait_volume_state("vol", "available", timeout=60)
+        vol = self.available_volume("vol", 32 * MiB)
         uri = vol["nbd_uri"]
         self.qemu_io(uri, "write -P 0x11 0 8M")
 

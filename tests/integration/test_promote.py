@@ -12,9 +12,7 @@ MiB = 1 << 20
 class PromoteTest(ClusterTestCase):
     def test_promote_after_the_primary_is_lost(self):
         api = self.cluster.api
-        api.post("/v1/resource-groups", {"name": "triple", "replicas": 3})
-        api.post("/v1/volumes", {"name": "pv", "size_bytes": 32 * MiB, "resource_group": "triple"})
-        vol = self.cluster.wait_volume_state("pv", "available", timeout=60)
+        vol = self.available_volume("pv", 32 * MiB)
         old_uri, old_primary = vol["nbd_uri"], vol["primary_node"]
         self.qemu_io(old_uri, "write -P 0x71 0 8M", "write -P 0x72 20M 4M")
 

@@ -11,10 +11,7 @@ MiB = 1 << 20
 
 class ResyncUnderLoadTest(ClusterTestCase):
     def test_writes_during_full_resync(self):
-        api = self.cluster.api
-        api.post("/v1/resource-groups", {"name": "triple", "replicas": 3})
-        api.post("/v1/volumes", {"name": "busy", "size_bytes": 256 * MiB, "resource_group": "triple"})
-        vol = self.cluster.wait_volume_state("busy", "available", timeout=60)
+        vol = self.available_volume("busy", 256 * MiB)
         uri = vol["nbd_uri"]
         # Non-zero data everywhere, so the resync has to copy every chunk.
         run("qemu-io", "-f", "raw", "-t", "writeback", "-c", "write -P 0x10 0 256M", "-c", "flush", uri)

@@ -15,17 +15,14 @@ class SelfHealingTest(ClusterTestCase):
     controller_args = ("--replace-replicas-after=3s",)
 
     def test_lost_replica_is_recreated_on_the_spare_node(self):
-        api = self.cluster.api
-        api.post("/v1/resource-groups", {"name": "triple", "replicas": 3})
-        created = api.post("/v1/volumes", {"name": "healme", "size_bytes": 32 * MiB, "resource_group": "triple"})
-        vol = self.cluster.wait_volume_state("healme", "available", timeout=60)
+        vol = self.available_volume("healme", 32 * MiB)
         uri = vol["nbd_uri"]
         self.qemu_io(uri, "write -P 0x41 0 8M", "write -P 0x42 24M 4M")
 
         holders = {r["node"] for r in vol["replicas"]}
         spare = next(n for n in self.cluster.nodes if n not in holders)
         victim = next(r["node"] for r in vol["replicas"] if not r["primary"])
-        old_file = self.cluster.backing_file(victim, created["uuid"])
+        old_file = self.cluster.backing_file(victim, vol["uuid"])
         self.assertTrue(os.path.exists(old_file))
         self.cluster.nodes[victim].kill9()
         self.qemu_io(uri, "write -P 0x43 8M 4M")   # while the victim is down
