@@ -37,7 +37,7 @@ class FrozenPeerTest(ClusterTestCase):
         print(f"\nfirst write after freezing {victim}: {elapsed:.1f} s (peer timeout {PEER_TIMEOUT_S} s)")
         self.assertLess(elapsed, PEER_TIMEOUT_S + 20, "a frozen peer must not stall writes for long")
         start = time.monotonic()
-        self.qemu_io(uri, "write -P 0x33 16M 8M")
+        self.qemu_io(uri, "write -P 0x33 16M 4M")
         self.assertLess(time.monotonic() - start, PEER_TIMEOUT_S, "once dropped, the peer costs nothing")
         wait_for(f"{victim} offline", lambda: self.cluster.node_state(victim) == "offline", 30)
         self.assertEqual(self.cluster.volume("vol")["state"], "degraded")
@@ -45,5 +45,6 @@ class FrozenPeerTest(ClusterTestCase):
         self.cluster.nodes[victim].resume()
         wait_for(f"{victim} online", lambda: self.cluster.node_state(victim) == "online", 30)
         vol = self.cluster.wait_volume_state("vol", "available", timeout=120)
-        self.qemu_io(uri, "read -P 0x11 0 4M", "read -P 0x22 4M 8M", "read -P 0x00 12M 4M", "read -P 0x33 16M 8M")
+        self.qemu_io(uri, "read -P 0x11 0 4M", "read -P 0x22 4M 8M", "read -P 0x00 12M 4M", "read -P 0x33 16M 4M",
+                     "read -P 0x00 20M 12M")
         self.assert_replicas_identical(vol)
