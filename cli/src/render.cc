@@ -175,7 +175,7 @@ std::string renderVolume(const Value& v) {
                                {"Size", size(v, "size_bytes")},
                                {"Group", text(v, "resource_group")},
                                {"State", stateWithReason(v)},
-                               {"Primary", text(v, "primary_node")},
+                               {"Primary", text(v, "primary_node") + " (epoch " + text(v, "epoch") + ")"},
                                {"NBD URI", text(v, "nbd_uri")},
                                {"Created", text(v, "created_at")}});
   const Value* replicas = member(v, "replicas");

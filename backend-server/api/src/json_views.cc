@@ -134,7 +134,7 @@ void writeVolume(JsonWriter& w, const VolumeView& v) {
   w.beginObject();
   w.field("name", v.volume.name).field("uuid", v.volume.uuid).field("size_bytes", v.volume.size_bytes);
   w.field("resource_group", v.volume.group).field("state", v.state).field("reason", v.reason);
-  w.field("primary_node", v.volume.primary_node).field("nbd_uri", v.nbd_uri);
+  w.field("primary_node", v.volume.primary_node).field("epoch", v.volume.epoch).field("nbd_uri", v.nbd_uri);
   w.field("created_at", rfc3339(v.volume.created_at));
   w.key("replicas").beginArray();
   for (const auto& r : v.replicas) {
