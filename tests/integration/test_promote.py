@@ -25,6 +25,7 @@ class PromoteTest(ClusterTestCase):
         wait_for(f"{old_primary} offline", lambda: self.cluster.node_state(old_primary) == "offline", 30)
         promoted = api.post("/v1/volumes/pv/promote", {"node": target})
         self.assertEqual(promoted["primary_node"], target)
+        self.assertEqual((vol["epoch"], promoted["epoch"]), (1, 2))
         self.assertNotEqual(promoted["nbd_uri"], old_uri)
         new_uri = promoted["nbd_uri"]
 
