@@ -1,6 +1,7 @@
 #include "tandem/controller/cluster_service.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "tandem/common/log.h"
 #include "tandem/common/uuid.h"
@@ -327,6 +328,8 @@ bool ClusterService::replaceLostReplicasLocked() {
   if (!volumes.isOk() || !replicas.isOk() || !groups.isOk()) return false;
   auto by_volume = replicasByVolume(*replicas);
   const ReportIndex reports = reportIndexLocked();
+  // Read once per pass; each move below adds its replica to its target, as pendingBytes() would.
+  std::optional<std::vector<PoolCandidate>> candidates;
   std::map<std::string, const GroupRecord*> group_by_name;
   for (const auto& g : *groups) group_by_name[g.name] = &g;
   std::map<std::string, std::map<std::string, std::string>> labels;
@@ -358,8 +361,12 @@ bool ClusterService::replaceLostReplicasLocked() {
       for (const auto& p : report->peers) peer_up = peer_up || (p.node == lost->node_name && p.state == "up_to_date");
       if (peer_up) continue;
       auto group = group_by_name.find(v.group);
-      auto candidates = candidatesLocked();
-      if (group == group_by_name.end() || !candidates.isOk()) continue;
+      if (group == group_by_name.end()) continue;
+      if (!candidates) {
+        auto read = candidatesLocked();
+        if (!read.isOk()) return changed;
+        candidates = std::move(read).value();
+      }
       PlacementRequest request;
       request.size_bytes = v.size_bytes;
       request.replicas = 1;
@@ -387,6 +394,11 @@ bool ClusterService::replaceLostReplicasLocked() {
       log::warn("cluster", "volume " + v.name + ": node " + lost->node_name + " offline for over " +
                                std::to_string(options_.replace_after.count() / 1000) + " s; its replica is re-created on " +
                                target.node + "/" + target.pool + " and resynced from " + v.primary_node);
+      for (auto& c : *candidates) {
+        if (c.node != target.node || c.pool != target.pool) continue;
+        c.provisioned_bytes += v.size_bytes;
+        if (!group->second->thin) c.free_bytes = c.free_bytes > v.size_bytes ? c.free_bytes - v.size_bytes : 0;
+      }
       heal_warned_.erase(key + ":placement");
       ++replicas_replaced_;
       changed = true;

@@ -535,6 +535,44 @@ TEST_F(ApiRouterTest, PromotionWithoutEvidenceNeedsForce) {
   EXPECT_EQ(store_->getVolume("v")->primary_node, "n2");
 }
 
+// Several lost replicas healed in one pass share the spare node's space: thick replicas never
+// overcommit it, within a pass or across passes.
+TEST_F(ApiRouterTest, HealingPassDoesNotOvercommitTheSpare) {
+  useClusterOptions({std::chrono::seconds(6), std::chrono::seconds(60)});
+  std::map<std::string, std::string> tokens;
+  for (auto [name, free] : std::vector<std::pair<std::string, uint64_t>>{{"n1", 90}, {"n2", 80}, {"n4", 1}}) {
+    tokens[name] = registerNode(name, free);
+  }
+  ASSERT_EQ(call("POST", "/v1/resource-groups", R"({"name":"thick","replicas":2,"thin":false})")->status, 201);
+  std::vector<std::string> uuids;
+  for (const char* name : {"a", "b"}) {
+    auto r = call("POST", "/v1/volumes", std::string(R"({"name":")") + name +
+                                             R"(","size_bytes":805306368,"resource_group":"thick"})");
+    ASSERT_EQ(r->status, 201) << r->body;
+    ASSERT_EQ(replicaNodes(r->body), (std::vector<std::string>{"n1", "n2"}));
+    uuids.push_back((*json::parseObject(r->body))["uuid"].GetString());
+  }
+  std::string primary = "[";
+  for (const auto& u : uuids) {
+    primary += std::string(primary.size() > 1 ? "," : "") + R"({"volume_uuid":")" + u +
+               R"(","disk":"up_to_date","primary":true,"peers":[{"node":"n2","state":"disconnected"}]})";
+  }
+  primary += "]";
+  for (int t = 0; t < 80; t += 5) {
+    clock_.advance(std::chrono::seconds(5));
+    heartbeat("n1", tokens["n1"], primary);
+    heartbeat("n4", tokens["n4"], "[]", 1);
+    cluster_->tick();
+  }
+  int on_spare = 0;
+  for (const char* name : {"a", "b"}) {
+    auto nodes = replicaNodes(call("GET", std::string("/v1/volumes/") + name)->body);
+    on_spare += std::count(nodes.begin(), nodes.end(), "n4");
+  }
+  EXPECT_EQ(on_spare, 1) << "the 1 GiB spare holds one 768 MiB thick replica, not two";
+  EXPECT_NE(call("GET", "/metrics")->body.find("\ntandem_replicas_replaced_total 1\n"), std::string::npos);
+}
+
 // With the primary itself offline there is nothing to resync from: nothing is moved.
 TEST_F(ApiRouterTest, NoReplacementWithoutAnOnlinePrimary) {
   useClusterOptions({std::chrono::seconds(6), std::chrono::seconds(10)});
