@@ -109,10 +109,12 @@ http::Response createdResponse(const Result<std::pair<T, bool>>& created, Write 
 void ApiRouter::handle(http::Request req, http::Responder respond) {
   auto fail = [&](const Status& s) { respond(errorResponse(s)); };
   auto parts = splitPath(req.path);
-  auto route = [&](size_t n, const char* a, const char* b = nullptr, const char* c = nullptr) {
+  // True when the path has `n` segments matching a, b, c, d (nullptr: any segment).
+  auto route = [&](size_t n, const char* a, const char* b = nullptr, const char* c = nullptr,
+                   const char* d = nullptr) {
     if (parts.size() != n) return false;
-    const char* want[] = {a, b, c};
-    for (size_t i = 0; i < n && i < 3; ++i) {
+    const char* want[] = {a, b, c, d};
+    for (size_t i = 0; i < n && i < 4; ++i) {
       if (want[i] != nullptr && parts[i] != want[i]) return false;
     }
     return true;
@@ -291,7 +293,7 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
     }
     return respond(methodNotAllowed(req, "GET, DELETE"));
   }
-  if (parts.size() == 4 && parts[0] == "v1" && parts[1] == "volumes" && parts[3] == "promote") {
+  if (route(4, "v1", "volumes", nullptr, "promote")) {
     if (req.method != "POST") return respond(methodNotAllowed(req, "POST"));
     auto parsed = parsePromote(req.body);
     if (!parsed.isOk()) return fail(parsed.status());
