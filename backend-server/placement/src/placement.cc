@@ -1,6 +1,7 @@
 #include "tandem/controller/placement.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 
 namespace tandem::controller {
@@ -11,7 +12,7 @@ bool allowedPool(const PlacementRequest& request, const std::string& pool) {
          std::find(request.allowed_pools.begin(), request.allowed_pools.end(), pool) != request.allowed_pools.end();
 }
 
-// Why a large-enough pool on an online node cannot take the replica; empty when it can.
+// Why a large-enough pool on an online node cannot take the replica (kNone: it can).
 enum class Refusal { kNone, kNoSpace, kOverprovisioned };
 
 Refusal room(const PlacementRequest& request, const PoolCandidate& c) {
@@ -134,8 +135,9 @@ Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
   auto notEnough = [&](std::string message) {
     for (const auto& node : overprovisioned) {
       if (!best_per_node.count(node)) {
-        message += "; node '" + node + "' would exceed its pool's overprovision limit of " +
-                   std::to_string(static_cast<int>(std::max(1.0, request.overprovision))) + "x";
+        char ratio[32];
+        std::snprintf(ratio, sizeof ratio, "%g", std::max(1.0, request.overprovision));
+        message += "; node '" + node + "' would exceed its pool's overprovision limit of " + ratio + "x";
         break;
       }
     }

@@ -175,6 +175,9 @@ TEST(Placement, ThinOverprovisionLimit) {
   ASSERT_FALSE(over.isOk());
   EXPECT_EQ(over.status().reason(), "not_enough_nodes");
   EXPECT_NE(over.status().message().find("overprovision limit of 2x"), std::string::npos) << over.status().message();
+  thin.overprovision = 2.2;
+  thin.size_bytes = 80 * GiB;                        // 80 <= 40 × 2.2, but 150 + 80 > 100 × 2.2
+  EXPECT_NE(placeReplicas(thin, c).status().message().find("limit of 2.2x"), std::string::npos);
   thin.overprovision = 1.0;                          // ratio 1: no promise beyond the pool
   thin.size_bytes = 1 * GiB;
   EXPECT_FALSE(placeReplicas(thin, c).isOk());
