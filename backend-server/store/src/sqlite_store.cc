@@ -293,24 +293,12 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<ReplicaRecord>> listReplicas() override {
-    return queryAll("SELECT volume_uuid, node_name, pool_name, diskful FROM replicas ORDER BY volume_uuid, node_name",
-                    [](const Statement& q) {
-                      return ReplicaRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0};
-                    });
+    return queryAll(std::string(kReplicaSelect) + " ORDER BY volume_uuid, node_name", readReplica);
   }
 
   Result<std::vector<ReplicaRecord>> listReplicasOf(const std::string& volume_uuid) override {
-    std::lock_guard lock(mu_);
-    Statement q(db_, "SELECT volume_uuid, node_name, pool_name, diskful FROM replicas WHERE volume_uuid = ? "
-                     "ORDER BY node_name");
-    q.bind(1, volume_uuid);
-    std::vector<ReplicaRecord> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, q.step());
-      if (!row) break;
-      out.push_back(ReplicaRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0});
-    }
-    return out;
+    return queryAll(std::string(kReplicaSelect) + " WHERE volume_uuid = ? ORDER BY node_name", readReplica,
+                    [&](Statement& q) { q.bind(1, volume_uuid); });
   }
 
   Status setPrimary(const std::string& volume_uuid, const std::string& node, uint64_t epoch) override {
@@ -367,16 +355,22 @@ class SqliteStore final : public Store {
                        q.columnInt(4) != 0, splitNames(q.columnText(5)), splitNames(q.columnText(6)),
                        q.columnDouble(7)};
   }
+  static constexpr const char* kReplicaSelect = "SELECT volume_uuid, node_name, pool_name, diskful FROM replicas";
+  static ReplicaRecord readReplica(const Statement& q) {
+    return ReplicaRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0};
+  }
   static VolumeRecord readVolume(const Statement& q) {
     return VolumeRecord{q.columnText(0), q.columnText(1), static_cast<uint64_t>(q.columnInt(2)), q.columnText(3),
                         q.columnText(4), static_cast<uint64_t>(q.columnInt(5)), q.columnInt(6)};
   }
 
-  // Every row of `sql`, each made into a record by `read`.
-  template <typename ReadRow>
-  auto queryAll(const std::string& sql, ReadRow read) -> Result<std::vector<decltype(read(std::declval<const Statement&>()))>> {
+  // Every row of `sql` (its parameters set by `bind`), each made into a record by `read`.
+  template <typename ReadRow, typename Bind = void (*)(Statement&)>
+  auto queryAll(const std::string& sql, ReadRow read, Bind bind = [](Statement&) {})
+      -> Result<std::vector<decltype(read(std::declval<const Statement&>()))>> {
     std::lock_guard lock(mu_);
     Statement q(db_, sql);
+    bind(q);
     std::vector<decltype(read(q))> out;
     while (true) {
       ASSIGN_OR_RETURN(bool row, q.step());
