@@ -95,6 +95,7 @@ class ReplicationServiceTest : public ::testing::Test {
     c.size_bytes = size_;
     c.primary = i == 0;
     c.epoch = 1;
+    c.quorum = quorum_;
     if (i == 0) {
       for (int p : {1, 2}) c.peers.push_back(PeerAddress{nodes_[p].name, "127.0.0.1", nodes_[p].port});
     }
@@ -173,6 +174,7 @@ class ReplicationServiceTest : public ::testing::Test {
   std::string uuid_;
   uint64_t size_ = 0;
   uint32_t chunk_ = 64 * 1024;
+  bool quorum_ = false;
   Node nodes_[3];
 };
 
@@ -235,6 +237,44 @@ TEST_F(ReplicationServiceTest, StoppedReplicaDoesNotBlockWritesAndGenerationChan
   auto md = loadMetadata(nodes_[1].metadata);
   ASSERT_TRUE(md.isOk() && md->has_value());
   EXPECT_EQ(formatGeneration((*md)->generation), gen0);
+}
+
+// With quorum, the primary writes while a majority (itself and one of two replicas) is up to
+// date; without one it refuses writes and flushes, and a refused write is not applied locally.
+// When the replicas return and resync, writes work again and the copies end identical.
+TEST_F(ReplicationServiceTest, QuorumRefusesWritesWithoutAMajority) {
+  quorum_ = true;
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  auto dev = primary();
+  stopNode(1);
+  ASSERT_TRUE(dev->write(0, pattern(kBlock, 1), false).isOk()) << "2 of 3 is a majority";
+  stopNode(2);
+  Status lost = dev->write(kBlock, pattern(kBlock, 2), false);  // finds node-2 gone, at once or by its ACK
+  EXPECT_EQ(lost.code(), ErrorCode::kUnavailable) << lost.toString();
+  EXPECT_EQ(lost.reason(), "no_quorum");
+  Status refused = dev->write(2 * kBlock, pattern(kBlock, 3), true);
+  EXPECT_EQ(refused.code(), ErrorCode::kUnavailable);
+  EXPECT_NE(refused.message().find("1 of 3 replicas up to date, 2 needed"), std::string::npos) << refused.message();
+  EXPECT_EQ(readMemory(*nodes_[0].memory, 2 * kBlock, kBlock), std::vector<std::byte>(kBlock))
+      << "a refused write must not reach the primary's own copy";
+  EXPECT_EQ(dev->flush().code(), ErrorCode::kUnavailable);
+
+  startNode(1);
+  startNode(2);
+  ASSERT_TRUE(waitAllUpToDate());
+  ASSERT_TRUE(dev->write(2 * kBlock, pattern(kBlock, 4), true).isOk());
+  ASSERT_TRUE(dev->flush().isOk());
+  expectReplicasIdentical();
+}
+
+// Without quorum (the default) the primary goes on alone.
+TEST_F(ReplicationServiceTest, WithoutQuorumThePrimaryWritesAlone) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  stopNode(1);
+  stopNode(2);
+  EXPECT_TRUE(primary()->write(0, pattern(kBlock, 5), true).isOk());
 }
 
 // A replica restarted after missing writes gets a full sync while a writer keeps writing;

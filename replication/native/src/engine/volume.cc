@@ -255,16 +255,41 @@ Status Volume::flush() {
 Status Volume::replicate(wire::FrameHeader header, std::span<const std::byte> payload,
                          const std::function<Status()>& apply) {
   std::vector<PendingAck> acks;
+  bool quorum = false;
   {
     std::lock_guard order(order_mu_);
     if (!primary_ || closed_) return unavailable("not the primary of this volume");
+    quorum = config().quorum;
+    if (quorum) {
+      // Refuse before touching the local copy: a primary without a majority must not diverge.
+      size_t up = 1 + static_cast<size_t>(std::count_if(links_.begin(), links_.end(), [](const auto& l) {
+                    return l->activeConnection() != 0 && l->state() == PeerState::kUpToDate;
+                  }));
+      RETURN_IF_ERROR(checkQuorumLocked(up, "refused"));
+    }
     if (header.type != wire::FrameType::kFlush && needNewGenerationLocked()) {
       RETURN_IF_ERROR(newGenerationLocked());
     }
     RETURN_IF_ERROR(apply());
     enqueueAllLocked(header, payload, &acks);
   }
-  return waitAcks(acks);
+  size_t acked = 0;
+  Status s = waitAcks(acks, &acked);
+  if (quorum) {
+    std::lock_guard order(order_mu_);
+    RETURN_IF_ERROR(checkQuorumLocked(1 + acked, "lost while writing (the write may or may not be on the replicas)"));
+  }
+  return s;
+}
+
+Status Volume::checkQuorumLocked(size_t up, const char* when) const {
+  const size_t members = links_.size() + 1;
+  const size_t majority = members / 2 + 1;
+  if (up >= majority) return Status::ok();
+  return Status(ErrorCode::kUnavailable, "volume " + config().name + ": no quorum, " + when + ": " +
+                                             std::to_string(up) + " of " + std::to_string(members) +
+                                             " replicas up to date, " + std::to_string(majority) + " needed")
+      .withReason("no_quorum");
 }
 
 void Volume::enqueueAllLocked(wire::FrameHeader header, std::span<const std::byte> payload,
@@ -279,18 +304,23 @@ void Volume::enqueueAllLocked(wire::FrameHeader header, std::span<const std::byt
     uint64_t conn = link->activeConnection();
     if (conn == 0) continue;
     auto waiter = link->enqueue(conn, header.sequence, frame);
-    if (waiter && acks) acks->push_back(PendingAck{link, conn, std::move(waiter)});
+    if (waiter && acks) {
+      acks->push_back(PendingAck{link, conn, std::move(waiter), link->state() == PeerState::kUpToDate});
+    }
   }
 }
 
-Status Volume::waitAcks(std::vector<PendingAck>& acks) {
+Status Volume::waitAcks(std::vector<PendingAck>& acks, size_t* up_to_date_acks) {
   Status result;
   const auto deadline = env_.clock->steadyNow() + env_.options.peer_timeout;
   for (auto& a : acks) {
     auto remaining =
         std::max<std::chrono::nanoseconds>(deadline - env_.clock->steadyNow(), std::chrono::nanoseconds(0));
     Status st = a.waiter->waitFor(remaining);
-    if (st.isOk()) continue;
+    if (st.isOk()) {
+      if (up_to_date_acks != nullptr && a.up_to_date) ++*up_to_date_acks;
+      continue;
+    }
     log::warn(kLog, "volume " + config().volume_uuid + ": peer " + a.link->address().node +
                         " dropped: " + st.toString());
     a.link->drop(a.conn);

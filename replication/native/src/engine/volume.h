@@ -82,6 +82,7 @@ class Volume final : public PeerLinkOwner {
     std::shared_ptr<PeerLink> link;
     uint64_t conn;
     std::shared_ptr<AckWaiter> waiter;
+    bool up_to_date = false;  // the peer was up to date when the frame was queued (counts for quorum)
   };
 
   Volume(const VolumeConfig& config, wire::VolumeId id, std::shared_ptr<devices::BlockDevice> local,
@@ -91,7 +92,11 @@ class Volume final : public PeerLinkOwner {
   // Applies `apply` locally and replicates `header`/`payload` to every receiving peer.
   Status replicate(wire::FrameHeader header, std::span<const std::byte> payload,
                    const std::function<Status()>& apply);
-  Status waitAcks(std::vector<PendingAck>& acks);
+  // Waits for every ACK (dropping peers that fail or time out); `up_to_date_acks`, when given,
+  // receives how many peers that were up to date acknowledged.
+  Status waitAcks(std::vector<PendingAck>& acks, size_t* up_to_date_acks = nullptr);
+  // The quorum rule for `up` up-to-date copies (the primary included): OK or kUnavailable.
+  Status checkQuorumLocked(size_t up, const char* when) const;
   // Queues a frame to every receiving link (order_mu_ held).
   void enqueueAllLocked(wire::FrameHeader header, std::span<const std::byte> payload,
                         std::vector<PendingAck>* acks);

@@ -42,6 +42,10 @@ struct VolumeConfig {
   bool primary = false;            // this node is the volume's writer
   uint64_t epoch = 0;              // writer epoch (seam for fencing; replicas refuse older)
   std::vector<PeerAddress> peers;  // the other diskful replicas
+  // The primary acknowledges a write only when a majority of the diskful replicas (itself and
+  // `peers`) is up to date and has it; without a majority it refuses writes and flushes
+  // (kUnavailable, reason "no_quorum") before applying them locally, instead of diverging alone.
+  bool quorum = false;
 };
 
 enum class DiskState { kUpToDate, kInconsistent, kOutdated };
