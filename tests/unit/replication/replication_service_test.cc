@@ -166,6 +166,15 @@ class ReplicationServiceTest : public ::testing::Test {
 
   void expectReplicasIdentical() {
     auto a = nodes_[0].memory->snapshot();
+    for (int r : {1, 2}) {
+      auto b = nodes_[r].memory->snapshot();
+      for (size_t off = 0; off < a.size() && off < b.size(); off += kBlock) {
+        if (!std::equal(a.begin() + off, a.begin() + off + kBlock, b.begin() + off)) {
+          ADD_FAILURE() << "node-" << r << " differs first at block " << off / kBlock;
+          break;
+        }
+      }
+    }
     EXPECT_TRUE(a == nodes_[1].memory->snapshot()) << "node-1 differs from the primary";
     EXPECT_TRUE(a == nodes_[2].memory->snapshot()) << "node-2 differs from the primary";
   }
@@ -265,6 +274,29 @@ TEST_F(ReplicationServiceTest, QuorumRefusesWritesWithoutAMajority) {
   ASSERT_TRUE(waitAllUpToDate());
   ASSERT_TRUE(dev->write(2 * kBlock, pattern(kBlock, 4), true).isOk());
   ASSERT_TRUE(dev->flush().isOk());
+  expectReplicasIdentical();
+}
+
+// A replica whose connection breaks while a write holds the primary's ordering mutex: its link
+// already knows it is broken, but the volume cannot process the loss until the write lets go of
+// the mutex. The write must count that peer as lost (new generation), never skip it silently;
+// otherwise the replica would come back "up to date" without the write.
+TEST_F(ReplicationServiceTest, PeerBrokenDuringAWriteIsLostNotSkipped) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  auto dev = primary();
+  const std::string gen0 = volumeStatus(0)->generation;
+  nodes_[0].device->setMode(GatedBlockDevice::Mode::kPause);  // the write will hold the mutex
+  std::thread writer([&] { EXPECT_TRUE(dev->write(0, pattern(kBlock, 7), false).isOk()); });
+  ASSERT_TRUE(nodes_[0].device->waitUntilBlocked(kWait));
+  stopNode(1);                                        // the link sees EOF; the volume cannot act yet
+  std::this_thread::sleep_for(300ms);
+  nodes_[0].device->setMode(GatedBlockDevice::Mode::kPass);
+  writer.join();
+  EXPECT_NE(volumeStatus(0)->generation, gen0) << "the write must move the primary to a new generation";
+  startNode(1);
+  ASSERT_TRUE(waitAllUpToDate());
+  EXPECT_EQ(readMemory(*nodes_[1].memory, 0, kBlock), pattern(kBlock, 7)) << "node-1 came back without the write";
   expectReplicasIdentical();
 }
 

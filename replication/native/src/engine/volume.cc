@@ -271,7 +271,7 @@ Status Volume::replicate(wire::FrameHeader header, std::span<const std::byte> pa
       RETURN_IF_ERROR(newGenerationLocked());
     }
     RETURN_IF_ERROR(apply());
-    enqueueAllLocked(header, payload, &acks);
+    RETURN_IF_ERROR(enqueueAllLocked(header, payload, &acks));
   }
   size_t acked = 0;
   Status s = waitAcks(acks, &acked);
@@ -292,22 +292,37 @@ Status Volume::checkQuorumLocked(size_t up, const char* when) const {
       .withReason("no_quorum");
 }
 
-void Volume::enqueueAllLocked(wire::FrameHeader header, std::span<const std::byte> payload,
-                              std::vector<PendingAck>* acks) {
+Status Volume::enqueueAllLocked(wire::FrameHeader header, std::span<const std::byte> payload,
+                                std::vector<PendingAck>* acks) {
   bool any = std::any_of(links_.begin(), links_.end(),
                          [](const std::shared_ptr<PeerLink>& l) { return l->activeConnection() != 0; });
-  if (!any) return;
+  if (!any) return Status::ok();
   header.volume = id_;
   header.sequence = next_seq_++;
   auto frame = std::make_shared<const std::vector<std::byte>>(wire::encodeFrame(header, payload));
+  // A link whose connection broke but whose loss this volume has not processed yet (that needs
+  // the ordering mutex, which the caller holds) refuses the frame: that peer misses it. It is
+  // handled as lost with missed writes right here, so the generation moves on and the peer is
+  // resynced when it returns, instead of coming back "up to date" without this frame.
+  std::vector<std::pair<std::shared_ptr<PeerLink>, uint64_t>> missed;
   for (auto& link : links_) {
     uint64_t conn = link->activeConnection();
     if (conn == 0) continue;
     auto waiter = link->enqueue(conn, header.sequence, frame);
-    if (waiter && acks) {
-      acks->push_back(PendingAck{link, conn, std::move(waiter), link->state() == PeerState::kUpToDate});
+    if (!waiter) {
+      missed.emplace_back(link, conn);
+      continue;
     }
+    if (acks) acks->push_back(PendingAck{link, conn, std::move(waiter), link->state() == PeerState::kUpToDate});
   }
+  Status result;
+  for (auto& [link, conn] : missed) {
+    log::warn(kLog, "volume " + config().volume_uuid + ": peer " + link->address().node +
+                        " dropped: its connection broke before this frame could be queued");
+    Status lost = handleLostLocked(*link, conn, /*missed_writes=*/true);
+    if (!lost.isOk()) result = lost;
+  }
+  return result;
 }
 
 Status Volume::waitAcks(std::vector<PendingAck>& acks, size_t* up_to_date_acks) {
@@ -356,9 +371,9 @@ Status Volume::newGenerationLocked() {
   log::info(kLog, "volume " + config().volume_uuid + ": new generation " + formatGeneration(g));
   wire::FrameHeader h;
   h.type = wire::FrameType::kNewGeneration;
-  enqueueAllLocked(h, wire::encodeGeneration(g), nullptr);
+  Status queued = enqueueAllLocked(h, wire::encodeGeneration(g), nullptr);
   notify();
-  return Status::ok();
+  return queued;
 }
 
 Status Volume::handleLostLocked(PeerLink& link, uint64_t conn, bool missed_writes) {

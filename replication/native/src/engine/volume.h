@@ -97,8 +97,9 @@ class Volume final : public PeerLinkOwner {
   Status waitAcks(std::vector<PendingAck>& acks, size_t* up_to_date_acks = nullptr);
   // The quorum rule for `up` up-to-date copies (the primary included): OK or kUnavailable.
   Status checkQuorumLocked(size_t up, const char* when) const;
-  // Queues a frame to every receiving link (order_mu_ held).
-  void enqueueAllLocked(wire::FrameHeader header, std::span<const std::byte> payload,
+  // Queues a frame to every receiving link (order_mu_ held); a link that refuses it is handled as
+  // lost (with missed writes). Fails only when persisting the resulting new generation fails.
+  Status enqueueAllLocked(wire::FrameHeader header, std::span<const std::byte> payload,
                         std::vector<PendingAck>* acks);
   bool needNewGenerationLocked() const;
   Status newGenerationLocked();
