@@ -90,10 +90,11 @@ Result<Command> parseGroup(const ParsedArgs& args) {
   if (verb == "create") {
     const std::string shape =
         " NAME --replicas N [--engine native] [--thin|--thick] [--pools P,...] [--spread-by KEY,...]"
-        " [--overprovision R]";
+        " [--overprovision R] [--quorum off|majority]";
     RETURN_IF_ERROR(checkArity(args, 3, "group create", shape));
     RETURN_IF_ERROR(checkOptions(args, "group create",
-                                 {"replicas", "engine", "thin", "thick", "pools", "spread-by", "overprovision"}));
+                                 {"replicas", "engine", "thin", "thick", "pools", "spread-by", "overprovision",
+                                  "quorum"}));
     RETURN_IF_ERROR(checkName("group", args.words[2]));
     cmd.kind = CommandKind::kGroupCreate;
     cmd.name = args.words[2];
@@ -119,6 +120,12 @@ Result<Command> parseGroup(const ParsedArgs& args) {
     if (auto ratio = args.options.find("overprovision"); ratio != args.options.end()) {
       if (thick) return usage("--overprovision applies only to thin groups, not with --thick");
       ASSIGN_OR_RETURN(cmd.overprovision, parseOverprovision(ratio->second));
+    }
+    if (auto quorum = args.options.find("quorum"); quorum != args.options.end()) {
+      if (quorum->second != "off" && quorum->second != "majority") {
+        return usage("--quorum must be off or majority, not '" + quorum->second + "'");
+      }
+      cmd.quorum = quorum->second;
     }
     return cmd;
   }
@@ -248,6 +255,10 @@ ApiCall apiCallFor(const Command& cmd) {
         json.Key("overprovision");
         json.Double(*cmd.overprovision);
       }
+      if (!cmd.quorum.empty()) {
+        json.Key("quorum");
+        json.String(cmd.quorum);
+      }
       json.EndObject();
       return {"POST", "/v1/resource-groups", buffer.GetString()};
     case CommandKind::kVolumeList: return {"GET", "/v1/volumes", ""};
@@ -285,6 +296,7 @@ std::string usageText() {
          "  pool list\n"
          "  group create NAME --replicas N [--engine native|drbd] [--thin|--thick]\n"
          "               [--pools P,...] [--spread-by LABEL-KEY,...] [--overprovision R]\n"
+         "               [--quorum off|majority]   (majority: no writes without a majority)\n"
          "  group list | group show NAME | group delete NAME\n"
          "  volume create NAME --size SIZE --group GROUP   (SIZE: 1GiB, 512MiB, 10G, bytes)\n"
          "  volume list | volume show NAME | volume delete NAME\n"

@@ -146,6 +146,7 @@ std::string renderGroup(const Value& g) {
                     {"Engine", text(g, "engine")},
                     {"Thin", text(g, "thin")},
                     {"Overprovision", text(g, "overprovision")},
+                    {"Quorum", text(g, "quorum")},
                     {"Pools", list(g, "pools")},
                     {"Spread by", list(g, "replicas_on_different")}});
 }

@@ -54,10 +54,11 @@ class ClusterTestCase(unittest.TestCase):
                 print(f"----- {name} (last lines)\n" + "".join(tail), file=sys.stderr)
 
     def available_volume(self, name, size_bytes, replicas=3, group=None):
-        """Creates a resource group (`group`, default "r<replicas>"; idempotent) and a volume in it,
-        waits until it is available and returns its view."""
-        group = group or f"r{replicas}"
-        self.cluster.api.post("/v1/resource-groups", {"name": group, "replicas": replicas})
+        """Creates a volume in `group` (an existing resource group), or else in a plain group
+        "r<replicas>" made here (idempotently), waits until it is available and returns its view."""
+        if group is None:
+            group = f"r{replicas}"
+            self.cluster.api.post("/v1/resource-groups", {"name": group, "replicas": replicas})
         self.cluster.api.post("/v1/volumes", {"name": name, "size_bytes": size_bytes, "resource_group": group})
         return self.cluster.wait_volume_state(name, "available", timeout=60)
 

@@ -82,6 +82,9 @@ class ChaosSecondariesTest(ClusterTestCase):
         for name in secondaries:
             if not self.cluster.nodes[name].running():
                 self.cluster.start_node(name)
+        # Let the nodes report the last event (heartbeats every 0.5 s) so that "available" is not
+        # the state from before it.
+        time.sleep(1.5)
         vol = self.cluster.wait_volume_state("chaos", "available", timeout=180)
         reads = [f"read -P {expected.get(b, 0)} {b}M 1M" for b in range(BLOCKS) if b not in uncertain]
         self.qemu_io(uri, *reads)

@@ -349,6 +349,8 @@ class OpenApiConformanceTest(ClusterTestCase):
             ("invalid_field", {"name": "og-g", "overprovision": 0.5}),
             ("invalid_field", {"name": "og-g", "overprovision": "2"}),
             ("invalid_field", {"name": "og-g", "replicas_on_different": ["a b"]}),
+            ("invalid_field", {"name": "og-g", "quorum": "all"}),
+            ("invalid_field", {"name": "og-g", "quorum": True}),
             ("unknown_field", {"name": "og-g", "allow_multiattach": True}),
         ]
         for code, body in bad_groups:

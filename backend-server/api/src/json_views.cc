@@ -121,6 +121,7 @@ void writeGroup(JsonWriter& w, const GroupRecord& g) {
   w.beginObject();
   w.field("name", g.name).field("uuid", g.uuid).field("replicas", uint64_t{g.replicas});
   w.field("engine", g.engine).field("thin", g.thin).field("overprovision", g.overprovision);
+  w.field("quorum", g.quorum ? "majority" : "off");
   w.key("pools").beginArray();
   for (const auto& p : g.pools) w.string(p);
   w.endArray();
@@ -154,7 +155,7 @@ std::string desiredStateJson(const DesiredState& s) {
     w.beginObject();
     w.key("volume").beginObject().field("name", r.volume.name).field("uuid", r.volume.uuid);
     w.field("size_bytes", r.volume.size_bytes).field("epoch", r.volume.epoch).endObject();
-    w.field("pool", r.pool).field("thin", r.thin).field("primary", r.primary);
+    w.field("pool", r.pool).field("thin", r.thin).field("quorum", r.quorum).field("primary", r.primary);
     w.key("peers").beginArray();
     for (const auto& p : r.peers) {
       w.beginObject().field("node", p.node).field("host", p.host).field("port", uint64_t{p.port}).endObject();
@@ -233,7 +234,7 @@ Result<GroupRecord> parseGroupSpec(std::string_view body) {
   ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
   ObjectReader r(doc);
   RETURN_IF_ERROR(r.rejectUnknownFields(
-      {"name", "replicas", "engine", "thin", "overprovision", "pools", "replicas_on_different"}));
+      {"name", "replicas", "engine", "thin", "overprovision", "quorum", "pools", "replicas_on_different"}));
   GroupRecord g;
   ASSIGN_OR_RETURN(g.name, requiredName(r, "name"));
   ASSIGN_OR_RETURN(auto replicas, r.optionalUint64("replicas"));
@@ -254,6 +255,11 @@ Result<GroupRecord> parseGroupSpec(std::string_view body) {
     }
   }
   g.overprovision = g.thin ? overprovision.value_or(kDefaultOverprovision) : 1.0;
+  ASSIGN_OR_RETURN(auto quorum, r.optionalString("quorum"));
+  if (quorum && *quorum != "off" && *quorum != "majority") {
+    return invalid("field 'quorum' must be \"off\" or \"majority\"");
+  }
+  g.quorum = quorum.value_or("off") == "majority";
   ASSIGN_OR_RETURN(g.pools, r.optionalStringArray("pools"));
   for (const auto& p : g.pools) {
     if (!isValidObjectName(p)) return invalid("field 'pools' has an invalid pool name '" + p.substr(0, 80) + "'");

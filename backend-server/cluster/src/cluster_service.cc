@@ -25,7 +25,8 @@ std::unordered_map<std::string, std::vector<const ReplicaRecord*>> replicasByVol
 
 bool sameGroup(const GroupRecord& a, const GroupRecord& b) {
   return a.replicas == b.replicas && a.engine == b.engine && a.thin == b.thin && a.pools == b.pools &&
-         a.replicas_on_different == b.replicas_on_different && a.overprovision == b.overprovision;
+         a.replicas_on_different == b.replicas_on_different && a.overprovision == b.overprovision &&
+         a.quorum == b.quorum;
 }
 
 }  // namespace
@@ -659,8 +660,8 @@ Result<DesiredState> ClusterService::desiredState(const std::string& node) {
   std::map<std::string, NodeRecord> nodes;
   for (auto& n : node_list) nodes[n.name] = n;
   if (!nodes.count(node)) return Status(ErrorCode::kNotFound, "node '" + node + "' does not exist").withReason("node_not_found");
-  std::map<std::string, bool> group_thin;
-  for (const auto& g : group_list) group_thin[g.name] = g.thin;
+  std::map<std::string, const GroupRecord*> groups;
+  for (const auto& g : group_list) groups[g.name] = &g;
 
   DesiredState state;
   state.generation = generation;
@@ -677,7 +678,9 @@ Result<DesiredState> ClusterService::desiredState(const std::string& node) {
     DesiredReplica d;
     d.volume = v;
     d.pool = mine->pool_name;
-    d.thin = group_thin.count(v.group) ? group_thin[v.group] : true;
+    auto group = groups.find(v.group);
+    d.thin = group == groups.end() || group->second->thin;
+    d.quorum = group != groups.end() && group->second->quorum;
     d.primary = v.primary_node == node;
     for (const ReplicaRecord* r : of_volume) {
       if (r->node_name == node || !r->diskful) continue;

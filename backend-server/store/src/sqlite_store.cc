@@ -46,6 +46,10 @@ const char* const kMigrations[] = {
     ALTER TABLE resource_groups ADD COLUMN overprovision REAL NOT NULL DEFAULT 20.0;
     UPDATE resource_groups SET overprovision = 1.0 WHERE thin = 0;
     )sql",
+    // 2 → 3: write quorum per resource group (off for existing groups, as before).
+    R"sql(
+    ALTER TABLE resource_groups ADD COLUMN quorum INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -197,10 +201,10 @@ class SqliteStore final : public Store {
   Status createGroup(const GroupRecord& g) override {
     return transaction([&]() -> Status {
       Status s = Statement(db_, "INSERT INTO resource_groups (name, uuid, replicas, engine, thin, pools, "
-                                "replicas_on_different, overprovision) VALUES (?,?,?,?,?,?,?,?)")
+                                "replicas_on_different, overprovision, quorum) VALUES (?,?,?,?,?,?,?,?,?)")
                      .bind(1, g.name).bind(2, g.uuid).bind(3, int64_t{g.replicas}).bind(4, g.engine)
                      .bind(5, int64_t{g.thin}).bind(6, joinNames(g.pools)).bind(7, joinNames(g.replicas_on_different))
-                     .bind(8, g.overprovision)
+                     .bind(8, g.overprovision).bind(9, int64_t{g.quorum})
                      .run();
       if (s.code() == ErrorCode::kAlreadyExists) {
         return Status(ErrorCode::kAlreadyExists, "resource group '" + g.name + "' already exists")
@@ -341,7 +345,8 @@ class SqliteStore final : public Store {
   static constexpr const char* kNodeSelect =
       "SELECT uuid, name, address, nbd_port, replication_port, token_hash, registered_at, labels FROM nodes";
   static constexpr const char* kGroupSelect =
-      "SELECT uuid, name, replicas, engine, thin, pools, replicas_on_different, overprovision FROM resource_groups";
+      "SELECT uuid, name, replicas, engine, thin, pools, replicas_on_different, overprovision, quorum "
+      "FROM resource_groups";
   static constexpr const char* kVolumeSelect =
       "SELECT uuid, name, size_bytes, group_name, primary_node, epoch, created_at FROM volumes";
 
@@ -353,7 +358,7 @@ class SqliteStore final : public Store {
   static GroupRecord readGroup(const Statement& q) {
     return GroupRecord{q.columnText(0), q.columnText(1), static_cast<uint32_t>(q.columnInt(2)), q.columnText(3),
                        q.columnInt(4) != 0, splitNames(q.columnText(5)), splitNames(q.columnText(6)),
-                       q.columnDouble(7)};
+                       q.columnDouble(7), q.columnInt(8) != 0};
   }
   static constexpr const char* kReplicaSelect = "SELECT volume_uuid, node_name, pool_name, diskful FROM replicas";
   static ReplicaRecord readReplica(const Statement& q) {

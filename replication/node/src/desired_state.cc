@@ -29,6 +29,8 @@ Result<DesiredState> parseDesiredState(std::string_view text) {
     ASSIGN_OR_RETURN(d.pool, rr.requiredString("pool"));
     ASSIGN_OR_RETURN(auto thin, rr.optionalBool("thin"));
     d.thin = thin.value_or(true);
+    ASSIGN_OR_RETURN(auto quorum, rr.optionalBool("quorum"));
+    d.quorum = quorum.value_or(false);
     ASSIGN_OR_RETURN(auto primary, rr.optionalBool("primary"));
     d.primary = primary.value_or(false);
     ASSIGN_OR_RETURN(auto peers, rr.optionalObjectArray("peers"));

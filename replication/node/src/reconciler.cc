@@ -39,6 +39,7 @@ replication::VolumeConfig engineConfig(const DesiredReplica& d) {
   config.size_bytes = d.size_bytes;
   config.primary = d.primary;
   config.epoch = d.epoch;
+  config.quorum = d.quorum;
   for (const auto& p : d.peers) config.peers.push_back({p.node, p.host, p.port});
   return config;
 }

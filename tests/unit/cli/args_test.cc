@@ -61,11 +61,11 @@ TEST(ParseCommand, GroupCreateWithOptions) {
   EXPECT_TRUE(thin->thin);
 
   auto placed = commandOf({"group", "create", "z", "--replicas", "3", "--pools", "fast,slow", "--spread-by=zone,rack",
-                           "--overprovision", "2.5"});
+                           "--overprovision", "2.5", "--quorum", "majority"});
   ASSERT_TRUE(placed.isOk()) << placed.status().toString();
   EXPECT_EQ(apiCallFor(*placed).body,
             R"({"name":"z","replicas":3,"engine":"native","thin":true,"pools":["fast","slow"],)"
-            R"("replicas_on_different":["zone","rack"],"overprovision":2.5})");
+            R"("replicas_on_different":["zone","rack"],"overprovision":2.5,"quorum":"majority"})");
 }
 
 // node delete NAME maps to DELETE /v1/nodes/NAME; the name is checked.
@@ -102,6 +102,7 @@ TEST(ParseCommand, RejectsBadPlacementOptions) {
   for (const char* bad : {"0.5", "x", "2x", "1001", ""}) {
     EXPECT_FALSE(commandOf({"group", "create", "g", "--replicas", "2", "--overprovision", bad}).isOk()) << bad;
   }
+  EXPECT_FALSE(commandOf({"group", "create", "g", "--replicas", "2", "--quorum", "all"}).isOk());
   auto thick = commandOf({"group", "create", "g", "--replicas", "2", "--thick", "--overprovision", "2"});
   ASSERT_FALSE(thick.isOk());
   EXPECT_NE(thick.status().message().find("only to thin"), std::string::npos);

@@ -87,13 +87,14 @@ TEST(RenderSuccess, VolumeShowListsReplicasAndNbdUri) {
 // Creates say whether they created or found an identical object; deletes need no body.
 TEST(RenderSuccess, CreateAndDeleteMessages) {
   const std::string group = R"({"name":"gold","uuid":"g1","replicas":3,"engine":"native",
-    "thin":true,"overprovision":20.0,"pools":[],"replicas_on_different":["zone"]})";
+    "thin":true,"overprovision":20.0,"quorum":"majority","pools":[],"replicas_on_different":["zone"]})";
   auto created = renderSuccess(commandOf(CommandKind::kGroupCreate, "gold"), 201, group);
   ASSERT_TRUE(created.isOk());
   EXPECT_EQ(*created,
             "created resource group 'gold'\n\n"
             "Name:          gold\nUUID:          g1\nReplicas:      3\nEngine:        native\n"
-            "Thin:          yes\nOverprovision: 20\nPools:         -\nSpread by:     zone\n");
+            "Thin:          yes\nOverprovision: 20\nQuorum:        majority\nPools:         -\n"
+            "Spread by:     zone\n");
   auto same = renderSuccess(commandOf(CommandKind::kGroupCreate, "gold"), 200, group);
   EXPECT_EQ(same->rfind("resource group 'gold' already exists with the same settings\n", 0), 0u);
   EXPECT_EQ(*renderSuccess(commandOf(CommandKind::kVolumeDelete, "v1"), 204, ""),

@@ -50,7 +50,7 @@ TEST_F(StoreTest, StatePersistsAcrossReopen) {
 TEST_F(StoreTest, LabelsAndOverprovisionRoundTrip) {
   auto store = open();
   ASSERT_TRUE(store->upsertNode({"u1", "n1", "h", 1, 2, "x", 0, {{"zone", "a"}, {"rack", "r1"}}}, {}).isOk());
-  GroupRecord g{"gu", "g", 3, "native", true, {}, {"zone", "rack"}, 2.5};
+  GroupRecord g{"gu", "g", 3, "native", true, {}, {"zone", "rack"}, 2.5, true};
   ASSERT_TRUE(store->createGroup(g).isOk());
   auto node = store->getNode("n1");
   ASSERT_TRUE(node.isOk());
@@ -58,23 +58,26 @@ TEST_F(StoreTest, LabelsAndOverprovisionRoundTrip) {
   auto group = store->getGroup("g");
   EXPECT_EQ(group->replicas_on_different, (std::vector<std::string>{"zone", "rack"}));
   EXPECT_DOUBLE_EQ(group->overprovision, 2.5);
+  EXPECT_TRUE(group->quorum);
   ASSERT_TRUE(store->upsertNode({"u1", "n1", "h", 1, 2, "x", 0, {{"zone", "b"}}}, {}).isOk());
   EXPECT_EQ(store->getNode("n1")->labels, (std::map<std::string, std::string>{{"zone", "b"}}));
 }
 
-// A database of schema version 1 (before labels and over-provisioning) is migrated in place:
-// thin groups get the default ratio, thick ones 1, nodes no labels; nothing else changes.
+// A database of schema version 1 (before labels, over-provisioning and quorum) is migrated in
+// place: thin groups get the default ratio, thick ones 1, nodes no labels, groups no quorum;
+// nothing else changes.
 TEST_F(StoreTest, MigratesVersionOneDatabase) {
   {
     auto store = open();
     ASSERT_TRUE(store->upsertNode({"u1", "n1", "h", 1, 2, "x", 0, {{"zone", "a"}}}, {}).isOk());
-    ASSERT_TRUE(store->createGroup({"gt", "thin", 1, "native", true, {}, {}, 3.0}).isOk());
+    ASSERT_TRUE(store->createGroup({"gt", "thin", 1, "native", true, {}, {}, 3.0, true}).isOk());
     ASSERT_TRUE(store->createGroup({"gk", "thick", 1, "native", false, {}, {}, 1.0}).isOk());
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ + "/state.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
                          "ALTER TABLE nodes DROP COLUMN labels; ALTER TABLE resource_groups DROP COLUMN overprovision;"
+                         "ALTER TABLE resource_groups DROP COLUMN quorum;"
                          "UPDATE schema_version SET version = 1;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK)
@@ -86,6 +89,7 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
   EXPECT_EQ(store->getNode("n1")->address, "h");
   EXPECT_DOUBLE_EQ(store->getGroup("thin")->overprovision, kDefaultOverprovision);
   EXPECT_DOUBLE_EQ(store->getGroup("thick")->overprovision, 1.0);
+  EXPECT_FALSE(store->getGroup("thin")->quorum) << "groups from before quorum existed keep writing alone";
 }
 
 // A replica moves from one node to another in one step; a missing source or a taken target

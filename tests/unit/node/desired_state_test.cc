@@ -9,12 +9,14 @@ namespace {
 TEST(DesiredState, ParsesReplicasAndPeers) {
   auto s = parseDesiredState(R"({"generation":7,"cluster_id":"c","node":"n1","replicas":[
     {"volume":{"name":"v","uuid":"0b0e2b5e-4c0a-4f43-9a86-3f1b7a0f5e11","size_bytes":4096,"epoch":1},
-     "pool":"default","thin":false,"primary":true,"peers":[{"node":"n2","host":"127.0.0.1","port":7000}]}]})");
+     "pool":"default","thin":false,"quorum":true,"primary":true,
+     "peers":[{"node":"n2","host":"127.0.0.1","port":7000}]}]})");
   ASSERT_TRUE(s.isOk()) << s.status().toString();
   EXPECT_EQ(s->generation, 7u);
   ASSERT_EQ(s->replicas.size(), 1u);
   EXPECT_TRUE(s->replicas[0].primary);
   EXPECT_FALSE(s->replicas[0].thin);
+  EXPECT_TRUE(s->replicas[0].quorum);
   EXPECT_EQ(s->replicas[0].peers[0].port, 7000);
 }
 

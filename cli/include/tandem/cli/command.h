@@ -37,6 +37,7 @@ struct Command {
   std::vector<std::string> pools;      // group create --pools a,b (empty: any pool)
   std::vector<std::string> spread_by;  // group create --spread-by zone,rack (replicas_on_different)
   std::optional<double> overprovision; // group create --overprovision R (thin groups)
+  std::string quorum;                  // group create --quorum off|majority (empty: the default)
   uint64_t size_bytes = 0;     // volume create
   std::string group;           // volume create
   std::string node;            // volume promote --node

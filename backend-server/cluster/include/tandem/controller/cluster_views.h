@@ -102,6 +102,7 @@ struct DesiredReplica {
   VolumeRecord volume;
   std::string pool;
   bool thin = true;                // from the volume's resource group: thin or preallocated
+  bool quorum = false;             // from the volume's resource group: writes need a majority
   bool primary = false;
   std::vector<DesiredPeer> peers;  // the volume's other diskful replicas
 };

@@ -41,6 +41,7 @@ struct GroupRecord {
   std::vector<std::string> pools;                   // allowed pool names; empty: any
   std::vector<std::string> replicas_on_different;   // node label keys whose values must differ
   double overprovision = kDefaultOverprovision;     // thin groups: provisioned may reach total × this
+  bool quorum = false;                              // writes need a majority of up-to-date replicas
 };
 
 struct VolumeRecord {

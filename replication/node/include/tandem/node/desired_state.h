@@ -25,6 +25,7 @@ struct DesiredReplica {
   uint64_t epoch = 0;
   std::string pool;
   bool thin = true;                 // false: preallocate the backing volume
+  bool quorum = false;              // writes need a majority of up-to-date replicas
   bool primary = false;
   std::vector<DesiredPeer> peers;
   bool operator==(const DesiredReplica&) const = default;
