@@ -25,11 +25,13 @@ def run(*argv, check=True):
 class ClusterTestCase(unittest.TestCase):
     nodes = 3
     controller_args = ()
+    node_args = ()  # extra arguments of every node worker the fixture starts
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="tandem-it-")
-        cls.cluster = LocalCluster(cls.tmp, BIN_DIR, nodes=cls.nodes, controller_args=cls.controller_args)
+        cls.cluster = LocalCluster(cls.tmp, BIN_DIR, nodes=cls.nodes, controller_args=cls.controller_args,
+                                   node_args=lambda name: cls.node_args)
         try:
             cls.cluster.start()
         except Exception:

@@ -9,7 +9,7 @@ import random
 import threading
 import time
 
-from clusterfixture import ClusterTestCase, run, wait_for
+from clusterfixture import ClusterTestCase, run
 
 MiB = 1 << 20
 BLOCKS = 48

@@ -14,14 +14,7 @@ PEER_TIMEOUT_S = 2
 
 
 class FrozenPeerTest(ClusterTestCase):
-    nodes = 0
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        for i in (1, 2, 3):
-            cls.cluster.start_node(f"node{i}", [f"--peer-timeout={PEER_TIMEOUT_S}s"])
-        wait_for("three nodes online", lambda: cls.cluster.online_nodes() == 3, 30)
+    node_args = (f"--peer-timeout={PEER_TIMEOUT_S}s",)
 
     def test_frozen_secondary_is_dropped_then_resynced(self):
         vol = self.available_volume("vol", 32 * MiB)

@@ -13,14 +13,7 @@ PEER_TIMEOUT_S = 2
 
 
 class QuorumTest(ClusterTestCase):
-    nodes = 0
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        for i in (1, 2, 3):
-            cls.cluster.start_node(f"node{i}", [f"--peer-timeout={PEER_TIMEOUT_S}s"])
-        wait_for("three nodes online", lambda: cls.cluster.online_nodes() == 3, 30)
+    node_args = (f"--peer-timeout={PEER_TIMEOUT_S}s",)
 
     def write_fails(self, uri, command):
         p = run("qemu-io", "-f", "raw", "-t", "none", "-c", command, uri, check=False)
