@@ -51,7 +51,7 @@ def main():
             wait_for("volume degraded", lambda: cluster.volume("rs")["state"] != "available", 30)
             start = time.perf_counter()
             cluster.start_node(victim)
-            cluster.wait_volume_state("rs", "available", timeout=600, )
+            cluster.wait_volume_state("rs", "available", timeout=600)
             times.append(time.perf_counter() - start)
         source = cluster.backing_file(primary, vol["uuid"])
         copy = os.path.join(root, "copy.img")
