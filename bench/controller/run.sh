@@ -8,11 +8,7 @@
 #        STEPS=500,2000 NODES=24 bench/controller/run.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${1:-$ROOT/build/release/bin}
-BIN=$(realpath -m "$BIN")
-"$ROOT/script/deps" test >/dev/null
-if [[ ! -x $BIN/tandem-controller ]]; then
-  if [[ $# -ge 1 ]]; then echo "run.sh: no tandem-controller in $BIN" >&2; exit 2; fi
-  "$ROOT/script/build" release
-fi
+BENCH_BIN_ARG=${1:-}
+. "$ROOT/bench/lib/release-bin.sh"
+release_bin tandem-controller
 exec /usr/bin/python3 "$ROOT/bench/controller/scale.py" "$BIN"

@@ -7,11 +7,7 @@
 #        SIZE_MIB=4096 ROUNDS=2 bench/resync/run.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${1:-$ROOT/build/release/bin}
-BIN=$(realpath -m "$BIN")
-"$ROOT/script/deps" test >/dev/null
-if [[ ! -x $BIN/tandem-node ]]; then
-  if [[ $# -ge 1 ]]; then echo "run.sh: no Tandem binaries in $BIN" >&2; exit 2; fi
-  "$ROOT/script/build" release
-fi
+BENCH_BIN_ARG=${1:-}
+. "$ROOT/bench/lib/release-bin.sh"
+release_bin tandem-node tandem-controller
 exec /usr/bin/python3 "$ROOT/bench/resync/resync.py" "$BIN"
