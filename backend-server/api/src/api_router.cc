@@ -17,9 +17,11 @@ void ApiRouter::handle(http::Request req, http::Responder respond) {
   RouteMatch match = matchRoute(apiRoutes(), req.method, req.path);
   auto dispatch = [&](const Principal* principal) {
     if (match.route == nullptr) {
-      if (!match.on_path.empty()) return respond(methodNotAllowed(req.method, req.path, allowedMethods(match)));
-      return respond(errorResponse(
-          Status(ErrorCode::kNotFound, "no route " + req.method + " " + req.path).withReason("route_not_found")));
+      if (!match.on_path.empty()) {
+        return respond(methodNotAllowed(req.method, req.path, allowedMethods(match)));
+      }
+      return respond(errorResponse(Status(ErrorCode::kNotFound, "no route " + req.method + " " + req.path)
+                                       .withReason("route_not_found")));
     }
     match.route->handler(RouteCall{req, match.params, principal, cluster_, options_}, std::move(respond));
   };

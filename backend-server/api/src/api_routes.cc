@@ -25,8 +25,8 @@ std::vector<std::string> splitPath(std::string_view path) {
 }
 
 // Whether `segments` fit `template_segments`; fills `params` when they do.
-bool matchTemplate(const std::vector<std::string>& template_segments, const std::vector<std::string>& segments,
-                   PathParams& params) {
+bool matchTemplate(const std::vector<std::string>& template_segments,
+                   const std::vector<std::string>& segments, PathParams& params) {
   if (template_segments.size() != segments.size()) return false;
   PathParams found;
   for (size_t i = 0; i < segments.size(); ++i) {
@@ -49,10 +49,14 @@ bool under(const std::vector<std::string>& segments, const char* collection) {
 // "the service token may ..." — what a role is for, for 403 messages.
 std::string roleScope(Role role) {
   switch (role) {
-    case Role::kService: return "the service token may use volumes and read storage pools and resource groups";
-    case Role::kJoin: return "the join token may only register nodes (POST /v1/nodes)";
-    case Role::kNode: return "a node token may only use its node's internal routes";
-    case Role::kAdmin: return "the admin token may do everything";
+    case Role::kService:
+      return "the service token may use volumes and read storage pools and resource groups";
+    case Role::kJoin:
+      return "the join token may only register nodes (POST /v1/nodes)";
+    case Role::kNode:
+      return "a node token may only use its node's internal routes";
+    case Role::kAdmin:
+      return "the admin token may do everything";
   }
   return "";
 }
@@ -117,12 +121,15 @@ std::string claimedNode(const std::vector<std::string>& segments) {
 
 bool mayReach(const Principal& principal, std::string_view method, const std::vector<std::string>& segments) {
   switch (principal.role) {
-    case Role::kAdmin: return true;
+    case Role::kAdmin:
+      return true;
     case Role::kService:
       if (under(segments, "volumes")) return !(segments.size() == 4 && segments[3] == "promote");
       return method == "GET" && (under(segments, "storage-pools") || under(segments, "resource-groups"));
-    case Role::kJoin: return method == "POST" && segments.size() == 2 && under(segments, "nodes");
-    case Role::kNode: return !principal.node.empty() && claimedNode(segments) == principal.node;
+    case Role::kJoin:
+      return method == "POST" && segments.size() == 2 && under(segments, "nodes");
+    case Role::kNode:
+      return !principal.node.empty() && claimedNode(segments) == principal.node;
   }
   return false;
 }

@@ -22,11 +22,12 @@ http::Response noContentOr(const Status& status) {
   return status.isOk() ? noContent() : errorResponse(status);
 }
 
-http::Response methodNotAllowed(const std::string& method, const std::string& path, const std::string& allow) {
-  http::Response r = errorResponse(
-      Status(ErrorCode::kInvalidArgument,
-             "method " + method + " is not allowed on " + path + " (allowed: " + allow + ")")
-          .withReason("method_not_allowed"));
+http::Response methodNotAllowed(const std::string& method, const std::string& path,
+                                const std::string& allow) {
+  http::Response r =
+      errorResponse(Status(ErrorCode::kInvalidArgument,
+                           "method " + method + " is not allowed on " + path + " (allowed: " + allow + ")")
+                        .withReason("method_not_allowed"));
   r.status = 405;
   r.headers["allow"] = allow;
   return r;

@@ -28,7 +28,8 @@ Status unauthenticated(std::string message) {
 
 }  // namespace
 
-Result<Principal> Authenticator::authenticate(std::string_view authorization, const std::string& claimed_node) const {
+Result<Principal> Authenticator::authenticate(std::string_view authorization,
+                                              const std::string& claimed_node) const {
   std::string_view token = bearerToken(authorization);
   if (token.empty()) return unauthenticated("missing bearer token (Authorization: Bearer <token>)");
   if (matches(token, options_.admin_token)) return Principal{Role::kAdmin, ""};

@@ -1,12 +1,12 @@
 #include "tandem/controller/api_routes.h"
 
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <map>
 #include <regex>
 #include <set>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 namespace tandem::controller {
 namespace {
@@ -72,7 +72,8 @@ std::map<std::string, SpecOperation> readSpecOperations(const std::string& file)
     collecting = nullptr;
     if (std::regex_match(line, m, security)) {
       bool top = m[1].length() == 0;
-      std::set<std::string>* target = top ? &default_schemes : (current.empty() ? nullptr : &ops[current].schemes);
+      std::set<std::string>* target =
+          top ? &default_schemes : (current.empty() ? nullptr : &ops[current].schemes);
       if (target == nullptr) continue;
       if (!top) explicit_security.insert(current);
       if (m[2].matched) {
@@ -204,7 +205,8 @@ TEST(ApiRoutes, ScopeRules) {
     if (!s.isOk()) {
       EXPECT_EQ(s.code(), ErrorCode::kPermissionDenied) << where;
       EXPECT_EQ(s.reason(), "permission_denied") << where;
-      EXPECT_NE(s.message().find(std::string("; not ") + c.method + " " + c.path), std::string::npos) << where;
+      EXPECT_NE(s.message().find(std::string("; not ") + c.method + " " + c.path), std::string::npos)
+          << where;
     }
   }
 }
@@ -229,13 +231,16 @@ TEST(ApiRoutes, ReachAgreesWithEveryRouteScope) {
   for (const Route& route : apiRoutes()) {
     if (route.scope.isOpen()) continue;
     std::string path(route.path_template);
-    for (auto [param, value] : {std::pair<std::string, std::string>{"{node}", "n1"}, {"{volume}", "v"}, {"{group}", "g"}}) {
-      for (size_t at = path.find(param); at != std::string::npos; at = path.find(param)) path.replace(at, param.size(), value);
+    for (auto [param, value] :
+         {std::pair<std::string, std::string>{"{node}", "n1"}, {"{volume}", "v"}, {"{group}", "g"}}) {
+      for (size_t at = path.find(param); at != std::string::npos; at = path.find(param))
+        path.replace(at, param.size(), value);
     }
     auto match = matchRoute(apiRoutes(), route.method, path);
     ASSERT_EQ(match.route, &route) << path;
     for (const Principal* who : {&kAdmin, &kService, &kJoin, &kNode1, &kNode2, &kSomeNode}) {
-      EXPECT_EQ(mayReach(*who, route.method, match.segments), authorize(*who, route.method, path, match).isOk())
+      EXPECT_EQ(mayReach(*who, route.method, match.segments),
+                authorize(*who, route.method, path, match).isOk())
           << roleName(who->role) << "/" << who->node << " " << route.method << " " << path;
     }
   }

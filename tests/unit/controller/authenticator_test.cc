@@ -1,8 +1,8 @@
 #include "tandem/controller/authenticator.h"
 
-#include <map>
-
 #include <gtest/gtest.h>
+
+#include <map>
 
 namespace tandem::controller {
 namespace {

@@ -91,7 +91,8 @@ std::string claimedNode(const std::vector<std::string>& segments);
 // request, the route's scope (a node only on its own routes). For a request no route answers
 // (404, 405), whether the principal may learn that, per mayReach(). Failure: kPermissionDenied
 // (reason permission_denied) saying what the principal's role may do.
-Status authorize(const Principal& principal, std::string_view method, std::string_view path, const RouteMatch& match);
+Status authorize(const Principal& principal, std::string_view method, std::string_view path,
+                 const RouteMatch& match);
 
 // Where a principal may learn that a route does not exist (404) or takes other methods (405),
 // rather than 403: the areas of the table its role uses. admin: everywhere; service: under
