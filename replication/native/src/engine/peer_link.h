@@ -8,6 +8,8 @@
 //
 // When a connection ends, the link calls owner.onPeerLost() *before* failing outstanding
 // waiters, so a writer that sees its ACK fail knows the owner has already reacted.
+// A peer that refuses the handshake because its copy diverged (HelloReply::diverged) shows
+// PeerState::kSplitBrain until a later handshake succeeds.
 //
 // Thread-safety: all public methods are thread-safe. state()/activeConnection() are changed by
 // the owner under its ordering mutex (setState/setActiveConnection); the link never makes
@@ -44,6 +46,8 @@ class PeerLinkOwner {
   virtual wire::Hello helloFor() = 0;
   // After a successful handshake on connection `conn`.
   virtual Connected onPeerConnected(PeerLink& link, uint64_t conn, const wire::HelloReply& reply) = 0;
+  // The peer refused the handshake (reply.status is not kOk); the link retries later.
+  virtual void onPeerRefused(PeerLink& link, const wire::HelloReply& reply) = 0;
   // Connection `conn` ended (for any reason); called once per connection.
   virtual void onPeerLost(PeerLink& link, uint64_t conn) = 0;
   // Runs a full sync to the peer over connection `conn` (on a thread of the link).
