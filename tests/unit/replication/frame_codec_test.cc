@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "wire/byte_order.h"
+#include "tandem/common/big_endian.h"
 #include "wire/crc32c.h"
 #include "wire/frame.h"
 #include "wire/messages.h"

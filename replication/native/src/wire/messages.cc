@@ -1,6 +1,6 @@
 #include "wire/messages.h"
 
-#include "wire/byte_order.h"
+#include "tandem/common/big_endian.h"
 
 namespace tandem::replication::wire {
 namespace {
