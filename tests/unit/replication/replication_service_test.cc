@@ -306,8 +306,12 @@ TEST_F(ReplicationServiceTest, PeerBrokenDuringAWriteIsLostNotSkipped) {
   nodes_[0].device->setMode(GatedBlockDevice::Mode::kPause);  // the write will hold the mutex
   std::thread writer([&] { EXPECT_TRUE(dev->write(0, pattern(kBlock, 7), false).isOk()); });
   ASSERT_TRUE(nodes_[0].device->waitUntilBlocked(kWait));
-  stopNode(1);                                        // the link sees EOF; the volume cannot act yet
-  std::this_thread::sleep_for(300ms);
+  stopNode(1);  // the link sees EOF; the volume cannot act yet
+  ASSERT_TRUE(waitVolume(0, [](const VolumeStatus& v) {
+    return std::any_of(v.peers.begin(), v.peers.end(), [](const PeerStatus& p) {
+      return p.node == "node-1" && p.state == PeerState::kDisconnected;
+    });
+  })) << "the primary's link never saw node-1 go";
   nodes_[0].device->setMode(GatedBlockDevice::Mode::kPass);
   writer.join();
   EXPECT_NE(volumeStatus(0)->generation, gen0) << "the write must move the primary to a new generation";

@@ -59,6 +59,11 @@ void PeerLink::markBroken() {
     if (socket_) socket_->shutdown();
   }
   cv_.notify_all();
+  PeerState s = state_.load();
+  if (s != PeerState::kSplitBrain && state_.compare_exchange_strong(s, PeerState::kDisconnected) &&
+      params_.on_change) {
+    params_.on_change();
+  }
 }
 
 void PeerLink::failOutstanding() {

@@ -9,7 +9,8 @@
 // When a connection ends, the link calls owner.onPeerLost() *before* failing outstanding
 // waiters, so a writer that sees its ACK fail knows the owner has already reacted.
 // A peer that refuses the handshake because its copy diverged (HelloReply::diverged) shows
-// PeerState::kSplitBrain until a later handshake succeeds.
+// PeerState::kSplitBrain until a later handshake succeeds. A link whose connection breaks shows
+// kDisconnected at once (before its owner has processed the loss).
 //
 // Thread-safety: all public methods are thread-safe. state()/activeConnection() are changed by
 // the owner under its ordering mutex (setState/setActiveConnection); the link never makes
@@ -19,6 +20,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -61,6 +63,7 @@ class PeerLink {
     wire::VolumeId volume{};
     std::chrono::milliseconds peer_timeout{5000};
     std::chrono::milliseconds reconnect_interval{500};
+    std::function<void()> on_change;  // called when the link sees its connection break
   };
 
   PeerLink(Params params, PeerLinkOwner& owner) : params_(std::move(params)), owner_(owner) {}

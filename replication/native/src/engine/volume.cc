@@ -79,6 +79,7 @@ Result<std::shared_ptr<Volume>> Volume::open(const VolumeConfig& config,
       v->primary_ = true;
       for (const auto& peer : config.peers) v->links_.push_back(v->makeLink(peer));
       links = v->links_;
+      v->publishLinksLocked();
     }
     for (auto& l : links) l->start();
   }
@@ -97,8 +98,14 @@ Volume::Volume(const VolumeConfig& config, wire::VolumeId id, std::shared_ptr<de
 
 Volume::~Volume() { close(); }
 
+void Volume::publishLinksLocked() {
+  std::lock_guard links(links_view_mu_);
+  links_view_ = links_;
+}
+
 std::shared_ptr<PeerLink> Volume::makeLink(const PeerAddress& peer) {
   PeerLink::Params p;
+  p.on_change = env_.on_change;
   p.address = peer;
   p.volume = id_;
   p.peer_timeout = env_.options.peer_timeout;
@@ -160,6 +167,7 @@ Status Volume::update(const VolumeConfig& config) {
       std::lock_guard replica(replica_mu_);
       primary_ = false;
       to_stop.swap(links_);
+      publishLinksLocked();
       excluded_.clear();
       if (local_->flush().isOk()) {
         std::lock_guard meta(meta_mu_);
@@ -190,6 +198,7 @@ Status Volume::update(const VolumeConfig& config) {
         }
       }
       links_ = std::move(kept);
+      publishLinksLocked();
       for (auto it = excluded_.begin(); it != excluded_.end();) {
         bool known = std::any_of(config.peers.begin(), config.peers.end(),
                                  [&](const PeerAddress& p) { return p.node == *it; });
@@ -219,6 +228,7 @@ void Volume::close() {
     if (closed_) return;
     closed_ = true;
     to_stop.swap(links_);
+    publishLinksLocked();
     if (active_socket_) active_socket_->shutdown();
     active_session_ = 0;
     active_socket_.reset();
@@ -452,9 +462,10 @@ VolumeStatus Volume::status() const {
     s.disk = md_.disk;
     s.generation = formatGeneration(md_.generation);
   }
-  std::lock_guard order(order_mu_);
+  // Not under order_mu_: status stays readable while a write holds it.
+  std::lock_guard links(links_view_mu_);
   s.primary = primary_;
-  for (const auto& l : links_) {
+  for (const auto& l : links_view_) {
     PeerStatus p;
     p.node = l->address().node;
     p.state = l->state();

@@ -8,6 +8,7 @@
 //   order_mu_   primary ordering: local apply + enqueue to peers, link set, excluded_, role
 //   replica_mu_ replica application and the active session
 //   meta_mu_    md_ (persisted metadata) and config_
+// links_view_mu_ (a leaf) guards only the copy of the link set that status() reads.
 // Writers never wait for ACKs while holding a lock.
 // Thread-safety: every public method is thread-safe.
 #pragma once
@@ -95,6 +96,8 @@ class Volume final : public PeerLinkOwner {
          std::string metadata_path, ReplicaMetadata md, VolumeEnv env);
 
   std::shared_ptr<PeerLink> makeLink(const PeerAddress& peer);
+  // Copies links_ to links_view_ (order_mu_ held; after every change of links_).
+  void publishLinksLocked();
   // Applies `apply` locally and replicates `header`/`payload` to every receiving peer.
   Status replicate(wire::FrameHeader header, std::span<const std::byte> payload,
                    const std::function<Status()>& apply);
@@ -147,6 +150,10 @@ class Volume final : public PeerLinkOwner {
   std::vector<std::shared_ptr<PeerLink>> links_;
   std::set<std::string> excluded_;  // peers that cannot hold the current generation
   std::vector<PendingAck> generation_acks_;  // NEW_GENERATION frames not yet acknowledged
+
+  // A copy of links_ for status(), which must not wait for order_mu_ (a leaf lock).
+  mutable std::mutex links_view_mu_;
+  std::vector<std::shared_ptr<PeerLink>> links_view_;
 
   std::mutex replica_mu_;
   uint64_t session_counter_ = 0;
