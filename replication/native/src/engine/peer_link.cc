@@ -182,8 +182,8 @@ void PeerLink::run() {
       }
       auto reply = handshake(**socket);
       if (reply.isOk() && reply->status != ErrorCode::kOk) {
-        state_.store(reply->diverged ? PeerState::kSplitBrain : PeerState::kDisconnected);
-        owner_.onPeerRefused(*this, *reply);
+        const PeerState before = state_.exchange(reply->diverged ? PeerState::kSplitBrain : PeerState::kDisconnected);
+        if (before != PeerState::kSplitBrain || !reply->diverged) owner_.onPeerRefused(*this, *reply);
         reply = Status(reply->status, "refused by peer: " + reply->message);
       }
       if (reply.isOk()) {

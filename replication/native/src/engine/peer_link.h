@@ -48,7 +48,8 @@ class PeerLinkOwner {
   virtual wire::Hello helloFor() = 0;
   // After a successful handshake on connection `conn`.
   virtual Connected onPeerConnected(PeerLink& link, uint64_t conn, const wire::HelloReply& reply) = 0;
-  // The peer refused the handshake (reply.status is not kOk); the link retries later.
+  // The peer refused the handshake (reply.status is not kOk); the link retries later. Repeated
+  // split-brain refusals are reported once, when the link enters kSplitBrain.
   virtual void onPeerRefused(PeerLink& link, const wire::HelloReply& reply) = 0;
   // Connection `conn` ended (for any reason); called once per connection.
   virtual void onPeerLost(PeerLink& link, uint64_t conn) = 0;

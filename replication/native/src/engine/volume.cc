@@ -626,9 +626,12 @@ Result<uint64_t> Volume::acceptSession(const wire::Hello& hello, std::shared_ptr
         reply->generation = g;
         reply->disk = md_.disk;
         reply->diverged = true;
-        log::error(kLog, "volume " + config_.volume_uuid + ": split brain: refusing " + hello.node + " (generation " +
-                             formatGeneration(hello.generation) + "), whose history lacks this copy's generation " +
-                             formatGeneration(g) + "; the copy is kept until an operator resolves");
+        if (split_brain_logged_ != hello.generation) {  // the primary retries: say it once per primary generation
+          split_brain_logged_ = hello.generation;
+          log::error(kLog, "volume " + config_.volume_uuid + ": split brain: refusing " + hello.node + " (generation " +
+                               formatGeneration(hello.generation) + "), whose history lacks this copy's generation " +
+                               formatGeneration(g) + "; the copy is kept until an operator resolves");
+        }
         return Status(ErrorCode::kConflict, "split brain: this copy's generation " + formatGeneration(g) +
                                                 " is not in the primary's history");
       }

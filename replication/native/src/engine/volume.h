@@ -161,6 +161,7 @@ class Volume final : public PeerLinkOwner {
   std::shared_ptr<net::Socket> active_socket_;
   uint64_t session_epoch_ = 0;             // the active session's writer epoch
   std::vector<uint64_t> session_lineage_;  // its primary's generations, most recent first
+  uint64_t split_brain_logged_ = 0;         // the primary generation last refused as diverged
 
   mutable std::mutex meta_mu_;
   ReplicaMetadata md_;
