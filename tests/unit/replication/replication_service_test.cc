@@ -178,6 +178,26 @@ class ReplicationServiceTest : public ::testing::Test {
     });
   }
 
+  // Starts replica i with its sync held, checks that it is Inconsistent, then lets the full
+  // sync run and checks that it ends with identical copies.
+  void expectStartsInconsistentAndIsFullySynced(int i) {
+    nodes_[i].device->setMode(GatedBlockDevice::Mode::kPause);
+    startNode(i);
+    EXPECT_EQ(volumeStatus(i)->disk, DiskState::kInconsistent);
+    nodes_[i].device->setMode(GatedBlockDevice::Mode::kPass);
+    ASSERT_TRUE(waitAllUpToDate());
+    EXPECT_EQ(peerStatus(nodes_[i].name).sync_total_bytes, size_);
+    expectReplicasIdentical();
+  }
+
+  // Waits until node `on` (a primary) sees peer `peer` in `state`.
+  bool waitPeerState(int on, const std::string& peer, PeerState state) {
+    return waitVolume(on, [&](const VolumeStatus& v) {
+      return std::any_of(v.peers.begin(), v.peers.end(),
+                         [&](const PeerStatus& p) { return p.node == peer && p.state == state; });
+    });
+  }
+
   std::shared_ptr<devices::BlockDevice> primary() { return nodes_[primary_].service->primaryDevice(uuid_); }
 
   void expectReplicasIdentical() {
@@ -307,11 +327,7 @@ TEST_F(ReplicationServiceTest, PeerBrokenDuringAWriteIsLostNotSkipped) {
   std::thread writer([&] { EXPECT_TRUE(dev->write(0, pattern(kBlock, 7), false).isOk()); });
   ASSERT_TRUE(nodes_[0].device->waitUntilBlocked(kWait));
   stopNode(1);  // the link sees EOF; the volume cannot act yet
-  ASSERT_TRUE(waitVolume(0, [](const VolumeStatus& v) {
-    return std::any_of(v.peers.begin(), v.peers.end(), [](const PeerStatus& p) {
-      return p.node == "node-1" && p.state == PeerState::kDisconnected;
-    });
-  })) << "the primary's link never saw node-1 go";
+  ASSERT_TRUE(waitPeerState(0, "node-1", PeerState::kDisconnected)) << "the primary's link never saw node-1 go";
   nodes_[0].device->setMode(GatedBlockDevice::Mode::kPass);
   writer.join();
   EXPECT_NE(volumeStatus(0)->generation, gen0) << "the write must move the primary to a new generation";
@@ -530,13 +546,7 @@ TEST_F(ReplicationServiceTest, ReplacedDeviceIsInconsistentAndFullySynced) {
   ASSERT_TRUE(primary()->write(0, pattern(kBlock, 11), true).isOk());
   stopNode(1);
   replaceDevice(1);
-  nodes_[1].device->setMode(GatedBlockDevice::Mode::kPause);  // hold the sync: see the state first
-  startNode(1);
-  EXPECT_EQ(volumeStatus(1)->disk, DiskState::kInconsistent);
-  nodes_[1].device->setMode(GatedBlockDevice::Mode::kPass);
-  ASSERT_TRUE(waitAllUpToDate());
-  EXPECT_EQ(peerStatus("node-1").sync_total_bytes, 1u << 20);
-  expectReplicasIdentical();
+  expectStartsInconsistentAndIsFullySynced(1);
 }
 
 // Issue 8, hole 1 (a missing metadata file read as "up to date at the initial generation"):
@@ -551,13 +561,7 @@ TEST_F(ReplicationServiceTest, MissingMetadataBesideAnOldDeviceIsInconsistent) {
   nodes_[1].faulty->faults().setBroken(false);
   ASSERT_TRUE(nodes_[1].faulty->crash().isOk());
   ASSERT_TRUE(removeMetadata(nodes_[1].metadata).isOk());
-  nodes_[1].device->setMode(GatedBlockDevice::Mode::kPause);
-  startNode(1);
-  EXPECT_EQ(volumeStatus(1)->disk, DiskState::kInconsistent);
-  nodes_[1].device->setMode(GatedBlockDevice::Mode::kPass);
-  ASSERT_TRUE(waitAllUpToDate());
-  EXPECT_EQ(peerStatus("node-1").sync_total_bytes, 1u << 20);
-  expectReplicasIdentical();
+  expectStartsInconsistentAndIsFullySynced(1);
 }
 
 // Issue 8, hole 2 (a new generation was only queued when the write that caused it completed):
@@ -700,20 +704,12 @@ TEST_F(ReplicationServiceTest, DivergedOldPrimaryIsKeptApartUntilResolved) {
   epoch_ = 2;
   startNode(2);
   startNode(1);
-  ASSERT_TRUE(waitVolume(1, [](const VolumeStatus& v) {
-    return std::any_of(v.peers.begin(), v.peers.end(), [](const PeerStatus& p) {
-      return p.node == "node-2" && p.state == PeerState::kUpToDate;
-    });
-  }));
+  ASSERT_TRUE(waitPeerState(1, "node-2", PeerState::kUpToDate));
   ASSERT_TRUE(primary()->write(2 * kBlock, pattern(kBlock, 3), true).isOk());
 
   nodes_[0].device->resetMutations();
   startNode(0);  // returns as a replica
-  ASSERT_TRUE(waitVolume(1, [](const VolumeStatus& v) {
-    return std::any_of(v.peers.begin(), v.peers.end(), [](const PeerStatus& p) {
-      return p.node == "node-0" && p.state == PeerState::kSplitBrain;
-    });
-  })) << "the primary must report the diverged copy";
+  ASSERT_TRUE(waitPeerState(1, "node-0", PeerState::kSplitBrain)) << "the primary must report the diverged copy";
   EXPECT_EQ(nodes_[0].device->mutations(), 0u) << "the diverged copy must be kept untouched";
   EXPECT_EQ(volumeStatus(0)->generation, diverged);
   EXPECT_EQ(readMemory(*nodes_[0].memory, kBlock, kBlock), pattern(kBlock, 2));
