@@ -91,11 +91,10 @@ Result<DeviceUsers> findDeviceUsers(const std::string& device_path, const std::s
     users.holders.push_back(e.path().filename());
   }
 
-  // Processes with the device open (other than this one).
-  std::string self = std::to_string(::getpid());
+  // Processes with the device open (this one included: the manager itself never keeps it open).
   for (const auto& proc : std::filesystem::directory_iterator(proc_root, ec)) {
     std::string pid = proc.path().filename();
-    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos || pid == self) continue;
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
     std::error_code fd_ec;
     for (const auto& fd : std::filesystem::directory_iterator(proc.path() / "fd", fd_ec)) {
       struct stat target;

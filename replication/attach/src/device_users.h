@@ -16,7 +16,7 @@ struct DeviceUsers {
   std::vector<std::string> mount_points;  // where the device is mounted
   std::vector<std::string> holders;       // /sys/block/<dev>/holders entries
   bool exclusive_open = false;            // open(O_EXCL) failed with EBUSY
-  std::vector<int> opener_pids;           // processes (other than this one) with it open
+  std::vector<int> opener_pids;           // processes with it open
 
   // Uses that detach refuses even when forced: the device backs a file system or a device.
   bool pinned() const { return !mount_points.empty() || !holders.empty() || exclusive_open; }

@@ -206,21 +206,25 @@ Status FuseLoopDeviceManager::removeLocked(const std::string& volume, bool force
     fs::remove(linkOf(volume), ec);
     return Status::ok();
   }
+  // Forced past processes that hold the device open: the kernel detaches the loop device at
+  // their last close, and the server is killed so that their I/O fails with EIO from now on.
+  bool cut_off = false;
   if (!info->device_path.empty()) {
     ASSIGN_OR_RETURN(DeviceUsers users, findDeviceUsers(info->device_path, options_.proc_root, options_.sys_root));
     if (users.pinned() || (users.any() && !force)) return busy(volume, users);
-    // With openers left (force), the kernel detaches the loop device at their last close.
+    cut_off = users.any();
     RETURN_IF_ERROR(detachLoopDevice(*runner_, info->device_path));
   }
   fs::remove(linkOf(volume), ec);
   std::string dir = dirOf(volume);
   std::string mnt = dir + "/" + std::string(kMountDir);
   if (info->server_pid != 0) {
-    Status stopped = stopServer(info->server_pid, force ? options_.stop_wait / 4 : options_.stop_wait);
-    if (!stopped.isOk() && force) {
-      // Still held by a forced-away opener: cut it off (its I/O fails with EIO from now on).
+    Status stopped;
+    if (cut_off) {
       ::kill(info->server_pid, SIGKILL);
       stopped = waitForExit(info->server_pid, options_.stop_wait);
+    } else {
+      stopped = stopServer(info->server_pid, options_.stop_wait);
     }
     RETURN_IF_ERROR(stopped.withContext("detach " + volume));
   }

@@ -160,6 +160,8 @@ std::shared_ptr<NbdConnectionPool::Generation> NbdConnectionPool::current() {
 void NbdConnectionPool::markBroken(Generation& generation) {
   if (generation.broken.exchange(true)) return;
   log::warn(kLog, "connection lost (generation " + std::to_string(generation.id) + "); I/O fails with EIO until reconnected");
+  // Reported before the failing request returns, so whoever saw the EIO also sees why.
+  writeStatus(generation.id, LinkState::kDisconnected, "connection lost");
   std::lock_guard lock(mu_);
   changed_.notify_all();
 }
