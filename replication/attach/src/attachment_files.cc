@@ -52,7 +52,8 @@ std::string NbdEndpoint::describe() const {
 Status validateEndpoint(const NbdEndpoint& e) {
   bool tcp = !e.tcp_host.empty();
   if (tcp == e.isUnix()) {
-    return Status(ErrorCode::kInvalidArgument, "an NBD endpoint needs exactly one of a TCP host and a UNIX socket");
+    return Status(ErrorCode::kInvalidArgument,
+                  "an NBD endpoint needs exactly one of a TCP host and a UNIX socket");
   }
   if (tcp && e.tcp_port == 0) return Status(ErrorCode::kInvalidArgument, "NBD endpoint: TCP port 0");
   for (const std::string* s : {&e.tcp_host, &e.unix_path, &e.export_name}) {
@@ -64,9 +65,10 @@ Status validateEndpoint(const NbdEndpoint& e) {
 }
 
 std::string encodeSpec(const AttachmentSpecFile& s) {
-  return "volume=" + s.volume + "\nsize=" + std::to_string(s.size_bytes) + "\nexport=" + s.endpoint.export_name +
-         "\ntcp_host=" + s.endpoint.tcp_host + "\ntcp_port=" + std::to_string(s.endpoint.tcp_port) +
-         "\nunix_path=" + s.endpoint.unix_path + "\ngeneration=" + std::to_string(s.generation) + "\n";
+  return "volume=" + s.volume + "\nsize=" + std::to_string(s.size_bytes) +
+         "\nexport=" + s.endpoint.export_name + "\ntcp_host=" + s.endpoint.tcp_host +
+         "\ntcp_port=" + std::to_string(s.endpoint.tcp_port) + "\nunix_path=" + s.endpoint.unix_path +
+         "\ngeneration=" + std::to_string(s.generation) + "\n";
 }
 
 Result<AttachmentSpecFile> decodeSpec(std::string_view text) {
@@ -80,7 +82,8 @@ Result<AttachmentSpecFile> decodeSpec(std::string_view text) {
   RETURN_IF_ERROR(field(fields, "unix_path", &s.endpoint.unix_path));
   RETURN_IF_ERROR(field(fields, "generation", &s.generation));
   RETURN_IF_ERROR(validateEndpoint(s.endpoint).withContext("spec"));
-  if (s.volume.empty() || s.size_bytes == 0) return Status(ErrorCode::kInvalidArgument, "spec: empty volume or size");
+  if (s.volume.empty() || s.size_bytes == 0)
+    return Status(ErrorCode::kInvalidArgument, "spec: empty volume or size");
   return s;
 }
 

@@ -73,7 +73,8 @@ std::vector<std::string> mountPointsOf(std::string_view mountinfo, dev_t device)
 
 bool isMountPoint(std::string_view mountinfo, std::string_view path) {
   bool found = false;
-  forEachMount(mountinfo, [&](std::string_view, const std::string& point) { found = found || point == path; });
+  forEachMount(mountinfo,
+               [&](std::string_view, const std::string& point) { found = found || point == path; });
   return found;
 }
 
@@ -98,7 +99,8 @@ Result<DeviceUsers> findDeviceUsers(const std::string& device_path, const std::s
     std::error_code fd_ec;
     for (const auto& fd : std::filesystem::directory_iterator(proc.path() / "fd", fd_ec)) {
       struct stat target;
-      if (::stat(fd.path().c_str(), &target) == 0 && S_ISBLK(target.st_mode) && target.st_rdev == st.st_rdev) {
+      if (::stat(fd.path().c_str(), &target) == 0 && S_ISBLK(target.st_mode) &&
+          target.st_rdev == st.st_rdev) {
         users.opener_pids.push_back(std::stoi(pid));
         break;
       }

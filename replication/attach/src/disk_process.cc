@@ -58,7 +58,8 @@ Status stopServer(int pid, std::chrono::milliseconds timeout) {
     Status s = waitForExit(pid, step);
     if (s.isOk() || s.code() != ErrorCode::kTimeout) return s;
     if (remainingMs(deadline) == 0) {
-      return Status(ErrorCode::kTimeout, "tandem-disk-fuse " + std::to_string(pid) + " did not exit on SIGTERM");
+      return Status(ErrorCode::kTimeout,
+                    "tandem-disk-fuse " + std::to_string(pid) + " did not exit on SIGTERM");
     }
   }
 }
@@ -85,7 +86,8 @@ Status waitForConnected(const std::string& dir, uint64_t generation, std::chrono
     int left = remainingMs(deadline);
     if (left == 0) {
       ::close(fd);
-      return Status(ErrorCode::kUnavailable, "not connected: " + last_error).withReason("nbd_endpoint_unavailable");
+      return Status(ErrorCode::kUnavailable, "not connected: " + last_error)
+          .withReason("nbd_endpoint_unavailable");
     }
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, left) > 0) {

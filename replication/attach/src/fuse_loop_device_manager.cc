@@ -27,12 +27,14 @@ Status notFound(std::string_view volume) {
 }
 
 Status busy(std::string_view volume, const DeviceUsers& users) {
-  return Status(ErrorCode::kConflict, "the device of volume " + std::string(volume) + " is in use: " + users.describe())
+  return Status(ErrorCode::kConflict,
+                "the device of volume " + std::string(volume) + " is in use: " + users.describe())
       .withReason(std::string(kReasonDeviceBusy));
 }
 
 Status checkVolumeName(std::string_view volume) {
-  if (!isValidObjectName(volume)) return Status(ErrorCode::kInvalidArgument, "bad volume name: " + std::string(volume));
+  if (!isValidObjectName(volume))
+    return Status(ErrorCode::kInvalidArgument, "bad volume name: " + std::string(volume));
   return Status::ok();
 }
 
@@ -57,18 +59,23 @@ class FuseLoopDeviceManager::HostLock {
   int fd_ = -1;
 };
 
-std::string FuseLoopDeviceManager::dirOf(std::string_view volume) const { return options_.state_dir + "/" + std::string(volume); }
+std::string FuseLoopDeviceManager::dirOf(std::string_view volume) const {
+  return options_.state_dir + "/" + std::string(volume);
+}
 std::string FuseLoopDeviceManager::diskOf(std::string_view volume) const {
   return dirOf(volume) + "/" + std::string(kMountDir) + "/" + std::string(kDiskFile);
 }
-std::string FuseLoopDeviceManager::linkOf(std::string_view volume) const { return options_.link_root + "/" + std::string(volume); }
+std::string FuseLoopDeviceManager::linkOf(std::string_view volume) const {
+  return options_.link_root + "/" + std::string(volume);
+}
 
 Result<AttachmentInfo> FuseLoopDeviceManager::inspect(const std::string& volume) {
   ASSIGN_OR_RETURN(auto loops, listLoopDevices(*runner_));
   return inspect(volume, loops);
 }
 
-Result<AttachmentInfo> FuseLoopDeviceManager::inspect(const std::string& volume, const std::vector<LoopDevice>& loops) {
+Result<AttachmentInfo> FuseLoopDeviceManager::inspect(const std::string& volume,
+                                                      const std::vector<LoopDevice>& loops) {
   std::string dir = dirOf(volume);
   if (!fs::is_directory(dir)) return notFound(volume);
   AttachmentInfo info;
@@ -97,7 +104,8 @@ Result<AttachmentInfo> FuseLoopDeviceManager::inspect(const std::string& volume,
     info.detail = "no loop device bound (half-made attachment)";
   } else {
     auto status_text = readWholeFile(dir + "/" + std::string(kStatusFile));
-    auto status = status_text.isOk() ? decodeStatus(*status_text) : Result<AttachmentStatusFile>(status_text.status());
+    auto status =
+        status_text.isOk() ? decodeStatus(*status_text) : Result<AttachmentStatusFile>(status_text.status());
     if (status.isOk() && status->generation == info.generation && status->state == LinkState::kConnected) {
       info.health = AttachmentHealth::kHealthy;
     } else {
@@ -161,11 +169,13 @@ Result<AttachedDevice> FuseLoopDeviceManager::createLocked(const AttachSpec& spe
                                    std::to_string(options_.nbd_connections)};
   ASSIGN_OR_RETURN(auto out, runner_->run(argv));
   if (out.exit_code != 0) {
-    Status s = devices::commandFailed(out.exit_code == kDiskFuseExitUnavailable ? ErrorCode::kUnavailable : ErrorCode::kIo,
-                                      argv, out);
-    return out.exit_code == kDiskFuseExitUnavailable ? s.withReason(std::string(kReasonEndpointUnavailable)) : s;
+    Status s = devices::commandFailed(
+        out.exit_code == kDiskFuseExitUnavailable ? ErrorCode::kUnavailable : ErrorCode::kIo, argv, out);
+    return out.exit_code == kDiskFuseExitUnavailable ? s.withReason(std::string(kReasonEndpointUnavailable))
+                                                     : s;
   }
-  ASSIGN_OR_RETURN(std::string device, attachLoopDevice(*runner_, diskOf(spec.volume), options_.loop_direct_io));
+  ASSIGN_OR_RETURN(std::string device,
+                   attachLoopDevice(*runner_, diskOf(spec.volume), options_.loop_direct_io));
   RETURN_IF_ERROR(ensureLink(spec.volume, device));
   log::info(kLog, "attached " + spec.volume + " as " + device + " (" + spec.endpoint.describe() + ")");
   return AttachedDevice{spec.volume, device, linkOf(spec.volume)};
@@ -210,7 +220,8 @@ Status FuseLoopDeviceManager::removeLocked(const std::string& volume, bool force
   // their last close, and the server is killed so that their I/O fails with EIO from now on.
   bool cut_off = false;
   if (!info->device_path.empty()) {
-    ASSIGN_OR_RETURN(DeviceUsers users, findDeviceUsers(info->device_path, options_.proc_root, options_.sys_root));
+    ASSIGN_OR_RETURN(DeviceUsers users,
+                     findDeviceUsers(info->device_path, options_.proc_root, options_.sys_root));
     if (users.pinned() || (users.any() && !force)) return busy(volume, users);
     cut_off = users.any();
     RETURN_IF_ERROR(detachLoopDevice(*runner_, info->device_path));

@@ -21,8 +21,10 @@ HostCapabilities detectHostCapabilities(const HostPaths& paths) {
 
 std::string_view deviceBackendName(DeviceBackend backend) {
   switch (backend) {
-    case DeviceBackend::kKernelNbd: return "kernel-nbd";
-    case DeviceBackend::kFuseLoop: return "fuse-loop";
+    case DeviceBackend::kKernelNbd:
+      return "kernel-nbd";
+    case DeviceBackend::kFuseLoop:
+      return "fuse-loop";
   }
   return "unknown";
 }

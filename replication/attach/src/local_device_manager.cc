@@ -9,9 +9,12 @@ namespace tandem::attach {
 
 std::string_view attachmentHealthName(AttachmentHealth health) {
   switch (health) {
-    case AttachmentHealth::kHealthy: return "healthy";
-    case AttachmentHealth::kDisconnected: return "disconnected";
-    case AttachmentHealth::kBroken: return "broken";
+    case AttachmentHealth::kHealthy:
+      return "healthy";
+    case AttachmentHealth::kDisconnected:
+      return "disconnected";
+    case AttachmentHealth::kBroken:
+      return "broken";
   }
   return "unknown";
 }
@@ -29,7 +32,8 @@ Result<std::unique_ptr<LocalDeviceManager>> createLocalDeviceManager(
     *dir = std::filesystem::canonical(*dir, ec);
     if (ec) return Status(ErrorCode::kIo, "resolve " + *dir + ": " + ec.message());
   }
-  return std::unique_ptr<LocalDeviceManager>(std::make_unique<FuseLoopDeviceManager>(canonical, std::move(runner)));
+  return std::unique_ptr<LocalDeviceManager>(
+      std::make_unique<FuseLoopDeviceManager>(canonical, std::move(runner)));
 }
 
 }  // namespace tandem::attach

@@ -9,7 +9,8 @@ Result<std::vector<LoopDevice>> parseLosetupJson(std::string_view json) {
   if (json.find_first_not_of(" \t\r\n") == std::string_view::npos) return out;
   rapidjson::Document doc;
   doc.Parse(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("loopdevices") || !doc["loopdevices"].IsArray()) {
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("loopdevices") ||
+      !doc["loopdevices"].IsArray()) {
     return Status(ErrorCode::kProtocol, "losetup --json: unexpected output");
   }
   for (const auto& d : doc["loopdevices"].GetArray()) {
@@ -18,7 +19,8 @@ Result<std::vector<LoopDevice>> parseLosetupJson(std::string_view json) {
     loop.device = d["name"].GetString();
     if (d.HasMember("back-file") && d["back-file"].IsString()) loop.backing_file = d["back-file"].GetString();
     constexpr std::string_view kDeleted = " (deleted)";
-    if (loop.backing_file.ends_with(kDeleted)) loop.backing_file.resize(loop.backing_file.size() - kDeleted.size());
+    if (loop.backing_file.ends_with(kDeleted))
+      loop.backing_file.resize(loop.backing_file.size() - kDeleted.size());
     if (d.HasMember("dio") && d["dio"].IsBool()) loop.direct_io = d["dio"].GetBool();
     out.push_back(std::move(loop));
   }
@@ -26,11 +28,13 @@ Result<std::vector<LoopDevice>> parseLosetupJson(std::string_view json) {
 }
 
 Result<std::vector<LoopDevice>> listLoopDevices(devices::CommandRunner& runner) {
-  ASSIGN_OR_RETURN(auto out, devices::runChecked(runner, {"losetup", "--list", "--json", "--output", "NAME,BACK-FILE,DIO"}));
+  ASSIGN_OR_RETURN(auto out, devices::runChecked(
+                                 runner, {"losetup", "--list", "--json", "--output", "NAME,BACK-FILE,DIO"}));
   return parseLosetupJson(out.stdout_text);
 }
 
-Result<std::string> attachLoopDevice(devices::CommandRunner& runner, const std::string& file, bool direct_io) {
+Result<std::string> attachLoopDevice(devices::CommandRunner& runner, const std::string& file,
+                                     bool direct_io) {
   std::vector<std::string> argv = {"losetup", "--find", "--show"};
   if (direct_io) argv.push_back("--direct-io=on");
   argv.push_back(file);

@@ -84,7 +84,8 @@ void opReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file
     mode_t mode;
   };
   const std::string disk(kDiskFile);
-  const Entry entries[] = {{".", FUSE_ROOT_ID, S_IFDIR}, {"..", FUSE_ROOT_ID, S_IFDIR}, {disk.c_str(), kDiskIno, S_IFREG}};
+  const Entry entries[] = {
+      {".", FUSE_ROOT_ID, S_IFDIR}, {"..", FUSE_ROOT_ID, S_IFDIR}, {disk.c_str(), kDiskIno, S_IFREG}};
   std::vector<char> buf(size);
   size_t used = 0;
   for (off_t i = off; i < 3; ++i) {
@@ -141,7 +142,9 @@ void opWrite(fuse_req_t req, fuse_ino_t, const char* data, size_t size, off_t of
   fuse_reply_write(req, size);
 }
 
-void opFlush(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }  // close(2): nothing buffered
+void opFlush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+  fuse_reply_err(req, 0);
+}  // close(2): nothing buffered
 
 void opFsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) { fuse_reply_err(req, pool(req).flush()); }
 

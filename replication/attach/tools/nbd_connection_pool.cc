@@ -81,7 +81,8 @@ NbdConnectionPool::NbdConnectionPool(std::string attachment_dir, unsigned connec
 
 NbdConnectionPool::~NbdConnectionPool() { stop(); }
 
-Result<std::shared_ptr<NbdConnectionPool::Generation>> NbdConnectionPool::connect(const AttachmentSpecFile& spec) {
+Result<std::shared_ptr<NbdConnectionPool::Generation>> NbdConnectionPool::connect(
+    const AttachmentSpecFile& spec) {
   auto generation = std::make_shared<Generation>();
   generation->id = spec.generation;
   for (unsigned i = 0; i < connections_; ++i) {
@@ -159,7 +160,8 @@ std::shared_ptr<NbdConnectionPool::Generation> NbdConnectionPool::current() {
 
 void NbdConnectionPool::markBroken(Generation& generation) {
   if (generation.broken.exchange(true)) return;
-  log::warn(kLog, "connection lost (generation " + std::to_string(generation.id) + "); I/O fails with EIO until reconnected");
+  log::warn(kLog, "connection lost (generation " + std::to_string(generation.id) +
+                      "); I/O fails with EIO until reconnected");
   // Reported before the failing request returns, so whoever saw the EIO also sees why.
   writeStatus(generation.id, LinkState::kDisconnected, "connection lost");
   std::lock_guard lock(mu_);
@@ -242,7 +244,8 @@ int NbdConnectionPool::zero(uint64_t offset, uint64_t length, bool keep_allocate
 }
 
 void NbdConnectionPool::writeStatus(uint64_t generation, LinkState state, const std::string& error) {
-  Status s = writeFileAtomically(dir_ + "/" + std::string(kStatusFile), encodeStatus({generation, state, error}));
+  Status s =
+      writeFileAtomically(dir_ + "/" + std::string(kStatusFile), encodeStatus({generation, state, error}));
   if (!s.isOk()) log::error(kLog, "status file: " + s.toString());
 }
 
@@ -250,23 +253,27 @@ void NbdConnectionPool::reconnectLoop() {
   auto backoff = std::chrono::milliseconds(50);
   std::unique_lock lock(mu_);
   for (;;) {
-    changed_.wait(lock, [&] { return stopping_ || retarget_requested_ || !current_ || current_->broken.load(); });
+    changed_.wait(lock,
+                  [&] { return stopping_ || retarget_requested_ || !current_ || current_->broken.load(); });
     if (stopping_) return;
     if (retarget_requested_) {
       retarget_requested_ = false;
       lock.unlock();
       auto text = readWholeFile(dir_ + "/" + std::string(kSpecFile));
-      Result<AttachmentSpecFile> spec = text.isOk() ? decodeSpec(*text) : Result<AttachmentSpecFile>(text.status());
+      Result<AttachmentSpecFile> spec =
+          text.isOk() ? decodeSpec(*text) : Result<AttachmentSpecFile>(text.status());
       lock.lock();
       if (!spec.isOk()) {
-        log::error(kLog, "retarget: bad spec file, keeping " + spec_.endpoint.describe() + ": " + spec.status().toString());
+        log::error(kLog, "retarget: bad spec file, keeping " + spec_.endpoint.describe() + ": " +
+                             spec.status().toString());
         continue;
       }
       if (spec->size_bytes != size_bytes_) {
         log::error(kLog, "retarget: the spec changed the size; ignored");
         continue;
       }
-      log::info(kLog, "retarget to " + spec->endpoint.describe() + " (generation " + std::to_string(spec->generation) + ")");
+      log::info(kLog, "retarget to " + spec->endpoint.describe() + " (generation " +
+                          std::to_string(spec->generation) + ")");
       spec_ = *spec;
       current_.reset();  // nothing more goes to the old endpoint
       backoff = std::chrono::milliseconds(50);

@@ -145,8 +145,8 @@ void signalLoop(sigset_t signals, NbdConnectionPool* pool, std::string mountpoin
       tandem::log::info(kLog, "unmounted " + mountpoint + "; exiting");
       return;  // the FUSE loop sees ENODEV and returns
     }
-    tandem::log::warn(kLog, "signal " + std::to_string(received) + " ignored: cannot unmount " + mountpoint + ": " +
-                                std::strerror(errno) + " (detach the loop device first)");
+    tandem::log::warn(kLog, "signal " + std::to_string(received) + " ignored: cannot unmount " + mountpoint +
+                                ": " + std::strerror(errno) + " (detach the loop device first)");
   }
 }
 
@@ -211,7 +211,8 @@ int main(int argc, char** argv) {
     return kExitError;
   }
   std::string pid_path = options.dir + "/" + std::string(tandem::attach::kPidFile);
-  if (Status s = tandem::attach::writeFileAtomically(pid_path, std::to_string(::getpid()) + "\n"); !s.isOk()) {
+  if (Status s = tandem::attach::writeFileAtomically(pid_path, std::to_string(::getpid()) + "\n");
+      !s.isOk()) {
     fuse_session_unmount(se);
     fuse_session_destroy(se);
     report.fail(kExitError, s.toString());

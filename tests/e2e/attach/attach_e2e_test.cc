@@ -73,7 +73,9 @@ class CountingDevice final : public devices::BlockDevice {
     ++flushes;
     return inner_->flush();
   }
-  Status trim(uint64_t offset, uint64_t length, bool fua) override { return inner_->trim(offset, length, fua); }
+  Status trim(uint64_t offset, uint64_t length, bool fua) override {
+    return inner_->trim(offset, length, fua);
+  }
   Status writeZeroes(uint64_t offset, uint64_t length, bool fua) override {
     return inner_->writeZeroes(offset, length, fua);
   }
@@ -86,7 +88,8 @@ class CountingDevice final : public devices::BlockDevice {
 class AttachE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0 || ::access("/dev/fuse", R_OK | W_OK) != 0 || ::access("/dev/loop-control", F_OK) != 0) {
+    if (::geteuid() != 0 || ::access("/dev/fuse", R_OK | W_OK) != 0 ||
+        ::access("/dev/loop-control", F_OK) != 0) {
       GTEST_SKIP() << "needs root, /dev/fuse and loop devices";
     }
     for (const char* tool : {"losetup", "mkfs.ext4", "mount", "umount", "blkdiscard"}) {
@@ -131,14 +134,16 @@ class AttachE2eTest : public ::testing::Test {
     options.link_root = dir_ + "/dev-tandem";
     options.state_dir = dir_ + "/state";
     options.disk_fuse_program = TANDEM_DISK_FUSE_PATH;
-    auto manager = createLocalDeviceManager(options, detectHostCapabilities(),
-                                            std::make_shared<devices::SubprocessCommandRunner>(std::chrono::seconds(60)));
+    auto manager = createLocalDeviceManager(
+        options, detectHostCapabilities(),
+        std::make_shared<devices::SubprocessCommandRunner>(std::chrono::seconds(60)));
     EXPECT_TRUE(manager.isOk()) << manager.status().toString();
     return manager.isOk() ? std::move(manager).value() : nullptr;
   }
 
   void startServer() {
-    auto child = BackgroundProcess::start({TANDEM_NBD_SERVE_PATH, "--file", backing_, "--export", "vol", "--port", "0"});
+    auto child = BackgroundProcess::start(
+        {TANDEM_NBD_SERVE_PATH, "--file", backing_, "--export", "vol", "--port", "0"});
     ASSERT_TRUE(child.isOk()) << child.status().toString();
     server_ = std::move(child).value();
     auto port_line = server_->waitForLine("port ", std::chrono::seconds(10));
@@ -147,7 +152,9 @@ class AttachE2eTest : public ::testing::Test {
     ASSERT_TRUE(server_->waitForLine("ready", std::chrono::seconds(10)).isOk());
   }
 
-  AttachSpec spec() const { return AttachSpec{"vol", NbdEndpoint::tcp("127.0.0.1", port_, "vol"), kVolumeSize}; }
+  AttachSpec spec() const {
+    return AttachSpec{"vol", NbdEndpoint::tcp("127.0.0.1", port_, "vol"), kVolumeSize};
+  }
   std::string fsMount() const { return dir_ + "/fs"; }
   std::string stablePath() const { return dir_ + "/dev-tandem/vol"; }
 
@@ -197,7 +204,8 @@ class AttachE2eTest : public ::testing::Test {
       if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
       std::ifstream in(p.path() / "cmdline", std::ios::binary);
       std::string cmdline((std::istreambuf_iterator<char>(in)), {});
-      if (cmdline.find("tandem-disk-fuse") != std::string::npos && cmdline.find(dir_ + "/") != std::string::npos) {
+      if (cmdline.find("tandem-disk-fuse") != std::string::npos &&
+          cmdline.find(dir_ + "/") != std::string::npos) {
         out.push_back(std::stoi(pid));
       }
     }
@@ -230,7 +238,8 @@ TEST_F(AttachE2eTest, FileSystemOnTheStablePathSurvivesDetachAndReattach) {
   EXPECT_FALSE(fs::exists(fs::symlink_status(stablePath())));
 
   std::string served = readFileRange(backing_, 0, kVolumeSize);
-  EXPECT_NE(served.find(marker + "-1999\n"), std::string::npos) << "the file's bytes are not in the served file";
+  EXPECT_NE(served.find(marker + "-1999\n"), std::string::npos)
+      << "the file's bytes are not in the served file";
 
   attachOk(spec());
   ASSERT_NO_FATAL_FAILURE(run({"mount", stablePath(), fsMount()}));
@@ -296,7 +305,8 @@ TEST_F(AttachE2eTest, RestartedManagerAdoptsWithoutDuplicates) {
   fs::remove(stablePath());  // also recreated by adopt()
   manager_.reset();
   // The device keeps working with no manager at all (the node worker is down).
-  ASSERT_NO_FATAL_FAILURE(run({"dd", "if=/dev/urandom", "of=" + attached.device_path, "bs=64K", "count=4", "oflag=direct"}));
+  ASSERT_NO_FATAL_FAILURE(
+      run({"dd", "if=/dev/urandom", "of=" + attached.device_path, "bs=64K", "count=4", "oflag=direct"}));
   manager_ = newManager();
   auto report = manager_->adopt();
   ASSERT_TRUE(report.isOk()) << report.status().toString();
@@ -330,6 +340,15 @@ TEST_F(AttachE2eTest, ServerKilledWritesFailWithEioThenRetargetResumes) {
   errno = 0;
   EXPECT_EQ(::pread(fd, block.data, kBlock, 0), -1);
   EXPECT_EQ(errno, EIO);
+  // A buffered write is accepted into the page cache, but its fsync must fail.
+  int buffered = ::open(stablePath().c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(buffered, 0);
+  std::string lost(kBlock, '\x44');
+  ASSERT_EQ(::pwrite(buffered, lost.data(), lost.size(), 4 * kBlock), static_cast<ssize_t>(kBlock));
+  errno = 0;
+  EXPECT_EQ(::fsync(buffered), -1) << "fsync acknowledged a write that never reached the server";
+  EXPECT_EQ(errno, EIO);
+  ::close(buffered);
   auto listed = manager_->list();
   ASSERT_TRUE(listed.isOk());
   EXPECT_EQ(listed->at(0).health, AttachmentHealth::kDisconnected);
@@ -339,7 +358,9 @@ TEST_F(AttachE2eTest, ServerKilledWritesFailWithEioThenRetargetResumes) {
   ASSERT_TRUE(retargeted.isOk()) << retargeted.toString();
   std::memset(block.data, 0x33, kBlock);
   ASSERT_EQ(::pwrite(fd, block.data, kBlock, kBlock), static_cast<ssize_t>(kBlock)) << std::strerror(errno);
-  ASSERT_EQ(::fsync(fd), 0);
+  // The lost buffered write is reported once to every descriptor open when it was lost.
+  EXPECT_EQ(::fsync(fd), -1);
+  ASSERT_EQ(::fsync(fd), 0) << std::strerror(errno);
   EXPECT_EQ(readFileRange(backing_, kBlock, kBlock), std::string(kBlock, '\x33'));
   EXPECT_EQ(readFileRange(backing_, 0, kBlock), std::string(kBlock, '\x11'));
   ::close(fd);
@@ -382,10 +403,12 @@ TEST_F(AttachE2eTest, FsyncReachesTheServerAsFlush) {
 // Discard and zero-out on the device read back as zeroes from the served file.
 TEST_F(AttachE2eTest, DiscardAndZeroOutReadBackAsZeroes) {
   attachOk(spec());
-  ASSERT_NO_FATAL_FAILURE(run({"dd", "if=/dev/urandom", "of=" + stablePath(), "bs=1M", "count=2", "oflag=direct"}));
+  ASSERT_NO_FATAL_FAILURE(
+      run({"dd", "if=/dev/urandom", "of=" + stablePath(), "bs=1M", "count=2", "oflag=direct"}));
   ASSERT_NE(readFileRange(backing_, 0, 1 << 20), std::string(1 << 20, '\0'));
   ASSERT_NO_FATAL_FAILURE(run({"blkdiscard", "--offset", "0", "--length", "1048576", stablePath()}));
-  ASSERT_NO_FATAL_FAILURE(run({"blkdiscard", "--zeroout", "--offset", "1048576", "--length", "1048576", stablePath()}));
+  ASSERT_NO_FATAL_FAILURE(
+      run({"blkdiscard", "--zeroout", "--offset", "1048576", "--length", "1048576", stablePath()}));
   EXPECT_EQ(readFileRange(backing_, 0, 2 << 20), std::string(2 << 20, '\0'));
   EXPECT_TRUE(manager_->detach("vol", false).isOk());
 }
@@ -406,7 +429,8 @@ TEST_F(AttachE2eTest, DiskServerKilledIoFailsAndAdoptCleansUp) {
   EXPECT_EQ(::pwrite(fd, block.data, kBlock, 0), -1);
   EXPECT_EQ(errno, EIO);
   ::close(fd);
-  EXPECT_EQ(readFileRange(backing_, 0, kBlock), std::string(kBlock, '\0')) << "a failed write reached the file";
+  EXPECT_EQ(readFileRange(backing_, 0, kBlock), std::string(kBlock, '\0'))
+      << "a failed write reached the file";
 
   manager_ = newManager();
   auto listed = manager_->list();
@@ -426,7 +450,8 @@ TEST_F(AttachE2eTest, DiskServerKilledIoFailsAndAdoptCleansUp) {
 
 // An endpoint nobody serves: attach fails with nbd_endpoint_unavailable and leaves nothing.
 TEST_F(AttachE2eTest, UnreachableEndpointFailsCleanly) {
-  auto attached = manager_->attach(AttachSpec{"vol", NbdEndpoint::unixSocket(dir_ + "/nobody.sock", "vol"), kVolumeSize});
+  auto attached =
+      manager_->attach(AttachSpec{"vol", NbdEndpoint::unixSocket(dir_ + "/nobody.sock", "vol"), kVolumeSize});
   ASSERT_FALSE(attached.isOk());
   EXPECT_EQ(attached.status().code(), ErrorCode::kUnavailable) << attached.status().toString();
   EXPECT_EQ(attached.status().reason(), kReasonEndpointUnavailable);

@@ -8,7 +8,8 @@ namespace {
 
 // A spec survives encode/decode, for TCP and UNIX endpoints.
 TEST(AttachmentFiles, SpecRoundTrips) {
-  for (const NbdEndpoint& e : {NbdEndpoint::tcp("10.0.0.7", 10809, "vol-1"), NbdEndpoint::unixSocket("/run/x.sock", "v")}) {
+  for (const NbdEndpoint& e :
+       {NbdEndpoint::tcp("10.0.0.7", 10809, "vol-1"), NbdEndpoint::unixSocket("/run/x.sock", "v")}) {
     AttachmentSpecFile spec{"vol-1", 1ull << 30, e, 7};
     auto decoded = decodeSpec(encodeSpec(spec));
     ASSERT_TRUE(decoded.isOk()) << decoded.status().toString();

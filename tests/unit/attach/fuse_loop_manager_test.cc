@@ -45,7 +45,8 @@ TEST_F(FuseLoopManagerTest, UnreachableEndpointLeavesNothing) {
   EXPECT_EQ(attached.status().reason(), kReasonEndpointUnavailable);
   EXPECT_NE(attached.status().message().find("Connection refused"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir_ + "/state/vol"));
-  for (const auto& call : runner_->calls()) EXPECT_NE(call[1], "--find") << "no loop device for a failed start";
+  for (const auto& call : runner_->calls())
+    EXPECT_NE(call[1], "--find") << "no loop device for a failed start";
 }
 
 // The server starts but losetup fails: the error says so and the attachment is rolled back.

@@ -25,7 +25,7 @@ namespace tandem::attach {
 // Where the NBD export of a volume is served: a TCP host/port or a UNIX socket, plus the export
 // name. Exactly one of (tcp_host, tcp_port) and unix_path is set.
 struct NbdEndpoint {
-  std::string tcp_host;   // numeric address or host name; empty for a UNIX socket
+  std::string tcp_host;  // numeric address or host name; empty for a UNIX socket
   uint16_t tcp_port = 0;
   std::string unix_path;  // empty for TCP
   std::string export_name;
@@ -58,7 +58,7 @@ enum class LinkState { kConnected, kDisconnected };
 struct AttachmentStatusFile {
   uint64_t generation = 0;  // the spec generation this status is about
   LinkState state = LinkState::kDisconnected;
-  std::string error;        // why it is disconnected (empty when connected)
+  std::string error;  // why it is disconnected (empty when connected)
   bool operator==(const AttachmentStatusFile&) const = default;
 };
 

@@ -32,11 +32,11 @@
 namespace tandem::attach {
 
 // Status reasons (Status::reason()) the REST layer passes on.
-inline constexpr std::string_view kReasonDeviceBusy = "device_busy";                       // kConflict
+inline constexpr std::string_view kReasonDeviceBusy = "device_busy";                        // kConflict
 inline constexpr std::string_view kReasonNoBlockDeviceSupport = "no_block_device_support";  // kUnsupported
-inline constexpr std::string_view kReasonAttachmentNotFound = "attachment_not_found";      // kNotFound
-inline constexpr std::string_view kReasonAttachmentBroken = "attachment_broken";           // kConflict
-inline constexpr std::string_view kReasonEndpointUnavailable = "nbd_endpoint_unavailable"; // kUnavailable
+inline constexpr std::string_view kReasonAttachmentNotFound = "attachment_not_found";       // kNotFound
+inline constexpr std::string_view kReasonAttachmentBroken = "attachment_broken";            // kConflict
+inline constexpr std::string_view kReasonEndpointUnavailable = "nbd_endpoint_unavailable";  // kUnavailable
 
 struct AttachSpec {
   std::string volume;       // a valid object name (isValidObjectName)
@@ -63,12 +63,12 @@ struct AttachmentInfo {
   std::string volume;
   std::string device_path;  // empty when no loop device is bound
   std::string stable_path;
-  NbdEndpoint endpoint;     // from the spec (empty when the spec is unreadable)
+  NbdEndpoint endpoint;  // from the spec (empty when the spec is unreadable)
   uint64_t size_bytes = 0;
   uint64_t generation = 0;  // bumped by each retarget
   int server_pid = 0;       // tandem-disk-fuse's pid, 0 when not running
   AttachmentHealth health = AttachmentHealth::kBroken;
-  std::string detail;       // why it is not healthy
+  std::string detail;  // why it is not healthy
 };
 
 struct AdoptReport {
@@ -117,15 +117,15 @@ class LocalDeviceManager {
 };
 
 struct LocalDeviceOptions {
-  std::string link_root = "/dev/tandem";     // the stable paths' directory (created if missing)
-  std::string state_dir = "/run/tandem/attach";  // one directory per attachment (created if missing)
+  std::string link_root = "/dev/tandem";               // the stable paths' directory (created if missing)
+  std::string state_dir = "/run/tandem/attach";        // one directory per attachment (created if missing)
   std::string disk_fuse_program = "tandem-disk-fuse";  // path, or a name looked up in PATH
-  unsigned nbd_connections = 1;              // NBD connections per attachment
-  bool loop_direct_io = true;                // losetup --direct-io=on (falls back to off)
+  unsigned nbd_connections = 1;                        // NBD connections per attachment
+  bool loop_direct_io = true;                          // losetup --direct-io=on (falls back to off)
   std::chrono::milliseconds retarget_wait = std::chrono::seconds(10);
   std::chrono::milliseconds stop_wait = std::chrono::seconds(10);  // for the server to exit
-  std::string proc_root = "/proc";           // for mountinfo and the open-file scan
-  std::string sys_root = "/sys";             // for loop holders
+  std::string proc_root = "/proc";                                 // for mountinfo and the open-file scan
+  std::string sys_root = "/sys";                                   // for loop holders
 };
 
 // Creates the manager for the best backend the host supports (see chooseDeviceBackend).
