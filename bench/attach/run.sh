@@ -5,7 +5,9 @@
 #   fuse-loop-cN  /dev/loopN over tandem-disk-fuse (FUSE file -> libnbd, N NBD connections),
 #                 losetup --direct-io=on, fio libaio O_DIRECT on the loop device
 #   nbd           fio's nbd engine straight to the same export (no kernel in the path)
-#   plain-loop    a loop device over the plain file (no FUSE, no NBD): the ceiling
+#   plain-loop-dio-on/off  a loop device over the plain file (no FUSE, no NBD), with direct I/O
+#                 to the file (the disk's own latency) and without (the page cache, like
+#                 tandem-nbd-serve, which writes through the page cache too)
 # then prints IOPS, MiB/s and mean completion latency side by side. Needs root, /dev/fuse and
 # loop devices. Not a test (never in ctest). Every process, loop device, mount and temp file is
 # removed on exit.
@@ -72,7 +74,8 @@ run_fio() {
       --runtime="$RUNTIME" --ramp_time="$RAMP" --output-format=json "$@")
     RESULT[$name/$jname]=$(/usr/bin/python3 -c '
 import json, sys
-j = json.load(sys.stdin)["jobs"][0]["write"]
+text = sys.stdin.read()  # the nbd engine prints a line before the JSON
+j = json.loads(text[text.index("{"):])["jobs"][0]["write"]
 print("%.0f %.1f %.0f" % (j["iops"], j["bw_bytes"] / 1048576, j["clat_ns"]["mean"] / 1000))' <<<"$out")
   done
 }
@@ -97,22 +100,24 @@ done
 run_fio nbd --ioengine=nbd --uri="nbd://127.0.0.1:$PORT/vol"
 TARGETS+=(nbd)
 
-loop=$(losetup --find --show --direct-io=on "$WORK/volume.img")
-LOOPS+=("$loop")
-run_fio plain-loop --filename="$loop" --ioengine=libaio --direct=1
-losetup --detach "$loop"
-LOOPS=()
-TARGETS+=(plain-loop)
+for dio in on off; do
+  loop=$(losetup --find --show --direct-io=$dio "$WORK/volume.img")
+  LOOPS+=("$loop")
+  run_fio "plain-loop-dio-$dio" --filename="$loop" --ioengine=libaio --direct=1
+  losetup --detach "$loop"
+  LOOPS=()
+  TARGETS+=("plain-loop-dio-$dio")
+done
 
 printf '%-20s' "IOPS / MiB/s / lat"
-for t in "${TARGETS[@]}"; do printf '%26s' "$t"; done
+for t in "${TARGETS[@]}"; do printf '%24s' "$t"; done
 echo
 for job in "${JOBS[@]}"; do
   jname=${job%%:*}
   printf '%-20s' "$jname"
   for t in "${TARGETS[@]}"; do
     read -r iops mib lat <<<"${RESULT[$t/$jname]}"
-    printf '%26s' "$iops / $mib / ${lat}us"
+    printf '%24s' "$iops / $mib / ${lat}us"
   done
   echo
 done

@@ -36,6 +36,10 @@ bool fillAttr(NbdConnectionPool& p, fuse_ino_t ino, struct stat* st) {
 void opInit(void*, fuse_conn_info* conn) {
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   if (conn->capable & FUSE_CAP_ASYNC_DIO) conn->want |= FUSE_CAP_ASYNC_DIO;
+  // The loop device's direct I/O arrives as background requests; the kernel's default of 12 in
+  // flight caps queue depth below what a deep fio/VM queue offers.
+  conn->max_background = 64;
+  conn->congestion_threshold = 48;
 }
 
 void opLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {

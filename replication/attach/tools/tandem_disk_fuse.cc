@@ -4,6 +4,8 @@
 //   tandem-disk-fuse --dir ATTACHMENT_DIR [--connections N] [--threads N] [--foreground]
 //                    [--log-level debug|info|warn|error]
 //
+// --connections: NBD connections (default 4; a request takes a free one, FLUSH goes on all).
+// --threads: idle FUSE worker threads kept (default 8; libfuse's multithreaded loop).
 // ATTACHMENT_DIR holds the spec file (volume, size, endpoint; see attachment_files.h) and the
 // mount point `mnt`. Unless --foreground, the program detaches: the parent returns once the
 // child has connected to NBD, mounted and written its pid file (exit 0), or with the child's
@@ -46,7 +48,7 @@ constexpr int kExitUnavailable = 3;
 
 struct Options {
   std::string dir;
-  unsigned connections = 1;
+  unsigned connections = 4;
   unsigned threads = 8;
   bool foreground = false;
 };
@@ -195,7 +197,9 @@ int main(int argc, char** argv) {
   }
 
   std::string mountpoint = options.dir + "/" + std::string(tandem::attach::kMountDir);
-  std::string volume_opts = "-ofsname=tandem-disk:" + options.dir + ",subtype=tandem-disk";
+  // The directory's name is the volume's (an object name: no comma to break the option list).
+  std::string name = options.dir.substr(options.dir.find_last_of('/') + 1);
+  std::string volume_opts = "-ofsname=tandem-disk:" + name + ",subtype=tandem-disk";
   char* fuse_argv[] = {argv[0], volume_opts.data(), nullptr};
   fuse_args args = FUSE_ARGS_INIT(2, fuse_argv);
   const fuse_lowlevel_ops& ops = tandem::attach::diskFuseOperations();

@@ -120,7 +120,7 @@ struct LocalDeviceOptions {
   std::string link_root = "/dev/tandem";               // the stable paths' directory (created if missing)
   std::string state_dir = "/run/tandem/attach";        // one directory per attachment (created if missing)
   std::string disk_fuse_program = "tandem-disk-fuse";  // path, or a name looked up in PATH
-  unsigned nbd_connections = 1;                        // NBD connections per attachment
+  unsigned nbd_connections = 4;  // NBD connections per attachment (bench/attach: 4 beats 1)
   bool loop_direct_io = true;                          // losetup --direct-io=on (falls back to off)
   std::chrono::milliseconds retarget_wait = std::chrono::seconds(10);
   std::chrono::milliseconds stop_wait = std::chrono::seconds(10);  // for the server to exit
