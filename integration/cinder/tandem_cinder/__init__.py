@@ -1,0 +1,1 @@
+"""Tandem's OpenStack Cinder volume driver (``tandem_cinder.driver.TandemDriver``)."""
