@@ -78,6 +78,8 @@ class FakeController(object):
         self.api_version = 'v1'
         self.unavailable = False
         self.creating_polls = 0
+        self.stream_limit = None  # stop a data stream after this many bytes (a broken connection)
+        self.raw_answer = None  # (status, bytes): the next request gets exactly this body
         self.requests = []  # (method, path, query dict, JSON body or byte count)
         self._failures = []
         self.lock = threading.Lock()
@@ -90,7 +92,9 @@ class FakeController(object):
         context.load_cert_chain(cert, key)
         handler = type('Handler', (_Handler,), {'fake': self})
         self.server = _Server(('127.0.0.1', 0), handler)
-        self.server.tls = context
+        # The TLS handshake happens at the handler thread's first read, not in accept().
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True,
+                                                 do_handshake_on_connect=False)
         self.url = 'https://127.0.0.1:%d' % self.server.server_address[1]
         self._stopping = False
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -102,6 +106,8 @@ class FakeController(object):
         while True:
             try:
                 request, address = self.server.socket.accept()
+            except ssl.SSLError:
+                continue
             except OSError:
                 return
             if self._stopping:
@@ -400,16 +406,10 @@ class Stream(object):
 
 
 class _Server(http.server.ThreadingHTTPServer):
-    """Each connection gets its TLS handshake in its own handler thread."""
     daemon_threads = True
-    tls = None
 
-    def finish_request(self, request, client_address):
-        try:
-            request = self.tls.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return  # e.g. a client that does not trust our CA
-        super().finish_request(request, client_address)
+    def handle_error(self, request, client_address):
+        pass  # e.g. a client that does not trust our CA ends the handshake
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -429,19 +429,29 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         fake = self.fake
         try:
             with fake.lock:
+                if fake.raw_answer:
+                    status, raw = fake.raw_answer
+                    fake.raw_answer = None
+                    self.send_response(status)
+                    self.send_header('Content-Length', str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                    return
                 status, result = fake.handle(self.command, url.path, query, self.headers, self._read_body)
                 if isinstance(result, Stream):
                     self.send_response(200)
                     self.send_header('Content-Type', 'application/octet-stream')
                     self.send_header('Content-Length', str(result.size))
                     self.end_headers()
-                    self.wfile.write(result.data)
+                    limit = result.size if fake.stream_limit is None else fake.stream_limit
+                    self.wfile.write(result.data[:limit])
                     zeros = bytes(1024 * 1024)
-                    left = result.size - len(result.data)
+                    left = limit - len(result.data)
                     while left > 0:
                         n = min(left, len(zeros))
                         self.wfile.write(zeros[:n])
                         left -= n
+                    self.close_connection = True
                     return
         except ApiError as e:
             status, result = e.status, {'error': {'code': e.code, 'message': e.message, 'details': {}}}
