@@ -605,6 +605,8 @@ class TandemDriver(driver.VolumeDriver):
             'replication_enabled': False,
             'tandem_replicas': replicas,
             'backend_state': 'up',
+            'filter_function': self.get_filter_function(),
+            'goodness_function': self.get_goodness_function(),
         }
 
     def _update_volume_stats(self):
