@@ -1,1 +1,1 @@
-"""Tandem's OpenStack Cinder volume driver (``tandem_cinder.driver.TandemDriver``)."""
+"""Tandem's Cinder volume driver: tandem_cinder.driver.TandemDriver."""

@@ -1,9 +1,22 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """A thin HTTPS/JSON client of the Tandem controller's REST API.
 
-One request per call, tried on each configured controller URL in turn (starting with the one that
-answered last) while a controller cannot be reached or answers 503; any other answer is final.
-The bearer token is read from its file at every request, so a rotated token needs no restart.
-Standard library only (http.client, ssl): nothing beyond what Cinder already has.
+One request per call, tried on each configured controller URL in turn
+(starting with the one that answered last) while a controller cannot be
+reached or answers 503; any other answer is final. The bearer token is read
+from its file at every request, so a rotated token needs no restart.
+Standard library only (http.client, ssl): nothing beyond what Cinder has.
 """
 
 import http.client
@@ -18,28 +31,32 @@ CHUNK = 1024 * 1024
 class TandemError(Exception):
     """An error answer of the controller, or no answer at all.
 
-    ``status`` is the HTTP status (None when no controller answered), ``code`` the controller's
-    machine-readable reason (``error.code``), ``message`` its human-readable text.
+    ``status`` is the HTTP status (None when no controller answered),
+    ``code`` the controller's machine-readable reason (``error.code``),
+    ``message`` its human-readable text.
     """
 
     def __init__(self, status, code, message):
-        super().__init__('%s (%s%s)' % (message, code,
-                                        ', HTTP %s' % status if status else ''))
+        super(TandemError, self).__init__(
+            '%s (%s%s)' % (message, code,
+                           ', HTTP %s' % status if status else ''))
         self.status = status
         self.code = code
         self.message = message
 
 
 class ControllerUnreachable(TandemError):
-    """No configured controller answered (connection, TLS or timeout errors, or 503)."""
+    """No controller answered (connection, TLS, timeout errors or 503)."""
 
     def __init__(self, message):
-        super().__init__(None, 'unreachable', message)
+        super(ControllerUnreachable, self).__init__(None, 'unreachable',
+                                                    message)
 
 
 def path(*segments):
-    """/v1/<segments>, each segment percent-quoted (names may not contain '/')."""
-    return '/v1/' + '/'.join(urllib.parse.quote(str(s), safe='') for s in segments)
+    """/v1/<segments>, each segment percent-quoted (so '/' stays inside)."""
+    return '/v1/' + '/'.join(urllib.parse.quote(str(s), safe='')
+                             for s in segments)
 
 
 def _error_from(status, raw):
@@ -49,12 +66,14 @@ def _error_from(status, raw):
                            err.get('message') or '')
     except (ValueError, KeyError, TypeError):
         text = raw.decode('utf-8', 'replace').strip()[:200]
-        return TandemError(status, 'http_%d' % status, text or 'no error body')
+        return TandemError(status, 'http_%d' % status,
+                           text or 'no error body')
 
 
 class Client(object):
-    """Talks to the controllers at ``urls`` (https://host:port), verifying them against
-    ``ca_file`` (None: the system's CA store) and sending the token in ``token_file``."""
+    """Talks to the controllers at ``urls`` (https://host:port), verifying
+    them against ``ca_file`` (None: the system's CA store) and sending the
+    token in ``token_file``."""
 
     def __init__(self, urls, token_file, ca_file=None, connect_timeout=10,
                  request_timeout=60):
@@ -62,7 +81,8 @@ class Client(object):
         for url in urls:
             u = urllib.parse.urlsplit(url.strip())
             if u.scheme != 'https' or not u.hostname:
-                raise ValueError('controller URL %r must be https://host[:port]' % url)
+                raise ValueError('controller URL %r must be '
+                                 'https://host[:port]' % url)
             self._targets.append((url.strip(), u.hostname, u.port or 443))
         if not self._targets:
             raise ValueError('no controller URL')
@@ -77,21 +97,21 @@ class Client(object):
             with open(self._token_file) as f:
                 token = f.read().strip()
         except OSError as e:
-            raise TandemError(None, 'token_file', 'cannot read the token file %s: %s'
+            raise TandemError(None, 'token_file',
+                              'cannot read the token file %s: %s'
                               % (self._token_file, e.strerror or e))
         if not token:
-            raise TandemError(None, 'token_file', 'the token file %s is empty' % self._token_file)
+            raise TandemError(None, 'token_file',
+                              'the token file %s is empty' % self._token_file)
         return token
 
-    def _order(self):
-        n = len(self._targets)
-        return [(self._preferred + i) % n for i in range(n)]
-
-    def _send(self, method, target, url_path, headers, body, rewind):
-        """One attempt on one controller; returns the open response (caller reads it)."""
+    def _send(self, method, target, url_path, headers, body):
+        """One attempt on one controller; returns (connection, response),
+        the response not read yet. ``body`` is bytes or a seekable file,
+        which is sent from its start."""
         _, host, port = target
-        conn = http.client.HTTPSConnection(host, port, timeout=self._connect_timeout,
-                                           context=self._context)
+        conn = http.client.HTTPSConnection(
+            host, port, timeout=self._connect_timeout, context=self._context)
         try:
             conn.connect()
             conn.sock.settimeout(self._request_timeout)
@@ -99,49 +119,52 @@ class Client(object):
             for k, v in headers.items():
                 conn.putheader(k, v)
             conn.endheaders()
-            if body is not None:
-                if isinstance(body, bytes):
-                    conn.send(body)
-                else:
-                    rewind(body)
-                    while True:
-                        chunk = body.read(CHUNK)
-                        if not chunk:
-                            break
-                        conn.send(chunk)
+            if isinstance(body, bytes):
+                conn.send(body)
+            elif body is not None:
+                body.seek(0)
+                while True:
+                    chunk = body.read(CHUNK)
+                    if not chunk:
+                        break
+                    conn.send(chunk)
             return conn, conn.getresponse()
         except BaseException:
             conn.close()
             raise
 
     def _exchange(self, method, url_path, headers, body=None):
-        """Sends the request to each controller in turn; returns (conn, response) of the first
-        that answers with something other than 503."""
+        """Sends the request to each controller in turn; returns
+        (connection, response) of the first that does not answer 503."""
         headers = dict(headers)
         headers['Authorization'] = 'Bearer ' + self._token()
         failures = []
-        for i in self._order():
+        n = len(self._targets)
+        for i in [(self._preferred + k) % n for k in range(n)]:
             target = self._targets[i]
             try:
-                conn, resp = self._send(method, target, url_path, headers, body,
-                                        lambda f: f.seek(0))
+                conn, resp = self._send(method, target, url_path, headers,
+                                        body)
             except (OSError, http.client.HTTPException) as e:
-                # Connection refused, DNS, TLS verification, timeouts (socket.timeout is an
-                # OSError): this controller is unreachable, try the next one.
+                # Refused, DNS, TLS verification, timeouts (socket.timeout
+                # is an OSError): this one is unreachable, try the next.
                 failures.append('%s: %s' % (target[0], e))
                 continue
             if resp.status == 503:
-                failures.append('%s: %s' % (target[0], _error_from(503, resp.read())))
+                failures.append('%s: %s' % (
+                    target[0], _error_from(503, resp.read())))
                 conn.close()
                 continue
             self._preferred = i
             return conn, resp
-        raise ControllerUnreachable('no Tandem controller answered %s %s: %s'
-                                    % (method, url_path, '; '.join(failures)))
+        raise ControllerUnreachable(
+            'no Tandem controller answered %s %s: %s'
+            % (method, url_path, '; '.join(failures)))
 
     def request(self, method, url_path, body=None, query=None):
-        """Sends a JSON request; returns the decoded JSON answer (None for an empty body).
-        Raises TandemError for an error status, ControllerUnreachable when nobody answered."""
+        """Sends a JSON request; returns the decoded JSON answer (None for
+        an empty body). Raises TandemError for an error status and
+        ControllerUnreachable when no controller answered."""
         if query:
             url_path += '?' + urllib.parse.urlencode(query)
         headers = {'Accept': 'application/json'}
@@ -156,8 +179,8 @@ class Client(object):
         try:
             raw = resp.read()
         except (OSError, http.client.HTTPException) as e:
-            raise ControllerUnreachable('reading the answer to %s %s failed: %s'
-                                        % (method, url_path, e))
+            raise ControllerUnreachable('reading the answer to %s %s '
+                                        'failed: %s' % (method, url_path, e))
         finally:
             conn.close()
         if resp.status >= 400:
@@ -168,13 +191,15 @@ class Client(object):
             return json.loads(raw)
         except ValueError:
             raise TandemError(resp.status, 'protocol_error',
-                              'the answer to %s %s is not JSON' % (method, url_path))
+                              'the answer to %s %s is not JSON'
+                              % (method, url_path))
 
     def get(self, url_path, query=None):
         return self.request('GET', url_path, query=query)
 
     def post(self, url_path, body=None):
-        return self.request('POST', url_path, body if body is not None else {})
+        return self.request('POST', url_path,
+                            body if body is not None else {})
 
     def patch(self, url_path, body):
         return self.request('PATCH', url_path, body)
@@ -183,13 +208,14 @@ class Client(object):
         return self.request('DELETE', url_path, query=query)
 
     def version(self):
-        """GET /v1/version (needs no token, but a readable token file is checked anyway)."""
+        """GET /v1/version (open; the token file must be readable anyway)."""
         return self.get(path('version'))
 
     def upload(self, url_path, fileobj, length):
-        """PUT ``length`` bytes read from ``fileobj`` (seekable, read from its start)."""
+        """PUT ``length`` bytes of ``fileobj`` (seekable, sent from 0)."""
         headers = {'Content-Type': 'application/octet-stream',
-                   'Content-Length': str(length), 'Accept': 'application/json'}
+                   'Content-Length': str(length),
+                   'Accept': 'application/json'}
         conn, resp = self._exchange('PUT', url_path, headers, fileobj)
         try:
             raw = resp.read()
@@ -199,10 +225,12 @@ class Client(object):
             raise _error_from(resp.status, raw)
 
     def download(self, url_path, fileobj):
-        """GET a byte stream into ``fileobj``; runs of zero chunks become holes (seek) so a
-        sparse volume stays sparse on disk. Returns the number of bytes received; raises
-        TandemError when the stream is shorter than its Content-Length."""
-        conn, resp = self._exchange('GET', url_path, {'Accept': 'application/octet-stream'})
+        """GET a byte stream into ``fileobj``; chunks of zeros become holes
+        (seek) so a sparse volume stays sparse on disk. Returns the number
+        of bytes received; a stream shorter than its Content-Length raises
+        TandemError."""
+        conn, resp = self._exchange('GET', url_path,
+                                    {'Accept': 'application/octet-stream'})
         try:
             if resp.status >= 400:
                 raise _error_from(resp.status, resp.read())
@@ -213,8 +241,9 @@ class Client(object):
                 try:
                     chunk = resp.read(CHUNK)
                 except (OSError, http.client.HTTPException) as e:
-                    raise ControllerUnreachable('reading %s failed after %d bytes: %s'
-                                                % (url_path, received, e))
+                    raise ControllerUnreachable(
+                        'reading %s failed after %d bytes: %s'
+                        % (url_path, received, e))
                 if not chunk:
                     break
                 received += len(chunk)
@@ -227,9 +256,9 @@ class Client(object):
             if hole:
                 fileobj.truncate(fileobj.tell())
             if expected is not None and int(expected) != received:
-                raise TandemError(resp.status, 'short_read', '%s ended after %d of %s bytes'
+                raise TandemError(resp.status, 'short_read',
+                                  '%s ended after %d of %s bytes'
                                   % (url_path, received, expected))
             return received
         finally:
             conn.close()
-

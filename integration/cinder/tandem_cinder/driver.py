@@ -12,11 +12,13 @@
 
 """Cinder volume driver for Tandem, replicated block storage.
 
-Each driver call is one or two calls of the Tandem controller's REST API. Tandem names derive
-from Cinder ids (``cinder-<volume name_id>``, ``cinder-snap-<snapshot id>``), so the driver
-keeps no state: a restarted cinder-volume finds everything by name. Each Tandem resource group
-is one Cinder pool. Attachments are Tandem block attachments on ``connector['host']`` (a host
-running tandem-node), returned to os-brick as the ``local`` connection type.
+Each driver call is one or two calls of the Tandem controller's REST API.
+Tandem names derive from Cinder ids (``cinder-<volume name_id>``,
+``cinder-snap-<snapshot id>``), so the driver keeps no state: a restarted
+cinder-volume finds everything by name. Each Tandem resource group is one
+Cinder pool. Attachments are Tandem block attachments on
+``connector['host']`` (a host running tandem-node), returned to os-brick as
+the ``local`` connection type.
 """
 
 import math
@@ -85,7 +87,7 @@ MAX_REPLICAS = 8
 
 
 def volume_name(volume):
-    """The Tandem name of a Cinder volume (name_id follows a completed migration)."""
+    """The Tandem name of a Cinder volume (name_id follows a migration)."""
     return VOLUME_PREFIX + volume.name_id
 
 
