@@ -265,6 +265,7 @@ class TandemDriver(driver.VolumeDriver):
         """Polls a Tandem object (a view from a create) until it leaves
         'creating'; 'error' or the ready timeout fail the create."""
         deadline = time.monotonic() + self._conf('tandem_ready_timeout')
+        view = view or {}
         while view.get('state') == 'creating':
             if time.monotonic() >= deadline:
                 raise self._backend_error(
@@ -273,7 +274,7 @@ class TandemDriver(driver.VolumeDriver):
                     t=self._conf('tandem_ready_timeout'),
                     reason=view.get('reason') or 'no reason given')
             time.sleep(self.poll_interval)
-            view = self._call(what, 'GET', url_path)
+            view = self._call(what, 'GET', url_path) or {}
         if view.get('state') == 'error':
             raise self._backend_error(
                 _('Tandem %(what)s: the controller reports error: '
