@@ -64,6 +64,20 @@ def make_ca(directory, tag):
     return paths
 
 
+def busy_controller(test, directory, others):
+    """A second fake controller that answers 503 to everything, started for ``test`` (stopped at
+    its end), and a CA bundle trusting it and ``others``; returns (controller, bundle path)."""
+    busy = FakeController(directory, tag='busy').start()
+    test.addCleanup(busy.stop)
+    busy.unavailable = True
+    bundle = os.path.join(directory, 'bundle.pem')
+    with open(bundle, 'w') as out:
+        for ca in [busy.ca] + [o.ca for o in others]:
+            with open(ca) as f:
+                out.write(f.read())
+    return busy, bundle
+
+
 class ApiError(Exception):
     def __init__(self, status, code, message):
         super().__init__(message)

@@ -86,14 +86,8 @@ class TandemClientTestCase(test.TestCase):
         self.assertEqual(404, err.status)
 
     def test_upload_is_retried_from_the_start_on_the_next_controller(self):
-        busy = fake_controller.FakeController(self.tmp, tag='busy').start()
-        self.addCleanup(busy.stop)
-        busy.unavailable = True
-        bundle = os.path.join(self.tmp, 'bundle.pem')
-        with open(bundle, 'w') as out:
-            for ca in (busy.ca, self.fake.ca):
-                with open(ca) as f:
-                    out.write(f.read())
+        busy, bundle = fake_controller.busy_controller(self, self.tmp,
+                                                       [self.fake])
         c = client.Client([busy.url, self.fake.url], self.token_file, bundle)
         src = os.path.join(self.tmp, 'src')
         with open(src, 'wb') as f:

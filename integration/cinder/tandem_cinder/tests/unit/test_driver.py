@@ -214,15 +214,8 @@ class TandemDriverTestCase(test.TestCase):
     # -- controller URLs and tokens ------------------------------------------
 
     def test_controller_urls_tried_in_turn(self):
-        busy = fake_controller.FakeController(self.tmp, tag='busy').start()
-        self.addCleanup(busy.stop)
-        busy.unavailable = True
-        # One CA file for both: write the two CAs into one bundle.
-        bundle = os.path.join(self.tmp, 'bundle.pem')
-        with open(bundle, 'w') as out:
-            for ca in (os.path.join(self.tmp, 'busy-ca.pem'), self.fake.ca):
-                with open(ca) as f:
-                    out.write(f.read())
+        busy, bundle = fake_controller.busy_controller(self, self.tmp,
+                                                       [self.fake])
         self.set_conf(tandem_controller_urls=[closed_port_url(), busy.url,
                                               self.fake.url],
                       tandem_ca_file=bundle)
@@ -237,12 +230,10 @@ class TandemDriverTestCase(test.TestCase):
         self.assertEqual({}, self.fake.volumes)
 
     def test_no_controller_answers(self):
-        busy = fake_controller.FakeController(self.tmp, tag='busy2').start()
-        self.addCleanup(busy.stop)
-        busy.unavailable = True
+        busy, bundle = fake_controller.busy_controller(self, self.tmp, [])
         refused = closed_port_url()
         self.set_conf(tandem_controller_urls=[refused, busy.url],
-                      tandem_ca_file=os.path.join(self.tmp, 'busy2-ca.pem'))
+                      tandem_ca_file=bundle)
         self.assertBackendError([refused, busy.url, 'unavailable',
                                  'unreachable'],
                                 self.make_driver().create_volume,
