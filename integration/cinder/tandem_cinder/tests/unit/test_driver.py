@@ -7,6 +7,7 @@ import socket
 import tempfile
 from unittest import mock
 
+from os_brick.initiator import connector
 from oslo_utils import units
 
 from cinder import context
@@ -557,6 +558,21 @@ class TandemDriverTestCase(test.TestCase):
         self.assertEqual(info, self.driver.initialize_connection(vol,
                                                                  connector))
         self.assertEqual(1, len(self.tandem(vol)['attachments']))
+
+    def test_connection_info_is_what_os_brick_local_takes(self):
+        # Cinder's own generic attach (backup, migration, image copy on the
+        # cinder-volume host) and Nova hand connection_info to os-brick.
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        info = self.driver.initialize_connection(vol, {'host': 'node1'})
+        brick = connector.InitiatorConnector.factory(
+            info['driver_volume_type'], root_helper=None)
+        device = brick.connect_volume(info['data'])
+        self.assertEqual({'type': 'local',
+                          'path': '/dev/tandem/cinder-' + vol.id}, device)
+        self.assertEqual([device['path']],
+                         brick.get_volume_paths(info['data']))
+        brick.disconnect_volume(info['data'], device)
 
     def test_initialize_connection_needs_host(self):
         vol = self.volume()
