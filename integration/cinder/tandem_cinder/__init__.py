@@ -1,0 +1,1 @@
+"""Tandem's Cinder volume driver: tandem_cinder.driver.TandemDriver."""
