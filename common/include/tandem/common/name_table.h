@@ -1,0 +1,49 @@
+// NameTable: the one place an enum's values meet their text names. Each state enum has exactly
+// one table (next to the enum's codec); code compares enum values, and only codecs and messages
+// convert. Pure constexpr helpers, thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tandem {
+
+template <typename E>
+struct NameEntry {
+  E value;
+  std::string_view name;
+};
+
+// The name of `value` in `table`; "unknown" for a value missing from the table (a bug the
+// table's unit test catches).
+template <typename E, size_t N>
+constexpr std::string_view nameIn(const NameEntry<E> (&table)[N], E value) {
+  for (const auto& e : table) {
+    if (e.value == value) return e.name;
+  }
+  return "unknown";
+}
+
+// The value named `name` in `table`, or nullopt.
+template <typename E, size_t N>
+constexpr std::optional<E> valueIn(const NameEntry<E> (&table)[N], std::string_view name) {
+  for (const auto& e : table) {
+    if (e.name == name) return e.value;
+  }
+  return std::nullopt;
+}
+
+// "a, b, c": the table's names, for error messages.
+template <typename E, size_t N>
+std::string namesIn(const NameEntry<E> (&table)[N]) {
+  std::string out;
+  for (const auto& e : table) {
+    if (!out.empty()) out += ", ";
+    out += e.name;
+  }
+  return out;
+}
+
+}  // namespace tandem
