@@ -95,9 +95,7 @@ Result<PeerReport> readPeerReport(const rapidjson::Value& v, const std::string& 
   PeerReport peer;
   ASSIGN_OR_RETURN(peer.node, r.requiredString("node"));
   ASSIGN_OR_RETURN(std::string state, r.requiredString("state"));
-  auto named = peerStateNamed(state);
-  if (!named) return invalid("field '" + path + "state' must be one of " + peerStateNames());
-  peer.state = *named;
+  peer.state = peerStateNamed(state).value_or(PeerState::kDisconnected);
   ASSIGN_OR_RETURN(auto done, r.optionalUint64("sync_done_bytes"));
   ASSIGN_OR_RETURN(auto total, r.optionalUint64("sync_total_bytes"));
   peer.sync_done_bytes = done.value_or(0);
@@ -110,11 +108,7 @@ Result<ReplicaReport> readReplicaReport(const rapidjson::Value& v, const std::st
   ReplicaReport rep;
   ASSIGN_OR_RETURN(rep.volume_uuid, r.requiredString("volume_uuid"));
   ASSIGN_OR_RETURN(auto disk, r.optionalString("disk"));
-  if (disk) {
-    auto named = diskStateNamed(*disk);
-    if (!named) return invalid("field '" + path + "disk' must be one of " + diskStateNames());
-    rep.disk = *named;
-  }
+  if (disk) rep.disk = diskStateNamed(*disk).value_or(DiskState::kOutdated);
   ASSIGN_OR_RETURN(auto primary, r.optionalBool("primary"));
   ASSIGN_OR_RETURN(auto error, r.optionalString("error"));
   ASSIGN_OR_RETURN(auto generation, r.optionalString("generation"));

@@ -25,7 +25,5 @@ std::string_view name(DiskState state) { return nameIn(kDiskStates, state); }
 std::string_view name(PeerState state) { return nameIn(kPeerStates, state); }
 std::optional<DiskState> diskStateNamed(std::string_view name) { return valueIn(kDiskStates, name); }
 std::optional<PeerState> peerStateNamed(std::string_view name) { return valueIn(kPeerStates, name); }
-std::string diskStateNames() { return namesIn(kDiskStates); }
-std::string peerStateNames() { return namesIn(kPeerStates); }
 
 }  // namespace tandem::nodeapi

@@ -100,6 +100,16 @@ TEST(NodeApiCodec, DefaultsOfOptionalFields) {
   EXPECT_TRUE(tolerant.isOk()) << "the node tolerates fields added by a newer controller";
 }
 
+// A state name the controller does not know (a newer node's) counts as not up to date, as the
+// OpenAPI contract promises: such a report is not refused.
+TEST(NodeApiCodec, UnknownStateNamesCountAsNotUpToDate) {
+  auto s = decodeStatusReport(R"({"replicas":[{"volume_uuid":"u","disk":"split_brain",
+    "peers":[{"node":"n2","state":"split_brain"}]}]})");
+  ASSERT_TRUE(s.isOk()) << s.status().toString();
+  EXPECT_EQ(s->replicas[0].disk, DiskState::kOutdated);
+  EXPECT_EQ(s->replicas[0].peers[0].state, PeerState::kDisconnected);
+}
+
 struct Malformed {
   const char* json;
   const char* field;   // the message must name it
@@ -148,13 +158,15 @@ TEST(NodeApiCodec, RefusesMalformedStatusReports) {
   const Malformed cases[] = {
       {R"({"applied_generation":-1})", "'applied_generation'", "invalid_field"},
       {R"({"replicas":[{"disk":"up_to_date"}]})", "'replicas[0].volume_uuid'", "missing_field"},
-      {R"({"replicas":[{"volume_uuid":"u","disk":"UpToDate"}]})", "'replicas[0].disk'", "invalid_field"},
+      {R"({"replicas":[{"volume_uuid":"u","disk":1}]})", "'replicas[0].disk'", "invalid_field"},
       {R"({"replicas":[{"volume_uuid":"u","primary":"yes"}]})", "'replicas[0].primary'", "invalid_field"},
       {R"({"replicas":[{"volume_uuid":"u","error":1}]})", "'replicas[0].error'", "invalid_field"},
       {R"({"replicas":[{"volume_uuid":"u","generation":1}]})", "'replicas[0].generation'", "invalid_field"},
       {R"({"replicas":[{"volume_uuid":"u","peers":[{"state":"syncing"}]}]})", "'replicas[0].peers[0].node'",
        "missing_field"},
-      {R"({"replicas":[{"volume_uuid":"u","peers":[{"node":"n","state":"split"}]}]})",
+      {R"({"replicas":[{"volume_uuid":"u","peers":[{"node":"n"}]}]})", "'replicas[0].peers[0].state'",
+       "missing_field"},
+      {R"({"replicas":[{"volume_uuid":"u","peers":[{"node":"n","state":true}]}]})",
        "'replicas[0].peers[0].state'", "invalid_field"},
       {R"({"replicas":[{"volume_uuid":"u","peers":[{"node":"n","state":"syncing","sync_done_bytes":-1}]}]})",
        "'replicas[0].peers[0].sync_done_bytes'", "invalid_field"},

@@ -24,7 +24,6 @@ TEST(NodeApiStates, WireNamesAreSnakeCase) {
   EXPECT_EQ(name(PeerState::kUpToDate), "up_to_date");
   EXPECT_EQ(diskStateNamed("UpToDate"), std::nullopt);
   EXPECT_EQ(peerStateNamed(""), std::nullopt);
-  EXPECT_EQ(peerStateNames(), "connecting, syncing, up_to_date, disconnected");
 }
 
 }  // namespace

@@ -5,7 +5,6 @@
 
 #include <cstddef>
 #include <optional>
-#include <string>
 #include <string_view>
 
 namespace tandem {
@@ -33,17 +32,6 @@ constexpr std::optional<E> valueIn(const NameEntry<E> (&table)[N], std::string_v
     if (e.name == name) return e.value;
   }
   return std::nullopt;
-}
-
-// "a, b, c": the table's names, for error messages.
-template <typename E, size_t N>
-std::string namesIn(const NameEntry<E> (&table)[N]) {
-  std::string out;
-  for (const auto& e : table) {
-    if (!out.empty()) out += ", ";
-    out += e.name;
-  }
-  return out;
 }
 
 }  // namespace tandem

@@ -28,7 +28,9 @@ std::string encodeRegistrationReply(const RegistrationReply& reply, std::string_
 Result<RegistrationReply> decodeRegistrationReply(std::string_view json);
 
 std::string encodeStatusReport(const StatusReport& report);
-// States must be names from states.h; a replica's absent "disk" is outdated.
+// States are names from states.h. As docs/openapi.yaml promises, a state name the controller does
+// not know (a newer node's) is read as not up to date: an unknown or absent "disk" is outdated,
+// an unknown peer "state" disconnected.
 Result<StatusReport> decodeStatusReport(std::string_view json);
 
 std::string encodeDesiredState(const DesiredState& state);

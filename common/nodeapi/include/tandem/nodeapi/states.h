@@ -4,7 +4,6 @@
 #pragma once
 
 #include <optional>
-#include <string>
 #include <string_view>
 
 namespace tandem::nodeapi {
@@ -30,8 +29,5 @@ std::string_view name(PeerState state);
 // The value with that wire name, or nullopt.
 std::optional<DiskState> diskStateNamed(std::string_view name);
 std::optional<PeerState> peerStateNamed(std::string_view name);
-// Every wire name, comma-separated, for error messages.
-std::string diskStateNames();
-std::string peerStateNames();
 
 }  // namespace tandem::nodeapi
