@@ -4,8 +4,6 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include <stdexcept>
-
 namespace tandem::controller {
 namespace {
 std::string toHex(const unsigned char* data, size_t n) {
@@ -19,11 +17,12 @@ std::string toHex(const unsigned char* data, size_t n) {
 }
 }  // namespace
 
-std::string newToken() {
+bool cryptoRandom(unsigned char* out, size_t n) { return RAND_bytes(out, static_cast<int>(n)) == 1; }
+
+Result<std::string> newToken(RandomFill fill) {
   unsigned char bytes[32];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) {
-    // No entropy means no safe token: this is a fatal condition of the host, not a request error.
-    throw std::runtime_error("RAND_bytes failed");
+  if (!fill(bytes, sizeof bytes)) {
+    return Status(ErrorCode::kInternal, "no random bytes for a new token (the host's CSPRNG failed)");
   }
   return toHex(bytes, sizeof bytes);
 }

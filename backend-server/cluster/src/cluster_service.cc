@@ -61,7 +61,7 @@ Result<RegisterNodeResult> ClusterService::registerNode(const RegisterNodeReques
     result.node.nbd_port = request.nbd_port;
     result.node.replication_port = request.replication_port;
     result.node.labels = request.labels;
-    result.token = newToken();
+    ASSIGN_OR_RETURN(result.token, newToken());
     result.node.token_hash = hashToken(result.token);
     result.node.registered_at = unixSeconds(clock_.wallNow());
     result.cluster_id = store_.clusterId();

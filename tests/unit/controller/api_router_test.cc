@@ -147,6 +147,23 @@ TEST_F(ApiRouterTest, NodeTokensAreScopedToTheirNode) {
   EXPECT_EQ(errorCode(*forbidden), "permission_denied");
 }
 
+// Open paths refuse other methods with 405 before asking for a token; a node's token on an
+// unknown operation of its own internal path is 404, another node's token there is 401.
+TEST_F(ApiRouterTest, OpenPathsAndUnknownInternalOperations) {
+  auto post_version = call("POST", "/v1/version", "", "");
+  ASSERT_TRUE(post_version);
+  EXPECT_EQ(post_version->status, 405);
+  EXPECT_EQ(post_version->headers["allow"], "GET");
+  std::string t1 = registerNode("n1");
+  auto unknown = call("GET", "/v1/internal/nodes/n1/other", "", t1);
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(errorCode(*unknown), "route_not_found");
+  EXPECT_EQ(call("GET", "/v1/internal/nodes/n2/other", "", t1)->status, 401);
+  auto wrong_method = call("POST", "/v1/internal/nodes/n1/desired", "{}", t1);
+  EXPECT_EQ(wrong_method->status, 405);
+  EXPECT_EQ(wrong_method->headers["allow"], "GET");
+}
+
 // The full happy path: three nodes, a group, a 3-replica volume placed on all of them; the
 // same create again returns the existing volume; each node's desired state lists its replica.
 // The service token (Cinder, libvirt) manages volumes and reads pools and groups, nothing else;

@@ -11,7 +11,9 @@ namespace {
 TEST(Tokens, AreLongRandomHex) {
   std::set<std::string> seen;
   for (int i = 0; i < 100; ++i) {
-    std::string t = newToken();
+    auto token = newToken();
+    ASSERT_TRUE(token.isOk()) << token.status().toString();
+    const std::string& t = *token;
     EXPECT_EQ(t.size(), 64u);
     EXPECT_EQ(t.find_first_not_of("0123456789abcdef"), std::string::npos);
     EXPECT_TRUE(seen.insert(t).second);
@@ -24,6 +26,13 @@ TEST(Tokens, HashIsSha256AndComparisonIsExact) {
   EXPECT_TRUE(tokensEqual("abc", "abc"));
   EXPECT_FALSE(tokensEqual("abc", "abd"));
   EXPECT_FALSE(tokensEqual("abc", "abcd"));
+}
+
+// Without randomness there is no token: an error the caller gets as a Status, never an exception.
+TEST(Tokens, NoRandomnessIsAnErrorNotAThrow) {
+  auto token = newToken([](unsigned char*, size_t) { return false; });
+  ASSERT_FALSE(token.isOk());
+  EXPECT_EQ(token.status().code(), ErrorCode::kInternal);
 }
 
 }  // namespace

@@ -1,32 +1,40 @@
-// ApiRouter: the controller's REST API (/v1/...) as an http::Handler. Authenticates bearer
-// tokens, validates request bodies, calls the ClusterService, and renders JSON. Pure: no
+// ApiRouter: the controller's REST API (/v1/...) as an http::Handler. Matches the request
+// against the route table (api_routes.h), authenticates its bearer token (Authenticator),
+// checks the route's scope, and calls the route's handler over the ClusterService. Pure: no
 // sockets; unit tests call handle() directly. Thread-safe (stateless beyond its references).
 #pragma once
 
-#include <chrono>
-#include <string>
-
+#include "tandem/controller/api_options.h"
+#include "tandem/controller/authenticator.h"
 #include "tandem/controller/cluster_service.h"
 #include "tandem/http/message.h"
 
 namespace tandem::controller {
 
-struct ApiOptions {
-  std::string admin_token;                          // full access
-  std::chrono::milliseconds long_poll_max{30000};   // cap of ?wait= on the desired-state poll
-  std::string version = "0.1.0";
-  std::string service_token{};                      // volumes, read pools/groups (Cinder, libvirt); empty: none
-  std::string join_token{};                         // node registration only; empty: none
-};
-
 class ApiRouter final : public http::Handler {
  public:
-  ApiRouter(ClusterService& cluster, ApiOptions options) : cluster_(cluster), options_(std::move(options)) {}
+  // `cluster` must outlive the router.
+  ApiRouter(ClusterService& cluster, ApiOptions options);
   void handle(http::Request request, http::Responder respond) override;
 
  private:
+  // Node tokens as the ClusterService checks them.
+  class ClusterNodeTokens final : public NodeTokenVerifier {
+   public:
+    explicit ClusterNodeTokens(ClusterService& cluster) : cluster_(cluster) {}
+    bool isTokenOf(const std::string& node, std::string_view token) override {
+      return cluster_.authenticateNode(node, token);
+    }
+    bool isAnyNodeToken(std::string_view token) override { return cluster_.isNodeToken(token); }
+
+   private:
+    ClusterService& cluster_;
+  };
+
   ClusterService& cluster_;
   ApiOptions options_;
+  ClusterNodeTokens node_tokens_;
+  Authenticator authenticator_;
 };
 
 }  // namespace tandem::controller

@@ -1,0 +1,30 @@
+// A node's own routes: /v1/internal/nodes/{node}/desired (long-poll) and .../status (heartbeat).
+#include <chrono>
+
+#include "handlers.h"
+#include "json_views.h"
+#include "responses.h"
+
+namespace tandem::controller::handlers {
+
+void pollDesiredState(const RouteCall& call, http::Responder respond) {
+  auto after = queryUint(call.request, "after", 0);
+  if (!after.isOk()) return respond(errorResponse(after.status()));
+  auto wait = queryUint(call.request, "wait", 0);
+  if (!wait.isOk()) return respond(errorResponse(wait.status()));
+  auto max_ms = static_cast<uint64_t>(call.options.long_poll_max.count());
+  auto wait_ms = *wait > max_ms / 1000 ? max_ms : *wait * 1000;
+  call.cluster.watchDesiredState(call.params.at("node"), *after, std::chrono::milliseconds(wait_ms),
+                                 [respond](Result<DesiredState> state) {
+                                   if (!state.isOk()) return respond(errorResponse(state.status()));
+                                   respond(jsonResponse(200, desiredStateJson(*state)));
+                                 });
+}
+
+void reportNodeStatus(const RouteCall& call, http::Responder respond) {
+  auto report = parseStatusReport(call.request.body);
+  if (!report.isOk()) return respond(errorResponse(report.status()));
+  respond(noContentOr(call.cluster.reportStatus(call.params.at("node"), std::move(report).value())));
+}
+
+}  // namespace tandem::controller::handlers

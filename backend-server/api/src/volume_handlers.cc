@@ -1,0 +1,33 @@
+// /v1/volumes, /v1/volumes/{volume} and /v1/volumes/{volume}/promote.
+#include "handlers.h"
+#include "json_views.h"
+#include "responses.h"
+
+namespace tandem::controller::handlers {
+
+void listVolumes(const RouteCall& call, http::Responder respond) {
+  respond(listResponse(call.cluster.listVolumes(), "volumes", writeVolume));
+}
+
+void createVolume(const RouteCall& call, http::Responder respond) {
+  auto parsed = parseCreateVolume(call.request.body);
+  if (!parsed.isOk()) return respond(errorResponse(parsed.status()));
+  respond(createdResponse(call.cluster.createVolume(*parsed), writeVolume));
+}
+
+void getVolume(const RouteCall& call, http::Responder respond) {
+  respond(objectResponse(call.cluster.getVolume(call.params.at("volume")), writeVolume));
+}
+
+void deleteVolume(const RouteCall& call, http::Responder respond) {
+  respond(noContentOr(call.cluster.deleteVolume(call.params.at("volume"))));
+}
+
+void promoteVolume(const RouteCall& call, http::Responder respond) {
+  auto parsed = parsePromote(call.request.body);
+  if (!parsed.isOk()) return respond(errorResponse(parsed.status()));
+  respond(objectResponse(call.cluster.promoteVolume(call.params.at("volume"), parsed->node, parsed->force),
+                         writeVolume));
+}
+
+}  // namespace tandem::controller::handlers
