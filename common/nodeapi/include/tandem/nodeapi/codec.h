@@ -5,8 +5,9 @@
 // encode*: total (never fail). decode*: kInvalidArgument whose message names the offending field
 // ("field 'replicas[0].peers[1].state' must be one of ..."), with the reason the REST layer
 // reports: malformed_json, missing_field, invalid_field or unknown_field. What the controller
-// receives (registrations, status reports) is strict: unknown fields are refused. What the node
-// receives (desired states, registration replies) tolerates added fields.
+// receives (registrations, status reports) refuses unknown fields, except inside replica and peer
+// reports (docs/openapi.yaml leaves those open). What the node receives (desired states,
+// registration replies) tolerates added fields.
 #pragma once
 
 #include <string>
