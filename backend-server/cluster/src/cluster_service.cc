@@ -41,9 +41,9 @@ Result<RegisterNodeResult> ClusterService::registerNode(const RegisterNodeReques
     auto existing = store_.getNode(request.name);
     if (existing.isOk()) {
       if (request.uuid != existing->uuid) {
-        return Status(ErrorCode::kAlreadyExists,
-                      "node '" + request.name + "' is already registered with another identity (uuid " +
-                          existing->uuid + ")")
+        return Status(ErrorCode::kAlreadyExists, "node '" + request.name +
+                                                     "' is already registered with another identity (uuid " +
+                                                     existing->uuid + ")")
             .withReason("node_exists");
       }
       result.node = *existing;
@@ -67,7 +67,8 @@ Result<RegisterNodeResult> ClusterService::registerNode(const RegisterNodeReques
     result.cluster_id = store_.clusterId();
 
     std::vector<PoolRecord> pools;
-    for (const auto& p : request.pools) pools.push_back(PoolRecord{request.name, p.name, p.provider, p.thin, p.snapshots});
+    for (const auto& p : request.pools)
+      pools.push_back(PoolRecord{request.name, p.name, p.provider, p.thin, p.snapshots});
     RETURN_IF_ERROR(store_.upsertNode(result.node, pools));
     observed_.registered(request.name, request.pools, clock_.steadyNow(), unixSeconds(clock_.wallNow()));
   }
@@ -192,10 +193,9 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
   auto existing = store_.getVolume(request.name);
   if (existing.isOk()) {
     if (existing->size_bytes != request.size_bytes || existing->group != request.group) {
-      return Status(ErrorCode::kAlreadyExists,
-                    "volume '" + request.name + "' already exists with size " +
-                        std::to_string(existing->size_bytes) + " bytes in resource group '" + existing->group +
-                        "'")
+      return Status(ErrorCode::kAlreadyExists, "volume '" + request.name + "' already exists with size " +
+                                                   std::to_string(existing->size_bytes) +
+                                                   " bytes in resource group '" + existing->group + "'")
           .withReason("volume_exists");
     }
     ASSIGN_OR_RETURN(auto views, viewsLocked(&request.name));
@@ -219,12 +219,13 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
     }
     auto up_for = clock_.steadyNow() - started_;
     if (!unreported.empty() && up_for < options_.heartbeat_timeout) {
-      return Status(ErrorCode::kUnavailable,
-                    "the controller started " +
-                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(up_for).count()) +
-                        " ms ago and " + std::to_string(unreported.size()) +
-                        " node(s) have not reported yet; retry in a few seconds (" + placements.status().message() +
-                        ")")
+      return Status(
+                 ErrorCode::kUnavailable,
+                 "the controller started " +
+                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(up_for).count()) +
+                     " ms ago and " + std::to_string(unreported.size()) +
+                     " node(s) have not reported yet; retry in a few seconds (" +
+                     placements.status().message() + ")")
           .withReason("controller_starting");
     }
   }
@@ -274,7 +275,8 @@ bool ClusterService::replaceLostReplicasLocked() {
   auto groups = store_.listGroups();
   auto pools = store_.listPools();
   if (!volumes.isOk() || !replicas.isOk() || !groups.isOk() || !pools.isOk()) return false;
-  input.candidates = placementCandidates(*pools, *nodes, observed_, pendingBytes(*volumes, *replicas, *groups, observed_));
+  input.candidates =
+      placementCandidates(*pools, *nodes, observed_, pendingBytes(*volumes, *replicas, *groups, observed_));
   input.volumes = std::move(volumes).value();
   input.replicas = std::move(replicas).value();
   input.groups = std::move(groups).value();
@@ -288,15 +290,17 @@ bool ClusterService::replaceLostReplicasLocked() {
   bool changed = false;
   for (const auto& move : plan.moves) {
     const VolumeRecord& v = move.volume;
-    Status s = store_.replaceReplica(v.uuid, move.from_node, ReplicaRecord{v.uuid, move.to.node, move.to.pool, true});
+    Status s = store_.replaceReplica(v.uuid, move.from_node,
+                                     ReplicaRecord{v.uuid, move.to.node, move.to.pool, true});
     if (!s.isOk()) {
-      warnOnce(move.key + ":store",
-               "volume " + v.name + ": replacing the replica on " + move.from_node + " failed: " + s.message());
+      warnOnce(move.key + ":store", "volume " + v.name + ": replacing the replica on " + move.from_node +
+                                        " failed: " + s.message());
       continue;
     }
     log::warn("cluster", "volume " + v.name + ": node " + move.from_node + " offline for over " +
-                             std::to_string(options_.replace_after.count() / 1000) + " s; its replica is re-created on " +
-                             move.to.node + "/" + move.to.pool + " and resynced from " + v.primary_node);
+                             std::to_string(options_.replace_after.count() / 1000) +
+                             " s; its replica is re-created on " + move.to.node + "/" + move.to.pool +
+                             " and resynced from " + v.primary_node);
     heal_warned_.erase(move.key + ":placement");
     ++replicas_replaced_;
     changed = true;
@@ -308,7 +312,9 @@ Result<VolumeView> ClusterService::getVolume(const std::string& name) {
   RETURN_IF_ERROR(store_.getVolume(name).status());
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(auto views, viewsLocked(&name));
-  if (views.empty()) return Status(ErrorCode::kNotFound, "volume '" + name + "' does not exist").withReason("volume_not_found");
+  if (views.empty())
+    return Status(ErrorCode::kNotFound, "volume '" + name + "' does not exist")
+        .withReason("volume_not_found");
   return views.front();
 }
 
@@ -327,15 +333,17 @@ Status ClusterService::deleteVolume(const std::string& name) {
   return Status::ok();
 }
 
-Result<VolumeView> ClusterService::promoteVolume(const std::string& name, const std::string& node, bool force) {
+Result<VolumeView> ClusterService::promoteVolume(const std::string& name, const std::string& node,
+                                                 bool force) {
   std::unique_lock lock(mu_);
   ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(name));
   ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(volume.uuid));
   RETURN_IF_ERROR(checkPromotion(volume, replicas, node, force, observed_));
   if (volume.primary_node != node) {
     RETURN_IF_ERROR(store_.setPrimary(volume.uuid, node, volume.epoch + 1));
-    log::warn("cluster", "volume " + name + ": promoted " + node + " (epoch " + std::to_string(volume.epoch + 1) +
-                             ") in place of " + volume.primary_node + (force ? " (forced)" : ""));
+    log::warn("cluster", "volume " + name + ": promoted " + node + " (epoch " +
+                             std::to_string(volume.epoch + 1) + ") in place of " + volume.primary_node +
+                             (force ? " (forced)" : ""));
   }
   ASSIGN_OR_RETURN(auto views, viewsLocked(&name));
   lock.unlock();
@@ -368,7 +376,8 @@ Result<std::vector<VolumeView>> ClusterService::viewsLocked(const std::string* o
   out.reserve(volumes.size());
   for (const auto& v : volumes) {
     auto primary = nodes.find(v.primary_node);
-    out.push_back(deriveVolumeView(v, by_volume[v.uuid], primary == nodes.end() ? nullptr : primary->second, observed_));
+    out.push_back(deriveVolumeView(v, by_volume[v.uuid], primary == nodes.end() ? nullptr : primary->second,
+                                   observed_));
   }
   return out;
 }
@@ -384,7 +393,8 @@ Result<DesiredState> ClusterService::desiredState(const std::string& node) {
   return buildDesiredState(node, declared);
 }
 
-void ClusterService::watchDesiredState(const std::string& node, uint64_t after, std::chrono::milliseconds wait,
+void ClusterService::watchDesiredState(const std::string& node, uint64_t after,
+                                       std::chrono::milliseconds wait,
                                        std::function<void(Result<DesiredState>)> done) {
   auto generation = store_.generation();
   if (!generation.isOk()) return done(generation.status());

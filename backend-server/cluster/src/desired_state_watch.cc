@@ -7,8 +7,8 @@ void DesiredStateWatch::add(Watcher watcher) {
   watchers_.push_back(std::move(watcher));
 }
 
-std::vector<DesiredStateWatch::Watcher> DesiredStateWatch::takeDue(const Result<uint64_t>& generation,
-                                                                   std::chrono::steady_clock::time_point now) {
+std::vector<DesiredStateWatch::Watcher> DesiredStateWatch::takeDue(
+    const Result<uint64_t>& generation, std::chrono::steady_clock::time_point now) {
   std::vector<Watcher> due;
   std::lock_guard lock(mu_);
   auto keep = watchers_.begin();

@@ -25,7 +25,8 @@ HealingPlan planReplicaMoves(HealingInput in, const ObservedState& observed) {
       const ReplicaReport* report =
           observed.online(v.primary_node) ? observed.replicaReport(v.primary_node, v.uuid) : nullptr;
       if (report == nullptr || report->disk != nodeapi::DiskState::kUpToDate || !report->error.empty()) {
-        plan.skipped.push_back({key + ":primary", "volume " + v.name + ": cannot replace the replica on offline node " +
+        plan.skipped.push_back({key + ":primary", "volume " + v.name +
+                                                      ": cannot replace the replica on offline node " +
                                                       lost->node_name + ": its primary " + v.primary_node +
                                                       " is not online and up to date (no failover yet)"});
         continue;
@@ -44,8 +45,9 @@ HealingPlan planReplicaMoves(HealingInput in, const ObservedState& observed) {
       }
       auto placement = placeReplicas(request, in.candidates);
       if (!placement.isOk()) {
-        plan.skipped.push_back({key + ":placement", "volume " + v.name + ": no node can take the replica lost with " +
-                                                        lost->node_name + ": " + placement.status().message()});
+        plan.skipped.push_back(
+            {key + ":placement", "volume " + v.name + ": no node can take the replica lost with " +
+                                     lost->node_name + ": " + placement.status().message()});
         continue;
       }
       const Placement& target = placement->front();

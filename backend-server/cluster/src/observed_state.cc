@@ -13,7 +13,8 @@ void ObservedState::registered(const std::string& node, std::vector<PoolReport> 
   obs.report.pools = std::move(pools);
 }
 
-bool ObservedState::reported(const std::string& node, NodeStatusReport report, TimePoint now, int64_t wall_seconds) {
+bool ObservedState::reported(const std::string& node, NodeStatusReport report, TimePoint now,
+                             int64_t wall_seconds) {
   NodeObservation& obs = nodes_[node];
   bool came_online = !obs.online;
   unindex(node, obs);
@@ -60,7 +61,8 @@ std::chrono::steady_clock::duration ObservedState::offlineFor(const std::string&
   return now - since;
 }
 
-const ReplicaReport* ObservedState::replicaReport(const std::string& node, const std::string& volume_uuid) const {
+const ReplicaReport* ObservedState::replicaReport(const std::string& node,
+                                                  const std::string& volume_uuid) const {
   auto it = reports_.find(key(node, volume_uuid));
   return it == reports_.end() ? nullptr : it->second;
 }

@@ -13,8 +13,9 @@ PlacementRequest placementRequestFor(const GroupRecord& group, uint64_t size_byt
   return request;
 }
 
-PendingByPool pendingBytes(const std::vector<VolumeRecord>& volumes, const std::vector<ReplicaRecord>& replicas,
-                           const std::vector<GroupRecord>& groups, const ObservedState& observed) {
+PendingByPool pendingBytes(const std::vector<VolumeRecord>& volumes,
+                           const std::vector<ReplicaRecord>& replicas, const std::vector<GroupRecord>& groups,
+                           const ObservedState& observed) {
   std::map<std::string, bool> thin_group;
   for (const auto& g : groups) thin_group[g.name] = g.thin;
   std::map<std::string, const VolumeRecord*> by_uuid;
@@ -32,8 +33,8 @@ PendingByPool pendingBytes(const std::vector<VolumeRecord>& volumes, const std::
 }
 
 std::vector<PoolCandidate> placementCandidates(const std::vector<PoolRecord>& pools,
-                                               const std::vector<NodeRecord>& nodes, const ObservedState& observed,
-                                               const PendingByPool& pending) {
+                                               const std::vector<NodeRecord>& nodes,
+                                               const ObservedState& observed, const PendingByPool& pending) {
   std::map<std::string, const std::map<std::string, std::string>*> labels;
   for (const auto& n : nodes) labels[n.name] = &n.labels;
   std::vector<PoolCandidate> candidates;
@@ -60,7 +61,8 @@ std::vector<PoolCandidate> placementCandidates(const std::vector<PoolRecord>& po
   return candidates;
 }
 
-void addPlaced(std::vector<PoolCandidate>& candidates, const Placement& target, uint64_t size_bytes, bool thin) {
+void addPlaced(std::vector<PoolCandidate>& candidates, const Placement& target, uint64_t size_bytes,
+               bool thin) {
   for (auto& c : candidates) {
     if (c.node != target.node || c.pool != target.pool) continue;
     c.provisioned_bytes += size_bytes;

@@ -6,7 +6,8 @@ namespace tandem::controller {
 namespace {
 
 // Whether the old primary's last report counted `node` up to date; else why not.
-std::string missingEvidence(const VolumeRecord& volume, const std::string& node, const ObservedState& observed) {
+std::string missingEvidence(const VolumeRecord& volume, const std::string& node,
+                            const ObservedState& observed) {
   const ReplicaReport* last = observed.replicaReport(volume.primary_node, volume.uuid);
   if (last == nullptr) return "the controller has no report from the old primary since it started";
   for (const auto& p : last->peers) {
@@ -17,17 +18,19 @@ std::string missingEvidence(const VolumeRecord& volume, const std::string& node,
 
 }  // namespace
 
-Status checkPromotion(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas, const std::string& node,
-                      bool force, const ObservedState& observed) {
+Status checkPromotion(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas,
+                      const std::string& node, bool force, const ObservedState& observed) {
   bool holds = std::any_of(replicas.begin(), replicas.end(),
                            [&](const ReplicaRecord& r) { return r.node_name == node && r.diskful; });
   if (!holds) {
-    return Status(ErrorCode::kUnprocessable, "node '" + node + "' holds no replica of volume '" + volume.name + "'")
+    return Status(ErrorCode::kUnprocessable,
+                  "node '" + node + "' holds no replica of volume '" + volume.name + "'")
         .withReason("replica_not_found");
   }
   if (volume.primary_node == node) return Status::ok();
   auto conflict = [&](const std::string& reason, const std::string& message) {
-    return Status(ErrorCode::kConflict, "cannot promote " + node + " for volume " + volume.name + ": " + message)
+    return Status(ErrorCode::kConflict,
+                  "cannot promote " + node + " for volume " + volume.name + ": " + message)
         .withReason(reason);
   };
   if (observed.online(volume.primary_node)) {
@@ -38,7 +41,8 @@ Status checkPromotion(const VolumeRecord& volume, const std::vector<ReplicaRecor
   const ReplicaReport* own = observed.replicaReport(node, volume.uuid);
   if (own == nullptr || own->disk != nodeapi::DiskState::kUpToDate || !own->error.empty()) {
     return conflict("replica_not_up_to_date",
-                    "its replica is " + (own == nullptr ? std::string("not reported") : std::string(name(own->disk))) +
+                    "its replica is " +
+                        (own == nullptr ? std::string("not reported") : std::string(name(own->disk))) +
                         (own != nullptr && !own->error.empty() ? " (" + own->error + ")" : std::string()));
   }
   if (force) return Status::ok();
@@ -53,8 +57,9 @@ Status checkPromotion(const VolumeRecord& volume, const std::vector<ReplicaRecor
     }
   }
   if (!unsafe.empty()) {
-    return conflict("promotion_unsafe", unsafe + "; writes acknowledged only by the old primary could be "
-                                                 "lost: pass force to promote anyway");
+    return conflict("promotion_unsafe", unsafe +
+                                            "; writes acknowledged only by the old primary could be "
+                                            "lost: pass force to promote anyway");
   }
   return Status::ok();
 }

@@ -14,10 +14,12 @@ void fromPrimaryView(const ReplicaReport& primary_report, const ReplicaReport& o
         break;
       case nodeapi::PeerState::kSyncing:
         rv.state = ReplicaState::kSyncing;
-        rv.sync_progress = p.sync_total_bytes ? static_cast<double>(p.sync_done_bytes) / p.sync_total_bytes : 0;
+        rv.sync_progress =
+            p.sync_total_bytes ? static_cast<double>(p.sync_done_bytes) / p.sync_total_bytes : 0;
         break;
       case nodeapi::PeerState::kConnecting:
-        rv.state = own.disk == nodeapi::DiskState::kInconsistent ? ReplicaState::kSyncing : ReplicaState::kCreating;
+        rv.state =
+            own.disk == nodeapi::DiskState::kInconsistent ? ReplicaState::kSyncing : ReplicaState::kCreating;
         break;
       case nodeapi::PeerState::kDisconnected:
         break;  // outdated, unless another entry for that node said more
@@ -31,10 +33,12 @@ VolumeView deriveVolumeView(const VolumeRecord& volume, const std::vector<const 
                             const NodeRecord* primary_node, const ObservedState& observed) {
   VolumeView view;
   view.volume = volume;
-  const ReplicaReport* primary_report =
-      observed.online(volume.primary_node) ? observed.replicaReport(volume.primary_node, volume.uuid) : nullptr;
+  const ReplicaReport* primary_report = observed.online(volume.primary_node)
+                                            ? observed.replicaReport(volume.primary_node, volume.uuid)
+                                            : nullptr;
   if (primary_node != nullptr) {
-    view.nbd_uri = "nbd://" + primary_node->address + ":" + std::to_string(primary_node->nbd_port) + "/" + volume.name;
+    view.nbd_uri =
+        "nbd://" + primary_node->address + ":" + std::to_string(primary_node->nbd_port) + "/" + volume.name;
   }
 
   size_t creating = 0, up = 0, syncing = 0, bad = 0;
@@ -56,11 +60,13 @@ VolumeView deriveVolumeView(const VolumeRecord& volume, const std::vector<const 
       rv.state = ReplicaState::kError;
       rv.reason = own->error;
     } else if (rv.primary) {
-      rv.state = own->disk == nodeapi::DiskState::kUpToDate ? ReplicaState::kUpToDate : ReplicaState::kOutdated;
+      rv.state =
+          own->disk == nodeapi::DiskState::kUpToDate ? ReplicaState::kUpToDate : ReplicaState::kOutdated;
     } else if (primary_report != nullptr) {
       fromPrimaryView(*primary_report, *own, rv);
     } else {
-      rv.state = own->disk == nodeapi::DiskState::kInconsistent ? ReplicaState::kSyncing : ReplicaState::kOutdated;
+      rv.state =
+          own->disk == nodeapi::DiskState::kInconsistent ? ReplicaState::kSyncing : ReplicaState::kOutdated;
       rv.reason = "primary " + volume.primary_node + " has not reported";
     }
     switch (rv.state) {

@@ -24,7 +24,8 @@ Result<std::string> requiredName(const ObjectReader& r, const std::string& path,
   return name;
 }
 
-Result<uint16_t> requiredPort(const ObjectReader& r, const std::string& path, const char* field, uint64_t lowest) {
+Result<uint16_t> requiredPort(const ObjectReader& r, const std::string& path, const char* field,
+                              uint64_t lowest) {
   ASSIGN_OR_RETURN(uint64_t port, r.requiredUint64(field));
   if (port < lowest || port > 65535) {
     return invalid("field '" + path + field + "' must be a port (" + std::to_string(lowest) + "-65535)");
@@ -135,7 +136,8 @@ Result<DesiredPeer> readDesiredPeer(const rapidjson::Value& v, const std::string
 Result<DesiredReplica> readDesiredReplica(const rapidjson::Value& v, const std::string& path) {
   ObjectReader r(v, path);
   DesiredReplica d;
-  if (!r.has("volume") || !v["volume"].IsObject()) return invalid("field '" + path + "volume' must be an object");
+  if (!r.has("volume") || !v["volume"].IsObject())
+    return invalid("field '" + path + "volume' must be an object");
   ObjectReader vr(v["volume"], path + "volume.");
   ASSIGN_OR_RETURN(d.volume_name, vr.requiredString("name"));
   ASSIGN_OR_RETURN(d.volume_uuid, vr.requiredString("uuid"));
@@ -183,7 +185,8 @@ Result<Registration> decodeRegistration(std::string_view json) {
   ASSIGN_OR_RETURN(auto uuid, r.optionalString("uuid"));
   g.uuid = uuid.value_or("");
   ASSIGN_OR_RETURN(g.address, r.requiredString("address"));
-  if (g.address.empty() || g.address.size() > 255) return invalid("field 'address' must be a host name or IP");
+  if (g.address.empty() || g.address.size() > 255)
+    return invalid("field 'address' must be a host name or IP");
   ASSIGN_OR_RETURN(g.nbd_port, requiredPort(r, "", "nbd_port", 1));
   ASSIGN_OR_RETURN(g.replication_port, requiredPort(r, "", "replication_port", 1));
   ASSIGN_OR_RETURN(g.labels, readLabels(r));
@@ -240,7 +243,8 @@ Result<StatusReport> decodeStatusReport(std::string_view json) {
   ASSIGN_OR_RETURN(report.pools, readPools(r));
   ASSIGN_OR_RETURN(auto replicas, r.optionalObjectArray("replicas"));
   for (size_t i = 0; i < replicas.size(); ++i) {
-    ASSIGN_OR_RETURN(ReplicaReport rep, readReplicaReport(*replicas[i], "replicas[" + std::to_string(i) + "]."));
+    ASSIGN_OR_RETURN(ReplicaReport rep,
+                     readReplicaReport(*replicas[i], "replicas[" + std::to_string(i) + "]."));
     report.replicas.push_back(std::move(rep));
   }
   return report;
@@ -274,7 +278,8 @@ Result<DesiredState> decodeDesiredState(std::string_view json) {
   ASSIGN_OR_RETURN(s.node, r.requiredString("node"));
   ASSIGN_OR_RETURN(auto replicas, r.optionalObjectArray("replicas"));
   for (size_t i = 0; i < replicas.size(); ++i) {
-    ASSIGN_OR_RETURN(DesiredReplica d, readDesiredReplica(*replicas[i], "replicas[" + std::to_string(i) + "]."));
+    ASSIGN_OR_RETURN(DesiredReplica d,
+                     readDesiredReplica(*replicas[i], "replicas[" + std::to_string(i) + "]."));
     s.replicas.push_back(std::move(d));
   }
   return s;

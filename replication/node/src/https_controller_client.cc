@@ -12,13 +12,16 @@ class HttpsControllerClient final : public ControllerClient {
  public:
   HttpsControllerClient(std::unique_ptr<http::HttpsClient> poll, std::unique_ptr<http::HttpsClient> report,
                         std::string registration_token)
-      : poll_(std::move(poll)), report_(std::move(report)), registration_token_(std::move(registration_token)) {}
+      : poll_(std::move(poll)),
+        report_(std::move(report)),
+        registration_token_(std::move(registration_token)) {}
 
   Result<nodeapi::RegistrationReply> registerNode(const nodeapi::Registration& registration) override {
-    ASSIGN_OR_RETURN(http::Response r, report_->request("POST", "/v1/nodes", nodeapi::encodeRegistration(registration),
-                                                        {{"authorization", "Bearer " + registration_token_},
-                                                         {"content-type", "application/json"}},
-                                                        std::chrono::seconds(15)));
+    ASSIGN_OR_RETURN(http::Response r,
+                     report_->request("POST", "/v1/nodes", nodeapi::encodeRegistration(registration),
+                                      {{"authorization", "Bearer " + registration_token_},
+                                       {"content-type", "application/json"}},
+                                      std::chrono::seconds(15)));
     if (r.status != 200 && r.status != 201) return errorFrom(r, "register node");
     auto reply = nodeapi::decodeRegistrationReply(r.body);
     if (!reply.isOk()) return Status(ErrorCode::kProtocol, "register: " + reply.status().message());
@@ -31,19 +34,22 @@ class HttpsControllerClient final : public ControllerClient {
                                             std::chrono::seconds wait) override {
     std::string target = "/v1/internal/nodes/" + node + "/desired?after=" + std::to_string(after) +
                          "&wait=" + std::to_string(wait.count());
-    ASSIGN_OR_RETURN(http::Response r, poll_->request("GET", target, "", {{"authorization", "Bearer " + nodeToken()}},
-                                                      wait + std::chrono::seconds(15)));
+    ASSIGN_OR_RETURN(http::Response r,
+                     poll_->request("GET", target, "", {{"authorization", "Bearer " + nodeToken()}},
+                                    wait + std::chrono::seconds(15)));
     if (r.status != 200) return errorFrom(r, "poll desired state");
     auto desired = nodeapi::decodeDesiredState(r.body);
-    if (!desired.isOk()) return Status(ErrorCode::kProtocol, "bad desired state: " + desired.status().message());
+    if (!desired.isOk())
+      return Status(ErrorCode::kProtocol, "bad desired state: " + desired.status().message());
     return desired;
   }
 
   Status reportStatus(const std::string& node, const nodeapi::StatusReport& report) override {
-    ASSIGN_OR_RETURN(http::Response r,
-                     report_->request("PUT", "/v1/internal/nodes/" + node + "/status", nodeapi::encodeStatusReport(report),
-                                      {{"authorization", "Bearer " + nodeToken()}, {"content-type", "application/json"}},
-                                      std::chrono::seconds(10)));
+    ASSIGN_OR_RETURN(
+        http::Response r,
+        report_->request("PUT", "/v1/internal/nodes/" + node + "/status", nodeapi::encodeStatusReport(report),
+                         {{"authorization", "Bearer " + nodeToken()}, {"content-type", "application/json"}},
+                         std::chrono::seconds(10)));
     if (r.status != 204 && r.status != 200) return errorFrom(r, "report status");
     return Status::ok();
   }
@@ -58,15 +64,19 @@ class HttpsControllerClient final : public ControllerClient {
   static Status errorFrom(const http::Response& response, const std::string& what) {
     std::string message = what + ": HTTP " + std::to_string(response.status);
     auto doc = json::parseObject(response.body);
-    if (doc.isOk() && doc->HasMember("error") && (*doc)["error"].IsObject() && (*doc)["error"].HasMember("message") &&
-        (*doc)["error"]["message"].IsString()) {
+    if (doc.isOk() && doc->HasMember("error") && (*doc)["error"].IsObject() &&
+        (*doc)["error"].HasMember("message") && (*doc)["error"]["message"].IsString()) {
       message += ": " + std::string((*doc)["error"]["message"].GetString());
     }
     ErrorCode code = ErrorCode::kUnavailable;
-    if (response.status == 401) code = ErrorCode::kUnauthenticated;
-    else if (response.status == 404) code = ErrorCode::kNotFound;
-    else if (response.status == 409) code = ErrorCode::kAlreadyExists;
-    else if (response.status >= 400 && response.status < 500) code = ErrorCode::kInvalidArgument;
+    if (response.status == 401)
+      code = ErrorCode::kUnauthenticated;
+    else if (response.status == 404)
+      code = ErrorCode::kNotFound;
+    else if (response.status == 409)
+      code = ErrorCode::kAlreadyExists;
+    else if (response.status >= 400 && response.status < 500)
+      code = ErrorCode::kInvalidArgument;
     return Status(code, message);
   }
 

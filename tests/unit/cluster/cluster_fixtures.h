@@ -23,7 +23,8 @@ inline VolumeRecord volume(const std::string& name, const std::string& primary, 
   return v;
 }
 
-inline ReplicaReport replicaReport(const VolumeRecord& v, nodeapi::DiskState disk, std::vector<PeerReport> peers = {},
+inline ReplicaReport replicaReport(const VolumeRecord& v, nodeapi::DiskState disk,
+                                   std::vector<PeerReport> peers = {},
                                    const std::string& generation = "gen-1") {
   ReplicaReport r;
   r.volume_uuid = v.uuid;
@@ -33,7 +34,8 @@ inline ReplicaReport replicaReport(const VolumeRecord& v, nodeapi::DiskState dis
   return r;
 }
 
-inline PeerReport peer(const std::string& node, nodeapi::PeerState state, uint64_t done = 0, uint64_t total = 0) {
+inline PeerReport peer(const std::string& node, nodeapi::PeerState state, uint64_t done = 0,
+                       uint64_t total = 0) {
   return PeerReport{node, state, done, total};
 }
 

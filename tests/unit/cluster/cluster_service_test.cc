@@ -1,13 +1,12 @@
 #include "tandem/controller/cluster_service.h"
 
+#include <gtest/gtest.h>
 #include <stdlib.h>
 
-#include <filesystem>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 namespace tandem::controller {
 namespace {
@@ -93,7 +92,8 @@ TEST_F(ClusterServiceTest, TickAnswersExpiredWatchersWithoutTheLock) {
   auto generation = cluster_->storeGeneration();
   ASSERT_TRUE(generation.isOk());
   std::optional<bool> free_in_callback;
-  cluster_->watchDesiredState("n1", *generation, 10s, [&](Result<DesiredState>) { free_in_callback = lockIsFree(); });
+  cluster_->watchDesiredState("n1", *generation, 10s,
+                              [&](Result<DesiredState>) { free_in_callback = lockIsFree(); });
   clock_.advance(9s);
   cluster_->tick();
   EXPECT_FALSE(free_in_callback.has_value());

@@ -73,10 +73,10 @@ TEST(DesiredStateWatch, TakesDueWatchersOnly) {
   DesiredStateWatch watch;
   const auto t0 = kStart;
   std::vector<std::string> answered;
-  auto watcher = [&](const std::string& node, uint64_t after, std::chrono::steady_clock::time_point deadline) {
-    return DesiredStateWatch::Watcher{node, after, deadline, [&answered, node](Result<DesiredState>) {
-                                        answered.push_back(node);
-                                      }};
+  auto watcher = [&](const std::string& node, uint64_t after,
+                     std::chrono::steady_clock::time_point deadline) {
+    return DesiredStateWatch::Watcher{node, after, deadline,
+                                      [&answered, node](Result<DesiredState>) { answered.push_back(node); }};
   };
   watch.add(watcher("a", 5, t0 + 10s));
   watch.add(watcher("b", 6, t0 + 10s));

@@ -26,7 +26,8 @@ class HealingPlannerTest : public ::testing::Test {
       pools_.push_back(PoolRecord{n, "p", "file", true, false});
     }
     // n2 never reports: offline.
-    report(observed_, "n1", {replicaReport(v_, DiskState::kUpToDate, {peer("n2", PeerState::kDisconnected)})});
+    report(observed_, "n1",
+           {replicaReport(v_, DiskState::kUpToDate, {peer("n2", PeerState::kDisconnected)})});
     report(observed_, "n3", {replicaReport(v_, DiskState::kUpToDate)});
     report(observed_, "n4", {});
   }

@@ -35,12 +35,15 @@ TEST(PlacementInputs, UnreportedReplicasTakeTheirSpace) {
   thin.name = "thin";
   thick.name = "thick";
   thick.thin = false;
-  VolumeRecord a = volume("a", "n1", 10 << 20), b = volume("b", "n1", 20 << 20), c = volume("c", "n1", 40 << 20);
+  VolumeRecord a = volume("a", "n1", 10 << 20), b = volume("b", "n1", 20 << 20),
+               c = volume("c", "n1", 40 << 20);
   a.group = "thin";
   b.group = "thick";
   c.group = "thick";
-  std::vector<ReplicaRecord> replicas = {{a.uuid, "n1", "p", true}, {b.uuid, "n1", "p", true}, {c.uuid, "n1", "p", true}};
-  report(observed, "n1", {replicaReport(c, DiskState::kUpToDate)}, 50 << 20);  // c is reported: in the figures
+  std::vector<ReplicaRecord> replicas = {
+      {a.uuid, "n1", "p", true}, {b.uuid, "n1", "p", true}, {c.uuid, "n1", "p", true}};
+  report(observed, "n1", {replicaReport(c, DiskState::kUpToDate)},
+         50 << 20);  // c is reported: in the figures
   PendingByPool pending = pendingBytes({a, b, c}, replicas, {thin, thick}, observed);
   ASSERT_EQ(pending.size(), 1u);
   EXPECT_EQ((pending[{"n1", "p"}].provisioned), uint64_t{30 << 20});

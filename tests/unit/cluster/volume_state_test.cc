@@ -14,9 +14,7 @@ using nodeapi::PeerState;
 
 class VolumeStateTest : public ::testing::Test {
  protected:
-  VolumeView derive() {
-    return deriveVolumeView(volume_, pointers(replicas_), &primary_record_, observed_);
-  }
+  VolumeView derive() { return deriveVolumeView(volume_, pointers(replicas_), &primary_record_, observed_); }
   VolumeRecord volume_ = volume("v", "n1");
   std::vector<ReplicaRecord> replicas_ = replicasOf(volume_, {"n1", "n2"});
   NodeRecord primary_record_{"", "n1", "10.0.0.1", 10809, 7000, "", 0, {}};
@@ -47,7 +45,8 @@ TEST_F(VolumeStateTest, AvailableWhenThePrimarySeesEveryPeerUpToDate) {
 
 // A syncing peer makes the volume resyncing, with the primary's progress.
 TEST_F(VolumeStateTest, SyncingPeerShowsProgress) {
-  report(observed_, "n1", {replicaReport(volume_, DiskState::kUpToDate, {peer("n2", PeerState::kSyncing, 1, 4)})});
+  report(observed_, "n1",
+         {replicaReport(volume_, DiskState::kUpToDate, {peer("n2", PeerState::kSyncing, 1, 4)})});
   report(observed_, "n2", {replicaReport(volume_, DiskState::kInconsistent)});
   VolumeView view = derive();
   EXPECT_EQ(view.state, VolumeState::kResyncing);
@@ -57,7 +56,8 @@ TEST_F(VolumeStateTest, SyncingPeerShowsProgress) {
 
 // A connecting peer is syncing if its copy is inconsistent, else still creating.
 TEST_F(VolumeStateTest, ConnectingPeerByItsOwnDisk) {
-  report(observed_, "n1", {replicaReport(volume_, DiskState::kUpToDate, {peer("n2", PeerState::kConnecting)})});
+  report(observed_, "n1",
+         {replicaReport(volume_, DiskState::kUpToDate, {peer("n2", PeerState::kConnecting)})});
   report(observed_, "n2", {replicaReport(volume_, DiskState::kInconsistent)});
   EXPECT_EQ(derive().replicas[1].state, ReplicaState::kSyncing);
   report(observed_, "n2", {replicaReport(volume_, DiskState::kOutdated)});
@@ -68,7 +68,8 @@ TEST_F(VolumeStateTest, ConnectingPeerByItsOwnDisk) {
 // An offline node, a disconnected peer and a node error each degrade the volume, named in the reason.
 TEST_F(VolumeStateTest, DegradedNamesEachBadReplica) {
   replicas_ = replicasOf(volume_, {"n1", "n2", "n3", "n4"});
-  report(observed_, "n1", {replicaReport(volume_, DiskState::kUpToDate, {peer("n2", PeerState::kDisconnected)})});
+  report(observed_, "n1",
+         {replicaReport(volume_, DiskState::kUpToDate, {peer("n2", PeerState::kDisconnected)})});
   report(observed_, "n2", {replicaReport(volume_, DiskState::kOutdated)});
   ReplicaReport failed = replicaReport(volume_, DiskState::kFailed);
   failed.error = "pool full";
@@ -89,7 +90,8 @@ TEST_F(VolumeStateTest, SecondaryWithoutThePrimarysView) {
   EXPECT_EQ(view.replicas[1].state, ReplicaState::kSyncing);
   EXPECT_EQ(view.replicas[1].reason, "primary n1 has not reported");
   report(observed_, "n2", {replicaReport(volume_, DiskState::kUpToDate)});
-  EXPECT_EQ(derive().replicas[1].state, ReplicaState::kOutdated) << "only the primary can vouch for a secondary";
+  EXPECT_EQ(derive().replicas[1].state, ReplicaState::kOutdated)
+      << "only the primary can vouch for a secondary";
 }
 
 // An outdated primary degrades the volume.
@@ -106,11 +108,12 @@ TEST(ViewStates, ApiNames) {
   EXPECT_EQ(name(VolumeState::kAvailable), "available");
   EXPECT_EQ(name(VolumeState::kResyncing), "resyncing");
   EXPECT_EQ(name(ReplicaState::kUpToDate), "up_to_date");
-  for (auto s : {ReplicaState::kCreating, ReplicaState::kUpToDate, ReplicaState::kSyncing, ReplicaState::kOutdated,
-                 ReplicaState::kOffline, ReplicaState::kError}) {
+  for (auto s : {ReplicaState::kCreating, ReplicaState::kUpToDate, ReplicaState::kSyncing,
+                 ReplicaState::kOutdated, ReplicaState::kOffline, ReplicaState::kError}) {
     EXPECT_NE(name(s), "unknown");
   }
-  for (auto s : {VolumeState::kCreating, VolumeState::kAvailable, VolumeState::kResyncing, VolumeState::kDegraded}) {
+  for (auto s :
+       {VolumeState::kCreating, VolumeState::kAvailable, VolumeState::kResyncing, VolumeState::kDegraded}) {
     EXPECT_NE(name(s), "unknown");
   }
 }

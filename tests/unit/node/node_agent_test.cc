@@ -1,12 +1,11 @@
 #include "tandem/node/node_agent.h"
 
+#include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
-
-#include <gtest/gtest.h>
 
 #include "tandem/devices/provider_factory.h"
 
@@ -91,7 +90,8 @@ class NodeAgentTest : public ::testing::Test {
     auto engine = replication::ReplicationService::start({"n1"}, RealClock::instance());
     ASSERT_TRUE(engine.isOk()) << engine.status().toString();
     engine_ = std::move(engine).value();
-    reconciler_ = std::make_unique<Reconciler>(ReconcilerOptions{dir_ + "/meta"}, pools_, *engine_, exports_, nullptr);
+    reconciler_ =
+        std::make_unique<Reconciler>(ReconcilerOptions{dir_ + "/meta"}, pools_, *engine_, exports_, nullptr);
   }
   void TearDown() override {
     if (controller_) controller_->close();
@@ -116,8 +116,9 @@ class NodeAgentTest : public ::testing::Test {
   }
   static DesiredState state(const std::string& cluster, uint64_t generation, std::vector<std::string> uuids) {
     DesiredState s{generation, cluster, "n1", {}};
-    for (const auto& uuid : uuids) s.replicas.push_back(DesiredReplica{"vol-" + uuid.substr(0, 4), uuid, 1 << 20, 1,
-                                                                       "default", true, false, true, {}});
+    for (const auto& uuid : uuids)
+      s.replicas.push_back(
+          DesiredReplica{"vol-" + uuid.substr(0, 4), uuid, 1 << 20, 1, "default", true, false, true, {}});
     return s;
   }
   bool backingExists(const std::string& uuid) { return pools_["default"].provider->info(uuid).isOk(); }

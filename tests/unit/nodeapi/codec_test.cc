@@ -26,13 +26,13 @@ StatusReport statusReport() {
   s.applied_generation = 42;
   s.pools = {pool()};
   ReplicaReport primary{kUuid, DiskState::kUpToDate, "gen-1", true, "", {}};
-  primary.peers = {PeerReport{"n2", PeerState::kSyncing, 1 << 20, 4 << 20},
-                   PeerReport{"n3", PeerState::kUpToDate, 0, 0},
-                   PeerReport{"n4", PeerState::kConnecting, 0, 0},
-                   PeerReport{"n5", PeerState::kDisconnected, 0, 0}};
-  s.replicas = {primary,
-                ReplicaReport{"6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", DiskState::kInconsistent, "", false, "", {}},
-                ReplicaReport{"7d2a7c8f-3e6f-4c9f-8b46-1d8e3a0c2b33", DiskState::kFailed, "", false, "pool full", {}}};
+  primary.peers = {
+      PeerReport{"n2", PeerState::kSyncing, 1 << 20, 4 << 20}, PeerReport{"n3", PeerState::kUpToDate, 0, 0},
+      PeerReport{"n4", PeerState::kConnecting, 0, 0}, PeerReport{"n5", PeerState::kDisconnected, 0, 0}};
+  s.replicas = {
+      primary,
+      ReplicaReport{"6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", DiskState::kInconsistent, "", false, "", {}},
+      ReplicaReport{"7d2a7c8f-3e6f-4c9f-8b46-1d8e3a0c2b33", DiskState::kFailed, "", false, "pool full", {}}};
   return s;
 }
 
@@ -41,9 +41,17 @@ DesiredState desiredState() {
   s.generation = 7;
   s.cluster_id = "c-1";
   s.node = "n1";
-  s.replicas.push_back(DesiredReplica{"v", kUuid, 4096, 3, "default", false, true, true,
+  s.replicas.push_back(DesiredReplica{"v",
+                                      kUuid,
+                                      4096,
+                                      3,
+                                      "default",
+                                      false,
+                                      true,
+                                      true,
                                       {DesiredPeer{"n2", "127.0.0.1", 7000}, DesiredPeer{"n3", "h3", 7001}}});
-  s.replicas.push_back(DesiredReplica{"w", "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", 8192, 1, "p", true, false, false, {}});
+  s.replicas.push_back(
+      DesiredReplica{"w", "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", 8192, 1, "p", true, false, false, {}});
   return s;
 }
 
@@ -54,7 +62,8 @@ TEST(NodeApiCodec, RoundTrips) {
   EXPECT_EQ(*g, registration());
   Registration fresh = registration();
   fresh.uuid.clear();
-  EXPECT_EQ(encodeRegistration(fresh).find("uuid"), std::string::npos) << "a first registration sends no uuid";
+  EXPECT_EQ(encodeRegistration(fresh).find("uuid"), std::string::npos)
+      << "a first registration sends no uuid";
   EXPECT_EQ(*decodeRegistration(encodeRegistration(fresh)), fresh);
 
   auto s = decodeStatusReport(encodeStatusReport(statusReport()));
@@ -66,8 +75,8 @@ TEST(NodeApiCodec, RoundTrips) {
   EXPECT_EQ(*d, desiredState());
 
   RegistrationReply reply{kUuid, "tok", "c-1"};
-  auto r = decodeRegistrationReply(
-      encodeRegistrationReply(reply, std::string(R"({"name":"n1","uuid":")") + kUuid + R"(","state":"online"})"));
+  auto r = decodeRegistrationReply(encodeRegistrationReply(
+      reply, std::string(R"({"name":"n1","uuid":")") + kUuid + R"(","state":"online"})"));
   ASSERT_TRUE(r.isOk()) << r.status().toString();
   EXPECT_EQ(*r, reply);
 }
@@ -76,7 +85,8 @@ TEST(NodeApiCodec, RoundTrips) {
 TEST(NodeApiCodec, WireFormIsTheDocumentedOne) {
   std::string desired = encodeDesiredState(desiredState());
   EXPECT_NE(desired.find(R"("volume":{"name":"v","uuid":")"), std::string::npos) << desired;
-  EXPECT_NE(desired.find(R"("peers":[{"node":"n2","host":"127.0.0.1","port":7000})"), std::string::npos) << desired;
+  EXPECT_NE(desired.find(R"("peers":[{"node":"n2","host":"127.0.0.1","port":7000})"), std::string::npos)
+      << desired;
   std::string status = encodeStatusReport(statusReport());
   EXPECT_NE(status.find(R"("disk":"up_to_date")"), std::string::npos) << status;
   EXPECT_NE(status.find(R"("state":"syncing")"), std::string::npos) << status;
@@ -91,7 +101,8 @@ TEST(NodeApiCodec, DefaultsOfOptionalFields) {
   EXPECT_EQ(s->replicas[0].disk, DiskState::kOutdated);
   EXPECT_FALSE(s->replicas[0].primary);
   auto d = decodeDesiredState(std::string(R"({"generation":1,"cluster_id":"c","node":"n","replicas":[
-    {"volume":{"name":"v","uuid":")") + kUuid + R"(","size_bytes":4096,"epoch":1},"pool":"p"}]})");
+    {"volume":{"name":"v","uuid":")") +
+                              kUuid + R"(","size_bytes":4096,"epoch":1},"pool":"p"}]})");
   ASSERT_TRUE(d.isOk()) << d.status().toString();
   EXPECT_TRUE(d->replicas[0].thin);
   EXPECT_FALSE(d->replicas[0].quorum);
@@ -112,7 +123,7 @@ TEST(NodeApiCodec, UnknownStateNamesCountAsNotUpToDate) {
 
 struct Malformed {
   const char* json;
-  const char* field;   // the message must name it
+  const char* field;  // the message must name it
   const char* reason;
 };
 
@@ -132,19 +143,24 @@ TEST(NodeApiCodec, RefusesMalformedRegistrations) {
       {R"({"name":"n","uuid":7,"address":"h","nbd_port":1,"replication_port":2})", "'uuid'", "invalid_field"},
       {R"({"name":"n","address":"","nbd_port":1,"replication_port":2})", "'address'", "invalid_field"},
       {R"({"name":"n","address":"h","nbd_port":0,"replication_port":2})", "'nbd_port'", "invalid_field"},
-      {R"({"name":"n","address":"h","nbd_port":1,"replication_port":65536})", "'replication_port'", "invalid_field"},
-      {R"({"name":"n","address":"h","nbd_port":1})", "'replication_port'", "missing_field"},
-      {R"({"name":"n","address":"h","nbd_port":1,"replication_port":2,"labels":{"zone":"a b"}})", "'labels.zone'",
+      {R"({"name":"n","address":"h","nbd_port":1,"replication_port":65536})", "'replication_port'",
        "invalid_field"},
+      {R"({"name":"n","address":"h","nbd_port":1})", "'replication_port'", "missing_field"},
+      {R"({"name":"n","address":"h","nbd_port":1,"replication_port":2,"labels":{"zone":"a b"}})",
+       "'labels.zone'", "invalid_field"},
       {R"({"name":"n","address":"h","nbd_port":1,"replication_port":2,"labels":{"/":"a"}})", "'labels'",
        "invalid_field"},
       {R"({"name":"n","address":"h","nbd_port":1,"replication_port":2,"pools":[{"name":"p","provider":"file",
-         "total_bytes":1,"free_bytes":2}]})", "'pools[0].free_bytes'", "invalid_field"},
+         "total_bytes":1,"free_bytes":2}]})",
+       "'pools[0].free_bytes'", "invalid_field"},
       {R"({"name":"n","address":"h","nbd_port":1,"replication_port":2,"pools":[{"name":"p","provider":"file",
-         "free_bytes":2}]})", "'pools[0].total_bytes'", "missing_field"},
+         "free_bytes":2}]})",
+       "'pools[0].total_bytes'", "missing_field"},
       {R"({"name":"n","address":"h","nbd_port":1,"replication_port":2,"pools":[{"name":"p","provider":"file",
-         "total_bytes":1,"free_bytes":0,"color":"red"}]})", "'pools[0].color'", "unknown_field"},
-      {R"({"name":"n","address":"h","nbd_port":1,"replication_port":2,"extra":1})", "'extra'", "unknown_field"},
+         "total_bytes":1,"free_bytes":0,"color":"red"}]})",
+       "'pools[0].color'", "unknown_field"},
+      {R"({"name":"n","address":"h","nbd_port":1,"replication_port":2,"extra":1})", "'extra'",
+       "unknown_field"},
       {R"({"name":"n",)", "malformed JSON", "malformed_json"},
   };
   for (const auto& m : cases) expectRefused(decodeRegistration(m.json), m);
@@ -170,8 +186,8 @@ TEST(NodeApiCodec, RefusesMalformedStatusReports) {
        "'replicas[0].peers[0].state'", "invalid_field"},
       {R"({"replicas":[{"volume_uuid":"u","peers":[{"node":"n","state":"syncing","sync_done_bytes":-1}]}]})",
        "'replicas[0].peers[0].sync_done_bytes'", "invalid_field"},
-      {R"({"pools":[{"name":"p","provider":"file","total_bytes":1,"free_bytes":2}]})", "'pools[0].free_bytes'",
-       "invalid_field"},
+      {R"({"pools":[{"name":"p","provider":"file","total_bytes":1,"free_bytes":2}]})",
+       "'pools[0].free_bytes'", "invalid_field"},
       {R"({"replicas":{}})", "'replicas'", "invalid_field"},
       {R"({"node":"n1"})", "'node'", "unknown_field"},
   };
@@ -186,7 +202,8 @@ TEST(NodeApiCodec, RefusesMalformedStatusReports) {
 // A desired state with any bad field is refused, naming the field, never half-applied.
 TEST(NodeApiCodec, RefusesMalformedDesiredStates) {
   const std::string head = R"({"generation":1,"cluster_id":"c","node":"n","replicas":[)";
-  const std::string volume = std::string(R"("volume":{"name":"v","uuid":")") + kUuid + R"(","size_bytes":4096,"epoch":1})";
+  const std::string volume =
+      std::string(R"("volume":{"name":"v","uuid":")") + kUuid + R"(","size_bytes":4096,"epoch":1})";
   const std::string cases[][2] = {
       {"{", "malformed JSON"},
       {R"({"cluster_id":"c","node":"n"})", "'generation'"},
@@ -197,14 +214,17 @@ TEST(NodeApiCodec, RefusesMalformedDesiredStates) {
        "'replicas[0].volume.uuid'"},
       {head + std::string(R"({"volume":{"name":"v","uuid":")") + kUuid + R"(","epoch":1},"pool":"p"}]})",
        "'replicas[0].volume.size_bytes'"},
-      {head + std::string(R"({"volume":{"name":"v","uuid":")") + kUuid + R"(","size_bytes":4096},"pool":"p"}]})",
+      {head + std::string(R"({"volume":{"name":"v","uuid":")") + kUuid +
+           R"(","size_bytes":4096},"pool":"p"}]})",
        "'replicas[0].volume.epoch'"},
       {head + "{" + volume + "}]}", "'replicas[0].pool'"},
       {head + "{" + volume + R"(,"pool":"p","thin":1}]})", "'replicas[0].thin'"},
       {head + "{" + volume + R"(,"pool":"p","quorum":"no"}]})", "'replicas[0].quorum'"},
-      {head + "{" + volume + R"(,"pool":"p","primary":null,"peers":[{"node":"n2","host":"h","port":70000}]}]})",
+      {head + "{" + volume +
+           R"(,"pool":"p","primary":null,"peers":[{"node":"n2","host":"h","port":70000}]}]})",
        "'replicas[0].peers[0].port'"},
-      {head + "{" + volume + R"(,"pool":"p","peers":[{"node":"n2","port":7000}]}]})", "'replicas[0].peers[0].host'"},
+      {head + "{" + volume + R"(,"pool":"p","peers":[{"node":"n2","port":7000}]}]})",
+       "'replicas[0].peers[0].host'"},
   };
   for (const auto& [json, field] : cases) {
     auto r = decodeDesiredState(json);

@@ -7,11 +7,13 @@ namespace {
 
 // Every state has its own wire name, and the name leads back to the state.
 TEST(NodeApiStates, NamesRoundTrip) {
-  for (DiskState s : {DiskState::kUpToDate, DiskState::kInconsistent, DiskState::kOutdated, DiskState::kFailed}) {
+  for (DiskState s :
+       {DiskState::kUpToDate, DiskState::kInconsistent, DiskState::kOutdated, DiskState::kFailed}) {
     EXPECT_NE(name(s), "unknown");
     EXPECT_EQ(diskStateNamed(name(s)), s) << name(s);
   }
-  for (PeerState s : {PeerState::kConnecting, PeerState::kSyncing, PeerState::kUpToDate, PeerState::kDisconnected}) {
+  for (PeerState s :
+       {PeerState::kConnecting, PeerState::kSyncing, PeerState::kUpToDate, PeerState::kDisconnected}) {
     EXPECT_NE(name(s), "unknown");
     EXPECT_EQ(peerStateNamed(name(s)), s) << name(s);
   }

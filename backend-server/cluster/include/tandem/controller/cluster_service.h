@@ -123,7 +123,7 @@ class ClusterService {
   ObservedState observed_;             // guarded by mu_
   std::set<std::string> heal_warned_;  // guarded by mu_: "volume/node:reason" already logged
   std::atomic<uint64_t> replicas_replaced_{0};
-  DesiredStateWatch watch_;            // thread-safe on its own
+  DesiredStateWatch watch_;  // thread-safe on its own
 };
 
 }  // namespace tandem::controller

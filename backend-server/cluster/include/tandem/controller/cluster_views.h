@@ -27,7 +27,7 @@ using DesiredState = nodeapi::DesiredState;
 
 struct RegisterNodeResult {
   NodeRecord node;
-  std::string token;              // the node's new bearer token (shown once)
+  std::string token;  // the node's new bearer token (shown once)
   std::string cluster_id;
   bool created = false;
 };
@@ -35,7 +35,7 @@ struct RegisterNodeResult {
 struct NodeView {
   NodeRecord node;
   bool online = false;
-  int64_t last_heartbeat = 0;     // unix seconds; 0: never since the controller started
+  int64_t last_heartbeat = 0;  // unix seconds; 0: never since the controller started
   std::vector<PoolReport> pools;
 };
 
@@ -43,17 +43,17 @@ struct PoolView {
   std::string node;
   bool node_online = false;
   PoolReport pool;
-  bool reported = false;          // capacity figures are from a live report
+  bool reported = false;  // capacity figures are from a live report
 };
 
 // A replica as the controller sees it (derived, see volume_state.h).
 enum class ReplicaState {
-  kCreating,   // placed; its node has not reported it yet (or the primary is still connecting)
-  kUpToDate,   // has every write
-  kSyncing,    // receiving a full sync (sync_progress says how far)
-  kOutdated,   // may miss writes
-  kOffline,    // its node is offline
-  kError,      // its node failed to make it real (reason says why)
+  kCreating,  // placed; its node has not reported it yet (or the primary is still connecting)
+  kUpToDate,  // has every write
+  kSyncing,   // receiving a full sync (sync_progress says how far)
+  kOutdated,  // may miss writes
+  kOffline,   // its node is offline
+  kError,     // its node failed to make it real (reason says why)
 };
 
 // A volume's state, derived from its replicas' states.
@@ -74,7 +74,7 @@ struct ReplicaView {
   bool diskful = true;
   bool primary = false;
   ReplicaState state = ReplicaState::kCreating;
-  double sync_progress = 0.0;     // 0..1, meaningful while syncing
+  double sync_progress = 0.0;  // 0..1, meaningful while syncing
   std::string reason;
 };
 
@@ -82,7 +82,7 @@ struct VolumeView {
   VolumeRecord volume;
   VolumeState state = VolumeState::kCreating;
   std::string reason;
-  std::string nbd_uri;            // where the primary serves it
+  std::string nbd_uri;  // where the primary serves it
   std::vector<ReplicaView> replicas;
 };
 

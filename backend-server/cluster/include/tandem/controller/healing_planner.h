@@ -26,21 +26,21 @@ struct HealingInput {
   std::vector<VolumeRecord> volumes;
   std::vector<ReplicaRecord> replicas;
   std::vector<GroupRecord> groups;
-  std::vector<NodeRecord> nodes;           // for their labels
-  std::set<std::string> lost_nodes;        // offline for at least the replace-after delay
-  std::vector<PoolCandidate> candidates;   // see placementCandidates()
+  std::vector<NodeRecord> nodes;          // for their labels
+  std::set<std::string> lost_nodes;       // offline for at least the replace-after delay
+  std::vector<PoolCandidate> candidates;  // see placementCandidates()
 };
 
 struct ReplicaMove {
   VolumeRecord volume;
-  std::string from_node;                   // the lost replica's node
+  std::string from_node;  // the lost replica's node
   Placement to;
-  std::string key;                         // "<volume>/<lost node>": the subject of warnings
+  std::string key;  // "<volume>/<lost node>": the subject of warnings
 };
 
 // A replica that could not be moved, and why (to be logged once per key).
 struct HealingSkip {
-  std::string key;                         // "<volume>/<lost node>:primary" or ":placement"
+  std::string key;  // "<volume>/<lost node>:primary" or ":placement"
   std::string message;
 };
 

@@ -18,8 +18,8 @@ namespace tandem::controller {
 struct NodeObservation {
   bool online = false;
   std::chrono::steady_clock::time_point last_seen{};
-  int64_t last_seen_wall = 0;     // unix seconds
-  NodeStatusReport report;        // the last one (a registration sets only its pools)
+  int64_t last_seen_wall = 0;  // unix seconds
+  NodeStatusReport report;     // the last one (a registration sets only its pools)
 };
 
 class ObservedState {
@@ -33,7 +33,8 @@ class ObservedState {
 
   // A registration: the node is online now, with the pools it registered with (its last
   // replica reports are kept).
-  void registered(const std::string& node, std::vector<PoolReport> pools, TimePoint now, int64_t wall_seconds);
+  void registered(const std::string& node, std::vector<PoolReport> pools, TimePoint now,
+                  int64_t wall_seconds);
   // A heartbeat: the node is online now and `report` replaces its last one. True when the node
   // was offline or unknown before.
   bool reported(const std::string& node, NodeStatusReport report, TimePoint now, int64_t wall_seconds);

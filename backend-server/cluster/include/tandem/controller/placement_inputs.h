@@ -27,17 +27,19 @@ struct PendingBytes {
 };
 using PendingByPool = std::map<std::pair<std::string, std::string>, PendingBytes>;
 
-PendingByPool pendingBytes(const std::vector<VolumeRecord>& volumes, const std::vector<ReplicaRecord>& replicas,
-                           const std::vector<GroupRecord>& groups, const ObservedState& observed);
+PendingByPool pendingBytes(const std::vector<VolumeRecord>& volumes,
+                           const std::vector<ReplicaRecord>& replicas, const std::vector<GroupRecord>& groups,
+                           const ObservedState& observed);
 
 // Every pool of every node as a placement candidate: its node's liveness and labels, and its last
 // reported capacity corrected by `pending` (so creates between two heartbeats cannot overcommit).
 // A pool never reported has no capacity (0).
 std::vector<PoolCandidate> placementCandidates(const std::vector<PoolRecord>& pools,
-                                               const std::vector<NodeRecord>& nodes, const ObservedState& observed,
-                                               const PendingByPool& pending);
+                                               const std::vector<NodeRecord>& nodes,
+                                               const ObservedState& observed, const PendingByPool& pending);
 
 // Accounts for a replica of `size_bytes` just placed on `target` (as pendingBytes would once stored).
-void addPlaced(std::vector<PoolCandidate>& candidates, const Placement& target, uint64_t size_bytes, bool thin);
+void addPlaced(std::vector<PoolCandidate>& candidates, const Placement& target, uint64_t size_bytes,
+               bool thin);
 
 }  // namespace tandem::controller

@@ -22,7 +22,7 @@
 
 namespace tandem::controller {
 
-Status checkPromotion(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas, const std::string& node,
-                      bool force, const ObservedState& observed);
+Status checkPromotion(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas,
+                      const std::string& node, bool force, const ObservedState& observed);
 
 }  // namespace tandem::controller

@@ -19,8 +19,8 @@ enum class DiskState {
 // Another replica, as the primary sees it.
 enum class PeerState {
   kConnecting,
-  kSyncing,       // receiving a full sync
-  kUpToDate,      // has every write
+  kSyncing,   // receiving a full sync
+  kUpToDate,  // has every write
   kDisconnected,
 };
 
