@@ -1,13 +1,11 @@
 #include "tandem/node/node_agent.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <condition_variable>
-#include <filesystem>
 #include <mutex>
 
-#include "tandem/devices/provider_factory.h"
+#include "local_node_test.h"
 
 namespace tandem::node {
 namespace {
@@ -72,34 +70,20 @@ class FakeController final : public ControllerClient {
   std::vector<nodeapi::StatusReport> reports_;
 };
 
-// A real file pool, a real single-node replication service and the real Reconciler.
-class NodeAgentTest : public ::testing::Test {
+// The agent with the real Reconciler over a real file pool and replication service.
+class NodeAgentTest : public LocalNodeTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/tandem-agent-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    std::filesystem::create_directories(dir_ + "/pool");
-    std::filesystem::create_directories(dir_ + "/meta");
-    devices::PoolConfig config;
-    config.provider = "file";
-    config.path = dir_ + "/pool";
-    auto provider = devices::makeProvider(config);
-    ASSERT_TRUE(provider.isOk()) << provider.status().toString();
-    pools_["default"] = Pool{"default", std::move(provider).value()};
-    auto engine = replication::ReplicationService::start({"n1"}, RealClock::instance());
-    ASSERT_TRUE(engine.isOk()) << engine.status().toString();
-    engine_ = std::move(engine).value();
+    LocalNodeTest::SetUp();
     reconciler_ =
-        std::make_unique<Reconciler>(ReconcilerOptions{dir_ + "/meta"}, pools_, *engine_, exports_, nullptr);
+        std::make_unique<Reconciler>(ReconcilerOptions{metadataDir()}, pools_, *engine_, exports_, nullptr);
   }
   void TearDown() override {
     if (controller_) controller_->close();
     if (agent_) agent_->stop();
     agent_.reset();
     reconciler_.reset();
-    if (engine_) engine_->stop();
-    std::filesystem::remove_all(dir_);
+    LocalNodeTest::TearDown();
   }
   void start(NodeIdentity identity, std::string controller_cluster, std::vector<DesiredState> states) {
     controller_ = std::make_unique<FakeController>(std::move(controller_cluster), std::move(states));
@@ -121,12 +105,6 @@ class NodeAgentTest : public ::testing::Test {
           DesiredReplica{"vol-" + uuid.substr(0, 4), uuid, 1 << 20, 1, "default", true, false, true, {}});
     return s;
   }
-  bool backingExists(const std::string& uuid) { return pools_["default"].provider->info(uuid).isOk(); }
-
-  std::string dir_;
-  std::map<std::string, Pool> pools_;
-  std::unique_ptr<replication::ReplicationService> engine_;
-  nbd::StaticExportRegistry exports_;
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<FakeController> controller_;
   std::unique_ptr<NodeAgent> agent_;

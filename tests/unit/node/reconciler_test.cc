@@ -1,47 +1,25 @@
 #include "tandem/node/reconciler.h"
 
-#include <stdlib.h>
-
 #include <filesystem>
 
 #include <gtest/gtest.h>
 
-#include "tandem/devices/provider_factory.h"
+#include "local_node_test.h"
 
 namespace tandem::node {
 namespace {
 
 constexpr const char* kUuid = "0b0e2b5e-4c0a-4f43-9a86-3f1b7a0f5e11";
 
-// A real file pool in a temp dir, a real single-node replication service and an export registry.
-class ReconcilerTest : public ::testing::Test {
+// The reconciler over a real file pool, replication service and export registry.
+class ReconcilerTest : public LocalNodeTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/tandem-reconcile-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    std::filesystem::create_directories(dir_ + "/pool");
-    std::filesystem::create_directories(dir_ + "/meta");
-    devices::PoolConfig config;
-    config.provider = "file";
-    config.path = dir_ + "/pool";
-    auto provider = devices::makeProvider(config);
-    ASSERT_TRUE(provider.isOk()) << provider.status().toString();
-    pools_["default"] = Pool{"default", std::move(provider).value()};
-    replication::ServiceOptions options;
-    options.node_name = "n1";
-    auto engine = replication::ReplicationService::start(options, RealClock::instance());
-    ASSERT_TRUE(engine.isOk()) << engine.status().toString();
-    engine_ = std::move(engine).value();
-  }
   void TearDown() override {
     reconciler_.reset();
-    if (engine_) engine_->stop();
-    engine_.reset();
-    std::filesystem::remove_all(dir_);
+    LocalNodeTest::TearDown();
   }
   Reconciler& reconciler() {
-    reconciler_ = std::make_unique<Reconciler>(ReconcilerOptions{dir_ + "/meta"}, pools_, *engine_, exports_,
+    reconciler_ = std::make_unique<Reconciler>(ReconcilerOptions{metadataDir()}, pools_, *engine_, exports_,
                                                [this](const std::string& name) { unexported_.push_back(name); });
     return *reconciler_;
   }
@@ -53,12 +31,8 @@ class ReconcilerTest : public ::testing::Test {
     s.replicas.push_back(DesiredReplica{"vol", kUuid, 1 << 20, 1, pool, /*thin=*/true, /*quorum=*/false, /*primary=*/true, {}});
     return s;
   }
-  bool backingExists() { return pools_["default"].provider->info(kUuid).isOk(); }
+  bool backingExists() { return LocalNodeTest::backingExists(kUuid); }
 
-  std::string dir_;
-  std::map<std::string, Pool> pools_;
-  std::unique_ptr<replication::ReplicationService> engine_;
-  nbd::StaticExportRegistry exports_;
   std::vector<std::string> unexported_;
   std::unique_ptr<Reconciler> reconciler_;
 };
