@@ -23,9 +23,19 @@ class PrimaryRestartTest(ClusterTestCase):
         with open(self.cluster.nodes[primary].log_path, "a") as f:
             f.write(marker)
         self.cluster.start_node(primary)
+        # Until the restarted node reports, the controller still holds its report from before the
+        # stop ("available"): first wait until the node itself has every peer back.
+        peers = [r["node"] for r in vol["replicas"] if r["node"] != primary]
+
+        def log():
+            with open(self.cluster.nodes[primary].log_path, errors="replace") as f:
+                return f.read().split(marker)[-1]
+
+        for p in peers:
+            wait_for(f"{primary} to have {p} back",
+                     lambda: f"peer {p} up to date" in log() or f"sync to {p} done" in log(), 120)
         vol = self.cluster.wait_volume_state(name, "available", timeout=120)
-        with open(self.cluster.nodes[primary].log_path, errors="replace") as f:
-            return vol, f.read().split(marker)[-1]
+        return vol, log()
 
     def assert_identical(self, vol):
         files = [self.cluster.backing_file(r["node"], vol["uuid"]) for r in vol["replicas"]]

@@ -22,6 +22,7 @@ void fromPrimaryView(const ReplicaReport& primary_report, const ReplicaReport& o
             own.disk == nodeapi::DiskState::kInconsistent ? ReplicaState::kSyncing : ReplicaState::kCreating;
         break;
       case nodeapi::PeerState::kDisconnected:
+      case nodeapi::PeerState::kSplitBrain:
         break;  // outdated, unless another entry for that node said more
     }
   }

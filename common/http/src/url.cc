@@ -2,15 +2,10 @@
 
 #include <charconv>
 
+#include "tandem/common/hex.h"
+
 namespace tandem::http {
 namespace {
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool isUnreserved(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -29,8 +24,8 @@ Result<std::string> percentDecode(std::string_view text, bool plus_is_space) {
         return Status(ErrorCode::kInvalidArgument,
                       "truncated percent escape in '" + std::string(text) + "'");
       }
-      int hi = hexValue(text[i + 1]);
-      int lo = hexValue(text[i + 2]);
+      int hi = hexDigitValue(text[i + 1]);
+      int lo = hexDigitValue(text[i + 2]);
       if (hi < 0 || lo < 0) {
         return Status(ErrorCode::kInvalidArgument, "bad percent escape in '" + std::string(text) + "'");
       }

@@ -13,10 +13,9 @@ constexpr NameEntry<DiskState> kDiskStates[] = {
 };
 
 constexpr NameEntry<PeerState> kPeerStates[] = {
-    {PeerState::kConnecting, "connecting"},
-    {PeerState::kSyncing, "syncing"},
-    {PeerState::kUpToDate, "up_to_date"},
-    {PeerState::kDisconnected, "disconnected"},
+    {PeerState::kConnecting, "connecting"},  {PeerState::kSyncing, "syncing"},
+    {PeerState::kUpToDate, "up_to_date"},    {PeerState::kDisconnected, "disconnected"},
+    {PeerState::kSplitBrain, "split_brain"},
 };
 
 }  // namespace

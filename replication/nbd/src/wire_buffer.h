@@ -1,5 +1,5 @@
-// ByteWriter / ByteReader: big-endian append and bounds-checked consume over byte buffers,
-// the only place NBD integers are converted. Private to the NBD codec.
+// ByteWriter / ByteReader: big-endian append and bounds-checked consume over byte buffers for
+// the NBD codec (the conversion itself is tandem/common/big_endian.h). Private to the NBD codec.
 // Thread-safety: plain values, no sharing.
 #pragma once
 
@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "tandem/common/big_endian.h"
 
 namespace tandem::nbd {
 
@@ -26,9 +28,7 @@ class ByteWriter {
   void zeroes(size_t n) { out_.insert(out_.end(), n, std::byte{0}); }
 
  private:
-  void be(uint64_t v, int n) {
-    for (int i = n - 1; i >= 0; --i) out_.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xff));
-  }
+  void be(uint64_t v, size_t n) { appendBe(out_, v, n); }
   std::vector<std::byte>& out_;
 };
 
@@ -58,9 +58,7 @@ class ByteReader {
   template <typename T>
   bool be(T* v, size_t n) {
     if (!ok_ || remaining() < n) return ok_ = false;
-    uint64_t x = 0;
-    for (size_t i = 0; i < n; ++i) x = (x << 8) | static_cast<uint8_t>(in_[pos_ + i]);
-    *v = static_cast<T>(x);
+    *v = static_cast<T>(getBe(in_.data() + pos_, n));
     pos_ += n;
     return true;
   }

@@ -28,6 +28,7 @@ nodeapi::PeerState reportedState(replication::PeerState s) {
     case replication::PeerState::kSyncing: return nodeapi::PeerState::kSyncing;
     case replication::PeerState::kUpToDate: return nodeapi::PeerState::kUpToDate;
     case replication::PeerState::kDisconnected: return nodeapi::PeerState::kDisconnected;
+    case replication::PeerState::kSplitBrain: return nodeapi::PeerState::kSplitBrain;
   }
   return nodeapi::PeerState::kDisconnected;
 }
@@ -116,7 +117,9 @@ Status Reconciler::ensureReplica(const DesiredReplica& d) {
   auto active = active_.find(d.volume_uuid);
   if (active == active_.end()) {
     auto info = provider.info(d.volume_uuid);
-    if (info.status().code() == ErrorCode::kNotFound) {
+    replication::VolumeConfig config = engineConfig(d);
+    config.new_device = info.status().code() == ErrorCode::kNotFound;  // binds the engine's metadata to it
+    if (config.new_device) {
       RETURN_IF_ERROR(provider.create(d.volume_uuid, d.size_bytes,
                                       d.thin ? devices::Provisioning::kThin : devices::Provisioning::kThick)
                           .withContext("create backing volume in pool " + d.pool));
@@ -128,7 +131,7 @@ Status Reconciler::ensureReplica(const DesiredReplica& d) {
                                               " bytes, desired " + std::to_string(d.size_bytes));
     }
     ASSIGN_OR_RETURN(std::unique_ptr<devices::BlockDevice> device, provider.open(d.volume_uuid));
-    RETURN_IF_ERROR(engine_.addVolume(engineConfig(d), std::shared_ptr<devices::BlockDevice>(std::move(device)),
+    RETURN_IF_ERROR(engine_.addVolume(config, std::shared_ptr<devices::BlockDevice>(std::move(device)),
                                       metadataPath(d.volume_uuid)));
     active = active_.emplace(d.volume_uuid, d).first;
   } else if (!(active->second == d)) {
@@ -170,8 +173,7 @@ Status Reconciler::removeReplica(const std::string& uuid) {
       return s;
     }
   }
-  std::error_code ec;
-  std::filesystem::remove(metadataPath(uuid), ec);
+  RETURN_IF_ERROR(engine_.deleteMetadata(metadataPath(uuid)));
   return Status::ok();
 }
 

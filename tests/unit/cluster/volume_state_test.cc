@@ -82,6 +82,16 @@ TEST_F(VolumeStateTest, DegradedNamesEachBadReplica) {
   EXPECT_EQ(view.reason, "n2: outdated; n3: error (pool full); n4: offline (node n4 is offline)");
 }
 
+// A peer in split brain (its copy has writes the primary lacks) is not up to date: degraded.
+TEST_F(VolumeStateTest, SplitBrainPeerIsOutdated) {
+  report(observed_, "n1",
+         {replicaReport(volume_, DiskState::kUpToDate, {peer("n2", PeerState::kSplitBrain)})});
+  report(observed_, "n2", {replicaReport(volume_, DiskState::kUpToDate)});
+  VolumeView view = derive();
+  EXPECT_EQ(view.replicas[1].state, ReplicaState::kOutdated);
+  EXPECT_EQ(view.state, VolumeState::kDegraded);
+}
+
 // Without the primary's view a secondary is outdated (or syncing if inconsistent), with the reason.
 TEST_F(VolumeStateTest, SecondaryWithoutThePrimarysView) {
   report(observed_, "n2", {replicaReport(volume_, DiskState::kInconsistent)});

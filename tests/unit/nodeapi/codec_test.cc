@@ -28,7 +28,8 @@ StatusReport statusReport() {
   ReplicaReport primary{kUuid, DiskState::kUpToDate, "gen-1", true, "", {}};
   primary.peers = {
       PeerReport{"n2", PeerState::kSyncing, 1 << 20, 4 << 20}, PeerReport{"n3", PeerState::kUpToDate, 0, 0},
-      PeerReport{"n4", PeerState::kConnecting, 0, 0}, PeerReport{"n5", PeerState::kDisconnected, 0, 0}};
+      PeerReport{"n4", PeerState::kConnecting, 0, 0}, PeerReport{"n5", PeerState::kDisconnected, 0, 0},
+      PeerReport{"n6", PeerState::kSplitBrain, 0, 0}};
   s.replicas = {
       primary,
       ReplicaReport{"6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", DiskState::kInconsistent, "", false, "", {}},
@@ -114,8 +115,8 @@ TEST(NodeApiCodec, DefaultsOfOptionalFields) {
 // A state name the controller does not know (a newer node's) counts as not up to date, as the
 // OpenAPI contract promises: such a report is not refused.
 TEST(NodeApiCodec, UnknownStateNamesCountAsNotUpToDate) {
-  auto s = decodeStatusReport(R"({"replicas":[{"volume_uuid":"u","disk":"split_brain",
-    "peers":[{"node":"n2","state":"split_brain"}]}]})");
+  auto s = decodeStatusReport(R"({"replicas":[{"volume_uuid":"u","disk":"some_future_state",
+    "peers":[{"node":"n2","state":"some_future_state"}]}]})");
   ASSERT_TRUE(s.isOk()) << s.status().toString();
   EXPECT_EQ(s->replicas[0].disk, DiskState::kOutdated);
   EXPECT_EQ(s->replicas[0].peers[0].state, PeerState::kDisconnected);

@@ -12,8 +12,8 @@ TEST(NodeApiStates, NamesRoundTrip) {
     EXPECT_NE(name(s), "unknown");
     EXPECT_EQ(diskStateNamed(name(s)), s) << name(s);
   }
-  for (PeerState s :
-       {PeerState::kConnecting, PeerState::kSyncing, PeerState::kUpToDate, PeerState::kDisconnected}) {
+  for (PeerState s : {PeerState::kConnecting, PeerState::kSyncing, PeerState::kUpToDate,
+                      PeerState::kDisconnected, PeerState::kSplitBrain}) {
     EXPECT_NE(name(s), "unknown");
     EXPECT_EQ(peerStateNamed(name(s)), s) << name(s);
   }

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "wire/byte_order.h"
+#include "tandem/common/big_endian.h"
 #include "wire/crc32c.h"
 #include "wire/frame.h"
 #include "wire/messages.h"
@@ -58,7 +58,7 @@ TEST(FrameCodec, HeaderLayoutMatchesTheDocument) {
   h.length = 0x2000;
   auto b = encodeFrame(h, {});
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(b.data()), 4), "TNDR");
-  EXPECT_EQ(getBe(b.data() + 4, 2), 1u);
+  EXPECT_EQ(getBe(b.data() + 4, 2), 2u);
   EXPECT_EQ(getBe(b.data() + 6, 2), 4u);
   EXPECT_EQ(b[12], std::byte{0x0f});
   EXPECT_EQ(getBe(b.data() + 28, 8), 7u);
@@ -137,7 +137,7 @@ TEST(FrameCodec, RejectsMalformedHeadersWithValidCrc) {
   putBe(b.data(), 0x12345678, 4);
   expectRejected(b, "magic");
   b = good;
-  putBe(b.data() + 4, 2, 2);
+  putBe(b.data() + 4, 1, 2);  // version 1 (before split-brain detection) is refused
   expectRejected(b, "version");
   b = good;
   putBe(b.data() + 6, 99, 2);
@@ -175,7 +175,7 @@ TEST(FrameCodec, RejectsTruncatedAndOverlongFrames) {
 
 // HELLO, HELLO_REPLY, ACK and generation payloads round-trip; truncations are rejected.
 TEST(FrameCodec, MessagePayloadsRoundTrip) {
-  Hello hello{42, 0xDEADBEEFCAFEull, 1ull << 30, "node-a"};
+  Hello hello{42, 0xDEADBEEFCAFEull, 1ull << 30, "node-a", {3, 2, 1}};
   auto hb = encodeHello(hello);
   auto h2 = decodeHello(hb);
   ASSERT_TRUE(h2.isOk());
@@ -183,17 +183,19 @@ TEST(FrameCodec, MessagePayloadsRoundTrip) {
   EXPECT_EQ(h2->generation, 0xDEADBEEFCAFEull);
   EXPECT_EQ(h2->size_bytes, 1ull << 30);
   EXPECT_EQ(h2->node, "node-a");
+  EXPECT_EQ(h2->history, (std::vector<uint64_t>{3, 2, 1}));
   for (size_t n = 0; n < hb.size(); ++n) {
     EXPECT_FALSE(decodeHello(std::span<const std::byte>(hb).first(n)).isOk()) << n;
   }
 
-  HelloReply reply{ErrorCode::kPermissionDenied, 77, DiskState::kInconsistent, "stale epoch"};
+  HelloReply reply{ErrorCode::kPermissionDenied, 77, DiskState::kInconsistent, "stale epoch", true};
   auto r2 = decodeHelloReply(encodeHelloReply(reply));
   ASSERT_TRUE(r2.isOk());
   EXPECT_EQ(r2->status, ErrorCode::kPermissionDenied);
   EXPECT_EQ(r2->generation, 77u);
   EXPECT_EQ(r2->disk, DiskState::kInconsistent);
   EXPECT_EQ(r2->message, "stale epoch");
+  EXPECT_TRUE(r2->diverged);
 
   auto ack = decodeAck(encodeAck(ErrorCode::kIo));
   ASSERT_TRUE(ack.isOk());

@@ -1,5 +1,7 @@
 // GatedBlockDevice: a test BlockDevice wrapper that counts mutating calls and can hold them
-// (kPause, until the mode changes) or fail them with kIo (kFail). Reads always pass.
+// (kPause, until the mode changes), hold only flushes (kPauseFlushes) or fail them with kIo
+// (kFail). Reads always pass. With ignoreTrims(true), trim() does nothing and returns OK, like a
+// file system that cannot punch holes.
 // Used to stop a replica at a known point of a sync. Thread-safe.
 #pragma once
 
@@ -14,7 +16,7 @@ namespace tandem::replication::testing {
 
 class GatedBlockDevice final : public devices::BlockDevice {
  public:
-  enum class Mode { kPass, kPause, kFail };
+  enum class Mode { kPass, kPause, kPauseFlushes, kFail };
 
   explicit GatedBlockDevice(std::shared_ptr<devices::BlockDevice> inner) : inner_(std::move(inner)) {}
 
@@ -29,6 +31,10 @@ class GatedBlockDevice final : public devices::BlockDevice {
   bool waitUntilBlocked(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, timeout, [this] { return blocked_ > 0; });
+  }
+  void ignoreTrims(bool ignore) {
+    std::lock_guard lock(mu_);
+    ignore_trims_ = ignore;
   }
   uint64_t mutations() const {
     std::lock_guard lock(mu_);
@@ -51,6 +57,10 @@ class GatedBlockDevice final : public devices::BlockDevice {
   }
   Status trim(uint64_t offset, uint64_t length, bool fua) override {
     RETURN_IF_ERROR(gate(true));
+    {
+      std::lock_guard lock(mu_);
+      if (ignore_trims_) return Status::ok();
+    }
     return inner_->trim(offset, length, fua);
   }
   Status writeZeroes(uint64_t offset, uint64_t length, bool fua) override {
@@ -62,10 +72,11 @@ class GatedBlockDevice final : public devices::BlockDevice {
   Status gate(bool mutation) {
     std::unique_lock lock(mu_);
     if (mutation) ++mutations_;
-    if (mode_ == Mode::kPause) {
+    if (mode_ == Mode::kPause || (!mutation && mode_ == Mode::kPauseFlushes)) {
+      const Mode held = mode_;
       ++blocked_;
       cv_.notify_all();
-      cv_.wait(lock, [this] { return mode_ != Mode::kPause; });
+      cv_.wait(lock, [this, held] { return mode_ != held; });
       --blocked_;
     }
     if (mode_ == Mode::kFail) return Status(ErrorCode::kIo, "injected device failure");
@@ -78,6 +89,7 @@ class GatedBlockDevice final : public devices::BlockDevice {
   Mode mode_ = Mode::kPass;
   uint64_t blocked_ = 0;
   uint64_t mutations_ = 0;
+  bool ignore_trims_ = false;
 };
 
 }  // namespace tandem::replication::testing

@@ -52,6 +52,8 @@ struct Node {
   std::string metadata;
   uint16_t port = 0;
   std::unique_ptr<ReplicationService> service;
+  bool new_device = true;          // the next start is the first on this device
+  std::string discard_generation;  // VolumeConfig::discard_generation
 };
 
 class ReplicationServiceTest : public ::testing::Test {
@@ -93,13 +95,26 @@ class ReplicationServiceTest : public ::testing::Test {
     c.volume_uuid = uuid_;
     c.name = "vol";
     c.size_bytes = size_;
-    c.primary = i == 0;
-    c.epoch = 1;
+    c.primary = i == primary_;
+    c.epoch = epoch_;
     c.quorum = quorum_;
-    if (i == 0) {
-      for (int p : {1, 2}) c.peers.push_back(PeerAddress{nodes_[p].name, "127.0.0.1", nodes_[p].port});
+    c.new_device = nodes_[i].new_device;
+    c.discard_generation = nodes_[i].discard_generation;
+    if (c.primary) {
+      for (int p = 0; p < 3; ++p) {
+        if (p != i) c.peers.push_back(PeerAddress{nodes_[p].name, "127.0.0.1", nodes_[p].port});
+      }
     }
     return c;
+  }
+
+  // Gives node i a new, empty device (a replaced disk); its metadata file stays.
+  void replaceDevice(int i) {
+    Node& n = nodes_[i];
+    n.memory = std::make_shared<devices::MemoryBlockDevice>(size_);
+    n.faulty = std::make_shared<devices::FaultInjectingBlockDevice>(n.memory);
+    n.device = std::make_shared<GatedBlockDevice>(n.faulty);
+    n.new_device = true;
   }
 
   // Starts (or restarts, on the same port, metadata and device) node i.
@@ -117,6 +132,7 @@ class ReplicationServiceTest : public ::testing::Test {
     n.port = n.service->port();
     Status st = n.service->addVolume(configFor(i), n.device, n.metadata);
     ASSERT_TRUE(st.isOk()) << st.toString();
+    n.new_device = false;
   }
 
   void stopNode(int i) {
@@ -162,7 +178,27 @@ class ReplicationServiceTest : public ::testing::Test {
     });
   }
 
-  std::shared_ptr<devices::BlockDevice> primary() { return nodes_[0].service->primaryDevice(uuid_); }
+  // Starts replica i with its sync held, checks that it is Inconsistent, then lets the full
+  // sync run and checks that it ends with identical copies.
+  void expectStartsInconsistentAndIsFullySynced(int i) {
+    nodes_[i].device->setMode(GatedBlockDevice::Mode::kPause);
+    startNode(i);
+    EXPECT_EQ(volumeStatus(i)->disk, DiskState::kInconsistent);
+    nodes_[i].device->setMode(GatedBlockDevice::Mode::kPass);
+    ASSERT_TRUE(waitAllUpToDate());
+    EXPECT_EQ(peerStatus(nodes_[i].name).sync_total_bytes, size_);
+    expectReplicasIdentical();
+  }
+
+  // Waits until node `on` (a primary) sees peer `peer` in `state`.
+  bool waitPeerState(int on, const std::string& peer, PeerState state) {
+    return waitVolume(on, [&](const VolumeStatus& v) {
+      return std::any_of(v.peers.begin(), v.peers.end(),
+                         [&](const PeerStatus& p) { return p.node == peer && p.state == state; });
+    });
+  }
+
+  std::shared_ptr<devices::BlockDevice> primary() { return nodes_[primary_].service->primaryDevice(uuid_); }
 
   void expectReplicasIdentical() {
     auto a = nodes_[0].memory->snapshot();
@@ -184,6 +220,8 @@ class ReplicationServiceTest : public ::testing::Test {
   uint64_t size_ = 0;
   uint32_t chunk_ = 64 * 1024;
   bool quorum_ = false;
+  int primary_ = 0;
+  uint64_t epoch_ = 1;
   Node nodes_[3];
 };
 
@@ -217,12 +255,11 @@ TEST_F(ReplicationServiceTest, FuaAndFlushReachEveryReplica) {
   ASSERT_TRUE(waitAllUpToDate());
   auto dev = primary();
   uint64_t fua[3], flushes[3];
-  for (int i = 0; i < 3; ++i) {
-    fua[i] = nodes_[i].memory->fuaWriteCount();
-    flushes[i] = nodes_[i].memory->flushCount();
-  }
+  for (int i = 0; i < 3; ++i) fua[i] = nodes_[i].memory->fuaWriteCount();
   ASSERT_TRUE(dev->write(0, pattern(kBlock, 9), true).isOk());
   for (int i = 0; i < 3; ++i) EXPECT_EQ(nodes_[i].memory->fuaWriteCount(), fua[i] + 1) << i;
+  // (The first write moved the volume off its initial generation, which flushed the replicas.)
+  for (int i = 0; i < 3; ++i) flushes[i] = nodes_[i].memory->flushCount();
   ASSERT_TRUE(dev->flush().isOk());
   for (int i = 0; i < 3; ++i) EXPECT_EQ(nodes_[i].memory->flushCount(), flushes[i] + 1) << i;
 }
@@ -289,8 +326,8 @@ TEST_F(ReplicationServiceTest, PeerBrokenDuringAWriteIsLostNotSkipped) {
   nodes_[0].device->setMode(GatedBlockDevice::Mode::kPause);  // the write will hold the mutex
   std::thread writer([&] { EXPECT_TRUE(dev->write(0, pattern(kBlock, 7), false).isOk()); });
   ASSERT_TRUE(nodes_[0].device->waitUntilBlocked(kWait));
-  stopNode(1);                                        // the link sees EOF; the volume cannot act yet
-  std::this_thread::sleep_for(300ms);
+  stopNode(1);  // the link sees EOF; the volume cannot act yet
+  ASSERT_TRUE(waitPeerState(0, "node-1", PeerState::kDisconnected)) << "the primary's link never saw node-1 go";
   nodes_[0].device->setMode(GatedBlockDevice::Mode::kPass);
   writer.join();
   EXPECT_NE(volumeStatus(0)->generation, gen0) << "the write must move the primary to a new generation";
@@ -498,6 +535,223 @@ TEST_F(ReplicationServiceTest, CrashedReplicaComesBackOutdatedAndResyncs) {
   expectReplicasIdentical();
 }
 
+// ---------------------------------------------------------------- issue 8 regressions
+
+// Issue 8, hole 1 (a re-created backing device was trusted): a replica restarted on a new,
+// empty device beside its old metadata must not claim its old generation; it is Inconsistent
+// and fully synced, and the copies end identical.
+TEST_F(ReplicationServiceTest, ReplacedDeviceIsInconsistentAndFullySynced) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  ASSERT_TRUE(primary()->write(0, pattern(kBlock, 11), true).isOk());
+  stopNode(1);
+  replaceDevice(1);
+  expectStartsInconsistentAndIsFullySynced(1);
+}
+
+// Issue 8, hole 1 (a missing metadata file read as "up to date at the initial generation"):
+// a replica that crashed (losing unflushed writes) and lost its metadata comes back
+// Inconsistent and is fully synced, even though nothing else happened meanwhile.
+TEST_F(ReplicationServiceTest, MissingMetadataBesideAnOldDeviceIsInconsistent) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  for (uint32_t k = 0; k < 4; ++k) ASSERT_TRUE(primary()->write(k * kBlock, pattern(kBlock, k + 20), false).isOk());
+  nodes_[1].faulty->faults().setBroken(true);
+  stopNode(1);
+  nodes_[1].faulty->faults().setBroken(false);
+  ASSERT_TRUE(nodes_[1].faulty->crash().isOk());
+  ASSERT_TRUE(removeMetadata(nodes_[1].metadata).isOk());
+  expectStartsInconsistentAndIsFullySynced(1);
+}
+
+// Issue 8, hole 2 (a new generation was only queued when the write that caused it completed):
+// node-1 fails a write, so the primary drops it and moves to a new generation. The write must
+// not complete before node-2 has that generation on disk; node-2 holds its NEW_GENERATION
+// (whose flush is paused), so a write that completes early sees node-2's old generation.
+TEST_F(ReplicationServiceTest, NewGenerationIsDurableOnSurvivorsBeforeTheWriteCompletes) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  ASSERT_TRUE(primary()->write(0, pattern(kBlock, 1), false).isOk());
+  nodes_[1].faulty->faults().failNthWrite(1);
+  nodes_[2].device->setMode(GatedBlockDevice::Mode::kPauseFlushes);
+  std::string survivor_generation_at_completion;
+  Status written;
+  std::thread writer([&] {
+    written = primary()->write(kBlock, pattern(kBlock, 2), false);
+    auto md = loadMetadata(nodes_[2].metadata);
+    if (md.isOk() && md->has_value()) survivor_generation_at_completion = formatGeneration((*md)->generation);
+  });
+  ASSERT_TRUE(nodes_[2].device->waitUntilBlocked(kWait)) << "node-2 never got the new generation";
+  nodes_[2].device->setMode(GatedBlockDevice::Mode::kPass);
+  writer.join();
+  ASSERT_TRUE(written.isOk()) << written.toString();
+  EXPECT_EQ(survivor_generation_at_completion, volumeStatus(0)->generation)
+      << "the write completed before the survivor had the new generation on disk";
+}
+
+// Issue 8, hole 4 (quorum passed trivially once the peer list was emptied): a quorum write
+// whose replicas are held is not acknowledged when the volume is closed meanwhile.
+TEST_F(ReplicationServiceTest, ClosingDuringAQuorumWriteDoesNotPassQuorum) {
+  quorum_ = true;
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  auto dev = primary();
+  ASSERT_TRUE(dev->write(0, pattern(kBlock, 1), false).isOk());
+  for (int r : {1, 2}) nodes_[r].device->setMode(GatedBlockDevice::Mode::kPause);
+  Status written;
+  std::thread writer([&] { written = dev->write(kBlock, pattern(kBlock, 2), false); });
+  for (int r : {1, 2}) ASSERT_TRUE(nodes_[r].device->waitUntilBlocked(kWait));
+  ASSERT_TRUE(nodes_[0].service->removeVolume(uuid_).isOk());
+  writer.join();
+  EXPECT_EQ(written.code(), ErrorCode::kUnavailable) << written.toString();
+  EXPECT_EQ(written.reason(), "no_quorum");
+}
+
+// Issue 8, hole 4 (a replica's failed flush was only logged): the replica whose flush fails
+// stops claiming UpToDate (in memory and on disk) before it answers, and is resynced later.
+TEST_F(ReplicationServiceTest, FailedFlushMakesTheReplicaOutdated) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  ASSERT_TRUE(primary()->write(0, pattern(kBlock, 3), false).isOk());
+  nodes_[1].faulty->faults().failNthFlush(1);
+  ASSERT_TRUE(primary()->flush().isOk());
+  EXPECT_EQ(volumeStatus(1)->disk, DiskState::kOutdated);
+  auto md = loadMetadata(nodes_[1].metadata);
+  ASSERT_TRUE(md.isOk() && md->has_value());
+  EXPECT_EQ((*md)->disk, DiskState::kOutdated);
+  ASSERT_TRUE(waitAllUpToDate());
+  EXPECT_TRUE(waitVolume(1, [](const VolumeStatus& v) { return v.disk == DiskState::kUpToDate; }));
+  expectReplicasIdentical();
+}
+
+// Issue 8, hole 4 (becoming primary did not check the local disk): an Outdated replica is not
+// promoted by updateVolume, and a node whose copy is Inconsistent is not added as primary.
+TEST_F(ReplicationServiceTest, OnlyAnUpToDateCopyBecomesPrimary) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  nodes_[2].faulty->faults().failNthFlush(1);
+  ASSERT_TRUE(primary()->flush().isOk());
+  ASSERT_EQ(volumeStatus(2)->disk, DiskState::kOutdated);
+  primary_ = 2;
+  epoch_ = 2;
+  Status promoted = nodes_[2].service->updateVolume(configFor(2));
+  EXPECT_EQ(promoted.code(), ErrorCode::kConflict) << promoted.toString();
+  EXPECT_EQ(nodes_[2].service->primaryDevice(uuid_), nullptr);
+  EXPECT_FALSE(volumeStatus(2)->primary);
+
+  stopNode(1);
+  replaceDevice(1);
+  primary_ = 1;
+  ServiceOptions o;
+  o.node_name = nodes_[1].name;
+  auto s = ReplicationService::start(o, RealClock::instance());
+  ASSERT_TRUE(s.isOk());
+  nodes_[1].service = std::move(*s);
+  Status added = nodes_[1].service->addVolume(configFor(1), nodes_[1].device, nodes_[1].metadata);
+  EXPECT_EQ(added.code(), ErrorCode::kConflict) << added.toString();
+  EXPECT_EQ(nodes_[1].service->primaryDevice(uuid_), nullptr);
+  auto md = loadMetadata(nodes_[1].metadata);
+  ASSERT_TRUE(md.isOk() && md->has_value());
+  EXPECT_EQ((*md)->disk, DiskState::kInconsistent) << "the verdict must be persisted";
+}
+
+// Issue 8, hole 4 (a TRIM ignored by one device counted as success): a replica whose device
+// ignores trims still ends identical to the primary.
+TEST_F(ReplicationServiceTest, TrimKeepsCopiesIdenticalWhenADeviceIgnoresIt) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  ASSERT_TRUE(primary()->write(0, pattern(16 * kBlock, 4), false).isOk());
+  nodes_[1].device->ignoreTrims(true);
+  ASSERT_TRUE(primary()->trim(0, 16 * kBlock, false).isOk());
+  EXPECT_EQ(readMemory(*nodes_[1].memory, 0, 16 * kBlock), std::vector<std::byte>(16 * kBlock));
+  expectReplicasIdentical();
+}
+
+// Issue 8, hole 4 (reads were served without quorum): with quorum required, a primary that
+// lost its majority refuses reads too (it may have been replaced; its copy may be stale).
+TEST_F(ReplicationServiceTest, ReadsNeedQuorumWhenQuorumIsRequired) {
+  quorum_ = true;
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  std::vector<std::byte> buf(kBlock);
+  ASSERT_TRUE(primary()->read(0, buf).isOk());
+  stopNode(1);
+  stopNode(2);
+  ASSERT_TRUE(waitVolume(0, [](const VolumeStatus& v) {
+    return std::none_of(v.peers.begin(), v.peers.end(), [](const PeerStatus& p) { return p.state == PeerState::kUpToDate; });
+  }));
+  Status read = primary()->read(0, buf);
+  EXPECT_EQ(read.code(), ErrorCode::kUnavailable) << read.toString();
+  EXPECT_EQ(read.reason(), "no_quorum");
+}
+
+// Issue 8, hole 6 (engine side): the old primary, cut off, keeps writing alone while another
+// node is promoted and writes too. When it returns as a replica, the new primary must not sync
+// over it: it refuses the session, its copy stays untouched, and the primary reports it as
+// kSplitBrain. The operator's resolution (discard_generation = its generation) lets it be
+// fully synced; the copies then end identical with the new primary's data.
+TEST_F(ReplicationServiceTest, DivergedOldPrimaryIsKeptApartUntilResolved) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  ASSERT_TRUE(primary()->write(0, pattern(kBlock, 1), true).isOk());
+  stopNode(1);
+  stopNode(2);
+  ASSERT_TRUE(primary()->write(kBlock, pattern(kBlock, 2), true).isOk());  // only on node-0
+  stopNode(0);
+  const std::string diverged = formatGeneration((*loadMetadata(nodes_[0].metadata))->generation);
+
+  primary_ = 1;  // the operator promotes node-1 (epoch 2); node-2 follows it
+  epoch_ = 2;
+  startNode(2);
+  startNode(1);
+  ASSERT_TRUE(waitPeerState(1, "node-2", PeerState::kUpToDate));
+  ASSERT_TRUE(primary()->write(2 * kBlock, pattern(kBlock, 3), true).isOk());
+
+  nodes_[0].device->resetMutations();
+  startNode(0);  // returns as a replica
+  ASSERT_TRUE(waitPeerState(1, "node-0", PeerState::kSplitBrain)) << "the primary must report the diverged copy";
+  EXPECT_EQ(nodes_[0].device->mutations(), 0u) << "the diverged copy must be kept untouched";
+  EXPECT_EQ(volumeStatus(0)->generation, diverged);
+  EXPECT_EQ(readMemory(*nodes_[0].memory, kBlock, kBlock), pattern(kBlock, 2));
+
+  nodes_[0].discard_generation = diverged;  // resolve: keep node-1, discard node-0's copy
+  ASSERT_TRUE(nodes_[0].service->updateVolume(configFor(0)).isOk());
+  ASSERT_TRUE(waitVolume(1, [](const VolumeStatus& v) {
+    return v.peers.size() == 2 && std::all_of(v.peers.begin(), v.peers.end(), [](const PeerStatus& p) {
+             return p.state == PeerState::kUpToDate;
+           });
+  }));
+  EXPECT_EQ(readMemory(*nodes_[0].memory, kBlock, kBlock), std::vector<std::byte>(kBlock));
+  EXPECT_EQ(readMemory(*nodes_[0].memory, 2 * kBlock, kBlock), pattern(kBlock, 3));
+  auto a = nodes_[1].memory->snapshot();
+  EXPECT_TRUE(a == nodes_[0].memory->snapshot());
+  EXPECT_TRUE(a == nodes_[2].memory->snapshot());
+}
+
+// Issue 7 (sameConfig ignored quorum): adding a volume again with another quorum setting is
+// not silently accepted as "the same volume"; updateVolume applies it to the running volume.
+TEST_F(ReplicationServiceTest, QuorumChangeIsNotIgnored) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  VolumeConfig c = configFor(0);
+  EXPECT_TRUE(nodes_[0].service->addVolume(c, nodes_[0].device, nodes_[0].metadata).isOk()) << "idempotent";
+  c.quorum = true;
+  EXPECT_EQ(nodes_[0].service->addVolume(c, nodes_[0].device, nodes_[0].metadata).code(), ErrorCode::kAlreadyExists);
+  ASSERT_TRUE(nodes_[0].service->updateVolume(c).isOk());
+  stopNode(1);
+  stopNode(2);
+  EXPECT_EQ(primary()->write(0, pattern(kBlock, 1), false).code(), ErrorCode::kUnavailable);
+}
+
+// The service deletes a removed volume's metadata file, and refuses while the volume is in use.
+TEST_F(ReplicationServiceTest, DeleteMetadataOnlyOfARemovedVolume) {
+  createNodes(1 << 20);
+  EXPECT_EQ(nodes_[1].service->deleteMetadata(nodes_[1].metadata).code(), ErrorCode::kConflict);
+  ASSERT_TRUE(nodes_[1].service->removeVolume(uuid_).isOk());
+  ASSERT_TRUE(nodes_[1].service->deleteMetadata(nodes_[1].metadata).isOk());
+  EXPECT_FALSE(std::filesystem::exists(nodes_[1].metadata));
+}
+
 // ---------------------------------------------------------------- raw-protocol tests
 
 class ReplicaProtocolTest : public ::testing::Test {
@@ -517,7 +771,9 @@ class ReplicaProtocolTest : public ::testing::Test {
     c.volume_uuid = uuid_;
     c.size_bytes = 1 << 20;
     c.epoch = 5;
+    c.new_device = true;
     ASSERT_TRUE(service_->addVolume(c, memory_, dir_ + "/v.md").isOk());
+    config_ = c;
   }
   void TearDown() override {
     service_->stop();
@@ -537,7 +793,7 @@ class ReplicaProtocolTest : public ::testing::Test {
     wire::FrameHeader h;
     h.type = wire::FrameType::kHello;
     h.volume = *wire::volumeIdFromUuid(uuid);
-    EXPECT_TRUE(net::writeFrame(s, h, wire::encodeHello(wire::Hello{epoch, 1, 1 << 20, "test"})).isOk());
+    EXPECT_TRUE(net::writeFrame(s, h, wire::encodeHello(wire::Hello{epoch, 1, 1 << 20, "test", {}})).isOk());
     auto f = net::readFrame(s);
     EXPECT_TRUE(f.isOk()) << f.status().toString();
     if (!f.isOk()) return {};
@@ -561,6 +817,7 @@ class ReplicaProtocolTest : public ::testing::Test {
   std::string uuid_;
   std::shared_ptr<devices::MemoryBlockDevice> memory_;
   std::unique_ptr<ReplicationService> service_;
+  VolumeConfig config_;
 };
 
 // A frame with a bad payload CRC is not applied, and the replica drops the connection.
@@ -604,6 +861,54 @@ TEST_F(ReplicaProtocolTest, OlderEpochIsRefused) {
   auto older_than_seen = connect();
   ASSERT_NE(older_than_seen, nullptr);
   EXPECT_EQ(hello(*older_than_seen, uuid_, 5).status, ErrorCode::kPermissionDenied);
+}
+
+// Issue 8, hole 3 (the writer epoch was checked only at HELLO): once the replica learns of a
+// newer epoch (its config), every frame of the older writer's session is refused — ACK
+// kPermissionDenied, nothing applied, metadata unchanged — and the session ends.
+TEST_F(ReplicaProtocolTest, FramesFromAnOlderEpochAreRefusedOnEveryFrame) {
+  const auto id = *wire::volumeIdFromUuid(uuid_);
+  std::vector<wire::FrameHeader> frames;
+  for (auto type : {wire::FrameType::kWrite, wire::FrameType::kTrim, wire::FrameType::kWriteZeroes,
+                    wire::FrameType::kFlush, wire::FrameType::kSyncBegin, wire::FrameType::kSyncData,
+                    wire::FrameType::kSyncZero, wire::FrameType::kSyncDone, wire::FrameType::kNewGeneration}) {
+    frames.push_back(wire::FrameHeader::of(type));
+  }
+  ASSERT_TRUE(memory_->write(0, pattern(kBlock, 9), true).isOk());
+  uint64_t epoch = config_.epoch;
+  for (auto h : frames) {
+    SCOPED_TRACE(std::string(wire::frameTypeName(h.type)));
+    auto s = connect();
+    ASSERT_NE(s, nullptr);
+    ASSERT_EQ(hello(*s, uuid_, epoch).status, ErrorCode::kOk);
+    config_.epoch = ++epoch;  // the controller promoted another node
+    ASSERT_TRUE(service_->updateVolume(config_).isOk());
+    const auto before = loadMetadata(dir_ + "/v.md");
+    h.volume = id;
+    h.sequence = 1;
+    std::vector<std::byte> payload;
+    if (h.type == wire::FrameType::kWrite || h.type == wire::FrameType::kSyncData) {
+      payload = pattern(kBlock, 1);
+      h.length = kBlock;
+    } else if (h.type == wire::FrameType::kTrim || h.type == wire::FrameType::kWriteZeroes ||
+               h.type == wire::FrameType::kSyncZero) {
+      h.length = kBlock;
+    } else if (h.type == wire::FrameType::kSyncDone || h.type == wire::FrameType::kNewGeneration) {
+      payload = wire::encodeGeneration(0x1234);
+    }
+    ASSERT_TRUE(s->sendAll(wire::encodeFrame(h, payload)).isOk());
+    auto ack = net::readFrame(*s);
+    if (ack.isOk()) {
+      EXPECT_EQ(ack->header.type, wire::FrameType::kAck);
+      EXPECT_EQ(*wire::decodeAck(ack->payload), ErrorCode::kPermissionDenied);
+      EXPECT_FALSE(net::readFrame(*s).isOk()) << "the fenced session must end";
+    }
+    EXPECT_EQ(readMemory(*memory_, 0, kBlock), pattern(kBlock, 9)) << "a fenced frame changed the data";
+    const auto after = loadMetadata(dir_ + "/v.md");
+    ASSERT_TRUE(before.isOk() && after.isOk() && before->has_value() && after->has_value());
+    EXPECT_EQ((*after)->generation, (*before)->generation);
+    EXPECT_EQ((*after)->disk, (*before)->disk);
+  }
 }
 
 // A frame before HELLO, or a sequence number that goes backwards, ends the session.

@@ -59,6 +59,11 @@ void PeerLink::markBroken() {
     if (socket_) socket_->shutdown();
   }
   cv_.notify_all();
+  PeerState s = state_.load();
+  if (s != PeerState::kSplitBrain && state_.compare_exchange_strong(s, PeerState::kDisconnected) &&
+      params_.on_change) {
+    params_.on_change();
+  }
 }
 
 void PeerLink::failOutstanding() {
@@ -86,9 +91,7 @@ Result<wire::HelloReply> PeerLink::handshake(net::Socket& socket) {
     return Status(ErrorCode::kProtocol,
                   "expected HELLO_REPLY, got " + std::string(wire::frameTypeName(reply.header.type)));
   }
-  ASSIGN_OR_RETURN(wire::HelloReply r, wire::decodeHelloReply(reply.payload));
-  if (r.status != ErrorCode::kOk) return Status(r.status, "refused by peer: " + r.message);
-  return r;
+  return wire::decodeHelloReply(reply.payload);
 }
 
 void PeerLink::readerLoop(std::shared_ptr<net::Socket> socket) {
@@ -167,7 +170,7 @@ void PeerLink::run() {
       std::lock_guard lock(mu_);
       if (stopping_) break;
     }
-    state_.store(PeerState::kConnecting);
+    if (state_.load() != PeerState::kSplitBrain) state_.store(PeerState::kConnecting);
     auto socket = net::connectTcp(params_.address.host, params_.address.port, params_.peer_timeout);
     Status failure;
     if (socket.isOk()) {
@@ -178,6 +181,11 @@ void PeerLink::run() {
         broken_ = false;
       }
       auto reply = handshake(**socket);
+      if (reply.isOk() && reply->status != ErrorCode::kOk) {
+        const PeerState before = state_.exchange(reply->diverged ? PeerState::kSplitBrain : PeerState::kDisconnected);
+        if (before != PeerState::kSplitBrain || !reply->diverged) owner_.onPeerRefused(*this, *reply);
+        reply = Status(reply->status, "refused by peer: " + reply->message);
+      }
       if (reply.isOk()) {
         const uint64_t conn = ++next_conn;
         {
@@ -211,7 +219,7 @@ void PeerLink::run() {
       log::warn(kLog, "peer " + params_.address.node + ": " + failure.toString());
       last_error = failure;
     }
-    state_.store(PeerState::kDisconnected);
+    if (state_.load() != PeerState::kSplitBrain) state_.store(PeerState::kDisconnected);
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, params_.reconnect_interval, [this] { return stopping_; });
     if (stopping_) break;

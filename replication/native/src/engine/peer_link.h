@@ -8,6 +8,9 @@
 //
 // When a connection ends, the link calls owner.onPeerLost() *before* failing outstanding
 // waiters, so a writer that sees its ACK fail knows the owner has already reacted.
+// A peer that refuses the handshake because its copy diverged (HelloReply::diverged) shows
+// PeerState::kSplitBrain until a later handshake succeeds. A link whose connection breaks shows
+// kDisconnected at once (before its owner has processed the loss).
 //
 // Thread-safety: all public methods are thread-safe. state()/activeConnection() are changed by
 // the owner under its ordering mutex (setState/setActiveConnection); the link never makes
@@ -17,6 +20,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,6 +48,9 @@ class PeerLinkOwner {
   virtual wire::Hello helloFor() = 0;
   // After a successful handshake on connection `conn`.
   virtual Connected onPeerConnected(PeerLink& link, uint64_t conn, const wire::HelloReply& reply) = 0;
+  // The peer refused the handshake (reply.status is not kOk); the link retries later. Repeated
+  // split-brain refusals are reported once, when the link enters kSplitBrain.
+  virtual void onPeerRefused(PeerLink& link, const wire::HelloReply& reply) = 0;
   // Connection `conn` ended (for any reason); called once per connection.
   virtual void onPeerLost(PeerLink& link, uint64_t conn) = 0;
   // Runs a full sync to the peer over connection `conn` (on a thread of the link).
@@ -57,6 +64,7 @@ class PeerLink {
     wire::VolumeId volume{};
     std::chrono::milliseconds peer_timeout{5000};
     std::chrono::milliseconds reconnect_interval{500};
+    std::function<void()> on_change;  // called when the link sees its connection break
   };
 
   PeerLink(Params params, PeerLinkOwner& owner) : params_(std::move(params)), owner_(owner) {}

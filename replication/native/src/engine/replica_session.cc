@@ -15,8 +15,7 @@ void ReplicaSession::run() {
   finished_.store(true);
 }
 
-Status ReplicaSession::refuse(const wire::FrameHeader& hello, const Status& why) {
-  wire::HelloReply reply;
+Status ReplicaSession::refuse(const wire::FrameHeader& hello, const Status& why, wire::HelloReply reply) {
   reply.status = why.code();
   reply.message = why.message();
   wire::FrameHeader h;
@@ -41,7 +40,7 @@ Status ReplicaSession::serve() {
   if (!volume) return refuse(first.header, Status(ErrorCode::kNotFound, "unknown volume " + uuid));
   wire::HelloReply reply;
   auto session = volume->acceptSession(*hello, socket_, &reply);
-  if (!session.isOk()) return refuse(first.header, session.status());
+  if (!session.isOk()) return refuse(first.header, session.status(), reply);
 
   wire::FrameHeader rh;
   rh.type = wire::FrameType::kHelloReply;
@@ -75,6 +74,14 @@ Status ReplicaSession::serve() {
     auto code = volume->applyReplicated(*session, *frame);
     if (!code.isOk()) {
       st = code.status();
+      if (st.code() == ErrorCode::kPermissionDenied) {
+        // Fenced: say so (the frame was not applied), then end the session.
+        wire::FrameHeader ack;
+        ack.type = wire::FrameType::kAck;
+        ack.volume = h.volume;
+        ack.sequence = h.sequence;
+        (void)net::writeFrame(*socket_, ack, wire::encodeAck(st.code()));
+      }
       break;
     }
     wire::FrameHeader ack;

@@ -1,7 +1,8 @@
 // ReplicaSession: the replica side of one incoming connection. Reads HELLO, finds the volume,
 // lets it accept or refuse (HELLO_REPLY with a status, then close), then applies frames in
 // order and acknowledges each one. Any malformed frame, sequence regression or frame for
-// another volume ends the connection. PING is answered with PONG.
+// another volume ends the connection; a frame refused for a stale writer epoch is answered
+// with ACK kPermissionDenied, then the connection ends. PING is answered with PONG.
 // Thread-safety: run() is called once, on the session's own thread; shutdown() from anywhere.
 #pragma once
 
@@ -30,7 +31,8 @@ class ReplicaSession {
 
  private:
   Status serve();
-  Status refuse(const wire::FrameHeader& hello, const Status& why);
+  // Sends HELLO_REPLY `reply` with `why` as its status and message; returns `why`.
+  Status refuse(const wire::FrameHeader& hello, const Status& why, wire::HelloReply reply = {});
 
   std::shared_ptr<net::Socket> socket_;
   VolumeLookup lookup_;

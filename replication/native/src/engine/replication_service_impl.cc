@@ -10,6 +10,7 @@
 #include "engine/primary_device.h"
 #include "engine/replica_session.h"
 #include "engine/volume.h"
+#include "metadata/replica_metadata.h"
 #include "net/socket.h"
 #include "tandem/common/log.h"
 #include "tandem/replication/replication_service.h"
@@ -19,17 +20,11 @@ namespace {
 
 constexpr std::string_view kLog = "replication";
 
-bool samePeers(const std::vector<PeerAddress>& a, const std::vector<PeerAddress>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].node != b[i].node || a[i].host != b[i].host || a[i].port != b[i].port) return false;
-  }
-  return true;
-}
-
-bool sameConfig(const VolumeConfig& a, const VolumeConfig& b) {
-  return a.volume_uuid == b.volume_uuid && a.name == b.name && a.size_bytes == b.size_bytes &&
-         a.primary == b.primary && a.epoch == b.epoch && samePeers(a.peers, b.peers);
+// Every field counts (quorum included) except new_device, which describes how the caller
+// obtained the device, not the volume.
+bool sameConfig(VolumeConfig a, VolumeConfig b) {
+  a.new_device = b.new_device = false;
+  return a == b;
 }
 
 class ReplicationServiceImpl final : public ReplicationService {
@@ -62,6 +57,7 @@ class ReplicationServiceImpl final : public ReplicationService {
     env.on_change = [this] { notifyChange(); };
     ASSIGN_OR_RETURN(auto volume, Volume::open(config, std::move(local), metadata_path, std::move(env)));
     volumes_.emplace(config.volume_uuid, std::move(volume));
+    metadata_paths_[metadata_path] = config.volume_uuid;
     notifyChange();
     return Status::ok();
   }
@@ -80,10 +76,19 @@ class ReplicationServiceImpl final : public ReplicationService {
       if (it == volumes_.end()) return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " not found");
       volume = std::move(it->second);
       volumes_.erase(it);
+      std::erase_if(metadata_paths_, [&](const auto& kv) { return kv.second == volume_uuid; });
     }
     volume->close();
     notifyChange();
     return Status::ok();
+  }
+
+  Status deleteMetadata(const std::string& metadata_path) override {
+    std::lock_guard lock(mu_);
+    if (metadata_paths_.count(metadata_path)) {
+      return Status(ErrorCode::kConflict, "metadata " + metadata_path + " belongs to a volume in use");
+    }
+    return removeMetadata(metadata_path);
   }
 
   std::shared_ptr<devices::BlockDevice> primaryDevice(const std::string& volume_uuid) override {
@@ -134,6 +139,7 @@ class ReplicationServiceImpl final : public ReplicationService {
       std::lock_guard lock(mu_);
       sessions.swap(sessions_);
       volumes.swap(volumes_);
+      metadata_paths_.clear();
     }
     for (auto& s : sessions) s.session->shutdown();
     for (auto& s : sessions) s.thread.join();
@@ -204,6 +210,7 @@ class ReplicationServiceImpl final : public ReplicationService {
   std::mutex mu_;
   bool stopped_ = false;
   std::map<std::string, std::shared_ptr<Volume>> volumes_;
+  std::map<std::string, std::string> metadata_paths_;  // metadata path -> volume uuid
   std::list<Session> sessions_;
 
   std::mutex random_mu_;

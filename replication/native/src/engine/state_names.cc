@@ -24,6 +24,8 @@ std::string_view peerStateName(PeerState s) {
       return "UpToDate";
     case PeerState::kDisconnected:
       return "Disconnected";
+    case PeerState::kSplitBrain:
+      return "SplitBrain";
   }
   return "Unknown";
 }

@@ -30,15 +30,29 @@ Result<std::shared_ptr<Volume>> Volume::open(const VolumeConfig& config,
   ReplicaMetadata md;
   if (!loaded) {
     md.generation = initialGeneration(config.volume_uuid);
-    md.disk = DiskState::kUpToDate;
+    // Only a device created empty together with its metadata is known to match the initial
+    // generation (nothing was ever written at it). An old device whose metadata is gone may
+    // hold anything.
+    md.disk = config.new_device ? DiskState::kUpToDate : DiskState::kInconsistent;
+    if (!config.new_device) {
+      log::error(kLog, "volume " + config.volume_uuid + ": no metadata for an existing device, copy Inconsistent");
+    }
   } else {
     md = *loaded;
+    if (config.new_device) {
+      // The metadata describes a device that no longer exists (a replaced disk): the new one
+      // is empty, whatever the metadata claims.
+      md.disk = DiskState::kInconsistent;
+      log::error(kLog, "volume " + config.volume_uuid + ": backing device re-created, copy Inconsistent");
+    }
     if (!md.clean) {
       // The node stopped without flushing: acknowledged writes may be missing here.
       if (config.primary) {
+        uint64_t g = 0;
         do {
-          md.generation = env.new_generation();
-        } while (md.generation == 0 || md.generation == loaded->generation);
+          g = env.new_generation();
+        } while (g == 0 || g == loaded->generation);
+        advanceGeneration(md, g);
         log::warn(kLog, "volume " + config.volume_uuid + ": unclean shutdown, new generation " +
                             formatGeneration(md.generation));
       } else if (md.disk == DiskState::kUpToDate) {
@@ -47,9 +61,14 @@ Result<std::shared_ptr<Volume>> Volume::open(const VolumeConfig& config,
       }
     }
   }
+  const bool may_serve = md.disk == DiskState::kUpToDate;
   md.highest_epoch = std::max(md.highest_epoch, config.epoch);
-  md.clean = !config.primary;
+  md.clean = !(config.primary && may_serve);
   RETURN_IF_ERROR(saveMetadata(metadata_path, md));
+  if (config.primary && !may_serve) {
+    return Status(ErrorCode::kConflict, "volume " + config.volume_uuid + ": the local copy is " +
+                                            std::string(diskStateName(md.disk)) + " and cannot become primary");
+  }
 
   std::shared_ptr<Volume> v(new Volume(config, id, std::move(local), metadata_path, md, std::move(env)));
   if (config.primary) {
@@ -60,6 +79,7 @@ Result<std::shared_ptr<Volume>> Volume::open(const VolumeConfig& config,
       v->primary_ = true;
       for (const auto& peer : config.peers) v->links_.push_back(v->makeLink(peer));
       links = v->links_;
+      v->publishLinksLocked();
     }
     for (auto& l : links) l->start();
   }
@@ -69,6 +89,7 @@ Result<std::shared_ptr<Volume>> Volume::open(const VolumeConfig& config,
 Volume::Volume(const VolumeConfig& config, wire::VolumeId id, std::shared_ptr<devices::BlockDevice> local,
                std::string metadata_path, ReplicaMetadata md, VolumeEnv env)
     : id_(id),
+      initial_generation_(initialGeneration(config.volume_uuid)),
       local_(std::move(local)),
       metadata_path_(std::move(metadata_path)),
       env_(std::move(env)),
@@ -77,8 +98,14 @@ Volume::Volume(const VolumeConfig& config, wire::VolumeId id, std::shared_ptr<de
 
 Volume::~Volume() { close(); }
 
+void Volume::publishLinksLocked() {
+  std::lock_guard links(links_view_mu_);
+  links_view_ = links_;
+}
+
 std::shared_ptr<PeerLink> Volume::makeLink(const PeerAddress& peer) {
   PeerLink::Params p;
+  p.on_change = env_.on_change;
   p.address = peer;
   p.volume = id_;
   p.peer_timeout = env_.options.peer_timeout;
@@ -117,6 +144,14 @@ Status Volume::update(const VolumeConfig& config) {
     }
     if (config.primary && !primary_) {
       std::lock_guard replica(replica_mu_);
+      {
+        std::lock_guard meta(meta_mu_);
+        if (md_.disk != DiskState::kUpToDate) {
+          return Status(ErrorCode::kConflict, "volume " + config.volume_uuid + ": the local copy is " +
+                                                  std::string(diskStateName(md_.disk)) +
+                                                  " and cannot become primary");
+        }
+      }
       if (active_socket_) active_socket_->shutdown();
       active_session_ = 0;
       active_socket_.reset();
@@ -132,6 +167,7 @@ Status Volume::update(const VolumeConfig& config) {
       std::lock_guard replica(replica_mu_);
       primary_ = false;
       to_stop.swap(links_);
+      publishLinksLocked();
       excluded_.clear();
       if (local_->flush().isOk()) {
         std::lock_guard meta(meta_mu_);
@@ -139,14 +175,17 @@ Status Volume::update(const VolumeConfig& config) {
         md.clean = true;
         RETURN_IF_ERROR(saveMetadataLocked(md));
       }
+    } else if (!primary_) {
+      // A replica told of a newer writer epoch fences the session of the older one at once
+      // (applyReplicated refuses its frames anyway).
+      std::lock_guard replica(replica_mu_);
+      if (active_socket_ && session_epoch_ < config.epoch) active_socket_->shutdown();
     }
     if (primary_) {
       std::vector<std::shared_ptr<PeerLink>> kept;
       for (auto& link : links_) {
         const PeerAddress& a = link->address();
-        bool still = std::any_of(config.peers.begin(), config.peers.end(), [&](const PeerAddress& p) {
-          return p.node == a.node && p.host == a.host && p.port == a.port;
-        });
+        bool still = std::find(config.peers.begin(), config.peers.end(), a) != config.peers.end();
         (still ? kept : to_stop).push_back(link);
       }
       for (const auto& peer : config.peers) {
@@ -159,6 +198,7 @@ Status Volume::update(const VolumeConfig& config) {
         }
       }
       links_ = std::move(kept);
+      publishLinksLocked();
       for (auto it = excluded_.begin(); it != excluded_.end();) {
         bool known = std::any_of(config.peers.begin(), config.peers.end(),
                                  [&](const PeerAddress& p) { return p.node == *it; });
@@ -188,6 +228,7 @@ void Volume::close() {
     if (closed_) return;
     closed_ = true;
     to_stop.swap(links_);
+    publishLinksLocked();
     if (active_socket_) active_socket_->shutdown();
     active_session_ = 0;
     active_socket_.reset();
@@ -200,6 +241,11 @@ void Volume::close() {
 
 Status Volume::read(uint64_t offset, std::span<std::byte> out) {
   if (!primary_ || closed_) return unavailable("not the primary of this volume");
+  if (config().quorum) {
+    // A primary cut off from the majority may have been replaced: its copy may be stale.
+    std::lock_guard order(order_mu_);
+    RETURN_IF_ERROR(checkQuorum(upToDateLocked(), links_.size() + 1, "read refused"));
+  }
   return local_->read(offset, out);
 }
 
@@ -208,12 +254,8 @@ Status Volume::write(uint64_t offset, std::span<const std::byte> data, bool fua)
   // Split so that every frame stays within the payload bound.
   while (!data.empty()) {
     auto part = data.first(std::min<size_t>(data.size(), wire::kMaxPayload));
-    wire::FrameHeader h;
-    h.type = wire::FrameType::kWrite;
-    h.flags = fua ? wire::kFlagFua : 0;
-    h.offset = offset;
-    h.length = part.size();
-    RETURN_IF_ERROR(replicate(h, part, [&] { return local_->write(offset, part, fua); }));
+    RETURN_IF_ERROR(replicate(wire::FrameHeader::of(wire::FrameType::kWrite, offset, part.size(), fua), part,
+                              [&] { return local_->write(offset, part, fua); }));
     offset += part.size();
     data = data.subspan(part.size());
   }
@@ -223,23 +265,17 @@ Status Volume::write(uint64_t offset, std::span<const std::byte> data, bool fua)
 Status Volume::trim(uint64_t offset, uint64_t length, bool fua) {
   RETURN_IF_ERROR(devices::checkRange(offset, length, local_->sizeBytes()));
   if (length == 0) return Status::ok();
-  wire::FrameHeader h;
-  h.type = wire::FrameType::kTrim;
-  h.flags = fua ? wire::kFlagFua : 0;
-  h.offset = offset;
-  h.length = length;
-  return replicate(h, {}, [&] { return local_->trim(offset, length, fua); });
+  // Every copy applies TRIM as WRITE_ZEROES: a device may ignore a trim or keep old data
+  // (file systems without hole punching, discard without zeroing), and copies must not diverge.
+  return replicate(wire::FrameHeader::of(wire::FrameType::kTrim, offset, length, fua), {},
+                   [&] { return local_->writeZeroes(offset, length, fua); });
 }
 
 Status Volume::writeZeroes(uint64_t offset, uint64_t length, bool fua) {
   RETURN_IF_ERROR(devices::checkRange(offset, length, local_->sizeBytes()));
   if (length == 0) return Status::ok();
-  wire::FrameHeader h;
-  h.type = wire::FrameType::kWriteZeroes;
-  h.flags = fua ? wire::kFlagFua : 0;
-  h.offset = offset;
-  h.length = length;
-  return replicate(h, {}, [&] { return local_->writeZeroes(offset, length, fua); });
+  return replicate(wire::FrameHeader::of(wire::FrameType::kWriteZeroes, offset, length, fua), {},
+                   [&] { return local_->writeZeroes(offset, length, fua); });
 }
 
 Status Volume::flush() {
@@ -247,27 +283,27 @@ Status Volume::flush() {
   // Everything acknowledged before this call is applied locally and queued to the peers ahead
   // of the FLUSH frame, so both flushes cover it.
   RETURN_IF_ERROR(local_->flush());
-  wire::FrameHeader h;
-  h.type = wire::FrameType::kFlush;
-  return replicate(h, {}, [] { return Status::ok(); });
+  return replicate(wire::FrameHeader::of(wire::FrameType::kFlush), {}, [] { return Status::ok(); });
 }
 
 Status Volume::replicate(wire::FrameHeader header, std::span<const std::byte> payload,
                          const std::function<Status()>& apply) {
   std::vector<PendingAck> acks;
   bool quorum = false;
+  size_t members = 0;  // diskful replicas when the write was applied, this one included
   {
     std::lock_guard order(order_mu_);
     if (!primary_ || closed_) return unavailable("not the primary of this volume");
     quorum = config().quorum;
+    members = links_.size() + 1;
     if (quorum) {
       // Refuse before touching the local copy: a primary without a majority must not diverge.
-      size_t up = 1 + static_cast<size_t>(std::count_if(links_.begin(), links_.end(), [](const auto& l) {
-                    return l->activeConnection() != 0 && l->state() == PeerState::kUpToDate;
-                  }));
-      RETURN_IF_ERROR(checkQuorumLocked(up, "refused"));
+      RETURN_IF_ERROR(checkQuorum(upToDateLocked(), members, "refused"));
     }
-    if (header.type != wire::FrameType::kFlush && needNewGenerationLocked()) {
+    // The initial generation means "never written" (a new device without metadata may claim
+    // it): leave it before the first write.
+    if (header.type != wire::FrameType::kFlush &&
+        (needNewGenerationLocked() || generation() == initial_generation_)) {
       RETURN_IF_ERROR(newGenerationLocked());
     }
     RETURN_IF_ERROR(apply());
@@ -275,15 +311,41 @@ Status Volume::replicate(wire::FrameHeader header, std::span<const std::byte> pa
   }
   size_t acked = 0;
   Status s = waitAcks(acks, &acked);
+  Status durable = waitGenerationsDurable();
+  if (s.isOk()) s = durable;
   if (quorum) {
-    std::lock_guard order(order_mu_);
-    RETURN_IF_ERROR(checkQuorumLocked(1 + acked, "lost while writing (the write may or may not be on the replicas)"));
+    // Counted against the membership the write was applied with: a volume demoted or closed
+    // meanwhile has no links left, and must not pass with itself alone.
+    RETURN_IF_ERROR(checkQuorum(1 + acked, members, "lost while writing (the write may or may not be on the replicas)"));
   }
   return s;
 }
 
-Status Volume::checkQuorumLocked(size_t up, const char* when) const {
-  const size_t members = links_.size() + 1;
+size_t Volume::upToDateLocked() const {
+  return 1 + static_cast<size_t>(std::count_if(links_.begin(), links_.end(), [](const auto& l) {
+           return l->activeConnection() != 0 && l->state() == PeerState::kUpToDate;
+         }));
+}
+
+Status Volume::waitGenerationsDurable() {
+  while (true) {
+    std::vector<PendingAck> pending;
+    {
+      std::lock_guard order(order_mu_);
+      pending = generation_acks_;
+    }
+    if (pending.empty()) return Status::ok();
+    Status st = waitAcks(pending);
+    std::lock_guard order(order_mu_);
+    std::erase_if(generation_acks_, [&](const PendingAck& a) {
+      return std::any_of(pending.begin(), pending.end(),
+                         [&](const PendingAck& p) { return p.waiter == a.waiter; });
+    });
+    if (!st.isOk()) return st;
+  }
+}
+
+Status Volume::checkQuorum(size_t up, size_t members, const char* when) const {
   const size_t majority = members / 2 + 1;
   if (up >= majority) return Status::ok();
   return Status(ErrorCode::kUnavailable, "volume " + config().name + ": no quorum, " + when + ": " +
@@ -299,6 +361,7 @@ Status Volume::enqueueAllLocked(wire::FrameHeader header, std::span<const std::b
   if (!any) return Status::ok();
   header.volume = id_;
   header.sequence = next_seq_++;
+  // Encoded once for every peer.
   auto frame = std::make_shared<const std::vector<std::byte>>(wire::encodeFrame(header, payload));
   // A link whose connection broke but whose loss this volume has not processed yet (that needs
   // the ordering mutex, which the caller holds) refuses the frame: that peer misses it. It is
@@ -361,7 +424,7 @@ Status Volume::newGenerationLocked() {
   {
     std::lock_guard meta(meta_mu_);
     ReplicaMetadata md = md_;
-    md.generation = g;
+    advanceGeneration(md, g);
     RETURN_IF_ERROR(saveMetadataLocked(md).withContext("persist new generation"));
   }
   excluded_.clear();
@@ -369,9 +432,10 @@ Status Volume::newGenerationLocked() {
     if (l->activeConnection() == 0) excluded_.insert(l->address().node);
   }
   log::info(kLog, "volume " + config().volume_uuid + ": new generation " + formatGeneration(g));
-  wire::FrameHeader h;
-  h.type = wire::FrameType::kNewGeneration;
-  Status queued = enqueueAllLocked(h, wire::encodeGeneration(g), nullptr);
+  // Writes after this point wait for these ACKs (waitGenerationsDurable).
+  Status queued =
+      enqueueAllLocked(wire::FrameHeader::of(wire::FrameType::kNewGeneration), wire::encodeGeneration(g),
+                       &generation_acks_);
   notify();
   return queued;
 }
@@ -398,9 +462,10 @@ VolumeStatus Volume::status() const {
     s.disk = md_.disk;
     s.generation = formatGeneration(md_.generation);
   }
-  std::lock_guard order(order_mu_);
+  // Not under order_mu_: status stays readable while a write holds it.
+  std::lock_guard links(links_view_mu_);
   s.primary = primary_;
-  for (const auto& l : links_) {
+  for (const auto& l : links_view_) {
     PeerStatus p;
     p.node = l->address().node;
     p.state = l->state();
@@ -420,6 +485,7 @@ wire::Hello Volume::helloFor() {
   h.generation = md_.generation;
   h.size_bytes = local_->sizeBytes();
   h.node = env_.options.node_name;
+  h.history = md_.history;
   return h;
 }
 
@@ -443,18 +509,28 @@ PeerLinkOwner::Connected Volume::onPeerConnected(PeerLink& link, uint64_t conn,
   // From here on the peer receives every write; SYNC_BEGIN precedes them in its stream.
   link.setState(PeerState::kSyncing);
   link.setSyncProgress(0, local_->sizeBytes());
-  wire::FrameHeader h;
-  h.type = wire::FrameType::kSyncBegin;
-  h.volume = id_;
-  h.sequence = next_seq_++;
-  h.length = local_->sizeBytes();
-  auto waiter = link.enqueue(conn, h.sequence,
-                             std::make_shared<const std::vector<std::byte>>(wire::encodeFrame(h, {})));
+  auto waiter = sendLocked(link, conn, wire::FrameHeader::of(wire::FrameType::kSyncBegin, 0, local_->sizeBytes()), {});
   log::info(kLog, "volume " + config().volume_uuid + ": full sync to " + node + " (peer generation " +
                       formatGeneration(reply.generation) + ", " + std::string(diskStateName(reply.disk)) +
                       ")");
   notify();
   return Connected{Decision::kSync, std::move(waiter)};
+}
+
+void Volume::onPeerRefused(PeerLink& link, const wire::HelloReply& reply) {
+  if (!reply.diverged) return;
+  log::error(kLog, "volume " + config().volume_uuid + ": split brain with " + link.address().node + " (its generation " +
+                       formatGeneration(reply.generation) + " is not in this primary's history): not syncing it, " +
+                       "its copy is kept until an operator resolves");
+  notify();
+}
+
+std::shared_ptr<AckWaiter> Volume::sendLocked(PeerLink& link, uint64_t conn, wire::FrameHeader header,
+                                              std::span<const std::byte> payload) {
+  header.volume = id_;
+  header.sequence = next_seq_++;
+  return link.enqueue(conn, header.sequence,
+                      std::make_shared<const std::vector<std::byte>>(wire::encodeFrame(header, payload)));
 }
 
 void Volume::onPeerLost(PeerLink& link, uint64_t conn) {
@@ -495,21 +571,8 @@ void Volume::runSync(PeerLink& link, uint64_t conn, std::shared_ptr<AckWaiter> s
         (void)handleLostLocked(link, conn, true);
         return;
       }
-      wire::FrameHeader h;
-      h.volume = id_;
-      h.sequence = next_seq_++;
-      h.offset = off;
-      h.length = len;
-      std::vector<std::byte> frame;
-      if (allZero(data)) {
-        h.type = wire::FrameType::kSyncZero;
-        frame = wire::encodeFrame(h, {});
-      } else {
-        h.type = wire::FrameType::kSyncData;
-        frame = wire::encodeFrame(h, data);
-      }
-      waiter =
-          link.enqueue(conn, h.sequence, std::make_shared<const std::vector<std::byte>>(std::move(frame)));
+      waiter = allZero(data) ? sendLocked(link, conn, wire::FrameHeader::of(wire::FrameType::kSyncZero, off, len), {})
+                             : sendLocked(link, conn, wire::FrameHeader::of(wire::FrameType::kSyncData, off, len), data);
       if (!waiter) return;
     }
     if (Status st = waiter->waitFor(timeout); !st.isOk()) return lost(st);
@@ -521,12 +584,7 @@ void Volume::runSync(PeerLink& link, uint64_t conn, std::shared_ptr<AckWaiter> s
   {
     std::lock_guard order(order_mu_);
     if (closed_ || !primary_ || link.activeConnection() != conn) return;
-    wire::FrameHeader h;
-    h.type = wire::FrameType::kSyncDone;
-    h.volume = id_;
-    h.sequence = next_seq_++;
-    auto frame = wire::encodeFrame(h, wire::encodeGeneration(generation()));
-    done = link.enqueue(conn, h.sequence, std::make_shared<const std::vector<std::byte>>(std::move(frame)));
+    done = sendLocked(link, conn, wire::FrameHeader::of(wire::FrameType::kSyncDone), wire::encodeGeneration(generation()));
     if (!done) return;
   }
   if (Status st = done->waitFor(timeout); !st.isOk()) return lost(st);
@@ -555,6 +613,31 @@ Result<uint64_t> Volume::acceptSession(const wire::Hello& hello, std::shared_ptr
       return Status(ErrorCode::kPermissionDenied,
                     "stale writer epoch " + std::to_string(hello.epoch) + " < " + std::to_string(highest));
     }
+    // Split-brain detection: this copy may be overwritten only if it holds nothing the primary
+    // lacks — it is Inconsistent (nothing to keep), at the primary's generation, at one the
+    // primary had before (behind it), at the initial generation (never written), or the
+    // operator chose to discard exactly this generation.
+    const uint64_t g = md_.generation;
+    const bool related = md_.disk == DiskState::kInconsistent || g == hello.generation ||
+                         g == initial_generation_ ||
+                         std::find(hello.history.begin(), hello.history.end(), g) != hello.history.end();
+    if (!related) {
+      if (config_.discard_generation != formatGeneration(g)) {
+        reply->generation = g;
+        reply->disk = md_.disk;
+        reply->diverged = true;
+        if (split_brain_logged_ != hello.generation) {  // the primary retries: say it once per primary generation
+          split_brain_logged_ = hello.generation;
+          log::error(kLog, "volume " + config_.volume_uuid + ": split brain: refusing " + hello.node + " (generation " +
+                               formatGeneration(hello.generation) + "), whose history lacks this copy's generation " +
+                               formatGeneration(g) + "; the copy is kept until an operator resolves");
+        }
+        return Status(ErrorCode::kConflict, "split brain: this copy's generation " + formatGeneration(g) +
+                                                " is not in the primary's history");
+      }
+      log::warn(kLog, "volume " + config_.volume_uuid + ": split brain resolved by the operator: discarding this copy (generation " +
+                          formatGeneration(g) + ") for a full sync from " + hello.node);
+    }
     ReplicaMetadata md = md_;
     md.highest_epoch = hello.epoch;
     md.clean = false;  // acknowledged writes may sit unflushed from now on
@@ -566,14 +649,39 @@ Result<uint64_t> Volume::acceptSession(const wire::Hello& hello, std::shared_ptr
   if (active_socket_) active_socket_->shutdown();  // a newer primary connection replaces it
   active_session_ = ++session_counter_;
   active_socket_ = std::move(socket);
+  session_epoch_ = hello.epoch;
+  session_lineage_ = hello.history;
+  session_lineage_.insert(session_lineage_.begin(), hello.generation);
   log::info(kLog, "volume " + config().volume_uuid + ": session from " + hello.node);
   notify();
   return active_session_;
 }
 
+void Volume::demoteDiskLocked(DiskState state, const char* why) {
+  ReplicaMetadata md = md_;
+  if (md.disk == DiskState::kInconsistent || md.disk == state) return;
+  md.disk = state;
+  log::error(kLog, "volume " + config_.volume_uuid + ": " + why + ": copy " + std::string(diskStateName(state)));
+  Status st = saveMetadataLocked(md);
+  if (!st.isOk()) {
+    md_.disk = state;  // at least never report the copy better than it is
+    log::error(kLog, "volume " + config_.volume_uuid + ": " + st.toString());
+  }
+}
+
 Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& frame) {
   std::lock_guard replica(replica_mu_);
   if (closed_ || primary_ || session != active_session_) return unavailable("session no longer active");
+  {
+    // Fencing on every frame: a writer whose epoch is older than the highest this replica has
+    // seen (a newer primary's HELLO, or the controller's config) was replaced.
+    std::lock_guard meta(meta_mu_);
+    const uint64_t highest = std::max(md_.highest_epoch, config_.epoch);
+    if (session_epoch_ < highest) {
+      return Status(ErrorCode::kPermissionDenied, "stale writer epoch " + std::to_string(session_epoch_) + " < " +
+                                                      std::to_string(highest) + ": frame refused");
+    }
+  }
   const wire::FrameHeader& h = frame.header;
   const bool fua = (h.flags & wire::kFlagFua) != 0;
   Status st;
@@ -581,9 +689,7 @@ Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& f
     case wire::FrameType::kWrite:
       st = local_->write(h.offset, frame.payload, fua);
       break;
-    case wire::FrameType::kTrim:
-      st = local_->trim(h.offset, h.length, fua);
-      break;
+    case wire::FrameType::kTrim:  // as on the primary: copies must not diverge
     case wire::FrameType::kWriteZeroes:
       st = local_->writeZeroes(h.offset, h.length, fua);
       break;
@@ -611,9 +717,20 @@ Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& f
       if (st.isOk()) {
         std::lock_guard meta(meta_mu_);
         ReplicaMetadata md = md_;
-        md.generation = g;
-        if (h.type == wire::FrameType::kSyncDone) md.disk = DiskState::kUpToDate;
+        if (h.type == wire::FrameType::kSyncDone) {
+          // The copy now equals the primary's: it takes over the primary's history too.
+          md.generation = g;
+          md.history = session_lineage_;
+          std::erase(md.history, g);
+          if (md.history.size() > kMaxHistory) md.history.resize(kMaxHistory);
+          md.disk = DiskState::kUpToDate;
+        } else {
+          advanceGeneration(md, g);
+        }
         st = saveMetadataLocked(md);
+        if (st.isOk() && (session_lineage_.empty() || session_lineage_.front() != g)) {
+          session_lineage_.insert(session_lineage_.begin(), g);
+        }
       }
       break;
     }
@@ -621,13 +738,20 @@ Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& f
       return Status(ErrorCode::kProtocol,
                     "unexpected " + std::string(wire::frameTypeName(h.type)) + " in a replica session");
   }
-  if (h.type == wire::FrameType::kSyncBegin || h.type == wire::FrameType::kSyncDone ||
-      h.type == wire::FrameType::kNewGeneration) {
-    notify();
-  }
   if (!st.isOk()) {
     log::warn(kLog, "volume " + config().volume_uuid + ": " + std::string(wire::frameTypeName(h.type)) +
                         " failed: " + st.toString());
+    // The copy no longer holds what the primary has: a failed flush may have lost acknowledged
+    // writes (Outdated); a failed write leaves a range of unknown content (Inconsistent).
+    std::lock_guard meta(meta_mu_);
+    const bool only_durability = h.type == wire::FrameType::kFlush || h.type == wire::FrameType::kSyncDone ||
+                                 h.type == wire::FrameType::kNewGeneration;
+    demoteDiskLocked(only_durability ? DiskState::kOutdated : DiskState::kInconsistent,
+                     (std::string(wire::frameTypeName(h.type)) + " failed").c_str());
+  }
+  if (h.type == wire::FrameType::kSyncBegin || h.type == wire::FrameType::kSyncDone ||
+      h.type == wire::FrameType::kNewGeneration || !st.isOk()) {
+    notify();
   }
   return st.code();
 }
@@ -647,6 +771,10 @@ void Volume::flushAndMarkClean(const char* what) {
     ReplicaMetadata md = md_;
     md.clean = true;
     st = saveMetadataLocked(md);
+  } else {
+    // Acknowledged writes may be lost: this copy must not claim to be up to date.
+    std::lock_guard meta(meta_mu_);
+    demoteDiskLocked(DiskState::kOutdated, (std::string(what) + ": flush failed").c_str());
   }
   if (!st.isOk()) log::warn(kLog, std::string(what) + ": " + st.toString());
   notify();

@@ -8,6 +8,7 @@
 //   order_mu_   primary ordering: local apply + enqueue to peers, link set, excluded_, role
 //   replica_mu_ replica application and the active session
 //   meta_mu_    md_ (persisted metadata) and config_
+// links_view_mu_ (a leaf) guards only the copy of the link set that status() reads.
 // Writers never wait for ACKs while holding a lock.
 // Thread-safety: every public method is thread-safe.
 #pragma once
@@ -40,8 +41,11 @@ struct VolumeEnv {
 
 class Volume final : public PeerLinkOwner {
  public:
-  // Loads (or creates) the metadata and applies the crash rules: an unclean primary moves to a
-  // new generation; an unclean replica that claimed UpToDate becomes Outdated.
+  // Loads (or creates) the metadata and applies the device-binding and crash rules: metadata
+  // without its device (config.new_device) or a device without its metadata makes the copy
+  // Inconsistent; an unclean primary moves to a new generation; an unclean replica that
+  // claimed UpToDate becomes Outdated. kConflict if config.primary and the copy is not
+  // UpToDate (the verdict is persisted first).
   static Result<std::shared_ptr<Volume>> open(const VolumeConfig& config,
                                               std::shared_ptr<devices::BlockDevice> local,
                                               const std::string& metadata_path, VolumeEnv env);
@@ -67,13 +71,16 @@ class Volume final : public PeerLinkOwner {
   // session id and fills `reply`; an error status is the refusal to send.
   Result<uint64_t> acceptSession(const wire::Hello& hello, std::shared_ptr<net::Socket> socket,
                                  wire::HelloReply* reply);
-  // Applies one frame of session `session`: the ACK status, or an error that ends the session.
+  // Applies one frame of session `session`: the ACK status, or an error that ends the session
+  // (kPermissionDenied: the session's writer epoch is older than the highest this replica has
+  // seen; the frame is not applied).
   Result<ErrorCode> applyReplicated(uint64_t session, const wire::Frame& frame);
   void endSession(uint64_t session);
 
   // --- PeerLinkOwner ---
   wire::Hello helloFor() override;
   Connected onPeerConnected(PeerLink& link, uint64_t conn, const wire::HelloReply& reply) override;
+  void onPeerRefused(PeerLink& link, const wire::HelloReply& reply) override;
   void onPeerLost(PeerLink& link, uint64_t conn) override;
   void runSync(PeerLink& link, uint64_t conn, std::shared_ptr<AckWaiter> sync_begin) override;
 
@@ -89,14 +96,29 @@ class Volume final : public PeerLinkOwner {
          std::string metadata_path, ReplicaMetadata md, VolumeEnv env);
 
   std::shared_ptr<PeerLink> makeLink(const PeerAddress& peer);
+  // Copies links_ to links_view_ (order_mu_ held; after every change of links_).
+  void publishLinksLocked();
   // Applies `apply` locally and replicates `header`/`payload` to every receiving peer.
   Status replicate(wire::FrameHeader header, std::span<const std::byte> payload,
                    const std::function<Status()>& apply);
   // Waits for every ACK (dropping peers that fail or time out); `up_to_date_acks`, when given,
   // receives how many peers that were up to date acknowledged.
   Status waitAcks(std::vector<PendingAck>& acks, size_t* up_to_date_acks = nullptr);
-  // The quorum rule for `up` up-to-date copies (the primary included): OK or kUnavailable.
-  Status checkQuorumLocked(size_t up, const char* when) const;
+  // Waits until every NEW_GENERATION queued so far (and any queued meanwhile because a peer
+  // was lost) is acknowledged, i.e. durable on every peer still receiving: no write after a
+  // generation change is acknowledged before the survivors have that generation on disk.
+  Status waitGenerationsDurable();
+  // Counts this copy and the receiving up-to-date peers (order_mu_ held).
+  size_t upToDateLocked() const;
+  // Stamps `header` with the volume and the next sequence number, encodes it once and queues
+  // it on `link`'s connection `conn`; null if that connection is gone (order_mu_ held).
+  std::shared_ptr<AckWaiter> sendLocked(PeerLink& link, uint64_t conn, wire::FrameHeader header,
+                                        std::span<const std::byte> payload);
+  // The quorum rule for `up` up-to-date copies (the primary included) out of `members`
+  // configured diskful replicas: OK or kUnavailable.
+  Status checkQuorum(size_t up, size_t members, const char* when) const;
+  // Marks the local copy `state` (unless it is already worse) after a failed apply or flush.
+  void demoteDiskLocked(DiskState state, const char* why);  // meta_mu_ held
   // Queues a frame to every receiving link (order_mu_ held); a link that refuses it is handled as
   // lost (with missed writes). Fails only when persisting the resulting new generation fails.
   Status enqueueAllLocked(wire::FrameHeader header, std::span<const std::byte> payload,
@@ -113,6 +135,7 @@ class Volume final : public PeerLinkOwner {
   }
 
   const wire::VolumeId id_;
+  const uint64_t initial_generation_;
   const std::shared_ptr<devices::BlockDevice> local_;
   const std::string metadata_path_;
   const VolumeEnv env_;
@@ -126,11 +149,19 @@ class Volume final : public PeerLinkOwner {
   uint64_t next_seq_ = 1;
   std::vector<std::shared_ptr<PeerLink>> links_;
   std::set<std::string> excluded_;  // peers that cannot hold the current generation
+  std::vector<PendingAck> generation_acks_;  // NEW_GENERATION frames not yet acknowledged
+
+  // A copy of links_ for status(), which must not wait for order_mu_ (a leaf lock).
+  mutable std::mutex links_view_mu_;
+  std::vector<std::shared_ptr<PeerLink>> links_view_;
 
   std::mutex replica_mu_;
   uint64_t session_counter_ = 0;
   uint64_t active_session_ = 0;
   std::shared_ptr<net::Socket> active_socket_;
+  uint64_t session_epoch_ = 0;             // the active session's writer epoch
+  std::vector<uint64_t> session_lineage_;  // its primary's generations, most recent first
+  uint64_t split_brain_logged_ = 0;         // the primary generation last refused as diverged
 
   mutable std::mutex meta_mu_;
   ReplicaMetadata md_;

@@ -4,13 +4,37 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <vector>
+
+#include "wire/crc32c.h"
 
 namespace tandem::replication {
 namespace {
 
-constexpr std::string_view kFirstLine = "tandem-replica-metadata 1";
+constexpr std::string_view kFirstLineV1 = "tandem-replica-metadata 1";
+constexpr std::string_view kFirstLine = "tandem-replica-metadata 2";
+
+uint32_t textCrc(std::string_view text) {
+  return wire::crc32c(std::span(reinterpret_cast<const std::byte*>(text.data()), text.size()));
+}
+
+std::string dirOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
+Status fsyncDir(const std::string& dir) {
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return Status::fromErrno(errno, "open dir " + dir);
+  int rc = ::fsync(dfd);
+  int err = errno;
+  ::close(dfd);
+  if (rc != 0) return Status::fromErrno(err, "fsync dir " + dir);
+  return Status::ok();
+}
 
 Status malformed(std::string_view why) {
   return Status(ErrorCode::kProtocol, "malformed replica metadata: " + std::string(why));
@@ -67,17 +91,32 @@ std::string formatGeneration(uint64_t generation) {
   return s;
 }
 
+void advanceGeneration(ReplicaMetadata& md, uint64_t g) {
+  if (g == md.generation) return;
+  std::erase(md.history, g);
+  md.history.insert(md.history.begin(), md.generation);
+  if (md.history.size() > kMaxHistory) md.history.resize(kMaxHistory);
+  md.generation = g;
+}
+
 std::string formatMetadata(const ReplicaMetadata& md) {
   std::string s(kFirstLine);
   s += "\ngeneration " + formatGeneration(md.generation);
   s += "\ndisk " + std::string(diskStateName(md.disk));
   s += "\nepoch " + std::to_string(md.highest_epoch);
   s += "\nclean " + std::string(md.clean ? "1" : "0");
+  s += "\nhistory";
+  if (md.history.empty()) s += " -";
+  for (size_t i = 0; i < md.history.size() && i < kMaxHistory; ++i) s += " " + formatGeneration(md.history[i]);
   s += "\n";
+  char crc[9];
+  std::snprintf(crc, sizeof(crc), "%08x", textCrc(s));
+  s += "crc32c " + std::string(crc) + "\n";
   return s;
 }
 
 Result<ReplicaMetadata> parseMetadata(std::string_view text) {
+  const std::string_view whole = text;
   std::vector<std::string_view> lines;
   while (!text.empty()) {
     size_t nl = text.find('\n');
@@ -85,7 +124,8 @@ Result<ReplicaMetadata> parseMetadata(std::string_view text) {
     lines.push_back(text.substr(0, nl));
     text.remove_prefix(nl + 1);
   }
-  if (lines.size() != 5 || lines[0] != kFirstLine) return malformed("bad header or line count");
+  const bool v1 = lines.size() == 5 && lines[0] == kFirstLineV1;
+  if (!v1 && (lines.size() != 7 || lines[0] != kFirstLine)) return malformed("bad header or line count");
   auto value = [&](size_t i, std::string_view key) -> std::optional<std::string_view> {
     std::string_view line = lines[i];
     if (line.size() <= key.size() + 1 || line.substr(0, key.size()) != key || line[key.size()] != ' ') {
@@ -104,6 +144,28 @@ Result<ReplicaMetadata> parseMetadata(std::string_view text) {
   auto clean = value(4, "clean");
   if (!clean || (*clean != "0" && *clean != "1")) return malformed("clean");
   md.clean = *clean == "1";
+  if (v1) return md;
+  auto crc = value(6, "crc32c");
+  uint64_t stored = 0;
+  if (!crc || crc->size() != 8 || !parseU64(*crc, 16, &stored)) return malformed("crc32c");
+  if (stored != textCrc(whole.substr(0, whole.size() - lines[6].size() - 1))) {
+    return malformed("checksum mismatch");
+  }
+  auto history = value(5, "history");
+  if (!history) return malformed("history");
+  if (*history != "-") {
+    std::string_view rest = *history;
+    while (true) {
+      std::string_view item = rest.substr(0, rest.find(' '));
+      uint64_t g = 0;
+      if (item.size() != 16 || !parseU64(item, 16, &g) || md.history.size() >= kMaxHistory) {
+        return malformed("history");
+      }
+      md.history.push_back(g);
+      if (item.size() == rest.size()) break;
+      rest.remove_prefix(item.size() + 1);
+    }
+  }
   return md;
 }
 
@@ -125,7 +187,7 @@ Result<std::optional<ReplicaMetadata>> loadMetadata(const std::string& path) {
     }
     if (n == 0) break;
     text.append(buf, static_cast<size_t>(n));
-    if (text.size() > 4096) {
+    if (text.size() > 8192) {
       ::close(fd);
       return malformed("file too large: " + path);
     }
@@ -152,15 +214,16 @@ Status saveMetadata(const std::string& path, const ReplicaMetadata& md) {
     ::unlink(tmp.c_str());
     return Status::fromErrno(err, "rename " + tmp);
   }
-  size_t slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return Status::fromErrno(errno, "open dir " + dir);
-  int rc = ::fsync(dfd);
-  int err = errno;
-  ::close(dfd);
-  if (rc != 0) return Status::fromErrno(err, "fsync dir " + dir);
-  return Status::ok();
+  return fsyncDir(dirOf(path));
+}
+
+Status removeMetadata(const std::string& path) {
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return Status::ok();
+    return Status::fromErrno(errno, "unlink " + path);
+  }
+  ::unlink((path + ".tmp").c_str());
+  return fsyncDir(dirOf(path));
 }
 
 }  // namespace tandem::replication

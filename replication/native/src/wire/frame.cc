@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "wire/byte_order.h"
+#include "tandem/common/big_endian.h"
 #include "wire/crc32c.h"
 
 namespace tandem::replication::wire {

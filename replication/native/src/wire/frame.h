@@ -16,7 +16,7 @@
 namespace tandem::replication::wire {
 
 inline constexpr uint32_t kMagic = 0x544E4452;  // "TNDR"
-inline constexpr uint16_t kVersion = 1;
+inline constexpr uint16_t kVersion = 2;
 inline constexpr size_t kHeaderSize = 64;
 inline constexpr uint32_t kMaxPayload = 32u << 20;  // 32 MiB
 
@@ -51,6 +51,17 @@ struct FrameHeader {
   uint64_t length = 0;
   uint32_t payload_length = 0;  // filled in by encodeFrame
   uint32_t payload_crc = 0;     // filled in by encodeFrame
+
+  // A header of `type` for `offset`/`length`, FUA if `fua`; volume and sequence are the
+  // sender's to fill in.
+  static FrameHeader of(FrameType type, uint64_t offset = 0, uint64_t length = 0, bool fua = false) {
+    FrameHeader h;
+    h.type = type;
+    h.offset = offset;
+    h.length = length;
+    h.flags = fua ? kFlagFua : 0;
+    return h;
+  }
 };
 
 struct Frame {

@@ -1,6 +1,6 @@
 #include "wire/messages.h"
 
-#include "wire/byte_order.h"
+#include "tandem/common/big_endian.h"
 
 namespace tandem::replication::wire {
 namespace {
@@ -58,16 +58,26 @@ std::vector<std::byte> encodeHello(const Hello& hello) {
   appendBe(out, hello.generation, 8);
   appendBe(out, hello.size_bytes, 8);
   appendString(out, hello.node, kMaxNodeName);
+  const size_t n = std::min(hello.history.size(), kMaxHelloHistory);
+  appendBe(out, n, 2);
+  for (size_t i = 0; i < n; ++i) appendBe(out, hello.history[i], 8);
   return out;
 }
 
 Result<Hello> decodeHello(std::span<const std::byte> payload) {
   Reader r(payload);
   Hello h;
+  uint64_t n = 0;
   if (!r.get(8, &h.epoch) || !r.get(8, &h.generation) || !r.get(8, &h.size_bytes) ||
-      !r.getString(kMaxNodeName, &h.node) || !r.atEnd()) {
+      !r.getString(kMaxNodeName, &h.node) || !r.get(2, &n) || n > kMaxHelloHistory) {
     return protocolError("malformed HELLO payload");
   }
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t g = 0;
+    if (!r.get(8, &g)) return protocolError("malformed HELLO payload");
+    h.history.push_back(g);
+  }
+  if (!r.atEnd()) return protocolError("malformed HELLO payload");
   return h;
 }
 
@@ -76,6 +86,7 @@ std::vector<std::byte> encodeHelloReply(const HelloReply& reply) {
   appendBe(out, static_cast<uint32_t>(reply.status), 4);
   appendBe(out, reply.generation, 8);
   appendBe(out, static_cast<uint8_t>(reply.disk), 1);
+  appendBe(out, reply.diverged ? 1 : 0, 1);
   appendString(out, reply.message, kMaxReplyMessage);
   return out;
 }
@@ -85,13 +96,15 @@ Result<HelloReply> decodeHelloReply(std::span<const std::byte> payload) {
   HelloReply h;
   uint64_t status = 0;
   uint64_t disk = 0;
-  if (!r.get(4, &status) || !r.get(8, &h.generation) || !r.get(1, &disk) ||
+  uint64_t diverged = 0;
+  if (!r.get(4, &status) || !r.get(8, &h.generation) || !r.get(1, &disk) || !r.get(1, &diverged) ||
       !r.getString(kMaxReplyMessage, &h.message) || !r.atEnd() || status > kMaxErrorCode ||
-      disk > static_cast<uint8_t>(DiskState::kOutdated)) {
+      disk > static_cast<uint8_t>(DiskState::kOutdated) || diverged > 1) {
     return protocolError("malformed HELLO_REPLY payload");
   }
   h.status = static_cast<ErrorCode>(status);
   h.disk = static_cast<DiskState>(disk);
+  h.diverged = diverged == 1;
   return h;
 }
 

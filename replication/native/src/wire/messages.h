@@ -15,12 +15,14 @@ namespace tandem::replication::wire {
 
 inline constexpr size_t kMaxNodeName = 255;
 inline constexpr size_t kMaxReplyMessage = 1024;
+inline constexpr size_t kMaxHelloHistory = 64;
 
 struct Hello {
   uint64_t epoch = 0;       // writer epoch
   uint64_t generation = 0;  // the primary's current generation
   uint64_t size_bytes = 0;  // volume size the primary replicates
   std::string node;         // sender node name
+  std::vector<uint64_t> history;  // the primary's earlier generations, most recent first (≤ 64)
 };
 
 struct HelloReply {
@@ -28,6 +30,7 @@ struct HelloReply {
   uint64_t generation = 0;
   DiskState disk = DiskState::kOutdated;
   std::string message;  // why it was refused
+  bool diverged = false;  // refused: the replica's copy has writes the primary lacks (split brain)
 };
 
 std::vector<std::byte> encodeHello(const Hello& hello);

@@ -1,16 +1,8 @@
 #include "wire/volume_id.h"
 
+#include "tandem/common/hex.h"
+
 namespace tandem::replication::wire {
-namespace {
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
 
 Result<VolumeId> volumeIdFromUuid(std::string_view text) {
   if (text.size() != 36) return Status(ErrorCode::kInvalidArgument, "not a uuid: " + std::string(text));
@@ -22,8 +14,8 @@ Result<VolumeId> volumeIdFromUuid(std::string_view text) {
       ++i;
       continue;
     }
-    int hi = hexValue(text[i]);
-    int lo = i + 1 < text.size() ? hexValue(text[i + 1]) : -1;
+    int hi = hexDigitValue(text[i]);
+    int lo = i + 1 < text.size() ? hexDigitValue(text[i + 1]) : -1;
     if (hi < 0 || lo < 0 || out >= id.size()) {
       return Status(ErrorCode::kInvalidArgument, "not a uuid: " + std::string(text));
     }

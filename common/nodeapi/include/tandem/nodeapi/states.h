@@ -22,6 +22,7 @@ enum class PeerState {
   kSyncing,   // receiving a full sync
   kUpToDate,  // has every write
   kDisconnected,
+  kSplitBrain,  // its copy holds writes the primary does not have: kept untouched for an operator
 };
 
 std::string_view name(DiskState state);

@@ -33,6 +33,7 @@ struct PeerAddress {
   std::string node;   // node name
   std::string host;   // address to connect to
   uint16_t port = 0;  // that node's replication port
+  bool operator==(const PeerAddress&) const = default;
 };
 
 struct VolumeConfig {
@@ -46,10 +47,28 @@ struct VolumeConfig {
   // `peers`) is up to date and has it; without a majority it refuses writes and flushes
   // (kUnavailable, reason "no_quorum") before applying them locally, instead of diverging alone.
   bool quorum = false;
+  // Read by addVolume only: the caller created `local` empty (zero-filled) just before this
+  // call. Binds the metadata to the device: an existing metadata file beside a new device
+  // (a replaced disk) and a missing metadata file beside an old device (lost metadata) both
+  // make the copy Inconsistent (full sync; it cannot become primary). Only a new device
+  // without metadata starts UpToDate at the initial generation.
+  bool new_device = false;
+  // Operator-driven split-brain resolution (DRBD's --discard-my-data). If this replica's
+  // current generation (16 hex digits, as VolumeStatus::generation reports it) equals this
+  // value, a primary whose history diverged from it may still connect and fully sync it: this
+  // copy's own writes are discarded. Empty or any other generation: never. Once the replica
+  // is synced its generation changes, so the value has no further effect.
+  std::string discard_generation;
+  bool operator==(const VolumeConfig&) const = default;
 };
 
 enum class DiskState { kUpToDate, kInconsistent, kOutdated };
-enum class PeerState { kConnecting, kSyncing, kUpToDate, kDisconnected };
+// kSplitBrain (primary's view): the peer refused the connection because its copy holds writes
+// this primary does not have (its generation is neither ours nor in our history: it wrote
+// after a split, or this primary is behind it). It is neither connected nor synced; its copy is
+// kept untouched until an operator resolves (VolumeConfig::discard_generation on the copy to
+// discard, or promote the copy to keep). The link keeps retrying.
+enum class PeerState { kConnecting, kSyncing, kUpToDate, kDisconnected, kSplitBrain };
 
 std::string_view diskStateName(DiskState s);
 std::string_view peerStateName(PeerState s);
@@ -88,15 +107,21 @@ class ReplicationService {
 
   virtual uint16_t port() const = 0;
 
-  // Adds a volume (idempotent for the same config) backed by `local`. A fresh volume whose
-  // metadata file does not exist starts with the initial generation derived from its uuid, so
-  // replicas created together need no initial sync.
+  // Adds a volume (idempotent for the same config) backed by `local`. A new volume (a new
+  // device, config.new_device, and no metadata file) starts with the initial generation derived
+  // from its uuid, so replicas created together need no initial sync. As primary, the local
+  // copy must be UpToDate (kConflict otherwise: an Outdated or Inconsistent copy never serves).
   virtual Status addVolume(const VolumeConfig& config, std::shared_ptr<devices::BlockDevice> local,
                            const std::string& metadata_path) = 0;
-  // Applies a changed config (peers, role). kNotFound if the volume was not added.
+  // Applies a changed config (peers, role, epoch, quorum, discard_generation). kNotFound if the
+  // volume was not added; kConflict (nothing changed) if it should become primary while its
+  // copy is not UpToDate.
   virtual Status updateVolume(const VolumeConfig& config) = 0;
   // Stops replicating the volume and closes its connections; kNotFound if unknown.
   virtual Status removeVolume(const std::string& volume_uuid) = 0;
+  // Deletes a removed volume's metadata file durably (the directory is fsynced); OK if it does
+  // not exist; kConflict while a volume of this service uses it.
+  virtual Status deleteMetadata(const std::string& metadata_path) = 0;
 
   // The replicating device of a volume this node is primary for; null otherwise.
   virtual std::shared_ptr<devices::BlockDevice> primaryDevice(const std::string& volume_uuid) = 0;

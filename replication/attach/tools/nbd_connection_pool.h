@@ -1,0 +1,94 @@
+// NbdConnectionPool: tandem-disk-fuse's connections to the NBD export of its volume.
+//
+// A "generation" is a set of `connections` libnbd handles to one endpoint (one spec
+// generation). I/O picks a free handle of the current generation. When a handle's connection
+// dies, the generation is marked broken: from then on every request fails at once with EIO
+// (never blocks, never pretends success) until the background reconnector has connected a new
+// generation to the same endpoint. retarget() re-reads the spec file, drops the current
+// generation at once (no write may reach a stale primary after a retarget) and connects to the
+// new endpoint. The status file reports each change.
+//
+// fsync: flush() sends NBD FLUSH on every handle of the generation, so it covers every write
+// acknowledged before it on any connection (correct without the server's CAN_MULTI_CONN).
+//
+// Thread-safety: every public method may be called from any thread.
+// Operations return 0 or a positive errno (what FUSE replies).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tandem/attach/attachment_files.h"
+
+struct nbd_handle;
+
+namespace tandem::attach {
+
+class NbdConnectionPool {
+ public:
+  NbdConnectionPool(std::string attachment_dir, unsigned connections);
+  ~NbdConnectionPool();
+  NbdConnectionPool(const NbdConnectionPool&) = delete;
+  NbdConnectionPool& operator=(const NbdConnectionPool&) = delete;
+
+  // Reads the spec and connects the first generation; fails (kUnavailable, kInvalidArgument
+  // when the export is smaller than the spec's size) without starting anything.
+  Status start();
+  // Re-reads the spec file and reconnects to its endpoint (from the SIGHUP handler thread).
+  void retarget();
+  // Stops the reconnector and closes every connection.
+  void stop();
+
+  uint64_t sizeBytes() const { return size_bytes_; }
+
+  int pread(void* buf, size_t count, uint64_t offset);
+  int pwrite(const void* buf, size_t count, uint64_t offset);
+  int flush();
+  // Zeroes a range; `keep_allocated` sends NBD_CMD_FLAG_NO_HOLE (FALLOC_FL_ZERO_RANGE), else
+  // the server may deallocate (FALLOC_FL_PUNCH_HOLE).
+  int zero(uint64_t offset, uint64_t length, bool keep_allocated);
+
+ private:
+  struct Connection {
+    std::mutex mu;
+    nbd_handle* handle = nullptr;
+  };
+  struct Generation {
+    uint64_t id = 0;
+    std::vector<std::unique_ptr<Connection>> connections;
+    std::atomic<unsigned> next{0};
+    std::atomic<bool> broken{false};
+    bool can_zero = false;
+    ~Generation();
+  };
+
+  Result<std::shared_ptr<Generation>> connect(const AttachmentSpecFile& spec);
+  std::shared_ptr<Generation> current();
+  // Runs `op(handle)` (returns -1 on failure like libnbd) on one free handle; maps failures.
+  template <typename Op>
+  int withHandle(Op op);
+  int onFailure(Generation& generation, nbd_handle* handle);
+  void markBroken(Generation& generation);
+  void reconnectLoop();
+  void writeStatus(uint64_t generation, LinkState state, const std::string& error);
+
+  const std::string dir_;
+  const unsigned connections_;
+  uint64_t size_bytes_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable changed_;
+  AttachmentSpecFile spec_;
+  std::shared_ptr<Generation> current_;
+  bool retarget_requested_ = false;
+  bool stopping_ = false;
+  std::thread reconnector_;
+};
+
+}  // namespace tandem::attach
