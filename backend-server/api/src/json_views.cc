@@ -4,6 +4,7 @@
 
 #include "tandem/common/object_name.h"
 #include "tandem/json/object_reader.h"
+#include "tandem/nodeapi/codec.h"
 
 namespace tandem::controller {
 namespace {
@@ -32,58 +33,6 @@ Result<std::string> requiredName(const ObjectReader& r, const char* field) {
                    name.substr(0, 80) + "'");
   }
   return name;
-}
-
-Result<uint16_t> requiredPort(const ObjectReader& r, const char* field) {
-  ASSIGN_OR_RETURN(uint64_t port, r.requiredUint64(field));
-  if (port == 0 || port > 65535) return invalid("field '" + std::string(field) + "' must be a port (1-65535)");
-  return static_cast<uint16_t>(port);
-}
-
-// Node labels: at most 32, keys and values following the object-name rule.
-Result<std::map<std::string, std::string>> parseLabels(const ObjectReader& r) {
-  ASSIGN_OR_RETURN(auto labels, r.optionalStringMap("labels"));
-  if (labels.size() > 32) return invalid("field 'labels' has more than 32 labels");
-  for (const auto& [key, value] : labels) {
-    if (!isValidObjectName(key)) {
-      return invalid("field 'labels' has an invalid key '" + key.substr(0, 80) +
-                     "' (keys must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63})");
-    }
-    if (!isValidObjectName(value)) {
-      return invalid("field 'labels." + key + "' has an invalid value '" + value.substr(0, 80) +
-                     "' (values must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63})");
-    }
-  }
-  return labels;
-}
-
-Result<PoolReport> parsePool(const rapidjson::Value& v, size_t index) {
-  ObjectReader r(v, "pools[" + std::to_string(index) + "].");
-  RETURN_IF_ERROR(r.rejectUnknownFields(
-      {"name", "provider", "thin", "snapshots", "total_bytes", "free_bytes", "provisioned_bytes"}));
-  PoolReport p;
-  ASSIGN_OR_RETURN(p.name, requiredName(r, "name"));
-  ASSIGN_OR_RETURN(p.provider, r.requiredString("provider"));
-  ASSIGN_OR_RETURN(auto thin, r.optionalBool("thin"));
-  ASSIGN_OR_RETURN(auto snapshots, r.optionalBool("snapshots"));
-  ASSIGN_OR_RETURN(p.total_bytes, r.requiredUint64("total_bytes"));
-  ASSIGN_OR_RETURN(p.free_bytes, r.requiredUint64("free_bytes"));
-  if (p.free_bytes > p.total_bytes) return invalid("field 'pools[" + std::to_string(index) + "].free_bytes' exceeds total_bytes");
-  ASSIGN_OR_RETURN(auto provisioned, r.optionalUint64("provisioned_bytes"));
-  p.thin = thin.value_or(false);
-  p.snapshots = snapshots.value_or(false);
-  p.provisioned_bytes = provisioned.value_or(0);
-  return p;
-}
-
-Result<std::vector<PoolReport>> parsePools(const ObjectReader& r) {
-  ASSIGN_OR_RETURN(auto items, r.optionalObjectArray("pools"));
-  std::vector<PoolReport> pools;
-  for (size_t i = 0; i < items.size(); ++i) {
-    ASSIGN_OR_RETURN(PoolReport p, parsePool(*items[i], i));
-    pools.push_back(std::move(p));
-  }
-  return pools;
 }
 
 }  // namespace
@@ -134,101 +83,30 @@ void writeGroup(JsonWriter& w, const GroupRecord& g) {
 void writeVolume(JsonWriter& w, const VolumeView& v) {
   w.beginObject();
   w.field("name", v.volume.name).field("uuid", v.volume.uuid).field("size_bytes", v.volume.size_bytes);
-  w.field("resource_group", v.volume.group).field("state", v.state).field("reason", v.reason);
+  w.field("resource_group", v.volume.group).field("state", name(v.state)).field("reason", v.reason);
   w.field("primary_node", v.volume.primary_node).field("epoch", v.volume.epoch).field("nbd_uri", v.nbd_uri);
   w.field("created_at", rfc3339(v.volume.created_at));
   w.key("replicas").beginArray();
   for (const auto& r : v.replicas) {
     w.beginObject().field("node", r.node).field("pool", r.pool).field("diskful", r.diskful);
-    w.field("primary", r.primary).field("state", r.state).field("sync_progress", r.sync_progress);
+    w.field("primary", r.primary).field("state", name(r.state)).field("sync_progress", r.sync_progress);
     w.field("reason", r.reason).endObject();
   }
   w.endArray();
   w.endObject();
 }
 
-std::string desiredStateJson(const DesiredState& s) {
-  JsonWriter w;
-  w.beginObject().field("generation", s.generation).field("cluster_id", s.cluster_id).field("node", s.node);
-  w.key("replicas").beginArray();
-  for (const auto& r : s.replicas) {
-    w.beginObject();
-    w.key("volume").beginObject().field("name", r.volume.name).field("uuid", r.volume.uuid);
-    w.field("size_bytes", r.volume.size_bytes).field("epoch", r.volume.epoch).endObject();
-    w.field("pool", r.pool).field("thin", r.thin).field("quorum", r.quorum).field("primary", r.primary);
-    w.key("peers").beginArray();
-    for (const auto& p : r.peers) {
-      w.beginObject().field("node", p.node).field("host", p.host).field("port", uint64_t{p.port}).endObject();
-    }
-    w.endArray().endObject();
-  }
-  w.endArray().endObject();
-  return w.str();
-}
+std::string desiredStateJson(const DesiredState& s) { return nodeapi::encodeDesiredState(s); }
 
 std::string registerResultJson(const RegisterNodeResult& result, const NodeView& node) {
   JsonWriter w;
-  w.beginObject().key("node");
   writeNode(w, node);
-  w.field("token", result.token).field("cluster_id", result.cluster_id).endObject();
-  return w.str();
+  return nodeapi::encodeRegistrationReply({result.node.uuid, result.token, result.cluster_id}, w.str());
 }
 
-Result<RegisterNodeRequest> parseRegisterRequest(std::string_view body) {
-  ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
-  ObjectReader r(doc);
-  RETURN_IF_ERROR(
-      r.rejectUnknownFields({"name", "uuid", "address", "nbd_port", "replication_port", "labels", "pools"}));
-  RegisterNodeRequest req;
-  ASSIGN_OR_RETURN(req.name, requiredName(r, "name"));
-  ASSIGN_OR_RETURN(auto uuid, r.optionalString("uuid"));
-  req.uuid = uuid.value_or("");
-  ASSIGN_OR_RETURN(req.address, r.requiredString("address"));
-  if (req.address.empty() || req.address.size() > 255) return invalid("field 'address' must be a host name or IP");
-  ASSIGN_OR_RETURN(req.nbd_port, requiredPort(r, "nbd_port"));
-  ASSIGN_OR_RETURN(req.replication_port, requiredPort(r, "replication_port"));
-  ASSIGN_OR_RETURN(req.labels, parseLabels(r));
-  ASSIGN_OR_RETURN(req.pools, parsePools(r));
-  return req;
-}
+Result<RegisterNodeRequest> parseRegisterRequest(std::string_view body) { return nodeapi::decodeRegistration(body); }
 
-Result<NodeStatusReport> parseStatusReport(std::string_view body) {
-  ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
-  ObjectReader r(doc);
-  RETURN_IF_ERROR(r.rejectUnknownFields({"applied_generation", "pools", "replicas"}));
-  NodeStatusReport report;
-  ASSIGN_OR_RETURN(auto gen, r.optionalUint64("applied_generation"));
-  report.applied_generation = gen.value_or(0);
-  ASSIGN_OR_RETURN(report.pools, parsePools(r));
-  ASSIGN_OR_RETURN(auto replicas, r.optionalObjectArray("replicas"));
-  for (size_t i = 0; i < replicas.size(); ++i) {
-    ObjectReader rr(*replicas[i], "replicas[" + std::to_string(i) + "].");
-    ReplicaReport rep;
-    ASSIGN_OR_RETURN(rep.volume_uuid, rr.requiredString("volume_uuid"));
-    ASSIGN_OR_RETURN(auto disk, rr.optionalString("disk"));
-    ASSIGN_OR_RETURN(auto primary, rr.optionalBool("primary"));
-    ASSIGN_OR_RETURN(auto error, rr.optionalString("error"));
-    ASSIGN_OR_RETURN(auto generation, rr.optionalString("generation"));
-    rep.generation = generation.value_or("");
-    rep.disk = disk.value_or("outdated");
-    rep.primary = primary.value_or(false);
-    rep.error = error.value_or("");
-    ASSIGN_OR_RETURN(auto peers, rr.optionalObjectArray("peers"));
-    for (size_t j = 0; j < peers.size(); ++j) {
-      ObjectReader pr(*peers[j], "replicas[" + std::to_string(i) + "].peers[" + std::to_string(j) + "].");
-      PeerReport peer;
-      ASSIGN_OR_RETURN(peer.node, pr.requiredString("node"));
-      ASSIGN_OR_RETURN(peer.state, pr.requiredString("state"));
-      ASSIGN_OR_RETURN(auto done, pr.optionalUint64("sync_done_bytes"));
-      ASSIGN_OR_RETURN(auto total, pr.optionalUint64("sync_total_bytes"));
-      peer.sync_done_bytes = done.value_or(0);
-      peer.sync_total_bytes = total.value_or(0);
-      rep.peers.push_back(std::move(peer));
-    }
-    report.replicas.push_back(std::move(rep));
-  }
-  return report;
-}
+Result<NodeStatusReport> parseStatusReport(std::string_view body) { return nodeapi::decodeStatusReport(body); }
 
 Result<GroupRecord> parseGroupSpec(std::string_view body) {
   ASSIGN_OR_RETURN(auto doc, json::parseObject(body));

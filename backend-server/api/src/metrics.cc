@@ -20,13 +20,21 @@ std::string label(const std::string& value) {
   return out;
 }
 
+std::string stateName(const char* state) { return state; }
+template <typename State>
+std::string stateName(State state) {
+  return std::string(name(state));
+}
+
 void header(std::ostringstream& out, const char* name, const char* help) {
   out << "# HELP " << name << " " << help << "\n# TYPE " << name << " gauge\n";
 }
 
+// `known`: the states shown even at zero.
+template <typename State>
 void byState(std::ostringstream& out, const char* name, const char* help, std::map<std::string, uint64_t> counts,
-             std::initializer_list<const char*> known) {
-  for (const char* k : known) counts.emplace(k, 0);
+             std::initializer_list<State> known) {
+  for (State k : known) counts.emplace(stateName(k), 0);
   header(out, name, help);
   for (const auto& [state, n] : counts) out << name << "{state=\"" << label(state) << "\"} " << n << "\n";
 }
@@ -38,13 +46,15 @@ std::string renderMetrics(const MetricsInput& input) {
   std::map<std::string, uint64_t> nodes, volumes, replicas;
   for (const auto& n : input.nodes) ++nodes[n.online ? "online" : "offline"];
   for (const auto& v : input.volumes) {
-    ++volumes[v.state];
-    for (const auto& r : v.replicas) ++replicas[r.state];
+    ++volumes[std::string(name(v.state))];
+    for (const auto& r : v.replicas) ++replicas[std::string(name(r.state))];
   }
   byState(out, "tandem_nodes", "Registered nodes by liveness.", nodes, {"online", "offline"});
-  byState(out, "tandem_volumes", "Volumes by state.", volumes, {"creating", "available", "resyncing", "degraded"});
+  byState(out, "tandem_volumes", "Volumes by state.", volumes,
+          {VolumeState::kCreating, VolumeState::kAvailable, VolumeState::kResyncing, VolumeState::kDegraded});
   byState(out, "tandem_replicas", "Replicas by state.", replicas,
-          {"creating", "up_to_date", "syncing", "outdated", "offline", "error"});
+          {ReplicaState::kCreating, ReplicaState::kUpToDate, ReplicaState::kSyncing, ReplicaState::kOutdated,
+           ReplicaState::kOffline, ReplicaState::kError});
   struct PoolMetric {
     const char* name;
     const char* help;

@@ -2,6 +2,7 @@
 // one transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any error).
 #include <sqlite3.h>
 
+#include <charconv>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -389,7 +390,13 @@ class SqliteStore final : public Store {
     Statement q(db_, "SELECT value FROM meta WHERE key = 'generation'");
     ASSIGN_OR_RETURN(bool row, q.step());
     if (!row) return Status(ErrorCode::kInternal, "generation missing from meta");
-    return static_cast<uint64_t>(std::stoull(q.columnText(0)));
+    const std::string text = q.columnText(0);
+    uint64_t generation = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), generation);
+    if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+      return Status(ErrorCode::kInternal, "the state generation in meta is not a number: '" + text.substr(0, 40) + "'");
+    }
+    return generation;
   }
 
   Status bumpGeneration() {

@@ -1,8 +1,6 @@
 #include "tandem/node/node_agent.h"
 
-
 #include "tandem/common/log.h"
-#include "tandem/json/writer.h"
 
 namespace tandem::node {
 
@@ -42,23 +40,21 @@ bool NodeAgent::waitFor(std::chrono::milliseconds d) {
 }
 
 Status NodeAgent::registerOnce() {
-  json::JsonWriter w;
-  w.beginObject().field("name", options_.name);
-  if (!identity_.uuid.empty()) w.field("uuid", identity_.uuid);
-  w.field("address", options_.address).field("nbd_port", uint64_t{options_.nbd_port});
-  w.field("replication_port", uint64_t{options_.replication_port});
-  w.key("labels").beginObject();
-  for (const auto& [key, value] : options_.labels) w.field(key, value);
-  w.endObject();
-  reconciler_.writePools(w);
-  w.endObject();
-  ASSIGN_OR_RETURN(Registration reg, client_.registerNode(w.str()));
+  nodeapi::Registration registration;
+  registration.name = options_.name;
+  registration.uuid = identity_.uuid;
+  registration.address = options_.address;
+  registration.nbd_port = options_.nbd_port;
+  registration.replication_port = options_.replication_port;
+  registration.labels = options_.labels;
+  registration.pools = reconciler_.pools();
+  ASSIGN_OR_RETURN(nodeapi::RegistrationReply reg, client_.registerNode(registration));
   if (!identity_.cluster_id.empty() && reg.cluster_id != identity_.cluster_id) {
     log::warn("node", "controller reports cluster " + reg.cluster_id + ", this node belongs to " +
                           identity_.cluster_id + ": its desired state will be ignored");
   }
-  bool changed = identity_.uuid != reg.uuid || identity_.cluster_id.empty();
-  identity_.uuid = reg.uuid;
+  bool changed = identity_.uuid != reg.node_uuid || identity_.cluster_id.empty();
+  identity_.uuid = reg.node_uuid;
   if (identity_.cluster_id.empty()) identity_.cluster_id = reg.cluster_id;
   if (changed) {
     // Without the identity on disk a restart would register as a new node: do not go on.
@@ -68,6 +64,17 @@ Status NodeAgent::registerOnce() {
   std::lock_guard lock(mu_);
   registered_ = true;
   return Status::ok();
+}
+
+Status NodeAgent::applyDesired(const DesiredState& desired) {
+  if (desired.cluster_id != identity_.cluster_id) {
+    // A different (or reset) controller: change nothing, and above all delete nothing.
+    Status s(ErrorCode::kConflict, "desired state is from cluster " + desired.cluster_id +
+                                       " but this node belongs to " + identity_.cluster_id + ": ignoring it");
+    log::error("reconcile", s.message());
+    return s;
+  }
+  return reconciler_.apply(desired);
 }
 
 void NodeAgent::pollLoop() {
@@ -88,23 +95,22 @@ void NodeAgent::pollLoop() {
       }
       cv_.notify_all();
     }
-    auto body = client_.pollDesired(options_.name, after, options_.poll_wait);
-    if (!body.isOk()) {
-      if (body.status().code() == ErrorCode::kUnauthenticated || body.status().code() == ErrorCode::kNotFound) {
-        std::lock_guard lock(mu_);
-        registered_ = false;
-      }
-      log::warn("node", "desired-state poll failed (will retry): " + body.status().toString());
-      if (!waitFor(std::chrono::seconds(1))) return;
-      continue;
-    }
-    auto desired = parseDesiredState(*body);
-    if (!desired.isOk()) {
+    auto desired = client_.pollDesired(options_.name, after, options_.poll_wait);
+    if (!desired.isOk() && desired.status().code() == ErrorCode::kProtocol) {
       log::error("node", "bad desired state from controller: " + desired.status().toString());
       if (!waitFor(std::chrono::seconds(2))) return;
       continue;
     }
-    Status applied = reconciler_.apply(*desired);
+    if (!desired.isOk()) {
+      if (desired.status().code() == ErrorCode::kUnauthenticated || desired.status().code() == ErrorCode::kNotFound) {
+        std::lock_guard lock(mu_);
+        registered_ = false;
+      }
+      log::warn("node", "desired-state poll failed (will retry): " + desired.status().toString());
+      if (!waitFor(std::chrono::seconds(1))) return;
+      continue;
+    }
+    Status applied = applyDesired(*desired);
     {
       std::lock_guard lock(mu_);
       report_now_ = true;
@@ -129,7 +135,7 @@ void NodeAgent::heartbeatLoop() {
       report_now_ = false;
       if (!registered_) continue;
     }
-    Status s = client_.reportStatus(options_.name, reconciler_.reportJson());
+    Status s = client_.reportStatus(options_.name, reconciler_.report());
     if (!s.isOk()) {
       log::warn("node", "status report failed: " + s.toString());
       if (s.code() == ErrorCode::kUnauthenticated || s.code() == ErrorCode::kNotFound) {

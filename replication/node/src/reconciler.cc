@@ -7,30 +7,30 @@
 
 #include "tandem/common/log.h"
 #include "tandem/common/uuid.h"
-#include "tandem/json/writer.h"
 
 namespace tandem::node {
 namespace {
 
-// The controller's (snake_case) names of the engine's states.
-const char* reportName(replication::DiskState s) {
+// The engine's states as the controller knows them. No default: a new engine state fails the
+// build here until it is given its meaning for the controller.
+nodeapi::DiskState reportedState(replication::DiskState s) {
   switch (s) {
-    case replication::DiskState::kUpToDate: return "up_to_date";
-    case replication::DiskState::kInconsistent: return "inconsistent";
-    case replication::DiskState::kOutdated: return "outdated";
+    case replication::DiskState::kUpToDate: return nodeapi::DiskState::kUpToDate;
+    case replication::DiskState::kInconsistent: return nodeapi::DiskState::kInconsistent;
+    case replication::DiskState::kOutdated: return nodeapi::DiskState::kOutdated;
   }
-  return "outdated";
+  return nodeapi::DiskState::kOutdated;
 }
 
-const char* reportName(replication::PeerState s) {
+nodeapi::PeerState reportedState(replication::PeerState s) {
   switch (s) {
-    case replication::PeerState::kConnecting: return "connecting";
-    case replication::PeerState::kSyncing: return "syncing";
-    case replication::PeerState::kUpToDate: return "up_to_date";
-    case replication::PeerState::kDisconnected: return "disconnected";
-    case replication::PeerState::kSplitBrain: return "split_brain";
+    case replication::PeerState::kConnecting: return nodeapi::PeerState::kConnecting;
+    case replication::PeerState::kSyncing: return nodeapi::PeerState::kSyncing;
+    case replication::PeerState::kUpToDate: return nodeapi::PeerState::kUpToDate;
+    case replication::PeerState::kDisconnected: return nodeapi::PeerState::kDisconnected;
+    case replication::PeerState::kSplitBrain: return nodeapi::PeerState::kSplitBrain;
   }
-  return "disconnected";
+  return nodeapi::PeerState::kDisconnected;
 }
 
 replication::VolumeConfig engineConfig(const DesiredReplica& d) {
@@ -62,21 +62,8 @@ void Reconciler::unexport(const std::string& name) {
   if (exports_.remove(name) && on_unexport_) on_unexport_(name);
 }
 
-std::string Reconciler::clusterId() {
-  std::lock_guard lock(mu_);
-  return options_.cluster_id;
-}
-
 Status Reconciler::apply(const DesiredState& desired) {
   std::lock_guard lock(mu_);
-  if (options_.cluster_id.empty()) options_.cluster_id = desired.cluster_id;
-  if (options_.cluster_id != desired.cluster_id) {
-    // A different (or reset) controller: change nothing, and above all delete nothing.
-    Status s(ErrorCode::kConflict, "desired state is from cluster " + desired.cluster_id +
-                                       " but this node belongs to " + options_.cluster_id + ": ignoring it");
-    log::error("reconcile", s.message());
-    return s;
-  }
   std::set<std::string> wanted;
   for (const auto& d : desired.replicas) wanted.insert(d.volume_uuid);
 
@@ -190,47 +177,55 @@ Status Reconciler::removeReplica(const std::string& uuid) {
   return Status::ok();
 }
 
-void Reconciler::writePools(json::JsonWriter& w) {
-  w.key("pools").beginArray();
+std::vector<nodeapi::PoolReport> Reconciler::pools() {
+  std::vector<nodeapi::PoolReport> out;
   for (auto& [name, pool] : pools_) {
     auto caps = pool.provider->capabilities();
     auto cap = pool.provider->capacity();
-    w.beginObject().field("name", name).field("provider", caps.provider);
-    w.field("thin", caps.thin).field("snapshots", caps.snapshots);
-    w.field("total_bytes", cap.isOk() ? cap->total_bytes : uint64_t{0});
-    w.field("free_bytes", cap.isOk() ? cap->free_bytes : uint64_t{0});
-    w.field("provisioned_bytes", cap.isOk() ? cap->provisioned_bytes : uint64_t{0});
-    w.endObject();
+    nodeapi::PoolReport p;
+    p.name = name;
+    p.provider = caps.provider;
+    p.thin = caps.thin;
+    p.snapshots = caps.snapshots;
+    if (cap.isOk()) {
+      p.total_bytes = cap->total_bytes;
+      p.free_bytes = cap->free_bytes;
+      p.provisioned_bytes = cap->provisioned_bytes;
+    }
+    out.push_back(std::move(p));
   }
-  w.endArray();
+  return out;
 }
 
-std::string Reconciler::reportJson() {
+nodeapi::StatusReport Reconciler::report() {
   std::lock_guard lock(mu_);
-  json::JsonWriter w;
-  w.beginObject().field("applied_generation", applied_generation_);
-  writePools(w);
-  w.key("replicas").beginArray();
+  nodeapi::StatusReport report;
+  report.applied_generation = applied_generation_;
+  report.pools = pools();
   std::set<std::string> reported;
   for (const auto& v : engine_.status()) {
     reported.insert(v.volume_uuid);
-    w.beginObject().field("volume_uuid", v.volume_uuid);
-    w.field("disk", reportName(v.disk)).field("primary", v.primary).field("generation", v.generation);
+    nodeapi::ReplicaReport r;
+    r.volume_uuid = v.volume_uuid;
+    r.disk = reportedState(v.disk);
+    r.primary = v.primary;
+    r.generation = v.generation;
     auto err = errors_.find(v.volume_uuid);
-    if (err != errors_.end()) w.field("error", err->second);
-    w.key("peers").beginArray();
+    if (err != errors_.end()) r.error = err->second;
     for (const auto& p : v.peers) {
-      w.beginObject().field("node", p.node).field("state", reportName(p.state));
-      w.field("sync_done_bytes", p.sync_done_bytes).field("sync_total_bytes", p.sync_total_bytes).endObject();
+      r.peers.push_back(nodeapi::PeerReport{p.node, reportedState(p.state), p.sync_done_bytes, p.sync_total_bytes});
     }
-    w.endArray().endObject();
+    report.replicas.push_back(std::move(r));
   }
   for (const auto& [uuid, message] : errors_) {
     if (reported.count(uuid)) continue;
-    w.beginObject().field("volume_uuid", uuid).field("disk", "failed").field("error", message).endObject();
+    nodeapi::ReplicaReport r;
+    r.volume_uuid = uuid;
+    r.disk = nodeapi::DiskState::kFailed;
+    r.error = message;
+    report.replicas.push_back(std::move(r));
   }
-  w.endArray().endObject();
-  return w.str();
+  return report;
 }
 
 }  // namespace tandem::node

@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
   tandem::nbd::NbdServer* nbd_server = nbd->get();
   auto identity = tandem::node::loadIdentity(state_dir);
   if (!identity.isOk()) return fail(identity.status().message());
-  tandem::node::Reconciler reconciler({metadata_dir, identity->cluster_id}, pools, **engine, exports,
+  tandem::node::Reconciler reconciler({metadata_dir}, pools, **engine, exports,
                                       [nbd_server](const std::string& name) { nbd_server->disconnectExport(name); });
 
   tandem::http::ClientOptions client_options;

@@ -92,6 +92,24 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
   EXPECT_FALSE(store->getGroup("thin")->quorum) << "groups from before quorum existed keep writing alone";
 }
 
+// A state generation that is not a number (a damaged database) is an error, not a crash.
+TEST_F(StoreTest, DamagedGenerationIsAnError) {
+  ASSERT_NE(open(), nullptr);
+  for (const char* value : {"'12x'", "''", "'-1'", "'99999999999999999999999'"}) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ + "/state.db").c_str(), &db), SQLITE_OK);
+    std::string sql = std::string("UPDATE meta SET value = ") + value + " WHERE key = 'generation'";
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+    auto store = open();
+    ASSERT_NE(store, nullptr);
+    auto generation = store->generation();
+    ASSERT_FALSE(generation.isOk()) << value;
+    EXPECT_EQ(generation.status().code(), ErrorCode::kInternal);
+    EXPECT_NE(generation.status().message().find("not a number"), std::string::npos) << generation.status().message();
+  }
+}
+
 // A replica moves from one node to another in one step; a missing source or a taken target
 // changes nothing.
 TEST_F(StoreTest, ReplaceReplicaIsAtomic) {

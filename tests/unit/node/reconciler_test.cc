@@ -1,47 +1,25 @@
 #include "tandem/node/reconciler.h"
 
-#include <stdlib.h>
-
 #include <filesystem>
 
 #include <gtest/gtest.h>
 
-#include "tandem/devices/provider_factory.h"
+#include "local_node_test.h"
 
 namespace tandem::node {
 namespace {
 
 constexpr const char* kUuid = "0b0e2b5e-4c0a-4f43-9a86-3f1b7a0f5e11";
 
-// A real file pool in a temp dir, a real single-node replication service and an export registry.
-class ReconcilerTest : public ::testing::Test {
+// The reconciler over a real file pool, replication service and export registry.
+class ReconcilerTest : public LocalNodeTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/tandem-reconcile-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    std::filesystem::create_directories(dir_ + "/pool");
-    std::filesystem::create_directories(dir_ + "/meta");
-    devices::PoolConfig config;
-    config.provider = "file";
-    config.path = dir_ + "/pool";
-    auto provider = devices::makeProvider(config);
-    ASSERT_TRUE(provider.isOk()) << provider.status().toString();
-    pools_["default"] = Pool{"default", std::move(provider).value()};
-    replication::ServiceOptions options;
-    options.node_name = "n1";
-    auto engine = replication::ReplicationService::start(options, RealClock::instance());
-    ASSERT_TRUE(engine.isOk()) << engine.status().toString();
-    engine_ = std::move(engine).value();
-  }
   void TearDown() override {
     reconciler_.reset();
-    if (engine_) engine_->stop();
-    engine_.reset();
-    std::filesystem::remove_all(dir_);
+    LocalNodeTest::TearDown();
   }
-  Reconciler& reconciler(const std::string& cluster = "cluster-a") {
-    reconciler_ = std::make_unique<Reconciler>(ReconcilerOptions{dir_ + "/meta", cluster}, pools_, *engine_, exports_,
+  Reconciler& reconciler() {
+    reconciler_ = std::make_unique<Reconciler>(ReconcilerOptions{metadataDir()}, pools_, *engine_, exports_,
                                                [this](const std::string& name) { unexported_.push_back(name); });
     return *reconciler_;
   }
@@ -53,12 +31,8 @@ class ReconcilerTest : public ::testing::Test {
     s.replicas.push_back(DesiredReplica{"vol", kUuid, 1 << 20, 1, pool, /*thin=*/true, /*quorum=*/false, /*primary=*/true, {}});
     return s;
   }
-  bool backingExists() { return pools_["default"].provider->info(kUuid).isOk(); }
+  bool backingExists() { return LocalNodeTest::backingExists(kUuid); }
 
-  std::string dir_;
-  std::map<std::string, Pool> pools_;
-  std::unique_ptr<replication::ReplicationService> engine_;
-  nbd::StaticExportRegistry exports_;
   std::vector<std::string> unexported_;
   std::unique_ptr<Reconciler> reconciler_;
 };
@@ -74,7 +48,10 @@ TEST_F(ReconcilerTest, ApplyIsIdempotent) {
   ASSERT_TRUE(r.apply(oneVolume()).isOk());
   EXPECT_EQ(exports_.find("vol"), device) << "the same export must stay in place";
   EXPECT_EQ(pools_["default"].provider->list()->size(), 1u);
-  EXPECT_NE(r.reportJson().find("\"disk\":\"up_to_date\""), std::string::npos) << r.reportJson();
+  nodeapi::StatusReport report = r.report();
+  ASSERT_EQ(report.replicas.size(), 1u);
+  EXPECT_EQ(report.replicas[0].disk, nodeapi::DiskState::kUpToDate);
+  EXPECT_EQ(report.applied_generation, 5u);
 }
 
 // A thin replica allocates nothing up front; a thick one (group thin=false) is preallocated.
@@ -123,35 +100,18 @@ TEST_F(ReconcilerTest, RecreatedVolumeTakesOverTheExportName) {
   EXPECT_EQ(unexported_.size(), 1u) << "re-applying must not disturb the export";
 }
 
-// A desired state from another cluster never deletes local data.
-TEST_F(ReconcilerTest, NeverDeletesForAnotherCluster) {
-  ASSERT_TRUE(reconciler().apply(oneVolume()).isOk());
-  reconciler_.reset();
-  engine_->stop();
-  engine_.reset();
-  auto engine = replication::ReplicationService::start({"n1"}, RealClock::instance());
-  ASSERT_TRUE(engine.isOk());
-  engine_ = std::move(engine).value();
-  Reconciler& r = reconciler("cluster-a");
-  DesiredState foreign = oneVolume("cluster-b");
-  foreign.replicas.clear();
-  Status s = r.apply(foreign);
-  EXPECT_EQ(s.code(), ErrorCode::kConflict);
-  EXPECT_TRUE(backingExists());
-  DesiredState foreign_volume = oneVolume("cluster-b");
-  foreign_volume.replicas[0].volume_uuid = "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22";
-  EXPECT_EQ(r.apply(foreign_volume).code(), ErrorCode::kConflict);
-  EXPECT_EQ(pools_["default"].provider->list()->size(), 1u) << "nothing is created for another cluster either";
-}
-
 // A replica in a pool this node does not have is an error reported for that replica.
 TEST_F(ReconcilerTest, UnknownPoolIsReported) {
   Reconciler& r = reconciler();
   Status s = r.apply(oneVolume("cluster-a", "nvme"));
   EXPECT_EQ(s.code(), ErrorCode::kNotFound);
-  std::string report = r.reportJson();
-  EXPECT_NE(report.find("pool 'nvme' is not configured"), std::string::npos) << report;
-  EXPECT_NE(report.find("\"provider\":\"file\""), std::string::npos) << report;
+  nodeapi::StatusReport report = r.report();
+  ASSERT_EQ(report.replicas.size(), 1u);
+  EXPECT_EQ(report.replicas[0].disk, nodeapi::DiskState::kFailed);
+  EXPECT_NE(report.replicas[0].error.find("pool 'nvme' is not configured"), std::string::npos)
+      << report.replicas[0].error;
+  ASSERT_EQ(report.pools.size(), 1u);
+  EXPECT_EQ(report.pools[0].provider, "file");
 }
 
 }  // namespace

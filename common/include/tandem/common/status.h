@@ -15,7 +15,7 @@
 namespace tandem {
 
 // What went wrong, independent of where. The REST layer maps these to HTTP statuses in one
-// place (backend-server/api/error_mapping), the CLI to exit codes.
+// place (backend-server/api/src/error_response.cc), the CLI to exit codes.
 enum class ErrorCode {
   kOk = 0,
   kInvalidArgument,    // the caller asked for something malformed

@@ -1,9 +1,20 @@
-// ClusterService: the controller's logic over the store — registration, liveness, placement,
-// idempotent creates, the desired state of each node (with long-poll), and the derived state
-// of volumes from what nodes report. HTTP-free: the API layer maps requests onto it.
+// ClusterService: the controller's facade over the store and the pure units that hold its logic
+// (HTTP-free: the API layer maps requests onto it). It owns the lock, the store calls, the clock
+// and logging; the decisions are the units':
+//   observed_state.h        what nodes report (liveness, capacity, replica states), in memory
+//   volume_state.h          a volume's derived state from its replicas' reports
+//   placement_inputs.h      placement requests and candidates (placement.h chooses)
+//   healing_planner.h       which lost replicas move where (self-healing, run by tick())
+//   promotion.h             whether a replica may become the primary
+//   desired_state_builder.h a node's desired state from the declared state
+//   desired_state_watch.h   the pending desired-state long-polls
 //
-// Thread-safety: all methods are thread-safe. Callbacks given to watchDesiredState() are
-// called without internal locks held, from the calling thread or from tick()/a mutation.
+// Thread-safety: all methods are thread-safe. mu_ guards the observed state and the healing
+// warnings, and serializes every read-modify-write of the store (registration, creates,
+// deletes, healing, promotion) so that two of them never decide on the same stale state. It is
+// never held while calling out: a change to the declared state releases mu_ and then answers
+// the long-polls it made due, so callbacks given to watchDesiredState() are called without
+// internal locks held, from the calling thread, from tick() or from a mutation.
 #pragma once
 
 #include <atomic>
@@ -14,13 +25,14 @@
 #include <mutex>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "tandem/common/clock.h"
 #include "tandem/common/status.h"
 #include "tandem/controller/cluster_views.h"
+#include "tandem/controller/desired_state_watch.h"
+#include "tandem/controller/observed_state.h"
 #include "tandem/controller/placement.h"
 #include "tandem/controller/store.h"
 
@@ -94,53 +106,24 @@ class ClusterService {
   void tick();
 
  private:
-  struct Observed {
-    bool online = false;
-    std::chrono::steady_clock::time_point last_seen{};
-    int64_t last_seen_wall = 0;
-    NodeStatusReport report;
-  };
-  struct Watcher {
-    std::string node;
-    uint64_t after = 0;
-    std::chrono::steady_clock::time_point deadline;
-    std::function<void(Result<DesiredState>)> done;
-  };
-
-  // Every replica report of every node, by (node, volume uuid): built once per pass so that
-  // deriving N volume views costs O(N), not O(N × reports). Needs mu_; valid until observed_ changes.
-  using ReportIndex = std::unordered_map<std::string, const ReplicaReport*>;
-  ReportIndex reportIndexLocked() const;
-  static const ReplicaReport* findReport(const ReportIndex& index, const std::string& node, const std::string& uuid);
-  VolumeView deriveView(const VolumeRecord& volume, const std::vector<const ReplicaRecord*>& replicas,
-                        const std::map<std::string, NodeRecord>& nodes, const ReportIndex& reports) const;
+  // The volumes' views (one volume when `only_name` is set; none if it does not exist). Needs mu_.
   Result<std::vector<VolumeView>> viewsLocked(const std::string* only_name);
-  // Per (node, pool), the bytes of replicas placed there that their node has not reported yet:
-  // all of them (to add to provisioned) and the thick ones (to deduct from free). Needs mu_.
-  struct PendingBytes {
-    uint64_t provisioned = 0;
-    uint64_t thick = 0;
-  };
-  Result<std::map<std::pair<std::string, std::string>, PendingBytes>> pendingBytes();
-  void notifyWatchers();
-  // Every pool of every node as a placement candidate, with its node's labels and the bytes of
-  // replicas placed there and not yet reported. Needs mu_.
+  // Every pool of every node as a placement candidate. Needs mu_.
   Result<std::vector<PoolCandidate>> candidatesLocked();
   // Self-healing pass; true when some replica was moved. Needs mu_.
   bool replaceLostReplicasLocked();
-  // How long `node` has been offline (from the controller's start if never seen). Needs mu_.
-  std::chrono::steady_clock::duration offlineFor(const std::string& node) const;
+  // Answers the long-polls that are due. Must be called without mu_.
+  void notifyWatchers();
 
   Store& store_;
   Clock& clock_;
-  ClusterOptions options_;
-  std::mutex mu_;          // observed_ and the create/delete critical sections
-  std::map<std::string, Observed> observed_;
-  std::chrono::steady_clock::time_point started_;
-  std::set<std::string> heal_warned_;  // "volume/node: reason" already logged
+  const ClusterOptions options_;
+  const std::chrono::steady_clock::time_point started_;
+  std::mutex mu_;
+  ObservedState observed_;             // guarded by mu_
+  std::set<std::string> heal_warned_;  // guarded by mu_: "volume/node:reason" already logged
   std::atomic<uint64_t> replicas_replaced_{0};
-  std::mutex watch_mu_;
-  std::vector<Watcher> watchers_;
+  DesiredStateWatch watch_;  // thread-safe on its own
 };
 
 }  // namespace tandem::controller

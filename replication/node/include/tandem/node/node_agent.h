@@ -2,6 +2,10 @@
 // restart, keeping the identity stored in its state directory), long-polls its desired state
 // and hands it to the Reconciler, and reports status (the heartbeat) every interval and right
 // after each change.
+//
+// The agent alone owns the node's cluster id (in its NodeIdentity): adopted at the first
+// registration, then checked against every desired state. A desired state from another cluster
+// (a lost or reset controller database) is never applied, so it can neither create nor delete.
 // Thread-safety: start() once, stop() once (idempotent); runs two threads in between.
 #pragma once
 
@@ -45,6 +49,8 @@ class NodeAgent {
   void pollLoop();
   void heartbeatLoop();
   Status registerOnce();
+  // Applies `desired` if it comes from this node's cluster; kConflict (and nothing done) if not.
+  Status applyDesired(const DesiredState& desired);
   bool waitFor(std::chrono::milliseconds d);  // a back-off; false when stopping
 
   NodeAgentOptions options_;

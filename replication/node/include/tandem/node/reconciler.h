@@ -4,8 +4,8 @@
 // For each desired replica: the backing volume exists in its pool (named by the volume uuid),
 // the replication engine holds it with the desired peers and role, and the primary exports it
 // over NBD under the volume's name. Replicas that are no longer desired are unexported,
-// released by the engine and deleted — but only when the desired state comes from the cluster
-// this node belongs to (a different cluster id never deletes data).
+// released by the engine and deleted. The reconciler trusts its caller about the cluster: the
+// NodeAgent, which owns the cluster id, never hands it a desired state from another cluster.
 //
 // Thread-safety: apply() and report() may be called from different threads (internal mutex).
 #pragma once
@@ -17,12 +17,16 @@
 #include <string>
 
 #include "tandem/devices/storage_provider.h"
-#include "tandem/json/writer.h"
 #include "tandem/nbd/static_export_registry.h"
-#include "tandem/node/desired_state.h"
+#include "tandem/nodeapi/messages.h"
 #include "tandem/replication/replication_service.h"
 
 namespace tandem::node {
+
+// The node applies the controller's desired state as nodeapi defines it.
+using nodeapi::DesiredPeer;
+using nodeapi::DesiredReplica;
+using nodeapi::DesiredState;
 
 struct Pool {
   std::string name;
@@ -31,7 +35,6 @@ struct Pool {
 
 struct ReconcilerOptions {
   std::string metadata_dir;     // per-replica engine metadata files live here
-  std::string cluster_id;       // the cluster this node belongs to (empty: adopt the first seen)
 };
 
 class Reconciler {
@@ -42,19 +45,17 @@ class Reconciler {
              replication::ReplicationService& engine, nbd::StaticExportRegistry& exports,
              std::function<void(const std::string&)> on_unexport);
 
-  // Applies `desired`. Per-replica failures do not stop the others; they are kept and reported
-  // (see report()). Returns the first failure, or OK.
+  // Applies `desired` (which must be from this node's cluster). Per-replica failures do not stop
+  // the others; they are kept and reported (see report()). Returns the first failure, or OK.
   Status apply(const DesiredState& desired);
 
-  // The status body for PUT /v1/internal/nodes/{node}/status: pools with live capacity,
-  // replicas with engine state and errors, and the last applied generation.
-  std::string reportJson();
+  // The heartbeat: pools with live capacity, every replica the engine holds with its state (and
+  // the error of its last reconcile, if any), replicas that failed before reaching the engine
+  // (disk kFailed, with the error), and the last applied generation.
+  nodeapi::StatusReport report();
 
-  // Writes the "pools" array (live capacity) into an open JSON object.
-  void writePools(json::JsonWriter& w);
-
-  // The cluster id adopted/checked (persisted by the caller).
-  std::string clusterId();
+  // The configured pools with their live capacity (a pool whose capacity cannot be read reports 0).
+  std::vector<nodeapi::PoolReport> pools();
 
  private:
   Status ensureReplica(const DesiredReplica& d);

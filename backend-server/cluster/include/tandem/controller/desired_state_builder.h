@@ -1,0 +1,30 @@
+// The desired state of one node, built from the declared state: every replica placed on it, with
+// its volume, its resource group's provisioning and quorum, its role (primary or not) and its
+// peers' replication addresses (the volume's other diskful replicas). Pure.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tandem/common/status.h"
+#include "tandem/controller/cluster_views.h"
+#include "tandem/controller/records.h"
+
+namespace tandem::controller {
+
+// The declared state at one generation, as read from the store.
+struct DeclaredState {
+  uint64_t generation = 0;
+  std::string cluster_id;
+  std::vector<VolumeRecord> volumes;
+  std::vector<ReplicaRecord> replicas;
+  std::vector<NodeRecord> nodes;
+  std::vector<GroupRecord> groups;
+};
+
+// kNotFound (node_not_found) when `node` is not registered. A volume whose group is gone is thin
+// and without quorum; a peer whose node is gone is left out.
+Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredState& declared);
+
+}  // namespace tandem::controller

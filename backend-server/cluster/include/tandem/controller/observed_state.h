@@ -1,0 +1,70 @@
+// ObservedState: what nodes report — liveness, pool capacity, replica states — kept in memory,
+// never in the store (nodes resend it every heartbeat). A plain value with no clock and no lock:
+// callers pass the time, and ClusterService holds its mutex around every use.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "tandem/controller/cluster_views.h"
+
+namespace tandem::controller {
+
+struct NodeObservation {
+  bool online = false;
+  std::chrono::steady_clock::time_point last_seen{};
+  int64_t last_seen_wall = 0;  // unix seconds
+  NodeStatusReport report;     // the last one (a registration sets only its pools)
+};
+
+class ObservedState {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  // `started`: when the controller started; a node never seen is counted offline since then.
+  explicit ObservedState(TimePoint started) : started_(started) {}
+  ObservedState(const ObservedState&) = delete;  // holds pointers into itself
+  ObservedState& operator=(const ObservedState&) = delete;
+
+  // A registration: the node is online now, with the pools it registered with (its last
+  // replica reports are kept).
+  void registered(const std::string& node, std::vector<PoolReport> pools, TimePoint now,
+                  int64_t wall_seconds);
+  // A heartbeat: the node is online now and `report` replaces its last one. True when the node
+  // was offline or unknown before.
+  bool reported(const std::string& node, NodeStatusReport report, TimePoint now, int64_t wall_seconds);
+  // Marks offline every online node silent for longer than `timeout`; returns their names.
+  std::vector<std::string> markSilentOffline(TimePoint now, std::chrono::milliseconds timeout);
+  // Forgets a node (deleted): it is unknown again.
+  void forget(const std::string& node);
+
+  // The node's observation, or null when it has not registered or reported since the start.
+  // Valid until the next change to this object.
+  const NodeObservation* find(const std::string& node) const;
+  bool online(const std::string& node) const;
+  // How long `node` has been offline: zero while online, else since its last heartbeat (or
+  // since the controller's start, if later or if it was never seen).
+  std::chrono::steady_clock::duration offlineFor(const std::string& node, TimePoint now) const;
+  // The last report of `node` about volume `volume_uuid` (whether or not the node is still
+  // online), or null. Constant time; valid until the next change to this object.
+  const ReplicaReport* replicaReport(const std::string& node, const std::string& volume_uuid) const;
+
+ private:
+  static std::string key(const std::string& node, const std::string& volume_uuid) {
+    return node + '\n' + volume_uuid;
+  }
+  void unindex(const std::string& node, const NodeObservation& obs);
+  void index(const std::string& node, const NodeObservation& obs);
+
+  TimePoint started_;
+  std::map<std::string, NodeObservation> nodes_;
+  // Every replica report by (node, volume): deriving N volume views costs O(N), not O(N × reports).
+  std::unordered_map<std::string, const ReplicaReport*> reports_;
+};
+
+}  // namespace tandem::controller

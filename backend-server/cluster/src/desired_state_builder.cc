@@ -1,0 +1,51 @@
+#include "tandem/controller/desired_state_builder.h"
+
+#include <map>
+#include <unordered_map>
+
+namespace tandem::controller {
+
+Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredState& declared) {
+  std::map<std::string, const NodeRecord*> nodes;
+  for (const auto& n : declared.nodes) nodes[n.name] = &n;
+  if (!nodes.count(node)) {
+    return Status(ErrorCode::kNotFound, "node '" + node + "' does not exist").withReason("node_not_found");
+  }
+  std::map<std::string, const GroupRecord*> groups;
+  for (const auto& g : declared.groups) groups[g.name] = &g;
+  std::unordered_map<std::string, std::vector<const ReplicaRecord*>> by_volume;
+  for (const auto& r : declared.replicas) by_volume[r.volume_uuid].push_back(&r);
+
+  DesiredState state;
+  state.generation = declared.generation;
+  state.cluster_id = declared.cluster_id;
+  state.node = node;
+  for (const auto& v : declared.volumes) {
+    const std::vector<const ReplicaRecord*>& of_volume = by_volume[v.uuid];
+    const ReplicaRecord* mine = nullptr;
+    for (const ReplicaRecord* r : of_volume) {
+      if (r->node_name == node) mine = r;
+    }
+    if (mine == nullptr) continue;
+    DesiredReplica d;
+    d.volume_name = v.name;
+    d.volume_uuid = v.uuid;
+    d.size_bytes = v.size_bytes;
+    d.epoch = v.epoch;
+    d.pool = mine->pool_name;
+    auto group = groups.find(v.group);
+    d.thin = group == groups.end() || group->second->thin;
+    d.quorum = group != groups.end() && group->second->quorum;
+    d.primary = v.primary_node == node;
+    for (const ReplicaRecord* r : of_volume) {
+      if (r->node_name == node || !r->diskful) continue;
+      auto it = nodes.find(r->node_name);
+      if (it == nodes.end()) continue;
+      d.peers.push_back(DesiredPeer{r->node_name, it->second->address, it->second->replication_port});
+    }
+    state.replicas.push_back(std::move(d));
+  }
+  return state;
+}
+
+}  // namespace tandem::controller

@@ -1,0 +1,107 @@
+#include "tandem/controller/volume_state.h"
+
+namespace tandem::controller {
+namespace {
+
+// A secondary's state by the primary's view of it (`own`: its own report).
+void fromPrimaryView(const ReplicaReport& primary_report, const ReplicaReport& own, ReplicaView& rv) {
+  rv.state = ReplicaState::kOutdated;
+  for (const auto& p : primary_report.peers) {
+    if (p.node != rv.node) continue;
+    switch (p.state) {
+      case nodeapi::PeerState::kUpToDate:
+        rv.state = ReplicaState::kUpToDate;
+        break;
+      case nodeapi::PeerState::kSyncing:
+        rv.state = ReplicaState::kSyncing;
+        rv.sync_progress =
+            p.sync_total_bytes ? static_cast<double>(p.sync_done_bytes) / p.sync_total_bytes : 0;
+        break;
+      case nodeapi::PeerState::kConnecting:
+        rv.state =
+            own.disk == nodeapi::DiskState::kInconsistent ? ReplicaState::kSyncing : ReplicaState::kCreating;
+        break;
+      case nodeapi::PeerState::kDisconnected:
+      case nodeapi::PeerState::kSplitBrain:
+        break;  // outdated, unless another entry for that node said more
+    }
+  }
+}
+
+}  // namespace
+
+VolumeView deriveVolumeView(const VolumeRecord& volume, const std::vector<const ReplicaRecord*>& replicas,
+                            const NodeRecord* primary_node, const ObservedState& observed) {
+  VolumeView view;
+  view.volume = volume;
+  const ReplicaReport* primary_report = observed.online(volume.primary_node)
+                                            ? observed.replicaReport(volume.primary_node, volume.uuid)
+                                            : nullptr;
+  if (primary_node != nullptr) {
+    view.nbd_uri =
+        "nbd://" + primary_node->address + ":" + std::to_string(primary_node->nbd_port) + "/" + volume.name;
+  }
+
+  size_t creating = 0, up = 0, syncing = 0, bad = 0;
+  std::vector<std::string> problems;
+  for (const ReplicaRecord* record : replicas) {
+    const ReplicaRecord& r = *record;
+    ReplicaView rv;
+    rv.node = r.node_name;
+    rv.pool = r.pool_name;
+    rv.diskful = r.diskful;
+    rv.primary = r.node_name == volume.primary_node;
+    const ReplicaReport* own = observed.replicaReport(r.node_name, volume.uuid);
+    if (!observed.online(r.node_name)) {
+      rv.state = ReplicaState::kOffline;
+      rv.reason = "node " + r.node_name + " is offline";
+    } else if (own == nullptr) {
+      rv.state = ReplicaState::kCreating;
+    } else if (!own->error.empty()) {
+      rv.state = ReplicaState::kError;
+      rv.reason = own->error;
+    } else if (rv.primary) {
+      rv.state =
+          own->disk == nodeapi::DiskState::kUpToDate ? ReplicaState::kUpToDate : ReplicaState::kOutdated;
+    } else if (primary_report != nullptr) {
+      fromPrimaryView(*primary_report, *own, rv);
+    } else {
+      rv.state =
+          own->disk == nodeapi::DiskState::kInconsistent ? ReplicaState::kSyncing : ReplicaState::kOutdated;
+      rv.reason = "primary " + volume.primary_node + " has not reported";
+    }
+    switch (rv.state) {
+      case ReplicaState::kUpToDate:
+        rv.sync_progress = 1.0;
+        ++up;
+        break;
+      case ReplicaState::kCreating:
+        ++creating;
+        break;
+      case ReplicaState::kSyncing:
+        ++syncing;
+        break;
+      case ReplicaState::kOutdated:
+      case ReplicaState::kOffline:
+      case ReplicaState::kError:
+        ++bad;
+        problems.push_back(rv.node + ": " + std::string(name(rv.state)) +
+                           (rv.reason.empty() ? "" : " (" + rv.reason + ")"));
+        break;
+    }
+    view.replicas.push_back(std::move(rv));
+  }
+  if (up == replicas.size() && !replicas.empty()) {
+    view.state = VolumeState::kAvailable;
+  } else if (creating > 0 && bad == 0 && syncing == 0) {
+    view.state = VolumeState::kCreating;
+  } else if (syncing > 0 && bad == 0) {
+    view.state = VolumeState::kResyncing;
+  } else {
+    view.state = VolumeState::kDegraded;
+    for (const auto& p : problems) view.reason += (view.reason.empty() ? "" : "; ") + p;
+  }
+  return view;
+}
+
+}  // namespace tandem::controller

@@ -1,0 +1,105 @@
+// The node <-> controller contract as values: what a node sends when it registers
+// (POST /v1/nodes), what it reports every heartbeat (PUT /v1/internal/nodes/{n}/status) and the
+// desired state it long-polls (GET /v1/internal/nodes/{n}/desired). Both sides build and read
+// these structs; codec.h is their one JSON form (docs/openapi.yaml describes the same fields).
+// Plain values: copyable, comparable, thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tandem/nodeapi/states.h"
+
+namespace tandem::nodeapi {
+
+// A storage pool of a node, with its live capacity.
+struct PoolReport {
+  std::string name;
+  std::string provider;  // "file", "lvm-thin", "zfs"
+  bool thin = false;
+  bool snapshots = false;
+  uint64_t total_bytes = 0;
+  uint64_t free_bytes = 0;         // never above total_bytes
+  uint64_t provisioned_bytes = 0;  // sum of the virtual sizes of the pool's volumes
+  bool operator==(const PoolReport&) const = default;
+};
+
+// Registration (and re-registration, with the uuid the node was given).
+struct Registration {
+  std::string name;
+  std::string uuid;     // empty on first registration
+  std::string address;  // host peers and clients use to reach the node
+  uint16_t nbd_port = 0;
+  uint16_t replication_port = 0;
+  std::map<std::string, std::string> labels;  // placement labels (zone, rack, ...)
+  std::vector<PoolReport> pools;
+  bool operator==(const Registration&) const = default;
+};
+
+// What the node needs from the registration's answer (which also carries the node's public view).
+struct RegistrationReply {
+  std::string node_uuid;
+  std::string token;       // the node's bearer token from now on
+  std::string cluster_id;  // the cluster the controller serves
+  bool operator==(const RegistrationReply&) const = default;
+};
+
+// Another replica of a volume, as the primary sees it.
+struct PeerReport {
+  std::string node;
+  PeerState state = PeerState::kDisconnected;
+  uint64_t sync_done_bytes = 0;
+  uint64_t sync_total_bytes = 0;
+  bool operator==(const PeerReport&) const = default;
+};
+
+struct ReplicaReport {
+  std::string volume_uuid;
+  DiskState disk = DiskState::kOutdated;
+  std::string generation;  // the copy's data generation (equal and up to date: same data)
+  bool primary = false;
+  std::string error;              // set when the node failed to make the replica real
+  std::vector<PeerReport> peers;  // the primary's view of the other replicas
+  bool operator==(const ReplicaReport&) const = default;
+};
+
+// The heartbeat: observed state, resent whole every interval.
+struct StatusReport {
+  uint64_t applied_generation = 0;  // the last desired-state generation the node applied
+  std::vector<PoolReport> pools;
+  std::vector<ReplicaReport> replicas;
+  bool operator==(const StatusReport&) const = default;
+};
+
+struct DesiredPeer {
+  std::string node;
+  std::string host;
+  uint16_t port = 0;  // the peer's replication port
+  bool operator==(const DesiredPeer&) const = default;
+};
+
+struct DesiredReplica {
+  std::string volume_name;
+  std::string volume_uuid;  // always a UUID (names the backing volume on the node)
+  uint64_t size_bytes = 0;
+  uint64_t epoch = 0;  // writer epoch
+  std::string pool;
+  bool thin = true;     // false: preallocate the backing volume
+  bool quorum = false;  // writes need a majority of up-to-date replicas
+  bool primary = false;
+  std::vector<DesiredPeer> peers;  // the volume's other diskful replicas
+  bool operator==(const DesiredReplica&) const = default;
+};
+
+// Every replica placed on one node, at one state generation of one cluster.
+struct DesiredState {
+  uint64_t generation = 0;
+  std::string cluster_id;
+  std::string node;
+  std::vector<DesiredReplica> replicas;
+  bool operator==(const DesiredState&) const = default;
+};
+
+}  // namespace tandem::nodeapi

@@ -1,0 +1,34 @@
+// The states a node reports about its replicas, as values. Their wire names (snake_case, e.g.
+// "up_to_date") are in one table per enum (states.cc), used by the codec and in messages only.
+// The node maps its replication engine's states onto these with a typed switch (reconciler.cc).
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace tandem::nodeapi {
+
+// A replica's own copy.
+enum class DiskState {
+  kUpToDate,      // has every acknowledged write
+  kInconsistent,  // a sync into it is incomplete: not usable as a source
+  kOutdated,      // consistent but may miss writes
+  kFailed,        // the node could not make the replica real (its error says why)
+};
+
+// Another replica, as the primary sees it.
+enum class PeerState {
+  kConnecting,
+  kSyncing,   // receiving a full sync
+  kUpToDate,  // has every write
+  kDisconnected,
+  kSplitBrain,  // its copy holds writes the primary does not have: kept untouched for an operator
+};
+
+std::string_view name(DiskState state);
+std::string_view name(PeerState state);
+// The value with that wire name, or nullopt.
+std::optional<DiskState> diskStateNamed(std::string_view name);
+std::optional<PeerState> peerStateNamed(std::string_view name);
+
+}  // namespace tandem::nodeapi

@@ -1,0 +1,288 @@
+#include "tandem/nodeapi/codec.h"
+
+#include "tandem/common/object_name.h"
+#include "tandem/common/uuid.h"
+#include "tandem/json/object_reader.h"
+#include "tandem/json/writer.h"
+
+namespace tandem::nodeapi {
+namespace {
+
+using json::JsonWriter;
+using json::ObjectReader;
+
+Status invalid(const std::string& message) {
+  return Status(ErrorCode::kInvalidArgument, message).withReason("invalid_field");
+}
+
+Result<std::string> requiredName(const ObjectReader& r, const std::string& path, const char* field) {
+  ASSIGN_OR_RETURN(std::string name, r.requiredString(field));
+  if (!isValidObjectName(name)) {
+    return invalid("field '" + path + field + "' must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}, got '" +
+                   name.substr(0, 80) + "'");
+  }
+  return name;
+}
+
+Result<uint16_t> requiredPort(const ObjectReader& r, const std::string& path, const char* field,
+                              uint64_t lowest) {
+  ASSIGN_OR_RETURN(uint64_t port, r.requiredUint64(field));
+  if (port < lowest || port > 65535) {
+    return invalid("field '" + path + field + "' must be a port (" + std::to_string(lowest) + "-65535)");
+  }
+  return static_cast<uint16_t>(port);
+}
+
+// Node labels: at most 32, keys and values following the object-name rule.
+Result<std::map<std::string, std::string>> readLabels(const ObjectReader& r) {
+  ASSIGN_OR_RETURN(auto labels, r.optionalStringMap("labels"));
+  if (labels.size() > 32) return invalid("field 'labels' has more than 32 labels");
+  for (const auto& [key, value] : labels) {
+    if (!isValidObjectName(key)) {
+      return invalid("field 'labels' has an invalid key '" + key.substr(0, 80) +
+                     "' (keys must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63})");
+    }
+    if (!isValidObjectName(value)) {
+      return invalid("field 'labels." + key + "' has an invalid value '" + value.substr(0, 80) +
+                     "' (values must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63})");
+    }
+  }
+  return labels;
+}
+
+Result<PoolReport> readPool(const rapidjson::Value& v, size_t index) {
+  const std::string path = "pools[" + std::to_string(index) + "].";
+  ObjectReader r(v, path);
+  RETURN_IF_ERROR(r.rejectUnknownFields(
+      {"name", "provider", "thin", "snapshots", "total_bytes", "free_bytes", "provisioned_bytes"}));
+  PoolReport p;
+  ASSIGN_OR_RETURN(p.name, requiredName(r, path, "name"));
+  ASSIGN_OR_RETURN(p.provider, r.requiredString("provider"));
+  ASSIGN_OR_RETURN(auto thin, r.optionalBool("thin"));
+  ASSIGN_OR_RETURN(auto snapshots, r.optionalBool("snapshots"));
+  ASSIGN_OR_RETURN(p.total_bytes, r.requiredUint64("total_bytes"));
+  ASSIGN_OR_RETURN(p.free_bytes, r.requiredUint64("free_bytes"));
+  if (p.free_bytes > p.total_bytes) return invalid("field '" + path + "free_bytes' exceeds total_bytes");
+  ASSIGN_OR_RETURN(auto provisioned, r.optionalUint64("provisioned_bytes"));
+  p.thin = thin.value_or(false);
+  p.snapshots = snapshots.value_or(false);
+  p.provisioned_bytes = provisioned.value_or(0);
+  return p;
+}
+
+Result<std::vector<PoolReport>> readPools(const ObjectReader& r) {
+  ASSIGN_OR_RETURN(auto items, r.optionalObjectArray("pools"));
+  std::vector<PoolReport> pools;
+  for (size_t i = 0; i < items.size(); ++i) {
+    ASSIGN_OR_RETURN(PoolReport p, readPool(*items[i], i));
+    pools.push_back(std::move(p));
+  }
+  return pools;
+}
+
+void writePools(JsonWriter& w, const std::vector<PoolReport>& pools) {
+  w.key("pools").beginArray();
+  for (const auto& p : pools) {
+    w.beginObject().field("name", p.name).field("provider", p.provider);
+    w.field("thin", p.thin).field("snapshots", p.snapshots);
+    w.field("total_bytes", p.total_bytes).field("free_bytes", p.free_bytes);
+    w.field("provisioned_bytes", p.provisioned_bytes).endObject();
+  }
+  w.endArray();
+}
+
+Result<PeerReport> readPeerReport(const rapidjson::Value& v, const std::string& path) {
+  ObjectReader r(v, path);
+  PeerReport peer;
+  ASSIGN_OR_RETURN(peer.node, r.requiredString("node"));
+  ASSIGN_OR_RETURN(std::string state, r.requiredString("state"));
+  peer.state = peerStateNamed(state).value_or(PeerState::kDisconnected);
+  ASSIGN_OR_RETURN(auto done, r.optionalUint64("sync_done_bytes"));
+  ASSIGN_OR_RETURN(auto total, r.optionalUint64("sync_total_bytes"));
+  peer.sync_done_bytes = done.value_or(0);
+  peer.sync_total_bytes = total.value_or(0);
+  return peer;
+}
+
+Result<ReplicaReport> readReplicaReport(const rapidjson::Value& v, const std::string& path) {
+  ObjectReader r(v, path);
+  ReplicaReport rep;
+  ASSIGN_OR_RETURN(rep.volume_uuid, r.requiredString("volume_uuid"));
+  ASSIGN_OR_RETURN(auto disk, r.optionalString("disk"));
+  if (disk) rep.disk = diskStateNamed(*disk).value_or(DiskState::kOutdated);
+  ASSIGN_OR_RETURN(auto primary, r.optionalBool("primary"));
+  ASSIGN_OR_RETURN(auto error, r.optionalString("error"));
+  ASSIGN_OR_RETURN(auto generation, r.optionalString("generation"));
+  rep.generation = generation.value_or("");
+  rep.primary = primary.value_or(false);
+  rep.error = error.value_or("");
+  ASSIGN_OR_RETURN(auto peers, r.optionalObjectArray("peers"));
+  for (size_t j = 0; j < peers.size(); ++j) {
+    ASSIGN_OR_RETURN(PeerReport peer, readPeerReport(*peers[j], path + "peers[" + std::to_string(j) + "]."));
+    rep.peers.push_back(std::move(peer));
+  }
+  return rep;
+}
+
+Result<DesiredPeer> readDesiredPeer(const rapidjson::Value& v, const std::string& path) {
+  ObjectReader r(v, path);
+  DesiredPeer p;
+  ASSIGN_OR_RETURN(p.node, r.requiredString("node"));
+  ASSIGN_OR_RETURN(p.host, r.requiredString("host"));
+  ASSIGN_OR_RETURN(p.port, requiredPort(r, path, "port", 0));
+  return p;
+}
+
+Result<DesiredReplica> readDesiredReplica(const rapidjson::Value& v, const std::string& path) {
+  ObjectReader r(v, path);
+  DesiredReplica d;
+  if (!r.has("volume") || !v["volume"].IsObject())
+    return invalid("field '" + path + "volume' must be an object");
+  ObjectReader vr(v["volume"], path + "volume.");
+  ASSIGN_OR_RETURN(d.volume_name, vr.requiredString("name"));
+  ASSIGN_OR_RETURN(d.volume_uuid, vr.requiredString("uuid"));
+  if (!isUuid(d.volume_uuid)) return invalid("field '" + path + "volume.uuid' must be a UUID");
+  ASSIGN_OR_RETURN(d.size_bytes, vr.requiredUint64("size_bytes"));
+  ASSIGN_OR_RETURN(d.epoch, vr.requiredUint64("epoch"));
+  ASSIGN_OR_RETURN(d.pool, r.requiredString("pool"));
+  ASSIGN_OR_RETURN(auto thin, r.optionalBool("thin"));
+  ASSIGN_OR_RETURN(auto quorum, r.optionalBool("quorum"));
+  ASSIGN_OR_RETURN(auto primary, r.optionalBool("primary"));
+  d.thin = thin.value_or(true);
+  d.quorum = quorum.value_or(false);
+  d.primary = primary.value_or(false);
+  ASSIGN_OR_RETURN(auto peers, r.optionalObjectArray("peers"));
+  for (size_t j = 0; j < peers.size(); ++j) {
+    ASSIGN_OR_RETURN(DesiredPeer p, readDesiredPeer(*peers[j], path + "peers[" + std::to_string(j) + "]."));
+    d.peers.push_back(std::move(p));
+  }
+  return d;
+}
+
+}  // namespace
+
+std::string encodeRegistration(const Registration& g) {
+  JsonWriter w;
+  w.beginObject().field("name", g.name);
+  if (!g.uuid.empty()) w.field("uuid", g.uuid);
+  w.field("address", g.address).field("nbd_port", uint64_t{g.nbd_port});
+  w.field("replication_port", uint64_t{g.replication_port});
+  w.key("labels").beginObject();
+  for (const auto& [key, value] : g.labels) w.field(key, value);
+  w.endObject();
+  writePools(w, g.pools);
+  w.endObject();
+  return w.str();
+}
+
+Result<Registration> decodeRegistration(std::string_view json) {
+  ASSIGN_OR_RETURN(auto doc, json::parseObject(json));
+  ObjectReader r(doc);
+  RETURN_IF_ERROR(
+      r.rejectUnknownFields({"name", "uuid", "address", "nbd_port", "replication_port", "labels", "pools"}));
+  Registration g;
+  ASSIGN_OR_RETURN(g.name, requiredName(r, "", "name"));
+  ASSIGN_OR_RETURN(auto uuid, r.optionalString("uuid"));
+  g.uuid = uuid.value_or("");
+  ASSIGN_OR_RETURN(g.address, r.requiredString("address"));
+  if (g.address.empty() || g.address.size() > 255)
+    return invalid("field 'address' must be a host name or IP");
+  ASSIGN_OR_RETURN(g.nbd_port, requiredPort(r, "", "nbd_port", 1));
+  ASSIGN_OR_RETURN(g.replication_port, requiredPort(r, "", "replication_port", 1));
+  ASSIGN_OR_RETURN(g.labels, readLabels(r));
+  ASSIGN_OR_RETURN(g.pools, readPools(r));
+  return g;
+}
+
+std::string encodeRegistrationReply(const RegistrationReply& reply, std::string_view node_view_json) {
+  JsonWriter w;
+  w.beginObject().key("node").raw(node_view_json);
+  w.field("token", reply.token).field("cluster_id", reply.cluster_id).endObject();
+  return w.str();
+}
+
+Result<RegistrationReply> decodeRegistrationReply(std::string_view json) {
+  ASSIGN_OR_RETURN(auto doc, json::parseObject(json));
+  ObjectReader r(doc);
+  RegistrationReply reply;
+  ASSIGN_OR_RETURN(reply.token, r.requiredString("token"));
+  ASSIGN_OR_RETURN(reply.cluster_id, r.requiredString("cluster_id"));
+  if (!r.has("node") || !doc["node"].IsObject()) return invalid("field 'node' must be an object");
+  ASSIGN_OR_RETURN(reply.node_uuid, ObjectReader(doc["node"], "node.").requiredString("uuid"));
+  if (!isUuid(reply.node_uuid)) return invalid("field 'node.uuid' must be a UUID");
+  return reply;
+}
+
+std::string encodeStatusReport(const StatusReport& report) {
+  JsonWriter w;
+  w.beginObject().field("applied_generation", report.applied_generation);
+  writePools(w, report.pools);
+  w.key("replicas").beginArray();
+  for (const auto& r : report.replicas) {
+    w.beginObject().field("volume_uuid", r.volume_uuid).field("disk", name(r.disk));
+    w.field("primary", r.primary).field("generation", r.generation);
+    if (!r.error.empty()) w.field("error", r.error);
+    w.key("peers").beginArray();
+    for (const auto& p : r.peers) {
+      w.beginObject().field("node", p.node).field("state", name(p.state));
+      w.field("sync_done_bytes", p.sync_done_bytes).field("sync_total_bytes", p.sync_total_bytes).endObject();
+    }
+    w.endArray().endObject();
+  }
+  w.endArray().endObject();
+  return w.str();
+}
+
+Result<StatusReport> decodeStatusReport(std::string_view json) {
+  ASSIGN_OR_RETURN(auto doc, json::parseObject(json));
+  ObjectReader r(doc);
+  RETURN_IF_ERROR(r.rejectUnknownFields({"applied_generation", "pools", "replicas"}));
+  StatusReport report;
+  ASSIGN_OR_RETURN(auto gen, r.optionalUint64("applied_generation"));
+  report.applied_generation = gen.value_or(0);
+  ASSIGN_OR_RETURN(report.pools, readPools(r));
+  ASSIGN_OR_RETURN(auto replicas, r.optionalObjectArray("replicas"));
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    ASSIGN_OR_RETURN(ReplicaReport rep,
+                     readReplicaReport(*replicas[i], "replicas[" + std::to_string(i) + "]."));
+    report.replicas.push_back(std::move(rep));
+  }
+  return report;
+}
+
+std::string encodeDesiredState(const DesiredState& s) {
+  JsonWriter w;
+  w.beginObject().field("generation", s.generation).field("cluster_id", s.cluster_id).field("node", s.node);
+  w.key("replicas").beginArray();
+  for (const auto& r : s.replicas) {
+    w.beginObject();
+    w.key("volume").beginObject().field("name", r.volume_name).field("uuid", r.volume_uuid);
+    w.field("size_bytes", r.size_bytes).field("epoch", r.epoch).endObject();
+    w.field("pool", r.pool).field("thin", r.thin).field("quorum", r.quorum).field("primary", r.primary);
+    w.key("peers").beginArray();
+    for (const auto& p : r.peers) {
+      w.beginObject().field("node", p.node).field("host", p.host).field("port", uint64_t{p.port}).endObject();
+    }
+    w.endArray().endObject();
+  }
+  w.endArray().endObject();
+  return w.str();
+}
+
+Result<DesiredState> decodeDesiredState(std::string_view json) {
+  ASSIGN_OR_RETURN(auto doc, json::parseObject(json));
+  ObjectReader r(doc);
+  DesiredState s;
+  ASSIGN_OR_RETURN(s.generation, r.requiredUint64("generation"));
+  ASSIGN_OR_RETURN(s.cluster_id, r.requiredString("cluster_id"));
+  ASSIGN_OR_RETURN(s.node, r.requiredString("node"));
+  ASSIGN_OR_RETURN(auto replicas, r.optionalObjectArray("replicas"));
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    ASSIGN_OR_RETURN(DesiredReplica d,
+                     readDesiredReplica(*replicas[i], "replicas[" + std::to_string(i) + "]."));
+    s.replicas.push_back(std::move(d));
+  }
+  return s;
+}
+
+}  // namespace tandem::nodeapi

@@ -1,0 +1,28 @@
+#include "tandem/nodeapi/states.h"
+
+#include "tandem/common/name_table.h"
+
+namespace tandem::nodeapi {
+namespace {
+
+constexpr NameEntry<DiskState> kDiskStates[] = {
+    {DiskState::kUpToDate, "up_to_date"},
+    {DiskState::kInconsistent, "inconsistent"},
+    {DiskState::kOutdated, "outdated"},
+    {DiskState::kFailed, "failed"},
+};
+
+constexpr NameEntry<PeerState> kPeerStates[] = {
+    {PeerState::kConnecting, "connecting"},  {PeerState::kSyncing, "syncing"},
+    {PeerState::kUpToDate, "up_to_date"},    {PeerState::kDisconnected, "disconnected"},
+    {PeerState::kSplitBrain, "split_brain"},
+};
+
+}  // namespace
+
+std::string_view name(DiskState state) { return nameIn(kDiskStates, state); }
+std::string_view name(PeerState state) { return nameIn(kPeerStates, state); }
+std::optional<DiskState> diskStateNamed(std::string_view name) { return valueIn(kDiskStates, name); }
+std::optional<PeerState> peerStateNamed(std::string_view name) { return valueIn(kPeerStates, name); }
+
+}  // namespace tandem::nodeapi

@@ -1,0 +1,73 @@
+#include "tandem/controller/observed_state.h"
+
+#include <gtest/gtest.h>
+
+#include "cluster_fixtures.h"
+
+namespace tandem::controller {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace fixtures;
+using nodeapi::DiskState;
+
+// A report brings a node online (once), and silence past the timeout takes it offline.
+TEST(ObservedState, HeartbeatsDriveLiveness) {
+  ObservedState observed(kStart);
+  EXPECT_FALSE(observed.online("n1"));
+  EXPECT_EQ(observed.find("n1"), nullptr);
+  EXPECT_TRUE(observed.reported("n1", {}, kStart, 100)) << "first report: came online";
+  EXPECT_FALSE(observed.reported("n1", {}, kStart + 1s, 101)) << "already online";
+  EXPECT_TRUE(observed.online("n1"));
+  EXPECT_EQ(observed.find("n1")->last_seen_wall, 101);
+  EXPECT_TRUE(observed.markSilentOffline(kStart + 7s, 6s).empty()) << "6 s of silence is not more than 6 s";
+  EXPECT_EQ(observed.markSilentOffline(kStart + 7001ms, 6s), std::vector<std::string>{"n1"});
+  EXPECT_FALSE(observed.online("n1"));
+  EXPECT_TRUE(observed.markSilentOffline(kStart + 60s, 6s).empty()) << "reported offline only once";
+  EXPECT_TRUE(observed.reported("n1", {}, kStart + 61s, 200)) << "back online";
+}
+
+// Offline time counts from the last heartbeat, or from the controller's start for a node never seen.
+TEST(ObservedState, OfflineForCountsFromLastSeenOrStart) {
+  ObservedState observed(kStart);
+  EXPECT_EQ(observed.offlineFor("ghost", kStart + 30s), 30s);
+  observed.reported("n1", {}, kStart + 10s, 0);
+  EXPECT_EQ(observed.offlineFor("n1", kStart + 20s), 0s) << "online: not offline at all";
+  observed.markSilentOffline(kStart + 20s, 6s);
+  EXPECT_EQ(observed.offlineFor("n1", kStart + 25s), 15s);
+}
+
+// Replica reports are found by (node, volume); a new report replaces the node's old ones whole.
+TEST(ObservedState, IndexesReplicaReportsByNodeAndVolume) {
+  ObservedState observed(kStart);
+  VolumeRecord a = volume("a", "n1"), b = volume("b", "n1");
+  report(observed, "n1", {replicaReport(a, DiskState::kUpToDate), replicaReport(b, DiskState::kOutdated)});
+  report(observed, "n2", {replicaReport(a, DiskState::kInconsistent)});
+  ASSERT_NE(observed.replicaReport("n1", b.uuid), nullptr);
+  EXPECT_EQ(observed.replicaReport("n1", b.uuid)->disk, DiskState::kOutdated);
+  EXPECT_EQ(observed.replicaReport("n2", a.uuid)->disk, DiskState::kInconsistent);
+  EXPECT_EQ(observed.replicaReport("n2", b.uuid), nullptr);
+  report(observed, "n1", {replicaReport(a, DiskState::kOutdated)});
+  EXPECT_EQ(observed.replicaReport("n1", b.uuid), nullptr) << "b is gone from n1's last report";
+  EXPECT_EQ(observed.replicaReport("n1", a.uuid)->disk, DiskState::kOutdated);
+  observed.forget("n1");
+  EXPECT_EQ(observed.replicaReport("n1", a.uuid), nullptr);
+  EXPECT_EQ(observed.find("n1"), nullptr);
+  EXPECT_NE(observed.replicaReport("n2", a.uuid), nullptr) << "other nodes are untouched";
+}
+
+// A registration brings the node online with its pools and keeps its replica reports.
+TEST(ObservedState, RegistrationSetsPoolsAndKeepsReplicas) {
+  ObservedState observed(kStart);
+  VolumeRecord a = volume("a", "n1");
+  report(observed, "n1", {replicaReport(a, DiskState::kUpToDate)});
+  observed.markSilentOffline(kStart + 10s, 6s);
+  observed.registered("n1", {PoolReport{"fast", "zfs", false, true, 1, 1, 0}}, kStart + 11s, 5);
+  EXPECT_TRUE(observed.online("n1"));
+  ASSERT_EQ(observed.find("n1")->report.pools.size(), 1u);
+  EXPECT_EQ(observed.find("n1")->report.pools[0].name, "fast");
+  EXPECT_NE(observed.replicaReport("n1", a.uuid), nullptr);
+}
+
+}  // namespace
+}  // namespace tandem::controller
