@@ -90,11 +90,11 @@ Result<Command> parseGroup(const ParsedArgs& args) {
   if (verb == "create") {
     const std::string shape =
         " NAME --replicas N [--engine native] [--thin|--thick] [--pools P,...] [--spread-by KEY,...]"
-        " [--overprovision R] [--quorum off|majority]";
+        " [--overprovision R] [--quorum off|majority] [--multiattach]";
     RETURN_IF_ERROR(checkArity(args, 3, "group create", shape));
     RETURN_IF_ERROR(checkOptions(args, "group create",
                                  {"replicas", "engine", "thin", "thick", "pools", "spread-by", "overprovision",
-                                  "quorum"}));
+                                  "quorum", "multiattach"}));
     RETURN_IF_ERROR(checkName("group", args.words[2]));
     cmd.kind = CommandKind::kGroupCreate;
     cmd.name = args.words[2];
@@ -121,6 +121,7 @@ Result<Command> parseGroup(const ParsedArgs& args) {
       if (thick) return usage("--overprovision applies only to thin groups, not with --thick");
       ASSIGN_OR_RETURN(cmd.overprovision, parseOverprovision(ratio->second));
     }
+    cmd.multiattach = args.options.count("multiattach") > 0;
     if (auto quorum = args.options.find("quorum"); quorum != args.options.end()) {
       if (quorum->second != "off" && quorum->second != "majority") {
         return usage("--quorum must be off or majority, not '" + quorum->second + "'");
@@ -179,7 +180,37 @@ Result<Command> parseVolume(const ParsedArgs& args) {
     cmd.force = args.options.count("force") > 0;
     return cmd;
   }
-  return usage("usage: tandem volume create|list|show|delete|promote ...");
+  if (verb == "attach" || verb == "detach") {
+    const std::string synopsis = verb == "attach" ? " NAME --host HOST [--mode block|nbd]" : " NAME --host HOST [--force]";
+    RETURN_IF_ERROR(checkArity(args, 3, "volume " + verb, synopsis));
+    RETURN_IF_ERROR(checkOptions(args, "volume " + verb,
+                                 verb == "attach" ? std::set<std::string>{"host", "mode"}
+                                                  : std::set<std::string>{"host", "force"}));
+    RETURN_IF_ERROR(checkName("volume", args.words[2]));
+    cmd.kind = verb == "attach" ? CommandKind::kVolumeAttach : CommandKind::kVolumeDetach;
+    cmd.name = args.words[2];
+    auto host = args.options.find("host");
+    if (host == args.options.end()) return usage("volume " + verb + " needs --host HOST (a node name)");
+    RETURN_IF_ERROR(checkName("host", host->second));
+    cmd.host = host->second;
+    if (auto mode = args.options.find("mode"); mode != args.options.end()) {
+      if (mode->second != "block" && mode->second != "nbd") {
+        return usage("--mode must be block or nbd, not '" + mode->second + "'");
+      }
+      cmd.mode = mode->second;
+    }
+    cmd.force = args.options.count("force") > 0;
+    return cmd;
+  }
+  if (verb == "attachments") {
+    RETURN_IF_ERROR(checkArity(args, 3, "volume attachments", " NAME"));
+    RETURN_IF_ERROR(checkOptions(args, "volume attachments", {}));
+    RETURN_IF_ERROR(checkName("volume", args.words[2]));
+    cmd.kind = CommandKind::kVolumeAttachments;
+    cmd.name = args.words[2];
+    return cmd;
+  }
+  return usage("usage: tandem volume create|list|show|delete|promote|attach|detach|attachments ...");
 }
 
 Result<Command> parseListOnly(const ParsedArgs& args, CommandKind kind) {
@@ -259,6 +290,10 @@ ApiCall apiCallFor(const Command& cmd) {
         json.Key("quorum");
         json.String(cmd.quorum);
       }
+      if (cmd.multiattach) {
+        json.Key("allow_multiattach");
+        json.Bool(true);
+      }
       json.EndObject();
       return {"POST", "/v1/resource-groups", buffer.GetString()};
     case CommandKind::kVolumeList: return {"GET", "/v1/volumes", ""};
@@ -282,6 +317,18 @@ ApiCall apiCallFor(const Command& cmd) {
       json.Bool(cmd.force);
       json.EndObject();
       return {"POST", volume_path + "/promote", buffer.GetString()};
+    case CommandKind::kVolumeAttach:
+      json.StartObject();
+      json.Key("host");
+      json.String(cmd.host);
+      json.Key("mode");
+      json.String(cmd.mode);
+      json.EndObject();
+      return {"POST", volume_path + "/attachments", buffer.GetString()};
+    case CommandKind::kVolumeDetach:
+      return {"DELETE", volume_path + "/attachments/" + http::percentEncode(cmd.host) + (cmd.force ? "?force=true" : ""),
+              ""};
+    case CommandKind::kVolumeAttachments: return {"GET", volume_path + "/attachments", ""};
     case CommandKind::kVersion: return {"GET", "/v1/version", ""};
   }
   return {"GET", "/v1/version", ""};
@@ -297,10 +344,14 @@ std::string usageText() {
          "  group create NAME --replicas N [--engine native|drbd] [--thin|--thick]\n"
          "               [--pools P,...] [--spread-by LABEL-KEY,...] [--overprovision R]\n"
          "               [--quorum off|majority]   (majority: no writes without a majority)\n"
+         "               [--multiattach]   (volumes may be attached on several hosts at once)\n"
          "  group list | group show NAME | group delete NAME\n"
          "  volume create NAME --size SIZE --group GROUP   (SIZE: 1GiB, 512MiB, 10G, bytes)\n"
          "  volume list | volume show NAME | volume delete NAME\n"
          "  volume promote NAME --node NODE [--force]   (when the primary's node is gone)\n"
+         "  volume attach NAME --host HOST [--mode block|nbd]   (block: /dev/tandem/NAME on HOST)\n"
+         "  volume detach NAME --host HOST [--force]   (force: forget an offline host's attachment)\n"
+         "  volume attachments NAME\n"
          "  version\n"
          "\n"
          "settings: flags > TANDEM_URL, TANDEM_TOKEN, TANDEM_CA_FILE > config file\n"

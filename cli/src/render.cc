@@ -140,15 +140,20 @@ std::string renderGroups(const Value& groups) {
 }
 
 std::string renderGroup(const Value& g) {
-  return keyValues({{"Name", text(g, "name")},
-                    {"UUID", text(g, "uuid")},
-                    {"Replicas", text(g, "replicas")},
-                    {"Engine", text(g, "engine")},
-                    {"Thin", text(g, "thin")},
-                    {"Overprovision", text(g, "overprovision")},
-                    {"Quorum", text(g, "quorum")},
-                    {"Pools", list(g, "pools")},
-                    {"Spread by", list(g, "replicas_on_different")}});
+  std::vector<std::pair<std::string, std::string>> fields = {{"Name", text(g, "name")},
+                                                             {"UUID", text(g, "uuid")},
+                                                             {"Replicas", text(g, "replicas")},
+                                                             {"Engine", text(g, "engine")},
+                                                             {"Thin", text(g, "thin")},
+                                                             {"Overprovision", text(g, "overprovision")},
+                                                             {"Quorum", text(g, "quorum")},
+                                                             {"Pools", list(g, "pools")},
+                                                             {"Spread by", list(g, "replicas_on_different")}};
+  const Value* multiattach = member(g, "allow_multiattach");
+  if (multiattach != nullptr && multiattach->IsBool() && multiattach->GetBool()) {
+    fields.push_back({"Multi-attach", "yes"});
+  }
+  return keyValues(fields);
 }
 
 std::string stateWithReason(const Value& v) {
@@ -171,14 +176,17 @@ std::string renderVolumes(const Value& volumes) {
 }
 
 std::string renderVolume(const Value& v) {
-  std::string out = keyValues({{"Name", text(v, "name")},
-                               {"UUID", text(v, "uuid")},
-                               {"Size", size(v, "size_bytes")},
-                               {"Group", text(v, "resource_group")},
-                               {"State", stateWithReason(v)},
-                               {"Primary", text(v, "primary_node") + " (epoch " + text(v, "epoch") + ")"},
-                               {"NBD URI", text(v, "nbd_uri")},
-                               {"Created", text(v, "created_at")}});
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"Name", text(v, "name")},
+      {"UUID", text(v, "uuid")},
+      {"Size", size(v, "size_bytes")},
+      {"Group", text(v, "resource_group")},
+      {"State", stateWithReason(v)},
+      {"Primary", text(v, "primary_node") + " (epoch " + text(v, "epoch") + ")"},
+      {"NBD URI", text(v, "nbd_uri")},
+      {"Created", text(v, "created_at")}};
+  if (list(v, "attached_hosts") != kMissing) fields.push_back({"Attached on", list(v, "attached_hosts")});
+  std::string out = keyValues(fields);
   const Value* replicas = member(v, "replicas");
   if (replicas == nullptr || !replicas->IsArray() || replicas->Empty()) {
     return out + "Replicas: none\n";
@@ -201,6 +209,31 @@ std::string renderVolume(const Value& v) {
   return out;
 }
 
+// Where the host finds the volume: the device path (block) or the NBD URI.
+std::string attachmentTarget(const Value& a) {
+  const Value* info = member(a, "connection_info");
+  const Value* data = info != nullptr ? member(*info, "data") : nullptr;
+  if (data == nullptr) return kMissing;
+  if (member(*data, "device_path") != nullptr) return text(*data, "device_path");
+  std::string uri = text(*data, "uri");
+  if (member(*data, "socket") != nullptr) uri += " (socket " + text(*data, "socket") + ")";
+  return uri;
+}
+
+std::string renderAttachments(const Value& attachments) {
+  Table t({"HOST", "MODE", "STATE", "PATH/URI"});
+  for (const auto& a : attachments.GetArray()) {
+    t.addRow({text(a, "host"), text(a, "mode"), stateWithReason(a), attachmentTarget(a)});
+  }
+  return t.rowCount() == 0 ? "not attached\n" : t.render();
+}
+
+std::string renderAttached(const Command& cmd, int status, const Value& a) {
+  std::string head = status == 200 ? "volume '" + cmd.name + "' was already attached on " + cmd.host
+                                   : "attached volume '" + cmd.name + "' on " + cmd.host;
+  return head + " (" + text(a, "mode") + ", " + stateWithReason(a) + "): " + attachmentTarget(a) + "\n";
+}
+
 std::string deletedLine(const char* what, const Command& cmd, int status) {
   if (status == 202) return std::string("deleting ") + what + " '" + cmd.name + "' (in progress)\n";
   return std::string("deleted ") + what + " '" + cmd.name + "'\n";
@@ -220,6 +253,7 @@ Result<std::string> renderSuccess(const Command& cmd, int status, const std::str
     case CommandKind::kGroupDelete: return deletedLine("resource group", cmd, status);
     case CommandKind::kVolumeDelete: return deletedLine("volume", cmd, status);
     case CommandKind::kNodeDelete: return deletedLine("node", cmd, status);
+    case CommandKind::kVolumeDetach: return "detached volume '" + cmd.name + "' from " + cmd.host + "\n";
     default: break;
   }
   ASSIGN_OR_RETURN(rapidjson::Document doc, parse(body));
@@ -247,11 +281,17 @@ Result<std::string> renderSuccess(const Command& cmd, int status, const std::str
     case CommandKind::kVolumeCreate: return createdLine("volume", cmd, status) + renderVolume(doc);
     case CommandKind::kVolumePromote:
       return "volume '" + cmd.name + "' is served by " + cmd.node + "\n\n" + renderVolume(doc);
+    case CommandKind::kVolumeAttach: return renderAttached(cmd, status, doc);
+    case CommandKind::kVolumeAttachments: {
+      ASSIGN_OR_RETURN(const Value* v, items(doc, "attachments"));
+      return renderAttachments(*v);
+    }
     case CommandKind::kVersion:
       return std::string("client: ") + TANDEM_VERSION + "\nserver: " + text(doc, "version") +
              " (API " + text(doc, "api_version") + ")\n";
     case CommandKind::kGroupDelete:
     case CommandKind::kVolumeDelete:
+    case CommandKind::kVolumeDetach:
     case CommandKind::kNodeDelete: break;
   }
   return unexpected("unknown command");

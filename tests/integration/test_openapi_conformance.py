@@ -33,9 +33,6 @@ PLANNED = [
     ("GET", "/v1/volumes/og-vol/snapshots/s1"),
     ("DELETE", "/v1/volumes/og-vol/snapshots/s1"),
     ("POST", "/v1/volumes/og-vol/snapshots/s1/revert"),
-    ("GET", "/v1/volumes/og-vol/attachments"),
-    ("POST", "/v1/volumes/og-vol/attachments"),
-    ("DELETE", "/v1/volumes/og-vol/attachments/host1"),
 ]
 
 
@@ -266,6 +263,33 @@ class OpenApiConformanceTest(ClusterTestCase):
                           body={"node": secondary})
         self.expect_error("POST", "/v1/volumes/{volume}/promote", 400, "missing_field", {"volume": "og-v1"},
                           body={"force": True}, schema_rejects_body=True)
+        # Attachments (nbd mode: nothing to make on the host, so no device is involved here).
+        attachments = "/v1/volumes/{volume}/attachments"
+        one = {"volume": "og-v1", "host": "node1"}
+        attach = {"host": "node1", "mode": "nbd", "connector": {"host": "node1", "multipath": False}}
+        att = c("POST", attachments, {"volume": "og-v1"}, body=attach, expect=201).body
+        self.assertEqual(att["connection_info"]["driver_volume_type"], "nbd")
+        self.assertEqual(att["connector"], attach["connector"])
+        self.assertEqual(c("POST", attachments, {"volume": "og-v1"}, body=attach, expect=200).body, att)
+        listed = c("GET", attachments, {"volume": "og-v1"}, expect=200).body["attachments"]
+        self.assertEqual([a["host"] for a in listed], ["node1"])
+        self.assertEqual(c("GET", "/v1/volumes/{volume}", {"volume": "og-v1"}, expect=200).body["attached_hosts"],
+                         ["node1"])
+        self.expect_error("POST", attachments, 422, "node_not_found", {"volume": "og-v1"},
+                          body={"host": "og-nowhere"})
+        self.expect_error("POST", attachments, 409, "multiattach_not_allowed", {"volume": "og-v1"},
+                          body={"host": "node2", "mode": "nbd"})
+        self.expect_error("POST", attachments, 404, "volume_not_found", {"volume": "og-nope"},
+                          body={"host": "node1"})
+        self.expect_error("POST", attachments, 400, "invalid_field", {"volume": "og-v1"},
+                          body={"host": "node1", "mode": "iscsi"}, schema_rejects_body=True)
+        self.expect_error("GET", attachments, 404, "volume_not_found", {"volume": "og-nope"})
+        self.expect_error("DELETE", "/v1/volumes/{volume}", 409, "volume_attached", {"volume": "og-v1"})
+        self.expect_error("DELETE", attachments + "/{host}", 404, "volume_not_found",
+                          {"volume": "og-nope", "host": "node1"})
+        c("DELETE", attachments + "/{host}", one, expect=204)
+        c("DELETE", attachments + "/{host}", one, query="?force=true", expect=204)
+        self.assertEqual(c("GET", attachments, {"volume": "og-v1"}, expect=200).body["attachments"], [])
         c("DELETE", "/v1/volumes/{volume}", {"volume": "og-v1"}, expect=204)
         c("DELETE", "/v1/resource-groups/{group}", {"group": "og-pair"}, expect=204)
 

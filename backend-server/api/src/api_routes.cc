@@ -84,6 +84,9 @@ const std::vector<Route>& apiRoutes() {
       {"DELETE", "/v1/volumes/{volume}", "deleteVolume", kAdminOrService, deleteVolume},
       // Promotion overrides the volume's writer: an operator's decision, admin only.
       {"POST", "/v1/volumes/{volume}/promote", "promoteVolume", kAdmin, promoteVolume},
+      {"GET", "/v1/volumes/{volume}/attachments", "listAttachments", kAdminOrService, listAttachments},
+      {"POST", "/v1/volumes/{volume}/attachments", "attachVolume", kAdminOrService, attachVolume},
+      {"DELETE", "/v1/volumes/{volume}/attachments/{host}", "detachVolume", kAdminOrService, detachVolume},
       {"GET", "/v1/internal/nodes/{node}/desired", "pollDesiredState", kAdminOrOwnNode, pollDesiredState},
       {"PUT", "/v1/internal/nodes/{node}/status", "reportNodeStatus", kAdminOrOwnNode, reportNodeStatus},
   };

@@ -1,5 +1,8 @@
 #include "json_views.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <ctime>
 
 #include "tandem/common/object_name.h"
@@ -70,7 +73,7 @@ void writeGroup(JsonWriter& w, const GroupRecord& g) {
   w.beginObject();
   w.field("name", g.name).field("uuid", g.uuid).field("replicas", uint64_t{g.replicas});
   w.field("engine", g.engine).field("thin", g.thin).field("overprovision", g.overprovision);
-  w.field("quorum", g.quorum ? "majority" : "off");
+  w.field("quorum", g.quorum ? "majority" : "off").field("allow_multiattach", g.allow_multiattach);
   w.key("pools").beginArray();
   for (const auto& p : g.pools) w.string(p);
   w.endArray();
@@ -93,6 +96,34 @@ void writeVolume(JsonWriter& w, const VolumeView& v) {
     w.field("reason", r.reason).endObject();
   }
   w.endArray();
+  w.key("attached_hosts").beginArray();
+  for (const auto& h : v.attached_hosts) w.string(h);
+  w.endArray();
+  w.endObject();
+}
+
+void writeAttachment(JsonWriter& w, const AttachmentView& a) {
+  const ConnectionInfo& info = a.connection_info;
+  w.beginObject();
+  w.field("volume", a.volume).field("host", a.record.host).field("mode", name(a.record.mode));
+  w.field("state", name(a.state)).field("reason", a.reason);
+  w.key("connector");
+  if (a.record.connector.empty()) {
+    w.null();
+  } else {
+    w.raw(a.record.connector);
+  }
+  w.key("connection_info").beginObject().field("driver_volume_type", info.driver_volume_type);
+  w.key("data").beginObject();
+  if (a.record.mode == AttachMode::kBlock) {
+    w.field("device_path", info.device_path);
+  } else {
+    w.field("uri", info.uri).field("host", info.nbd_host).field("port", uint64_t{info.nbd_port});
+    w.field("export", info.nbd_export);
+    if (!info.socket.empty()) w.field("socket", info.socket);
+  }
+  w.endObject().endObject();
+  w.field("created_at", rfc3339(a.record.created_at));
   w.endObject();
 }
 
@@ -112,7 +143,8 @@ Result<GroupRecord> parseGroupSpec(std::string_view body) {
   ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
   ObjectReader r(doc);
   RETURN_IF_ERROR(r.rejectUnknownFields(
-      {"name", "replicas", "engine", "thin", "overprovision", "quorum", "pools", "replicas_on_different"}));
+      {"name", "replicas", "engine", "thin", "overprovision", "quorum", "pools", "replicas_on_different",
+       "allow_multiattach"}));
   GroupRecord g;
   ASSIGN_OR_RETURN(g.name, requiredName(r, "name"));
   ASSIGN_OR_RETURN(auto replicas, r.optionalUint64("replicas"));
@@ -138,6 +170,8 @@ Result<GroupRecord> parseGroupSpec(std::string_view body) {
     return invalid("field 'quorum' must be \"off\" or \"majority\"");
   }
   g.quorum = quorum.value_or("off") == "majority";
+  ASSIGN_OR_RETURN(auto multiattach, r.optionalBool("allow_multiattach"));
+  g.allow_multiattach = multiattach.value_or(false);
   ASSIGN_OR_RETURN(g.pools, r.optionalStringArray("pools"));
   for (const auto& p : g.pools) {
     if (!isValidObjectName(p)) return invalid("field 'pools' has an invalid pool name '" + p.substr(0, 80) + "'");
@@ -159,6 +193,29 @@ Result<PromoteRequest> parsePromote(std::string_view body) {
   ASSIGN_OR_RETURN(req.node, requiredName(r, "node"));
   ASSIGN_OR_RETURN(auto force, r.optionalBool("force"));
   req.force = force.value_or(false);
+  return req;
+}
+
+Result<AttachRequest> parseAttach(std::string_view body) {
+  ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
+  ObjectReader r(doc);
+  RETURN_IF_ERROR(r.rejectUnknownFields({"host", "mode", "connector"}));
+  AttachRequest req;
+  ASSIGN_OR_RETURN(req.host, requiredName(r, "host"));
+  ASSIGN_OR_RETURN(auto mode, r.optionalString("mode"));
+  if (mode) {
+    auto parsed = parseAttachMode(*mode);
+    if (!parsed) return invalid("field 'mode' must be \"block\" or \"nbd\"");
+    req.mode = *parsed;
+  }
+  if (r.has("connector") && !doc["connector"].IsNull()) {
+    if (!doc["connector"].IsObject()) return invalid("field 'connector' must be an object");
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    doc["connector"].Accept(writer);
+    req.connector.assign(buffer.GetString(), buffer.GetSize());
+    if (req.connector.size() > 16384) return invalid("field 'connector' is larger than 16 KiB");
+  }
   return req;
 }
 

@@ -14,6 +14,7 @@ void writeNode(json::JsonWriter& w, const NodeView& node);
 void writePool(json::JsonWriter& w, const PoolView& pool);
 void writeGroup(json::JsonWriter& w, const GroupRecord& group);
 void writeVolume(json::JsonWriter& w, const VolumeView& volume);
+void writeAttachment(json::JsonWriter& w, const AttachmentView& attachment);
 std::string desiredStateJson(const DesiredState& state);
 std::string registerResultJson(const RegisterNodeResult& result, const NodeView& node);
 
@@ -27,5 +28,7 @@ struct PromoteRequest {
   bool force = false;
 };
 Result<PromoteRequest> parsePromote(std::string_view body);
+// {host, mode: "nbd"|"block" (default block), connector?: object (kept as given)}.
+Result<AttachRequest> parseAttach(std::string_view body);
 
 }  // namespace tandem::controller

@@ -45,4 +45,12 @@ Result<uint64_t> queryUint(const http::Request& req, const std::string& key, uin
   return value;
 }
 
+Result<bool> queryBool(const http::Request& req, const std::string& key) {
+  auto it = req.query.find(key);
+  if (it == req.query.end() || it->second.empty() || it->second == "false") return false;
+  if (it->second == "true") return true;
+  return Status(ErrorCode::kInvalidArgument, "query parameter '" + key + "' must be true or false")
+      .withReason("invalid_query");
+}
+
 }  // namespace tandem::controller

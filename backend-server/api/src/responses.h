@@ -25,6 +25,9 @@ http::Response noContentOr(const Status& status);
 // The query parameter `key` as an unsigned integer; `fallback` when absent or empty.
 // kInvalidArgument (reason invalid_query) for anything else.
 Result<uint64_t> queryUint(const http::Request& req, const std::string& key, uint64_t fallback);
+// The query parameter `key` as a boolean ("true"/"false"; absent or empty: false).
+// kInvalidArgument (reason invalid_query) for anything else.
+Result<bool> queryBool(const http::Request& req, const std::string& key);
 
 // {"<key>": [each item as `write` renders it]}, or the error.
 template <typename T, typename Write>

@@ -1,9 +1,11 @@
 #include "tandem/controller/cluster_service.h"
 
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
 
 #include "tandem/common/log.h"
+#include "tandem/controller/attachments.h"
 #include "tandem/common/uuid.h"
 #include "tandem/controller/desired_state_builder.h"
 #include "tandem/controller/healing_planner.h"
@@ -22,7 +24,7 @@ int64_t unixSeconds(std::chrono::system_clock::time_point t) {
 bool sameGroup(const GroupRecord& a, const GroupRecord& b) {
   return a.replicas == b.replicas && a.engine == b.engine && a.thin == b.thin && a.pools == b.pools &&
          a.replicas_on_different == b.replicas_on_different && a.overprovision == b.overprovision &&
-         a.quorum == b.quorum;
+         a.quorum == b.quorum && a.allow_multiattach == b.allow_multiattach;
 }
 
 }  // namespace
@@ -32,6 +34,7 @@ ClusterService::ClusterService(Store& store, Clock& clock, ClusterOptions option
 
 ClusterService::~ClusterService() {
   for (auto& w : watch_.takeAll()) w.done(Status(ErrorCode::kUnavailable, "controller is shutting down"));
+  for (auto& p : pending_detaches_) p.done(Status(ErrorCode::kUnavailable, "controller is shutting down"));
 }
 
 Result<RegisterNodeResult> ClusterService::registerNode(const RegisterNodeRequest& request) {
@@ -96,10 +99,16 @@ bool ClusterService::isNodeToken(std::string_view token) {
 
 Status ClusterService::reportStatus(const std::string& name, NodeStatusReport report) {
   RETURN_IF_ERROR(store_.getNode(name).status());
-  std::lock_guard lock(mu_);
-  if (observed_.reported(name, std::move(report), clock_.steadyNow(), unixSeconds(clock_.wallNow()))) {
-    log::info("cluster", "node " + name + " is online");
+  std::vector<std::pair<std::function<void(Status)>, Status>> settled;
+  {
+    std::lock_guard lock(mu_);
+    if (observed_.reported(name, std::move(report), clock_.steadyNow(), unixSeconds(clock_.wallNow()))) {
+      log::info("cluster", "node " + name + " is online");
+    }
+    settled = settleDetachesLocked(name);
   }
+  if (!settled.empty()) notifyWatchers();
+  for (auto& [done, status] : settled) done(status);
   return Status::ok();
 }
 
@@ -351,9 +360,126 @@ Result<VolumeView> ClusterService::promoteVolume(const std::string& name, const 
   return views.at(0);
 }
 
+Result<std::pair<AttachmentView, bool>> ClusterService::attachVolume(const std::string& name,
+                                                                     const AttachRequest& request) {
+  std::unique_lock lock(mu_);
+  ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(name));
+  ASSIGN_OR_RETURN(GroupRecord group, store_.getGroup(volume.group));
+  ASSIGN_OR_RETURN(auto attachments, store_.listAttachmentsOf(volume.uuid));
+  auto host = store_.getNode(request.host);
+  if (!host.isOk() && host.status().code() != ErrorCode::kNotFound) return host.status();
+  ASSIGN_OR_RETURN(auto existing, checkAttach(volume, group, attachments, request, host.isOk(), observed_));
+  auto primary = store_.getNode(volume.primary_node);
+  const NodeRecord* primary_node = primary.isOk() ? &primary.value() : nullptr;
+  if (existing) return std::make_pair(deriveAttachmentView(volume, *existing, primary_node, observed_), false);
+
+  AttachmentRecord record;
+  record.volume_uuid = volume.uuid;
+  record.host = request.host;
+  record.mode = request.mode;
+  record.connector = request.connector;
+  record.created_at = unixSeconds(clock_.wallNow());
+  RETURN_IF_ERROR(store_.addAttachment(record));
+  log::info("cluster", "volume " + name + " attached on " + request.host + " (" +
+                           std::string(controller::name(request.mode)) + ")");
+  AttachmentView view = deriveAttachmentView(volume, record, primary_node, observed_);
+  lock.unlock();
+  notifyWatchers();
+  return std::make_pair(std::move(view), true);
+}
+
+Result<std::vector<AttachmentView>> ClusterService::listAttachments(const std::string& name) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(name));
+  ASSIGN_OR_RETURN(auto attachments, store_.listAttachmentsOf(volume.uuid));
+  auto primary = store_.getNode(volume.primary_node);
+  std::vector<AttachmentView> out;
+  for (const auto& a : attachments) {
+    out.push_back(deriveAttachmentView(volume, a, primary.isOk() ? &primary.value() : nullptr, observed_));
+  }
+  return out;
+}
+
+void ClusterService::detachVolume(const std::string& name, const std::string& host, bool force,
+                                  std::function<void(Status)> done) {
+  std::unique_lock lock(mu_);
+  auto decide = [&]() -> Result<bool> {  // true: wait for the host
+    ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(name));
+    ASSIGN_OR_RETURN(auto attachments, store_.listAttachmentsOf(volume.uuid));
+    const AttachmentRecord* found = nullptr;
+    for (const auto& a : attachments) {
+      if (a.host == host) found = &a;
+    }
+    if (found == nullptr) return false;
+    const bool online = observed_.online(host);
+    if (found->mode == AttachMode::kNbd || (force && !online)) {
+      RETURN_IF_ERROR(store_.removeAttachment(volume.uuid, host));
+      log::info("cluster", "volume " + name + " detached from " + host + (online ? "" : " (host offline, forced)"));
+      return false;
+    }
+    if (!online) {
+      return Status(ErrorCode::kConflict, "host '" + host + "' is offline, so its device of volume '" + name +
+                                              "' cannot be removed; detach with force=true to forget it")
+          .withReason("node_offline");
+    }
+    if (!found->detaching) RETURN_IF_ERROR(store_.setDetaching(volume.uuid, host, true));
+    ASSIGN_OR_RETURN(uint64_t generation, store_.generation());
+    pending_detaches_.push_back(
+        PendingDetach{volume.uuid, name, host, generation, clock_.steadyNow() + options_.detach_wait, std::move(done)});
+    return true;
+  };
+  auto waiting = decide();
+  lock.unlock();
+  if (waiting.isOk() && *waiting) {
+    notifyWatchers();
+    return;
+  }
+  notifyWatchers();
+  done(waiting.status());
+}
+
+std::vector<std::pair<std::function<void(Status)>, Status>> ClusterService::settleDetachesLocked(
+    const std::string& host) {
+  std::vector<std::pair<std::function<void(Status)>, Status>> settled;
+  const auto now = clock_.steadyNow();
+  for (auto it = pending_detaches_.begin(); it != pending_detaches_.end();) {
+    PendingDetach& p = *it;
+    std::optional<Status> result;
+    if (host.empty() || p.host == host) {
+      const NodeObservation* obs = observed_.find(p.host);
+      const bool applied = obs != nullptr && obs->online && obs->report.applied_generation >= p.generation;
+      const nodeapi::AttachmentReport* report = attachmentReport(observed_, p.host, p.volume_uuid);
+      if (applied && report == nullptr) {
+        Status s = store_.removeAttachment(p.volume_uuid, p.host);
+        if (s.code() == ErrorCode::kNotFound) s = Status::ok();  // removed meanwhile (forced)
+        if (s.isOk()) log::info("cluster", "volume " + p.volume + " detached from " + p.host);
+        result = s;
+      } else if (applied && report->busy) {
+        (void)store_.setDetaching(p.volume_uuid, p.host, false);
+        result = Status(ErrorCode::kConflict, "volume '" + p.volume + "' is in use on " + p.host +
+                                                  (report->error.empty() ? "" : ": " + report->error))
+                     .withReason("device_busy");
+      } else if (now >= p.deadline) {
+        (void)store_.setDetaching(p.volume_uuid, p.host, false);
+        result = Status(ErrorCode::kUnavailable, "host '" + p.host + "' did not report the device of volume '" +
+                                                     p.volume + "' removed in time; retry")
+                     .withReason("detach_timeout");
+      }
+    }
+    if (!result) {
+      ++it;
+      continue;
+    }
+    settled.emplace_back(std::move(p.done), std::move(*result));
+    it = pending_detaches_.erase(it);
+  }
+  return settled;
+}
+
 Result<std::vector<VolumeView>> ClusterService::viewsLocked(const std::string* only_name) {
   std::vector<VolumeRecord> volumes;
   std::vector<ReplicaRecord> replicas;
+  std::vector<AttachmentRecord> attachments;
   if (only_name != nullptr) {
     // One volume: two indexed lookups instead of reading every volume and replica.
     auto volume = store_.getVolume(*only_name);
@@ -362,11 +488,15 @@ Result<std::vector<VolumeView>> ClusterService::viewsLocked(const std::string* o
       return volume.status();
     }
     ASSIGN_OR_RETURN(replicas, store_.listReplicasOf(volume->uuid));
+    ASSIGN_OR_RETURN(attachments, store_.listAttachmentsOf(volume->uuid));
     volumes.push_back(std::move(volume).value());
   } else {
     ASSIGN_OR_RETURN(volumes, store_.listVolumes());
     ASSIGN_OR_RETURN(replicas, store_.listReplicas());
+    ASSIGN_OR_RETURN(attachments, store_.listAttachments());
   }
+  std::unordered_map<std::string, std::vector<std::string>> hosts_by_volume;
+  for (const auto& a : attachments) hosts_by_volume[a.volume_uuid].push_back(a.host);
   ASSIGN_OR_RETURN(auto node_list, store_.listNodes());
   std::unordered_map<std::string, const NodeRecord*> nodes;
   for (const auto& n : node_list) nodes[n.name] = &n;
@@ -378,6 +508,7 @@ Result<std::vector<VolumeView>> ClusterService::viewsLocked(const std::string* o
     auto primary = nodes.find(v.primary_node);
     out.push_back(deriveVolumeView(v, by_volume[v.uuid], primary == nodes.end() ? nullptr : primary->second,
                                    observed_));
+    markAttached(out.back(), hosts_by_volume[v.uuid]);
   }
   return out;
 }
@@ -389,6 +520,7 @@ Result<DesiredState> ClusterService::desiredState(const std::string& node) {
   ASSIGN_OR_RETURN(declared.replicas, store_.listReplicas());
   ASSIGN_OR_RETURN(declared.nodes, store_.listNodes());
   ASSIGN_OR_RETURN(declared.groups, store_.listGroups());
+  ASSIGN_OR_RETURN(declared.attachments, store_.listAttachments());
   declared.cluster_id = store_.clusterId();
   return buildDesiredState(node, declared);
 }
@@ -409,14 +541,17 @@ void ClusterService::notifyWatchers() {
 }
 
 void ClusterService::tick() {
+  std::vector<std::pair<std::function<void(Status)>, Status>> settled;
   {
     std::lock_guard lock(mu_);
     for (const auto& name : observed_.markSilentOffline(clock_.steadyNow(), options_.heartbeat_timeout)) {
       log::warn("cluster", "node " + name + " missed its heartbeats: offline");
     }
     replaceLostReplicasLocked();
+    settled = settleDetachesLocked("");
   }
   notifyWatchers();
+  for (auto& [done, status] : settled) done(status);
 }
 
 }  // namespace tandem::controller

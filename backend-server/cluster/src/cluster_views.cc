@@ -14,6 +14,7 @@ constexpr NameEntry<ReplicaState> kReplicaStates[] = {
 constexpr NameEntry<VolumeState> kVolumeStates[] = {
     {VolumeState::kCreating, "creating"},
     {VolumeState::kAvailable, "available"},
+    {VolumeState::kAttached, "attached"},
     {VolumeState::kResyncing, "resyncing"},
     {VolumeState::kDegraded, "degraded"},
 };

@@ -45,6 +45,24 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
     }
     state.replicas.push_back(std::move(d));
   }
+  std::unordered_map<std::string, const VolumeRecord*> volumes;
+  for (const auto& v : declared.volumes) volumes[v.uuid] = &v;
+  for (const auto& a : declared.attachments) {
+    if (a.host != node || a.detaching || a.mode != AttachMode::kBlock) continue;
+    auto v = volumes.find(a.volume_uuid);
+    if (v == volumes.end()) continue;
+    auto primary = nodes.find(v->second->primary_node);
+    if (primary == nodes.end()) continue;
+    nodeapi::DesiredAttachment d;
+    d.volume_name = v->second->name;
+    d.volume_uuid = v->second->uuid;
+    d.size_bytes = v->second->size_bytes;
+    d.nbd_host = primary->second->address;
+    d.nbd_port = primary->second->nbd_port;
+    d.nbd_export = v->second->name;
+    d.primary_here = primary->first == node;
+    state.attachments.push_back(std::move(d));
+  }
   return state;
 }
 

@@ -51,6 +51,19 @@ const char* const kMigrations[] = {
     R"sql(
     ALTER TABLE resource_groups ADD COLUMN quorum INTEGER NOT NULL DEFAULT 0;
     )sql",
+    // 3 → 4: reserved for split-brain resolution (developed on main at the same time); the
+    // integrator puts main's migration 4 here when merging, so attachments stay number 5.
+    R"sql(
+    SELECT 1;
+    )sql",
+    // 4 → 5: attachments (a volume used on a host) and multi-attach per resource group.
+    R"sql(
+    ALTER TABLE resource_groups ADD COLUMN allow_multiattach INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE attachments (
+      volume_uuid TEXT NOT NULL REFERENCES volumes(uuid), host TEXT NOT NULL, mode TEXT NOT NULL,
+      connector TEXT NOT NULL, detaching INTEGER NOT NULL, created_at INTEGER NOT NULL,
+      PRIMARY KEY (volume_uuid, host));
+    )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -179,6 +192,13 @@ class SqliteStore final : public Store {
                                                 "replicas of a node that stays offline)")
             .withReason("node_in_use");
       }
+      ASSIGN_OR_RETURN(int64_t attached, countWhere("attachments", "host", name));
+      if (attached > 0) {
+        return Status(ErrorCode::kConflict, "node '" + name + "' still has " + std::to_string(attached) +
+                                                " attachment(s); detach them first (with force=true while "
+                                                "it is offline)")
+            .withReason("node_in_use");
+      }
       RETURN_IF_ERROR(Statement(db_, "DELETE FROM nodes WHERE name = ?").bind(1, name).run());
       if (sqlite3_changes(db_) == 0) {
         return Status(ErrorCode::kNotFound, "node '" + name + "' does not exist").withReason("node_not_found");
@@ -202,10 +222,11 @@ class SqliteStore final : public Store {
   Status createGroup(const GroupRecord& g) override {
     return transaction([&]() -> Status {
       Status s = Statement(db_, "INSERT INTO resource_groups (name, uuid, replicas, engine, thin, pools, "
-                                "replicas_on_different, overprovision, quorum) VALUES (?,?,?,?,?,?,?,?,?)")
+                                "replicas_on_different, overprovision, quorum, allow_multiattach) "
+                                "VALUES (?,?,?,?,?,?,?,?,?,?)")
                      .bind(1, g.name).bind(2, g.uuid).bind(3, int64_t{g.replicas}).bind(4, g.engine)
                      .bind(5, int64_t{g.thin}).bind(6, joinNames(g.pools)).bind(7, joinNames(g.replicas_on_different))
-                     .bind(8, g.overprovision).bind(9, int64_t{g.quorum})
+                     .bind(8, g.overprovision).bind(9, int64_t{g.quorum}).bind(10, int64_t{g.allow_multiattach})
                      .run();
       if (s.code() == ErrorCode::kAlreadyExists) {
         return Status(ErrorCode::kAlreadyExists, "resource group '" + g.name + "' already exists")
@@ -289,6 +310,19 @@ class SqliteStore final : public Store {
 
   Status deleteVolume(const std::string& name) override {
     return transaction([&]() -> Status {
+      Statement hosts(db_, "SELECT a.host FROM attachments a JOIN volumes v ON v.uuid = a.volume_uuid "
+                           "WHERE v.name = ? ORDER BY a.host");
+      hosts.bind(1, name);
+      std::string attached;
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, hosts.step());
+        if (!row) break;
+        attached += (attached.empty() ? "" : ", ") + hosts.columnText(0);
+      }
+      if (!attached.empty()) {
+        return Status(ErrorCode::kConflict, "volume '" + name + "' is attached on " + attached + "; detach it first")
+            .withReason("volume_attached");
+      }
       RETURN_IF_ERROR(Statement(db_, "DELETE FROM volumes WHERE name = ?").bind(1, name).run());
       if (sqlite3_changes(db_) == 0) {
         return Status(ErrorCode::kNotFound, "volume '" + name + "' does not exist").withReason("volume_not_found");
@@ -342,12 +376,81 @@ class SqliteStore final : public Store {
     });
   }
 
+  Status addAttachment(const AttachmentRecord& a) override {
+    return transaction([&]() -> Status {
+      ASSIGN_OR_RETURN(int64_t volumes, countWhere("volumes", "uuid", a.volume_uuid));
+      if (volumes == 0) {
+        return Status(ErrorCode::kNotFound, "volume " + a.volume_uuid + " does not exist").withReason("volume_not_found");
+      }
+      Status s = Statement(db_, "INSERT INTO attachments (volume_uuid, host, mode, connector, detaching, created_at) "
+                                "VALUES (?,?,?,?,?,?)")
+                     .bind(1, a.volume_uuid).bind(2, a.host).bind(3, std::string(name(a.mode)))
+                     .bind(4, a.connector).bind(5, int64_t{a.detaching}).bind(6, a.created_at)
+                     .run();
+      if (s.code() == ErrorCode::kAlreadyExists) {
+        return Status(ErrorCode::kAlreadyExists, "volume " + a.volume_uuid + " is already attached on " + a.host)
+            .withReason("attachment_exists");
+      }
+      RETURN_IF_ERROR(s);
+      return bumpGeneration();
+    });
+  }
+
+  Status setDetaching(const std::string& volume_uuid, const std::string& host, bool detaching) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "UPDATE attachments SET detaching = ? WHERE volume_uuid = ? AND host = ?")
+                          .bind(1, int64_t{detaching}).bind(2, volume_uuid).bind(3, host)
+                          .run());
+      if (sqlite3_changes(db_) == 0) return attachmentNotFound(volume_uuid, host);
+      return bumpGeneration();
+    });
+  }
+
+  Status removeAttachment(const std::string& volume_uuid, const std::string& host) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "DELETE FROM attachments WHERE volume_uuid = ? AND host = ?")
+                          .bind(1, volume_uuid).bind(2, host)
+                          .run());
+      if (sqlite3_changes(db_) == 0) return attachmentNotFound(volume_uuid, host);
+      return bumpGeneration();
+    });
+  }
+
+  Result<std::vector<AttachmentRecord>> listAttachments() override {
+    return queryAll(std::string(kAttachmentSelect) + " ORDER BY volume_uuid, host", readAttachment);
+  }
+
+  Result<std::vector<AttachmentRecord>> listAttachmentsOf(const std::string& volume_uuid) override {
+    return queryAll(std::string(kAttachmentSelect) + " WHERE volume_uuid = ? ORDER BY host", readAttachment,
+                    [&](Statement& q) { q.bind(1, volume_uuid); });
+  }
+
  private:
+  static constexpr const char* kAttachmentSelect =
+      "SELECT volume_uuid, host, mode, connector, detaching, created_at FROM attachments";
+  static AttachmentRecord readAttachment(const Statement& q) {
+    // The mode column only ever holds name(AttachMode) values (written above).
+    return AttachmentRecord{q.columnText(0), q.columnText(1),
+                            parseAttachMode(q.columnText(2)).value_or(AttachMode::kBlock), q.columnText(3),
+                            q.columnInt(4) != 0, q.columnInt(5)};
+  }
+  static Status attachmentNotFound(const std::string& volume_uuid, const std::string& host) {
+    return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " is not attached on " + host)
+        .withReason("attachment_not_found");
+  }
+  // Rows of `table` whose `column` equals `value`. Needs mu_ (inside a transaction).
+  Result<int64_t> countWhere(const char* table, const char* column, const std::string& value) {
+    Statement q(db_, std::string("SELECT count(*) FROM ") + table + " WHERE " + column + " = ?");
+    q.bind(1, value);
+    ASSIGN_OR_RETURN(bool row, q.step());
+    return row ? q.columnInt(0) : 0;
+  }
+
   static constexpr const char* kNodeSelect =
       "SELECT uuid, name, address, nbd_port, replication_port, token_hash, registered_at, labels FROM nodes";
   static constexpr const char* kGroupSelect =
-      "SELECT uuid, name, replicas, engine, thin, pools, replicas_on_different, overprovision, quorum "
-      "FROM resource_groups";
+      "SELECT uuid, name, replicas, engine, thin, pools, replicas_on_different, overprovision, quorum, "
+      "allow_multiattach FROM resource_groups";
   static constexpr const char* kVolumeSelect =
       "SELECT uuid, name, size_bytes, group_name, primary_node, epoch, created_at FROM volumes";
 
@@ -359,7 +462,7 @@ class SqliteStore final : public Store {
   static GroupRecord readGroup(const Statement& q) {
     return GroupRecord{q.columnText(0), q.columnText(1), static_cast<uint32_t>(q.columnInt(2)), q.columnText(3),
                        q.columnInt(4) != 0, splitNames(q.columnText(5)), splitNames(q.columnText(6)),
-                       q.columnDouble(7), q.columnInt(8) != 0};
+                       q.columnDouble(7), q.columnInt(8) != 0, q.columnInt(9) != 0};
   }
   static constexpr const char* kReplicaSelect = "SELECT volume_uuid, node_name, pool_name, diskful FROM replicas";
   static ReplicaRecord readReplica(const Statement& q) {

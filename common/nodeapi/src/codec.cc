@@ -159,6 +159,38 @@ Result<DesiredReplica> readDesiredReplica(const rapidjson::Value& v, const std::
   return d;
 }
 
+Result<AttachmentReport> readAttachmentReport(const rapidjson::Value& v, const std::string& path) {
+  ObjectReader r(v, path);
+  RETURN_IF_ERROR(r.rejectUnknownFields({"volume_uuid", "device_path", "health", "busy", "error"}));
+  AttachmentReport a;
+  ASSIGN_OR_RETURN(a.volume_uuid, r.requiredString("volume_uuid"));
+  ASSIGN_OR_RETURN(auto device_path, r.optionalString("device_path"));
+  ASSIGN_OR_RETURN(auto health, r.optionalString("health"));
+  ASSIGN_OR_RETURN(auto busy, r.optionalBool("busy"));
+  ASSIGN_OR_RETURN(auto error, r.optionalString("error"));
+  a.device_path = device_path.value_or("");
+  // A health this controller does not know (a newer node's) is read as not usable.
+  a.health = health ? deviceHealthNamed(*health).value_or(DeviceHealth::kBroken) : DeviceHealth::kAbsent;
+  a.busy = busy.value_or(false);
+  a.error = error.value_or("");
+  return a;
+}
+
+Result<DesiredAttachment> readDesiredAttachment(const rapidjson::Value& v, const std::string& path) {
+  ObjectReader r(v, path);
+  DesiredAttachment a;
+  ASSIGN_OR_RETURN(a.volume_name, requiredName(r, path, "volume_name"));
+  ASSIGN_OR_RETURN(a.volume_uuid, r.requiredString("volume_uuid"));
+  if (!isUuid(a.volume_uuid)) return invalid("field '" + path + "volume_uuid' must be a UUID");
+  ASSIGN_OR_RETURN(a.size_bytes, r.requiredUint64("size_bytes"));
+  ASSIGN_OR_RETURN(a.nbd_host, r.requiredString("nbd_host"));
+  ASSIGN_OR_RETURN(a.nbd_port, requiredPort(r, path, "nbd_port", 0));
+  ASSIGN_OR_RETURN(a.nbd_export, r.requiredString("nbd_export"));
+  ASSIGN_OR_RETURN(auto here, r.optionalBool("primary_here"));
+  a.primary_here = here.value_or(false);
+  return a;
+}
+
 }  // namespace
 
 std::string encodeRegistration(const Registration& g) {
@@ -229,14 +261,24 @@ std::string encodeStatusReport(const StatusReport& report) {
     }
     w.endArray().endObject();
   }
-  w.endArray().endObject();
+  w.endArray();
+  w.key("attachments").beginArray();
+  for (const auto& a : report.attachments) {
+    w.beginObject().field("volume_uuid", a.volume_uuid).field("device_path", a.device_path);
+    w.field("health", name(a.health)).field("busy", a.busy);
+    if (!a.error.empty()) w.field("error", a.error);
+    w.endObject();
+  }
+  w.endArray();
+  if (!report.nbd_socket.empty()) w.field("nbd_socket", report.nbd_socket);
+  w.endObject();
   return w.str();
 }
 
 Result<StatusReport> decodeStatusReport(std::string_view json) {
   ASSIGN_OR_RETURN(auto doc, json::parseObject(json));
   ObjectReader r(doc);
-  RETURN_IF_ERROR(r.rejectUnknownFields({"applied_generation", "pools", "replicas"}));
+  RETURN_IF_ERROR(r.rejectUnknownFields({"applied_generation", "pools", "replicas", "attachments", "nbd_socket"}));
   StatusReport report;
   ASSIGN_OR_RETURN(auto gen, r.optionalUint64("applied_generation"));
   report.applied_generation = gen.value_or(0);
@@ -247,6 +289,14 @@ Result<StatusReport> decodeStatusReport(std::string_view json) {
                      readReplicaReport(*replicas[i], "replicas[" + std::to_string(i) + "]."));
     report.replicas.push_back(std::move(rep));
   }
+  ASSIGN_OR_RETURN(auto attachments, r.optionalObjectArray("attachments"));
+  for (size_t i = 0; i < attachments.size(); ++i) {
+    ASSIGN_OR_RETURN(AttachmentReport a,
+                     readAttachmentReport(*attachments[i], "attachments[" + std::to_string(i) + "]."));
+    report.attachments.push_back(std::move(a));
+  }
+  ASSIGN_OR_RETURN(auto socket, r.optionalString("nbd_socket"));
+  report.nbd_socket = socket.value_or("");
   return report;
 }
 
@@ -265,6 +315,13 @@ std::string encodeDesiredState(const DesiredState& s) {
     }
     w.endArray().endObject();
   }
+  w.endArray();
+  w.key("attachments").beginArray();
+  for (const auto& a : s.attachments) {
+    w.beginObject().field("volume_name", a.volume_name).field("volume_uuid", a.volume_uuid);
+    w.field("size_bytes", a.size_bytes).field("nbd_host", a.nbd_host).field("nbd_port", uint64_t{a.nbd_port});
+    w.field("nbd_export", a.nbd_export).field("primary_here", a.primary_here).endObject();
+  }
   w.endArray().endObject();
   return w.str();
 }
@@ -281,6 +338,12 @@ Result<DesiredState> decodeDesiredState(std::string_view json) {
     ASSIGN_OR_RETURN(DesiredReplica d,
                      readDesiredReplica(*replicas[i], "replicas[" + std::to_string(i) + "]."));
     s.replicas.push_back(std::move(d));
+  }
+  ASSIGN_OR_RETURN(auto attachments, r.optionalObjectArray("attachments"));
+  for (size_t i = 0; i < attachments.size(); ++i) {
+    ASSIGN_OR_RETURN(DesiredAttachment a,
+                     readDesiredAttachment(*attachments[i], "attachments[" + std::to_string(i) + "]."));
+    s.attachments.push_back(std::move(a));
   }
   return s;
 }

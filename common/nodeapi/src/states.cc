@@ -18,8 +18,17 @@ constexpr NameEntry<PeerState> kPeerStates[] = {
     {PeerState::kSplitBrain, "split_brain"},
 };
 
+constexpr NameEntry<DeviceHealth> kDeviceHealths[] = {
+    {DeviceHealth::kHealthy, "healthy"},
+    {DeviceHealth::kDisconnected, "disconnected"},
+    {DeviceHealth::kBroken, "broken"},
+    {DeviceHealth::kAbsent, "absent"},
+};
+
 }  // namespace
 
+std::string_view name(DeviceHealth health) { return nameIn(kDeviceHealths, health); }
+std::optional<DeviceHealth> deviceHealthNamed(std::string_view name) { return valueIn(kDeviceHealths, name); }
 std::string_view name(DiskState state) { return nameIn(kDiskStates, state); }
 std::string_view name(PeerState state) { return nameIn(kPeerStates, state); }
 std::optional<DiskState> diskStateNamed(std::string_view name) { return valueIn(kDiskStates, name); }

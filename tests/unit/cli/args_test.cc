@@ -94,6 +94,37 @@ TEST(ParseCommand, VolumePromote) {
   EXPECT_FALSE(commandOf({"volume", "create", "v1", "--size", "1G", "--group", "g", "--force"}).isOk());
 }
 
+// volume attach|detach|attachments map onto the attachment routes; host and mode are checked.
+TEST(ParseCommand, VolumeAttachDetachAndList) {
+  auto attach = commandOf({"volume", "attach", "v1", "--host", "h1"});
+  ASSERT_TRUE(attach.isOk()) << attach.status().toString();
+  ApiCall call = apiCallFor(*attach);
+  EXPECT_EQ(call.method, "POST");
+  EXPECT_EQ(call.target, "/v1/volumes/v1/attachments");
+  EXPECT_EQ(call.body, R"({"host":"h1","mode":"block"})");
+  EXPECT_EQ(apiCallFor(*commandOf({"volume", "attach", "v1", "--host=h1", "--mode", "nbd"})).body,
+            R"({"host":"h1","mode":"nbd"})");
+  EXPECT_FALSE(commandOf({"volume", "attach", "v1"}).isOk()) << "needs --host";
+  EXPECT_FALSE(commandOf({"volume", "attach", "v1", "--host", "h1", "--mode", "iscsi"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "attach", "v1", "--host", "bad host"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "attach", "v1", "--host", "h1", "--force"}).isOk());
+
+  ApiCall detach = apiCallFor(*commandOf({"volume", "detach", "v1", "--host", "h1"}));
+  EXPECT_EQ(detach.method, "DELETE");
+  EXPECT_EQ(detach.target, "/v1/volumes/v1/attachments/h1");
+  EXPECT_EQ(detach.body, "");
+  EXPECT_EQ(apiCallFor(*commandOf({"volume", "detach", "v1", "--host", "h1", "--force"})).target,
+            "/v1/volumes/v1/attachments/h1?force=true");
+  EXPECT_FALSE(commandOf({"volume", "detach", "v1", "--host", "h1", "--mode", "nbd"}).isOk());
+
+  ApiCall list = apiCallFor(*commandOf({"volume", "attachments", "v1"}));
+  EXPECT_EQ(list.method, "GET");
+  EXPECT_EQ(list.target, "/v1/volumes/v1/attachments");
+  EXPECT_FALSE(commandOf({"volume", "attachments"}).isOk());
+  EXPECT_EQ(apiCallFor(*commandOf({"group", "create", "g", "--replicas", "2", "--multiattach"})).body,
+            R"({"name":"g","replicas":2,"engine":"native","thin":true,"allow_multiattach":true})");
+}
+
 // Pool and label lists and the over-provisioning ratio are checked before anything is sent.
 TEST(ParseCommand, RejectsBadPlacementOptions) {
   EXPECT_FALSE(commandOf({"group", "create", "g", "--replicas", "2", "--pools", "a,,b"}).isOk());

@@ -12,6 +12,30 @@ Command commandOf(CommandKind kind, const std::string& name = "") {
   return c;
 }
 
+// An attach prints where the host finds the volume; the list is a table; detach is one line.
+TEST(RenderSuccess, Attachments) {
+  Command attach = commandOf(CommandKind::kVolumeAttach, "v1");
+  attach.host = "h1";
+  const std::string block = R"({"volume":"v1","host":"h1","mode":"block","state":"attached","reason":"",
+    "connector":null,"connection_info":{"driver_volume_type":"local","data":{"device_path":"/dev/tandem/v1"}}})";
+  EXPECT_EQ(*renderSuccess(attach, 201, block), "attached volume 'v1' on h1 (block, attached): /dev/tandem/v1\n");
+  EXPECT_EQ(*renderSuccess(attach, 200, block),
+            "volume 'v1' was already attached on h1 (block, attached): /dev/tandem/v1\n");
+  const std::string list = R"({"attachments":[)" + block + R"(,
+    {"volume":"v1","host":"h2","mode":"nbd","state":"attached","reason":"","connector":null,
+     "connection_info":{"driver_volume_type":"nbd","data":{"uri":"nbd://10.0.0.1:10809/v1","host":"10.0.0.1",
+     "port":10809,"export":"v1","socket":"/run/n.sock"}}}]})";
+  EXPECT_EQ(*renderSuccess(commandOf(CommandKind::kVolumeAttachments, "v1"), 200, list),
+            "HOST  MODE   STATE     PATH/URI\n"
+            "h1    block  attached  /dev/tandem/v1\n"
+            "h2    nbd    attached  nbd://10.0.0.1:10809/v1 (socket /run/n.sock)\n");
+  EXPECT_EQ(*renderSuccess(commandOf(CommandKind::kVolumeAttachments, "v1"), 200, R"({"attachments":[]})"),
+            "not attached\n");
+  Command detach = commandOf(CommandKind::kVolumeDetach, "v1");
+  detach.host = "h1";
+  EXPECT_EQ(*renderSuccess(detach, 204, ""), "detached volume 'v1' from h1\n");
+}
+
 // Nodes render as an aligned table; pool objects and pool names both list by name.
 TEST(RenderSuccess, NodeListIsAnAlignedTable) {
   const std::string body = R"({"nodes":[

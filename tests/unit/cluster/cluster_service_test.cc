@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace tandem::controller {
@@ -113,6 +114,121 @@ TEST_F(ClusterServiceTest, LivenessFollowsHeartbeats) {
   ASSERT_TRUE(cluster_->reportStatus("n1", {}).isOk());
   EXPECT_TRUE(cluster_->getNode("n1")->online);
   EXPECT_EQ(cluster_->reportStatus("n9", {}).code(), ErrorCode::kNotFound);
+}
+
+// A block detach waits for the host's report made after it applied the change: a busy device
+// restores the attachment (device_busy), a removed one completes the detach; the volume can then
+// be deleted. The callbacks run without the service's lock.
+TEST_F(ClusterServiceTest, DetachWaitsForTheHostsReport) {
+  RegisterNodeRequest storage;
+  storage.name = "n1";
+  storage.address = "127.0.0.1";
+  storage.nbd_port = 10809;
+  storage.replication_port = 7000;
+  storage.pools = {PoolReport{"p", "file", true, false, 1 << 30, 1 << 30, 0}};
+  ASSERT_TRUE(cluster_->registerNode(storage).isOk());
+  ASSERT_TRUE(registerNode("n2").isOk());
+  GroupRecord group;
+  group.name = "g";
+  group.replicas = 1;
+  ASSERT_TRUE(cluster_->createGroup(group).isOk());
+  auto created = cluster_->createVolume({"v", 1 << 20, "g"});
+  ASSERT_TRUE(created.isOk()) << created.status().toString();
+  const std::string uuid = created->first.volume.uuid;
+
+  auto attached = cluster_->attachVolume("v", {"n2", AttachMode::kBlock, ""});
+  ASSERT_TRUE(attached.isOk()) << attached.status().toString();
+  EXPECT_TRUE(attached->second);
+  EXPECT_FALSE(cluster_->attachVolume("v", {"n2", AttachMode::kBlock, ""})->second) << "a repeat is the same";
+  EXPECT_EQ(cluster_->deleteVolume("v").reason(), "volume_attached");
+  EXPECT_EQ(cluster_->getVolume("v")->attached_hosts, std::vector<std::string>{"n2"});
+
+  NodeStatusReport device;
+  device.attachments = {{uuid, "/dev/tandem/v", nodeapi::DeviceHealth::kHealthy, false, ""}};
+  ASSERT_TRUE(cluster_->reportStatus("n2", device).isOk());
+  EXPECT_EQ(cluster_->listAttachments("v")->at(0).state, AttachmentState::kAttached);
+
+  std::optional<Status> result;
+  auto detach = [&] {
+    result.reset();
+    cluster_->detachVolume("v", "n2", false, [&](Status s) {
+      EXPECT_TRUE(lockIsFree());
+      joinProbe();
+      probe_done_ = false;
+      result = s;
+    });
+  };
+  detach();
+  ASSERT_FALSE(result.has_value()) << "waits for the host";
+  EXPECT_EQ(cluster_->listAttachments("v")->at(0).state, AttachmentState::kDetaching);
+  EXPECT_TRUE(cluster_->desiredState("n2")->attachments.empty());
+  ASSERT_TRUE(cluster_->reportStatus("n2", device).isOk());
+  ASSERT_FALSE(result.has_value()) << "a report from before the change decides nothing";
+
+  device.applied_generation = *cluster_->storeGeneration();
+  device.attachments[0].busy = true;
+  device.attachments[0].error = "device_busy: mounted on /mnt";
+  ASSERT_TRUE(cluster_->reportStatus("n2", device).isOk());
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->reason(), "device_busy");
+  EXPECT_NE(result->message().find("mounted on /mnt"), std::string::npos) << result->message();
+  EXPECT_EQ(cluster_->listAttachments("v")->at(0).state, AttachmentState::kAttached);
+  EXPECT_EQ(cluster_->desiredState("n2")->attachments.size(), 1u);
+
+  detach();
+  ASSERT_FALSE(result.has_value());
+  NodeStatusReport gone;
+  gone.applied_generation = *cluster_->storeGeneration();
+  ASSERT_TRUE(cluster_->reportStatus("n2", gone).isOk());
+  ASSERT_TRUE(result.has_value());
+  EXPECT_TRUE(result->isOk()) << result->toString();
+  EXPECT_TRUE(cluster_->listAttachments("v")->empty());
+  detach();
+  ASSERT_TRUE(result.has_value() && result->isOk()) << "detaching what is not attached is fine";
+  EXPECT_TRUE(cluster_->deleteVolume("v").isOk());
+}
+
+// A host that stays silent: the detach gives up at the deadline and restores the attachment;
+// an offline host needs force, which forgets the attachment at once.
+TEST_F(ClusterServiceTest, DetachTimesOutAndForceForgetsAnOfflineHost) {
+  RegisterNodeRequest storage;
+  storage.name = "n1";
+  storage.address = "127.0.0.1";
+  storage.nbd_port = 10809;
+  storage.replication_port = 7000;
+  storage.pools = {PoolReport{"p", "file", true, false, 1 << 30, 1 << 30, 0}};
+  ASSERT_TRUE(cluster_->registerNode(storage).isOk());
+  ASSERT_TRUE(registerNode("n2").isOk());
+  GroupRecord group;
+  group.name = "g";
+  group.replicas = 1;
+  ASSERT_TRUE(cluster_->createGroup(group).isOk());
+  ASSERT_TRUE(cluster_->createVolume({"v", 1 << 20, "g"}).isOk());
+  ASSERT_TRUE(cluster_->attachVolume("v", {"n2", AttachMode::kBlock, ""}).isOk());
+  EXPECT_EQ(cluster_->attachVolume("v", {"n9", AttachMode::kBlock, ""}).status().reason(), "node_not_found");
+  EXPECT_EQ(cluster_->attachVolume("v", {"n1", AttachMode::kBlock, ""}).status().reason(),
+            "multiattach_not_allowed");
+
+  std::optional<Status> result;
+  cluster_->detachVolume("v", "n2", false, [&](Status s) { result = s; });
+  ASSERT_FALSE(result.has_value());
+  clock_.advance(9s);
+  ASSERT_TRUE(cluster_->reportStatus("n1", {}).isOk());
+  cluster_->tick();
+  ASSERT_FALSE(result.has_value()) << "n2 is offline, but the wait has not ended";
+  clock_.advance(2s);
+  cluster_->tick();
+  ASSERT_TRUE(result.has_value()) << "the wait ended";
+  EXPECT_EQ(result->reason(), "detach_timeout");
+  EXPECT_EQ(cluster_->listAttachments("v")->size(), 1u);
+
+  cluster_->detachVolume("v", "n2", false, [&](Status s) { result = s; });
+  EXPECT_EQ(result->reason(), "node_offline");
+  cluster_->detachVolume("v", "n2", true, [&](Status s) { result = s; });
+  EXPECT_TRUE(result->isOk()) << result->toString();
+  EXPECT_TRUE(cluster_->listAttachments("v")->empty());
+  cluster_->detachVolume("nope", "n2", true, [&](Status s) { result = s; });
+  EXPECT_EQ(result->reason(), "volume_not_found");
 }
 
 }  // namespace

@@ -78,6 +78,7 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
   ASSERT_EQ(sqlite3_exec(db,
                          "ALTER TABLE nodes DROP COLUMN labels; ALTER TABLE resource_groups DROP COLUMN overprovision;"
                          "ALTER TABLE resource_groups DROP COLUMN quorum;"
+                         "ALTER TABLE resource_groups DROP COLUMN allow_multiattach; DROP TABLE attachments;"
                          "UPDATE schema_version SET version = 1;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK)
@@ -90,6 +91,8 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
   EXPECT_DOUBLE_EQ(store->getGroup("thin")->overprovision, kDefaultOverprovision);
   EXPECT_DOUBLE_EQ(store->getGroup("thick")->overprovision, 1.0);
   EXPECT_FALSE(store->getGroup("thin")->quorum) << "groups from before quorum existed keep writing alone";
+  EXPECT_FALSE(store->getGroup("thin")->allow_multiattach);
+  EXPECT_TRUE(store->listAttachments()->empty());
 }
 
 // A state generation that is not a number (a damaged database) is an error, not a crash.
@@ -163,6 +166,46 @@ TEST_F(StoreTest, ConflictsAreTypedAndAtomic) {
   EXPECT_EQ(store->deleteGroup("g").code(), ErrorCode::kConflict);
   EXPECT_EQ(store->deleteVolume("nope").code(), ErrorCode::kNotFound);
   EXPECT_EQ(store->getVolume("nope").status().reason(), "volume_not_found");
+}
+
+// Attachments persist (connector as given), bump the generation, block deleting their volume
+// and node, and refuse duplicates; multi-attach is a group setting (off by default).
+TEST_F(StoreTest, AttachmentsRoundTripAndBlockDeletes) {
+  {
+    auto store = open();
+    GroupRecord g{"gu", "g", 1, "native", true, {}, {}};
+    g.allow_multiattach = true;
+    ASSERT_TRUE(store->createGroup(g).isOk());
+    ASSERT_TRUE(store->createGroup({"hu", "h", 1, "native", true, {}, {}}).isOk());
+    ASSERT_TRUE(store->upsertNode({"nu", "n2", "127.0.0.1", 1, 2, "x", 0, {}}, {}).isOk());
+    ASSERT_TRUE(store->createVolume({"vu", "v", 4096, "g", "n1", 1, 0}, {{"vu", "n1", "p", true}}).isOk());
+    uint64_t before = *store->generation();
+    AttachmentRecord a{"vu", "n2", AttachMode::kNbd, R"({"host":"n2"})", false, 42};
+    ASSERT_TRUE(store->addAttachment(a).isOk());
+    EXPECT_EQ(*store->generation(), before + 1);
+    EXPECT_EQ(store->addAttachment(a).reason(), "attachment_exists");
+    EXPECT_EQ(store->addAttachment({"nope", "n2", AttachMode::kBlock, "", false, 0}).reason(), "volume_not_found");
+    Status del = store->deleteVolume("v");
+    EXPECT_EQ(del.code(), ErrorCode::kConflict);
+    EXPECT_EQ(del.reason(), "volume_attached");
+    EXPECT_NE(del.message().find("n2"), std::string::npos) << del.message();
+    EXPECT_EQ(store->deleteNode("n2").reason(), "node_in_use");
+    ASSERT_TRUE(store->setDetaching("vu", "n2", true).isOk());
+    EXPECT_EQ(store->setDetaching("vu", "n9", true).reason(), "attachment_not_found");
+  }
+  auto store = open();
+  EXPECT_TRUE(store->getGroup("g")->allow_multiattach);
+  EXPECT_FALSE(store->getGroup("h")->allow_multiattach);
+  auto all = store->listAttachments();
+  ASSERT_TRUE(all.isOk());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0], (AttachmentRecord{"vu", "n2", AttachMode::kNbd, R"({"host":"n2"})", true, 42}));
+  EXPECT_EQ(*store->listAttachmentsOf("vu"), *all);
+  EXPECT_TRUE(store->listAttachmentsOf("other")->empty());
+  ASSERT_TRUE(store->removeAttachment("vu", "n2").isOk());
+  EXPECT_EQ(store->removeAttachment("vu", "n2").reason(), "attachment_not_found");
+  EXPECT_TRUE(store->deleteVolume("v").isOk());
+  EXPECT_TRUE(store->deleteNode("n2").isOk());
 }
 
 }  // namespace

@@ -34,6 +34,11 @@ StatusReport statusReport() {
       primary,
       ReplicaReport{"6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", DiskState::kInconsistent, "", false, "", {}},
       ReplicaReport{"7d2a7c8f-3e6f-4c9f-8b46-1d8e3a0c2b33", DiskState::kFailed, "", false, "pool full", {}}};
+  s.attachments = {AttachmentReport{kUuid, "/dev/tandem/v", DeviceHealth::kHealthy, true, "device_busy: mounted"},
+                   AttachmentReport{"6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", "", DeviceHealth::kAbsent, false, "x"},
+                   AttachmentReport{"u3", "/dev/tandem/w", DeviceHealth::kDisconnected, false, ""},
+                   AttachmentReport{"u4", "/dev/tandem/x", DeviceHealth::kBroken, false, ""}};
+  s.nbd_socket = "/var/lib/tandem/nbd.sock";
   return s;
 }
 
@@ -53,6 +58,8 @@ DesiredState desiredState() {
                                       {DesiredPeer{"n2", "127.0.0.1", 7000}, DesiredPeer{"n3", "h3", 7001}}});
   s.replicas.push_back(
       DesiredReplica{"w", "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", 8192, 1, "p", true, false, false, {}});
+  s.attachments = {DesiredAttachment{"v", kUuid, 4096, "10.0.0.2", 10809, "v", false},
+                   DesiredAttachment{"w", "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", 8192, "h", 1, "w", true}};
   return s;
 }
 
@@ -191,6 +198,10 @@ TEST(NodeApiCodec, RefusesMalformedStatusReports) {
        "'pools[0].free_bytes'", "invalid_field"},
       {R"({"replicas":{}})", "'replicas'", "invalid_field"},
       {R"({"node":"n1"})", "'node'", "unknown_field"},
+      {R"({"attachments":[{"health":"healthy"}]})", "'attachments[0].volume_uuid'", "missing_field"},
+      {R"({"attachments":[{"volume_uuid":"u","busy":"yes"}]})", "'attachments[0].busy'", "invalid_field"},
+      {R"({"attachments":[{"volume_uuid":"u","path":"/x"}]})", "'attachments[0].path'", "unknown_field"},
+      {R"({"nbd_socket":7})", "'nbd_socket'", "invalid_field"},
   };
   for (const auto& m : cases) {
     auto r = decodeStatusReport(m.json);
@@ -226,6 +237,12 @@ TEST(NodeApiCodec, RefusesMalformedDesiredStates) {
        "'replicas[0].peers[0].port'"},
       {head + "{" + volume + R"(,"pool":"p","peers":[{"node":"n2","port":7000}]}]})",
        "'replicas[0].peers[0].host'"},
+      {R"({"generation":1,"cluster_id":"c","node":"n","attachments":[{"volume_name":"v","volume_uuid":"../x",)"
+       R"("size_bytes":4096,"nbd_host":"h","nbd_port":1,"nbd_export":"v"}]})",
+       "'attachments[0].volume_uuid'"},
+      {std::string(R"({"generation":1,"cluster_id":"c","node":"n","attachments":[{"volume_name":"v","volume_uuid":")") +
+           kUuid + R"(","size_bytes":4096,"nbd_host":"h","nbd_port":1}]})",
+       "'attachments[0].nbd_export'"},
   };
   for (const auto& [json, field] : cases) {
     auto r = decodeDesiredState(json);

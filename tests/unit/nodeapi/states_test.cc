@@ -17,6 +17,11 @@ TEST(NodeApiStates, NamesRoundTrip) {
     EXPECT_NE(name(s), "unknown");
     EXPECT_EQ(peerStateNamed(name(s)), s) << name(s);
   }
+  for (DeviceHealth h : {DeviceHealth::kHealthy, DeviceHealth::kDisconnected, DeviceHealth::kBroken,
+                         DeviceHealth::kAbsent}) {
+    EXPECT_NE(name(h), "unknown");
+    EXPECT_EQ(deviceHealthNamed(name(h)), h) << name(h);
+  }
 }
 
 // The wire names are the controller's snake_case ones (the engine's CamelCase is not on the wire).

@@ -25,6 +25,9 @@ enum class CommandKind {
   kVolumeShow,
   kVolumeDelete,
   kVolumePromote,
+  kVolumeAttach,
+  kVolumeDetach,
+  kVolumeAttachments,
   kVersion,
 };
 
@@ -40,8 +43,11 @@ struct Command {
   std::string quorum;                  // group create --quorum off|majority (empty: the default)
   uint64_t size_bytes = 0;     // volume create
   std::string group;           // volume create
+  bool multiattach = false;    // group create --multiattach (allow_multiattach)
   std::string node;            // volume promote --node
-  bool force = false;          // volume promote --force
+  bool force = false;          // volume promote --force, volume detach --force
+  std::string host;            // volume attach|detach --host
+  std::string mode = "block";  // volume attach --mode block|nbd
 };
 
 // Validates the words and options: known command, right number of arguments, required options

@@ -8,6 +8,7 @@
 //   promotion.h             whether a replica may become the primary
 //   desired_state_builder.h a node's desired state from the declared state
 //   desired_state_watch.h   the pending desired-state long-polls
+//   attachments.h           attach rules, attachment views and connection info
 //
 // Thread-safety: all methods are thread-safe. mu_ guards the observed state and the healing
 // warnings, and serializes every read-modify-write of the store (registration, creates,
@@ -30,6 +31,7 @@
 
 #include "tandem/common/clock.h"
 #include "tandem/common/status.h"
+#include "tandem/controller/attachments.h"
 #include "tandem/controller/cluster_views.h"
 #include "tandem/controller/desired_state_watch.h"
 #include "tandem/controller/observed_state.h"
@@ -43,6 +45,8 @@ struct ClusterOptions {
   // Self-healing: a secondary replica whose node has been offline this long (and that the
   // primary no longer counts as up to date) is re-created on another node. 0: never.
   std::chrono::milliseconds replace_after{0};
+  // How long a detach waits for the host to report its block device removed (or busy).
+  std::chrono::milliseconds detach_wait{10000};
 };
 
 struct CreateVolumeRequest {
@@ -91,6 +95,22 @@ class ClusterService {
   // replica has its generation. Idempotent for the current primary.
   Result<VolumeView> promoteVolume(const std::string& name, const std::string& node, bool force);
 
+  // Attaches the volume on `request.host` (see checkAttach in attachments.h for the refusals);
+  // kNotFound (volume_not_found). Repeating it returns the same attachment with created=false.
+  Result<std::pair<AttachmentView, bool>> attachVolume(const std::string& volume, const AttachRequest& request);
+  // The volume's attachments; kNotFound (volume_not_found).
+  Result<std::vector<AttachmentView>> listAttachments(const std::string& volume);
+  // Detaches the volume from `host`; calls `done` once (from this thread, reportStatus() or tick()).
+  // OK when it was not attached there; kNotFound (volume_not_found). An nbd attachment, or any
+  // attachment of an offline host with `force`, is removed at once; an offline host without
+  // `force` is kConflict (node_offline). A block attachment on an online host is marked
+  // detaching (the host's desired state drops it) and `done` waits for the host's next report
+  // made after it applied that change: device gone → removed, OK; device busy → unmarked,
+  // kConflict (device_busy); no such report within detach_wait → unmarked, kUnavailable
+  // (detach_timeout).
+  void detachVolume(const std::string& volume, const std::string& host, bool force,
+                    std::function<void(Status)> done);
+
   Result<DesiredState> desiredState(const std::string& node);
   // Replicas moved by self-healing since this service started.
   uint64_t replicasReplaced() const { return replicas_replaced_.load(); }
@@ -114,6 +134,18 @@ class ClusterService {
   bool replaceLostReplicasLocked();
   // Answers the long-polls that are due. Must be called without mu_.
   void notifyWatchers();
+  // A detach waiting for its host's report.
+  struct PendingDetach {
+    std::string volume_uuid;
+    std::string volume;
+    std::string host;
+    uint64_t generation = 0;  // the state generation that dropped the device from the host
+    std::chrono::steady_clock::time_point deadline;
+    std::function<void(Status)> done;
+  };
+  // Settles the pending detaches that `host`'s report (or, with host empty, the clock) decides.
+  // Needs mu_; returns the callbacks to call, with their results, after releasing it.
+  std::vector<std::pair<std::function<void(Status)>, Status>> settleDetachesLocked(const std::string& host);
 
   Store& store_;
   Clock& clock_;
@@ -122,6 +154,7 @@ class ClusterService {
   std::mutex mu_;
   ObservedState observed_;             // guarded by mu_
   std::set<std::string> heal_warned_;  // guarded by mu_: "volume/node:reason" already logged
+  std::vector<PendingDetach> pending_detaches_;  // guarded by mu_
   std::atomic<uint64_t> replicas_replaced_{0};
   DesiredStateWatch watch_;  // thread-safe on its own
 };

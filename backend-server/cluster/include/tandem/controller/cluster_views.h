@@ -60,6 +60,7 @@ enum class ReplicaState {
 enum class VolumeState {
   kCreating,   // some replicas not reported yet, none bad or syncing
   kAvailable,  // every replica up to date
+  kAttached,   // available, and attached on some host (attached_hosts)
   kResyncing,  // some replicas syncing, none bad
   kDegraded,   // some replica offline, outdated or in error (reason names each)
 };
@@ -84,6 +85,7 @@ struct VolumeView {
   std::string reason;
   std::string nbd_uri;  // where the primary serves it
   std::vector<ReplicaView> replicas;
+  std::vector<std::string> attached_hosts;  // hosts it is attached on (detaching ones included)
 };
 
 }  // namespace tandem::controller

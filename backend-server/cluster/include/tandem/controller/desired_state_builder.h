@@ -1,6 +1,7 @@
 // The desired state of one node, built from the declared state: every replica placed on it, with
 // its volume, its resource group's provisioning and quorum, its role (primary or not) and its
-// peers' replication addresses (the volume's other diskful replicas). Pure.
+// peers' replication addresses (the volume's other diskful replicas); and every block attachment
+// on it that is not being detached, with the primary's NBD endpoint. Pure.
 #pragma once
 
 #include <cstdint>
@@ -21,10 +22,12 @@ struct DeclaredState {
   std::vector<ReplicaRecord> replicas;
   std::vector<NodeRecord> nodes;
   std::vector<GroupRecord> groups;
+  std::vector<AttachmentRecord> attachments;
 };
 
 // kNotFound (node_not_found) when `node` is not registered. A volume whose group is gone is thin
-// and without quorum; a peer whose node is gone is left out.
+// and without quorum; a peer whose node is gone is left out, and so is an attachment whose volume
+// or primary node is gone.
 Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredState& declared);
 
 }  // namespace tandem::controller

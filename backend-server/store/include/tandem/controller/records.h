@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tandem::controller {
@@ -42,6 +44,7 @@ struct GroupRecord {
   std::vector<std::string> replicas_on_different;   // node label keys whose values must differ
   double overprovision = kDefaultOverprovision;     // thin groups: provisioned may reach total × this
   bool quorum = false;                              // writes need a majority of up-to-date replicas
+  bool allow_multiattach = false;                   // a volume may be attached on several hosts at once
 };
 
 struct VolumeRecord {
@@ -59,6 +62,23 @@ struct ReplicaRecord {
   std::string node_name;
   std::string pool_name;
   bool diskful = true;
+};
+
+// How a host uses an attached volume: a local block device (/dev/tandem/<volume>) or an NBD URI.
+enum class AttachMode { kBlock, kNbd };
+// "block", "nbd" (the API's and the store's names).
+std::string_view name(AttachMode mode);
+std::optional<AttachMode> parseAttachMode(std::string_view text);
+
+// A volume attached (or being detached) on a host.
+struct AttachmentRecord {
+  std::string volume_uuid;
+  std::string host;               // node name
+  AttachMode mode = AttachMode::kBlock;
+  std::string connector;          // Cinder's connector object as given (JSON text); "" when none
+  bool detaching = false;         // a detach waits for the host to remove the device
+  int64_t created_at = 0;         // unix seconds
+  bool operator==(const AttachmentRecord&) const = default;
 };
 
 }  // namespace tandem::controller

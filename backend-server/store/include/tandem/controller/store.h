@@ -27,7 +27,8 @@ class Store {
   // Inserts or replaces the node (by name) and its pools. Bumps the generation.
   virtual Status upsertNode(const NodeRecord& node, const std::vector<PoolRecord>& pools) = 0;
   virtual Result<NodeRecord> getNode(const std::string& name) = 0;  // kNotFound
-  // Removes the node and its pools. kNotFound; kConflict (node_in_use) while it holds replicas.
+  // Removes the node and its pools. kNotFound; kConflict (node_in_use) while it holds replicas or
+  // attachments.
   // Bumps the generation.
   virtual Status deleteNode(const std::string& name) = 0;
   virtual Result<std::vector<NodeRecord>> listNodes() = 0;
@@ -43,7 +44,8 @@ class Store {
   virtual Status createVolume(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas) = 0;
   virtual Result<VolumeRecord> getVolume(const std::string& name) = 0;
   virtual Result<std::vector<VolumeRecord>> listVolumes() = 0;
-  // Removes the volume and its replicas. kNotFound. Bumps the generation.
+  // Removes the volume and its replicas. kNotFound; kConflict (volume_attached) while some host
+  // has it attached. Bumps the generation.
   virtual Status deleteVolume(const std::string& name) = 0;
   virtual Result<std::vector<ReplicaRecord>> listReplicas() = 0;
   // The replicas of one volume (empty for an unknown uuid).
@@ -55,6 +57,19 @@ class Store {
   // one on the replacement's node. Bumps the generation.
   virtual Status replaceReplica(const std::string& volume_uuid, const std::string& from_node,
                                 const ReplicaRecord& replacement) = 0;
+
+  // Attachments. addAttachment: kNotFound (volume_not_found) for an unknown volume uuid;
+  // kAlreadyExists (attachment_exists) when the host already has one. Bumps the generation.
+  virtual Status addAttachment(const AttachmentRecord& attachment) = 0;
+  // Marks (or unmarks) the host's attachment as detaching. kNotFound (attachment_not_found).
+  // Bumps the generation.
+  virtual Status setDetaching(const std::string& volume_uuid, const std::string& host, bool detaching) = 0;
+  // Removes the host's attachment. kNotFound (attachment_not_found). Bumps the generation.
+  virtual Status removeAttachment(const std::string& volume_uuid, const std::string& host) = 0;
+  // Every attachment, by volume uuid then host.
+  virtual Result<std::vector<AttachmentRecord>> listAttachments() = 0;
+  // The attachments of one volume, by host (empty for an unknown uuid).
+  virtual Result<std::vector<AttachmentRecord>> listAttachmentsOf(const std::string& volume_uuid) = 0;
 };
 
 struct SqliteStoreOptions {

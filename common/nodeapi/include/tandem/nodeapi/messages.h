@@ -65,11 +65,23 @@ struct ReplicaReport {
   bool operator==(const ReplicaReport&) const = default;
 };
 
+// A local block device the node holds for an attachment (or failed to make or remove).
+struct AttachmentReport {
+  std::string volume_uuid;
+  std::string device_path;  // the stable path (<link root>/<volume>) when the device exists
+  DeviceHealth health = DeviceHealth::kAbsent;
+  bool busy = false;   // a detach was refused: the device is mounted or open
+  std::string error;   // why the last attach or detach failed
+  bool operator==(const AttachmentReport&) const = default;
+};
+
 // The heartbeat: observed state, resent whole every interval.
 struct StatusReport {
   uint64_t applied_generation = 0;  // the last desired-state generation the node applied
   std::vector<PoolReport> pools;
   std::vector<ReplicaReport> replicas;
+  std::vector<AttachmentReport> attachments;  // every attachment device the node holds or is making
+  std::string nbd_socket;                     // the node's NBD UNIX socket ("" when none)
   bool operator==(const StatusReport&) const = default;
 };
 
@@ -93,12 +105,26 @@ struct DesiredReplica {
   bool operator==(const DesiredReplica&) const = default;
 };
 
-// Every replica placed on one node, at one state generation of one cluster.
+// A volume to attach on the node as a local block device, served by the primary's NBD export.
+struct DesiredAttachment {
+  std::string volume_name;
+  std::string volume_uuid;  // always a UUID
+  uint64_t size_bytes = 0;
+  std::string nbd_host;    // the primary's NBD endpoint (TCP)
+  uint16_t nbd_port = 0;
+  std::string nbd_export;  // the export name (the volume's name)
+  bool primary_here = false;  // the primary is this node: the node may use its own UNIX socket
+  bool operator==(const DesiredAttachment&) const = default;
+};
+
+// Every replica placed on one node and every block attachment on it, at one state generation
+// of one cluster. An attachment device the node holds and that is not listed is to be removed.
 struct DesiredState {
   uint64_t generation = 0;
   std::string cluster_id;
   std::string node;
   std::vector<DesiredReplica> replicas;
+  std::vector<DesiredAttachment> attachments;
   bool operator==(const DesiredState&) const = default;
 };
 

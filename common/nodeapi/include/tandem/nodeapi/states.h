@@ -25,10 +25,20 @@ enum class PeerState {
   kSplitBrain,  // its copy holds writes the primary does not have: kept untouched for an operator
 };
 
+// A local block device of an attachment on the node (see replication/attach).
+enum class DeviceHealth {
+  kHealthy,       // present, connected to the current primary
+  kDisconnected,  // present, not connected: I/O fails with EIO while it reconnects
+  kBroken,        // its server or device is gone: I/O fails with EIO for good
+  kAbsent,        // not made (yet): the report's error says why
+};
+
 std::string_view name(DiskState state);
+std::string_view name(DeviceHealth health);
 std::string_view name(PeerState state);
 // The value with that wire name, or nullopt.
 std::optional<DiskState> diskStateNamed(std::string_view name);
 std::optional<PeerState> peerStateNamed(std::string_view name);
+std::optional<DeviceHealth> deviceHealthNamed(std::string_view name);
 
 }  // namespace tandem::nodeapi

@@ -1,0 +1,85 @@
+// Attachments: the rules for attaching a volume on a host and the attachment's view. Pure (no
+// store, no clock, no lock); the caller holds whatever guards `observed`.
+//
+// checkAttach, in this order:
+//  - kUnprocessable (node_not_found): `host` is not a registered node;
+//  - the host's existing attachment with the same mode: returned (a repeated attach is the same
+//    attachment, whatever the host's liveness);
+//  - kConflict (attachment_exists): the host has it attached in the other mode, or it is being
+//    detached there;
+//  - kConflict (node_offline): the host is offline;
+//  - kConflict (multiattach_not_allowed): another host has it attached and the volume's resource
+//    group does not allow multi-attach.
+// OK with nullopt: a new attachment may be made.
+//
+// deriveAttachmentView: `detaching` while a detach waits for the host; an nbd attachment needs
+// nothing on the host and is `attached`; a block attachment is `attached` once the host reports
+// its device healthy (or disconnected: the device exists and reconnects), `error` with the
+// reason when the host reports a broken device or an error, else `attaching`.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tandem/common/status.h"
+#include "tandem/controller/observed_state.h"
+#include "tandem/controller/records.h"
+
+namespace tandem::controller {
+
+// Where every block attachment's stable path lives on its host unless the host reports another.
+inline constexpr std::string_view kDefaultDeviceLinkRoot = "/dev/tandem";
+
+struct AttachRequest {
+  std::string host;
+  AttachMode mode = AttachMode::kBlock;
+  std::string connector;  // Cinder's connector object (JSON text), "" when none
+};
+
+enum class AttachmentState {
+  kAttaching,  // the host has not made the device yet
+  kAttached,
+  kDetaching,  // a detach waits for the host to remove the device
+  kError,      // the host failed to make the device, or it broke (reason says why)
+};
+std::string_view name(AttachmentState state);
+
+// Cinder's connection_info: {driver_volume_type, data}.
+struct ConnectionInfo {
+  std::string driver_volume_type;  // "local" (block) or "nbd"
+  std::string device_path;         // local: the stable path on the host
+  std::string uri;                 // nbd: nbd://host:port/export of the primary
+  std::string nbd_host;
+  uint16_t nbd_port = 0;
+  std::string nbd_export;
+  std::string socket;              // nbd, when the host is the primary's: its UNIX socket
+};
+
+struct AttachmentView {
+  std::string volume;  // the volume's name
+  AttachmentRecord record;
+  AttachmentState state = AttachmentState::kAttaching;
+  std::string reason;
+  ConnectionInfo connection_info;
+};
+
+Result<std::optional<AttachmentRecord>> checkAttach(const VolumeRecord& volume, const GroupRecord& group,
+                                                    const std::vector<AttachmentRecord>& attachments,
+                                                    const AttachRequest& request, bool host_registered,
+                                                    const ObservedState& observed);
+
+// `primary_node`: the record of the volume's primary node, or null (no NBD endpoint known).
+AttachmentView deriveAttachmentView(const VolumeRecord& volume, const AttachmentRecord& attachment,
+                                    const NodeRecord* primary_node, const ObservedState& observed);
+
+// Lists `hosts` (the volume's attachments) in the view; an available volume attached on some
+// host is `attached` (any other state says more and stays).
+void markAttached(VolumeView& view, std::vector<std::string> hosts);
+
+// The host's report of the volume's device, or null.
+const nodeapi::AttachmentReport* attachmentReport(const ObservedState& observed, const std::string& host,
+                                                  const std::string& volume_uuid);
+
+}  // namespace tandem::controller

@@ -1,0 +1,119 @@
+#include "tandem/controller/attachments.h"
+
+#include "tandem/common/name_table.h"
+
+namespace tandem::controller {
+namespace {
+
+constexpr NameEntry<AttachmentState> kAttachmentStates[] = {
+    {AttachmentState::kAttaching, "attaching"},
+    {AttachmentState::kAttached, "attached"},
+    {AttachmentState::kDetaching, "detaching"},
+    {AttachmentState::kError, "error"},
+};
+
+}  // namespace
+
+std::string_view name(AttachmentState state) { return nameIn(kAttachmentStates, state); }
+
+Result<std::optional<AttachmentRecord>> checkAttach(const VolumeRecord& volume, const GroupRecord& group,
+                                                    const std::vector<AttachmentRecord>& attachments,
+                                                    const AttachRequest& request, bool host_registered,
+                                                    const ObservedState& observed) {
+  if (!host_registered) {
+    return Status(ErrorCode::kUnprocessable, "host '" + request.host + "' is not a registered node")
+        .withReason("node_not_found");
+  }
+  std::vector<std::string> others;
+  for (const auto& a : attachments) {
+    if (a.host != request.host) {
+      others.push_back(a.host);
+      continue;
+    }
+    if (a.detaching) {
+      return Status(ErrorCode::kConflict, "volume '" + volume.name + "' is being detached from " + request.host +
+                                              "; retry when the detach has finished")
+          .withReason("attachment_exists");
+    }
+    if (a.mode != request.mode) {
+      return Status(ErrorCode::kConflict, "volume '" + volume.name + "' is already attached on " + request.host +
+                                              " in mode " + std::string(name(a.mode)) + "; detach it first")
+          .withReason("attachment_exists");
+    }
+    return std::optional<AttachmentRecord>(a);
+  }
+  if (!observed.online(request.host)) {
+    return Status(ErrorCode::kConflict, "host '" + request.host + "' is offline").withReason("node_offline");
+  }
+  if (!others.empty() && !group.allow_multiattach) {
+    std::string list;
+    for (const auto& h : others) list += (list.empty() ? "" : ", ") + h;
+    return Status(ErrorCode::kConflict, "volume '" + volume.name + "' is already attached on " + list +
+                                            " and resource group '" + group.name +
+                                            "' does not allow multi-attach (allow_multiattach)")
+        .withReason("multiattach_not_allowed");
+  }
+  return std::optional<AttachmentRecord>();
+}
+
+void markAttached(VolumeView& view, std::vector<std::string> hosts) {
+  view.attached_hosts = std::move(hosts);
+  if (!view.attached_hosts.empty() && view.state == VolumeState::kAvailable) view.state = VolumeState::kAttached;
+}
+
+const nodeapi::AttachmentReport* attachmentReport(const ObservedState& observed, const std::string& host,
+                                                  const std::string& volume_uuid) {
+  const NodeObservation* obs = observed.find(host);
+  if (obs == nullptr) return nullptr;
+  for (const auto& a : obs->report.attachments) {
+    if (a.volume_uuid == volume_uuid) return &a;
+  }
+  return nullptr;
+}
+
+AttachmentView deriveAttachmentView(const VolumeRecord& volume, const AttachmentRecord& attachment,
+                                    const NodeRecord* primary_node, const ObservedState& observed) {
+  AttachmentView view;
+  view.volume = volume.name;
+  view.record = attachment;
+  ConnectionInfo& info = view.connection_info;
+  const nodeapi::AttachmentReport* report = attachmentReport(observed, attachment.host, volume.uuid);
+  if (attachment.mode == AttachMode::kBlock) {
+    info.driver_volume_type = "local";
+    info.device_path = report != nullptr && !report->device_path.empty()
+                           ? report->device_path
+                           : std::string(kDefaultDeviceLinkRoot) + "/" + volume.name;
+    if (attachment.detaching) {
+      view.state = AttachmentState::kDetaching;
+    } else if (report == nullptr) {
+      view.state = AttachmentState::kAttaching;
+    } else if (report->health == nodeapi::DeviceHealth::kHealthy ||
+               report->health == nodeapi::DeviceHealth::kDisconnected) {
+      view.state = AttachmentState::kAttached;
+      if (report->health == nodeapi::DeviceHealth::kDisconnected) {
+        view.reason = "the device is not connected to the primary (I/O fails with EIO until it reconnects)";
+      }
+    } else if (report->health == nodeapi::DeviceHealth::kBroken || !report->error.empty()) {
+      view.state = AttachmentState::kError;
+      view.reason = report->error.empty() ? "the device is broken; detach and attach again" : report->error;
+    } else {
+      view.state = AttachmentState::kAttaching;
+    }
+  } else {
+    info.driver_volume_type = "nbd";
+    view.state = attachment.detaching ? AttachmentState::kDetaching : AttachmentState::kAttached;
+  }
+  if (primary_node != nullptr) {
+    info.nbd_host = primary_node->address;
+    info.nbd_port = primary_node->nbd_port;
+    info.nbd_export = volume.name;
+    if (attachment.mode == AttachMode::kNbd) {
+      info.uri = "nbd://" + primary_node->address + ":" + std::to_string(primary_node->nbd_port) + "/" + volume.name;
+      const NodeObservation* obs = observed.find(primary_node->name);
+      if (attachment.host == primary_node->name && obs != nullptr) info.socket = obs->report.nbd_socket;
+    }
+  }
+  return view;
+}
+
+}  // namespace tandem::controller

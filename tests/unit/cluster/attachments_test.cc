@@ -1,0 +1,167 @@
+#include "tandem/controller/attachments.h"
+
+#include <gtest/gtest.h>
+
+#include "cluster_fixtures.h"
+#include "tandem/controller/desired_state_builder.h"
+
+namespace tandem::controller {
+namespace {
+
+using namespace fixtures;
+
+// Volume v (primary n1) in group g; hosts n1..n4 registered, n1..n3 online.
+class AttachmentsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    group_.name = "g";
+    for (const char* n : {"n1", "n2", "n3"}) report(observed_, n, {});
+    primary_.name = "n1";
+    primary_.address = "10.0.0.1";
+    primary_.nbd_port = 10809;
+  }
+  Result<std::optional<AttachmentRecord>> check(const std::string& host, AttachMode mode = AttachMode::kBlock,
+                                                bool registered = true) {
+    return checkAttach(v_, group_, attachments_, AttachRequest{host, mode, ""}, registered, observed_);
+  }
+  AttachmentRecord attached(const std::string& host, AttachMode mode = AttachMode::kBlock) {
+    return AttachmentRecord{v_.uuid, host, mode, "", false, 0};
+  }
+  void reportDevice(const std::string& host, nodeapi::AttachmentReport device) {
+    NodeStatusReport r;
+    r.attachments = {std::move(device)};
+    r.nbd_socket = "/run/" + host + "/nbd.sock";
+    observed_.reported(host, std::move(r), kStart, 0);
+  }
+
+  VolumeRecord v_ = volume("v", "n1");
+  GroupRecord group_;
+  NodeRecord primary_;
+  std::vector<AttachmentRecord> attachments_;
+  ObservedState observed_{kStart};
+};
+
+// A first attach on an online host is allowed; an unknown host is 422, an offline one 409.
+TEST_F(AttachmentsTest, RefusesUnknownAndOfflineHosts) {
+  auto ok = check("n2");
+  ASSERT_TRUE(ok.isOk()) << ok.status().toString();
+  EXPECT_FALSE(ok->has_value());
+  auto unknown = check("n9", AttachMode::kBlock, /*registered=*/false);
+  EXPECT_EQ(unknown.status().code(), ErrorCode::kUnprocessable);
+  EXPECT_EQ(unknown.status().reason(), "node_not_found");
+  auto offline = check("n4");
+  EXPECT_EQ(offline.status().code(), ErrorCode::kConflict);
+  EXPECT_EQ(offline.status().reason(), "node_offline");
+}
+
+// Repeating an attach returns the same attachment (even with the host offline meanwhile); the
+// other mode, or an attachment being detached, is a conflict.
+TEST_F(AttachmentsTest, RepeatReturnsTheSameAttachment) {
+  attachments_ = {attached("n4")};
+  auto again = check("n4");
+  ASSERT_TRUE(again.isOk()) << again.status().toString();
+  ASSERT_TRUE(again->has_value());
+  EXPECT_EQ(**again, attachments_[0]);
+  EXPECT_EQ(check("n4", AttachMode::kNbd).status().reason(), "attachment_exists");
+  attachments_[0].detaching = true;
+  EXPECT_EQ(check("n4").status().reason(), "attachment_exists");
+}
+
+// A second host is refused unless the group allows multi-attach.
+TEST_F(AttachmentsTest, SecondHostNeedsMultiattach) {
+  attachments_ = {attached("n2")};
+  auto second = check("n3");
+  EXPECT_EQ(second.status().code(), ErrorCode::kConflict);
+  EXPECT_EQ(second.status().reason(), "multiattach_not_allowed");
+  EXPECT_NE(second.status().message().find("n2"), std::string::npos) << second.status().message();
+  group_.allow_multiattach = true;
+  EXPECT_TRUE(check("n3").isOk());
+}
+
+// A block attachment is attaching until its host reports the device, then attached with the
+// reported path; a broken device is an error with the reason; detaching wins.
+TEST_F(AttachmentsTest, BlockStateFollowsTheHostsReport) {
+  AttachmentRecord a = attached("n2");
+  AttachmentView view = deriveAttachmentView(v_, a, &primary_, observed_);
+  EXPECT_EQ(view.state, AttachmentState::kAttaching);
+  EXPECT_EQ(view.connection_info.driver_volume_type, "local");
+  EXPECT_EQ(view.connection_info.device_path, "/dev/tandem/v");
+
+  reportDevice("n2", {v_.uuid, "/tmp/links/v", nodeapi::DeviceHealth::kHealthy, false, ""});
+  view = deriveAttachmentView(v_, a, &primary_, observed_);
+  EXPECT_EQ(view.state, AttachmentState::kAttached);
+  EXPECT_EQ(view.connection_info.device_path, "/tmp/links/v");
+
+  reportDevice("n2", {v_.uuid, "", nodeapi::DeviceHealth::kAbsent, false, "nbd_endpoint_unavailable: refused"});
+  view = deriveAttachmentView(v_, a, &primary_, observed_);
+  EXPECT_EQ(view.state, AttachmentState::kError);
+  EXPECT_EQ(view.reason, "nbd_endpoint_unavailable: refused");
+
+  a.detaching = true;
+  EXPECT_EQ(deriveAttachmentView(v_, a, &primary_, observed_).state, AttachmentState::kDetaching);
+}
+
+// An nbd attachment is the primary's URI; on the primary's own host also its UNIX socket.
+TEST_F(AttachmentsTest, NbdConnectionInfo) {
+  reportDevice("n1", {});
+  AttachmentView remote = deriveAttachmentView(v_, attached("n2", AttachMode::kNbd), &primary_, observed_);
+  EXPECT_EQ(remote.state, AttachmentState::kAttached);
+  EXPECT_EQ(remote.connection_info.driver_volume_type, "nbd");
+  EXPECT_EQ(remote.connection_info.uri, "nbd://10.0.0.1:10809/v");
+  EXPECT_EQ(remote.connection_info.socket, "");
+  AttachmentView local = deriveAttachmentView(v_, attached("n1", AttachMode::kNbd), &primary_, observed_);
+  EXPECT_EQ(local.connection_info.socket, "/run/n1/nbd.sock");
+}
+
+// An available volume attached somewhere is `attached`, with its hosts; a degraded one stays so.
+TEST_F(AttachmentsTest, VolumeStateAttached) {
+  VolumeView view;
+  view.state = VolumeState::kAvailable;
+  markAttached(view, {});
+  EXPECT_EQ(view.state, VolumeState::kAvailable);
+  markAttached(view, {"n2", "n3"});
+  EXPECT_EQ(view.state, VolumeState::kAttached);
+  EXPECT_EQ(view.attached_hosts, (std::vector<std::string>{"n2", "n3"}));
+  EXPECT_EQ(name(view.state), "attached");
+  view.state = VolumeState::kDegraded;
+  markAttached(view, {"n2"});
+  EXPECT_EQ(view.state, VolumeState::kDegraded);
+}
+
+// A node's desired state lists its block attachments with the primary's NBD endpoint, not the
+// ones being detached, nbd ones or other hosts'.
+TEST_F(AttachmentsTest, DesiredStateCarriesTheHostsBlockAttachments) {
+  DeclaredState declared;
+  declared.generation = 7;
+  declared.volumes = {v_, volume("w", "n2")};
+  NodeRecord n2 = primary_;
+  n2.name = "n2";
+  n2.address = "10.0.0.2";
+  NodeRecord n4 = primary_;
+  n4.name = "n4";
+  declared.nodes = {primary_, n2, n4};
+  AttachmentRecord w_here = attached("n4");
+  w_here.volume_uuid = "uuid-w";
+  AttachmentRecord leaving = attached("n4");
+  leaving.detaching = true;
+  AttachmentRecord w_on_primary = attached("n2");
+  w_on_primary.volume_uuid = "uuid-w";
+  declared.attachments = {leaving, w_here, w_on_primary, attached("n4", AttachMode::kNbd)};
+  auto state = buildDesiredState("n4", declared);
+  ASSERT_TRUE(state.isOk()) << state.status().toString();
+  ASSERT_EQ(state->attachments.size(), 1u);
+  const nodeapi::DesiredAttachment& a = state->attachments[0];
+  EXPECT_EQ(a.volume_name, "w");
+  EXPECT_EQ(a.volume_uuid, "uuid-w");
+  EXPECT_EQ(a.nbd_host, "10.0.0.2");
+  EXPECT_EQ(a.nbd_port, 10809);
+  EXPECT_EQ(a.nbd_export, "w");
+  EXPECT_FALSE(a.primary_here);
+  auto on_primary = buildDesiredState("n2", declared);
+  ASSERT_TRUE(on_primary.isOk());
+  ASSERT_EQ(on_primary->attachments.size(), 1u);
+  EXPECT_TRUE(on_primary->attachments[0].primary_here);
+}
+
+}  // namespace
+}  // namespace tandem::controller
