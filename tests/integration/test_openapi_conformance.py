@@ -375,7 +375,8 @@ class OpenApiConformanceTest(ClusterTestCase):
             ("invalid_field", {"name": "og-g", "replicas_on_different": ["a b"]}),
             ("invalid_field", {"name": "og-g", "quorum": "all"}),
             ("invalid_field", {"name": "og-g", "quorum": True}),
-            ("unknown_field", {"name": "og-g", "allow_multiattach": True}),
+            ("invalid_field", {"name": "og-g", "allow_multiattach": "yes"}),  # a boolean (issue 9)
+            ("unknown_field", {"name": "og-g", "multiattach": True}),
         ]
         for code, body in bad_groups:
             with self.subTest(body=body):
