@@ -103,6 +103,10 @@ Status Reconciler::apply(const DesiredState& desired) {
       if (first.isOk()) first = s;
     }
   }
+  if (attachments_ != nullptr) {
+    Status s = attachments_->apply(desired.attachments);
+    if (first.isOk()) first = s;
+  }
   applied_generation_ = desired.generation;
   return first;
 }
@@ -224,6 +228,10 @@ nodeapi::StatusReport Reconciler::report() {
     r.disk = nodeapi::DiskState::kFailed;
     r.error = message;
     report.replicas.push_back(std::move(r));
+  }
+  if (attachments_ != nullptr) {
+    report.attachments = attachments_->report();
+    report.nbd_socket = attachments_->nbdSocket();
   }
   return report;
 }

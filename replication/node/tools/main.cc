@@ -9,12 +9,15 @@
 #include <iostream>
 #include <sstream>
 
+#include "tandem/attach/local_device_manager.h"
 #include "tandem/common/log.h"
 #include "tandem/config/daemon.h"
 #include "tandem/config/options.h"
+#include "tandem/devices/command_runner.h"
 #include "tandem/devices/provider_factory.h"
 #include "tandem/nbd/nbd_server.h"
 #include "tandem/nbd/static_export_registry.h"
+#include "tandem/node/attachment_reconciler.h"
 #include "tandem/node/label_spec.h"
 #include "tandem/node/node_agent.h"
 #include "tandem/node/pool_spec.h"
@@ -43,6 +46,8 @@ std::vector<OptionSpec> optionTable() {
       {"listen", OptionType::kString, "127.0.0.1", "address the NBD and replication ports bind to"},
       {"nbd-port", OptionType::kUint, "10809", "NBD TCP port (10809 is NBD's registered port; 0: any free port)"},
       {"nbd-socket", OptionType::kString, "", "NBD UNIX socket (default: <state-dir>/nbd.sock)"},
+      {"device-link-root", OptionType::kString, "/dev/tandem",
+       "directory of the attached volumes' stable paths (<root>/<volume>)"},
       {"replication-port", OptionType::kUint, "7789", "replication TCP port (0: any free port)"},
       {"nbd-requests-in-flight", OptionType::kUint, "8",
        "requests of one NBD connection executed concurrently (writes wait for replicas; 1: in order)"},
@@ -135,6 +140,34 @@ int main(int argc, char** argv) {
   if (!identity.isOk()) return fail(identity.status().message());
   tandem::node::Reconciler reconciler({metadata_dir}, pools, **engine, exports,
                                       [nbd_server](const std::string& name) { nbd_server->disconnectExport(name); });
+
+  // Attachments: block devices made here live in processes of their own (tandem-disk-fuse) and
+  // outlive this worker; adopt what a previous run left before the first desired state.
+  tandem::attach::LocalDeviceOptions device_options;
+  device_options.link_root = options.string("device-link-root");
+  device_options.state_dir = state_dir + "/attach";
+  std::error_code exe_ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", exe_ec);
+  device_options.disk_fuse_program = exe_ec ? "tandem-disk-fuse" : (exe.parent_path() / "tandem-disk-fuse").string();
+  auto devices = tandem::attach::createLocalDeviceManager(
+      device_options, tandem::attach::detectHostCapabilities(),
+      std::make_shared<tandem::devices::SubprocessCommandRunner>(std::chrono::seconds(60)));
+  std::unique_ptr<tandem::node::AttachmentReconciler> attachments;
+  if (!devices.isOk()) {
+    tandem::log::warn("node", "no local block devices on this host (attachments in block mode will fail): " +
+                                  devices.status().toString());
+  } else {
+    auto adopted = (*devices)->adopt();
+    if (!adopted.isOk()) return fail("adopting the attachments of " + device_options.state_dir + ": " +
+                                     adopted.status().message());
+    for (const auto& a : adopted->attachments) {
+      tandem::log::info("node", "adopted attachment of volume " + a.volume + " at " + a.stable_path + " (" +
+                                    std::string(tandem::attach::attachmentHealthName(a.health)) + ")");
+    }
+    for (const auto& c : adopted->cleaned) tandem::log::info("node", "cleaned up attachment " + c);
+    attachments = std::make_unique<tandem::node::AttachmentReconciler>(**devices, nbd_options.unix_socket_path);
+    reconciler.setAttachments(attachments.get());
+  }
 
   tandem::http::ClientOptions client_options;
   client_options.base_url = options.string("controller-url");

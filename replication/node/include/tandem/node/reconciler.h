@@ -17,6 +17,7 @@
 #include <string>
 
 #include "tandem/devices/storage_provider.h"
+#include "tandem/node/attachment_reconciler.h"
 #include "tandem/nbd/static_export_registry.h"
 #include "tandem/nodeapi/messages.h"
 #include "tandem/replication/replication_service.h"
@@ -45,6 +46,10 @@ class Reconciler {
              replication::ReplicationService& engine, nbd::StaticExportRegistry& exports,
              std::function<void(const std::string&)> on_unexport);
 
+  // Also applies and reports the desired state's block attachments through `attachments`
+  // (after the replicas). Without it (null, the default) attachments are ignored.
+  void setAttachments(AttachmentReconciler* attachments) { attachments_ = attachments; }
+
   // Applies `desired` (which must be from this node's cluster). Per-replica failures do not stop
   // the others; they are kept and reported (see report()). Returns the first failure, or OK.
   Status apply(const DesiredState& desired);
@@ -69,6 +74,7 @@ class Reconciler {
   replication::ReplicationService& engine_;
   nbd::StaticExportRegistry& exports_;
   std::function<void(const std::string&)> on_unexport_;
+  AttachmentReconciler* attachments_ = nullptr;
 
   std::mutex mu_;
   uint64_t applied_generation_ = 0;
