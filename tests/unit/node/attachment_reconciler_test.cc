@@ -1,0 +1,120 @@
+#include "tandem/node/attachment_reconciler.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+namespace tandem::node {
+namespace {
+
+constexpr const char* kUuid = "0b0e2b5e-4c0a-4f43-9a86-3f1b7a0f5e11";
+
+// A LocalDeviceManager that keeps its devices in memory; `busy` volumes refuse a detach.
+class FakeDevices final : public attach::LocalDeviceManager {
+ public:
+  std::string_view backendName() const override { return "fake"; }
+  Result<attach::AttachedDevice> attach(const attach::AttachSpec& spec) override {
+    ++attach_calls;
+    if (unreachable) return Status(ErrorCode::kUnavailable, "refused").withReason("nbd_endpoint_unavailable");
+    attach::AttachmentInfo& info = devices[spec.volume];
+    if (info.volume.empty()) ++devices_made;
+    info.volume = spec.volume;
+    info.device_path = "/dev/loop" + std::to_string(devices_made);
+    info.stable_path = "/links/" + spec.volume;
+    info.endpoint = spec.endpoint;
+    info.size_bytes = spec.size_bytes;
+    info.health = attach::AttachmentHealth::kHealthy;
+    return attach::AttachedDevice{spec.volume, info.device_path, info.stable_path};
+  }
+  Status retarget(std::string_view, const attach::NbdEndpoint&) override { return Status::ok(); }
+  Status detach(std::string_view volume, bool) override {
+    if (busy.count(std::string(volume))) {
+      return Status(ErrorCode::kConflict, "mounted on /mnt").withReason("device_busy");
+    }
+    devices.erase(std::string(volume));
+    return Status::ok();
+  }
+  Result<std::vector<attach::AttachmentInfo>> list() override {
+    std::vector<attach::AttachmentInfo> out;
+    for (const auto& [_, info] : devices) out.push_back(info);
+    return out;
+  }
+  Result<attach::AdoptReport> adopt() override { return attach::AdoptReport{}; }
+
+  std::map<std::string, attach::AttachmentInfo> devices;
+  std::set<std::string> busy;
+  bool unreachable = false;
+  int attach_calls = 0;
+  int devices_made = 0;
+};
+
+nodeapi::DesiredAttachment desired(bool primary_here = false) {
+  return nodeapi::DesiredAttachment{"v", kUuid, 1 << 20, "10.0.0.1", 10809, "v", primary_here};
+}
+
+// A desired attachment becomes one device (applying twice makes no second), reported healthy at
+// its stable path; the primary's own node connects over its UNIX socket, others over TCP.
+TEST(AttachmentReconciler, AttachesOnceAndReports) {
+  FakeDevices devices;
+  AttachmentReconciler r(devices, "/run/n/nbd.sock");
+  ASSERT_TRUE(r.apply({desired()}).isOk());
+  ASSERT_TRUE(r.apply({desired()}).isOk());
+  EXPECT_EQ(devices.devices_made, 1);
+  EXPECT_EQ(devices.devices["v"].endpoint.tcp_host, "10.0.0.1");
+  EXPECT_EQ(devices.devices["v"].endpoint.export_name, "v");
+  auto report = r.report();
+  ASSERT_EQ(report.size(), 1u);
+  EXPECT_EQ(report[0].volume_uuid, kUuid);
+  EXPECT_EQ(report[0].device_path, "/links/v");
+  EXPECT_EQ(report[0].health, nodeapi::DeviceHealth::kHealthy);
+  EXPECT_FALSE(report[0].busy);
+  ASSERT_TRUE(r.apply({desired(/*primary_here=*/true)}).isOk());
+  EXPECT_EQ(devices.devices["v"].endpoint.unix_path, "/run/n/nbd.sock") << "the primary moved here";
+}
+
+// An attach that fails is reported with its error (and absent), and the apply fails so the
+// node retries; the next successful apply clears the error.
+TEST(AttachmentReconciler, FailedAttachIsReportedAndRetried) {
+  FakeDevices devices;
+  devices.unreachable = true;
+  AttachmentReconciler r(devices, "");
+  Status s = r.apply({desired()});
+  EXPECT_EQ(s.reason(), "nbd_endpoint_unavailable");
+  auto report = r.report();
+  ASSERT_EQ(report.size(), 1u);
+  EXPECT_EQ(report[0].health, nodeapi::DeviceHealth::kAbsent);
+  EXPECT_NE(report[0].error.find("refused"), std::string::npos) << report[0].error;
+  devices.unreachable = false;
+  ASSERT_TRUE(r.apply({desired()}).isOk());
+  EXPECT_EQ(r.report().at(0).error, "");
+}
+
+// A device no longer desired is detached; a busy one is kept and reported busy (so the
+// controller can answer device_busy), until it is desired again or detached.
+TEST(AttachmentReconciler, DetachesWhatIsNoLongerDesiredUnlessBusy) {
+  FakeDevices devices;
+  AttachmentReconciler r(devices, "");
+  ASSERT_TRUE(r.apply({desired()}).isOk());
+  devices.busy.insert("v");
+  Status s = r.apply({});
+  EXPECT_EQ(s.reason(), "device_busy");
+  EXPECT_EQ(devices.devices.count("v"), 1u);
+  auto report = r.report();
+  ASSERT_EQ(report.size(), 1u);
+  EXPECT_TRUE(report[0].busy);
+  EXPECT_EQ(report[0].volume_uuid, kUuid);
+  EXPECT_NE(report[0].error.find("mounted on /mnt"), std::string::npos) << report[0].error;
+
+  ASSERT_TRUE(r.apply({desired()}).isOk()) << "desired again: the same device";
+  EXPECT_EQ(devices.devices_made, 1);
+  EXPECT_FALSE(r.report().at(0).busy);
+
+  devices.busy.clear();
+  ASSERT_TRUE(r.apply({}).isOk());
+  EXPECT_TRUE(devices.devices.empty());
+  EXPECT_TRUE(r.report().empty());
+}
+
+}  // namespace
+}  // namespace tandem::node
