@@ -145,6 +145,11 @@ class LocalCluster:
     def node_dir(self, name):
         return os.path.join(self.root, "nodes", name)
 
+    def device_link_root(self, name):
+        """Where node `name` puts the stable paths of its attached volumes (each node its own,
+        as several share this host; a real host uses /dev/tandem)."""
+        return os.path.join(self.node_dir(name), "dev-tandem")
+
     def _token(self, role):
         """(path, value) of the `role` token file under the cluster root, made once (kept across restarts)."""
         path = os.path.join(self.root, f"{role}.token")
@@ -214,7 +219,8 @@ class LocalCluster:
                 os.path.join(self.bin_dir, "tandem-node"), f"--name={name}", f"--controller-url={self.url}",
                 f"--ca-file={self.ca}", f"--join-token-file={self.join_token_file}",
                 f"--state-dir={self.node_dir(name)}", f"--heartbeat-interval={self.heartbeat_interval}",
-                "--poll-wait=5s", "--nbd-port=0", "--replication-port=0", *extra_args],
+                "--poll-wait=5s", "--nbd-port=0", "--replication-port=0",
+                f"--device-link-root={self.device_link_root(name)}", *extra_args],
                 os.path.join(self.root, f"{name}.log"))
         self.nodes[name].start()
 

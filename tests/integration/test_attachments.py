@@ -1,0 +1,215 @@
+"""Attachments end to end (issue 9): a volume attached as a block device on a host through its
+node worker (FUSE + loop, /dev/tandem/<volume> under each node's --device-link-root), a real file
+system on it, detach and re-attach on another host, every refusal of the API, and a node worker
+killed with -9 while attached. Needs root, /dev/fuse and loop devices. Every test leaves no
+mount, loop device or tandem-disk-fuse process behind."""
+
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+from clusterfixture import ClusterTestCase, ApiError, run, wait_for
+
+MiB = 1 << 20
+
+
+def loop_devices_under(root):
+    """Loop devices whose backing file lies under `root`."""
+    out = subprocess.run(["losetup", "--list", "--json"], capture_output=True, text=True).stdout
+    devices = json.loads(out)["loopdevices"] if out.strip() else []
+    return sorted(d["name"] for d in devices if (d.get("back-file") or "").startswith(root))
+
+
+def mounts_under(root):
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if line.split()[4].startswith(root)]
+
+
+def disk_fuse_processes_under(root):
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"tandem-disk-fuse") and any(a.startswith(root.encode()) for a in argv):
+            found.append(int(pid))
+    return found
+
+
+@unittest.skipUnless(os.geteuid() == 0 and os.path.exists("/dev/fuse"), "needs root and /dev/fuse")
+class AttachmentTest(ClusterTestCase):
+    nodes = 4  # a 3-replica group leaves one node without a replica: a diskless client
+
+    def setUp(self):
+        self.api = self.cluster.api
+        self.mnt = tempfile.mkdtemp(prefix="mnt-", dir=self.tmp)
+
+    def tearDown(self):
+        # Nothing may be left behind: unmount and detach what a failed test left, then check.
+        for m in mounts_under(self.tmp):
+            subprocess.run(["umount", m])
+        for v in self.api.get("/v1/volumes")["volumes"]:
+            for a in self.api.get(f"/v1/volumes/{v['name']}/attachments")["attachments"]:
+                try:
+                    self.api.call("DELETE", f"/v1/volumes/{v['name']}/attachments/{a['host']}?force=true")
+                except ApiError:
+                    pass
+        wait_for("no loop device of the test", lambda: not loop_devices_under(self.tmp), 30)
+        wait_for("no tandem-disk-fuse of the test", lambda: not disk_fuse_processes_under(self.tmp), 30)
+        self.assertEqual(mounts_under(self.tmp), [])
+
+    # -- helpers
+    def attach(self, volume, host, expect=201, mode="block"):
+        status, body = self.api.call("POST", f"/v1/volumes/{volume}/attachments", {"host": host, "mode": mode})
+        self.assertEqual(status, expect, body)
+        return body
+
+    def detach(self, volume, host, force=False):
+        status, _ = self.api.call("DELETE", f"/v1/volumes/{volume}/attachments/{host}" +
+                                  ("?force=true" if force else ""))
+        self.assertEqual(status, 204)
+
+    def wait_attached(self, volume, host):
+        def attached():
+            for a in self.api.get(f"/v1/volumes/{volume}/attachments")["attachments"]:
+                if a["host"] == host and a["state"] == "attached":
+                    return a
+                if a["host"] == host and a["state"] == "error":
+                    raise AssertionError(f"attachment failed: {a}")
+            return None
+        a = wait_for(f"{volume} attached on {host}", attached, 60)
+        path = a["connection_info"]["data"]["device_path"]
+        self.assertEqual(path, os.path.join(self.cluster.device_link_root(host), volume))
+        self.assertTrue(os.path.exists(path), path)
+        return path
+
+    def expect_error(self, status, code, method, path, body=None):
+        with self.assertRaises(ApiError) as caught:
+            self.api.call(method, path, body)
+        self.assertEqual(caught.exception.status, status, caught.exception.body)
+        self.assertEqual(json.loads(caught.exception.body)["error"]["code"], code, caught.exception.body)
+
+    def replica_less_node(self, view):
+        holders = {r["node"] for r in view["replicas"]}
+        return next(n for n in sorted(self.cluster.nodes) if n not in holders)
+
+    # -- tests
+    def test_file_system_on_a_diskless_host_then_read_back_on_another(self):
+        # Attach on the node without a replica (NBD to the primary over TCP), mkfs, write files,
+        # detach; attach on a replica's node and read them back; the replicas are identical.
+        view = self.available_volume("att-fs", 64 * MiB, replicas=3)
+        client = self.replica_less_node(view)
+        made = self.attach("att-fs", client)
+        self.assertEqual(made["connection_info"]["driver_volume_type"], "local")
+        self.assertEqual(self.attach("att-fs", client, expect=200)["host"], client, "a repeat is the same")
+        dev = self.wait_attached("att-fs", client)
+        shown = self.cluster.volume("att-fs")
+        self.assertEqual(shown["state"], "attached")
+        self.assertEqual(shown["attached_hosts"], [client])
+
+        run("mkfs.ext4", "-q", "-F", dev)
+        run("mount", dev, self.mnt)
+        payload = os.urandom(3 * MiB)
+        with open(os.path.join(self.mnt, "data.bin"), "wb") as f:
+            f.write(payload)
+        with open(os.path.join(self.mnt, "hello.txt"), "w") as f:
+            f.write("hello from a diskless client\n")
+        run("sync")
+        # Mounted: the detach is refused and the attachment stays.
+        self.expect_error(409, "device_busy", "DELETE", f"/v1/volumes/att-fs/attachments/{client}")
+        self.wait_attached("att-fs", client)
+        # Attached: the volume cannot be deleted.
+        self.expect_error(409, "volume_attached", "DELETE", "/v1/volumes/att-fs")
+        run("umount", self.mnt)
+        self.detach("att-fs", client)
+        self.assertFalse(os.path.lexists(dev), "the stable path is gone")
+        self.assertEqual(self.api.get("/v1/volumes/att-fs/attachments")["attachments"], [])
+        self.detach("att-fs", client)  # idempotent
+
+        other = next(r["node"] for r in view["replicas"] if not r["primary"])
+        dev2 = self.wait_attached("att-fs", self.attach("att-fs", other)["host"])
+        run("mount", "-o", "ro", dev2, self.mnt)
+        with open(os.path.join(self.mnt, "data.bin"), "rb") as f:
+            self.assertEqual(f.read(), payload)
+        with open(os.path.join(self.mnt, "hello.txt")) as f:
+            self.assertEqual(f.read(), "hello from a diskless client\n")
+        run("umount", self.mnt)
+        self.detach("att-fs", other)
+        self.assert_replicas_identical(self.cluster.wait_volume_state("att-fs", "available"))
+        status, _ = self.api.call("DELETE", "/v1/volumes/att-fs")
+        self.assertEqual(status, 204)
+
+    def test_refusals(self):
+        view = self.available_volume("att-no", 16 * MiB, replicas=3)
+        client = self.replica_less_node(view)
+        self.expect_error(422, "node_not_found", "POST", "/v1/volumes/att-no/attachments", {"host": "nowhere"})
+        self.expect_error(404, "volume_not_found", "POST", "/v1/volumes/att-none/attachments", {"host": client})
+        self.expect_error(400, "invalid_field", "POST", "/v1/volumes/att-no/attachments",
+                          {"host": client, "mode": "iscsi"})
+        # A registered host that stopped reporting is offline.
+        body = {"name": "att-ghost", "address": "127.0.0.1", "nbd_port": 10809, "replication_port": 7789,
+                "pools": []}
+        self.api.post("/v1/nodes", body)
+        wait_for("att-ghost offline", lambda: self.cluster.node_state("att-ghost") == "offline", 30)
+        self.expect_error(409, "node_offline", "POST", "/v1/volumes/att-no/attachments", {"host": "att-ghost"})
+        self.api.call("DELETE", "/v1/nodes/att-ghost")
+
+        self.wait_attached("att-no", self.attach("att-no", client)["host"])
+        other = view["replicas"][1]["node"]
+        self.expect_error(409, "multiattach_not_allowed", "POST", "/v1/volumes/att-no/attachments",
+                          {"host": other})
+        self.expect_error(409, "attachment_exists", "POST", "/v1/volumes/att-no/attachments",
+                          {"host": client, "mode": "nbd"})
+        self.detach("att-no", other)  # not attached there: fine
+        self.expect_error(404, "volume_not_found", "DELETE", f"/v1/volumes/att-none/attachments/{client}")
+        self.detach("att-no", client)
+
+        # A group that allows multi-attach: a second host attaches too.
+        self.api.post("/v1/resource-groups", {"name": "att-multi", "replicas": 2, "allow_multiattach": True})
+        self.available_volume("att-two", 16 * MiB, group="att-multi")
+        hosts = sorted(self.cluster.nodes)[:2]
+        for h in hosts:
+            self.wait_attached("att-two", self.attach("att-two", h)["host"])
+        self.assertEqual(sorted(self.cluster.volume("att-two")["attached_hosts"]), hosts)
+        for h in hosts:
+            self.detach("att-two", h)
+
+    def test_node_worker_killed_while_attached(self):
+        # kill -9 of the attaching host's worker: the device keeps working, and the restarted
+        # worker adopts it instead of making a second one.
+        view = self.available_volume("att-kill", 16 * MiB, replicas=3)
+        client = self.replica_less_node(view)
+        dev = self.wait_attached("att-kill", self.attach("att-kill", client)["host"])
+        state_dir = os.path.join(self.cluster.node_dir(client), "attach")
+        before = loop_devices_under(state_dir)
+        self.assertEqual(len(before), 1, before)
+        pattern = os.urandom(MiB)
+        with open(dev, "r+b", buffering=0) as f:
+            f.write(pattern)
+            os.fsync(f.fileno())
+
+        self.cluster.nodes[client].kill9()
+        with open(dev, "rb", buffering=0) as f:  # the FUSE server is its own process
+            self.assertEqual(f.read(MiB), pattern)
+        with open(dev, "r+b", buffering=0) as f:
+            f.seek(4 * MiB)
+            f.write(pattern)
+            os.fsync(f.fileno())
+        self.cluster.start_node(client)
+        wait_for(f"{client} online", lambda: self.cluster.node_state(client) == "online", 30)
+        self.wait_attached("att-kill", client)
+        self.assertEqual(loop_devices_under(state_dir), before, "adopted, not duplicated")
+        with open(dev, "rb", buffering=0) as f:
+            f.seek(4 * MiB)
+            self.assertEqual(f.read(MiB), pattern)
+        self.detach("att-kill", client)
+
+
+if __name__ == "__main__":
+    unittest.main()
