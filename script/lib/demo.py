@@ -1,5 +1,6 @@
 """script/demo's body: start a local cluster, create a replicated volume with the `tandem` CLI
-(which calls the REST API), write and read it with qemu-io over NBD, print the status."""
+(which calls the REST API), write and read it with qemu-io over NBD, attach it as a block device
+(root only: FUSE + loop) and read it there, print the status."""
 
 import argparse
 import os
@@ -10,7 +11,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
-from localcluster import LocalCluster  # noqa: E402
+from localcluster import LocalCluster, wait_for  # noqa: E402
 
 
 def main():
@@ -29,6 +30,7 @@ def main():
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     ok = False
+    attached = []  # hosts the demo volume is attached on (detached before stopping)
     try:
         print(f"== starting a controller and 3 node workers under {args.root}")
         cluster.start()
@@ -61,9 +63,26 @@ def main():
         same = all(subprocess.run(["cmp", "-s", files[0], f]).returncode == 0 for f in files[1:])
         print(f"== {len(files)} backing files identical: {'yes' if same else 'NO'}")
         ok = ok and same and len(files) == 3
+        device = "-"
+        if os.geteuid() == 0 and os.path.exists("/dev/fuse"):
+            print("\n== attaching demo-vol as a block device on node1", flush=True)
+            tandem("volume", "attach", "demo-vol", "--host", "node1")
+            attached.append("node1")
+            device = os.path.join(cluster.device_link_root("node1"), "demo-vol")
+            wait_for("the block device", lambda: any(
+                a["state"] == "attached" for a in cluster.api.get("/v1/volumes/demo-vol/attachments")["attachments"]),
+                60)
+            tandem("volume", "attachments", "demo-vol")
+            with open(device, "rb", buffering=0) as f:
+                same_data = f.read(1 << 20) == b"\x5a" * (1 << 20)
+            print(f"== {device} -> {os.path.realpath(device)}: reads what qemu-io wrote: "
+                  f"{'yes' if same_data else 'NO'}", flush=True)
+            ok = ok and same_data
+        else:
+            print("\n== not root or no /dev/fuse: skipping the block-device attachment", flush=True)
         tandem("volume", "show", "demo-vol")
         tandem("volume", "list")
-        print(f"\nNBD URI: {uri}\nround trip: {'OK' if ok else 'FAILED'}", flush=True)
+        print(f"\nNBD URI: {uri}\nblock device: {device}\nround trip: {'OK' if ok else 'FAILED'}", flush=True)
         if not args.once:
             print(f"Serving. Try: qemu-img info {uri}   (Ctrl-C stops everything)", flush=True)
             print(f"CLI: export TANDEM_URL={cluster.url} TANDEM_TOKEN={cluster.token} TANDEM_CA_FILE={cluster.ca}",
@@ -78,6 +97,12 @@ def main():
                 print("".join(open(path, errors="replace").readlines()[-20:]), file=sys.stderr)
         ok = False
     finally:
+        for host in attached:  # the device's server is a process of its own: detach it first
+            print(f"== detaching demo-vol from {host}", flush=True)
+            try:
+                cluster.api.call("DELETE", f"/v1/volumes/demo-vol/attachments/{host}?force=true")
+            except Exception as e:  # noqa: BLE001 - report, go on stopping
+                print(f"detach failed: {e}", file=sys.stderr)
         print("== stopping the cluster", flush=True)
         cluster.stop()
     return 0 if ok else 1

@@ -107,6 +107,8 @@ class AttachmentTest(ClusterTestCase):
         client = self.replica_less_node(view)
         made = self.attach("att-fs", client)
         self.assertEqual(made["connection_info"]["driver_volume_type"], "local")
+        self.assertEqual(made["connection_info"]["data"]["device_path"],
+                         os.path.join(self.cluster.device_link_root(client), "att-fs"), "known before the device")
         self.assertEqual(self.attach("att-fs", client, expect=200)["host"], client, "a repeat is the same")
         dev = self.wait_attached("att-fs", client)
         shown = self.cluster.volume("att-fs")

@@ -80,9 +80,12 @@ AttachmentView deriveAttachmentView(const VolumeRecord& volume, const Attachment
   const nodeapi::AttachmentReport* report = attachmentReport(observed, attachment.host, volume.uuid);
   if (attachment.mode == AttachMode::kBlock) {
     info.driver_volume_type = "local";
-    info.device_path = report != nullptr && !report->device_path.empty()
-                           ? report->device_path
-                           : std::string(kDefaultDeviceLinkRoot) + "/" + volume.name;
+    const NodeObservation* host = observed.find(attachment.host);
+    const std::string link_root = host != nullptr && !host->report.device_link_root.empty()
+                                      ? host->report.device_link_root
+                                      : std::string(kDefaultDeviceLinkRoot);
+    info.device_path =
+        report != nullptr && !report->device_path.empty() ? report->device_path : link_root + "/" + volume.name;
     if (attachment.detaching) {
       view.state = AttachmentState::kDetaching;
     } else if (report == nullptr) {

@@ -271,6 +271,7 @@ std::string encodeStatusReport(const StatusReport& report) {
   }
   w.endArray();
   if (!report.nbd_socket.empty()) w.field("nbd_socket", report.nbd_socket);
+  if (!report.device_link_root.empty()) w.field("device_link_root", report.device_link_root);
   w.endObject();
   return w.str();
 }
@@ -278,7 +279,8 @@ std::string encodeStatusReport(const StatusReport& report) {
 Result<StatusReport> decodeStatusReport(std::string_view json) {
   ASSIGN_OR_RETURN(auto doc, json::parseObject(json));
   ObjectReader r(doc);
-  RETURN_IF_ERROR(r.rejectUnknownFields({"applied_generation", "pools", "replicas", "attachments", "nbd_socket"}));
+  RETURN_IF_ERROR(r.rejectUnknownFields({"applied_generation", "pools", "replicas", "attachments", "nbd_socket",
+                                          "device_link_root"}));
   StatusReport report;
   ASSIGN_OR_RETURN(auto gen, r.optionalUint64("applied_generation"));
   report.applied_generation = gen.value_or(0);
@@ -297,6 +299,8 @@ Result<StatusReport> decodeStatusReport(std::string_view json) {
   }
   ASSIGN_OR_RETURN(auto socket, r.optionalString("nbd_socket"));
   report.nbd_socket = socket.value_or("");
+  ASSIGN_OR_RETURN(auto link_root, r.optionalString("device_link_root"));
+  report.device_link_root = link_root.value_or("");
   return report;
 }
 

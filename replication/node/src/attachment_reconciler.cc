@@ -21,8 +21,9 @@ nodeapi::DeviceHealth reportedHealth(attach::AttachmentHealth health) {
 
 }  // namespace
 
-AttachmentReconciler::AttachmentReconciler(attach::LocalDeviceManager& devices, std::string nbd_socket)
-    : devices_(devices), nbd_socket_(std::move(nbd_socket)) {}
+AttachmentReconciler::AttachmentReconciler(attach::LocalDeviceManager& devices, std::string nbd_socket,
+                                           std::string link_root)
+    : devices_(devices), nbd_socket_(std::move(nbd_socket)), link_root_(std::move(link_root)) {}
 
 Status AttachmentReconciler::apply(const std::vector<nodeapi::DesiredAttachment>& desired) {
   std::lock_guard lock(mu_);

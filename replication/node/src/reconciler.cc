@@ -232,6 +232,7 @@ nodeapi::StatusReport Reconciler::report() {
   if (attachments_ != nullptr) {
     report.attachments = attachments_->report();
     report.nbd_socket = attachments_->nbdSocket();
+    report.device_link_root = attachments_->linkRoot();
   }
   return report;
 }

@@ -165,7 +165,8 @@ int main(int argc, char** argv) {
                                     std::string(tandem::attach::attachmentHealthName(a.health)) + ")");
     }
     for (const auto& c : adopted->cleaned) tandem::log::info("node", "cleaned up attachment " + c);
-    attachments = std::make_unique<tandem::node::AttachmentReconciler>(**devices, nbd_options.unix_socket_path);
+    attachments = std::make_unique<tandem::node::AttachmentReconciler>(**devices, nbd_options.unix_socket_path,
+                                                                       device_options.link_root);
     reconciler.setAttachments(attachments.get());
   }
 

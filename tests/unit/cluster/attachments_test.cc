@@ -86,6 +86,11 @@ TEST_F(AttachmentsTest, BlockStateFollowsTheHostsReport) {
   EXPECT_EQ(view.state, AttachmentState::kAttaching);
   EXPECT_EQ(view.connection_info.driver_volume_type, "local");
   EXPECT_EQ(view.connection_info.device_path, "/dev/tandem/v");
+  NodeStatusReport rooted;
+  rooted.device_link_root = "/srv/links";
+  observed_.reported("n2", rooted, kStart, 0);
+  EXPECT_EQ(deriveAttachmentView(v_, a, &primary_, observed_).connection_info.device_path, "/srv/links/v")
+      << "the host's link root, before its device is reported";
 
   reportDevice("n2", {v_.uuid, "/tmp/links/v", nodeapi::DeviceHealth::kHealthy, false, ""});
   view = deriveAttachmentView(v_, a, &primary_, observed_);

@@ -39,6 +39,7 @@ StatusReport statusReport() {
                    AttachmentReport{"u3", "/dev/tandem/w", DeviceHealth::kDisconnected, false, ""},
                    AttachmentReport{"u4", "/dev/tandem/x", DeviceHealth::kBroken, false, ""}};
   s.nbd_socket = "/var/lib/tandem/nbd.sock";
+  s.device_link_root = "/dev/tandem";
   return s;
 }
 

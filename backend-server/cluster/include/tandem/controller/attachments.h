@@ -29,7 +29,8 @@
 
 namespace tandem::controller {
 
-// Where every block attachment's stable path lives on its host unless the host reports another.
+// Where a block attachment's stable path lives on its host until the host reports its device
+// (or, before that, its device_link_root).
 inline constexpr std::string_view kDefaultDeviceLinkRoot = "/dev/tandem";
 
 struct AttachRequest {

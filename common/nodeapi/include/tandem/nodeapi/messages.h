@@ -82,6 +82,7 @@ struct StatusReport {
   std::vector<ReplicaReport> replicas;
   std::vector<AttachmentReport> attachments;  // every attachment device the node holds or is making
   std::string nbd_socket;                     // the node's NBD UNIX socket ("" when none)
+  std::string device_link_root;               // where its block attachments' stable paths go ("": none)
   bool operator==(const StatusReport&) const = default;
 };
 

@@ -26,8 +26,9 @@ namespace tandem::node {
 
 class AttachmentReconciler {
  public:
-  // `nbd_socket`: this node's NBD UNIX socket, used for attachments whose primary is this node.
-  AttachmentReconciler(attach::LocalDeviceManager& devices, std::string nbd_socket);
+  // `nbd_socket`: this node's NBD UNIX socket, used for attachments whose primary is this node;
+  // `link_root`: the manager's link root (reported, so the controller knows the paths early).
+  AttachmentReconciler(attach::LocalDeviceManager& devices, std::string nbd_socket, std::string link_root = "");
 
   // Applies the desired attachments. Failures of one attachment do not stop the others; they
   // are kept and reported. Returns the first failure (a busy detach included), or OK.
@@ -38,10 +39,12 @@ class AttachmentReconciler {
   std::vector<nodeapi::AttachmentReport> report();
 
   const std::string& nbdSocket() const { return nbd_socket_; }
+  const std::string& linkRoot() const { return link_root_; }
 
  private:
   attach::LocalDeviceManager& devices_;
   const std::string nbd_socket_;
+  const std::string link_root_;
 
   std::mutex mu_;
   std::map<std::string, nodeapi::DesiredAttachment> desired_;  // by volume name
