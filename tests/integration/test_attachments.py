@@ -182,6 +182,31 @@ class AttachmentTest(ClusterTestCase):
         for h in hosts:
             self.detach("att-two", h)
 
+    def test_primary_follows_the_attachment(self):
+        # Attached on a node holding an up-to-date replica (and nowhere else), the volume is
+        # served from there: the old primary stops first, then the new one takes the next epoch.
+        view = self.available_volume("att-move", 16 * MiB, replicas=3)
+        old, epoch = view["primary_node"], view["epoch"]
+        target = next(r["node"] for r in view["replicas"] if not r["primary"])
+        dev = self.wait_attached("att-move", self.attach("att-move", target)["host"])
+        moved = wait_for("the primary to move", lambda: (lambda v: v if v["primary_node"] == target else None)(
+            self.cluster.volume("att-move")), 30)
+        self.assertEqual(moved["epoch"], epoch + 1)
+        pattern = os.urandom(MiB)
+        with open(dev, "r+b", buffering=0) as f:
+            f.write(pattern)
+            os.fsync(f.fileno())
+        with open(dev, "rb", buffering=0) as f:
+            self.assertEqual(f.read(MiB), pattern)
+        # The old primary no longer serves the volume.
+        p = run("qemu-io", "-f", "raw", "-c", "write -P 0x11 0 4k", view["nbd_uri"], check=False)
+        self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.detach("att-move", target)
+        final = self.cluster.wait_volume_state("att-move", "available")
+        self.assertEqual(final["primary_node"], target)
+        self.assert_replicas_identical(final)
+        self.assertNotEqual(old, target)
+
     def test_node_worker_killed_while_attached(self):
         # kill -9 of the attaching host's worker: the device keeps working, and the restarted
         # worker adopts it instead of making a second one.

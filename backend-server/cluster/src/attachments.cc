@@ -56,6 +56,34 @@ Result<std::optional<AttachmentRecord>> checkAttach(const VolumeRecord& volume, 
   return std::optional<AttachmentRecord>();
 }
 
+bool shouldHandOver(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas,
+                    const std::vector<AttachmentRecord>& attachments, const std::string& host,
+                    const ObservedState& observed) {
+  if (host == volume.primary_node || !volume.handover_to.empty()) return false;
+  for (const auto& a : attachments) {
+    if (a.host != host) return false;
+  }
+  bool holds = false;
+  for (const auto& r : replicas) holds = holds || (r.node_name == host && r.diskful);
+  if (!holds || !observed.online(host) || !observed.online(volume.primary_node)) return false;
+  const ReplicaReport* primary = observed.replicaReport(volume.primary_node, volume.uuid);
+  const ReplicaReport* target = observed.replicaReport(host, volume.uuid);
+  if (primary == nullptr || !primary->primary || target == nullptr || !target->error.empty() ||
+      target->disk != nodeapi::DiskState::kUpToDate) {
+    return false;
+  }
+  for (const auto& p : primary->peers) {
+    if (p.node == host && p.state == nodeapi::PeerState::kUpToDate) return true;
+  }
+  return false;
+}
+
+bool handoverDemoted(const VolumeRecord& volume, const ObservedState& observed) {
+  if (!observed.online(volume.primary_node)) return false;
+  const ReplicaReport* primary = observed.replicaReport(volume.primary_node, volume.uuid);
+  return primary != nullptr && !primary->primary;
+}
+
 void markAttached(VolumeView& view, std::vector<std::string> hosts) {
   view.attached_hosts = std::move(hosts);
   if (!view.attached_hosts.empty() && view.state == VolumeState::kAvailable) view.state = VolumeState::kAttached;
@@ -72,7 +100,8 @@ const nodeapi::AttachmentReport* attachmentReport(const ObservedState& observed,
 }
 
 AttachmentView deriveAttachmentView(const VolumeRecord& volume, const AttachmentRecord& attachment,
-                                    const NodeRecord* primary_node, const ObservedState& observed) {
+                                    const NodeRecord* primary_node, const ObservedState& observed,
+                                    uint64_t generation) {
   AttachmentView view;
   view.volume = volume.name;
   view.record = attachment;
@@ -88,6 +117,10 @@ AttachmentView deriveAttachmentView(const VolumeRecord& volume, const Attachment
         report != nullptr && !report->device_path.empty() ? report->device_path : link_root + "/" + volume.name;
     if (attachment.detaching) {
       view.state = AttachmentState::kDetaching;
+    } else if (!volume.handover_to.empty()) {
+      // Nothing serves the volume until the handover completes: a failed attach is expected.
+      view.state = AttachmentState::kAttaching;
+      view.reason = "the primary moves to " + volume.handover_to;
     } else if (report == nullptr) {
       view.state = AttachmentState::kAttaching;
     } else if (report->health == nodeapi::DeviceHealth::kHealthy ||
@@ -96,6 +129,9 @@ AttachmentView deriveAttachmentView(const VolumeRecord& volume, const Attachment
       if (report->health == nodeapi::DeviceHealth::kDisconnected) {
         view.reason = "the device is not connected to the primary (I/O fails with EIO until it reconnects)";
       }
+    } else if (host == nullptr || host->report.applied_generation < generation) {
+      view.state = AttachmentState::kAttaching;
+      view.reason = report->error.empty() ? "" : "retrying: " + report->error;
     } else if (report->health == nodeapi::DeviceHealth::kBroken || !report->error.empty()) {
       view.state = AttachmentState::kError;
       view.reason = report->error.empty() ? "the device is broken; detach and attach again" : report->error;

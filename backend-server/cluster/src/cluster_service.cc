@@ -371,7 +371,10 @@ Result<std::pair<AttachmentView, bool>> ClusterService::attachVolume(const std::
   ASSIGN_OR_RETURN(auto existing, checkAttach(volume, group, attachments, request, host.isOk(), observed_));
   auto primary = store_.getNode(volume.primary_node);
   const NodeRecord* primary_node = primary.isOk() ? &primary.value() : nullptr;
-  if (existing) return std::make_pair(deriveAttachmentView(volume, *existing, primary_node, observed_), false);
+  ASSIGN_OR_RETURN(uint64_t generation, store_.generation());
+  if (existing) {
+    return std::make_pair(deriveAttachmentView(volume, *existing, primary_node, observed_, generation), false);
+  }
 
   AttachmentRecord record;
   record.volume_uuid = volume.uuid;
@@ -382,7 +385,17 @@ Result<std::pair<AttachmentView, bool>> ClusterService::attachVolume(const std::
   RETURN_IF_ERROR(store_.addAttachment(record));
   log::info("cluster", "volume " + name + " attached on " + request.host + " (" +
                            std::string(controller::name(request.mode)) + ")");
-  AttachmentView view = deriveAttachmentView(volume, record, primary_node, observed_);
+  attachments.push_back(record);
+  ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(volume.uuid));
+  if (shouldHandOver(volume, replicas, attachments, request.host, observed_)) {
+    RETURN_IF_ERROR(store_.setHandover(volume.uuid, request.host));
+    volume.handover_to = request.host;
+    handovers_pending_ = true;
+    log::info("cluster", "volume " + name + ": the primary follows the attachment: " + volume.primary_node +
+                             " stops serving, then " + request.host + " takes over");
+  }
+  ASSIGN_OR_RETURN(generation, store_.generation());
+  AttachmentView view = deriveAttachmentView(volume, record, primary_node, observed_, generation);
   lock.unlock();
   notifyWatchers();
   return std::make_pair(std::move(view), true);
@@ -393,9 +406,11 @@ Result<std::vector<AttachmentView>> ClusterService::listAttachments(const std::s
   ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(name));
   ASSIGN_OR_RETURN(auto attachments, store_.listAttachmentsOf(volume.uuid));
   auto primary = store_.getNode(volume.primary_node);
+  ASSIGN_OR_RETURN(uint64_t generation, store_.generation());
   std::vector<AttachmentView> out;
   for (const auto& a : attachments) {
-    out.push_back(deriveAttachmentView(volume, a, primary.isOk() ? &primary.value() : nullptr, observed_));
+    out.push_back(
+        deriveAttachmentView(volume, a, primary.isOk() ? &primary.value() : nullptr, observed_, generation));
   }
   return out;
 }
@@ -540,6 +555,32 @@ void ClusterService::notifyWatchers() {
   for (auto& w : watch_.takeDue(store_.generation(), clock_.steadyNow())) w.done(desiredState(w.node));
 }
 
+bool ClusterService::completeHandoversLocked() {
+  if (!handovers_pending_) return false;  // the common case costs nothing
+  auto volumes = store_.listVolumes();
+  if (!volumes.isOk()) return false;
+  bool changed = false;
+  handovers_pending_ = false;
+  for (const auto& v : *volumes) {
+    if (v.handover_to.empty()) continue;
+    if (!handoverDemoted(v, observed_)) {
+      handovers_pending_ = true;
+      continue;
+    }
+    Status s = store_.setPrimary(v.uuid, v.handover_to, v.epoch + 1);
+    if (!s.isOk()) {
+      handovers_pending_ = true;
+      log::warn("cluster", "volume " + v.name + ": completing the handover to " + v.handover_to + " failed: " +
+                               s.toString());
+      continue;
+    }
+    log::info("cluster", "volume " + v.name + ": " + v.primary_node + " has stopped serving; " + v.handover_to +
+                             " is the primary (epoch " + std::to_string(v.epoch + 1) + ")");
+    changed = true;
+  }
+  return changed;
+}
+
 void ClusterService::tick() {
   std::vector<std::pair<std::function<void(Status)>, Status>> settled;
   {
@@ -548,6 +589,7 @@ void ClusterService::tick() {
       log::warn("cluster", "node " + name + " missed its heartbeats: offline");
     }
     replaceLostReplicasLocked();
+    completeHandoversLocked();
     settled = settleDetachesLocked("");
   }
   notifyWatchers();

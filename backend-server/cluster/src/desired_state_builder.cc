@@ -36,7 +36,7 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
     auto group = groups.find(v.group);
     d.thin = group == groups.end() || group->second->thin;
     d.quorum = group != groups.end() && group->second->quorum;
-    d.primary = v.primary_node == node;
+    d.primary = v.primary_node == node && v.handover_to.empty();  // a handover: the old one stops first
     for (const ReplicaRecord* r : of_volume) {
       if (r->node_name == node || !r->diskful) continue;
       auto it = nodes.find(r->node_name);

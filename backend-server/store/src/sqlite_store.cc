@@ -59,6 +59,7 @@ const char* const kMigrations[] = {
     // 4 → 5: attachments (a volume used on a host) and multi-attach per resource group.
     R"sql(
     ALTER TABLE resource_groups ADD COLUMN allow_multiattach INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE volumes ADD COLUMN handover_to TEXT NOT NULL DEFAULT '';
     CREATE TABLE attachments (
       volume_uuid TEXT NOT NULL REFERENCES volumes(uuid), host TEXT NOT NULL, mode TEXT NOT NULL,
       connector TEXT NOT NULL, detaching INTEGER NOT NULL, created_at INTEGER NOT NULL,
@@ -342,8 +343,20 @@ class SqliteStore final : public Store {
 
   Status setPrimary(const std::string& volume_uuid, const std::string& node, uint64_t epoch) override {
     return transaction([&]() -> Status {
-      RETURN_IF_ERROR(Statement(db_, "UPDATE volumes SET primary_node = ?, epoch = ? WHERE uuid = ?")
+      RETURN_IF_ERROR(Statement(db_, "UPDATE volumes SET primary_node = ?, epoch = ?, handover_to = '' WHERE uuid = ?")
                           .bind(1, node).bind(2, static_cast<int64_t>(epoch)).bind(3, volume_uuid)
+                          .run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
+      }
+      return bumpGeneration();
+    });
+  }
+
+  Status setHandover(const std::string& volume_uuid, const std::string& node) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "UPDATE volumes SET handover_to = ? WHERE uuid = ?")
+                          .bind(1, node).bind(2, volume_uuid)
                           .run());
       if (sqlite3_changes(db_) == 0) {
         return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
@@ -452,7 +465,7 @@ class SqliteStore final : public Store {
       "SELECT uuid, name, replicas, engine, thin, pools, replicas_on_different, overprovision, quorum, "
       "allow_multiattach FROM resource_groups";
   static constexpr const char* kVolumeSelect =
-      "SELECT uuid, name, size_bytes, group_name, primary_node, epoch, created_at FROM volumes";
+      "SELECT uuid, name, size_bytes, group_name, primary_node, epoch, created_at, handover_to FROM volumes";
 
   static NodeRecord readNode(const Statement& q) {
     return NodeRecord{q.columnText(0), q.columnText(1), q.columnText(2), static_cast<uint16_t>(q.columnInt(3)),
@@ -470,7 +483,7 @@ class SqliteStore final : public Store {
   }
   static VolumeRecord readVolume(const Statement& q) {
     return VolumeRecord{q.columnText(0), q.columnText(1), static_cast<uint64_t>(q.columnInt(2)), q.columnText(3),
-                        q.columnText(4), static_cast<uint64_t>(q.columnInt(5)), q.columnInt(6)};
+                        q.columnText(4), static_cast<uint64_t>(q.columnInt(5)), q.columnInt(6), q.columnText(7)};
   }
 
   // Every row of `sql` (its parameters set by `bind`), each made into a record by `read`.

@@ -82,39 +82,46 @@ TEST_F(AttachmentsTest, SecondHostNeedsMultiattach) {
 // reported path; a broken device is an error with the reason; detaching wins.
 TEST_F(AttachmentsTest, BlockStateFollowsTheHostsReport) {
   AttachmentRecord a = attached("n2");
-  AttachmentView view = deriveAttachmentView(v_, a, &primary_, observed_);
+  AttachmentView view = deriveAttachmentView(v_, a, &primary_, observed_, 0);
   EXPECT_EQ(view.state, AttachmentState::kAttaching);
   EXPECT_EQ(view.connection_info.driver_volume_type, "local");
   EXPECT_EQ(view.connection_info.device_path, "/dev/tandem/v");
   NodeStatusReport rooted;
   rooted.device_link_root = "/srv/links";
   observed_.reported("n2", rooted, kStart, 0);
-  EXPECT_EQ(deriveAttachmentView(v_, a, &primary_, observed_).connection_info.device_path, "/srv/links/v")
+  EXPECT_EQ(deriveAttachmentView(v_, a, &primary_, observed_, 0).connection_info.device_path, "/srv/links/v")
       << "the host's link root, before its device is reported";
 
   reportDevice("n2", {v_.uuid, "/tmp/links/v", nodeapi::DeviceHealth::kHealthy, false, ""});
-  view = deriveAttachmentView(v_, a, &primary_, observed_);
+  view = deriveAttachmentView(v_, a, &primary_, observed_, 0);
   EXPECT_EQ(view.state, AttachmentState::kAttached);
   EXPECT_EQ(view.connection_info.device_path, "/tmp/links/v");
 
   reportDevice("n2", {v_.uuid, "", nodeapi::DeviceHealth::kAbsent, false, "nbd_endpoint_unavailable: refused"});
-  view = deriveAttachmentView(v_, a, &primary_, observed_);
+  view = deriveAttachmentView(v_, a, &primary_, observed_, 0);
   EXPECT_EQ(view.state, AttachmentState::kError);
   EXPECT_EQ(view.reason, "nbd_endpoint_unavailable: refused");
+  view = deriveAttachmentView(v_, a, &primary_, observed_, /*generation=*/5);
+  EXPECT_EQ(view.state, AttachmentState::kAttaching) << "the host has not applied the current state yet";
+  EXPECT_EQ(view.reason, "retrying: nbd_endpoint_unavailable: refused");
+  VolumeRecord moving = v_;
+  moving.handover_to = "n2";
+  EXPECT_EQ(deriveAttachmentView(moving, a, &primary_, observed_, 0).state, AttachmentState::kAttaching)
+      << "nothing serves the volume during a handover";
 
   a.detaching = true;
-  EXPECT_EQ(deriveAttachmentView(v_, a, &primary_, observed_).state, AttachmentState::kDetaching);
+  EXPECT_EQ(deriveAttachmentView(v_, a, &primary_, observed_, 0).state, AttachmentState::kDetaching);
 }
 
 // An nbd attachment is the primary's URI; on the primary's own host also its UNIX socket.
 TEST_F(AttachmentsTest, NbdConnectionInfo) {
   reportDevice("n1", {});
-  AttachmentView remote = deriveAttachmentView(v_, attached("n2", AttachMode::kNbd), &primary_, observed_);
+  AttachmentView remote = deriveAttachmentView(v_, attached("n2", AttachMode::kNbd), &primary_, observed_, 0);
   EXPECT_EQ(remote.state, AttachmentState::kAttached);
   EXPECT_EQ(remote.connection_info.driver_volume_type, "nbd");
   EXPECT_EQ(remote.connection_info.uri, "nbd://10.0.0.1:10809/v");
   EXPECT_EQ(remote.connection_info.socket, "");
-  AttachmentView local = deriveAttachmentView(v_, attached("n1", AttachMode::kNbd), &primary_, observed_);
+  AttachmentView local = deriveAttachmentView(v_, attached("n1", AttachMode::kNbd), &primary_, observed_, 0);
   EXPECT_EQ(local.connection_info.socket, "/run/n1/nbd.sock");
 }
 
@@ -166,6 +173,49 @@ TEST_F(AttachmentsTest, DesiredStateCarriesTheHostsBlockAttachments) {
   ASSERT_TRUE(on_primary.isOk());
   ASSERT_EQ(on_primary->attachments.size(), 1u);
   EXPECT_TRUE(on_primary->attachments[0].primary_here);
+}
+
+// The primary follows a lone attachment onto an up-to-date replica's node, and only there.
+TEST_F(AttachmentsTest, HandoverOnlyOntoALoneUpToDateReplica) {
+  using nodeapi::DiskState;
+  using nodeapi::PeerState;
+  std::vector<ReplicaRecord> replicas = replicasOf(v_, {"n1", "n2"});
+  ReplicaReport primary = replicaReport(v_, DiskState::kUpToDate, {peer("n2", PeerState::kUpToDate)});
+  primary.primary = true;
+  report(observed_, "n1", {primary});
+  report(observed_, "n2", {replicaReport(v_, DiskState::kUpToDate)});
+  std::vector<AttachmentRecord> on_n2 = {attached("n2")};
+  EXPECT_TRUE(shouldHandOver(v_, replicas, on_n2, "n2", observed_));
+  EXPECT_FALSE(shouldHandOver(v_, replicas, {attached("n1")}, "n1", observed_)) << "already the primary";
+  EXPECT_FALSE(shouldHandOver(v_, replicas, {attached("n3")}, "n3", observed_)) << "no replica there";
+  EXPECT_FALSE(shouldHandOver(v_, replicas, {attached("n3"), attached("n2")}, "n2", observed_))
+      << "another host is attached";
+  VolumeRecord moving = v_;
+  moving.handover_to = "n2";
+  EXPECT_FALSE(shouldHandOver(moving, replicas, on_n2, "n2", observed_)) << "one is under way";
+  report(observed_, "n1", {replicaReport(v_, DiskState::kUpToDate, {peer("n2", PeerState::kSyncing)})});
+  EXPECT_FALSE(shouldHandOver(v_, replicas, on_n2, "n2", observed_)) << "n2 is not up to date";
+
+  EXPECT_TRUE(handoverDemoted(v_, observed_)) << "n1 reports its copy no longer primary";
+  report(observed_, "n1", {primary});
+  EXPECT_FALSE(handoverDemoted(v_, observed_));
+}
+
+// During a handover no node is told to be primary; after it the target is.
+TEST_F(AttachmentsTest, HandoverDesiredStates) {
+  DeclaredState declared;
+  VolumeRecord moving = v_;
+  moving.handover_to = "n2";
+  declared.volumes = {moving};
+  declared.replicas = replicasOf(v_, {"n1", "n2"});
+  NodeRecord n2 = primary_;
+  n2.name = "n2";
+  declared.nodes = {primary_, n2};
+  EXPECT_FALSE(buildDesiredState("n1", declared)->replicas.at(0).primary);
+  EXPECT_FALSE(buildDesiredState("n2", declared)->replicas.at(0).primary);
+  declared.volumes[0].handover_to = "";
+  declared.volumes[0].primary_node = "n2";
+  EXPECT_TRUE(buildDesiredState("n2", declared)->replicas.at(0).primary);
 }
 
 }  // namespace

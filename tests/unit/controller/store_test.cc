@@ -79,6 +79,7 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
                          "ALTER TABLE nodes DROP COLUMN labels; ALTER TABLE resource_groups DROP COLUMN overprovision;"
                          "ALTER TABLE resource_groups DROP COLUMN quorum;"
                          "ALTER TABLE resource_groups DROP COLUMN allow_multiattach; DROP TABLE attachments;"
+                         "ALTER TABLE volumes DROP COLUMN handover_to;"
                          "UPDATE schema_version SET version = 1;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK)

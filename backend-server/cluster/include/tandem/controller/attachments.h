@@ -15,7 +15,8 @@
 // deriveAttachmentView: `detaching` while a detach waits for the host; an nbd attachment needs
 // nothing on the host and is `attached`; a block attachment is `attached` once the host reports
 // its device healthy (or disconnected: the device exists and reconnects), `error` with the
-// reason when the host reports a broken device or an error, else `attaching`.
+// reason when the host reports a broken device or an error, else `attaching` (also while the
+// volume's primary is being handed over: nothing serves it meanwhile).
 #pragma once
 
 #include <optional>
@@ -72,8 +73,25 @@ Result<std::optional<AttachmentRecord>> checkAttach(const VolumeRecord& volume, 
                                                     const ObservedState& observed);
 
 // `primary_node`: the record of the volume's primary node, or null (no NBD endpoint known).
+// `generation`: the current state generation; an error the host reported while applying an
+// older one may be stale (the primary moved since), so the attachment is `attaching` until the
+// host has applied this one.
 AttachmentView deriveAttachmentView(const VolumeRecord& volume, const AttachmentRecord& attachment,
-                                    const NodeRecord* primary_node, const ObservedState& observed);
+                                    const NodeRecord* primary_node, const ObservedState& observed,
+                                    uint64_t generation);
+
+// The primary follows the attachment: true when `host` is not the primary, holds a diskful
+// replica that the online primary's last report counts up to date, is the only host the volume
+// is attached on (`attachments` includes the new one), and no handover is under way. The
+// handover is planned: the primary is asked to stop serving first (the desired state names no
+// primary), and only once its report shows it demoted does the target become the primary with
+// the next epoch (handoverDemoted).
+bool shouldHandOver(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas,
+                    const std::vector<AttachmentRecord>& attachments, const std::string& host,
+                    const ObservedState& observed);
+// True when the volume's handover may complete: its primary's node is online and its last report
+// holds the volume's replica no longer primary.
+bool handoverDemoted(const VolumeRecord& volume, const ObservedState& observed);
 
 // Lists `hosts` (the volume's attachments) in the view; an available volume attached on some
 // host is `attached` (any other state says more and stays).

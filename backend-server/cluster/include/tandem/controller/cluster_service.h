@@ -132,6 +132,8 @@ class ClusterService {
   Result<std::vector<PoolCandidate>> candidatesLocked();
   // Self-healing pass; true when some replica was moved. Needs mu_.
   bool replaceLostReplicasLocked();
+  // Completes the planned handovers whose old primary has demoted; true when one did. Needs mu_.
+  bool completeHandoversLocked();
   // Answers the long-polls that are due. Must be called without mu_.
   void notifyWatchers();
   // A detach waiting for its host's report.
@@ -155,6 +157,7 @@ class ClusterService {
   ObservedState observed_;             // guarded by mu_
   std::set<std::string> heal_warned_;  // guarded by mu_: "volume/node:reason" already logged
   std::vector<PendingDetach> pending_detaches_;  // guarded by mu_
+  bool handovers_pending_ = true;                // guarded by mu_: some volume may have handover_to set
   std::atomic<uint64_t> replicas_replaced_{0};
   DesiredStateWatch watch_;  // thread-safe on its own
 };

@@ -55,6 +55,9 @@ struct VolumeRecord {
   std::string primary_node;       // node that serves the volume (writer)
   uint64_t epoch = 1;             // writer epoch (fencing seam)
   int64_t created_at = 0;         // unix seconds
+  // A planned handover to this node is under way (the primary follows an attachment): the
+  // current primary is asked to stop serving first; "" when none.
+  std::string handover_to = std::string();
 };
 
 struct ReplicaRecord {

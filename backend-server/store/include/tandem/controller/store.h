@@ -50,8 +50,12 @@ class Store {
   virtual Result<std::vector<ReplicaRecord>> listReplicas() = 0;
   // The replicas of one volume (empty for an unknown uuid).
   virtual Result<std::vector<ReplicaRecord>> listReplicasOf(const std::string& volume_uuid) = 0;
-  // Makes `node` the volume's primary with writer epoch `epoch`. kNotFound. Bumps the generation.
+  // Makes `node` the volume's primary with writer epoch `epoch` (and ends any handover). kNotFound.
+  // Bumps the generation.
   virtual Status setPrimary(const std::string& volume_uuid, const std::string& node, uint64_t epoch) = 0;
+  // Starts ("" ends) a planned handover of the volume's primary role to `node`. kNotFound. Bumps
+  // the generation.
+  virtual Status setHandover(const std::string& volume_uuid, const std::string& node) = 0;
   // Moves the volume's replica from `from_node` to `replacement` (same volume uuid), atomically.
   // kNotFound when the volume has no replica on `from_node`; kAlreadyExists when it already has
   // one on the replacement's node. Bumps the generation.
