@@ -179,7 +179,21 @@ Result<Command> parseVolume(const ParsedArgs& args) {
     cmd.force = args.options.count("force") > 0;
     return cmd;
   }
-  return usage("usage: tandem volume create|list|show|delete|promote ...");
+  if (verb == "resolve") {
+    RETURN_IF_ERROR(checkArity(args, 3, "volume resolve", " NAME --keep NODE"));
+    RETURN_IF_ERROR(checkOptions(args, "volume resolve", {"keep"}));
+    RETURN_IF_ERROR(checkName("volume", args.words[2]));
+    cmd.kind = CommandKind::kVolumeResolve;
+    cmd.name = args.words[2];
+    auto keep = args.options.find("keep");
+    if (keep == args.options.end()) {
+      return usage("volume resolve needs --keep NODE (the copy whose data the volume keeps)");
+    }
+    RETURN_IF_ERROR(checkName("node", keep->second));
+    cmd.node = keep->second;
+    return cmd;
+  }
+  return usage("usage: tandem volume create|list|show|delete|promote|resolve ...");
 }
 
 Result<Command> parseListOnly(const ParsedArgs& args, CommandKind kind) {
@@ -282,6 +296,12 @@ ApiCall apiCallFor(const Command& cmd) {
       json.Bool(cmd.force);
       json.EndObject();
       return {"POST", volume_path + "/promote", buffer.GetString()};
+    case CommandKind::kVolumeResolve:
+      json.StartObject();
+      json.Key("keep");
+      json.String(cmd.node);
+      json.EndObject();
+      return {"POST", volume_path + "/resolve", buffer.GetString()};
     case CommandKind::kVersion: return {"GET", "/v1/version", ""};
   }
   return {"GET", "/v1/version", ""};
@@ -301,6 +321,7 @@ std::string usageText() {
          "  volume create NAME --size SIZE --group GROUP   (SIZE: 1GiB, 512MiB, 10G, bytes)\n"
          "  volume list | volume show NAME | volume delete NAME\n"
          "  volume promote NAME --node NODE [--force]   (when the primary's node is gone)\n"
+         "  volume resolve NAME --keep NODE   (split brain: keep NODE's data, resync the others)\n"
          "  version\n"
          "\n"
          "settings: flags > TANDEM_URL, TANDEM_TOKEN, TANDEM_CA_FILE > config file\n"

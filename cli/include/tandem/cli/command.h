@@ -25,6 +25,7 @@ enum class CommandKind {
   kVolumeShow,
   kVolumeDelete,
   kVolumePromote,
+  kVolumeResolve,
   kVersion,
 };
 
@@ -40,7 +41,7 @@ struct Command {
   std::string quorum;                  // group create --quorum off|majority (empty: the default)
   uint64_t size_bytes = 0;     // volume create
   std::string group;           // volume create
-  std::string node;            // volume promote --node
+  std::string node;            // volume promote --node, volume resolve --keep
   bool force = false;          // volume promote --force
 };
 
