@@ -266,6 +266,14 @@ class OpenApiConformanceTest(ClusterTestCase):
                           body={"node": secondary})
         self.expect_error("POST", "/v1/volumes/{volume}/promote", 400, "missing_field", {"volume": "og-v1"},
                           body={"force": True}, schema_rejects_body=True)
+        self.expect_error("POST", "/v1/volumes/{volume}/resolve", 409, "not_split_brain", {"volume": "og-v1"},
+                          body={"keep": secondary})
+        self.expect_error("POST", "/v1/volumes/{volume}/resolve", 422, "replica_not_found", {"volume": "og-v1"},
+                          body={"keep": "og-ghost"})
+        self.expect_error("POST", "/v1/volumes/{volume}/resolve", 404, "volume_not_found", {"volume": "og-nope"},
+                          body={"keep": secondary})
+        self.expect_error("POST", "/v1/volumes/{volume}/resolve", 400, "missing_field", {"volume": "og-v1"},
+                          body={}, schema_rejects_body=True)
         c("DELETE", "/v1/volumes/{volume}", {"volume": "og-v1"}, expect=204)
         c("DELETE", "/v1/resource-groups/{group}", {"group": "og-pair"}, expect=204)
 

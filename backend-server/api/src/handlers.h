@@ -30,6 +30,7 @@ void createVolume(const RouteCall& call, http::Responder respond);
 void getVolume(const RouteCall& call, http::Responder respond);
 void deleteVolume(const RouteCall& call, http::Responder respond);
 void promoteVolume(const RouteCall& call, http::Responder respond);
+void resolveSplitBrain(const RouteCall& call, http::Responder respond);
 
 void pollDesiredState(const RouteCall& call, http::Responder respond);
 void reportNodeStatus(const RouteCall& call, http::Responder respond);

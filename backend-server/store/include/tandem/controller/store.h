@@ -7,6 +7,7 @@
 // Thread-safety: implementations are thread-safe (internally serialised).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,11 @@ class Store {
   virtual Result<std::vector<ReplicaRecord>> listReplicasOf(const std::string& volume_uuid) = 0;
   // Makes `node` the volume's primary with writer epoch `epoch`. kNotFound. Bumps the generation.
   virtual Status setPrimary(const std::string& volume_uuid, const std::string& node, uint64_t epoch) = 0;
+  // Split-brain resolution, atomically: makes `keep` the volume's primary at writer epoch `epoch`
+  // and sets, for each (node -> generation) of `discard`, that replica's discard_generation.
+  // kNotFound (volume_not_found, replica_not_found). Bumps the generation.
+  virtual Status resolveSplitBrain(const std::string& volume_uuid, const std::string& keep, uint64_t epoch,
+                                   const std::map<std::string, std::string>& discard) = 0;
   // Moves the volume's replica from `from_node` to `replacement` (same volume uuid), atomically.
   // kNotFound when the volume has no replica on `from_node`; kAlreadyExists when it already has
   // one on the replacement's node. Bumps the generation.
