@@ -241,7 +241,7 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
   volume.epoch = 1;
   volume.created_at = unixSeconds(clock_.wallNow());
   std::vector<ReplicaRecord> replicas;
-  for (const auto& p : *placements) replicas.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true});
+  for (const auto& p : *placements) replicas.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true, ""});
   RETURN_IF_ERROR(store_.createVolume(volume, replicas));
   log::info("cluster", "created volume " + volume.name + " (" + std::to_string(volume.size_bytes) +
                            " bytes) with primary " + volume.primary_node);
@@ -292,7 +292,7 @@ bool ClusterService::replaceLostReplicasLocked() {
   for (const auto& move : plan.moves) {
     const VolumeRecord& v = move.volume;
     Status s = store_.replaceReplica(v.uuid, move.from_node,
-                                     ReplicaRecord{v.uuid, move.to.node, move.to.pool, true});
+                                     ReplicaRecord{v.uuid, move.to.node, move.to.pool, true, ""});
     if (!s.isOk()) {
       warnOnce(move.key + ":store", "volume " + v.name + ": replacing the replica on " + move.from_node +
                                         " failed: " + s.message());

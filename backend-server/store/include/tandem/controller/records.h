@@ -63,7 +63,7 @@ struct ReplicaRecord {
   // discard (`tandem volume resolve --keep` another node). The node's engine lets a primary
   // whose history diverged from that exact generation fully resync it; it has no effect once the
   // copy's generation has changed. Empty: never discard.
-  std::string discard_generation;
+  std::string discard_generation{};
 };
 
 }  // namespace tandem::controller

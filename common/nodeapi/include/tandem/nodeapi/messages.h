@@ -92,7 +92,7 @@ struct DesiredReplica {
   std::vector<DesiredPeer> peers;  // the volume's other diskful replicas
   // Split-brain resolution: the generation of this node's copy that an operator chose to
   // discard (empty: none). The engine lets a diverged primary fully resync exactly that copy.
-  std::string discard_generation;
+  std::string discard_generation{};
   bool operator==(const DesiredReplica&) const = default;
 };
 
