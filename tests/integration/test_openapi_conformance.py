@@ -27,7 +27,6 @@ PLANNED = [
     ("GET", "/v1/volumes/og-vol/data"),
     ("PUT", "/v1/volumes/og-vol/data"),
     ("POST", "/v1/volumes/og-vol/verify"),
-    ("POST", "/v1/volumes/og-vol/resolve"),
     ("GET", "/v1/volumes/og-vol/snapshots"),
     ("POST", "/v1/volumes/og-vol/snapshots"),
     ("GET", "/v1/volumes/og-vol/snapshots/s1"),
