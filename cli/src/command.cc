@@ -210,7 +210,21 @@ Result<Command> parseVolume(const ParsedArgs& args) {
     cmd.name = args.words[2];
     return cmd;
   }
-  return usage("usage: tandem volume create|list|show|delete|promote|attach|detach|attachments ...");
+  if (verb == "resolve") {
+    RETURN_IF_ERROR(checkArity(args, 3, "volume resolve", " NAME --keep NODE"));
+    RETURN_IF_ERROR(checkOptions(args, "volume resolve", {"keep"}));
+    RETURN_IF_ERROR(checkName("volume", args.words[2]));
+    cmd.kind = CommandKind::kVolumeResolve;
+    cmd.name = args.words[2];
+    auto keep = args.options.find("keep");
+    if (keep == args.options.end()) {
+      return usage("volume resolve needs --keep NODE (the copy whose data the volume keeps)");
+    }
+    RETURN_IF_ERROR(checkName("node", keep->second));
+    cmd.node = keep->second;
+    return cmd;
+  }
+  return usage("usage: tandem volume create|list|show|delete|promote|resolve|attach|detach|attachments ...");
 }
 
 Result<Command> parseListOnly(const ParsedArgs& args, CommandKind kind) {
@@ -329,6 +343,12 @@ ApiCall apiCallFor(const Command& cmd) {
       return {"DELETE", volume_path + "/attachments/" + http::percentEncode(cmd.host) + (cmd.force ? "?force=true" : ""),
               ""};
     case CommandKind::kVolumeAttachments: return {"GET", volume_path + "/attachments", ""};
+    case CommandKind::kVolumeResolve:
+      json.StartObject();
+      json.Key("keep");
+      json.String(cmd.node);
+      json.EndObject();
+      return {"POST", volume_path + "/resolve", buffer.GetString()};
     case CommandKind::kVersion: return {"GET", "/v1/version", ""};
   }
   return {"GET", "/v1/version", ""};
@@ -352,6 +372,7 @@ std::string usageText() {
          "  volume attach NAME --host HOST [--mode block|nbd]   (block: /dev/tandem/NAME on HOST)\n"
          "  volume detach NAME --host HOST [--force]   (force: forget an offline host's attachment)\n"
          "  volume attachments NAME\n"
+         "  volume resolve NAME --keep NODE   (split brain: keep NODE's data, resync the others)\n"
          "  version\n"
          "\n"
          "settings: flags > TANDEM_URL, TANDEM_TOKEN, TANDEM_CA_FILE > config file\n"

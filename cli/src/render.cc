@@ -286,6 +286,9 @@ Result<std::string> renderSuccess(const Command& cmd, int status, const std::str
       ASSIGN_OR_RETURN(const Value* v, items(doc, "attachments"));
       return renderAttachments(*v);
     }
+    case CommandKind::kVolumeResolve:
+      return "volume '" + cmd.name + "' keeps the data of " + cmd.node +
+             "; the other copies are resynced from it\n\n" + renderVolume(doc);
     case CommandKind::kVersion:
       return std::string("client: ") + TANDEM_VERSION + "\nserver: " + text(doc, "version") +
              " (API " + text(doc, "api_version") + ")\n";

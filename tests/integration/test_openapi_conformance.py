@@ -27,7 +27,6 @@ PLANNED = [
     ("GET", "/v1/volumes/og-vol/data"),
     ("PUT", "/v1/volumes/og-vol/data"),
     ("POST", "/v1/volumes/og-vol/verify"),
-    ("POST", "/v1/volumes/og-vol/resolve"),
     ("GET", "/v1/volumes/og-vol/snapshots"),
     ("POST", "/v1/volumes/og-vol/snapshots"),
     ("GET", "/v1/volumes/og-vol/snapshots/s1"),
@@ -263,6 +262,14 @@ class OpenApiConformanceTest(ClusterTestCase):
                           body={"node": secondary})
         self.expect_error("POST", "/v1/volumes/{volume}/promote", 400, "missing_field", {"volume": "og-v1"},
                           body={"force": True}, schema_rejects_body=True)
+        self.expect_error("POST", "/v1/volumes/{volume}/resolve", 409, "not_split_brain", {"volume": "og-v1"},
+                          body={"keep": secondary})
+        self.expect_error("POST", "/v1/volumes/{volume}/resolve", 422, "replica_not_found", {"volume": "og-v1"},
+                          body={"keep": "og-ghost"})
+        self.expect_error("POST", "/v1/volumes/{volume}/resolve", 404, "volume_not_found", {"volume": "og-nope"},
+                          body={"keep": secondary})
+        self.expect_error("POST", "/v1/volumes/{volume}/resolve", 400, "missing_field", {"volume": "og-v1"},
+                          body={}, schema_rejects_body=True)
         # Attachments (nbd mode: nothing to make on the host, so no device is involved here).
         attachments = "/v1/volumes/{volume}/attachments"
         one = {"volume": "og-v1", "host": "node1"}

@@ -84,6 +84,8 @@ const std::vector<Route>& apiRoutes() {
       {"DELETE", "/v1/volumes/{volume}", "deleteVolume", kAdminOrService, deleteVolume},
       // Promotion overrides the volume's writer: an operator's decision, admin only.
       {"POST", "/v1/volumes/{volume}/promote", "promoteVolume", kAdmin, promoteVolume},
+      // So is choosing which diverged copy's writes a volume keeps.
+      {"POST", "/v1/volumes/{volume}/resolve", "resolveSplitBrain", kAdmin, resolveSplitBrain},
       {"GET", "/v1/volumes/{volume}/attachments", "listAttachments", kAdminOrService, listAttachments},
       {"POST", "/v1/volumes/{volume}/attachments", "attachVolume", kAdminOrService, attachVolume},
       {"DELETE", "/v1/volumes/{volume}/attachments/{host}", "detachVolume", kAdminOrService, detachVolume},
@@ -127,7 +129,9 @@ bool mayReach(const Principal& principal, std::string_view method, const std::ve
     case Role::kAdmin:
       return true;
     case Role::kService:
-      if (under(segments, "volumes")) return !(segments.size() == 4 && segments[3] == "promote");
+      if (under(segments, "volumes")) {
+        return !(segments.size() == 4 && (segments[3] == "promote" || segments[3] == "resolve"));
+      }
       return method == "GET" && (under(segments, "storage-pools") || under(segments, "resource-groups"));
     case Role::kJoin:
       return method == "POST" && segments.size() == 2 && under(segments, "nodes");

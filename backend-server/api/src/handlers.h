@@ -30,6 +30,7 @@ void createVolume(const RouteCall& call, http::Responder respond);
 void getVolume(const RouteCall& call, http::Responder respond);
 void deleteVolume(const RouteCall& call, http::Responder respond);
 void promoteVolume(const RouteCall& call, http::Responder respond);
+void resolveSplitBrain(const RouteCall& call, http::Responder respond);
 
 void listAttachments(const RouteCall& call, http::Responder respond);
 void attachVolume(const RouteCall& call, http::Responder respond);

@@ -30,5 +30,7 @@ struct PromoteRequest {
 Result<PromoteRequest> parsePromote(std::string_view body);
 // {host, mode: "nbd"|"block" (default block), connector?: object (kept as given)}.
 Result<AttachRequest> parseAttach(std::string_view body);
+// {"keep": NODE}: the node whose copy a split-brain resolution keeps.
+Result<std::string> parseResolve(std::string_view body);
 
 }  // namespace tandem::controller

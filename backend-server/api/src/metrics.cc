@@ -52,10 +52,10 @@ std::string renderMetrics(const MetricsInput& input) {
   byState(out, "tandem_nodes", "Registered nodes by liveness.", nodes, {"online", "offline"});
   byState(out, "tandem_volumes", "Volumes by state.", volumes,
           {VolumeState::kCreating, VolumeState::kAvailable, VolumeState::kAttached, VolumeState::kResyncing,
-           VolumeState::kDegraded});
+           VolumeState::kDegraded, VolumeState::kSplitBrain});
   byState(out, "tandem_replicas", "Replicas by state.", replicas,
           {ReplicaState::kCreating, ReplicaState::kUpToDate, ReplicaState::kSyncing, ReplicaState::kOutdated,
-           ReplicaState::kOffline, ReplicaState::kError});
+           ReplicaState::kOffline, ReplicaState::kError, ReplicaState::kSplitBrain});
   struct PoolMetric {
     const char* name;
     const char* help;

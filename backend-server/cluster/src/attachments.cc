@@ -61,7 +61,8 @@ bool shouldHandOver(const VolumeRecord& volume, const std::vector<ReplicaRecord>
                     const ObservedState& observed) {
   if (host == volume.primary_node || !volume.handover_to.empty()) return false;
   for (const auto& a : attachments) {
-    if (a.host != host) return false;
+    // An nbd attachment was given the primary's URI: the primary stays where it is.
+    if (a.host != host || a.mode != AttachMode::kBlock) return false;
   }
   bool holds = false;
   for (const auto& r : replicas) holds = holds || (r.node_name == host && r.diskful);

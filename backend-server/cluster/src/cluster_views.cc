@@ -9,6 +9,7 @@ constexpr NameEntry<ReplicaState> kReplicaStates[] = {
     {ReplicaState::kCreating, "creating"}, {ReplicaState::kUpToDate, "up_to_date"},
     {ReplicaState::kSyncing, "syncing"},   {ReplicaState::kOutdated, "outdated"},
     {ReplicaState::kOffline, "offline"},   {ReplicaState::kError, "error"},
+    {ReplicaState::kSplitBrain, "split_brain"},
 };
 
 constexpr NameEntry<VolumeState> kVolumeStates[] = {
@@ -17,6 +18,7 @@ constexpr NameEntry<VolumeState> kVolumeStates[] = {
     {VolumeState::kAttached, "attached"},
     {VolumeState::kResyncing, "resyncing"},
     {VolumeState::kDegraded, "degraded"},
+    {VolumeState::kSplitBrain, "split_brain"},
 };
 
 }  // namespace

@@ -51,12 +51,13 @@ const char* const kMigrations[] = {
     R"sql(
     ALTER TABLE resource_groups ADD COLUMN quorum INTEGER NOT NULL DEFAULT 0;
     )sql",
-    // 3 → 4: reserved for split-brain resolution (developed on main at the same time); the
-    // integrator puts main's migration 4 here when merging, so attachments stay number 5.
+    // 3 → 4: split-brain resolution: the generation of a replica's copy an operator chose to
+    // discard ('' for none; see ReplicaRecord::discard_generation).
     R"sql(
-    SELECT 1;
+    ALTER TABLE replicas ADD COLUMN discard_generation TEXT NOT NULL DEFAULT '';
     )sql",
-    // 4 → 5: attachments (a volume used on a host) and multi-attach per resource group.
+    // 4 → 5: attachments (a volume used on a host), multi-attach per resource group, and the
+    // node a planned handover moves the primary to.
     R"sql(
     ALTER TABLE resource_groups ADD COLUMN allow_multiattach INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE volumes ADD COLUMN handover_to TEXT NOT NULL DEFAULT '';
@@ -365,6 +366,28 @@ class SqliteStore final : public Store {
     });
   }
 
+  Status resolveSplitBrain(const std::string& volume_uuid, const std::string& keep, uint64_t epoch,
+                           const std::map<std::string, std::string>& discard) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "UPDATE volumes SET primary_node = ?, epoch = ?, handover_to = '' WHERE uuid = ?")
+                          .bind(1, keep).bind(2, static_cast<int64_t>(epoch)).bind(3, volume_uuid)
+                          .run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
+      }
+      for (const auto& [node, generation] : discard) {
+        RETURN_IF_ERROR(Statement(db_, "UPDATE replicas SET discard_generation = ? WHERE volume_uuid = ? AND node_name = ?")
+                            .bind(1, generation).bind(2, volume_uuid).bind(3, node)
+                            .run());
+        if (sqlite3_changes(db_) == 0) {
+          return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " has no replica on node '" + node + "'")
+              .withReason("replica_not_found");
+        }
+      }
+      return bumpGeneration();
+    });
+  }
+
   Status replaceReplica(const std::string& volume_uuid, const std::string& from_node,
                         const ReplicaRecord& replacement) override {
     return transaction([&]() -> Status {
@@ -477,9 +500,10 @@ class SqliteStore final : public Store {
                        q.columnInt(4) != 0, splitNames(q.columnText(5)), splitNames(q.columnText(6)),
                        q.columnDouble(7), q.columnInt(8) != 0, q.columnInt(9) != 0};
   }
-  static constexpr const char* kReplicaSelect = "SELECT volume_uuid, node_name, pool_name, diskful FROM replicas";
+  static constexpr const char* kReplicaSelect =
+      "SELECT volume_uuid, node_name, pool_name, diskful, discard_generation FROM replicas";
   static ReplicaRecord readReplica(const Statement& q) {
-    return ReplicaRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0};
+    return ReplicaRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0, q.columnText(4)};
   }
   static VolumeRecord readVolume(const Statement& q) {
     return VolumeRecord{q.columnText(0), q.columnText(1), static_cast<uint64_t>(q.columnInt(2)), q.columnText(3),

@@ -187,6 +187,8 @@ TEST_F(AttachmentsTest, HandoverOnlyOntoALoneUpToDateReplica) {
   std::vector<AttachmentRecord> on_n2 = {attached("n2")};
   EXPECT_TRUE(shouldHandOver(v_, replicas, on_n2, "n2", observed_));
   EXPECT_FALSE(shouldHandOver(v_, replicas, {attached("n1")}, "n1", observed_)) << "already the primary";
+  EXPECT_FALSE(shouldHandOver(v_, replicas, {attached("n2", AttachMode::kNbd)}, "n2", observed_))
+      << "an nbd attachment keeps the URI it was given";
   EXPECT_FALSE(shouldHandOver(v_, replicas, {attached("n3")}, "n3", observed_)) << "no replica there";
   EXPECT_FALSE(shouldHandOver(v_, replicas, {attached("n3"), attached("n2")}, "n2", observed_))
       << "another host is attached";

@@ -56,9 +56,10 @@ DesiredState desiredState() {
                                       false,
                                       true,
                                       true,
-                                      {DesiredPeer{"n2", "127.0.0.1", 7000}, DesiredPeer{"n3", "h3", 7001}}});
+                                      {DesiredPeer{"n2", "127.0.0.1", 7000}, DesiredPeer{"n3", "h3", 7001}},
+                                      "0123456789abcdef"});
   s.replicas.push_back(
-      DesiredReplica{"w", "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", 8192, 1, "p", true, false, false, {}});
+      DesiredReplica{"w", "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", 8192, 1, "p", true, false, false, {}, ""});
   s.attachments = {DesiredAttachment{"v", kUuid, 4096, "10.0.0.2", 10809, "v", false},
                    DesiredAttachment{"w", "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", 8192, "h", 1, "w", true}};
   return s;
@@ -96,6 +97,9 @@ TEST(NodeApiCodec, WireFormIsTheDocumentedOne) {
   EXPECT_NE(desired.find(R"("volume":{"name":"v","uuid":")"), std::string::npos) << desired;
   EXPECT_NE(desired.find(R"("peers":[{"node":"n2","host":"127.0.0.1","port":7000})"), std::string::npos)
       << desired;
+  EXPECT_NE(desired.find(R"("discard_generation":"0123456789abcdef")"), std::string::npos) << desired;
+  EXPECT_EQ(desired.rfind("discard_generation"), desired.find("discard_generation"))
+      << "only a replica with something to discard carries the field: " << desired;
   std::string status = encodeStatusReport(statusReport());
   EXPECT_NE(status.find(R"("disk":"up_to_date")"), std::string::npos) << status;
   EXPECT_NE(status.find(R"("state":"syncing")"), std::string::npos) << status;
@@ -116,6 +120,7 @@ TEST(NodeApiCodec, DefaultsOfOptionalFields) {
   EXPECT_TRUE(d->replicas[0].thin);
   EXPECT_FALSE(d->replicas[0].quorum);
   EXPECT_FALSE(d->replicas[0].primary);
+  EXPECT_EQ(d->replicas[0].discard_generation, "");
   auto tolerant = decodeDesiredState(R"({"generation":1,"cluster_id":"c","node":"n","future":true})");
   EXPECT_TRUE(tolerant.isOk()) << "the node tolerates fields added by a newer controller";
 }

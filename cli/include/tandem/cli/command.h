@@ -28,6 +28,7 @@ enum class CommandKind {
   kVolumeAttach,
   kVolumeDetach,
   kVolumeAttachments,
+  kVolumeResolve,
   kVersion,
 };
 
@@ -44,7 +45,7 @@ struct Command {
   uint64_t size_bytes = 0;     // volume create
   std::string group;           // volume create
   bool multiattach = false;    // group create --multiattach (allow_multiattach)
-  std::string node;            // volume promote --node
+  std::string node;            // volume promote --node, volume resolve --keep
   bool force = false;          // volume promote --force, volume detach --force
   std::string host;            // volume attach|detach --host
   std::string mode = "block";  // volume attach --mode block|nbd

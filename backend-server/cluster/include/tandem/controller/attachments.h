@@ -80,7 +80,8 @@ AttachmentView deriveAttachmentView(const VolumeRecord& volume, const Attachment
                                     const NodeRecord* primary_node, const ObservedState& observed,
                                     uint64_t generation);
 
-// The primary follows the attachment: true when `host` is not the primary, holds a diskful
+// The primary follows the attachment: true when the attachment on `host` is a block one, `host`
+// is not the primary, holds a diskful
 // replica that the online primary's last report counts up to date, is the only host the volume
 // is attached on (`attachments` includes the new one), and no handover is under way. The
 // handover is planned: the primary is asked to stop serving first (the desired state names no

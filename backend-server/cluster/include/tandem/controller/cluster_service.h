@@ -91,9 +91,12 @@ class ClusterService {
   Status deleteVolume(const std::string& name);
   // Makes the replica on `node` the volume's primary, with a new writer epoch, when the primary's
   // node is gone (see docs/architecture.md, "Promotion"). Without `force` it also requires that
-  // the old primary's last report counted that replica up to date and that every reporting
-  // replica has its generation. Idempotent for the current primary.
+  // the volume's group has quorum, that the old primary's last report counted that replica up to
+  // date and that every reporting replica has its generation. Idempotent for the current primary.
   Result<VolumeView> promoteVolume(const std::string& name, const std::string& node, bool force);
+  // Resolves a split brain by keeping the copy on `keep` (split_brain.h): it becomes or stays the
+  // primary and every other reported copy is discarded and fully resynced from it.
+  Result<VolumeView> resolveSplitBrain(const std::string& name, const std::string& keep);
 
   // Attaches the volume on `request.host` (see checkAttach in attachments.h for the refusals);
   // kNotFound (volume_not_found). Repeating it returns the same attachment with created=false.

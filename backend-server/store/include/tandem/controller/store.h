@@ -7,6 +7,7 @@
 // Thread-safety: implementations are thread-safe (internally serialised).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,6 +57,11 @@ class Store {
   // Starts ("" ends) a planned handover of the volume's primary role to `node`. kNotFound. Bumps
   // the generation.
   virtual Status setHandover(const std::string& volume_uuid, const std::string& node) = 0;
+  // Split-brain resolution, atomically: makes `keep` the volume's primary at writer epoch `epoch`
+  // and sets, for each (node -> generation) of `discard`, that replica's discard_generation.
+  // kNotFound (volume_not_found, replica_not_found). Bumps the generation.
+  virtual Status resolveSplitBrain(const std::string& volume_uuid, const std::string& keep, uint64_t epoch,
+                                   const std::map<std::string, std::string>& discard) = 0;
   // Moves the volume's replica from `from_node` to `replacement` (same volume uuid), atomically.
   // kNotFound when the volume has no replica on `from_node`; kAlreadyExists when it already has
   // one on the replacement's node. Bumps the generation.

@@ -103,6 +103,9 @@ struct DesiredReplica {
   bool quorum = false;  // writes need a majority of up-to-date replicas
   bool primary = false;
   std::vector<DesiredPeer> peers;  // the volume's other diskful replicas
+  // Split-brain resolution: the generation of this node's copy that an operator chose to
+  // discard (empty: none). The engine lets a diverged primary fully resync exactly that copy.
+  std::string discard_generation{};
   bool operator==(const DesiredReplica&) const = default;
 };
 
