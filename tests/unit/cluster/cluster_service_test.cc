@@ -55,6 +55,24 @@ class ClusterServiceTest : public ::testing::Test {
   void joinProbe() {
     if (probe_.joinable()) probe_.join();
   }
+  // Node n1 with a pool, node n2 without (an attaching host), and volume v (1 replica, on n1).
+  void volumeOnN1WithHostN2(std::string& uuid) {
+    RegisterNodeRequest storage;
+    storage.name = "n1";
+    storage.address = "127.0.0.1";
+    storage.nbd_port = 10809;
+    storage.replication_port = 7000;
+    storage.pools = {PoolReport{"p", "file", true, false, 1 << 30, 1 << 30, 0}};
+    ASSERT_TRUE(cluster_->registerNode(storage).isOk());
+    ASSERT_TRUE(registerNode("n2").isOk());
+    GroupRecord group;
+    group.name = "g";
+    group.replicas = 1;
+    ASSERT_TRUE(cluster_->createGroup(group).isOk());
+    auto created = cluster_->createVolume({"v", 1 << 20, "g"});
+    ASSERT_TRUE(created.isOk()) << created.status().toString();
+    uuid = created->first.volume.uuid;
+  }
 
   std::thread probe_;
   std::mutex probe_mu_;
@@ -120,21 +138,8 @@ TEST_F(ClusterServiceTest, LivenessFollowsHeartbeats) {
 // restores the attachment (device_busy), a removed one completes the detach; the volume can then
 // be deleted. The callbacks run without the service's lock.
 TEST_F(ClusterServiceTest, DetachWaitsForTheHostsReport) {
-  RegisterNodeRequest storage;
-  storage.name = "n1";
-  storage.address = "127.0.0.1";
-  storage.nbd_port = 10809;
-  storage.replication_port = 7000;
-  storage.pools = {PoolReport{"p", "file", true, false, 1 << 30, 1 << 30, 0}};
-  ASSERT_TRUE(cluster_->registerNode(storage).isOk());
-  ASSERT_TRUE(registerNode("n2").isOk());
-  GroupRecord group;
-  group.name = "g";
-  group.replicas = 1;
-  ASSERT_TRUE(cluster_->createGroup(group).isOk());
-  auto created = cluster_->createVolume({"v", 1 << 20, "g"});
-  ASSERT_TRUE(created.isOk()) << created.status().toString();
-  const std::string uuid = created->first.volume.uuid;
+  std::string uuid;
+  ASSERT_NO_FATAL_FAILURE(volumeOnN1WithHostN2(uuid));
 
   auto attached = cluster_->attachVolume("v", {"n2", AttachMode::kBlock, ""});
   ASSERT_TRUE(attached.isOk()) << attached.status().toString();
@@ -191,19 +196,8 @@ TEST_F(ClusterServiceTest, DetachWaitsForTheHostsReport) {
 // A host that stays silent: the detach gives up at the deadline and restores the attachment;
 // an offline host needs force, which forgets the attachment at once.
 TEST_F(ClusterServiceTest, DetachTimesOutAndForceForgetsAnOfflineHost) {
-  RegisterNodeRequest storage;
-  storage.name = "n1";
-  storage.address = "127.0.0.1";
-  storage.nbd_port = 10809;
-  storage.replication_port = 7000;
-  storage.pools = {PoolReport{"p", "file", true, false, 1 << 30, 1 << 30, 0}};
-  ASSERT_TRUE(cluster_->registerNode(storage).isOk());
-  ASSERT_TRUE(registerNode("n2").isOk());
-  GroupRecord group;
-  group.name = "g";
-  group.replicas = 1;
-  ASSERT_TRUE(cluster_->createGroup(group).isOk());
-  ASSERT_TRUE(cluster_->createVolume({"v", 1 << 20, "g"}).isOk());
+  std::string uuid;
+  ASSERT_NO_FATAL_FAILURE(volumeOnN1WithHostN2(uuid));
   ASSERT_TRUE(cluster_->attachVolume("v", {"n2", AttachMode::kBlock, ""}).isOk());
   EXPECT_EQ(cluster_->attachVolume("v", {"n9", AttachMode::kBlock, ""}).status().reason(), "node_not_found");
   EXPECT_EQ(cluster_->attachVolume("v", {"n1", AttachMode::kBlock, ""}).status().reason(),
