@@ -176,9 +176,17 @@ class AttachmentTest(ClusterTestCase):
         self.api.post("/v1/resource-groups", {"name": "att-multi", "replicas": 2, "allow_multiattach": True})
         self.available_volume("att-two", 16 * MiB, group="att-multi")
         hosts = sorted(self.cluster.nodes)[:2]
-        for h in hosts:
-            self.wait_attached("att-two", self.attach("att-two", h)["host"])
+        devices = [self.wait_attached("att-two", self.attach("att-two", h)["host"]) for h in hosts]
         self.assertEqual(sorted(self.cluster.volume("att-two")["attached_hosts"]), hosts)
+        # Writes from either host go through the one primary: each reads the other's (O_DIRECT).
+        for i, (writer, reader) in enumerate([(devices[0], devices[1]), (devices[1], devices[0])]):
+            pattern = os.urandom(MiB)
+            with open(writer, "r+b", buffering=0) as f:
+                f.seek(i * MiB)
+                f.write(pattern)
+                os.fsync(f.fileno())
+            self.assertEqual(subprocess.run(["dd", f"if={reader}", "iflag=direct", "bs=1M", f"skip={i}",
+                                             "count=1", "status=none"], capture_output=True).stdout, pattern)
         for h in hosts:
             self.detach("att-two", h)
 
