@@ -162,7 +162,7 @@ class AttachmentTest(ClusterTestCase):
         self.expect_error(409, "node_offline", "POST", "/v1/volumes/att-no/attachments", {"host": "att-ghost"})
         self.api.call("DELETE", "/v1/nodes/att-ghost")
 
-        self.wait_attached("att-no", self.attach("att-no", client)["host"])
+        dev = self.wait_attached("att-no", self.attach("att-no", client)["host"])
         other = view["replicas"][1]["node"]
         self.expect_error(409, "multiattach_not_allowed", "POST", "/v1/volumes/att-no/attachments",
                           {"host": other})
@@ -170,7 +170,15 @@ class AttachmentTest(ClusterTestCase):
                           {"host": client, "mode": "nbd"})
         self.detach("att-no", other)  # not attached there: fine
         self.expect_error(404, "volume_not_found", "DELETE", f"/v1/volumes/att-none/attachments/{client}")
-        self.detach("att-no", client)
+        # Open (not mounted): refused without force; with force the device goes, and the
+        # opener's later I/O fails with EIO.
+        with open(dev, "rb", buffering=0) as held:
+            self.expect_error(409, "device_busy", "DELETE", f"/v1/volumes/att-no/attachments/{client}")
+            self.detach("att-no", client, force=True)
+            self.assertFalse(os.path.lexists(dev))
+            with self.assertRaises(OSError):
+                os.pread(held.fileno(), 4096, 0)
+        self.assertEqual(self.api.get("/v1/volumes/att-no/attachments")["attachments"], [])
 
         # A group that allows multi-attach: a second host attaches too.
         self.api.post("/v1/resource-groups", {"name": "att-multi", "replicas": 2, "allow_multiattach": True})

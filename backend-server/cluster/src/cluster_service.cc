@@ -439,7 +439,9 @@ void ClusterService::detachVolume(const std::string& name, const std::string& ho
                                               "' cannot be removed; detach with force=true to forget it")
           .withReason("node_offline");
     }
-    if (!found->detaching) RETURN_IF_ERROR(store_.setDetaching(volume.uuid, host, true));
+    if (!found->detaching || found->force_detach != force) {
+      RETURN_IF_ERROR(store_.setDetaching(volume.uuid, host, true, force));
+    }
     ASSIGN_OR_RETURN(uint64_t generation, store_.generation());
     pending_detaches_.push_back(
         PendingDetach{volume.uuid, name, host, generation, clock_.steadyNow() + options_.detach_wait, std::move(done)});

@@ -49,9 +49,13 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
   std::unordered_map<std::string, const VolumeRecord*> volumes;
   for (const auto& v : declared.volumes) volumes[v.uuid] = &v;
   for (const auto& a : declared.attachments) {
-    if (a.host != node || a.detaching || a.mode != AttachMode::kBlock) continue;
+    if (a.host != node || a.mode != AttachMode::kBlock) continue;
     auto v = volumes.find(a.volume_uuid);
     if (v == volumes.end()) continue;
+    if (a.detaching) {
+      if (a.force_detach) state.force_detach.push_back(v->second->name);
+      continue;
+    }
     auto primary = nodes.find(v->second->primary_node);
     if (primary == nodes.end()) continue;
     nodeapi::DesiredAttachment d;

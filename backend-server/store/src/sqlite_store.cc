@@ -421,7 +421,8 @@ class SqliteStore final : public Store {
       Status s = Statement(db_, "INSERT INTO attachments (volume_uuid, host, mode, connector, detaching, created_at) "
                                 "VALUES (?,?,?,?,?,?)")
                      .bind(1, a.volume_uuid).bind(2, a.host).bind(3, std::string(name(a.mode)))
-                     .bind(4, a.connector).bind(5, int64_t{a.detaching}).bind(6, a.created_at)
+                     .bind(4, a.connector).bind(5, int64_t{a.detaching ? (a.force_detach ? 2 : 1) : 0})
+                     .bind(6, a.created_at)
                      .run();
       if (s.code() == ErrorCode::kAlreadyExists) {
         return Status(ErrorCode::kAlreadyExists, "volume " + a.volume_uuid + " is already attached on " + a.host)
@@ -432,10 +433,12 @@ class SqliteStore final : public Store {
     });
   }
 
-  Status setDetaching(const std::string& volume_uuid, const std::string& host, bool detaching) override {
+  // The detaching column: 0 attached, 1 detaching, 2 detaching with force.
+  Status setDetaching(const std::string& volume_uuid, const std::string& host, bool detaching,
+                      bool force) override {
     return transaction([&]() -> Status {
       RETURN_IF_ERROR(Statement(db_, "UPDATE attachments SET detaching = ? WHERE volume_uuid = ? AND host = ?")
-                          .bind(1, int64_t{detaching}).bind(2, volume_uuid).bind(3, host)
+                          .bind(1, int64_t{detaching ? (force ? 2 : 1) : 0}).bind(2, volume_uuid).bind(3, host)
                           .run());
       if (sqlite3_changes(db_) == 0) return attachmentNotFound(volume_uuid, host);
       return bumpGeneration();
@@ -468,7 +471,7 @@ class SqliteStore final : public Store {
     // The mode column only ever holds name(AttachMode) values (written above).
     return AttachmentRecord{q.columnText(0), q.columnText(1),
                             parseAttachMode(q.columnText(2)).value_or(AttachMode::kBlock), q.columnText(3),
-                            q.columnInt(4) != 0, q.columnInt(5)};
+                            q.columnInt(4) != 0, q.columnInt(5), q.columnInt(4) == 2};
   }
   static Status attachmentNotFound(const std::string& volume_uuid, const std::string& host) {
     return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " is not attached on " + host)

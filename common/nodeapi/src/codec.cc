@@ -329,6 +329,9 @@ std::string encodeDesiredState(const DesiredState& s) {
     w.field("size_bytes", a.size_bytes).field("nbd_host", a.nbd_host).field("nbd_port", uint64_t{a.nbd_port});
     w.field("nbd_export", a.nbd_export).field("primary_here", a.primary_here).endObject();
   }
+  w.endArray();
+  w.key("force_detach").beginArray();
+  for (const auto& name : s.force_detach) w.string(name);
   w.endArray().endObject();
   return w.str();
 }
@@ -352,6 +355,7 @@ Result<DesiredState> decodeDesiredState(std::string_view json) {
                      readDesiredAttachment(*attachments[i], "attachments[" + std::to_string(i) + "]."));
     s.attachments.push_back(std::move(a));
   }
+  ASSIGN_OR_RETURN(s.force_detach, r.optionalStringArray("force_detach"));
   return s;
 }
 

@@ -25,7 +25,9 @@ AttachmentReconciler::AttachmentReconciler(attach::LocalDeviceManager& devices, 
                                            std::string link_root)
     : devices_(devices), nbd_socket_(std::move(nbd_socket)), link_root_(std::move(link_root)) {}
 
-Status AttachmentReconciler::apply(const std::vector<nodeapi::DesiredAttachment>& desired) {
+Status AttachmentReconciler::apply(const std::vector<nodeapi::DesiredAttachment>& desired,
+                                   const std::vector<std::string>& force_detach) {
+  const std::set<std::string> forced(force_detach.begin(), force_detach.end());
   std::lock_guard lock(mu_);
   desired_.clear();
   for (const auto& d : desired) {
@@ -45,7 +47,7 @@ Status AttachmentReconciler::apply(const std::vector<nodeapi::DesiredAttachment>
   } else {
     for (const auto& info : *present) {
       if (desired_.count(info.volume)) continue;
-      Status s = devices_.detach(info.volume, /*force=*/false);
+      Status s = devices_.detach(info.volume, forced.count(info.volume) > 0);
       if (s.isOk()) {
         log::info("attach", "detached volume " + info.volume);
         busy_.erase(info.volume);

@@ -105,7 +105,7 @@ Status Reconciler::apply(const DesiredState& desired) {
     }
   }
   if (attachments_ != nullptr) {
-    Status s = attachments_->apply(desired.attachments);
+    Status s = attachments_->apply(desired.attachments, desired.force_detach);
     if (first.isOk()) first = s;
   }
   applied_generation_ = desired.generation;

@@ -156,6 +156,7 @@ TEST_F(AttachmentsTest, DesiredStateCarriesTheHostsBlockAttachments) {
   w_here.volume_uuid = "uuid-w";
   AttachmentRecord leaving = attached("n4");
   leaving.detaching = true;
+  leaving.force_detach = true;
   AttachmentRecord w_on_primary = attached("n2");
   w_on_primary.volume_uuid = "uuid-w";
   declared.attachments = {leaving, w_here, w_on_primary, attached("n4", AttachMode::kNbd)};
@@ -169,6 +170,7 @@ TEST_F(AttachmentsTest, DesiredStateCarriesTheHostsBlockAttachments) {
   EXPECT_EQ(a.nbd_port, 10809);
   EXPECT_EQ(a.nbd_export, "w");
   EXPECT_FALSE(a.primary_here);
+  EXPECT_EQ(state->force_detach, std::vector<std::string>{"v"}) << "v is being detached with force";
   auto on_primary = buildDesiredState("n2", declared);
   ASSERT_TRUE(on_primary.isOk());
   ASSERT_EQ(on_primary->attachments.size(), 1u);

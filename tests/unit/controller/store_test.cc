@@ -236,7 +236,11 @@ TEST_F(StoreTest, AttachmentsRoundTripAndBlockDeletes) {
   auto all = store->listAttachments();
   ASSERT_TRUE(all.isOk());
   ASSERT_EQ(all->size(), 1u);
-  EXPECT_EQ((*all)[0], (AttachmentRecord{"vu", "n2", AttachMode::kNbd, R"({"host":"n2"})", true, 42}));
+  EXPECT_EQ((*all)[0], (AttachmentRecord{"vu", "n2", AttachMode::kNbd, R"({"host":"n2"})", true, 42, false}));
+  ASSERT_TRUE(store->setDetaching("vu", "n2", true, /*force=*/true).isOk());
+  EXPECT_TRUE(store->listAttachments()->at(0).force_detach);
+  ASSERT_TRUE(store->setDetaching("vu", "n2", true).isOk());
+  all = store->listAttachments();
   EXPECT_EQ(*store->listAttachmentsOf("vu"), *all);
   EXPECT_TRUE(store->listAttachmentsOf("other")->empty());
   ASSERT_TRUE(store->removeAttachment("vu", "n2").isOk());

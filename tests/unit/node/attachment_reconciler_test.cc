@@ -28,8 +28,8 @@ class FakeDevices final : public attach::LocalDeviceManager {
     return attach::AttachedDevice{spec.volume, info.device_path, info.stable_path};
   }
   Status retarget(std::string_view, const attach::NbdEndpoint&) override { return Status::ok(); }
-  Status detach(std::string_view volume, bool) override {
-    if (busy.count(std::string(volume))) {
+  Status detach(std::string_view volume, bool force) override {
+    if (busy.count(std::string(volume)) && !(force && !mounted)) {
       return Status(ErrorCode::kConflict, "mounted on /mnt").withReason("device_busy");
     }
     devices.erase(std::string(volume));
@@ -43,7 +43,8 @@ class FakeDevices final : public attach::LocalDeviceManager {
   Result<attach::AdoptReport> adopt() override { return attach::AdoptReport{}; }
 
   std::map<std::string, attach::AttachmentInfo> devices;
-  std::set<std::string> busy;
+  std::set<std::string> busy;  // open (detached with force) or, with `mounted`, pinned
+  bool mounted = false;
   bool unreachable = false;
   int attach_calls = 0;
   int devices_made = 0;
@@ -112,6 +113,22 @@ TEST(AttachmentReconciler, DetachesWhatIsNoLongerDesiredUnlessBusy) {
 
   devices.busy.clear();
   ASSERT_TRUE(r.apply({}).isOk());
+  EXPECT_TRUE(devices.devices.empty());
+  EXPECT_TRUE(r.report().empty());
+}
+
+// A forced detach removes a device that is only open, never one that is mounted.
+TEST(AttachmentReconciler, ForcedDetach) {
+  FakeDevices devices;
+  AttachmentReconciler r(devices, "");
+  ASSERT_TRUE(r.apply({desired()}).isOk());
+  devices.busy.insert("v");
+  devices.mounted = true;
+  EXPECT_EQ(r.apply({}, {"v"}).reason(), "device_busy");
+  EXPECT_EQ(devices.devices.count("v"), 1u);
+  devices.mounted = false;
+  EXPECT_EQ(r.apply({}).reason(), "device_busy") << "open, without force";
+  ASSERT_TRUE(r.apply({}, {"v"}).isOk());
   EXPECT_TRUE(devices.devices.empty());
   EXPECT_TRUE(r.report().empty());
 }

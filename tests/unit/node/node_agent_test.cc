@@ -99,7 +99,7 @@ class NodeAgentTest : public LocalNodeTest {
     agent_->start();
   }
   static DesiredState state(const std::string& cluster, uint64_t generation, std::vector<std::string> uuids) {
-    DesiredState s{generation, cluster, "n1", {}, {}};
+    DesiredState s{generation, cluster, "n1", {}};
     for (const auto& uuid : uuids)
       s.replicas.push_back(
           DesiredReplica{"vol-" + uuid.substr(0, 4), uuid, 1 << 20, 1, "default", true, false, true, {}});

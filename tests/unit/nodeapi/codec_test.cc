@@ -62,6 +62,7 @@ DesiredState desiredState() {
       DesiredReplica{"w", "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", 8192, 1, "p", true, false, false, {}, ""});
   s.attachments = {DesiredAttachment{"v", kUuid, 4096, "10.0.0.2", 10809, "v", false},
                    DesiredAttachment{"w", "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", 8192, "h", 1, "w", true}};
+  s.force_detach = {"x", "y"};
   return s;
 }
 

@@ -108,8 +108,8 @@ class ClusterService {
   // attachment of an offline host with `force`, is removed at once; an offline host without
   // `force` is kConflict (node_offline). A block attachment on an online host is marked
   // detaching (the host's desired state drops it) and `done` waits for the host's next report
-  // made after it applied that change: device gone → removed, OK; device busy → unmarked,
-  // kConflict (device_busy); no such report within detach_wait → unmarked, kUnavailable
+  // made after it applied that change: device gone → removed, OK; device busy (mounted; or
+  // open, without `force`) → unmarked, kConflict (device_busy); no such report within detach_wait → unmarked, kUnavailable
   // (detach_timeout).
   void detachVolume(const std::string& volume, const std::string& host, bool force,
                     std::function<void(Status)> done);

@@ -1,7 +1,8 @@
 // The desired state of one node, built from the declared state: every replica placed on it, with
 // its volume, its resource group's provisioning and quorum, its role (primary or not) and its
 // peers' replication addresses (the volume's other diskful replicas); and every block attachment
-// on it that is not being detached, with the primary's NBD endpoint. Pure.
+// on it that is not being detached, with the primary's NBD endpoint (and the names of those being
+// detached with force). Pure.
 #pragma once
 
 #include <cstdint>

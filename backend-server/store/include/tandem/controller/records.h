@@ -86,6 +86,7 @@ struct AttachmentRecord {
   std::string connector;          // Cinder's connector object as given (JSON text); "" when none
   bool detaching = false;         // a detach waits for the host to remove the device
   int64_t created_at = 0;         // unix seconds
+  bool force_detach = false;      // detaching even while processes have the device open
   bool operator==(const AttachmentRecord&) const = default;
 };
 

@@ -71,9 +71,10 @@ class Store {
   // Attachments. addAttachment: kNotFound (volume_not_found) for an unknown volume uuid;
   // kAlreadyExists (attachment_exists) when the host already has one. Bumps the generation.
   virtual Status addAttachment(const AttachmentRecord& attachment) = 0;
-  // Marks (or unmarks) the host's attachment as detaching. kNotFound (attachment_not_found).
-  // Bumps the generation.
-  virtual Status setDetaching(const std::string& volume_uuid, const std::string& host, bool detaching) = 0;
+  // Marks (or unmarks) the host's attachment as detaching (`force`: even while it is open).
+  // kNotFound (attachment_not_found). Bumps the generation.
+  virtual Status setDetaching(const std::string& volume_uuid, const std::string& host, bool detaching,
+                              bool force = false) = 0;
   // Removes the host's attachment. kNotFound (attachment_not_found). Bumps the generation.
   virtual Status removeAttachment(const std::string& volume_uuid, const std::string& host) = 0;
   // Every attachment, by volume uuid then host.

@@ -128,7 +128,10 @@ struct DesiredState {
   std::string cluster_id;
   std::string node;
   std::vector<DesiredReplica> replicas;
-  std::vector<DesiredAttachment> attachments;
+  std::vector<DesiredAttachment> attachments{};
+  // Volume names whose device the node removes even while processes have it open (a forced
+  // detach; a mounted device is still kept).
+  std::vector<std::string> force_detach{};
   bool operator==(const DesiredState&) const = default;
 };
 

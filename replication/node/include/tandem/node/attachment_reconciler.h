@@ -30,9 +30,11 @@ class AttachmentReconciler {
   // `link_root`: the manager's link root (reported, so the controller knows the paths early).
   AttachmentReconciler(attach::LocalDeviceManager& devices, std::string nbd_socket, std::string link_root = "");
 
-  // Applies the desired attachments. Failures of one attachment do not stop the others; they
-  // are kept and reported. Returns the first failure (a busy detach included), or OK.
-  Status apply(const std::vector<nodeapi::DesiredAttachment>& desired);
+  // Applies the desired attachments; devices named in `force_detach` are detached even while
+  // open (never while mounted). Failures of one attachment do not stop the others; they are
+  // kept and reported. Returns the first failure (a busy detach included), or OK.
+  Status apply(const std::vector<nodeapi::DesiredAttachment>& desired,
+               const std::vector<std::string>& force_detach = {});
 
   // One report per desired attachment (health read from the host now, and the last error) and
   // per device kept because its detach was refused (busy).
