@@ -32,18 +32,30 @@ class PartitionedPrimaryTest(ClusterTestCase):
         self.addCleanup(self.network.heal, host)
         wait_for(f"{host} offline", lambda: self.cluster.node_state(host) == "offline", 30)
 
+    def volume_on_cut_off_primary(self, name, group, quorum, first_write):
+        """A 3-replica volume in a new group `group` with `quorum`, written by a client on its
+        primary's host, whose host is then cut off. Returns (old primary, its URI, a secondary)."""
+        self.cluster.api.post("/v1/resource-groups", {"name": group, "replicas": 3, "quorum": quorum})
+        vol = self.available_volume(name, 32 * MiB, group=group)
+        old, uri = vol["primary_node"], vol["nbd_uri"]
+        target = next(r["node"] for r in vol["replicas"] if not r["primary"])
+        self.qemu_io_on(old, uri, first_write)
+        self.cut_off(old)
+        return old, uri, target
+
+    def serving(self, promoted, node):
+        """The promoted volume's new NBD URI, once `node` exports it."""
+        uri = promoted["nbd_uri"]
+        wait_for("the new primary exports the volume",
+                 lambda: self.qemu_io_on(node, uri, "read 0 4k", check=False).returncode == 0, 30)
+        return uri
+
     def replica_state(self, vol, node):
         return next(r["state"] for r in vol["replicas"] if r["node"] == node)
 
     def test_without_quorum_promotion_needs_force_and_the_return_is_split_brain(self):
         api = self.cluster.api
-        api.post("/v1/resource-groups", {"name": "loose", "replicas": 3, "quorum": "off"})
-        vol = self.available_volume("sb", 32 * MiB, group="loose")
-        old, uri = vol["primary_node"], vol["nbd_uri"]
-        target = next(r["node"] for r in vol["replicas"] if not r["primary"])
-        self.qemu_io_on(old, uri, "write -P 0x41 0 4M")
-
-        self.cut_off(old)
+        old, uri, target = self.volume_on_cut_off_primary("sb", "loose", "off", "write -P 0x41 0 4M")
         # The cut-off primary drops its peers and acknowledges its local writer alone.
         self.qemu_io_on(old, uri, "write -P 0x42 4M 4M")
 
@@ -54,9 +66,7 @@ class PartitionedPrimaryTest(ClusterTestCase):
         self.assertIn("cut off", refused.exception.body)
         promoted = api.post("/v1/volumes/sb/promote", {"node": target, "force": True})
         self.assertEqual((promoted["primary_node"], promoted["epoch"]), (target, 2))
-        new_uri = promoted["nbd_uri"]
-        wait_for("the new primary exports the volume",
-                 lambda: self.qemu_io_on(target, new_uri, "read 0 4k", check=False).returncode == 0, 30)
+        new_uri = self.serving(promoted, target)
         self.qemu_io_on(target, new_uri, "write -P 0x43 8M 4M")
         # Meanwhile the old primary still acknowledges its local writer (it cannot know).
         self.qemu_io_on(old, uri, "write -P 0x44 12M 4M")
@@ -87,21 +97,13 @@ class PartitionedPrimaryTest(ClusterTestCase):
 
     def test_with_quorum_the_cut_off_primary_refuses_and_promotion_keeps_every_write(self):
         api = self.cluster.api
-        api.post("/v1/resource-groups", {"name": "safe", "replicas": 3, "quorum": "majority"})
-        vol = self.available_volume("qv", 16 * MiB, group="safe")
-        old, uri = vol["primary_node"], vol["nbd_uri"]
-        target = next(r["node"] for r in vol["replicas"] if not r["primary"])
-        self.qemu_io_on(old, uri, "write -P 0x51 0 4M")
-
-        self.cut_off(old)
+        old, uri, target = self.volume_on_cut_off_primary("qv", "safe", "majority", "write -P 0x51 0 4M")
         p = self.qemu_io_on(old, uri, "write -P 0x52 4M 1M", check=False)
         self.assertIn("Input/output error", p.stdout + p.stderr)
 
         promoted = api.post("/v1/volumes/qv/promote", {"node": target})
         self.assertEqual(promoted["primary_node"], target)
-        new_uri = promoted["nbd_uri"]
-        wait_for("the new primary exports the volume",
-                 lambda: self.qemu_io_on(target, new_uri, "read 0 4k", check=False).returncode == 0, 30)
+        new_uri = self.serving(promoted, target)
         self.qemu_io_on(target, new_uri, "read -P 0x51 0 4M", "write -P 0x53 8M 1M")
 
         self.network.heal(old)
