@@ -179,7 +179,20 @@ Result<Command> parseVolume(const ParsedArgs& args) {
     cmd.force = args.options.count("force") > 0;
     return cmd;
   }
-  return usage("usage: tandem volume create|list|show|delete|promote ...");
+  if (verb == "grow") {
+    RETURN_IF_ERROR(checkArity(args, 3, "volume grow", " NAME --size SIZE"));
+    RETURN_IF_ERROR(checkOptions(args, "volume grow", {"size"}));
+    RETURN_IF_ERROR(checkName("volume", args.words[2]));
+    cmd.kind = CommandKind::kVolumeGrow;
+    cmd.name = args.words[2];
+    auto size = args.options.find("size");
+    if (size == args.options.end()) return usage("volume grow needs --size SIZE (the new size, e.g. 20GiB)");
+    auto bytes = parseSize(size->second);
+    if (!bytes.isOk()) return usage(bytes.status().message());
+    cmd.size_bytes = *bytes;
+    return cmd;
+  }
+  return usage("usage: tandem volume create|list|show|delete|promote|grow ...");
 }
 
 Result<Command> parseListOnly(const ParsedArgs& args, CommandKind kind) {
@@ -282,6 +295,12 @@ ApiCall apiCallFor(const Command& cmd) {
       json.Bool(cmd.force);
       json.EndObject();
       return {"POST", volume_path + "/promote", buffer.GetString()};
+    case CommandKind::kVolumeGrow:
+      json.StartObject();
+      json.Key("size_bytes");
+      json.Uint64(cmd.size_bytes);
+      json.EndObject();
+      return {"PATCH", volume_path, buffer.GetString()};
     case CommandKind::kVersion: return {"GET", "/v1/version", ""};
   }
   return {"GET", "/v1/version", ""};
@@ -301,6 +320,7 @@ std::string usageText() {
          "  volume create NAME --size SIZE --group GROUP   (SIZE: 1GiB, 512MiB, 10G, bytes)\n"
          "  volume list | volume show NAME | volume delete NAME\n"
          "  volume promote NAME --node NODE [--force]   (when the primary's node is gone)\n"
+         "  volume grow NAME --size SIZE   (online; the new size, never smaller)\n"
          "  version\n"
          "\n"
          "settings: flags > TANDEM_URL, TANDEM_TOKEN, TANDEM_CA_FILE > config file\n"

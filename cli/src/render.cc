@@ -247,6 +247,8 @@ Result<std::string> renderSuccess(const Command& cmd, int status, const std::str
     case CommandKind::kVolumeCreate: return createdLine("volume", cmd, status) + renderVolume(doc);
     case CommandKind::kVolumePromote:
       return "volume '" + cmd.name + "' is served by " + cmd.node + "\n\n" + renderVolume(doc);
+    case CommandKind::kVolumeGrow:
+      return "volume '" + cmd.name + "' is now " + size(doc, "size_bytes") + "\n\n" + renderVolume(doc);
     case CommandKind::kVersion:
       return std::string("client: ") + TANDEM_VERSION + "\nserver: " + text(doc, "version") +
              " (API " + text(doc, "api_version") + ")\n";

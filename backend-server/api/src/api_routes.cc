@@ -81,6 +81,7 @@ const std::vector<Route>& apiRoutes() {
       {"GET", "/v1/volumes", "listVolumes", kAdminOrService, listVolumes},
       {"POST", "/v1/volumes", "createVolume", kAdminOrService, createVolume},
       {"GET", "/v1/volumes/{volume}", "getVolume", kAdminOrService, getVolume},
+      {"PATCH", "/v1/volumes/{volume}", "updateVolume", kAdminOrService, updateVolume},
       {"DELETE", "/v1/volumes/{volume}", "deleteVolume", kAdminOrService, deleteVolume},
       // Promotion overrides the volume's writer: an operator's decision, admin only.
       {"POST", "/v1/volumes/{volume}/promote", "promoteVolume", kAdmin, promoteVolume},

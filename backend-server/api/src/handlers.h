@@ -28,6 +28,7 @@ void deleteResourceGroup(const RouteCall& call, http::Responder respond);
 void listVolumes(const RouteCall& call, http::Responder respond);
 void createVolume(const RouteCall& call, http::Responder respond);
 void getVolume(const RouteCall& call, http::Responder respond);
+void updateVolume(const RouteCall& call, http::Responder respond);
 void deleteVolume(const RouteCall& call, http::Responder respond);
 void promoteVolume(const RouteCall& call, http::Responder respond);
 

@@ -21,6 +21,7 @@ Result<RegisterNodeRequest> parseRegisterRequest(std::string_view body);
 Result<NodeStatusReport> parseStatusReport(std::string_view body);
 Result<GroupRecord> parseGroupSpec(std::string_view body);
 Result<CreateVolumeRequest> parseCreateVolume(std::string_view body);
+Result<UpdateVolumeRequest> parseUpdateVolume(std::string_view body);
 
 struct PromoteRequest {
   std::string node;

@@ -1,4 +1,4 @@
-// /v1/volumes, /v1/volumes/{volume} and /v1/volumes/{volume}/promote.
+// /v1/volumes, /v1/volumes/{volume} (get, update, delete) and /v1/volumes/{volume}/promote.
 #include "handlers.h"
 #include "json_views.h"
 #include "responses.h"
@@ -17,6 +17,12 @@ void createVolume(const RouteCall& call, http::Responder respond) {
 
 void getVolume(const RouteCall& call, http::Responder respond) {
   respond(objectResponse(call.cluster.getVolume(call.params.at("volume")), writeVolume));
+}
+
+void updateVolume(const RouteCall& call, http::Responder respond) {
+  auto parsed = parseUpdateVolume(call.request.body);
+  if (!parsed.isOk()) return respond(errorResponse(parsed.status()));
+  respond(objectResponse(call.cluster.updateVolume(call.params.at("volume"), *parsed), writeVolume));
 }
 
 void deleteVolume(const RouteCall& call, http::Responder respond) {

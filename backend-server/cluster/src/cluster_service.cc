@@ -10,6 +10,7 @@
 #include "tandem/controller/placement_inputs.h"
 #include "tandem/controller/promotion.h"
 #include "tandem/controller/tokens.h"
+#include "tandem/controller/volume_growth.h"
 #include "tandem/controller/volume_state.h"
 
 namespace tandem::controller {
@@ -331,6 +332,39 @@ Status ClusterService::deleteVolume(const std::string& name) {
   log::info("cluster", "deleted volume " + name + "; nodes remove their replicas");
   notifyWatchers();
   return Status::ok();
+}
+
+Result<VolumeView> ClusterService::updateVolume(const std::string& name, const UpdateVolumeRequest& request) {
+  std::unique_lock lock(mu_);
+  ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(name));
+  ASSIGN_OR_RETURN(GroupRecord group, store_.getGroup(volume.group));
+  if (request.group && *request.group != volume.group) {
+    return Status(ErrorCode::kUnprocessable, "moving a volume to another resource group is not implemented yet")
+        .withReason("not_implemented");
+  }
+  ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(volume.uuid));
+  if (request.replicas) {
+    const auto diskful = static_cast<uint32_t>(
+        std::count_if(replicas.begin(), replicas.end(), [](const ReplicaRecord& r) { return r.diskful; }));
+    if (*request.replicas != diskful) {
+      return Status(ErrorCode::kUnprocessable, "changing the replica count is not implemented yet (the volume has " +
+                                                   std::to_string(diskful) + ")")
+          .withReason("not_implemented");
+    }
+  }
+  bool changed = false;
+  if (request.size_bytes && *request.size_bytes != volume.size_bytes) {
+    ASSIGN_OR_RETURN(auto candidates, candidatesLocked());
+    RETURN_IF_ERROR(checkGrowth(group, replicas, volume.size_bytes, *request.size_bytes, candidates));
+    RETURN_IF_ERROR(store_.setVolumeSize(volume.uuid, *request.size_bytes));
+    log::info("cluster", "volume " + name + ": grown from " + std::to_string(volume.size_bytes) + " to " +
+                             std::to_string(*request.size_bytes) + " bytes");
+    changed = true;
+  }
+  ASSIGN_OR_RETURN(auto views, viewsLocked(&name));
+  lock.unlock();
+  if (changed) notifyWatchers();
+  return views.at(0);
 }
 
 Result<VolumeView> ClusterService::promoteVolume(const std::string& name, const std::string& node,

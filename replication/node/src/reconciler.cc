@@ -126,15 +126,21 @@ Status Reconciler::ensureReplica(const DesiredReplica& d) {
       log::info("reconcile", "created backing volume for " + d.volume_name + " in pool " + d.pool);
     } else if (!info.isOk()) {
       return info.status();
-    } else if (info->size_bytes != d.size_bytes) {
+    } else if (info->size_bytes > d.size_bytes) {
       return Status(ErrorCode::kConflict, "backing volume has " + std::to_string(info->size_bytes) +
                                               " bytes, desired " + std::to_string(d.size_bytes));
+    } else if (info->size_bytes < d.size_bytes) {
+      // The volume grew while this replica was not held (the node was down or just restarted).
+      RETURN_IF_ERROR(growBacking(provider, d));
     }
     ASSIGN_OR_RETURN(std::unique_ptr<devices::BlockDevice> device, provider.open(d.volume_uuid));
     RETURN_IF_ERROR(engine_.addVolume(config, std::shared_ptr<devices::BlockDevice>(std::move(device)),
                                       metadataPath(d.volume_uuid)));
     active = active_.emplace(d.volume_uuid, d).first;
   } else if (!(active->second == d)) {
+    // Online grow: the backing store first, then the engine (which re-reads the device's size
+    // and, as primary, tells the peers); new NBD connections see the new size.
+    if (d.size_bytes > active->second.size_bytes) RETURN_IF_ERROR(growBacking(provider, d));
     RETURN_IF_ERROR(engine_.updateVolume(engineConfig(d)));
     if (active->second.primary && (!d.primary || active->second.volume_name != d.volume_name)) {
       unexport(active->second.volume_name);
@@ -150,6 +156,16 @@ Status Reconciler::ensureReplica(const DesiredReplica& d) {
     exported_[d.volume_name] = d.volume_uuid;
     log::info("reconcile", "exporting " + d.volume_name + " over NBD");
   }
+  return Status::ok();
+}
+
+Status Reconciler::growBacking(devices::StorageProvider& provider, const DesiredReplica& d) {
+  ASSIGN_OR_RETURN(devices::VolumeInfo info, provider.info(d.volume_uuid));
+  if (info.size_bytes >= d.size_bytes) return Status::ok();  // grown by an earlier, interrupted pass
+  RETURN_IF_ERROR(provider.resize(d.volume_uuid, d.size_bytes, /*force=*/false)
+                      .withContext("grow backing volume in pool " + d.pool));
+  log::info("reconcile", "grew backing volume of " + d.volume_name + " to " + std::to_string(d.size_bytes) +
+                             " bytes");
   return Status::ok();
 }
 

@@ -94,6 +94,19 @@ TEST(ParseCommand, VolumePromote) {
   EXPECT_FALSE(commandOf({"volume", "create", "v1", "--size", "1G", "--group", "g", "--force"}).isOk());
 }
 
+// volume grow NAME --size SIZE patches the volume's size.
+TEST(ParseCommand, VolumeGrow) {
+  auto c = commandOf({"volume", "grow", "v1", "--size", "2GiB"});
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  ApiCall call = apiCallFor(*c);
+  EXPECT_EQ(call.method, "PATCH");
+  EXPECT_EQ(call.target, "/v1/volumes/v1");
+  EXPECT_EQ(call.body, R"({"size_bytes":2147483648})");
+  EXPECT_FALSE(commandOf({"volume", "grow", "v1"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "grow", "v1", "--size", "lots"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "grow", "v1", "--size", "1G", "--group", "g"}).isOk());
+}
+
 // Pool and label lists and the over-provisioning ratio are checked before anything is sent.
 TEST(ParseCommand, RejectsBadPlacementOptions) {
   EXPECT_FALSE(commandOf({"group", "create", "g", "--replicas", "2", "--pools", "a,,b"}).isOk());

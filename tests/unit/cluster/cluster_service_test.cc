@@ -115,5 +115,60 @@ TEST_F(ClusterServiceTest, LivenessFollowsHeartbeats) {
   EXPECT_EQ(cluster_->reportStatus("n9", {}).code(), ErrorCode::kNotFound);
 }
 
+// Growing a volume: the new size reaches every replica's desired state; shrinking, a pool without
+// room (named) and changes not implemented yet are 422 with nothing changed.
+TEST_F(ClusterServiceTest, GrowingAVolumeChecksEveryReplicasPool) {
+  constexpr uint64_t kGiB = uint64_t{1} << 30;
+  for (auto [name, free] : {std::pair{"n1", 10 * kGiB}, std::pair{"n2", 3 * kGiB}}) {
+    RegisterNodeRequest request;
+    request.name = name;
+    request.address = "127.0.0.1";
+    request.nbd_port = 10809;
+    request.replication_port = 7000;
+    PoolReport pool{"p", "file", false, true, 10 * kGiB, free, 0};
+    request.pools = {pool};
+    ASSERT_TRUE(cluster_->registerNode(request).isOk());
+  }
+  GroupRecord group;
+  group.name = "g";
+  group.replicas = 2;
+  group.thin = false;
+  ASSERT_TRUE(cluster_->createGroup(group).isOk());
+  ASSERT_TRUE(cluster_->createVolume({"v", 1 * kGiB, "g"}).isOk());
+  const uint64_t generation = *cluster_->storeGeneration();
+
+  auto grown = cluster_->updateVolume("v", {2 * kGiB, std::nullopt, std::nullopt});
+  ASSERT_TRUE(grown.isOk()) << grown.status().toString();
+  EXPECT_EQ(grown->volume.size_bytes, 2 * kGiB);
+  EXPECT_GT(*cluster_->storeGeneration(), generation);
+  for (const char* node : {"n1", "n2"}) {
+    auto desired = cluster_->desiredState(node);
+    ASSERT_TRUE(desired.isOk());
+    ASSERT_EQ(desired->replicas.size(), 1u);
+    EXPECT_EQ(desired->replicas[0].size_bytes, 2 * kGiB) << node;
+  }
+  const uint64_t after_grow = *cluster_->storeGeneration();
+  EXPECT_TRUE(cluster_->updateVolume("v", {2 * kGiB, 2, std::string("g")}).isOk()) << "the same values change nothing";
+  EXPECT_EQ(*cluster_->storeGeneration(), after_grow);
+
+  auto shrink = cluster_->updateVolume("v", {1 * kGiB, std::nullopt, std::nullopt});
+  EXPECT_EQ(shrink.status().code(), ErrorCode::kUnprocessable);
+  EXPECT_EQ(shrink.status().reason(), "volume_shrink");
+  // n2 reported 3 GiB free, 2 of which the (not yet reported) replica takes: 2 more do not fit.
+  auto no_room = cluster_->updateVolume("v", {4 * kGiB, std::nullopt, std::nullopt});
+  EXPECT_EQ(no_room.status().reason(), "no_space") << no_room.status().toString();
+  EXPECT_NE(no_room.status().message().find("pool p on node n2"), std::string::npos) << no_room.status().message();
+  auto too_large = cluster_->updateVolume("v", {11 * kGiB, std::nullopt, std::nullopt});
+  EXPECT_EQ(too_large.status().reason(), "volume_too_large");
+  EXPECT_NE(too_large.status().message().find("pool p on node n1"), std::string::npos);
+  EXPECT_EQ(cluster_->updateVolume("v", {std::nullopt, 3, std::nullopt}).status().reason(), "not_implemented");
+  EXPECT_EQ(cluster_->updateVolume("v", {std::nullopt, std::nullopt, std::string("h")}).status().reason(),
+            "not_implemented");
+  EXPECT_EQ(cluster_->updateVolume("nope", {2 * kGiB, std::nullopt, std::nullopt}).status().code(),
+            ErrorCode::kNotFound);
+  EXPECT_EQ(cluster_->getVolume("v")->volume.size_bytes, 2 * kGiB);
+  EXPECT_EQ(*cluster_->storeGeneration(), after_grow) << "a refused change changed the state";
+}
+
 }  // namespace
 }  // namespace tandem::controller

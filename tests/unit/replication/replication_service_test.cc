@@ -754,6 +754,87 @@ TEST_F(ReplicationServiceTest, DeleteMetadataOnlyOfARemovedVolume) {
 
 // ---------------------------------------------------------------- raw-protocol tests
 
+// Online grow: every node grows its backing store and calls updateVolume with the new size
+// while a writer keeps writing; writes past the old end reach every replica, the new space reads
+// as zeroes, old data stays, and no replica is dropped or resynced.
+TEST_F(ReplicationServiceTest, GrowWhileWritingGrowsEveryReplicaWithoutAResync) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  auto dev = primary();
+  const auto old_data = pattern(64 * kBlock, 3);
+  ASSERT_TRUE(dev->write(0, old_data, false).isOk());
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> writes{0};
+  std::thread writer([&] {
+    for (uint32_t k = 0; !stop; ++k) {
+      const uint64_t off = (64 + k % 128) * kBlock;  // inside the old size, past old_data
+      if (!dev->write(off, pattern(kBlock, k), false).isOk()) return;
+      ++writes;
+    }
+  });
+  const uint64_t old_size = size_;
+  size_ = 4u << 20;
+  for (int i : {1, 2, 0}) {  // as nodes do: each grows its backing store, then the engine
+    nodes_[i].memory->growBacking(size_);
+    Status st = nodes_[i].service->updateVolume(configFor(i));
+    ASSERT_TRUE(st.isOk()) << i << ": " << st.toString();
+  }
+  EXPECT_EQ(dev->sizeBytes(), size_);
+  const auto tail = pattern(kBlock, 77);
+  ASSERT_TRUE(dev->write(size_ - kBlock, tail, true).isOk());
+  // The writer goes on after the grow (a condition with a deadline, not a sleep).
+  const uint64_t before = writes.load();
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (writes.load() < before + 8 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  stop = true;
+  writer.join();
+  EXPECT_GE(writes.load(), before + 8) << "the writer stopped during the grow";
+  for (int r : {1, 2}) {
+    EXPECT_EQ(readMemory(*nodes_[r].memory, 0, old_data.size()), old_data) << r;
+    EXPECT_EQ(readMemory(*nodes_[r].memory, size_ - kBlock, kBlock), tail) << r;
+    EXPECT_EQ(readMemory(*nodes_[r].memory, old_size, kBlock), std::vector<std::byte>(kBlock)) << r;
+  }
+  expectReplicasIdentical();
+  EXPECT_EQ(nodes_[0].memory->snapshot().size(), size_);
+  for (const char* peer : {"node-1", "node-2"}) {
+    EXPECT_EQ(peerStatus(peer).state, PeerState::kUpToDate) << peer;
+    EXPECT_EQ(peerStatus(peer).sync_total_bytes, 0u) << peer << " was resynced";
+  }
+}
+
+// A node whose backing store has not grown refuses to grow the engine, and nothing changes.
+TEST_F(ReplicationServiceTest, GrowNeedsTheBackingStoreGrownFirst) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  size_ = 2u << 20;
+  Status st = nodes_[0].service->updateVolume(configFor(0));
+  EXPECT_EQ(st.code(), ErrorCode::kInvalidArgument) << st.toString();
+  EXPECT_EQ(primary()->sizeBytes(), 1u << 20);
+  std::vector<std::byte> past(kBlock);
+  EXPECT_FALSE(primary()->read(1u << 20, past).isOk());
+}
+
+// A replica whose node does not grow it in time is dropped (never fed writes past its end) and,
+// once grown, fully synced to the new size.
+TEST_F(ReplicationServiceTest, ReplicaGrownLateIsResyncedToTheNewSize) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  size_ = 2u << 20;
+  nodes_[0].memory->growBacking(size_);
+  ASSERT_TRUE(nodes_[0].service->updateVolume(configFor(0)).isOk());  // waits out the replicas' RESIZE
+  const auto tail = pattern(kBlock, 5);
+  ASSERT_TRUE(primary()->write(size_ - kBlock, tail, true).isOk());
+  EXPECT_NE(peerStatus("node-1").state, PeerState::kUpToDate);
+  for (int r : {1, 2}) {
+    nodes_[r].memory->growBacking(size_);
+    ASSERT_TRUE(nodes_[r].service->updateVolume(configFor(r)).isOk());
+  }
+  ASSERT_TRUE(waitAllUpToDate());
+  EXPECT_EQ(peerStatus("node-1").sync_total_bytes, size_);
+  for (int r : {1, 2}) EXPECT_EQ(readMemory(*nodes_[r].memory, size_ - kBlock, kBlock), tail) << r;
+  expectReplicasIdentical();
+}
+
 class ReplicaProtocolTest : public ::testing::Test {
  protected:
   void SetUp() override {

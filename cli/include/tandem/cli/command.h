@@ -25,6 +25,7 @@ enum class CommandKind {
   kVolumeShow,
   kVolumeDelete,
   kVolumePromote,
+  kVolumeGrow,
   kVersion,
 };
 
@@ -38,7 +39,7 @@ struct Command {
   std::vector<std::string> spread_by;  // group create --spread-by zone,rack (replicas_on_different)
   std::optional<double> overprovision; // group create --overprovision R (thin groups)
   std::string quorum;                  // group create --quorum off|majority (empty: the default)
-  uint64_t size_bytes = 0;     // volume create
+  uint64_t size_bytes = 0;     // volume create, volume grow
   std::string group;           // volume create
   std::string node;            // volume promote --node
   bool force = false;          // volume promote --force
@@ -52,7 +53,7 @@ struct Command {
 Result<Command> parseCommand(const ParsedArgs& args);
 
 struct ApiCall {
-  std::string method;  // "GET", "POST", "DELETE"
+  std::string method;  // "GET", "POST", "PATCH", "DELETE"
   std::string target;  // "/v1/volumes/v1"
   std::string body;    // JSON, or empty
 };

@@ -131,6 +131,7 @@ Status Volume::saveMetadataLocked(const ReplicaMetadata& md) {
 }
 
 Status Volume::update(const VolumeConfig& config) {
+  RETURN_IF_ERROR(growTo(config.size_bytes));
   std::vector<std::shared_ptr<PeerLink>> to_stop;
   std::vector<std::shared_ptr<PeerLink>> to_start;
   {
@@ -218,6 +219,51 @@ Status Volume::update(const VolumeConfig& config) {
   for (auto& l : to_start) l->start();
   notify();
   return Status::ok();
+}
+
+Status Volume::growTo(uint64_t size) {
+  if (size <= local_->sizeBytes()) return Status::ok();  // never shrinks
+  std::vector<PendingAck> acks;
+  bool primary = false;
+  {
+    std::lock_guard order(order_mu_);
+    if (closed_) return unavailable("volume closed");
+    Status refreshed = local_->refreshSize();
+    if (!refreshed.isOk() && refreshed.code() != ErrorCode::kUnsupported) return refreshed;
+    if (local_->sizeBytes() < size) {
+      return Status(ErrorCode::kInvalidArgument, "volume " + config().volume_uuid + ": the local device has " +
+                                                     std::to_string(local_->sizeBytes()) +
+                                                     " bytes; grow its backing store to " +
+                                                     std::to_string(size) + " first");
+    }
+    primary = primary_;
+    // Under the ordering mutex: no write beyond the old end has been applied yet, and every
+    // one that will be is queued after this frame, so each peer grows before it sees one.
+    if (primary_) RETURN_IF_ERROR(enqueueAllLocked(wire::FrameHeader::of(wire::FrameType::kResize, 0, size), {}, &acks));
+  }
+  {
+    std::lock_guard lock(size_mu_);
+  }
+  size_cv_.notify_all();  // a replica session waiting in RESIZE for this growth
+  log::info(kLog, "volume " + config().volume_uuid + ": grown to " + std::to_string(size) + " bytes" +
+                      (primary ? "" : " (replica)"));
+  if (acks.empty()) return Status::ok();
+  // A peer that could not grow is dropped like one that failed a write (and resynced later).
+  Status st = waitAcks(acks);
+  Status durable = waitGenerationsDurable();
+  return st.isOk() ? durable : st;
+}
+
+Status Volume::awaitLocalSize(uint64_t size) {
+  if (local_->sizeBytes() >= size) return Status::ok();
+  (void)local_->refreshSize();  // the node may have grown the backing store already
+  std::unique_lock lock(size_mu_);
+  // The node grows the backing store and then calls updateVolume (growTo), which wakes this.
+  bool grown = size_cv_.wait_for(lock, env_.options.peer_timeout / 2,
+                                 [&] { return closed_.load() || local_->sizeBytes() >= size; });
+  if (grown && !closed_) return Status::ok();
+  return Status(ErrorCode::kUnavailable, "the local device has " + std::to_string(local_->sizeBytes()) +
+                                             " bytes, not yet grown to " + std::to_string(size));
 }
 
 void Volume::close() {
@@ -552,10 +598,11 @@ void Volume::runSync(PeerLink& link, uint64_t conn, std::shared_ptr<AckWaiter> s
   if (!sync_begin) return;
   if (Status st = sync_begin->waitFor(timeout); !st.isOk()) return lost(st);
 
-  const uint64_t size = local_->sizeBytes();
   const uint64_t chunk = std::clamp<uint64_t>(env_.options.sync_chunk_bytes, 4096, wire::kMaxPayload);
   std::vector<std::byte> buf(chunk);
-  for (uint64_t off = 0; off < size;) {
+  // The size is re-read per chunk: a volume grown during the sync is synced to its new end
+  // (the RESIZE frame precedes every later chunk on the stream).
+  for (uint64_t off = 0, size = local_->sizeBytes(); off < size; size = local_->sizeBytes()) {
     const uint64_t len = std::min(chunk, size - off);
     std::shared_ptr<AckWaiter> waiter;
     {
@@ -702,6 +749,9 @@ Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& f
     case wire::FrameType::kSyncZero:
       st = local_->writeZeroes(h.offset, h.length, false);
       break;
+    case wire::FrameType::kResize:
+      st = awaitLocalSize(h.length);
+      break;
     case wire::FrameType::kSyncBegin: {
       std::lock_guard meta(meta_mu_);
       ReplicaMetadata md = md_;
@@ -738,7 +788,11 @@ Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& f
       return Status(ErrorCode::kProtocol,
                     "unexpected " + std::string(wire::frameTypeName(h.type)) + " in a replica session");
   }
-  if (!st.isOk()) {
+  if (!st.isOk() && h.type == wire::FrameType::kResize) {
+    // Nothing was written: the copy is intact, only too small to follow. The primary drops
+    // this session (missed writes) and resyncs the copy once its node has grown it.
+    log::warn(kLog, "volume " + config().volume_uuid + ": RESIZE failed: " + st.toString());
+  } else if (!st.isOk()) {
     log::warn(kLog, "volume " + config().volume_uuid + ": " + std::string(wire::frameTypeName(h.type)) +
                         " failed: " + st.toString());
     // The copy no longer holds what the primary has: a failed flush may have lost acknowledged

@@ -24,7 +24,7 @@ constexpr size_t kOffHeaderCrc = 60;
 Status protocolError(std::string message) { return Status(ErrorCode::kProtocol, std::move(message)); }
 
 bool knownType(uint16_t t) {
-  return t >= static_cast<uint16_t>(FrameType::kHello) && t <= static_cast<uint16_t>(FrameType::kPong);
+  return t >= static_cast<uint16_t>(FrameType::kHello) && t <= static_cast<uint16_t>(FrameType::kResize);
 }
 
 // Per-type rules for offset/length/payload size.
@@ -44,6 +44,7 @@ Status checkTypeRules(const FrameHeader& h) {
     case FrameType::kSyncBegin:
     case FrameType::kPing:
     case FrameType::kPong:
+    case FrameType::kResize:
       if (n != 0) return protocolError(std::string(frameTypeName(h.type)) + " with a payload");
       break;
     case FrameType::kAck:
@@ -97,6 +98,8 @@ std::string_view frameTypeName(FrameType type) {
       return "PING";
     case FrameType::kPong:
       return "PONG";
+    case FrameType::kResize:
+      return "RESIZE";
   }
   return "UNKNOWN";
 }

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -49,6 +50,13 @@ struct CreateVolumeRequest {
   std::string name;
   uint64_t size_bytes = 0;
   std::string group;
+};
+
+// PATCH /v1/volumes/{v}: each field absent means "keep".
+struct UpdateVolumeRequest {
+  std::optional<uint64_t> size_bytes;
+  std::optional<uint32_t> replicas;
+  std::optional<std::string> group;
 };
 
 class ClusterService {
@@ -85,6 +93,12 @@ class ClusterService {
   Result<VolumeView> getVolume(const std::string& name);
   Result<std::vector<VolumeView>> listVolumes();
   Status deleteVolume(const std::string& name);
+  // Changes a volume, all or nothing. size_bytes grows it online (volume_growth.h checks every
+  // replica's pool: 422 volume_shrink / volume_too_large / no_space naming the pool); the nodes
+  // grow backing store, engine and export when they read their desired state. The same values
+  // as now change nothing. A different replica count or group is not implemented yet
+  // (kUnprocessable, reason not_implemented, nothing changed). kNotFound (volume_not_found).
+  Result<VolumeView> updateVolume(const std::string& name, const UpdateVolumeRequest& request);
   // Makes the replica on `node` the volume's primary, with a new writer epoch, when the primary's
   // node is gone (see docs/architecture.md, "Promotion"). Without `force` it also requires that
   // the old primary's last report counted that replica up to date and that every reporting

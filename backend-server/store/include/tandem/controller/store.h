@@ -50,6 +50,8 @@ class Store {
   virtual Result<std::vector<ReplicaRecord>> listReplicasOf(const std::string& volume_uuid) = 0;
   // Makes `node` the volume's primary with writer epoch `epoch`. kNotFound. Bumps the generation.
   virtual Status setPrimary(const std::string& volume_uuid, const std::string& node, uint64_t epoch) = 0;
+  // Sets the volume's size (the caller checked that it grows). kNotFound. Bumps the generation.
+  virtual Status setVolumeSize(const std::string& volume_uuid, uint64_t size_bytes) = 0;
   // Moves the volume's replica from `from_node` to `replacement` (same volume uuid), atomically.
   // kNotFound when the volume has no replica on `from_node`; kAlreadyExists when it already has
   // one on the replacement's node. Bumps the generation.

@@ -113,9 +113,14 @@ class ReplicationService {
   // copy must be UpToDate (kConflict otherwise: an Outdated or Inconsistent copy never serves).
   virtual Status addVolume(const VolumeConfig& config, std::shared_ptr<devices::BlockDevice> local,
                            const std::string& metadata_path) = 0;
-  // Applies a changed config (peers, role, epoch, quorum, discard_generation). kNotFound if the
-  // volume was not added; kConflict (nothing changed) if it should become primary while its
-  // copy is not UpToDate.
+  // Applies a changed config (peers, role, epoch, quorum, discard_generation, a larger
+  // size_bytes). kNotFound if the volume was not added; kConflict (nothing changed) if it should
+  // become primary while its copy is not UpToDate.
+  // Growing (online): the caller first grows the local backing store (StorageProvider::resize);
+  // the engine then re-reads the device's size (BlockDevice::refreshSize) — kInvalidArgument,
+  // nothing changed, if it is still smaller. A primary sends RESIZE to its receiving peers
+  // before any write past the old end; each replica's node must grow its copy within
+  // peer_timeout / 2 of that or the peer is dropped and resynced. A smaller size is ignored.
   virtual Status updateVolume(const VolumeConfig& config) = 0;
   // Stops replicating the volume and closes its connections; kNotFound if unknown.
   virtual Status removeVolume(const std::string& volume_uuid) = 0;

@@ -3,7 +3,8 @@
 //
 // For each desired replica: the backing volume exists in its pool (named by the volume uuid),
 // the replication engine holds it with the desired peers and role, and the primary exports it
-// over NBD under the volume's name. Replicas that are no longer desired are unexported,
+// over NBD under the volume's name. A desired size larger than the replica's grows the backing
+// volume, then the engine (online; see ReplicationService::updateVolume). Replicas that are no longer desired are unexported,
 // released by the engine and deleted. The reconciler trusts its caller about the cluster: the
 // NodeAgent, which owns the cluster id, never hands it a desired state from another cluster.
 //
@@ -60,6 +61,8 @@ class Reconciler {
  private:
   Status ensureReplica(const DesiredReplica& d);
   Status removeReplica(const std::string& volume_uuid);
+  // Grows the backing volume of `d` to d.size_bytes (nothing if it is that large already).
+  Status growBacking(devices::StorageProvider& provider, const DesiredReplica& d);
   std::string metadataPath(const std::string& uuid) const;
   // Removes export `name` (if any) and closes its NBD connections.
   void unexport(const std::string& name);
