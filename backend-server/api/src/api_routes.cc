@@ -85,6 +85,10 @@ const std::vector<Route>& apiRoutes() {
       {"DELETE", "/v1/volumes/{volume}", "deleteVolume", kAdminOrService, deleteVolume},
       // Promotion overrides the volume's writer: an operator's decision, admin only.
       {"POST", "/v1/volumes/{volume}/promote", "promoteVolume", kAdmin, promoteVolume},
+      {"GET", "/v1/volumes/{volume}/snapshots", "listSnapshots", kAdminOrService, listSnapshots},
+      {"POST", "/v1/volumes/{volume}/snapshots", "createSnapshot", kAdminOrService, createSnapshot},
+      {"GET", "/v1/volumes/{volume}/snapshots/{snapshot}", "getSnapshot", kAdminOrService, getSnapshot},
+      {"DELETE", "/v1/volumes/{volume}/snapshots/{snapshot}", "deleteSnapshot", kAdminOrService, deleteSnapshot},
       {"GET", "/v1/internal/nodes/{node}/desired", "pollDesiredState", kAdminOrOwnNode, pollDesiredState},
       {"PUT", "/v1/internal/nodes/{node}/status", "reportNodeStatus", kAdminOrOwnNode, reportNodeStatus},
   };

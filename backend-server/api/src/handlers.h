@@ -1,5 +1,5 @@
 // The API's handlers, one file per resource: meta_handlers.cc (version, health, metrics),
-// node_handlers.cc, pool_handlers.cc, group_handlers.cc, volume_handlers.cc and
+// node_handlers.cc, pool_handlers.cc, group_handlers.cc, volume_handlers.cc, snapshot_handlers.cc and
 // internal_handlers.cc (a node's desired state and status). Each is a RouteHandler named after
 // its operationId in docs/openapi.yaml: request in, response out, over the ClusterService. The
 // route table (api_routes.cc) has already authenticated the caller and checked its scope.
@@ -31,6 +31,11 @@ void getVolume(const RouteCall& call, http::Responder respond);
 void updateVolume(const RouteCall& call, http::Responder respond);
 void deleteVolume(const RouteCall& call, http::Responder respond);
 void promoteVolume(const RouteCall& call, http::Responder respond);
+
+void listSnapshots(const RouteCall& call, http::Responder respond);
+void createSnapshot(const RouteCall& call, http::Responder respond);
+void getSnapshot(const RouteCall& call, http::Responder respond);
+void deleteSnapshot(const RouteCall& call, http::Responder respond);
 
 void pollDesiredState(const RouteCall& call, http::Responder respond);
 void reportNodeStatus(const RouteCall& call, http::Responder respond);

@@ -96,6 +96,18 @@ void writeVolume(JsonWriter& w, const VolumeView& v) {
   w.endObject();
 }
 
+void writeSnapshot(JsonWriter& w, const SnapshotView& s) {
+  w.beginObject();
+  w.field("name", s.snapshot.name).field("uuid", s.snapshot.uuid).field("volume", s.volume);
+  w.field("size_bytes", s.snapshot.size_bytes).field("state", name(s.snapshot.state));
+  if (!s.snapshot.message.empty()) w.field("reason", s.snapshot.message);
+  w.field("created_at", rfc3339(s.snapshot.created_at));
+  w.key("copies").beginArray();
+  for (const auto& c : s.copies) w.string(c);
+  w.endArray();
+  w.endObject();
+}
+
 std::string desiredStateJson(const DesiredState& s) { return nodeapi::encodeDesiredState(s); }
 
 std::string registerResultJson(const RegisterNodeResult& result, const NodeView& node) {
@@ -178,6 +190,13 @@ Result<std::optional<uint64_t>> volumeSize(const ObjectReader& r) {
   if (size == 0 || size % 512 != 0) return invalid("the volume size must be a positive multiple of 512 bytes");
   if (size > (uint64_t{1} << 50)) return invalid("the volume size exceeds 1 PiB");
   return std::optional<uint64_t>{size};
+}
+
+Result<std::string> parseCreateSnapshot(std::string_view body) {
+  ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
+  ObjectReader r(doc);
+  RETURN_IF_ERROR(r.rejectUnknownFields({"name"}));
+  return requiredName(r, "name");
 }
 
 Result<UpdateVolumeRequest> parseUpdateVolume(std::string_view body) {

@@ -26,7 +26,13 @@ void updateVolume(const RouteCall& call, http::Responder respond) {
 }
 
 void deleteVolume(const RouteCall& call, http::Responder respond) {
-  respond(noContentOr(call.cluster.deleteVolume(call.params.at("volume"))));
+  auto cascade = call.request.query.find("cascade");
+  const bool all = cascade != call.request.query.end() && cascade->second == "true";
+  if (cascade != call.request.query.end() && !all && cascade->second != "false") {
+    return respond(errorResponse(Status(ErrorCode::kInvalidArgument, "query parameter 'cascade' must be true or false")
+                                     .withReason("invalid_query")));
+  }
+  respond(noContentOr(call.cluster.deleteVolume(call.params.at("volume"), all)));
 }
 
 void promoteVolume(const RouteCall& call, http::Responder respond) {

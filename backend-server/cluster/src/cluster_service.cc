@@ -97,11 +97,51 @@ bool ClusterService::isNodeToken(std::string_view token) {
 
 Status ClusterService::reportStatus(const std::string& name, NodeStatusReport report) {
   RETURN_IF_ERROR(store_.getNode(name).status());
-  std::lock_guard lock(mu_);
-  if (observed_.reported(name, std::move(report), clock_.steadyNow(), unixSeconds(clock_.wallNow()))) {
-    log::info("cluster", "node " + name + " is online");
+  bool changed = false;
+  {
+    std::lock_guard lock(mu_);
+    changed = recordSnapshotsLocked(name, report);
+    if (observed_.reported(name, std::move(report), clock_.steadyNow(), unixSeconds(clock_.wallNow()))) {
+      log::info("cluster", "node " + name + " is online");
+    }
   }
+  if (changed) notifyWatchers();
   return Status::ok();
+}
+
+bool ClusterService::recordSnapshotsLocked(const std::string& node, const NodeStatusReport& report) {
+  const bool any = std::any_of(report.replicas.begin(), report.replicas.end(), [](const ReplicaReport& r) {
+    return r.primary && (!r.snapshots.empty() || !r.failed_snapshots.empty());
+  });
+  if (!any) return false;
+  auto snapshots = store_.listSnapshots();
+  auto volumes = store_.listVolumes();
+  if (!snapshots.isOk() || !volumes.isOk()) return false;
+  std::unordered_map<std::string, const VolumeRecord*> by_uuid;
+  for (const auto& v : *volumes) by_uuid[v.uuid] = &v;
+  bool changed = false;
+  for (const auto& r : report.replicas) {
+    auto volume = by_uuid.find(r.volume_uuid);
+    // Only the volume's declared primary decides (a stale report of a demoted one does not).
+    if (!r.primary || volume == by_uuid.end() || volume->second->primary_node != node) continue;
+    for (const auto& s : *snapshots) {
+      if (s.volume_uuid != r.volume_uuid || s.state != SnapshotState::kCreating) continue;
+      const bool taken = std::find(r.snapshots.begin(), r.snapshots.end(), s.uuid) != r.snapshots.end();
+      const bool failed =
+          std::find(r.failed_snapshots.begin(), r.failed_snapshots.end(), s.uuid) != r.failed_snapshots.end();
+      if (!taken && !failed) continue;
+      const std::string message = taken ? "" : (r.error.empty() ? "the primary could not take it" : r.error);
+      Status st = store_.setSnapshotState(s.uuid, taken ? SnapshotState::kAvailable : SnapshotState::kError, message);
+      if (!st.isOk()) {
+        log::warn("cluster", "snapshot " + s.name + ": recording its state failed: " + st.toString());
+        continue;
+      }
+      log::info("cluster", "snapshot " + s.name + " of volume " + volume->second->name +
+                               (taken ? " taken" : " failed: " + message));
+      changed = true;
+    }
+  }
+  return changed;
 }
 
 Status ClusterService::deleteNode(const std::string& name) {
@@ -324,12 +364,97 @@ Result<std::vector<VolumeView>> ClusterService::listVolumes() {
   return viewsLocked(nullptr);
 }
 
-Status ClusterService::deleteVolume(const std::string& name) {
+Status ClusterService::deleteVolume(const std::string& name, bool cascade) {
   {
     std::lock_guard lock(mu_);
-    RETURN_IF_ERROR(store_.deleteVolume(name));
+    ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(name));
+    ASSIGN_OR_RETURN(auto snapshots, store_.listSnapshotsOf(volume.uuid));
+    if (!snapshots.empty() && !cascade) {
+      return Status(ErrorCode::kConflict, "volume '" + name + "' has " + std::to_string(snapshots.size()) +
+                                              " snapshot(s); delete them first or use ?cascade=true")
+          .withReason("volume_has_snapshots");
+    }
+    RETURN_IF_ERROR(store_.deleteVolume(name));  // its snapshot records go with it
   }
   log::info("cluster", "deleted volume " + name + "; nodes remove their replicas");
+  notifyWatchers();
+  return Status::ok();
+}
+
+SnapshotView ClusterService::snapshotViewLocked(const SnapshotRecord& snapshot, const VolumeRecord& volume) {
+  SnapshotView view{snapshot, volume.name, {}};
+  auto replicas = store_.listReplicasOf(volume.uuid);
+  if (!replicas.isOk()) return view;
+  for (const auto& r : *replicas) {
+    const ReplicaReport* report = observed_.replicaReport(r.node_name, volume.uuid);
+    if (report != nullptr &&
+        std::find(report->snapshots.begin(), report->snapshots.end(), snapshot.uuid) != report->snapshots.end()) {
+      view.copies.push_back(r.node_name);
+    }
+  }
+  return view;
+}
+
+Result<std::pair<VolumeRecord, SnapshotRecord>> ClusterService::findSnapshotLocked(const std::string& volume,
+                                                                                   const std::string& snapshot) {
+  ASSIGN_OR_RETURN(VolumeRecord v, store_.getVolume(volume));
+  ASSIGN_OR_RETURN(SnapshotRecord s, store_.getSnapshot(snapshot));
+  if (s.volume_uuid != v.uuid) {
+    return Status(ErrorCode::kNotFound, "volume '" + volume + "' has no snapshot '" + snapshot + "'")
+        .withReason("snapshot_not_found");
+  }
+  return std::make_pair(std::move(v), std::move(s));
+}
+
+Result<std::pair<SnapshotView, bool>> ClusterService::createSnapshot(const std::string& volume,
+                                                                     const std::string& snapshot) {
+  std::unique_lock lock(mu_);
+  ASSIGN_OR_RETURN(VolumeRecord v, store_.getVolume(volume));
+  auto existing = store_.getSnapshot(snapshot);
+  if (existing.isOk()) {
+    if (existing->volume_uuid != v.uuid) {
+      return Status(ErrorCode::kAlreadyExists, "snapshot '" + snapshot + "' already exists for another volume")
+          .withReason("snapshot_exists");
+    }
+    return std::make_pair(snapshotViewLocked(*existing, v), false);
+  }
+  if (existing.status().code() != ErrorCode::kNotFound) return existing.status();
+  SnapshotRecord record;
+  record.uuid = newUuid();
+  record.name = snapshot;
+  record.volume_uuid = v.uuid;
+  record.size_bytes = v.size_bytes;
+  record.created_at = unixSeconds(clock_.wallNow());
+  RETURN_IF_ERROR(store_.createSnapshot(record));
+  log::info("cluster", "snapshot " + snapshot + " of volume " + volume + " requested from " + v.primary_node);
+  SnapshotView view = snapshotViewLocked(record, v);
+  lock.unlock();
+  notifyWatchers();
+  return std::make_pair(std::move(view), true);
+}
+
+Result<std::vector<SnapshotView>> ClusterService::listSnapshots(const std::string& volume) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(VolumeRecord v, store_.getVolume(volume));
+  ASSIGN_OR_RETURN(auto snapshots, store_.listSnapshotsOf(v.uuid));
+  std::vector<SnapshotView> out;
+  for (const auto& s : snapshots) out.push_back(snapshotViewLocked(s, v));
+  return out;
+}
+
+Result<SnapshotView> ClusterService::getSnapshot(const std::string& volume, const std::string& snapshot) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(auto found, findSnapshotLocked(volume, snapshot));
+  return snapshotViewLocked(found.second, found.first);
+}
+
+Status ClusterService::deleteSnapshot(const std::string& volume, const std::string& snapshot) {
+  {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto found, findSnapshotLocked(volume, snapshot));
+    RETURN_IF_ERROR(store_.deleteSnapshot(found.second.name));
+  }
+  log::info("cluster", "deleted snapshot " + snapshot + " of volume " + volume + "; nodes remove their copies");
   notifyWatchers();
   return Status::ok();
 }
@@ -423,6 +548,7 @@ Result<DesiredState> ClusterService::desiredState(const std::string& node) {
   ASSIGN_OR_RETURN(declared.replicas, store_.listReplicas());
   ASSIGN_OR_RETURN(declared.nodes, store_.listNodes());
   ASSIGN_OR_RETURN(declared.groups, store_.listGroups());
+  ASSIGN_OR_RETURN(declared.snapshots, store_.listSnapshots());
   declared.cluster_id = store_.clusterId();
   return buildDesiredState(node, declared);
 }

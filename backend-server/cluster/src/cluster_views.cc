@@ -18,8 +18,15 @@ constexpr NameEntry<VolumeState> kVolumeStates[] = {
     {VolumeState::kDegraded, "degraded"},
 };
 
+constexpr NameEntry<SnapshotState> kSnapshotStates[] = {
+    {SnapshotState::kCreating, "creating"},
+    {SnapshotState::kAvailable, "available"},
+    {SnapshotState::kError, "error"},
+};
+
 }  // namespace
 
+std::string_view name(SnapshotState state) { return nameIn(kSnapshotStates, state); }
 std::string_view name(ReplicaState state) { return nameIn(kReplicaStates, state); }
 std::string_view name(VolumeState state) { return nameIn(kVolumeStates, state); }
 

@@ -15,6 +15,8 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
   for (const auto& g : declared.groups) groups[g.name] = &g;
   std::unordered_map<std::string, std::vector<const ReplicaRecord*>> by_volume;
   for (const auto& r : declared.replicas) by_volume[r.volume_uuid].push_back(&r);
+  std::unordered_map<std::string, std::vector<const SnapshotRecord*>> snapshots;
+  for (const auto& s : declared.snapshots) snapshots[s.volume_uuid].push_back(&s);
 
   DesiredState state;
   state.generation = declared.generation;
@@ -42,6 +44,11 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
       auto it = nodes.find(r->node_name);
       if (it == nodes.end()) continue;
       d.peers.push_back(DesiredPeer{r->node_name, it->second->address, it->second->replication_port});
+    }
+    for (const SnapshotRecord* s : snapshots[v.uuid]) {
+      if (s->state == SnapshotState::kError) continue;
+      d.snapshots.push_back(s->uuid);
+      if (d.primary && s->state == SnapshotState::kCreating) d.take_snapshots.push_back(s->uuid);
     }
     state.replicas.push_back(std::move(d));
   }

@@ -51,6 +51,16 @@ const char* const kMigrations[] = {
     R"sql(
     ALTER TABLE resource_groups ADD COLUMN quorum INTEGER NOT NULL DEFAULT 0;
     )sql",
+    // Migration 6 (the lifecycle branch's number: 4 is split-brain resolution, 5 attachments; the
+    // integrator renumbers at merge): snapshots (state 0 creating, 1 available, 2 error).
+    R"sql(
+    CREATE TABLE snapshots (
+      uuid TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+      volume_uuid TEXT NOT NULL REFERENCES volumes(uuid) ON DELETE CASCADE,
+      size_bytes INTEGER NOT NULL, created_at INTEGER NOT NULL,
+      state INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '');
+    CREATE INDEX snapshots_by_volume ON snapshots (volume_uuid);
+    )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -330,6 +340,62 @@ class SqliteStore final : public Store {
     });
   }
 
+  Status createSnapshot(const SnapshotRecord& sn) override {
+    return transaction([&]() -> Status {
+      Status s = Statement(db_, "INSERT INTO snapshots (uuid, name, volume_uuid, size_bytes, created_at, state, "
+                                "message) VALUES (?,?,?,?,?,?,?)")
+                     .bind(1, sn.uuid).bind(2, sn.name).bind(3, sn.volume_uuid)
+                     .bind(4, static_cast<int64_t>(sn.size_bytes)).bind(5, sn.created_at)
+                     .bind(6, static_cast<int64_t>(sn.state)).bind(7, sn.message)
+                     .run();
+      if (s.code() == ErrorCode::kAlreadyExists) {
+        return Status(ErrorCode::kAlreadyExists, "snapshot '" + sn.name + "' already exists").withReason("snapshot_exists");
+      }
+      RETURN_IF_ERROR(s);
+      return bumpGeneration();
+    });
+  }
+
+  Result<SnapshotRecord> getSnapshot(const std::string& name) override {
+    ASSIGN_OR_RETURN(auto rows, queryAll(std::string(kSnapshotSelect) + " WHERE name = ?", readSnapshot,
+                                         [&](Statement& q) { q.bind(1, name); }));
+    if (rows.empty()) {
+      return Status(ErrorCode::kNotFound, "snapshot '" + name + "' does not exist").withReason("snapshot_not_found");
+    }
+    return rows.front();
+  }
+
+  Result<std::vector<SnapshotRecord>> listSnapshots() override {
+    return queryAll(std::string(kSnapshotSelect) + " ORDER BY volume_uuid, created_at, name", readSnapshot);
+  }
+
+  Result<std::vector<SnapshotRecord>> listSnapshotsOf(const std::string& volume_uuid) override {
+    return queryAll(std::string(kSnapshotSelect) + " WHERE volume_uuid = ? ORDER BY created_at, name", readSnapshot,
+                    [&](Statement& q) { q.bind(1, volume_uuid); });
+  }
+
+  Status setSnapshotState(const std::string& uuid, SnapshotState state, const std::string& message) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "UPDATE snapshots SET state = ?, message = ? WHERE uuid = ?")
+                          .bind(1, static_cast<int64_t>(state)).bind(2, message).bind(3, uuid)
+                          .run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "snapshot " + uuid + " does not exist").withReason("snapshot_not_found");
+      }
+      return bumpGeneration();
+    });
+  }
+
+  Status deleteSnapshot(const std::string& name) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "DELETE FROM snapshots WHERE name = ?").bind(1, name).run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "snapshot '" + name + "' does not exist").withReason("snapshot_not_found");
+      }
+      return bumpGeneration();
+    });
+  }
+
   Status replaceReplica(const std::string& volume_uuid, const std::string& from_node,
                         const ReplicaRecord& replacement) override {
     return transaction([&]() -> Status {
@@ -376,6 +442,16 @@ class SqliteStore final : public Store {
   static constexpr const char* kReplicaSelect = "SELECT volume_uuid, node_name, pool_name, diskful FROM replicas";
   static ReplicaRecord readReplica(const Statement& q) {
     return ReplicaRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0};
+  }
+  static constexpr const char* kSnapshotSelect =
+      "SELECT uuid, name, volume_uuid, size_bytes, created_at, state, message FROM snapshots";
+  static SnapshotRecord readSnapshot(const Statement& q) {
+    const int64_t state = q.columnInt(5);
+    return SnapshotRecord{q.columnText(0), q.columnText(1), q.columnText(2), static_cast<uint64_t>(q.columnInt(3)),
+                          q.columnInt(4),
+                          state == 1 ? SnapshotState::kAvailable
+                                     : state == 2 ? SnapshotState::kError : SnapshotState::kCreating,
+                          q.columnText(6)};
   }
   static VolumeRecord readVolume(const Statement& q) {
     return VolumeRecord{q.columnText(0), q.columnText(1), static_cast<uint64_t>(q.columnInt(2)), q.columnText(3),

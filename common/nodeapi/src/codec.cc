@@ -104,6 +104,14 @@ Result<PeerReport> readPeerReport(const rapidjson::Value& v, const std::string& 
   return peer;
 }
 
+// An array of strings, left out when empty (older readers never see it).
+void writeNames(JsonWriter& w, const char* key, const std::vector<std::string>& names) {
+  if (names.empty()) return;
+  w.key(key).beginArray();
+  for (const auto& n : names) w.string(n);
+  w.endArray();
+}
+
 Result<ReplicaReport> readReplicaReport(const rapidjson::Value& v, const std::string& path) {
   ObjectReader r(v, path);
   ReplicaReport rep;
@@ -121,6 +129,8 @@ Result<ReplicaReport> readReplicaReport(const rapidjson::Value& v, const std::st
     ASSIGN_OR_RETURN(PeerReport peer, readPeerReport(*peers[j], path + "peers[" + std::to_string(j) + "]."));
     rep.peers.push_back(std::move(peer));
   }
+  ASSIGN_OR_RETURN(rep.snapshots, r.optionalStringArray("snapshots"));
+  ASSIGN_OR_RETURN(rep.failed_snapshots, r.optionalStringArray("failed_snapshots"));
   return rep;
 }
 
@@ -156,6 +166,8 @@ Result<DesiredReplica> readDesiredReplica(const rapidjson::Value& v, const std::
     ASSIGN_OR_RETURN(DesiredPeer p, readDesiredPeer(*peers[j], path + "peers[" + std::to_string(j) + "]."));
     d.peers.push_back(std::move(p));
   }
+  ASSIGN_OR_RETURN(d.snapshots, r.optionalStringArray("snapshots"));
+  ASSIGN_OR_RETURN(d.take_snapshots, r.optionalStringArray("take_snapshots"));
   return d;
 }
 
@@ -227,7 +239,10 @@ std::string encodeStatusReport(const StatusReport& report) {
       w.beginObject().field("node", p.node).field("state", name(p.state));
       w.field("sync_done_bytes", p.sync_done_bytes).field("sync_total_bytes", p.sync_total_bytes).endObject();
     }
-    w.endArray().endObject();
+    w.endArray();
+    writeNames(w, "snapshots", r.snapshots);
+    writeNames(w, "failed_snapshots", r.failed_snapshots);
+    w.endObject();
   }
   w.endArray().endObject();
   return w.str();
@@ -263,7 +278,10 @@ std::string encodeDesiredState(const DesiredState& s) {
     for (const auto& p : r.peers) {
       w.beginObject().field("node", p.node).field("host", p.host).field("port", uint64_t{p.port}).endObject();
     }
-    w.endArray().endObject();
+    w.endArray();
+    writeNames(w, "snapshots", r.snapshots);
+    writeNames(w, "take_snapshots", r.take_snapshots);
+    w.endObject();
   }
   w.endArray().endObject();
   return w.str();

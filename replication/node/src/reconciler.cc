@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -147,6 +148,7 @@ Status Reconciler::ensureReplica(const DesiredReplica& d) {
     }
     active->second = d;
   }
+  RETURN_IF_ERROR(reconcileSnapshots(provider, d));
   auto exported = exported_.find(d.volume_name);
   if (d.primary && (exported == exported_.end() || exported->second != d.volume_uuid)) {
     auto device = engine_.primaryDevice(d.volume_uuid);
@@ -155,6 +157,42 @@ Status Reconciler::ensureReplica(const DesiredReplica& d) {
     exports_.add(d.volume_name, device);
     exported_[d.volume_name] = d.volume_uuid;
     log::info("reconcile", "exporting " + d.volume_name + " over NBD");
+  }
+  return Status::ok();
+}
+
+std::vector<std::string> Reconciler::localSnapshots(devices::StorageProvider& provider, const std::string& uuid) {
+  std::vector<std::string> out;
+  auto list = provider.list();
+  if (!list.isOk()) return out;
+  for (const auto& v : *list) {
+    if (v.is_snapshot && v.parent == uuid) out.push_back(v.name);
+  }
+  return out;
+}
+
+Status Reconciler::reconcileSnapshots(devices::StorageProvider& provider, const DesiredReplica& d) {
+  auto held = localSnapshots(provider, d.volume_uuid);
+  for (const auto& s : held) {
+    if (std::find(d.snapshots.begin(), d.snapshots.end(), s) != d.snapshots.end()) continue;
+    RETURN_IF_ERROR(provider.removeSnapshot(d.volume_uuid, s).withContext("remove snapshot " + s));
+    log::info("reconcile", "deleted snapshot " + s + " of " + d.volume_name);
+  }
+  if (!d.primary) return Status::ok();
+  auto& failed = failed_snapshots_[d.volume_uuid];
+  for (const auto& s : d.take_snapshots) {
+    if (std::find(held.begin(), held.end(), s) != held.end() || failed.count(s)) continue;
+    // Taken once: a failure is reported, not retried at a later point of the write order.
+    auto copies = engine_.snapshotVolume(d.volume_uuid, s);
+    if (!copies.isOk()) {
+      failed.insert(s);
+      log::error("reconcile", "snapshot " + s + " of " + d.volume_name + ": " + copies.status().toString());
+      snapshot_errors_[d.volume_uuid] = "snapshot " + s + ": " + copies.status().message();
+      continue;
+    }
+    std::string nodes;
+    for (const auto& n : *copies) nodes += (nodes.empty() ? "" : ", ") + n;
+    log::info("reconcile", "snapshot " + s + " of " + d.volume_name + " taken on " + nodes);
   }
   return Status::ok();
 }
@@ -182,6 +220,10 @@ Status Reconciler::removeReplica(const std::string& uuid) {
   }
   for (auto& [name, pool] : pools_) {
     if (!pool_name.empty() && name != pool_name) continue;
+    for (const auto& snapshot : localSnapshots(*pool.provider, uuid)) {  // a volume with snapshots cannot go
+      Status s = pool.provider->removeSnapshot(uuid, snapshot);
+      if (!s.isOk() && s.code() != ErrorCode::kNotFound) return s;
+    }
     Status s = pool.provider->remove(uuid);
     if (s.isOk()) {
       log::info("reconcile", "deleted replica " + uuid + " from pool " + name);
@@ -190,6 +232,8 @@ Status Reconciler::removeReplica(const std::string& uuid) {
     }
   }
   RETURN_IF_ERROR(engine_.deleteMetadata(metadataPath(uuid)));
+  failed_snapshots_.erase(uuid);
+  snapshot_errors_.erase(uuid);
   return Status::ok();
 }
 
@@ -218,6 +262,15 @@ nodeapi::StatusReport Reconciler::report() {
   nodeapi::StatusReport report;
   report.applied_generation = applied_generation_;
   report.pools = pools();
+  // Every snapshot held, by volume uuid: one listing per pool.
+  std::map<std::string, std::vector<std::string>> snapshots;
+  for (auto& [name, pool] : pools_) {
+    auto list = pool.provider->list();
+    if (!list.isOk()) continue;
+    for (const auto& v : *list) {
+      if (v.is_snapshot) snapshots[v.parent].push_back(v.name);
+    }
+  }
   std::set<std::string> reported;
   for (const auto& v : engine_.status()) {
     reported.insert(v.volume_uuid);
@@ -230,6 +283,12 @@ nodeapi::StatusReport Reconciler::report() {
     if (err != errors_.end()) r.error = err->second;
     for (const auto& p : v.peers) {
       r.peers.push_back(nodeapi::PeerReport{p.node, reportedState(p.state), p.sync_done_bytes, p.sync_total_bytes});
+    }
+    auto snaps = snapshots.find(v.volume_uuid);
+    if (snaps != snapshots.end()) r.snapshots = snaps->second;
+    if (auto f = failed_snapshots_.find(v.volume_uuid); f != failed_snapshots_.end()) {
+      r.failed_snapshots.assign(f->second.begin(), f->second.end());
+      if (r.error.empty()) r.error = snapshot_errors_[v.volume_uuid];
     }
     report.replicas.push_back(std::move(r));
   }

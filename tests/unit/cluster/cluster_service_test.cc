@@ -170,5 +170,83 @@ TEST_F(ClusterServiceTest, GrowingAVolumeChecksEveryReplicasPool) {
   EXPECT_EQ(*cluster_->storeGeneration(), after_grow) << "a refused change changed the state";
 }
 
+// A snapshot is asked of the primary through its desired state, is `creating` until the primary
+// reports it, and records which nodes hold copies; a volume with snapshots is deleted only with
+// cascade.
+TEST_F(ClusterServiceTest, SnapshotLifecycleFollowsThePrimarysReports) {
+  for (const char* name : {"n1", "n2"}) {
+    RegisterNodeRequest request;
+    request.name = name;
+    request.address = "127.0.0.1";
+    request.nbd_port = 10809;
+    request.replication_port = 7000;
+    request.pools = {PoolReport{"p", "file", true, true, 10ull << 30, 10ull << 30, 0}};
+    ASSERT_TRUE(cluster_->registerNode(request).isOk());
+  }
+  GroupRecord group;
+  group.name = "g";
+  group.replicas = 2;
+  ASSERT_TRUE(cluster_->createGroup(group).isOk());
+  auto volume = cluster_->createVolume({"v", 1 << 30, "g"});
+  ASSERT_TRUE(volume.isOk());
+  ASSERT_TRUE(cluster_->createVolume({"w", 1 << 30, "g"}).isOk());
+  const std::string primary = volume->first.volume.primary_node;
+  const std::string secondary = primary == "n1" ? "n2" : "n1";
+  const std::string uuid = volume->first.volume.uuid;
+
+  auto created = cluster_->createSnapshot("v", "s1");
+  ASSERT_TRUE(created.isOk()) << created.status().toString();
+  EXPECT_TRUE(created->second);
+  EXPECT_EQ(created->first.snapshot.state, SnapshotState::kCreating);
+  const std::string snap = created->first.snapshot.uuid;
+  EXPECT_FALSE(cluster_->createSnapshot("v", "s1")->second) << "idempotent by name";
+  EXPECT_EQ(cluster_->createSnapshot("w", "s1").status().reason(), "snapshot_exists");
+  EXPECT_EQ(cluster_->createSnapshot("nope", "s9").status().reason(), "volume_not_found");
+  EXPECT_EQ(cluster_->getSnapshot("w", "s1").status().reason(), "snapshot_not_found");
+
+  auto desiredOf = [&](const std::string& node) {
+    auto d = cluster_->desiredState(node);
+    EXPECT_TRUE(d.isOk());
+    for (const auto& r : d->replicas) {
+      if (r.volume_uuid == uuid) return r;
+    }
+    ADD_FAILURE() << "no replica of v on " << node;
+    return DesiredReplica{};
+  };
+  EXPECT_EQ(desiredOf(primary).take_snapshots, std::vector<std::string>{snap});
+  EXPECT_EQ(desiredOf(secondary).take_snapshots, std::vector<std::string>{});
+  EXPECT_EQ(desiredOf(secondary).snapshots, std::vector<std::string>{snap});
+
+  // A secondary's report does not make it available; the primary's does.
+  NodeStatusReport from_secondary;
+  from_secondary.replicas.push_back(ReplicaReport{uuid, nodeapi::DiskState::kUpToDate, "g1", false, "", {}, {snap}, {}});
+  ASSERT_TRUE(cluster_->reportStatus(secondary, from_secondary).isOk());
+  EXPECT_EQ(cluster_->getSnapshot("v", "s1")->snapshot.state, SnapshotState::kCreating);
+  NodeStatusReport from_primary;
+  from_primary.replicas.push_back(ReplicaReport{uuid, nodeapi::DiskState::kUpToDate, "g1", true, "", {}, {snap}, {}});
+  ASSERT_TRUE(cluster_->reportStatus(primary, from_primary).isOk());
+  auto taken = cluster_->getSnapshot("v", "s1");
+  ASSERT_TRUE(taken.isOk());
+  EXPECT_EQ(taken->snapshot.state, SnapshotState::kAvailable);
+  EXPECT_EQ(taken->copies.size(), 2u);
+  EXPECT_TRUE(desiredOf(primary).take_snapshots.empty()) << "taken once, never again";
+  EXPECT_EQ(cluster_->listSnapshots("v")->size(), 1u);
+
+  // A snapshot the primary reports failed is `error` and no longer kept by anyone.
+  ASSERT_TRUE(cluster_->createSnapshot("v", "s2").isOk());
+  const std::string snap2 = cluster_->getSnapshot("v", "s2")->snapshot.uuid;
+  from_primary.replicas[0].failed_snapshots = {snap2};
+  from_primary.replicas[0].error = "snapshot failed: no space";
+  ASSERT_TRUE(cluster_->reportStatus(primary, from_primary).isOk());
+  EXPECT_EQ(cluster_->getSnapshot("v", "s2")->snapshot.state, SnapshotState::kError);
+  EXPECT_EQ(desiredOf(secondary).snapshots, std::vector<std::string>{snap});
+
+  EXPECT_EQ(cluster_->deleteVolume("v").reason(), "volume_has_snapshots");
+  ASSERT_TRUE(cluster_->deleteSnapshot("v", "s2").isOk());
+  EXPECT_EQ(cluster_->deleteSnapshot("v", "s2").code(), ErrorCode::kNotFound);
+  ASSERT_TRUE(cluster_->deleteVolume("v", /*cascade=*/true).isOk());
+  EXPECT_EQ(cluster_->getVolume("v").status().code(), ErrorCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace tandem::controller

@@ -147,7 +147,7 @@ TEST(ApiRoutes, MatcherExtractsParametersAndTellsMissingFromWrongMethod) {
   EXPECT_EQ(wrong_method.params, (PathParams{{"volume", "v"}}));
   EXPECT_EQ(allowedMethods(matchRoute(apiRoutes(), "PUT", "/v1/nodes")), "GET, POST");
 
-  auto missing = matchRoute(apiRoutes(), "GET", "/v1/volumes/v/snapshots");
+  auto missing = matchRoute(apiRoutes(), "GET", "/v1/volumes/v/no-such-resource");
   EXPECT_EQ(missing.route, nullptr);
   EXPECT_TRUE(missing.on_path.empty());
 

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -126,6 +127,13 @@ class ReplicationServiceTest : public ::testing::Test {
     o.reconnect_interval = 20ms;
     o.peer_timeout = 5000ms;
     o.sync_chunk_bytes = chunk_;
+    // The stand-in for a provider's snapshot: a copy of the node's device at that moment.
+    o.take_snapshot = [this, i](const std::string& volume, const std::string& snapshot) {
+      if (volume != uuid_) return Status(ErrorCode::kNotFound, "unknown volume");
+      std::lock_guard lock(snapshots_mu_);
+      snapshots_[i][snapshot] = nodes_[i].memory->snapshot();
+      return Status::ok();
+    };
     auto s = ReplicationService::start(o, RealClock::instance());
     ASSERT_TRUE(s.isOk()) << s.status().toString();
     n.service = std::move(*s);
@@ -215,6 +223,8 @@ class ReplicationServiceTest : public ::testing::Test {
     EXPECT_TRUE(a == nodes_[2].memory->snapshot()) << "node-2 differs from the primary";
   }
 
+  std::mutex snapshots_mu_;
+  std::map<int, std::map<std::string, std::vector<std::byte>>> snapshots_;  // by node: name -> contents
   std::string dir_;
   std::string uuid_;
   uint64_t size_ = 0;
@@ -833,6 +843,64 @@ TEST_F(ReplicationServiceTest, ReplicaGrownLateIsResyncedToTheNewSize) {
   EXPECT_EQ(peerStatus("node-1").sync_total_bytes, size_);
   for (int r : {1, 2}) EXPECT_EQ(readMemory(*nodes_[r].memory, size_ - kBlock, kBlock), tail) << r;
   expectReplicasIdentical();
+}
+
+// A snapshot taken while a writer writes is the same on every up-to-date replica (each takes it
+// at the same point of the write order), holds every write acknowledged before it was asked for,
+// and the writer goes on afterwards.
+TEST_F(ReplicationServiceTest, SnapshotIsIdenticalOnEveryReplicaWhileWriting) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  auto dev = primary();
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> acked{0};  // the writes acknowledged so far, in order
+  std::thread writer([&] {
+    for (uint32_t k = 0; !stop; ++k) {
+      if (!dev->write((k % 256) * kBlock, pattern(kBlock, k), false).isOk()) return;
+      acked = k + 1;
+    }
+  });
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (acked.load() < 300 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  const uint64_t acked_before = acked.load();
+  auto copies = nodes_[0].service->snapshotVolume(uuid_, "snap-1");
+  while (acked.load() < acked_before + 300 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(copies.isOk()) << copies.status().toString();
+  EXPECT_EQ(*copies, (std::vector<std::string>{"node-0", "node-1", "node-2"}));
+  EXPECT_GE(acked.load(), acked_before + 300) << "writes did not resume after the snapshot";
+  std::lock_guard lock(snapshots_mu_);
+  const auto& image = snapshots_[0]["snap-1"];
+  ASSERT_EQ(image.size(), size_);
+  EXPECT_TRUE(snapshots_[1]["snap-1"] == image) << "node-1's snapshot differs from the primary's";
+  EXPECT_TRUE(snapshots_[2]["snap-1"] == image) << "node-2's snapshot differs from the primary's";
+  // Every write acknowledged before the call is in it (at least as new: a block may carry a later write).
+  for (uint64_t k = acked_before >= 256 ? acked_before - 256 : 0; k < acked_before; ++k) {
+    const uint64_t block = k % 256;
+    bool newer_or_same = false;
+    for (uint64_t j = k; j < acked.load() + 1 && !newer_or_same; j += 256) {
+      newer_or_same = std::equal(image.begin() + block * kBlock, image.begin() + (block + 1) * kBlock,
+                                 pattern(kBlock, static_cast<uint32_t>(j)).begin());
+    }
+    EXPECT_TRUE(newer_or_same) << "block " << block << " lacks write " << k;
+  }
+}
+
+// A replica that is not up to date when the snapshot is taken gets no copy; only the primary
+// can take one.
+TEST_F(ReplicationServiceTest, SnapshotSkipsReplicasThatAreNotUpToDate) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  stopNode(2);
+  ASSERT_TRUE(primary()->write(0, pattern(kBlock, 1), true).isOk());
+  auto copies = nodes_[0].service->snapshotVolume(uuid_, "snap-2");
+  ASSERT_TRUE(copies.isOk()) << copies.status().toString();
+  EXPECT_EQ(*copies, (std::vector<std::string>{"node-0", "node-1"}));
+  EXPECT_EQ(nodes_[1].service->snapshotVolume(uuid_, "snap-3").status().code(), ErrorCode::kUnavailable);
+  std::lock_guard lock(snapshots_mu_);
+  EXPECT_FALSE(snapshots_[2].count("snap-2"));
+  EXPECT_TRUE(snapshots_[1]["snap-2"] == snapshots_[0]["snap-2"]);
 }
 
 class ReplicaProtocolTest : public ::testing::Test {

@@ -332,6 +332,44 @@ Status Volume::flush() {
   return replicate(wire::FrameHeader::of(wire::FrameType::kFlush), {}, [] { return Status::ok(); });
 }
 
+Result<std::vector<std::string>> Volume::snapshot(const std::string& name) {
+  if (name.empty() || name.size() > 128) return Status(ErrorCode::kInvalidArgument, "snapshot names have 1-128 bytes");
+  if (!env_.options.take_snapshot) return Status(ErrorCode::kUnsupported, "this node cannot take snapshots");
+  std::vector<std::pair<std::string, std::shared_ptr<AckWaiter>>> acks;
+  std::vector<std::string> copies{env_.options.node_name};
+  const auto payload = std::as_bytes(std::span(name.data(), name.size()));
+  {
+    // The pause: no write is applied while the ordering mutex is held. Every write applied
+    // before is on the local device (flushed now) and queued to the peers ahead of SNAPSHOT,
+    // so every copy is taken at this same point of the write order.
+    std::lock_guard order(order_mu_);
+    if (!primary_ || closed_) return unavailable("not the primary of this volume");
+    RETURN_IF_ERROR(local_->flush());
+    RETURN_IF_ERROR(env_.options.take_snapshot(config().volume_uuid, name));
+    for (auto& link : links_) {
+      const uint64_t conn = link->activeConnection();
+      if (conn == 0 || link->state() != PeerState::kUpToDate) continue;  // not up to date: no copy
+      auto waiter = sendLocked(*link, conn, wire::FrameHeader::of(wire::FrameType::kSnapshot), payload);
+      if (waiter) acks.emplace_back(link->address().node, std::move(waiter));
+    }
+  }
+  // A peer that fails or does not answer has no copy; its data is not in question, so it is not
+  // dropped here (a dead peer is dropped by the next write).
+  const auto deadline = env_.clock->steadyNow() + env_.options.peer_timeout;
+  for (auto& [node, waiter] : acks) {
+    auto remaining = std::max<std::chrono::nanoseconds>(deadline - env_.clock->steadyNow(), std::chrono::nanoseconds(0));
+    Status st = waiter->waitFor(remaining);
+    if (st.isOk()) {
+      copies.push_back(node);
+    } else {
+      log::warn(kLog, "volume " + config().volume_uuid + ": snapshot " + name + " on " + node + " failed: " + st.toString());
+    }
+  }
+  log::info(kLog, "volume " + config().volume_uuid + ": snapshot " + name + " taken on " +
+                      std::to_string(copies.size()) + " node(s)");
+  return copies;
+}
+
 Status Volume::replicate(wire::FrameHeader header, std::span<const std::byte> payload,
                          const std::function<Status()>& apply) {
   std::vector<PendingAck> acks;
@@ -752,6 +790,16 @@ Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& f
     case wire::FrameType::kResize:
       st = awaitLocalSize(h.length);
       break;
+    case wire::FrameType::kSnapshot: {
+      // Every frame before this one is applied: flush, then the provider's snapshot.
+      const std::string name(reinterpret_cast<const char*>(frame.payload.data()), frame.payload.size());
+      st = local_->flush();
+      if (st.isOk()) {
+        st = env_.options.take_snapshot ? env_.options.take_snapshot(config().volume_uuid, name)
+                                        : Status(ErrorCode::kUnsupported, "this node cannot take snapshots");
+      }
+      break;
+    }
     case wire::FrameType::kSyncBegin: {
       std::lock_guard meta(meta_mu_);
       ReplicaMetadata md = md_;
@@ -788,7 +836,10 @@ Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& f
       return Status(ErrorCode::kProtocol,
                     "unexpected " + std::string(wire::frameTypeName(h.type)) + " in a replica session");
   }
-  if (!st.isOk() && h.type == wire::FrameType::kResize) {
+  if (!st.isOk() && h.type == wire::FrameType::kSnapshot) {
+    // The copy's data is untouched: only the snapshot is missing (the primary records that).
+    log::warn(kLog, "volume " + config().volume_uuid + ": SNAPSHOT failed: " + st.toString());
+  } else if (!st.isOk() && h.type == wire::FrameType::kResize) {
     // Nothing was written: the copy is intact, only too small to follow. The primary drops
     // this session (missed writes) and resyncs the copy once its node has grown it.
     log::warn(kLog, "volume " + config().volume_uuid + ": RESIZE failed: " + st.toString());

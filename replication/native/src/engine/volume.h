@@ -67,6 +67,8 @@ class Volume final : public PeerLinkOwner {
   Status trim(uint64_t offset, uint64_t length, bool fua);
   Status writeZeroes(uint64_t offset, uint64_t length, bool fua);
   Status flush();
+  // ReplicationService::snapshotVolume: the nodes holding a copy, this one first.
+  Result<std::vector<std::string>> snapshot(const std::string& name);
 
   VolumeStatus status() const;
 

@@ -36,6 +36,7 @@ enum class FrameType : uint16_t {
   kPing = 13,
   kPong = 14,
   kResize = 15,         // the volume grew to `length` bytes: the replica grows its device view
+  kSnapshot = 16,       // take a snapshot here (payload: its name, 1-128 bytes)
 };
 
 inline constexpr uint32_t kFlagFua = 1u << 0;

@@ -92,7 +92,19 @@ class ClusterService {
   Result<std::pair<VolumeView, bool>> createVolume(const CreateVolumeRequest& request);
   Result<VolumeView> getVolume(const std::string& name);
   Result<std::vector<VolumeView>> listVolumes();
-  Status deleteVolume(const std::string& name);
+  // kConflict (volume_has_snapshots) while it has snapshots, unless `cascade` (they go too).
+  Status deleteVolume(const std::string& name, bool cascade = false);
+
+  // Asks for a crash-consistent snapshot `snapshot` of `volume` (docs/replication.md,
+  // "Snapshots"); it is `creating` until the primary reports it taken. Idempotent by name
+  // (created=false); a name used by another volume's snapshot is kAlreadyExists
+  // (snapshot_exists). kNotFound (volume_not_found).
+  Result<std::pair<SnapshotView, bool>> createSnapshot(const std::string& volume, const std::string& snapshot);
+  Result<std::vector<SnapshotView>> listSnapshots(const std::string& volume);
+  // kNotFound (volume_not_found, or snapshot_not_found also when it belongs to another volume).
+  Result<SnapshotView> getSnapshot(const std::string& volume, const std::string& snapshot);
+  // Nodes remove their copies when they read their desired state.
+  Status deleteSnapshot(const std::string& volume, const std::string& snapshot);
   // Changes a volume, all or nothing. size_bytes grows it online (volume_growth.h checks every
   // replica's pool: 422 volume_shrink / volume_too_large / no_space naming the pool); the nodes
   // grow backing store, engine and export when they read their desired state. The same values
@@ -126,6 +138,13 @@ class ClusterService {
   Result<std::vector<PoolCandidate>> candidatesLocked();
   // Self-healing pass; true when some replica was moved. Needs mu_.
   bool replaceLostReplicasLocked();
+  // A snapshot's view with its copies from the observed state. Needs mu_.
+  SnapshotView snapshotViewLocked(const SnapshotRecord& snapshot, const VolumeRecord& volume);
+  // The snapshot `snapshot` of `volume` (kNotFound as getSnapshot says). Needs mu_.
+  Result<std::pair<VolumeRecord, SnapshotRecord>> findSnapshotLocked(const std::string& volume,
+                                                                     const std::string& snapshot);
+  // Records the snapshots a primary reports taken or failed; true when the store changed. Needs mu_.
+  bool recordSnapshotsLocked(const std::string& node, const NodeStatusReport& report);
   // Answers the long-polls that are due. Must be called without mu_.
   void notifyWatchers();
 

@@ -21,8 +21,11 @@ struct DeclaredState {
   std::vector<ReplicaRecord> replicas;
   std::vector<NodeRecord> nodes;
   std::vector<GroupRecord> groups;
+  std::vector<SnapshotRecord> snapshots;
 };
 
+// Each replica keeps its volume's snapshots that are not in error; the primary is also asked to
+// take those still creating.
 // kNotFound (node_not_found) when `node` is not registered. A volume whose group is gone is thin
 // and without quorum; a peer whose node is gone is left out.
 Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredState& declared);

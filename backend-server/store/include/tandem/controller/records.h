@@ -54,6 +54,22 @@ struct VolumeRecord {
   int64_t created_at = 0;         // unix seconds
 };
 
+// kCreating until the primary reports the snapshot taken, then kAvailable; kError when the
+// primary could not take it (message says why). API names only in the API's codec.
+enum class SnapshotState { kCreating = 0, kAvailable = 1, kError = 2 };
+
+// A crash-consistent snapshot of a volume, taken on the volume's up-to-date replicas. Names are
+// unique in the cluster (Cinder's are); the nodes name the provider snapshot by its uuid.
+struct SnapshotRecord {
+  std::string uuid;
+  std::string name;
+  std::string volume_uuid;
+  uint64_t size_bytes = 0;  // the volume's size when taken
+  int64_t created_at = 0;   // unix seconds
+  SnapshotState state = SnapshotState::kCreating;
+  std::string message;      // why kError
+};
+
 struct ReplicaRecord {
   std::string volume_uuid;
   std::string node_name;

@@ -52,6 +52,17 @@ class Store {
   virtual Status setPrimary(const std::string& volume_uuid, const std::string& node, uint64_t epoch) = 0;
   // Sets the volume's size (the caller checked that it grows). kNotFound. Bumps the generation.
   virtual Status setVolumeSize(const std::string& volume_uuid, uint64_t size_bytes) = 0;
+  // Snapshots. createSnapshot: kAlreadyExists (snapshot_exists) when the name is taken; bumps
+  // the generation (the primary's desired state asks for it). Deleting a volume deletes its
+  // snapshot records too.
+  virtual Status createSnapshot(const SnapshotRecord& snapshot) = 0;
+  virtual Result<SnapshotRecord> getSnapshot(const std::string& name) = 0;  // kNotFound (snapshot_not_found)
+  virtual Result<std::vector<SnapshotRecord>> listSnapshots() = 0;
+  virtual Result<std::vector<SnapshotRecord>> listSnapshotsOf(const std::string& volume_uuid) = 0;
+  // Sets state and message. kNotFound. Bumps the generation.
+  virtual Status setSnapshotState(const std::string& uuid, SnapshotState state, const std::string& message) = 0;
+  // kNotFound (snapshot_not_found). Bumps the generation.
+  virtual Status deleteSnapshot(const std::string& name) = 0;
   // Moves the volume's replica from `from_node` to `replacement` (same volume uuid), atomically.
   // kNotFound when the volume has no replica on `from_node`; kAlreadyExists when it already has
   // one on the replacement's node. Bumps the generation.

@@ -62,6 +62,8 @@ struct ReplicaReport {
   bool primary = false;
   std::string error;              // set when the node failed to make the replica real
   std::vector<PeerReport> peers;  // the primary's view of the other replicas
+  std::vector<std::string> snapshots;         // snapshot uuids this node holds of the volume
+  std::vector<std::string> failed_snapshots;  // primary: snapshots it was asked to take and could not
   bool operator==(const ReplicaReport&) const = default;
 };
 
@@ -90,6 +92,8 @@ struct DesiredReplica {
   bool quorum = false;  // writes need a majority of up-to-date replicas
   bool primary = false;
   std::vector<DesiredPeer> peers;  // the volume's other diskful replicas
+  std::vector<std::string> snapshots;       // snapshot uuids to keep; the node removes the others
+  std::vector<std::string> take_snapshots;  // primary only: snapshots to take now (not yet taken)
   bool operator==(const DesiredReplica&) const = default;
 };
 

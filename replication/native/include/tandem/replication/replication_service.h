@@ -96,6 +96,10 @@ struct ServiceOptions {
   std::chrono::milliseconds reconnect_interval{500};
   std::chrono::milliseconds peer_timeout{5000};  // no ack within this: the peer is dropped
   uint32_t sync_chunk_bytes = 1u << 20;
+  // Takes the storage provider's snapshot `snapshot` of the volume's local backing store (the
+  // engine has flushed the device and applies no write meanwhile). Called by snapshotVolume on
+  // the primary and, on a replica, when the SNAPSHOT frame arrives. Unset: snapshots fail.
+  std::function<Status(const std::string& volume_uuid, const std::string& snapshot)> take_snapshot;
 };
 
 class ReplicationService {
@@ -127,6 +131,14 @@ class ReplicationService {
   // Deletes a removed volume's metadata file durably (the directory is fsynced); OK if it does
   // not exist; kConflict while a volume of this service uses it.
   virtual Status deleteMetadata(const std::string& metadata_path) = 0;
+
+  // A crash-consistent snapshot across replicas (docs/replication.md, "Snapshots"): under the
+  // ordering mutex the primary flushes, takes its own snapshot and queues SNAPSHOT to every up-to-
+  // date peer, so each copy is taken at the same point of the write order; then it waits for
+  // their ACKs. Returns the nodes holding a copy (this one first). Peers not up to date get none.
+  // kUnavailable unless primary; the local snapshot's error (nothing queued) if it fails.
+  virtual Result<std::vector<std::string>> snapshotVolume(const std::string& volume_uuid,
+                                                          const std::string& snapshot) = 0;
 
   // The replicating device of a volume this node is primary for; null otherwise.
   virtual std::shared_ptr<devices::BlockDevice> primaryDevice(const std::string& volume_uuid) = 0;

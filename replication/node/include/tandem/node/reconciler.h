@@ -4,7 +4,9 @@
 // For each desired replica: the backing volume exists in its pool (named by the volume uuid),
 // the replication engine holds it with the desired peers and role, and the primary exports it
 // over NBD under the volume's name. A desired size larger than the replica's grows the backing
-// volume, then the engine (online; see ReplicationService::updateVolume). Replicas that are no longer desired are unexported,
+// volume, then the engine (online; see ReplicationService::updateVolume). The primary takes the
+// snapshots asked for (ReplicationService::snapshotVolume); every replica removes the ones no
+// longer desired, and its volume's snapshots before the volume itself. Replicas that are no longer desired are unexported,
 // released by the engine and deleted. The reconciler trusts its caller about the cluster: the
 // NodeAgent, which owns the cluster id, never hands it a desired state from another cluster.
 //
@@ -15,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "tandem/devices/storage_provider.h"
@@ -61,6 +64,12 @@ class Reconciler {
  private:
   Status ensureReplica(const DesiredReplica& d);
   Status removeReplica(const std::string& volume_uuid);
+  // Removes the replica's snapshots not in d.snapshots and, on the primary, takes those in
+  // d.take_snapshots it does not hold (through the engine, on every up-to-date replica at once).
+  // A snapshot that fails is reported (failed_snapshots) and not retried.
+  Status reconcileSnapshots(devices::StorageProvider& provider, const DesiredReplica& d);
+  // The names of the snapshots `provider` holds of volume `uuid`.
+  static std::vector<std::string> localSnapshots(devices::StorageProvider& provider, const std::string& uuid);
   // Grows the backing volume of `d` to d.size_bytes (nothing if it is that large already).
   Status growBacking(devices::StorageProvider& provider, const DesiredReplica& d);
   std::string metadataPath(const std::string& uuid) const;
@@ -78,6 +87,8 @@ class Reconciler {
   std::map<std::string, DesiredReplica> active_;   // by volume uuid: what the engine holds
   std::map<std::string, std::string> errors_;      // by volume uuid
   std::map<std::string, std::string> exported_;    // export name -> volume uuid
+  std::map<std::string, std::set<std::string>> failed_snapshots_;  // by volume uuid
+  std::map<std::string, std::string> snapshot_errors_;             // by volume uuid: the last failure
 };
 
 }  // namespace tandem::node
