@@ -195,6 +195,31 @@ Result<Command> parseVolume(const ParsedArgs& args) {
   return usage("usage: tandem volume create|list|show|delete|promote|grow ...");
 }
 
+// snapshot create|delete VOLUME SNAPSHOT, snapshot list VOLUME.
+Result<Command> parseSnapshot(const ParsedArgs& args) {
+  const std::string verb = args.words.size() > 1 ? args.words[1] : "";
+  Command cmd;
+  if (verb == "list") {
+    RETURN_IF_ERROR(checkArity(args, 3, "snapshot list", " VOLUME"));
+    RETURN_IF_ERROR(checkOptions(args, "snapshot list", {}));
+    RETURN_IF_ERROR(checkName("volume", args.words[2]));
+    cmd.kind = CommandKind::kSnapshotList;
+    cmd.name = args.words[2];
+    return cmd;
+  }
+  if (verb == "create" || verb == "delete") {
+    RETURN_IF_ERROR(checkArity(args, 4, "snapshot " + verb, " VOLUME SNAPSHOT"));
+    RETURN_IF_ERROR(checkOptions(args, "snapshot " + verb, {}));
+    RETURN_IF_ERROR(checkName("volume", args.words[2]));
+    RETURN_IF_ERROR(checkName("snapshot", args.words[3]));
+    cmd.kind = verb == "create" ? CommandKind::kSnapshotCreate : CommandKind::kSnapshotDelete;
+    cmd.name = args.words[2];
+    cmd.snapshot = args.words[3];
+    return cmd;
+  }
+  return usage("usage: tandem snapshot create|list|delete ...");
+}
+
 Result<Command> parseListOnly(const ParsedArgs& args, CommandKind kind) {
   const std::string noun = args.words[0];
   if (args.words.size() != 2 || args.words[1] != "list") return usage("usage: tandem " + noun + " list");
@@ -222,6 +247,7 @@ Result<Command> parseCommand(const ParsedArgs& args) {
   if (noun == "pool") return parseListOnly(args, CommandKind::kPoolList);
   if (noun == "group") return parseGroup(args);
   if (noun == "volume") return parseVolume(args);
+  if (noun == "snapshot") return parseSnapshot(args);
   if (noun == "version") {
     RETURN_IF_ERROR(checkArity(args, 1, "version", ""));
     RETURN_IF_ERROR(checkOptions(args, "version", {}));
@@ -301,6 +327,15 @@ ApiCall apiCallFor(const Command& cmd) {
       json.Uint64(cmd.size_bytes);
       json.EndObject();
       return {"PATCH", volume_path, buffer.GetString()};
+    case CommandKind::kSnapshotList: return {"GET", volume_path + "/snapshots", ""};
+    case CommandKind::kSnapshotDelete:
+      return {"DELETE", volume_path + "/snapshots/" + http::percentEncode(cmd.snapshot), ""};
+    case CommandKind::kSnapshotCreate:
+      json.StartObject();
+      json.Key("name");
+      json.String(cmd.snapshot);
+      json.EndObject();
+      return {"POST", volume_path + "/snapshots", buffer.GetString()};
     case CommandKind::kVersion: return {"GET", "/v1/version", ""};
   }
   return {"GET", "/v1/version", ""};
@@ -321,6 +356,8 @@ std::string usageText() {
          "  volume list | volume show NAME | volume delete NAME\n"
          "  volume promote NAME --node NODE [--force]   (when the primary's node is gone)\n"
          "  volume grow NAME --size SIZE   (online; the new size, never smaller)\n"
+         "  snapshot create VOLUME SNAPSHOT   (crash-consistent, on every up-to-date replica)\n"
+         "  snapshot list VOLUME | snapshot delete VOLUME SNAPSHOT\n"
          "  version\n"
          "\n"
          "settings: flags > TANDEM_URL, TANDEM_TOKEN, TANDEM_CA_FILE > config file\n"

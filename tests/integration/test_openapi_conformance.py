@@ -28,10 +28,6 @@ PLANNED = [
     ("PUT", "/v1/volumes/og-vol/data"),
     ("POST", "/v1/volumes/og-vol/verify"),
     ("POST", "/v1/volumes/og-vol/resolve"),
-    ("GET", "/v1/volumes/og-vol/snapshots"),
-    ("POST", "/v1/volumes/og-vol/snapshots"),
-    ("GET", "/v1/volumes/og-vol/snapshots/s1"),
-    ("DELETE", "/v1/volumes/og-vol/snapshots/s1"),
     ("POST", "/v1/volumes/og-vol/snapshots/s1/revert"),
     ("GET", "/v1/volumes/og-vol/attachments"),
     ("POST", "/v1/volumes/og-vol/attachments"),
@@ -266,6 +262,18 @@ class OpenApiConformanceTest(ClusterTestCase):
                           body={"node": secondary})
         self.expect_error("POST", "/v1/volumes/{volume}/promote", 400, "missing_field", {"volume": "og-v1"},
                           body={"force": True}, schema_rejects_body=True)
+        grown = c("PATCH", "/v1/volumes/{volume}", {"volume": "og-v1"}, body={"size_bytes": 2 << 20}, expect=200)
+        self.assertEqual(grown.body["size_bytes"], 2 << 20)
+        self.expect_error("PATCH", "/v1/volumes/{volume}", 422, "volume_shrink", {"volume": "og-v1"},
+                          body={"size_bytes": 1 << 20})
+        snap = c("POST", "/v1/volumes/{volume}/snapshots", {"volume": "og-v1"}, body={"name": "og-s1"},
+                 expect=201).body
+        self.assertEqual((snap["name"], snap["volume"]), ("og-s1", "og-v1"))
+        c("GET", "/v1/volumes/{volume}/snapshots", {"volume": "og-v1"}, expect=200)
+        c("GET", "/v1/volumes/{volume}/snapshots/{snapshot}", {"volume": "og-v1", "snapshot": "og-s1"}, expect=200)
+        self.expect_error("DELETE", "/v1/volumes/{volume}", 409, "volume_has_snapshots", {"volume": "og-v1"})
+        c("DELETE", "/v1/volumes/{volume}/snapshots/{snapshot}", {"volume": "og-v1", "snapshot": "og-s1"},
+          expect=204)
         c("DELETE", "/v1/volumes/{volume}", {"volume": "og-v1"}, expect=204)
         c("DELETE", "/v1/resource-groups/{group}", {"group": "og-pair"}, expect=204)
 

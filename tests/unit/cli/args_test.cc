@@ -94,6 +94,26 @@ TEST(ParseCommand, VolumePromote) {
   EXPECT_FALSE(commandOf({"volume", "create", "v1", "--size", "1G", "--group", "g", "--force"}).isOk());
 }
 
+// snapshot create|delete VOLUME SNAPSHOT and snapshot list VOLUME use the volume's snapshot routes.
+TEST(ParseCommand, Snapshots) {
+  auto create = commandOf({"snapshot", "create", "v1", "s1"});
+  ASSERT_TRUE(create.isOk()) << create.status().toString();
+  ApiCall call = apiCallFor(*create);
+  EXPECT_EQ(call.method, "POST");
+  EXPECT_EQ(call.target, "/v1/volumes/v1/snapshots");
+  EXPECT_EQ(call.body, R"({"name":"s1"})");
+  call = apiCallFor(*commandOf({"snapshot", "delete", "v1", "s1"}));
+  EXPECT_EQ(call.method, "DELETE");
+  EXPECT_EQ(call.target, "/v1/volumes/v1/snapshots/s1");
+  call = apiCallFor(*commandOf({"snapshot", "list", "v1"}));
+  EXPECT_EQ(call.method, "GET");
+  EXPECT_EQ(call.target, "/v1/volumes/v1/snapshots");
+  EXPECT_FALSE(commandOf({"snapshot", "create", "v1"}).isOk());
+  EXPECT_FALSE(commandOf({"snapshot", "create", "v1", "bad name"}).isOk());
+  EXPECT_FALSE(commandOf({"snapshot", "list"}).isOk());
+  EXPECT_FALSE(commandOf({"snapshot", "explode", "v1", "s1"}).isOk());
+}
+
 // volume grow NAME --size SIZE patches the volume's size.
 TEST(ParseCommand, VolumeGrow) {
   auto c = commandOf({"volume", "grow", "v1", "--size", "2GiB"});

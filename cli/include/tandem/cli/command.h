@@ -26,12 +26,16 @@ enum class CommandKind {
   kVolumeDelete,
   kVolumePromote,
   kVolumeGrow,
+  kSnapshotCreate,
+  kSnapshotList,
+  kSnapshotDelete,
   kVersion,
 };
 
 struct Command {
   CommandKind kind = CommandKind::kVersion;
-  std::string name;            // the group or volume named by show/create/delete
+  std::string name;            // the group or volume named by show/create/delete (snapshot: its volume)
+  std::string snapshot;        // snapshot create/delete
   int replicas = 0;            // group create
   std::string engine = "native";
   bool thin = true;
