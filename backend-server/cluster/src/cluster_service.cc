@@ -130,7 +130,7 @@ bool ClusterService::recordSnapshotsLocked(const std::string& node, const NodeSt
       const bool failed =
           std::find(r.failed_snapshots.begin(), r.failed_snapshots.end(), s.uuid) != r.failed_snapshots.end();
       if (!taken && !failed) continue;
-      const std::string message = taken ? "" : (r.error.empty() ? "the primary could not take it" : r.error);
+      const std::string message = taken ? "" : "the primary " + node + " could not take it (see its log)";
       Status st = store_.setSnapshotState(s.uuid, taken ? SnapshotState::kAvailable : SnapshotState::kError, message);
       if (!st.isOk()) {
         log::warn("cluster", "snapshot " + s.name + ": recording its state failed: " + st.toString());

@@ -187,7 +187,6 @@ Status Reconciler::reconcileSnapshots(devices::StorageProvider& provider, const 
     if (!copies.isOk()) {
       failed.insert(s);
       log::error("reconcile", "snapshot " + s + " of " + d.volume_name + ": " + copies.status().toString());
-      snapshot_errors_[d.volume_uuid] = "snapshot " + s + ": " + copies.status().message();
       continue;
     }
     std::string nodes;
@@ -233,7 +232,6 @@ Status Reconciler::removeReplica(const std::string& uuid) {
   }
   RETURN_IF_ERROR(engine_.deleteMetadata(metadataPath(uuid)));
   failed_snapshots_.erase(uuid);
-  snapshot_errors_.erase(uuid);
   return Status::ok();
 }
 
@@ -287,8 +285,8 @@ nodeapi::StatusReport Reconciler::report() {
     auto snaps = snapshots.find(v.volume_uuid);
     if (snaps != snapshots.end()) r.snapshots = snaps->second;
     if (auto f = failed_snapshots_.find(v.volume_uuid); f != failed_snapshots_.end()) {
+      // Not in r.error: that marks the replica itself failed. The node's log has the cause.
       r.failed_snapshots.assign(f->second.begin(), f->second.end());
-      if (r.error.empty()) r.error = snapshot_errors_[v.volume_uuid];
     }
     report.replicas.push_back(std::move(r));
   }

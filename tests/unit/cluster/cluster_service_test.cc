@@ -236,7 +236,6 @@ TEST_F(ClusterServiceTest, SnapshotLifecycleFollowsThePrimarysReports) {
   ASSERT_TRUE(cluster_->createSnapshot("v", "s2").isOk());
   const std::string snap2 = cluster_->getSnapshot("v", "s2")->snapshot.uuid;
   from_primary.replicas[0].failed_snapshots = {snap2};
-  from_primary.replicas[0].error = "snapshot failed: no space";
   ASSERT_TRUE(cluster_->reportStatus(primary, from_primary).isOk());
   EXPECT_EQ(cluster_->getSnapshot("v", "s2")->snapshot.state, SnapshotState::kError);
   EXPECT_EQ(desiredOf(secondary).snapshots, std::vector<std::string>{snap});

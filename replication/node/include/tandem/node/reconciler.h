@@ -88,7 +88,6 @@ class Reconciler {
   std::map<std::string, std::string> errors_;      // by volume uuid
   std::map<std::string, std::string> exported_;    // export name -> volume uuid
   std::map<std::string, std::set<std::string>> failed_snapshots_;  // by volume uuid
-  std::map<std::string, std::string> snapshot_errors_;             // by volume uuid: the last failure
 };
 
 }  // namespace tandem::node
