@@ -217,13 +217,21 @@ Result<UpdateVolumeRequest> parseUpdateVolume(std::string_view body) {
 Result<CreateVolumeRequest> parseCreateVolume(std::string_view body) {
   ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
   ObjectReader r(doc);
-  RETURN_IF_ERROR(r.rejectUnknownFields({"name", "size_bytes", "size_gib", "resource_group"}));
+  RETURN_IF_ERROR(r.rejectUnknownFields({"name", "size_bytes", "size_gib", "resource_group", "source"}));
   CreateVolumeRequest req;
   ASSIGN_OR_RETURN(req.name, requiredName(r, "name"));
   ASSIGN_OR_RETURN(auto size, volumeSize(r));
   if (!size) return invalid("exactly one of 'size_bytes' and 'size_gib' is required");
   req.size_bytes = *size;
   ASSIGN_OR_RETURN(req.group, requiredName(r, "resource_group"));
+  if (r.has("source")) {
+    if (!doc["source"].IsObject()) return invalid("field 'source' must be an object");
+    ObjectReader source(doc["source"], "source.");
+    RETURN_IF_ERROR(source.rejectUnknownFields({"volume", "snapshot"}));
+    ASSIGN_OR_RETURN(req.source_volume, requiredName(source, "volume"));
+    ASSIGN_OR_RETURN(auto snapshot, source.optionalString("snapshot"));
+    req.source_snapshot = snapshot.value_or("");
+  }
   return req;
 }
 

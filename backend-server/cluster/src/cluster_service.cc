@@ -104,6 +104,7 @@ Status ClusterService::reportStatus(const std::string& name, NodeStatusReport re
     if (observed_.reported(name, std::move(report), clock_.steadyNow(), unixSeconds(clock_.wallNow()))) {
       log::info("cluster", "node " + name + " is online");
     }
+    if (finishSourcesLocked()) changed = true;
   }
   if (changed) notifyWatchers();
   return Status::ok();
@@ -249,8 +250,31 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
         .withReason("invalid_field");
   }
 
+  std::string source_snapshot;
+  Result<std::vector<Placement>> placements = std::vector<Placement>{};
   ASSIGN_OR_RETURN(auto candidates, candidatesLocked());
-  auto placements = placeReplicas(placementRequestFor(group, request.size_bytes, group.replicas), candidates);
+  if (!request.source_volume.empty()) {
+    if (request.source_snapshot.empty()) {
+      return Status(ErrorCode::kUnprocessable, "cloning a volume directly is not implemented yet; "
+                                               "snapshot it and make the volume from the snapshot")
+          .withReason("not_implemented");
+    }
+    ASSIGN_OR_RETURN(auto found, findSnapshotLocked(request.source_volume, request.source_snapshot));
+    const auto& [source, snapshot] = found;
+    if (snapshot.state != SnapshotState::kAvailable) {
+      return Status(ErrorCode::kConflict, "snapshot '" + snapshot.name + "' is " + std::string(name(snapshot.state)))
+          .withReason("snapshot_not_ready");
+    }
+    if (request.size_bytes < snapshot.size_bytes) {
+      return Status(ErrorCode::kUnprocessable, "the volume must be at least as large as snapshot '" + snapshot.name +
+                                                   "' (" + std::to_string(snapshot.size_bytes) + " bytes)")
+          .withReason("volume_too_small");
+    }
+    source_snapshot = snapshot.uuid;
+    placements = placeFromSnapshotLocked(group, request.size_bytes, source, snapshot);
+  } else {
+    placements = placeReplicas(placementRequestFor(group, request.size_bytes, group.replicas), candidates);
+  }
   if (!placements.isOk()) {
     // Observed state is in memory: just after a controller (re)start, nodes that have not sent
     // their first heartbeat yet look absent. That is not the request's fault: ask to retry.
@@ -280,6 +304,7 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
   volume.primary_node = placements->front().node;
   volume.epoch = 1;
   volume.created_at = unixSeconds(clock_.wallNow());
+  volume.source_snapshot = source_snapshot;
   std::vector<ReplicaRecord> replicas;
   for (const auto& p : *placements) replicas.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true});
   RETURN_IF_ERROR(store_.createVolume(volume, replicas));
@@ -289,6 +314,84 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
   lock.unlock();
   notifyWatchers();
   return std::make_pair(views.at(0), true);
+}
+
+Result<std::vector<Placement>> ClusterService::placeFromSnapshotLocked(const GroupRecord& group, uint64_t size,
+                                                                      const VolumeRecord& source,
+                                                                      const SnapshotRecord& snapshot) {
+  ASSIGN_OR_RETURN(auto candidates, candidatesLocked());
+  ASSIGN_OR_RETURN(auto source_replicas, store_.listReplicasOf(source.uuid));
+  Status last = Status(ErrorCode::kUnprocessable, "no online node holds a copy of snapshot '" + snapshot.name + "'")
+                    .withReason("not_enough_nodes");
+  for (const auto& r : source_replicas) {
+    const ReplicaReport* report = observed_.online(r.node_name) ? observed_.replicaReport(r.node_name, source.uuid)
+                                                                 : nullptr;
+    if (report == nullptr ||
+        std::find(report->snapshots.begin(), report->snapshots.end(), snapshot.uuid) == report->snapshots.end()) {
+      continue;
+    }
+    // The clone lives in the pool of the copy: that one pool must satisfy the group's rules.
+    std::vector<PoolCandidate> here;
+    for (const auto& c : candidates) {
+      if (c.node == r.node_name && c.pool == r.pool_name) here.push_back(c);
+    }
+    auto primary = placeReplicas(placementRequestFor(group, size, 1), here);
+    if (!primary.isOk()) {
+      last = primary.status();
+      continue;
+    }
+    std::vector<Placement> out = *primary;
+    if (group.replicas > 1) {
+      PlacementRequest rest = placementRequestFor(group, size, group.replicas - 1);
+      rest.exclude_nodes = {r.node_name};
+      for (const auto& c : here) rest.kept_labels.push_back(c.node_labels);
+      auto others = placeReplicas(rest, candidates);
+      if (!others.isOk()) {
+        last = others.status();
+        continue;
+      }
+      out.insert(out.end(), others->begin(), others->end());
+    }
+    return out;
+  }
+  return last;
+}
+
+Status ClusterService::checkNotASourceLocked(const std::vector<SnapshotRecord>& snapshots) {
+  if (snapshots.empty()) return Status::ok();
+  ASSIGN_OR_RETURN(auto volumes, store_.listVolumes());
+  for (const auto& v : volumes) {
+    for (const auto& s : snapshots) {
+      if (v.source_snapshot == s.uuid) {
+        return Status(ErrorCode::kConflict, "snapshot '" + s.name + "' is being copied into volume '" + v.name + "'")
+            .withReason("snapshot_in_use");
+      }
+    }
+  }
+  return Status::ok();
+}
+
+bool ClusterService::finishSourcesLocked() {
+  auto volumes = store_.listVolumes();
+  if (!volumes.isOk()) return false;
+  bool changed = false;
+  for (const auto& v : *volumes) {
+    if (v.source_snapshot.empty()) continue;
+    auto views = viewsLocked(&v.name);
+    if (!views.isOk() || views->empty()) continue;
+    const auto& replicas = views->front().replicas;
+    const bool all = !replicas.empty() && std::all_of(replicas.begin(), replicas.end(), [](const ReplicaView& r) {
+      return r.state == ReplicaState::kUpToDate;
+    });
+    if (!all) continue;
+    if (Status st = store_.clearVolumeSource(v.uuid); !st.isOk()) {
+      log::warn("cluster", "volume " + v.name + ": " + st.toString());
+      continue;
+    }
+    log::info("cluster", "volume " + v.name + ": every replica has the data of its source snapshot");
+    changed = true;
+  }
+  return changed;
 }
 
 Result<std::vector<PoolCandidate>> ClusterService::candidatesLocked() {
@@ -374,6 +477,7 @@ Status ClusterService::deleteVolume(const std::string& name, bool cascade) {
                                               " snapshot(s); delete them first or use ?cascade=true")
           .withReason("volume_has_snapshots");
     }
+    RETURN_IF_ERROR(checkNotASourceLocked(snapshots));
     RETURN_IF_ERROR(store_.deleteVolume(name));  // its snapshot records go with it
   }
   log::info("cluster", "deleted volume " + name + "; nodes remove their replicas");
@@ -452,6 +556,7 @@ Status ClusterService::deleteSnapshot(const std::string& volume, const std::stri
   {
     std::lock_guard lock(mu_);
     ASSIGN_OR_RETURN(auto found, findSnapshotLocked(volume, snapshot));
+    RETURN_IF_ERROR(checkNotASourceLocked({found.second}));
     RETURN_IF_ERROR(store_.deleteSnapshot(found.second.name));
   }
   log::info("cluster", "deleted snapshot " + snapshot + " of volume " + volume + "; nodes remove their copies");

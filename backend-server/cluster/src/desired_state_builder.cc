@@ -16,7 +16,11 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
   std::unordered_map<std::string, std::vector<const ReplicaRecord*>> by_volume;
   for (const auto& r : declared.replicas) by_volume[r.volume_uuid].push_back(&r);
   std::unordered_map<std::string, std::vector<const SnapshotRecord*>> snapshots;
-  for (const auto& s : declared.snapshots) snapshots[s.volume_uuid].push_back(&s);
+  std::unordered_map<std::string, const SnapshotRecord*> snapshot_by_uuid;
+  for (const auto& s : declared.snapshots) {
+    snapshots[s.volume_uuid].push_back(&s);
+    snapshot_by_uuid[s.uuid] = &s;
+  }
 
   DesiredState state;
   state.generation = declared.generation;
@@ -49,6 +53,14 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
       if (s->state == SnapshotState::kError) continue;
       d.snapshots.push_back(s->uuid);
       if (d.primary && s->state == SnapshotState::kCreating) d.take_snapshots.push_back(s->uuid);
+    }
+    if (!v.source_snapshot.empty()) {
+      auto source = snapshot_by_uuid.find(v.source_snapshot);
+      if (d.primary && source != snapshot_by_uuid.end()) {
+        d.clone_volume = source->second->volume_uuid;
+        d.clone_snapshot = source->second->uuid;
+      }
+      d.from_primary = !d.primary;
     }
     state.replicas.push_back(std::move(d));
   }

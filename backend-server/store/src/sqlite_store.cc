@@ -60,6 +60,7 @@ const char* const kMigrations[] = {
       size_bytes INTEGER NOT NULL, created_at INTEGER NOT NULL,
       state INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '');
     CREATE INDEX snapshots_by_volume ON snapshots (volume_uuid);
+    ALTER TABLE volumes ADD COLUMN source_snapshot TEXT NOT NULL DEFAULT '';
     )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
@@ -263,10 +264,10 @@ class SqliteStore final : public Store {
   Status createVolume(const VolumeRecord& v, const std::vector<ReplicaRecord>& replicas) override {
     return transaction([&]() -> Status {
       Status s = Statement(db_, "INSERT INTO volumes (name, uuid, size_bytes, group_name, primary_node, epoch, "
-                                "created_at) VALUES (?,?,?,?,?,?,?)")
+                                "created_at, source_snapshot) VALUES (?,?,?,?,?,?,?,?)")
                      .bind(1, v.name).bind(2, v.uuid).bind(3, static_cast<int64_t>(v.size_bytes))
                      .bind(4, v.group).bind(5, v.primary_node).bind(6, static_cast<int64_t>(v.epoch))
-                     .bind(7, v.created_at)
+                     .bind(7, v.created_at).bind(8, v.source_snapshot)
                      .run();
       if (s.code() == ErrorCode::kAlreadyExists) {
         return Status(ErrorCode::kAlreadyExists, "volume '" + v.name + "' already exists")
@@ -333,6 +334,16 @@ class SqliteStore final : public Store {
       RETURN_IF_ERROR(Statement(db_, "UPDATE volumes SET size_bytes = ? WHERE uuid = ?")
                           .bind(1, static_cast<int64_t>(size_bytes)).bind(2, volume_uuid)
                           .run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
+      }
+      return bumpGeneration();
+    });
+  }
+
+  Status clearVolumeSource(const std::string& volume_uuid) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "UPDATE volumes SET source_snapshot = '' WHERE uuid = ?").bind(1, volume_uuid).run());
       if (sqlite3_changes(db_) == 0) {
         return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
       }
@@ -427,7 +438,7 @@ class SqliteStore final : public Store {
       "SELECT uuid, name, replicas, engine, thin, pools, replicas_on_different, overprovision, quorum "
       "FROM resource_groups";
   static constexpr const char* kVolumeSelect =
-      "SELECT uuid, name, size_bytes, group_name, primary_node, epoch, created_at FROM volumes";
+      "SELECT uuid, name, size_bytes, group_name, primary_node, epoch, created_at, source_snapshot FROM volumes";
 
   static NodeRecord readNode(const Statement& q) {
     return NodeRecord{q.columnText(0), q.columnText(1), q.columnText(2), static_cast<uint16_t>(q.columnInt(3)),
@@ -455,7 +466,7 @@ class SqliteStore final : public Store {
   }
   static VolumeRecord readVolume(const Statement& q) {
     return VolumeRecord{q.columnText(0), q.columnText(1), static_cast<uint64_t>(q.columnInt(2)), q.columnText(3),
-                        q.columnText(4), static_cast<uint64_t>(q.columnInt(5)), q.columnInt(6)};
+                        q.columnText(4), static_cast<uint64_t>(q.columnInt(5)), q.columnInt(6), q.columnText(7)};
   }
 
   // Every row of `sql` (its parameters set by `bind`), each made into a record by `read`.

@@ -168,6 +168,12 @@ Result<DesiredReplica> readDesiredReplica(const rapidjson::Value& v, const std::
   }
   ASSIGN_OR_RETURN(d.snapshots, r.optionalStringArray("snapshots"));
   ASSIGN_OR_RETURN(d.take_snapshots, r.optionalStringArray("take_snapshots"));
+  ASSIGN_OR_RETURN(auto clone_volume, r.optionalString("clone_volume"));
+  ASSIGN_OR_RETURN(auto clone_snapshot, r.optionalString("clone_snapshot"));
+  ASSIGN_OR_RETURN(auto from_primary, r.optionalBool("from_primary"));
+  d.clone_volume = clone_volume.value_or("");
+  d.clone_snapshot = clone_snapshot.value_or("");
+  d.from_primary = from_primary.value_or(false);
   return d;
 }
 
@@ -281,6 +287,8 @@ std::string encodeDesiredState(const DesiredState& s) {
     w.endArray();
     writeNames(w, "snapshots", r.snapshots);
     writeNames(w, "take_snapshots", r.take_snapshots);
+    if (!r.clone_volume.empty()) w.field("clone_volume", r.clone_volume).field("clone_snapshot", r.clone_snapshot);
+    if (r.from_primary) w.field("from_primary", true);
     w.endObject();
   }
   w.endArray().endObject();

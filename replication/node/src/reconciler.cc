@@ -120,11 +120,20 @@ Status Reconciler::ensureReplica(const DesiredReplica& d) {
     auto info = provider.info(d.volume_uuid);
     replication::VolumeConfig config = engineConfig(d);
     config.new_device = info.status().code() == ErrorCode::kNotFound;  // binds the engine's metadata to it
-    if (config.new_device) {
+    if (config.new_device && !d.clone_volume.empty()) {
+      // Made from a snapshot: this copy is the source of the others.
+      RETURN_IF_ERROR(provider.clone(d.clone_volume, d.clone_snapshot, d.volume_uuid)
+                          .withContext("clone snapshot " + d.clone_snapshot + " in pool " + d.pool));
+      log::info("reconcile", "cloned snapshot " + d.clone_snapshot + " into " + d.volume_name);
+      RETURN_IF_ERROR(growBacking(provider, d));
+    } else if (config.new_device) {
       RETURN_IF_ERROR(provider.create(d.volume_uuid, d.size_bytes,
                                       d.thin ? devices::Provisioning::kThin : devices::Provisioning::kThick)
                           .withContext("create backing volume in pool " + d.pool));
       log::info("reconcile", "created backing volume for " + d.volume_name + " in pool " + d.pool);
+      // A copy of a volume made from a snapshot elsewhere: empty, so Inconsistent (no metadata
+      // beside a device not new to the engine) until the primary has fully synced it.
+      if (d.from_primary) config.new_device = false;
     } else if (!info.isOk()) {
       return info.status();
     } else if (info->size_bytes > d.size_bytes) {

@@ -218,11 +218,14 @@ TEST_F(ClusterServiceTest, SnapshotLifecycleFollowsThePrimarysReports) {
   EXPECT_EQ(desiredOf(secondary).snapshots, std::vector<std::string>{snap});
 
   // A secondary's report does not make it available; the primary's does.
+  const PoolReport pool{"p", "file", true, true, 10ull << 30, 10ull << 30, 0};
   NodeStatusReport from_secondary;
+  from_secondary.pools = {pool};
   from_secondary.replicas.push_back(ReplicaReport{uuid, nodeapi::DiskState::kUpToDate, "g1", false, "", {}, {snap}, {}});
   ASSERT_TRUE(cluster_->reportStatus(secondary, from_secondary).isOk());
   EXPECT_EQ(cluster_->getSnapshot("v", "s1")->snapshot.state, SnapshotState::kCreating);
   NodeStatusReport from_primary;
+  from_primary.pools = {pool};
   from_primary.replicas.push_back(ReplicaReport{uuid, nodeapi::DiskState::kUpToDate, "g1", true, "", {}, {snap}, {}});
   ASSERT_TRUE(cluster_->reportStatus(primary, from_primary).isOk());
   auto taken = cluster_->getSnapshot("v", "s1");
@@ -239,6 +242,28 @@ TEST_F(ClusterServiceTest, SnapshotLifecycleFollowsThePrimarysReports) {
   ASSERT_TRUE(cluster_->reportStatus(primary, from_primary).isOk());
   EXPECT_EQ(cluster_->getSnapshot("v", "s2")->snapshot.state, SnapshotState::kError);
   EXPECT_EQ(desiredOf(secondary).snapshots, std::vector<std::string>{snap});
+
+  // A volume made from s1: its primary clones the snapshot, the other replica is synced from it,
+  // and s1 cannot go while that copy is being made.
+  EXPECT_EQ(cluster_->createVolume({"c", 1 << 29, "g", "v", "s1"}).status().reason(), "volume_too_small");
+  EXPECT_EQ(cluster_->createVolume({"c", 1 << 30, "g", "v", "s2"}).status().reason(), "snapshot_not_ready");
+  EXPECT_EQ(cluster_->createVolume({"c", 1 << 30, "g", "v", ""}).status().reason(), "not_implemented");
+  auto copy = cluster_->createVolume({"c", 2u << 30, "g", "v", "s1"});
+  ASSERT_TRUE(copy.isOk()) << copy.status().toString();
+  EXPECT_EQ(copy->first.state, VolumeState::kCreating);
+  const std::string copy_uuid = copy->first.volume.uuid;
+  for (const char* node : {"n1", "n2"}) {
+    auto d = cluster_->desiredState(node);
+    ASSERT_TRUE(d.isOk());
+    for (const auto& r : d->replicas) {
+      if (r.volume_uuid != copy_uuid) continue;
+      EXPECT_EQ(r.clone_volume, r.primary ? uuid : "") << node;
+      EXPECT_EQ(r.clone_snapshot, r.primary ? snap : "") << node;
+      EXPECT_EQ(r.from_primary, !r.primary) << node;
+    }
+  }
+  EXPECT_EQ(cluster_->deleteSnapshot("v", "s1").reason(), "snapshot_in_use");
+  ASSERT_TRUE(cluster_->deleteVolume("c").isOk());
 
   EXPECT_EQ(cluster_->deleteVolume("v").reason(), "volume_has_snapshots");
   ASSERT_TRUE(cluster_->deleteSnapshot("v", "s2").isOk());

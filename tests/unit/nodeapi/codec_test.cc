@@ -52,7 +52,10 @@ DesiredState desiredState() {
                                       true,
                                       {DesiredPeer{"n2", "127.0.0.1", 7000}, DesiredPeer{"n3", "h3", 7001}},
                                       {"snap-a", "snap-b"},
-                                      {"snap-b"}});
+                                      {"snap-b"},
+                                      kUuid,
+                                      "snap-z",
+                                      true});
   s.replicas.push_back(
       DesiredReplica{"w", "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", 8192, 1, "p", true, false, false, {}, {}, {}});
   return s;

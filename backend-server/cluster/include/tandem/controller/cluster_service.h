@@ -50,6 +50,8 @@ struct CreateVolumeRequest {
   std::string name;
   uint64_t size_bytes = 0;
   std::string group;
+  std::string source_volume{};    // make it from a snapshot of this volume (names)...
+  std::string source_snapshot{};  // ...this one; empty with a source volume: a clone (not yet)
 };
 
 // PATCH /v1/volumes/{v}: each field absent means "keep".
@@ -89,6 +91,11 @@ class ClusterService {
   Status deleteGroup(const std::string& name);
 
   // Places and creates a volume (idempotent by name like createGroup; reason volume_exists).
+  // With a source snapshot (which must be `available`: 409 snapshot_not_ready; 404
+  // volume_not_found / snapshot_not_found) the primary is placed on a node holding a copy, in
+  // the source replica's pool, and clones it there; the other replicas are synced from it; the
+  // volume is `creating` until all have the data. Its size must be at least the snapshot's (422
+  // volume_too_small). A source volume without a snapshot is 422 not_implemented.
   Result<std::pair<VolumeView, bool>> createVolume(const CreateVolumeRequest& request);
   Result<VolumeView> getVolume(const std::string& name);
   Result<std::vector<VolumeView>> listVolumes();
@@ -143,6 +150,15 @@ class ClusterService {
   // The snapshot `snapshot` of `volume` (kNotFound as getSnapshot says). Needs mu_.
   Result<std::pair<VolumeRecord, SnapshotRecord>> findSnapshotLocked(const std::string& volume,
                                                                      const std::string& snapshot);
+  // Clears the source of volumes made from a snapshot once every replica is up to date; true when
+  // the store changed. Needs mu_.
+  bool finishSourcesLocked();
+  // kConflict (snapshot_in_use) when a volume is still being made from one of `snapshots`. Needs mu_.
+  Status checkNotASourceLocked(const std::vector<SnapshotRecord>& snapshots);
+  // Placement of a volume made from `snapshot` of `source`: the primary on a node holding a copy.
+  Result<std::vector<Placement>> placeFromSnapshotLocked(const GroupRecord& group, uint64_t size,
+                                                         const VolumeRecord& source,
+                                                         const SnapshotRecord& snapshot);
   // Records the snapshots a primary reports taken or failed; true when the store changed. Needs mu_.
   bool recordSnapshotsLocked(const std::string& node, const NodeStatusReport& report);
   // Answers the long-polls that are due. Must be called without mu_.

@@ -52,6 +52,9 @@ struct VolumeRecord {
   std::string primary_node;       // node that serves the volume (writer)
   uint64_t epoch = 1;             // writer epoch (fencing seam)
   int64_t created_at = 0;         // unix seconds
+  // While the volume is being made from a snapshot: that snapshot's uuid (its primary clones it,
+  // the other replicas are synced from the primary); empty once every replica has the data.
+  std::string source_snapshot{};
 };
 
 // kCreating until the primary reports the snapshot taken, then kAvailable; kError when the

@@ -52,6 +52,8 @@ class Store {
   virtual Status setPrimary(const std::string& volume_uuid, const std::string& node, uint64_t epoch) = 0;
   // Sets the volume's size (the caller checked that it grows). kNotFound. Bumps the generation.
   virtual Status setVolumeSize(const std::string& volume_uuid, uint64_t size_bytes) = 0;
+  // The volume has all its data: clears source_snapshot. kNotFound. Bumps the generation.
+  virtual Status clearVolumeSource(const std::string& volume_uuid) = 0;
   // Snapshots. createSnapshot: kAlreadyExists (snapshot_exists) when the name is taken; bumps
   // the generation (the primary's desired state asks for it). Deleting a volume deletes its
   // snapshot records too.

@@ -94,6 +94,12 @@ struct DesiredReplica {
   std::vector<DesiredPeer> peers;  // the volume's other diskful replicas
   std::vector<std::string> snapshots;       // snapshot uuids to keep; the node removes the others
   std::vector<std::string> take_snapshots;  // primary only: snapshots to take now (not yet taken)
+  // A volume being made from a snapshot. The primary makes its backing volume by cloning
+  // snapshot `clone_snapshot` of volume `clone_volume` (uuids; in the same pool); the others
+  // (`from_primary`) create theirs empty and are fully synced from the primary.
+  std::string clone_volume{};
+  std::string clone_snapshot{};
+  bool from_primary = false;
   bool operator==(const DesiredReplica&) const = default;
 };
 
