@@ -192,7 +192,27 @@ Result<Command> parseVolume(const ParsedArgs& args) {
     cmd.size_bytes = *bytes;
     return cmd;
   }
-  return usage("usage: tandem volume create|list|show|delete|promote|grow ...");
+  if (verb == "clone") {
+    RETURN_IF_ERROR(checkArity(args, 3, "volume clone", " NAME --from VOLUME --snapshot SNAPSHOT --size SIZE --group GROUP"));
+    RETURN_IF_ERROR(checkOptions(args, "volume clone", {"from", "snapshot", "size", "group"}));
+    RETURN_IF_ERROR(checkName("volume", args.words[2]));
+    cmd.kind = CommandKind::kVolumeClone;
+    cmd.name = args.words[2];
+    for (const char* needed : {"from", "snapshot", "size", "group"}) {
+      if (!args.options.count(needed)) return usage(std::string("volume clone needs --") + needed);
+    }
+    cmd.source = args.options.at("from");
+    cmd.snapshot = args.options.at("snapshot");
+    cmd.group = args.options.at("group");
+    RETURN_IF_ERROR(checkName("volume", cmd.source));
+    RETURN_IF_ERROR(checkName("snapshot", cmd.snapshot));
+    RETURN_IF_ERROR(checkName("group", cmd.group));
+    auto bytes = parseSize(args.options.at("size"));
+    if (!bytes.isOk()) return usage(bytes.status().message());
+    cmd.size_bytes = *bytes;
+    return cmd;
+  }
+  return usage("usage: tandem volume create|list|show|delete|promote|grow|clone ...");
 }
 
 // snapshot create|delete VOLUME SNAPSHOT, snapshot list VOLUME.
@@ -327,6 +347,23 @@ ApiCall apiCallFor(const Command& cmd) {
       json.Uint64(cmd.size_bytes);
       json.EndObject();
       return {"PATCH", volume_path, buffer.GetString()};
+    case CommandKind::kVolumeClone:
+      json.StartObject();
+      json.Key("name");
+      json.String(cmd.name);
+      json.Key("size_bytes");
+      json.Uint64(cmd.size_bytes);
+      json.Key("resource_group");
+      json.String(cmd.group);
+      json.Key("source");
+      json.StartObject();
+      json.Key("volume");
+      json.String(cmd.source);
+      json.Key("snapshot");
+      json.String(cmd.snapshot);
+      json.EndObject();
+      json.EndObject();
+      return {"POST", "/v1/volumes", buffer.GetString()};
     case CommandKind::kSnapshotList: return {"GET", volume_path + "/snapshots", ""};
     case CommandKind::kSnapshotDelete:
       return {"DELETE", volume_path + "/snapshots/" + http::percentEncode(cmd.snapshot), ""};
@@ -356,6 +393,8 @@ std::string usageText() {
          "  volume list | volume show NAME | volume delete NAME\n"
          "  volume promote NAME --node NODE [--force]   (when the primary's node is gone)\n"
          "  volume grow NAME --size SIZE   (online; the new size, never smaller)\n"
+         "  volume clone NAME --from VOLUME --snapshot SNAPSHOT --size SIZE --group GROUP\n"
+         "               (a new volume with the snapshot's data; SIZE at least the snapshot's)\n"
          "  snapshot create VOLUME SNAPSHOT   (crash-consistent, on every up-to-date replica)\n"
          "  snapshot list VOLUME | snapshot delete VOLUME SNAPSHOT\n"
          "  version\n"

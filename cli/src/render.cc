@@ -277,7 +277,8 @@ Result<std::string> renderSuccess(const Command& cmd, int status, const std::str
     case CommandKind::kGroupShow: return renderGroup(doc);
     case CommandKind::kGroupCreate: return createdLine("resource group", cmd, status) + renderGroup(doc);
     case CommandKind::kVolumeShow: return renderVolume(doc);
-    case CommandKind::kVolumeCreate: return createdLine("volume", cmd, status) + renderVolume(doc);
+    case CommandKind::kVolumeCreate:
+    case CommandKind::kVolumeClone: return createdLine("volume", cmd, status) + renderVolume(doc);
     case CommandKind::kVolumePromote:
       return "volume '" + cmd.name + "' is served by " + cmd.node + "\n\n" + renderVolume(doc);
     case CommandKind::kSnapshotList: {

@@ -26,6 +26,7 @@ enum class CommandKind {
   kVolumeDelete,
   kVolumePromote,
   kVolumeGrow,
+  kVolumeClone,
   kSnapshotCreate,
   kSnapshotList,
   kSnapshotDelete,
@@ -35,7 +36,8 @@ enum class CommandKind {
 struct Command {
   CommandKind kind = CommandKind::kVersion;
   std::string name;            // the group or volume named by show/create/delete (snapshot: its volume)
-  std::string snapshot;        // snapshot create/delete
+  std::string snapshot;        // snapshot create/delete; volume clone --snapshot
+  std::string source;          // volume clone --from VOLUME
   int replicas = 0;            // group create
   std::string engine = "native";
   bool thin = true;
