@@ -215,7 +215,7 @@ Result<Command> parseVolume(const ParsedArgs& args) {
   return usage("usage: tandem volume create|list|show|delete|promote|grow|clone ...");
 }
 
-// snapshot create|delete VOLUME SNAPSHOT, snapshot list VOLUME.
+// snapshot create|delete|revert VOLUME SNAPSHOT, snapshot list VOLUME.
 Result<Command> parseSnapshot(const ParsedArgs& args) {
   const std::string verb = args.words.size() > 1 ? args.words[1] : "";
   Command cmd;
@@ -227,17 +227,19 @@ Result<Command> parseSnapshot(const ParsedArgs& args) {
     cmd.name = args.words[2];
     return cmd;
   }
-  if (verb == "create" || verb == "delete") {
+  if (verb == "create" || verb == "delete" || verb == "revert") {
     RETURN_IF_ERROR(checkArity(args, 4, "snapshot " + verb, " VOLUME SNAPSHOT"));
     RETURN_IF_ERROR(checkOptions(args, "snapshot " + verb, {}));
     RETURN_IF_ERROR(checkName("volume", args.words[2]));
     RETURN_IF_ERROR(checkName("snapshot", args.words[3]));
-    cmd.kind = verb == "create" ? CommandKind::kSnapshotCreate : CommandKind::kSnapshotDelete;
+    cmd.kind = verb == "create"   ? CommandKind::kSnapshotCreate
+               : verb == "delete" ? CommandKind::kSnapshotDelete
+                                  : CommandKind::kSnapshotRevert;
     cmd.name = args.words[2];
     cmd.snapshot = args.words[3];
     return cmd;
   }
-  return usage("usage: tandem snapshot create|list|delete ...");
+  return usage("usage: tandem snapshot create|list|delete|revert ...");
 }
 
 Result<Command> parseListOnly(const ParsedArgs& args, CommandKind kind) {
@@ -365,6 +367,8 @@ ApiCall apiCallFor(const Command& cmd) {
       json.EndObject();
       return {"POST", "/v1/volumes", buffer.GetString()};
     case CommandKind::kSnapshotList: return {"GET", volume_path + "/snapshots", ""};
+    case CommandKind::kSnapshotRevert:
+      return {"POST", volume_path + "/snapshots/" + http::percentEncode(cmd.snapshot) + "/revert", "{}"};
     case CommandKind::kSnapshotDelete:
       return {"DELETE", volume_path + "/snapshots/" + http::percentEncode(cmd.snapshot), ""};
     case CommandKind::kSnapshotCreate:
@@ -397,6 +401,7 @@ std::string usageText() {
          "               (a new volume with the snapshot's data; SIZE at least the snapshot's)\n"
          "  snapshot create VOLUME SNAPSHOT   (crash-consistent, on every up-to-date replica)\n"
          "  snapshot list VOLUME | snapshot delete VOLUME SNAPSHOT\n"
+         "  snapshot revert VOLUME SNAPSHOT   (the volume returns to it; not while attached)\n"
          "  version\n"
          "\n"
          "settings: flags > TANDEM_URL, TANDEM_TOKEN, TANDEM_CA_FILE > config file\n"

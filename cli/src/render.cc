@@ -289,6 +289,8 @@ Result<std::string> renderSuccess(const Command& cmd, int status, const std::str
       return (status == 200 ? "snapshot '" + cmd.snapshot + "' already exists\n\n"
                             : "created snapshot '" + cmd.snapshot + "'\n\n") +
              renderSnapshot(doc);
+    case CommandKind::kSnapshotRevert:
+      return "volume '" + cmd.name + "' is reverting to snapshot '" + cmd.snapshot + "'\n\n" + renderVolume(doc);
     case CommandKind::kVolumeGrow:
       return "volume '" + cmd.name + "' is now " + size(doc, "size_bytes") + "\n\n" + renderVolume(doc);
     case CommandKind::kVersion:

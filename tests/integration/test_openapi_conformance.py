@@ -28,7 +28,6 @@ PLANNED = [
     ("PUT", "/v1/volumes/og-vol/data"),
     ("POST", "/v1/volumes/og-vol/verify"),
     ("POST", "/v1/volumes/og-vol/resolve"),
-    ("POST", "/v1/volumes/og-vol/snapshots/s1/revert"),
     ("GET", "/v1/volumes/og-vol/attachments"),
     ("POST", "/v1/volumes/og-vol/attachments"),
     ("DELETE", "/v1/volumes/og-vol/attachments/host1"),
@@ -272,6 +271,8 @@ class OpenApiConformanceTest(ClusterTestCase):
         c("GET", "/v1/volumes/{volume}/snapshots", {"volume": "og-v1"}, expect=200)
         c("GET", "/v1/volumes/{volume}/snapshots/{snapshot}", {"volume": "og-v1", "snapshot": "og-s1"}, expect=200)
         self.expect_error("DELETE", "/v1/volumes/{volume}", 409, "volume_has_snapshots", {"volume": "og-v1"})
+        self.expect_error("POST", "/v1/volumes/{volume}/snapshots/{snapshot}/revert", 404, "snapshot_not_found",
+                          {"volume": "og-v1", "snapshot": "og-nope"}, body={})
         c("DELETE", "/v1/volumes/{volume}/snapshots/{snapshot}", {"volume": "og-v1", "snapshot": "og-s1"},
           expect=204)
         c("DELETE", "/v1/volumes/{volume}", {"volume": "og-v1"}, expect=204)
@@ -340,7 +341,7 @@ class OpenApiConformanceTest(ClusterTestCase):
             ("invalid_field", {k: v for k, v in vol.items() if k != "size_bytes"}),
             ("invalid_field", {"name": "og-v", "size_gib": 0, "resource_group": "og-err"}),
             ("invalid_field", {"name": "og-v", "size_gib": (1 << 20) + 1, "resource_group": "og-err"}),
-            ("unknown_field", dict(vol, source={"volume": "x"})),
+            ("unknown_field", dict(vol, source={"volume": "x", "clone": True})),
         ]
         for code, body in bad_volumes:
             with self.subTest(body=body):

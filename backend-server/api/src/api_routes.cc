@@ -89,6 +89,8 @@ const std::vector<Route>& apiRoutes() {
       {"POST", "/v1/volumes/{volume}/snapshots", "createSnapshot", kAdminOrService, createSnapshot},
       {"GET", "/v1/volumes/{volume}/snapshots/{snapshot}", "getSnapshot", kAdminOrService, getSnapshot},
       {"DELETE", "/v1/volumes/{volume}/snapshots/{snapshot}", "deleteSnapshot", kAdminOrService, deleteSnapshot},
+      {"POST", "/v1/volumes/{volume}/snapshots/{snapshot}/revert", "revertSnapshot", kAdminOrService,
+       revertSnapshot},
       {"GET", "/v1/internal/nodes/{node}/desired", "pollDesiredState", kAdminOrOwnNode, pollDesiredState},
       {"PUT", "/v1/internal/nodes/{node}/status", "reportNodeStatus", kAdminOrOwnNode, reportNodeStatus},
   };

@@ -36,6 +36,7 @@ void listSnapshots(const RouteCall& call, http::Responder respond);
 void createSnapshot(const RouteCall& call, http::Responder respond);
 void getSnapshot(const RouteCall& call, http::Responder respond);
 void deleteSnapshot(const RouteCall& call, http::Responder respond);
+void revertSnapshot(const RouteCall& call, http::Responder respond);
 
 void pollDesiredState(const RouteCall& call, http::Responder respond);
 void reportNodeStatus(const RouteCall& call, http::Responder respond);

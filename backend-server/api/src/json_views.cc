@@ -192,6 +192,11 @@ Result<std::optional<uint64_t>> volumeSize(const ObjectReader& r) {
   return std::optional<uint64_t>{size};
 }
 
+Status parseEmptyObject(std::string_view body) {
+  ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
+  return ObjectReader(doc).rejectUnknownFields({});
+}
+
 Result<std::string> parseCreateSnapshot(std::string_view body) {
   ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
   ObjectReader r(doc);

@@ -25,6 +25,8 @@ Result<CreateVolumeRequest> parseCreateVolume(std::string_view body);
 Result<UpdateVolumeRequest> parseUpdateVolume(std::string_view body);
 // The name of a snapshot to create ({"name"}).
 Result<std::string> parseCreateSnapshot(std::string_view body);
+// A body that must be an empty object ({}).
+Status parseEmptyObject(std::string_view body);
 
 struct PromoteRequest {
   std::string node;

@@ -1,4 +1,4 @@
-// /v1/volumes/{volume}/snapshots and /v1/volumes/{volume}/snapshots/{snapshot}.
+// /v1/volumes/{volume}/snapshots, /v1/volumes/{volume}/snapshots/{snapshot} and its revert.
 #include "handlers.h"
 #include "json_views.h"
 #include "responses.h"
@@ -18,6 +18,16 @@ void createSnapshot(const RouteCall& call, http::Responder respond) {
 void getSnapshot(const RouteCall& call, http::Responder respond) {
   respond(objectResponse(call.cluster.getSnapshot(call.params.at("volume"), call.params.at("snapshot")),
                          writeSnapshot));
+}
+
+void revertSnapshot(const RouteCall& call, http::Responder respond) {
+  // The body is {} (nothing to say yet); anything else is refused like any unknown field.
+  if (!call.request.body.empty()) {
+    auto parsed = parseEmptyObject(call.request.body);
+    if (!parsed.isOk()) return respond(errorResponse(parsed));
+  }
+  respond(objectResponse(call.cluster.revertSnapshot(call.params.at("volume"), call.params.at("snapshot")),
+                         writeVolume));
 }
 
 void deleteSnapshot(const RouteCall& call, http::Responder respond) {

@@ -101,6 +101,7 @@ Status ClusterService::reportStatus(const std::string& name, NodeStatusReport re
   {
     std::lock_guard lock(mu_);
     changed = recordSnapshotsLocked(name, report);
+    if (finishRevertsLocked(name, report)) changed = true;
     if (observed_.reported(name, std::move(report), clock_.steadyNow(), unixSeconds(clock_.wallNow()))) {
       log::info("cluster", "node " + name + " is online");
     }
@@ -357,13 +358,64 @@ Result<std::vector<Placement>> ClusterService::placeFromSnapshotLocked(const Gro
   return last;
 }
 
+Status ClusterService::checkDetachedLocked(const VolumeRecord& /*volume*/) { return Status::ok(); }
+
+bool ClusterService::finishRevertsLocked(const std::string& node, const NodeStatusReport& report) {
+  bool changed = false;
+  for (const auto& r : report.replicas) {
+    if (!r.primary || r.reverted.empty()) continue;
+    auto volumes = store_.listVolumes();
+    if (!volumes.isOk()) return changed;
+    for (const auto& v : *volumes) {
+      if (v.uuid != r.volume_uuid || v.primary_node != node || v.revert_id != r.reverted) continue;
+      if (Status st = store_.setVolumeRevert(v.uuid, "", ""); !st.isOk()) {
+        log::warn("cluster", "volume " + v.name + ": " + st.toString());
+        continue;
+      }
+      log::info("cluster", "volume " + v.name + ": reverted on " + node + "; the other replicas resync from it");
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+Result<VolumeView> ClusterService::revertSnapshot(const std::string& volume, const std::string& snapshot) {
+  std::unique_lock lock(mu_);
+  ASSIGN_OR_RETURN(auto found, findSnapshotLocked(volume, snapshot));
+  const auto& [v, s] = found;
+  RETURN_IF_ERROR(checkDetachedLocked(v));
+  if (!v.revert_id.empty()) {
+    return Status(ErrorCode::kConflict, "volume '" + volume + "' is being reverted already").withReason("revert_in_progress");
+  }
+  if (s.state != SnapshotState::kAvailable) {
+    return Status(ErrorCode::kConflict, "snapshot '" + snapshot + "' is " + std::string(name(s.state)))
+        .withReason("snapshot_not_ready");
+  }
+  if (!observed_.online(v.primary_node)) {
+    return Status(ErrorCode::kConflict, "the primary's node " + v.primary_node + " is offline").withReason("node_offline");
+  }
+  const ReplicaReport* primary = observed_.replicaReport(v.primary_node, v.uuid);
+  if (primary == nullptr ||
+      std::find(primary->snapshots.begin(), primary->snapshots.end(), s.uuid) == primary->snapshots.end()) {
+    return Status(ErrorCode::kConflict, "the primary " + v.primary_node + " holds no copy of snapshot '" + snapshot + "'")
+        .withReason("snapshot_not_on_primary");
+  }
+  RETURN_IF_ERROR(store_.setVolumeRevert(v.uuid, s.uuid, newUuid()));
+  log::info("cluster", "volume " + volume + ": reverting to snapshot " + snapshot + " on " + v.primary_node);
+  ASSIGN_OR_RETURN(auto views, viewsLocked(&volume));
+  lock.unlock();
+  notifyWatchers();
+  return views.at(0);
+}
+
 Status ClusterService::checkNotASourceLocked(const std::vector<SnapshotRecord>& snapshots) {
   if (snapshots.empty()) return Status::ok();
   ASSIGN_OR_RETURN(auto volumes, store_.listVolumes());
   for (const auto& v : volumes) {
     for (const auto& s : snapshots) {
-      if (v.source_snapshot == s.uuid) {
-        return Status(ErrorCode::kConflict, "snapshot '" + s.name + "' is being copied into volume '" + v.name + "'")
+      if (v.source_snapshot == s.uuid || v.revert_snapshot == s.uuid) {
+        return Status(ErrorCode::kConflict, "snapshot '" + s.name + "' is in use: volume '" + v.name +
+                                                "' is being made from it or reverted to it")
             .withReason("snapshot_in_use");
       }
     }

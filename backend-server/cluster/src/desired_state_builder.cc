@@ -62,6 +62,10 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
       }
       d.from_primary = !d.primary;
     }
+    if (d.primary && !v.revert_id.empty()) {
+      d.revert_snapshot = v.revert_snapshot;
+      d.revert_id = v.revert_id;
+    }
     state.replicas.push_back(std::move(d));
   }
   return state;

@@ -61,6 +61,8 @@ const char* const kMigrations[] = {
       state INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '');
     CREATE INDEX snapshots_by_volume ON snapshots (volume_uuid);
     ALTER TABLE volumes ADD COLUMN source_snapshot TEXT NOT NULL DEFAULT '';
+    ALTER TABLE volumes ADD COLUMN revert_snapshot TEXT NOT NULL DEFAULT '';
+    ALTER TABLE volumes ADD COLUMN revert_id TEXT NOT NULL DEFAULT '';
     )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
@@ -351,6 +353,19 @@ class SqliteStore final : public Store {
     });
   }
 
+  Status setVolumeRevert(const std::string& volume_uuid, const std::string& snapshot_uuid,
+                         const std::string& revert_id) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "UPDATE volumes SET revert_snapshot = ?, revert_id = ? WHERE uuid = ?")
+                          .bind(1, snapshot_uuid).bind(2, revert_id).bind(3, volume_uuid)
+                          .run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
+      }
+      return bumpGeneration();
+    });
+  }
+
   Status createSnapshot(const SnapshotRecord& sn) override {
     return transaction([&]() -> Status {
       Status s = Statement(db_, "INSERT INTO snapshots (uuid, name, volume_uuid, size_bytes, created_at, state, "
@@ -438,7 +453,7 @@ class SqliteStore final : public Store {
       "SELECT uuid, name, replicas, engine, thin, pools, replicas_on_different, overprovision, quorum "
       "FROM resource_groups";
   static constexpr const char* kVolumeSelect =
-      "SELECT uuid, name, size_bytes, group_name, primary_node, epoch, created_at, source_snapshot FROM volumes";
+      "SELECT uuid, name, size_bytes, group_name, primary_node, epoch, created_at, source_snapshot, revert_snapshot, revert_id FROM volumes";
 
   static NodeRecord readNode(const Statement& q) {
     return NodeRecord{q.columnText(0), q.columnText(1), q.columnText(2), static_cast<uint16_t>(q.columnInt(3)),
@@ -466,7 +481,8 @@ class SqliteStore final : public Store {
   }
   static VolumeRecord readVolume(const Statement& q) {
     return VolumeRecord{q.columnText(0), q.columnText(1), static_cast<uint64_t>(q.columnInt(2)), q.columnText(3),
-                        q.columnText(4), static_cast<uint64_t>(q.columnInt(5)), q.columnInt(6), q.columnText(7)};
+                        q.columnText(4), static_cast<uint64_t>(q.columnInt(5)), q.columnInt(6), q.columnText(7),
+                        q.columnText(8), q.columnText(9)};
   }
 
   // Every row of `sql` (its parameters set by `bind`), each made into a record by `read`.

@@ -131,6 +131,8 @@ Result<ReplicaReport> readReplicaReport(const rapidjson::Value& v, const std::st
   }
   ASSIGN_OR_RETURN(rep.snapshots, r.optionalStringArray("snapshots"));
   ASSIGN_OR_RETURN(rep.failed_snapshots, r.optionalStringArray("failed_snapshots"));
+  ASSIGN_OR_RETURN(auto reverted, r.optionalString("reverted"));
+  rep.reverted = reverted.value_or("");
   return rep;
 }
 
@@ -174,6 +176,10 @@ Result<DesiredReplica> readDesiredReplica(const rapidjson::Value& v, const std::
   d.clone_volume = clone_volume.value_or("");
   d.clone_snapshot = clone_snapshot.value_or("");
   d.from_primary = from_primary.value_or(false);
+  ASSIGN_OR_RETURN(auto revert_snapshot, r.optionalString("revert_snapshot"));
+  ASSIGN_OR_RETURN(auto revert_id, r.optionalString("revert_id"));
+  d.revert_snapshot = revert_snapshot.value_or("");
+  d.revert_id = revert_id.value_or("");
   return d;
 }
 
@@ -248,6 +254,7 @@ std::string encodeStatusReport(const StatusReport& report) {
     w.endArray();
     writeNames(w, "snapshots", r.snapshots);
     writeNames(w, "failed_snapshots", r.failed_snapshots);
+    if (!r.reverted.empty()) w.field("reverted", r.reverted);
     w.endObject();
   }
   w.endArray().endObject();
@@ -289,6 +296,7 @@ std::string encodeDesiredState(const DesiredState& s) {
     writeNames(w, "take_snapshots", r.take_snapshots);
     if (!r.clone_volume.empty()) w.field("clone_volume", r.clone_volume).field("clone_snapshot", r.clone_snapshot);
     if (r.from_primary) w.field("from_primary", true);
+    if (!r.revert_id.empty()) w.field("revert_snapshot", r.revert_snapshot).field("revert_id", r.revert_id);
     w.endObject();
   }
   w.endArray().endObject();

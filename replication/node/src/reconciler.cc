@@ -8,6 +8,7 @@
 
 #include "tandem/common/log.h"
 #include "tandem/common/uuid.h"
+#include "tandem/node/revert_marker.h"
 
 namespace tandem::node {
 namespace {
@@ -115,10 +116,20 @@ Status Reconciler::ensureReplica(const DesiredReplica& d) {
   }
   devices::StorageProvider& provider = *pool_it->second.provider;
 
+  bool reverted = false;
+  if (d.primary && !d.revert_id.empty()) {
+    ASSIGN_OR_RETURN(std::string done, revertedId(d.volume_uuid));
+    if (done != d.revert_id) {
+      RETURN_IF_ERROR(revertReplica(provider, d));
+      reverted = true;
+    }
+  }
+
   auto active = active_.find(d.volume_uuid);
   if (active == active_.end()) {
     auto info = provider.info(d.volume_uuid);
     replication::VolumeConfig config = engineConfig(d);
+    config.data_replaced = reverted;
     config.new_device = info.status().code() == ErrorCode::kNotFound;  // binds the engine's metadata to it
     if (config.new_device && !d.clone_volume.empty()) {
       // Made from a snapshot: this copy is the source of the others.
@@ -205,6 +216,35 @@ Status Reconciler::reconcileSnapshots(devices::StorageProvider& provider, const 
   return Status::ok();
 }
 
+Result<std::string> Reconciler::revertedId(const std::string& uuid) {
+  auto known = reverted_.find(uuid);
+  if (known != reverted_.end()) return known->second;
+  ASSIGN_OR_RETURN(std::string id, loadRevertMarker(options_.metadata_dir, uuid));
+  reverted_[uuid] = id;
+  return id;
+}
+
+Status Reconciler::revertReplica(devices::StorageProvider& provider, const DesiredReplica& d) {
+  // Out of service first: the export closes (NBD clients are disconnected), the engine lets go of
+  // the device, then the provider replaces its contents and the volume is added back (by the
+  // caller) at a new generation, from which every peer is fully synced.
+  auto active = active_.find(d.volume_uuid);
+  if (active != active_.end()) {
+    auto exported = exported_.find(active->second.volume_name);
+    if (exported != exported_.end() && exported->second == d.volume_uuid) unexport(active->second.volume_name);
+    Status s = engine_.removeVolume(d.volume_uuid);
+    if (!s.isOk() && s.code() != ErrorCode::kNotFound) return s;
+    active_.erase(active);
+  }
+  RETURN_IF_ERROR(provider.revert(d.volume_uuid, d.revert_snapshot)
+                      .withContext("revert " + d.volume_name + " to snapshot " + d.revert_snapshot));
+  RETURN_IF_ERROR(growBacking(provider, d));  // a snapshot older than a grow: the size stays
+  RETURN_IF_ERROR(saveRevertMarker(options_.metadata_dir, d.volume_uuid, d.revert_id));
+  reverted_[d.volume_uuid] = d.revert_id;
+  log::info("reconcile", "reverted " + d.volume_name + " to snapshot " + d.revert_snapshot);
+  return Status::ok();
+}
+
 Status Reconciler::growBacking(devices::StorageProvider& provider, const DesiredReplica& d) {
   ASSIGN_OR_RETURN(devices::VolumeInfo info, provider.info(d.volume_uuid));
   if (info.size_bytes >= d.size_bytes) return Status::ok();  // grown by an earlier, interrupted pass
@@ -241,6 +281,8 @@ Status Reconciler::removeReplica(const std::string& uuid) {
   }
   RETURN_IF_ERROR(engine_.deleteMetadata(metadataPath(uuid)));
   failed_snapshots_.erase(uuid);
+  reverted_.erase(uuid);
+  RETURN_IF_ERROR(removeRevertMarker(options_.metadata_dir, uuid));
   return Status::ok();
 }
 
@@ -293,6 +335,7 @@ nodeapi::StatusReport Reconciler::report() {
     }
     auto snaps = snapshots.find(v.volume_uuid);
     if (snaps != snapshots.end()) r.snapshots = snaps->second;
+    if (auto done = reverted_.find(v.volume_uuid); done != reverted_.end()) r.reverted = done->second;
     if (auto f = failed_snapshots_.find(v.volume_uuid); f != failed_snapshots_.end()) {
       // Not in r.error: that marks the replica itself failed. The node's log has the cause.
       r.failed_snapshots.assign(f->second.begin(), f->second.end());

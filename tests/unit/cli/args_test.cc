@@ -108,6 +108,10 @@ TEST(ParseCommand, Snapshots) {
   call = apiCallFor(*commandOf({"snapshot", "list", "v1"}));
   EXPECT_EQ(call.method, "GET");
   EXPECT_EQ(call.target, "/v1/volumes/v1/snapshots");
+  call = apiCallFor(*commandOf({"snapshot", "revert", "v1", "s1"}));
+  EXPECT_EQ(call.method, "POST");
+  EXPECT_EQ(call.target, "/v1/volumes/v1/snapshots/s1/revert");
+  EXPECT_EQ(call.body, "{}");
   EXPECT_FALSE(commandOf({"snapshot", "create", "v1"}).isOk());
   EXPECT_FALSE(commandOf({"snapshot", "create", "v1", "bad name"}).isOk());
   EXPECT_FALSE(commandOf({"snapshot", "list"}).isOk());

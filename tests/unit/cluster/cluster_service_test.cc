@@ -265,6 +265,26 @@ TEST_F(ClusterServiceTest, SnapshotLifecycleFollowsThePrimarysReports) {
   EXPECT_EQ(cluster_->deleteSnapshot("v", "s1").reason(), "snapshot_in_use");
   ASSERT_TRUE(cluster_->deleteVolume("c").isOk());
 
+  // Revert: asked of the primary once; the volume is creating until the primary reports it done.
+  EXPECT_EQ(cluster_->revertSnapshot("v", "s2").status().reason(), "snapshot_not_ready");
+  auto reverting = cluster_->revertSnapshot("v", "s1");
+  ASSERT_TRUE(reverting.isOk()) << reverting.status().toString();
+  EXPECT_EQ(reverting->state, VolumeState::kCreating);
+  const DesiredReplica asked = desiredOf(primary);
+  EXPECT_EQ(asked.revert_snapshot, snap);
+  EXPECT_FALSE(asked.revert_id.empty());
+  EXPECT_TRUE(desiredOf(secondary).revert_id.empty());
+  EXPECT_EQ(cluster_->revertSnapshot("v", "s1").status().reason(), "revert_in_progress");
+  EXPECT_EQ(cluster_->deleteSnapshot("v", "s1").reason(), "snapshot_in_use");
+  from_primary.replicas[0].reverted = asked.revert_id;
+  ASSERT_TRUE(cluster_->reportStatus(primary, from_primary).isOk());
+  EXPECT_TRUE(desiredOf(primary).revert_id.empty()) << "done once, never again";
+  EXPECT_NE(cluster_->getVolume("v")->reason, "reverting to a snapshot");
+  // A primary without a copy cannot revert.
+  from_primary.replicas[0].snapshots.clear();
+  ASSERT_TRUE(cluster_->reportStatus(primary, from_primary).isOk());
+  EXPECT_EQ(cluster_->revertSnapshot("v", "s1").status().reason(), "snapshot_not_on_primary");
+
   EXPECT_EQ(cluster_->deleteVolume("v").reason(), "volume_has_snapshots");
   ASSERT_TRUE(cluster_->deleteSnapshot("v", "s2").isOk());
   EXPECT_EQ(cluster_->deleteSnapshot("v", "s2").code(), ErrorCode::kNotFound);

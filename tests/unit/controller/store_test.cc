@@ -78,7 +78,8 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
   ASSERT_EQ(sqlite3_exec(db,
                          "ALTER TABLE nodes DROP COLUMN labels; ALTER TABLE resource_groups DROP COLUMN overprovision;"
                          "ALTER TABLE resource_groups DROP COLUMN quorum; DROP TABLE snapshots;"
-                         "ALTER TABLE volumes DROP COLUMN source_snapshot;"
+                         "ALTER TABLE volumes DROP COLUMN source_snapshot; ALTER TABLE volumes DROP COLUMN revert_snapshot;"
+                         "ALTER TABLE volumes DROP COLUMN revert_id;"
                          "UPDATE schema_version SET version = 1;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK)

@@ -25,7 +25,7 @@ StatusReport statusReport() {
   StatusReport s;
   s.applied_generation = 42;
   s.pools = {pool()};
-  ReplicaReport primary{kUuid, DiskState::kUpToDate, "gen-1", true, "", {}, {"snap-a", "snap-b"}, {"snap-c"}};
+  ReplicaReport primary{kUuid, DiskState::kUpToDate, "gen-1", true, "", {}, {"snap-a", "snap-b"}, {"snap-c"}, "revert-1"};
   primary.peers = {
       PeerReport{"n2", PeerState::kSyncing, 1 << 20, 4 << 20}, PeerReport{"n3", PeerState::kUpToDate, 0, 0},
       PeerReport{"n4", PeerState::kConnecting, 0, 0}, PeerReport{"n5", PeerState::kDisconnected, 0, 0},
@@ -55,7 +55,9 @@ DesiredState desiredState() {
                                       {"snap-b"},
                                       kUuid,
                                       "snap-z",
-                                      true});
+                                      true,
+                                      "snap-a",
+                                      "revert-1"});
   s.replicas.push_back(
       DesiredReplica{"w", "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", 8192, 1, "p", true, false, false, {}, {}, {}});
   return s;

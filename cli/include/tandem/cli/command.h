@@ -30,6 +30,7 @@ enum class CommandKind {
   kSnapshotCreate,
   kSnapshotList,
   kSnapshotDelete,
+  kSnapshotRevert,
   kVersion,
 };
 

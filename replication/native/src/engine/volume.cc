@@ -45,8 +45,9 @@ Result<std::shared_ptr<Volume>> Volume::open(const VolumeConfig& config,
       md.disk = DiskState::kInconsistent;
       log::error(kLog, "volume " + config.volume_uuid + ": backing device re-created, copy Inconsistent");
     }
-    if (!md.clean) {
-      // The node stopped without flushing: acknowledged writes may be missing here.
+    if (!md.clean || (config.data_replaced && config.primary)) {
+      // The node stopped without flushing (acknowledged writes may be missing here), or the data
+      // was replaced: as primary, a new generation; peers at the old one are then synced.
       if (config.primary) {
         uint64_t g = 0;
         do {

@@ -112,6 +112,13 @@ class ClusterService {
   Result<SnapshotView> getSnapshot(const std::string& volume, const std::string& snapshot);
   // Nodes remove their copies when they read their desired state.
   Status deleteSnapshot(const std::string& volume, const std::string& snapshot);
+  // Returns the volume to `snapshot` (newer snapshots stay; the size stays, space past the
+  // snapshot's size reads as zeroes): its primary reverts its copy while the volume is out of
+  // service, then every other replica is fully synced from it. The view says `creating` until
+  // the primary reports the revert done. Refused with nothing changed: 409 volume_attached (seam,
+  // see checkDetachedLocked), snapshot_not_ready, snapshot_not_on_primary (the primary holds no
+  // copy), node_offline (the primary's node), revert_in_progress; 404 as getSnapshot.
+  Result<VolumeView> revertSnapshot(const std::string& volume, const std::string& snapshot);
   // Changes a volume, all or nothing. size_bytes grows it online (volume_growth.h checks every
   // replica's pool: 422 volume_shrink / volume_too_large / no_space naming the pool); the nodes
   // grow backing store, engine and export when they read their desired state. The same values
@@ -159,6 +166,12 @@ class ClusterService {
   Result<std::vector<Placement>> placeFromSnapshotLocked(const GroupRecord& group, uint64_t size,
                                                          const VolumeRecord& source,
                                                          const SnapshotRecord& snapshot);
+  // The seam for attachments (issue 9): kConflict (volume_attached) while the volume is attached
+  // to a host. Nothing is attached through the API yet, so it is always OK today. Needs mu_.
+  Status checkDetachedLocked(const VolumeRecord& volume);
+  // Clears the pending revert of volumes whose primary `node` reports it done; true when the
+  // store changed. Needs mu_.
+  bool finishRevertsLocked(const std::string& node, const NodeStatusReport& report);
   // Records the snapshots a primary reports taken or failed; true when the store changed. Needs mu_.
   bool recordSnapshotsLocked(const std::string& node, const NodeStatusReport& report);
   // Answers the long-polls that are due. Must be called without mu_.

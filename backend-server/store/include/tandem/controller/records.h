@@ -55,6 +55,9 @@ struct VolumeRecord {
   // While the volume is being made from a snapshot: that snapshot's uuid (its primary clones it,
   // the other replicas are synced from the primary); empty once every replica has the data.
   std::string source_snapshot{};
+  // A pending revert: the snapshot's uuid and the request's id; empty when none.
+  std::string revert_snapshot{};
+  std::string revert_id{};
 };
 
 // kCreating until the primary reports the snapshot taken, then kAvailable; kError when the

@@ -54,6 +54,9 @@ class Store {
   virtual Status setVolumeSize(const std::string& volume_uuid, uint64_t size_bytes) = 0;
   // The volume has all its data: clears source_snapshot. kNotFound. Bumps the generation.
   virtual Status clearVolumeSource(const std::string& volume_uuid) = 0;
+  // Sets (or, with empty strings, clears) the volume's pending revert. kNotFound. Bumps the generation.
+  virtual Status setVolumeRevert(const std::string& volume_uuid, const std::string& snapshot_uuid,
+                                 const std::string& revert_id) = 0;
   // Snapshots. createSnapshot: kAlreadyExists (snapshot_exists) when the name is taken; bumps
   // the generation (the primary's desired state asks for it). Deleting a volume deletes its
   // snapshot records too.

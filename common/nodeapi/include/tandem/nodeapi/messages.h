@@ -64,6 +64,7 @@ struct ReplicaReport {
   std::vector<PeerReport> peers;  // the primary's view of the other replicas
   std::vector<std::string> snapshots;         // snapshot uuids this node holds of the volume
   std::vector<std::string> failed_snapshots;  // primary: snapshots it was asked to take and could not
+  std::string reverted{};                     // primary: the id of the last revert it completed
   bool operator==(const ReplicaReport&) const = default;
 };
 
@@ -100,6 +101,10 @@ struct DesiredReplica {
   std::string clone_volume{};
   std::string clone_snapshot{};
   bool from_primary = false;
+  // Primary only: revert the local copy to snapshot `revert_snapshot` (uuid) once for request
+  // `revert_id`; the other replicas are then fully synced from it.
+  std::string revert_snapshot{};
+  std::string revert_id{};
   bool operator==(const DesiredReplica&) const = default;
 };
 

@@ -53,6 +53,10 @@ struct VolumeConfig {
   // make the copy Inconsistent (full sync; it cannot become primary). Only a new device
   // without metadata starts UpToDate at the initial generation.
   bool new_device = false;
+  // Read by addVolume only, as primary: the local data was replaced outside the engine (reverted
+  // to a snapshot) while the volume was removed. The copy starts at a new generation (the old one
+  // kept in its history), so every peer is fully synced from it.
+  bool data_replaced = false;
   // Operator-driven split-brain resolution (DRBD's --discard-my-data). If this replica's
   // current generation (16 hex digits, as VolumeStatus::generation reports it) equals this
   // value, a primary whose history diverged from it may still connect and fully sync it: this

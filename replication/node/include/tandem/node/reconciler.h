@@ -6,7 +6,9 @@
 // over NBD under the volume's name. A desired size larger than the replica's grows the backing
 // volume, then the engine (online; see ReplicationService::updateVolume). The primary takes the
 // snapshots asked for (ReplicationService::snapshotVolume); every replica removes the ones no
-// longer desired, and its volume's snapshots before the volume itself. Replicas that are no longer desired are unexported,
+// longer desired, and its volume's snapshots before the volume itself. A primary asked to revert
+// does it once per request (revert_marker.h), out of service, and comes back at a new generation
+// so its peers are fully synced. Replicas that are no longer desired are unexported,
 // released by the engine and deleted. The reconciler trusts its caller about the cluster: the
 // NodeAgent, which owns the cluster id, never hands it a desired state from another cluster.
 //
@@ -70,6 +72,11 @@ class Reconciler {
   Status reconcileSnapshots(devices::StorageProvider& provider, const DesiredReplica& d);
   // The names of the snapshots `provider` holds of volume `uuid`.
   static std::vector<std::string> localSnapshots(devices::StorageProvider& provider, const std::string& uuid);
+  // Reverts the primary's copy of `d` to d.revert_snapshot: unexports it, removes it from the
+  // engine, reverts and regrows the backing volume, and records d.revert_id (revert_marker.h).
+  Status revertReplica(devices::StorageProvider& provider, const DesiredReplica& d);
+  // The id of the last revert completed on volume `uuid` (cached from its marker file).
+  Result<std::string> revertedId(const std::string& uuid);
   // Grows the backing volume of `d` to d.size_bytes (nothing if it is that large already).
   Status growBacking(devices::StorageProvider& provider, const DesiredReplica& d);
   std::string metadataPath(const std::string& uuid) const;
@@ -88,6 +95,7 @@ class Reconciler {
   std::map<std::string, std::string> errors_;      // by volume uuid
   std::map<std::string, std::string> exported_;    // export name -> volume uuid
   std::map<std::string, std::set<std::string>> failed_snapshots_;  // by volume uuid
+  std::map<std::string, std::string> reverted_;                    // by volume uuid: last revert id done
 };
 
 }  // namespace tandem::node
