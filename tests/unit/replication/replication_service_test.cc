@@ -887,6 +887,28 @@ TEST_F(ReplicationServiceTest, SnapshotIsIdenticalOnEveryReplicaWhileWriting) {
   }
 }
 
+// A primary whose data was replaced outside the engine (a revert) comes back at a new
+// generation, so every peer is fully synced to the replaced data instead of trusting its own.
+TEST_F(ReplicationServiceTest, ReplacedPrimaryDataIsSyncedToEveryPeer) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  ASSERT_TRUE(primary()->write(0, pattern(16 * kBlock, 1), true).isOk());
+  const std::string before = volumeStatus(0)->generation;
+  ASSERT_TRUE(nodes_[0].service->removeVolume(uuid_).isOk());
+  ASSERT_TRUE(nodes_[0].memory->write(0, pattern(16 * kBlock, 2), true).isOk());  // the revert
+  VolumeConfig config = configFor(0);
+  config.data_replaced = true;
+  ASSERT_TRUE(nodes_[0].service->addVolume(config, nodes_[0].device, nodes_[0].metadata).isOk());
+  EXPECT_NE(volumeStatus(0)->generation, before);
+  ASSERT_TRUE(waitVolume(0, [&](const VolumeStatus& v) {
+    return v.peers.size() == 2 && std::all_of(v.peers.begin(), v.peers.end(), [&](const PeerStatus& p) {
+             return p.state == PeerState::kUpToDate && p.sync_total_bytes == size_;
+           });
+  })) << "the peers were not fully synced";
+  for (int r : {1, 2}) EXPECT_EQ(readMemory(*nodes_[r].memory, 0, 16 * kBlock), pattern(16 * kBlock, 2)) << r;
+  expectReplicasIdentical();
+}
+
 // A replica that is not up to date when the snapshot is taken gets no copy; only the primary
 // can take one.
 TEST_F(ReplicationServiceTest, SnapshotSkipsReplicasThatAreNotUpToDate) {
