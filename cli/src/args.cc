@@ -7,7 +7,8 @@ namespace tandem::cli {
 namespace {
 
 const std::set<std::string, std::less<>> kCommandValueOptions = {
-    "replicas", "engine", "size", "group", "pools", "spread-by", "overprovision", "node", "quorum", "from", "snapshot"};
+    "replicas", "engine", "size", "group", "pools", "spread-by", "overprovision", "node", "quorum", "keep", "from",
+    "snapshot"};
 const std::set<std::string, std::less<>> kCommandFlagOptions = {"thin", "thick", "force"};
 
 }  // namespace

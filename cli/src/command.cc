@@ -179,6 +179,20 @@ Result<Command> parseVolume(const ParsedArgs& args) {
     cmd.force = args.options.count("force") > 0;
     return cmd;
   }
+  if (verb == "resolve") {
+    RETURN_IF_ERROR(checkArity(args, 3, "volume resolve", " NAME --keep NODE"));
+    RETURN_IF_ERROR(checkOptions(args, "volume resolve", {"keep"}));
+    RETURN_IF_ERROR(checkName("volume", args.words[2]));
+    cmd.kind = CommandKind::kVolumeResolve;
+    cmd.name = args.words[2];
+    auto keep = args.options.find("keep");
+    if (keep == args.options.end()) {
+      return usage("volume resolve needs --keep NODE (the copy whose data the volume keeps)");
+    }
+    RETURN_IF_ERROR(checkName("node", keep->second));
+    cmd.node = keep->second;
+    return cmd;
+  }
   if (verb == "grow") {
     RETURN_IF_ERROR(checkArity(args, 3, "volume grow", " NAME --size SIZE"));
     RETURN_IF_ERROR(checkOptions(args, "volume grow", {"size"}));
@@ -212,7 +226,7 @@ Result<Command> parseVolume(const ParsedArgs& args) {
     cmd.size_bytes = *bytes;
     return cmd;
   }
-  return usage("usage: tandem volume create|list|show|delete|promote|grow|clone ...");
+  return usage("usage: tandem volume create|list|show|delete|promote|resolve|grow|clone ...");
 }
 
 // snapshot create|delete|revert VOLUME SNAPSHOT, snapshot list VOLUME.
@@ -377,6 +391,12 @@ ApiCall apiCallFor(const Command& cmd) {
       json.String(cmd.snapshot);
       json.EndObject();
       return {"POST", volume_path + "/snapshots", buffer.GetString()};
+    case CommandKind::kVolumeResolve:
+      json.StartObject();
+      json.Key("keep");
+      json.String(cmd.node);
+      json.EndObject();
+      return {"POST", volume_path + "/resolve", buffer.GetString()};
     case CommandKind::kVersion: return {"GET", "/v1/version", ""};
   }
   return {"GET", "/v1/version", ""};
@@ -402,6 +422,7 @@ std::string usageText() {
          "  snapshot create VOLUME SNAPSHOT   (crash-consistent, on every up-to-date replica)\n"
          "  snapshot list VOLUME | snapshot delete VOLUME SNAPSHOT\n"
          "  snapshot revert VOLUME SNAPSHOT   (the volume returns to it; not while attached)\n"
+         "  volume resolve NAME --keep NODE   (split brain: keep NODE's data, resync the others)\n"
          "  version\n"
          "\n"
          "settings: flags > TANDEM_URL, TANDEM_TOKEN, TANDEM_CA_FILE > config file\n"

@@ -293,6 +293,9 @@ Result<std::string> renderSuccess(const Command& cmd, int status, const std::str
       return "volume '" + cmd.name + "' is reverting to snapshot '" + cmd.snapshot + "'\n\n" + renderVolume(doc);
     case CommandKind::kVolumeGrow:
       return "volume '" + cmd.name + "' is now " + size(doc, "size_bytes") + "\n\n" + renderVolume(doc);
+    case CommandKind::kVolumeResolve:
+      return "volume '" + cmd.name + "' keeps the data of " + cmd.node +
+             "; the other copies are resynced from it\n\n" + renderVolume(doc);
     case CommandKind::kVersion:
       return std::string("client: ") + TANDEM_VERSION + "\nserver: " + text(doc, "version") +
              " (API " + text(doc, "api_version") + ")\n";

@@ -38,8 +38,8 @@ def wait_for(what, predicate, timeout=60.0, interval=0.1):
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
-def make_certificates(tls_dir):
-    """A CA and a server certificate for 127.0.0.1/localhost, made with the openssl CLI."""
+def make_certificates(tls_dir, extra_ips=()):
+    """A CA and a server certificate for 127.0.0.1/localhost (and `extra_ips`), made with the openssl CLI."""
     os.makedirs(tls_dir, exist_ok=True)
     ca_key, ca = os.path.join(tls_dir, "ca.key"), os.path.join(tls_dir, "ca.pem")
     key, csr, cert = (os.path.join(tls_dir, n) for n in ("server.key", "server.csr", "server.pem"))
@@ -47,7 +47,8 @@ def make_certificates(tls_dir):
         return ca, cert, key
     ext = os.path.join(tls_dir, "san.ext")
     with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+        sans = ",".join(f"IP:{ip}" for ip in ("127.0.0.1", *extra_ips))
+        f.write(f"subjectAltName={sans},DNS:localhost\nbasicConstraints=CA:FALSE\n"
                 "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
     run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
     run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=tandem-test-ca",
@@ -131,12 +132,16 @@ class LocalCluster:
     """Starts/stops a controller and `nodes` node workers under `root`."""
 
     def __init__(self, root, bin_dir, nodes=3, heartbeat_timeout="3s", heartbeat_interval="500ms",
-                 controller_port=0, controller_args=(), node_args=lambda name: ()):
+                 controller_port=0, controller_args=(), node_args=lambda name: (),
+                 controller_host="127.0.0.1", node_wrapper=lambda name: ()):
         self.root, self.bin_dir, self.node_count = os.path.abspath(root), bin_dir, nodes
         self.heartbeat_timeout, self.heartbeat_interval = heartbeat_timeout, heartbeat_interval
         self.controller_port = controller_port
         self.controller_args = list(controller_args)
         self.node_args = node_args  # name -> extra arguments of the nodes start() makes
+        # Where the controller listens and nodes reach it, and name -> argv prefix that runs a node
+        # on its host (e.g. `ip netns exec NS`; see tests/integration/netns.py).
+        self.controller_host, self.node_wrapper = controller_host, node_wrapper
         self.controller = None
         self.nodes = {}
         self.api = None
@@ -160,7 +165,8 @@ class LocalCluster:
 
     def start(self):
         os.makedirs(self.root, exist_ok=True)
-        self.ca, cert, key = make_certificates(os.path.join(self.root, "tls"))
+        extra_ips = () if self.controller_host == "127.0.0.1" else (self.controller_host,)
+        self.ca, cert, key = make_certificates(os.path.join(self.root, "tls"), extra_ips)
         # Three tokens: admin (the operator, the CLI), service (what Cinder/libvirt would hold) and
         # join (what storage hosts hold to register; each then uses its own node token).
         self.token_file, self.token = self._token("admin")
@@ -171,7 +177,8 @@ class LocalCluster:
         if os.path.exists(port_file):
             os.unlink(port_file)
         self.controller = Process("controller", [
-            os.path.join(self.bin_dir, "tandem-controller"), f"--port={self.controller_port}",
+            os.path.join(self.bin_dir, "tandem-controller"), f"--listen={self.controller_host}",
+            f"--port={self.controller_port}",
             f"--port-file={port_file}", f"--tls-cert={cert}", f"--tls-key={key}",
             f"--admin-token-file={token_file}", f"--service-token-file={self.service_token_file}",
             f"--join-token-file={self.join_token_file}", f"--database={os.path.join(self.root, 'controller.db')}",
@@ -183,7 +190,7 @@ class LocalCluster:
             raise RuntimeError("controller exited; see " + self.controller.log_path)
         with open(port_file) as f:
             self.port = int(f.read())
-        self.url = f"https://127.0.0.1:{self.port}"
+        self.url = f"https://{self.controller_host}:{self.port}"
         self.api = Api(self.url, self.token, self.ca)
         for i in range(1, self.node_count + 1):
             self.start_node(f"node{i}", self.node_args(f"node{i}"))
@@ -211,7 +218,7 @@ class LocalCluster:
         os.makedirs(self.pool_dir(name), exist_ok=True)
         if name not in self.nodes:
             self.nodes[name] = Process(name, [
-                os.path.join(self.bin_dir, "tandem-node"), f"--name={name}", f"--controller-url={self.url}",
+                *self.node_wrapper(name), os.path.join(self.bin_dir, "tandem-node"), f"--name={name}", f"--controller-url={self.url}",
                 f"--ca-file={self.ca}", f"--join-token-file={self.join_token_file}",
                 f"--state-dir={self.node_dir(name)}", f"--heartbeat-interval={self.heartbeat_interval}",
                 "--poll-wait=5s", "--nbd-port=0", "--replication-port=0", *extra_args],

@@ -10,6 +10,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "script", "lib"))
 from localcluster import LocalCluster, ApiError, wait_for  # noqa: E402,F401
+from netns import Network  # noqa: E402
 
 BIN_DIR = os.environ.get("TANDEM_BIN_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build", "test", "bin")
 
@@ -26,22 +27,41 @@ class ClusterTestCase(unittest.TestCase):
     nodes = 3
     controller_args = ()
     node_args = ()  # extra arguments of every node worker the fixture starts
+    # True: every node runs on its own host in a network namespace (tests/integration/netns.py,
+    # self.network), the controller on the bridge between them. Needs root.
+    network_namespaces = False
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="tandem-it-")
+        cls.network = None
+        options = {"node_args": lambda name: cls.node_args}
+        if cls.network_namespaces:
+            names = [f"node{i}" for i in range(1, cls.nodes + 1)]
+            cls.network = Network(names)
+            net = cls.network
+            options = {
+                "controller_host": net.gateway,
+                "node_wrapper": net.wrap,
+                "node_args": lambda name: (f"--address={net.address(name)}", f"--listen={net.address(name)}",
+                                           *cls.node_args),
+            }
         cls.cluster = LocalCluster(cls.tmp, BIN_DIR, nodes=cls.nodes, controller_args=cls.controller_args,
-                                   node_args=lambda name: cls.node_args)
+                                   **options)
         try:
             cls.cluster.start()
         except Exception:
             cls.dump_logs()
             cls.cluster.stop()
+            if cls.network:
+                cls.network.close()
             raise
 
     @classmethod
     def tearDownClass(cls):
         cls.cluster.stop()
+        if cls.network:
+            cls.network.close()
         if os.environ.get("TANDEM_KEEP_TMP"):
             print("kept", cls.tmp)
         else:

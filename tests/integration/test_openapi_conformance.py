@@ -27,7 +27,6 @@ PLANNED = [
     ("GET", "/v1/volumes/og-vol/data"),
     ("PUT", "/v1/volumes/og-vol/data"),
     ("POST", "/v1/volumes/og-vol/verify"),
-    ("POST", "/v1/volumes/og-vol/resolve"),
     ("GET", "/v1/volumes/og-vol/attachments"),
     ("POST", "/v1/volumes/og-vol/attachments"),
     ("DELETE", "/v1/volumes/og-vol/attachments/host1"),
@@ -261,6 +260,14 @@ class OpenApiConformanceTest(ClusterTestCase):
                           body={"node": secondary})
         self.expect_error("POST", "/v1/volumes/{volume}/promote", 400, "missing_field", {"volume": "og-v1"},
                           body={"force": True}, schema_rejects_body=True)
+        self.expect_error("POST", "/v1/volumes/{volume}/resolve", 409, "not_split_brain", {"volume": "og-v1"},
+                          body={"keep": secondary})
+        self.expect_error("POST", "/v1/volumes/{volume}/resolve", 422, "replica_not_found", {"volume": "og-v1"},
+                          body={"keep": "og-ghost"})
+        self.expect_error("POST", "/v1/volumes/{volume}/resolve", 404, "volume_not_found", {"volume": "og-nope"},
+                          body={"keep": secondary})
+        self.expect_error("POST", "/v1/volumes/{volume}/resolve", 400, "missing_field", {"volume": "og-v1"},
+                          body={}, schema_rejects_body=True)
         grown = c("PATCH", "/v1/volumes/{volume}", {"volume": "og-v1"}, body={"size_bytes": 2 << 20}, expect=200)
         self.assertEqual(grown.body["size_bytes"], 2 << 20)
         self.expect_error("PATCH", "/v1/volumes/{volume}", 422, "volume_shrink", {"volume": "og-v1"},

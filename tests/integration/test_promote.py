@@ -1,5 +1,5 @@
-"""Promotion when the primary's node is gone, with real processes: the primary's node worker is
-killed with -9; promotion is refused while the evidence says it is unsafe and succeeds for an
+"""Promotion when the primary's node is gone, with real processes (a group with quorum): the
+primary's node worker is killed with -9; promotion is refused while the evidence says it is unsafe and succeeds for an
 up-to-date secondary; the volume is then served by the new primary (a new NBD URI) with every
 acknowledged write, takes new writes, and when the old primary's node returns it becomes a
 secondary and is resynced: the three replicas end identical."""
@@ -12,7 +12,10 @@ MiB = 1 << 20
 class PromoteTest(ClusterTestCase):
     def test_promote_after_the_primary_is_lost(self):
         api = self.cluster.api
-        vol = self.available_volume("pv", 32 * MiB)
+        # With quorum, evidence is enough; without, promotion always needs force
+        # (test_partitioned_primary.py).
+        api.post("/v1/resource-groups", {"name": "q3", "replicas": 3, "quorum": "majority"})
+        vol = self.available_volume("pv", 32 * MiB, group="q3")
         old_uri, old_primary = vol["nbd_uri"], vol["primary_node"]
         self.qemu_io(old_uri, "write -P 0x71 0 8M", "write -P 0x72 20M 4M")
 

@@ -91,6 +91,8 @@ const std::vector<Route>& apiRoutes() {
       {"DELETE", "/v1/volumes/{volume}/snapshots/{snapshot}", "deleteSnapshot", kAdminOrService, deleteSnapshot},
       {"POST", "/v1/volumes/{volume}/snapshots/{snapshot}/revert", "revertSnapshot", kAdminOrService,
        revertSnapshot},
+      // So is choosing which diverged copy's writes a volume keeps.
+      {"POST", "/v1/volumes/{volume}/resolve", "resolveSplitBrain", kAdmin, resolveSplitBrain},
       {"GET", "/v1/internal/nodes/{node}/desired", "pollDesiredState", kAdminOrOwnNode, pollDesiredState},
       {"PUT", "/v1/internal/nodes/{node}/status", "reportNodeStatus", kAdminOrOwnNode, reportNodeStatus},
   };
@@ -131,7 +133,9 @@ bool mayReach(const Principal& principal, std::string_view method, const std::ve
     case Role::kAdmin:
       return true;
     case Role::kService:
-      if (under(segments, "volumes")) return !(segments.size() == 4 && segments[3] == "promote");
+      if (under(segments, "volumes")) {
+        return !(segments.size() == 4 && (segments[3] == "promote" || segments[3] == "resolve"));
+      }
       return method == "GET" && (under(segments, "storage-pools") || under(segments, "resource-groups"));
     case Role::kJoin:
       return method == "POST" && segments.size() == 2 && under(segments, "nodes");

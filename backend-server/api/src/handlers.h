@@ -31,6 +31,7 @@ void getVolume(const RouteCall& call, http::Responder respond);
 void updateVolume(const RouteCall& call, http::Responder respond);
 void deleteVolume(const RouteCall& call, http::Responder respond);
 void promoteVolume(const RouteCall& call, http::Responder respond);
+void resolveSplitBrain(const RouteCall& call, http::Responder respond);
 
 void listSnapshots(const RouteCall& call, http::Responder respond);
 void createSnapshot(const RouteCall& call, http::Responder respond);

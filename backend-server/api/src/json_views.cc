@@ -219,6 +219,13 @@ Result<UpdateVolumeRequest> parseUpdateVolume(std::string_view body) {
   return req;
 }
 
+Result<std::string> parseResolve(std::string_view body) {
+  ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
+  ObjectReader r(doc);
+  RETURN_IF_ERROR(r.rejectUnknownFields({"keep"}));
+  return requiredName(r, "keep");
+}
+
 Result<CreateVolumeRequest> parseCreateVolume(std::string_view body) {
   ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
   ObjectReader r(doc);

@@ -33,5 +33,7 @@ struct PromoteRequest {
   bool force = false;
 };
 Result<PromoteRequest> parsePromote(std::string_view body);
+// {"keep": NODE}: the node whose copy a split-brain resolution keeps.
+Result<std::string> parseResolve(std::string_view body);
 
 }  // namespace tandem::controller

@@ -51,10 +51,11 @@ std::string renderMetrics(const MetricsInput& input) {
   }
   byState(out, "tandem_nodes", "Registered nodes by liveness.", nodes, {"online", "offline"});
   byState(out, "tandem_volumes", "Volumes by state.", volumes,
-          {VolumeState::kCreating, VolumeState::kAvailable, VolumeState::kResyncing, VolumeState::kDegraded});
+          {VolumeState::kCreating, VolumeState::kAvailable, VolumeState::kResyncing, VolumeState::kDegraded,
+           VolumeState::kSplitBrain});
   byState(out, "tandem_replicas", "Replicas by state.", replicas,
           {ReplicaState::kCreating, ReplicaState::kUpToDate, ReplicaState::kSyncing, ReplicaState::kOutdated,
-           ReplicaState::kOffline, ReplicaState::kError});
+           ReplicaState::kOffline, ReplicaState::kError, ReplicaState::kSplitBrain});
   struct PoolMetric {
     const char* name;
     const char* help;

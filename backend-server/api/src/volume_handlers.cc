@@ -1,4 +1,4 @@
-// /v1/volumes, /v1/volumes/{volume} (get, update, delete) and /v1/volumes/{volume}/promote.
+// /v1/volumes, /v1/volumes/{volume} (get, update, delete), /v1/volumes/{volume}/promote and .../resolve.
 #include "handlers.h"
 #include "json_views.h"
 #include "responses.h"
@@ -40,6 +40,12 @@ void promoteVolume(const RouteCall& call, http::Responder respond) {
   if (!parsed.isOk()) return respond(errorResponse(parsed.status()));
   respond(objectResponse(call.cluster.promoteVolume(call.params.at("volume"), parsed->node, parsed->force),
                          writeVolume));
+}
+
+void resolveSplitBrain(const RouteCall& call, http::Responder respond) {
+  auto keep = parseResolve(call.request.body);
+  if (!keep.isOk()) return respond(errorResponse(keep.status()));
+  respond(objectResponse(call.cluster.resolveSplitBrain(call.params.at("volume"), *keep), writeVolume));
 }
 
 }  // namespace tandem::controller::handlers

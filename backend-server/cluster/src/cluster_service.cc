@@ -9,6 +9,7 @@
 #include "tandem/controller/healing_planner.h"
 #include "tandem/controller/placement_inputs.h"
 #include "tandem/controller/promotion.h"
+#include "tandem/controller/split_brain.h"
 #include "tandem/controller/tokens.h"
 #include "tandem/controller/volume_growth.h"
 #include "tandem/controller/volume_state.h"
@@ -307,7 +308,7 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
   volume.created_at = unixSeconds(clock_.wallNow());
   volume.source_snapshot = source_snapshot;
   std::vector<ReplicaRecord> replicas;
-  for (const auto& p : *placements) replicas.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true});
+  for (const auto& p : *placements) replicas.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true, ""});
   RETURN_IF_ERROR(store_.createVolume(volume, replicas));
   log::info("cluster", "created volume " + volume.name + " (" + std::to_string(volume.size_bytes) +
                            " bytes) with primary " + volume.primary_node);
@@ -487,7 +488,7 @@ bool ClusterService::replaceLostReplicasLocked() {
   for (const auto& move : plan.moves) {
     const VolumeRecord& v = move.volume;
     Status s = store_.replaceReplica(v.uuid, move.from_node,
-                                     ReplicaRecord{v.uuid, move.to.node, move.to.pool, true});
+                                     ReplicaRecord{v.uuid, move.to.node, move.to.pool, true, ""});
     if (!s.isOk()) {
       warnOnce(move.key + ":store", "volume " + v.name + ": replacing the replica on " + move.from_node +
                                         " failed: " + s.message());
@@ -654,13 +655,33 @@ Result<VolumeView> ClusterService::promoteVolume(const std::string& name, const 
   std::unique_lock lock(mu_);
   ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(name));
   ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(volume.uuid));
-  RETURN_IF_ERROR(checkPromotion(volume, replicas, node, force, observed_));
+  ASSIGN_OR_RETURN(GroupRecord group, store_.getGroup(volume.group));
+  RETURN_IF_ERROR(checkPromotion(volume, replicas, node, force, group.quorum, observed_));
   if (volume.primary_node != node) {
     RETURN_IF_ERROR(store_.setPrimary(volume.uuid, node, volume.epoch + 1));
     log::warn("cluster", "volume " + name + ": promoted " + node + " (epoch " +
                              std::to_string(volume.epoch + 1) + ") in place of " + volume.primary_node +
                              (force ? " (forced)" : ""));
   }
+  ASSIGN_OR_RETURN(auto views, viewsLocked(&name));
+  lock.unlock();
+  notifyWatchers();
+  return views.at(0);
+}
+
+Result<VolumeView> ClusterService::resolveSplitBrain(const std::string& name, const std::string& keep) {
+  std::unique_lock lock(mu_);
+  ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(name));
+  ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(volume.uuid));
+  ASSIGN_OR_RETURN(SplitBrainResolution plan, planSplitBrainResolution(volume, replicas, keep, observed_));
+  RETURN_IF_ERROR(store_.resolveSplitBrain(volume.uuid, plan.primary, plan.epoch, plan.discard));
+  std::string discarded;
+  for (const auto& [node, generation] : plan.discard) {
+    discarded += (discarded.empty() ? "" : ", ") + node + " (generation " + generation + ")";
+  }
+  log::warn("cluster", "volume " + name + ": split brain resolved by keeping " + keep + " (epoch " +
+                           std::to_string(plan.epoch) + "); discarding the copies on " +
+                           (discarded.empty() ? std::string("no reported node") : discarded));
   ASSIGN_OR_RETURN(auto views, viewsLocked(&name));
   lock.unlock();
   notifyWatchers();

@@ -9,6 +9,7 @@ constexpr NameEntry<ReplicaState> kReplicaStates[] = {
     {ReplicaState::kCreating, "creating"}, {ReplicaState::kUpToDate, "up_to_date"},
     {ReplicaState::kSyncing, "syncing"},   {ReplicaState::kOutdated, "outdated"},
     {ReplicaState::kOffline, "offline"},   {ReplicaState::kError, "error"},
+    {ReplicaState::kSplitBrain, "split_brain"},
 };
 
 constexpr NameEntry<VolumeState> kVolumeStates[] = {
@@ -16,6 +17,7 @@ constexpr NameEntry<VolumeState> kVolumeStates[] = {
     {VolumeState::kAvailable, "available"},
     {VolumeState::kResyncing, "resyncing"},
     {VolumeState::kDegraded, "degraded"},
+    {VolumeState::kSplitBrain, "split_brain"},
 };
 
 constexpr NameEntry<SnapshotState> kSnapshotStates[] = {

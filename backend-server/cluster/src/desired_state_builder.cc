@@ -43,6 +43,7 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
     d.thin = group == groups.end() || group->second->thin;
     d.quorum = group != groups.end() && group->second->quorum;
     d.primary = v.primary_node == node;
+    d.discard_generation = mine->discard_generation;
     for (const ReplicaRecord* r : of_volume) {
       if (r->node_name == node || !r->diskful) continue;
       auto it = nodes.find(r->node_name);

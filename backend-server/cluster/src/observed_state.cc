@@ -7,9 +7,11 @@ namespace tandem::controller {
 void ObservedState::registered(const std::string& node, std::vector<PoolReport> pools, TimePoint now,
                                int64_t wall_seconds) {
   NodeObservation& obs = nodes_[node];
+  unindex(node, obs);
   obs.online = true;
   obs.last_seen = now;
   obs.last_seen_wall = wall_seconds;
+  obs.report = NodeStatusReport{};
   obs.report.pools = std::move(pools);
 }
 

@@ -19,7 +19,7 @@ std::string missingEvidence(const VolumeRecord& volume, const std::string& node,
 }  // namespace
 
 Status checkPromotion(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas,
-                      const std::string& node, bool force, const ObservedState& observed) {
+                      const std::string& node, bool force, bool group_quorum, const ObservedState& observed) {
   bool holds = std::any_of(replicas.begin(), replicas.end(),
                            [&](const ReplicaRecord& r) { return r.node_name == node && r.diskful; });
   if (!holds) {
@@ -46,6 +46,13 @@ Status checkPromotion(const VolumeRecord& volume, const std::vector<ReplicaRecor
                         (own != nullptr && !own->error.empty() ? " (" + own->error + ")" : std::string()));
   }
   if (force) return Status::ok();
+  if (!group_quorum) {
+    return conflict("promotion_unsafe",
+                    "the resource group '" + volume.group + "' has no quorum, so the controller cannot tell a dead "
+                    "primary from one cut off from the network that still acknowledges its local clients' "
+                    "writes (they would be missing here); make sure " + volume.primary_node +
+                    " is really down (powered off or fenced), then pass force to promote");
+  }
   std::string unsafe = missingEvidence(volume, node, observed);
   for (const auto& r : replicas) {
     if (r.node_name == node || r.node_name == volume.primary_node || !unsafe.empty()) continue;

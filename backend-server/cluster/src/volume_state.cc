@@ -21,8 +21,11 @@ void fromPrimaryView(const ReplicaReport& primary_report, const ReplicaReport& o
         rv.state =
             own.disk == nodeapi::DiskState::kInconsistent ? ReplicaState::kSyncing : ReplicaState::kCreating;
         break;
-      case nodeapi::PeerState::kDisconnected:
       case nodeapi::PeerState::kSplitBrain:
+        rv.state = ReplicaState::kSplitBrain;
+        rv.reason = "its copy holds writes the primary does not have; it is kept apart, untouched";
+        break;
+      case nodeapi::PeerState::kDisconnected:
         break;  // outdated, unless another entry for that node said more
     }
   }
@@ -43,7 +46,7 @@ VolumeView deriveVolumeView(const VolumeRecord& volume, const std::vector<const 
   }
 
   size_t creating = 0, up = 0, syncing = 0, bad = 0;
-  std::vector<std::string> problems;
+  std::vector<std::string> problems, diverged;
   for (const ReplicaRecord* record : replicas) {
     const ReplicaRecord& r = *record;
     ReplicaView rv;
@@ -81,6 +84,9 @@ VolumeView deriveVolumeView(const VolumeRecord& volume, const std::vector<const 
       case ReplicaState::kSyncing:
         ++syncing;
         break;
+      case ReplicaState::kSplitBrain:
+        diverged.push_back(rv.node);
+        [[fallthrough]];
       case ReplicaState::kOutdated:
       case ReplicaState::kOffline:
       case ReplicaState::kError:
@@ -91,7 +97,14 @@ VolumeView deriveVolumeView(const VolumeRecord& volume, const std::vector<const 
     }
     view.replicas.push_back(std::move(rv));
   }
-  if (up == replicas.size() && !replicas.empty()) {
+  if (!diverged.empty()) {
+    view.state = VolumeState::kSplitBrain;
+    std::string nodes;
+    for (const auto& n : diverged) nodes += (nodes.empty() ? "" : ", ") + n;
+    view.reason = "split brain: the copy on " + nodes + " diverged from the primary " + volume.primary_node +
+                  " (each took writes the other lacks; nothing is resynced over it); choose the data to keep "
+                  "with `tandem volume resolve " + volume.name + " --keep NODE`";
+  } else if (up == replicas.size() && !replicas.empty()) {
     view.state = VolumeState::kAvailable;
   } else if (creating > 0 && bad == 0 && syncing == 0) {
     view.state = VolumeState::kCreating;

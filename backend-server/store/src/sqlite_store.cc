@@ -51,6 +51,11 @@ const char* const kMigrations[] = {
     R"sql(
     ALTER TABLE resource_groups ADD COLUMN quorum INTEGER NOT NULL DEFAULT 0;
     )sql",
+    // 3 → 4: split-brain resolution: the generation of a replica's copy an operator chose to
+    // discard ('' for none; see ReplicaRecord::discard_generation).
+    R"sql(
+    ALTER TABLE replicas ADD COLUMN discard_generation TEXT NOT NULL DEFAULT '';
+    )sql",
     // Migration 6 (the lifecycle branch's number: 4 is split-brain resolution, 5 attachments; the
     // integrator renumbers at merge): snapshots (state 0 creating, 1 available, 2 error).
     R"sql(
@@ -331,6 +336,28 @@ class SqliteStore final : public Store {
     });
   }
 
+  Status resolveSplitBrain(const std::string& volume_uuid, const std::string& keep, uint64_t epoch,
+                           const std::map<std::string, std::string>& discard) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "UPDATE volumes SET primary_node = ?, epoch = ? WHERE uuid = ?")
+                          .bind(1, keep).bind(2, static_cast<int64_t>(epoch)).bind(3, volume_uuid)
+                          .run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
+      }
+      for (const auto& [node, generation] : discard) {
+        RETURN_IF_ERROR(Statement(db_, "UPDATE replicas SET discard_generation = ? WHERE volume_uuid = ? AND node_name = ?")
+                            .bind(1, generation).bind(2, volume_uuid).bind(3, node)
+                            .run());
+        if (sqlite3_changes(db_) == 0) {
+          return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " has no replica on node '" + node + "'")
+              .withReason("replica_not_found");
+        }
+      }
+      return bumpGeneration();
+    });
+  }
+
   Status setVolumeSize(const std::string& volume_uuid, uint64_t size_bytes) override {
     return transaction([&]() -> Status {
       RETURN_IF_ERROR(Statement(db_, "UPDATE volumes SET size_bytes = ? WHERE uuid = ?")
@@ -465,9 +492,10 @@ class SqliteStore final : public Store {
                        q.columnInt(4) != 0, splitNames(q.columnText(5)), splitNames(q.columnText(6)),
                        q.columnDouble(7), q.columnInt(8) != 0};
   }
-  static constexpr const char* kReplicaSelect = "SELECT volume_uuid, node_name, pool_name, diskful FROM replicas";
+  static constexpr const char* kReplicaSelect =
+      "SELECT volume_uuid, node_name, pool_name, diskful, discard_generation FROM replicas";
   static ReplicaRecord readReplica(const Statement& q) {
-    return ReplicaRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0};
+    return ReplicaRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0, q.columnText(4)};
   }
   static constexpr const char* kSnapshotSelect =
       "SELECT uuid, name, volume_uuid, size_bytes, created_at, state, message FROM snapshots";

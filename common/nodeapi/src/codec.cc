@@ -163,6 +163,8 @@ Result<DesiredReplica> readDesiredReplica(const rapidjson::Value& v, const std::
   d.thin = thin.value_or(true);
   d.quorum = quorum.value_or(false);
   d.primary = primary.value_or(false);
+  ASSIGN_OR_RETURN(auto discard, r.optionalString("discard_generation"));
+  d.discard_generation = discard.value_or("");
   ASSIGN_OR_RETURN(auto peers, r.optionalObjectArray("peers"));
   for (size_t j = 0; j < peers.size(); ++j) {
     ASSIGN_OR_RETURN(DesiredPeer p, readDesiredPeer(*peers[j], path + "peers[" + std::to_string(j) + "]."));
@@ -287,6 +289,7 @@ std::string encodeDesiredState(const DesiredState& s) {
     w.key("volume").beginObject().field("name", r.volume_name).field("uuid", r.volume_uuid);
     w.field("size_bytes", r.size_bytes).field("epoch", r.epoch).endObject();
     w.field("pool", r.pool).field("thin", r.thin).field("quorum", r.quorum).field("primary", r.primary);
+    if (!r.discard_generation.empty()) w.field("discard_generation", r.discard_generation);
     w.key("peers").beginArray();
     for (const auto& p : r.peers) {
       w.beginObject().field("node", p.node).field("host", p.host).field("port", uint64_t{p.port}).endObject();

@@ -43,6 +43,7 @@ replication::VolumeConfig engineConfig(const DesiredReplica& d) {
   config.primary = d.primary;
   config.epoch = d.epoch;
   config.quorum = d.quorum;
+  config.discard_generation = d.discard_generation;
   for (const auto& p : d.peers) config.peers.push_back({p.node, p.host, p.port});
   return config;
 }

@@ -80,6 +80,19 @@ TEST(ParseCommand, NodeDelete) {
   EXPECT_FALSE(commandOf({"node", "remove", "x"}).isOk());
 }
 
+// volume resolve NAME --keep N posts to the resolve route; --keep is required and must be a name.
+TEST(Command, VolumeResolvePostsTheCopyToKeep) {
+  auto c = commandOf({"volume", "resolve", "v1", "--keep", "n2"});
+  ASSERT_TRUE(c.isOk()) << c.status().message();
+  ApiCall call = apiCallFor(*c);
+  EXPECT_EQ(call.method, "POST");
+  EXPECT_EQ(call.target, "/v1/volumes/v1/resolve");
+  EXPECT_EQ(call.body, R"({"keep":"n2"})");
+  EXPECT_FALSE(commandOf({"volume", "resolve", "v1"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "resolve", "v1", "--keep", "bad name"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "resolve", "v1", "--keep", "n2", "--force"}).isOk());
+}
+
 // volume promote NAME --node N [--force] posts to the promote route.
 TEST(ParseCommand, VolumePromote) {
   auto c = commandOf({"volume", "promote", "v1", "--node", "n2", "--force"});

@@ -31,8 +31,8 @@ DeclaredState declared() {
   w.group = "gone";
   d.volumes = {v, w};
   d.replicas = replicasOf(v, {"n1", "n2"});
-  d.replicas.push_back(ReplicaRecord{w.uuid, "n2", "p", true});
-  d.replicas.push_back(ReplicaRecord{w.uuid, "n3", "p", false});  // diskless: not a peer
+  d.replicas.push_back(ReplicaRecord{w.uuid, "n2", "p", true, ""});
+  d.replicas.push_back(ReplicaRecord{w.uuid, "n3", "p", false, ""});  // diskless: not a peer
   return d;
 }
 
@@ -59,6 +59,18 @@ TEST(DesiredStateBuilder, HoldsTheNodesReplicasWithRolesAndPeers) {
   auto n3 = buildDesiredState("n3", declared());
   ASSERT_TRUE(n3.isOk());
   EXPECT_EQ(n3->replicas.size(), 1u);
+}
+
+// A replica an operator chose to discard (split-brain resolution) carries that generation to its
+// node, and only that replica does.
+TEST(DesiredStateBuilder, CarriesTheGenerationToDiscard) {
+  DeclaredState d = declared();
+  d.replicas[1].discard_generation = "00000000000000ab";  // v on n2
+  auto n2 = buildDesiredState("n2", d);
+  ASSERT_TRUE(n2.isOk()) << n2.status().toString();
+  EXPECT_EQ(n2->replicas[0].discard_generation, "00000000000000ab");
+  EXPECT_EQ(n2->replicas[1].discard_generation, "");
+  EXPECT_EQ(buildDesiredState("n1", d)->replicas[0].discard_generation, "");
 }
 
 // An unknown node has no desired state.

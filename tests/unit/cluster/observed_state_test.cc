@@ -56,8 +56,9 @@ TEST(ObservedState, IndexesReplicaReportsByNodeAndVolume) {
   EXPECT_NE(observed.replicaReport("n2", a.uuid), nullptr) << "other nodes are untouched";
 }
 
-// A registration brings the node online with its pools and keeps its replica reports.
-TEST(ObservedState, RegistrationSetsPoolsAndKeepsReplicas) {
+// A registration brings the node online with its pools and drops its replica reports: a
+// restarted node has exported nothing yet (an old report made a volume `available` too early).
+TEST(ObservedState, RegistrationSetsPoolsAndDropsReplicaReports) {
   ObservedState observed(kStart);
   VolumeRecord a = volume("a", "n1");
   report(observed, "n1", {replicaReport(a, DiskState::kUpToDate)});
@@ -66,7 +67,8 @@ TEST(ObservedState, RegistrationSetsPoolsAndKeepsReplicas) {
   EXPECT_TRUE(observed.online("n1"));
   ASSERT_EQ(observed.find("n1")->report.pools.size(), 1u);
   EXPECT_EQ(observed.find("n1")->report.pools[0].name, "fast");
-  EXPECT_NE(observed.replicaReport("n1", a.uuid), nullptr);
+  EXPECT_EQ(observed.replicaReport("n1", a.uuid), nullptr);
+  EXPECT_TRUE(observed.find("n1")->report.replicas.empty());
 }
 
 }  // namespace

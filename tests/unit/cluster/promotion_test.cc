@@ -11,7 +11,8 @@ using namespace fixtures;
 using nodeapi::DiskState;
 using nodeapi::PeerState;
 
-// Volume v: primary n1 (gone), secondaries n2 and n3.
+// Volume v: primary n1 (gone), secondaries n2 and n3, in a group with quorum unless a test says
+// otherwise.
 class PromotionTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -22,8 +23,10 @@ class PromotionTest : public ::testing::Test {
     report(observed_, "n3", {replicaReport(v_, DiskState::kUpToDate)});
   }
   Status check(const std::string& node, bool force = false) {
-    return checkPromotion(v_, replicas_, node, force, observed_);
+    return checkPromotion(v_, replicas_, node, force, quorum_, observed_);
   }
+
+  bool quorum_ = true;
 
   VolumeRecord v_ = volume("v", "n1");
   std::vector<ReplicaRecord> replicas_ = replicasOf(v_, {"n1", "n2", "n3"});
@@ -47,7 +50,7 @@ TEST_F(PromotionTest, NeedsTheOldPrimaryGoneAndTheTargetOnline) {
   EXPECT_EQ(check("n2").reason(), "primary_online");
   EXPECT_EQ(check("n2", /*force=*/true).reason(), "primary_online") << "force does not override it";
   ObservedState fresh(kStart);
-  EXPECT_EQ(checkPromotion(v_, replicas_, "n2", false, fresh).reason(), "node_offline");
+  EXPECT_EQ(checkPromotion(v_, replicas_, "n2", false, true, fresh).reason(), "node_offline");
 }
 
 // A copy that is not up to date is never promoted, not even with force.
@@ -78,8 +81,23 @@ TEST_F(PromotionTest, UnsafeWithoutEvidenceUnlessForced) {
   EXPECT_NE(s.message().find("the copies diverged"), std::string::npos) << s.message();
   ObservedState no_history(kStart);
   report(no_history, "n2", {replicaReport(v_, DiskState::kUpToDate)});
-  s = checkPromotion(v_, replicas_, "n2", false, no_history);
+  s = checkPromotion(v_, replicas_, "n2", false, true, no_history);
   EXPECT_NE(s.message().find("no report from the old primary"), std::string::npos) << s.message();
+}
+
+// Without quorum a cut-off primary still acknowledges its local clients' writes, and the controller
+// cannot tell it from a dead one: even with full evidence, only force promotes (issue 8, hole 6).
+TEST_F(PromotionTest, WithoutQuorumOnlyForcePromotes) {
+  quorum_ = false;
+  Status s = check("n2");
+  EXPECT_EQ(s.code(), ErrorCode::kConflict);
+  EXPECT_EQ(s.reason(), "promotion_unsafe");
+  EXPECT_NE(s.message().find("has no quorum"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("cut off"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("make sure n1 is really down"), std::string::npos) << s.message();
+  EXPECT_TRUE(check("n2", /*force=*/true).isOk());
+  EXPECT_TRUE(check("n1").isOk()) << "the current primary stays idempotent";
+  EXPECT_EQ(check("n9").reason(), "replica_not_found");
 }
 
 }  // namespace

@@ -82,14 +82,21 @@ TEST_F(VolumeStateTest, DegradedNamesEachBadReplica) {
   EXPECT_EQ(view.reason, "n2: outdated; n3: error (pool full); n4: offline (node n4 is offline)");
 }
 
-// A peer in split brain (its copy has writes the primary lacks) is not up to date: degraded.
-TEST_F(VolumeStateTest, SplitBrainPeerIsOutdated) {
+// A peer in split brain (its copy has writes the primary lacks) makes the volume split_brain,
+// whatever the other replicas are, with a reason naming the copy and the way out.
+TEST_F(VolumeStateTest, SplitBrainPeerMakesTheVolumeSplitBrain) {
   report(observed_, "n1",
          {replicaReport(volume_, DiskState::kUpToDate, {peer("n2", PeerState::kSplitBrain)})});
   report(observed_, "n2", {replicaReport(volume_, DiskState::kUpToDate)});
   VolumeView view = derive();
-  EXPECT_EQ(view.replicas[1].state, ReplicaState::kOutdated);
-  EXPECT_EQ(view.state, VolumeState::kDegraded);
+  EXPECT_EQ(view.replicas[1].state, ReplicaState::kSplitBrain);
+  EXPECT_NE(view.replicas[1].reason.find("writes the primary does not have"), std::string::npos);
+  EXPECT_EQ(view.state, VolumeState::kSplitBrain);
+  EXPECT_NE(view.reason.find("the copy on n2 diverged from the primary n1"), std::string::npos) << view.reason;
+  EXPECT_NE(view.reason.find("tandem volume resolve " + volume_.name + " --keep NODE"), std::string::npos)
+      << view.reason;
+  EXPECT_EQ(name(view.state), "split_brain");
+  EXPECT_EQ(name(view.replicas[1].state), "split_brain");
 }
 
 // Without the primary's view a secondary is outdated (or syncing if inconsistent), with the reason.

@@ -102,8 +102,9 @@ class ApiRouterTest : public ::testing::Test {
     ASSERT_TRUE(r && r->status == 204) << (r ? r->body : "no response");
   }
 
-  void makeGroup(const std::string& name, int replicas) {
-    auto r = call("POST", "/v1/resource-groups", R"({"name":")" + name + R"(","replicas":)" + std::to_string(replicas) + "}");
+  void makeGroup(const std::string& name, int replicas, const std::string& quorum = "off") {
+    auto r = call("POST", "/v1/resource-groups", R"({"name":")" + name + R"(","replicas":)" +
+                                                      std::to_string(replicas) + R"(,"quorum":")" + quorum + "\"}");
     ASSERT_TRUE(r && r->status == 201) << r->body;
   }
 
@@ -476,13 +477,14 @@ TEST_F(ApiRouterTest, CreateRightAfterRestartAsksToRetry) {
 }
 
 // Promotion: only when the primary's node is gone, only to an up-to-date replica, and without
-// force only when the old primary last counted it up to date and no reporting copy diverged.
+// force only in a group with quorum, when the old primary last counted it up to date and no
+// reporting copy diverged.
 TEST_F(ApiRouterTest, PromotionReplacesAGonePrimarySafely) {
   std::map<std::string, std::string> tokens;
   for (auto [name, free] : std::vector<std::pair<std::string, uint64_t>>{{"n1", 90}, {"n2", 80}, {"n3", 70}, {"n4", 10}}) {
     tokens[name] = registerNode(name, free);
   }
-  makeGroup("triple", 3);
+  makeGroup("triple", 3, "majority");
   auto created = call("POST", "/v1/volumes", R"({"name":"v","size_gib":1,"resource_group":"triple"})");
   std::string uuid = (*json::parseObject(created->body))["uuid"].GetString();
   auto secondary = [&](const std::string& generation, const std::string& disk = "up_to_date") {
@@ -539,7 +541,7 @@ TEST_F(ApiRouterTest, PromotionWithoutEvidenceNeedsForce) {
   for (auto [name, free] : std::vector<std::pair<std::string, uint64_t>>{{"n1", 90}, {"n2", 80}}) {
     tokens[name] = registerNode(name, free);
   }
-  makeGroup("pair", 2);
+  makeGroup("pair", 2, "majority");
   auto created = call("POST", "/v1/volumes", R"({"name":"v","size_gib":1,"resource_group":"pair"})");
   std::string uuid = (*json::parseObject(created->body))["uuid"].GetString();
   useClusterOptions({std::chrono::seconds(6), std::chrono::seconds(0)});  // restarted: nothing observed

@@ -173,6 +173,8 @@ TEST(ApiRoutes, ScopeRules) {
       {&kService, "DELETE", "/v1/volumes/v", true},
       {&kService, "POST", "/v1/volumes/v/promote", false},
       {&kService, "GET", "/v1/volumes/v/promote", false},
+      {&kService, "POST", "/v1/volumes/v/resolve", false},  // choosing whose writes survive: admin
+      {&kAdmin, "POST", "/v1/volumes/v/resolve", true},
       {&kService, "GET", "/v1/storage-pools", true},
       {&kService, "GET", "/v1/resource-groups/g", true},
       {&kService, "POST", "/v1/resource-groups", false},

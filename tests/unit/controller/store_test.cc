@@ -1,6 +1,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <map>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -77,7 +78,8 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
   ASSERT_EQ(sqlite3_open((dir_ + "/state.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
                          "ALTER TABLE nodes DROP COLUMN labels; ALTER TABLE resource_groups DROP COLUMN overprovision;"
-                         "ALTER TABLE resource_groups DROP COLUMN quorum; DROP TABLE snapshots;"
+                         "ALTER TABLE resource_groups DROP COLUMN quorum;"
+                         "ALTER TABLE replicas DROP COLUMN discard_generation; DROP TABLE snapshots;"
                          "ALTER TABLE volumes DROP COLUMN source_snapshot; ALTER TABLE volumes DROP COLUMN revert_snapshot;"
                          "ALTER TABLE volumes DROP COLUMN revert_id;"
                          "UPDATE schema_version SET version = 1;",
@@ -163,6 +165,40 @@ TEST_F(StoreTest, ReplaceReplicaIsAtomic) {
 }
 
 // Every change of desired state bumps the generation; reads do not.
+// Split-brain resolution is one transaction: primary, epoch and the copies to discard change
+// together (and survive a reopen), or nothing does.
+TEST_F(StoreTest, ResolveSplitBrainIsAtomic) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store->createGroup({"gu", "g", 3, "native", true, {}, {}}).isOk());
+    ASSERT_TRUE(store->createVolume({"vu", "v", 4096, "g", "n2", 2, 0},
+                                    {{"vu", "n1", "p", true}, {"vu", "n2", "p", true}, {"vu", "n3", "p", true}})
+                    .isOk());
+    uint64_t gen = *store->generation();
+    Status missing = store->resolveSplitBrain("vu", "n1", 3, {{"n2", "00000000000000bb"}, {"n9", "x"}});
+    EXPECT_EQ(missing.code(), ErrorCode::kNotFound);
+    EXPECT_EQ(missing.reason(), "replica_not_found");
+    EXPECT_EQ(store->getVolume("v")->primary_node, "n2") << "nothing changed";
+    EXPECT_EQ(*store->generation(), gen);
+    auto before = store->listReplicasOf("vu");
+    ASSERT_TRUE(before.isOk());
+    for (const auto& r : *before) EXPECT_EQ(r.discard_generation, "") << r.node_name;
+    ASSERT_TRUE(store->resolveSplitBrain("vu", "n1", 3, {{"n2", "00000000000000bb"}, {"n3", "00000000000000cc"}})
+                    .isOk());
+    EXPECT_GT(*store->generation(), gen);
+    EXPECT_EQ(store->resolveSplitBrain("nope", "n1", 3, {}).reason(), "volume_not_found");
+  }
+  auto store = open();
+  EXPECT_EQ(store->getVolume("v")->primary_node, "n1");
+  EXPECT_EQ(store->getVolume("v")->epoch, 3u);
+  std::map<std::string, std::string> discard;
+  auto after = store->listReplicasOf("vu");
+  ASSERT_TRUE(after.isOk());
+  for (const auto& r : *after) discard[r.node_name] = r.discard_generation;
+  EXPECT_EQ(discard, (std::map<std::string, std::string>{
+                         {"n1", ""}, {"n2", "00000000000000bb"}, {"n3", "00000000000000cc"}}));
+}
+
 TEST_F(StoreTest, ChangesBumpGeneration) {
   auto store = open();
   uint64_t g0 = *store->generation();

@@ -57,7 +57,8 @@ DesiredState desiredState() {
                                       "snap-z",
                                       true,
                                       "snap-a",
-                                      "revert-1"});
+                                      "revert-1",
+                                      "0123456789abcdef"});
   s.replicas.push_back(
       DesiredReplica{"w", "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", 8192, 1, "p", true, false, false, {}, {}, {}});
   return s;
@@ -95,6 +96,9 @@ TEST(NodeApiCodec, WireFormIsTheDocumentedOne) {
   EXPECT_NE(desired.find(R"("volume":{"name":"v","uuid":")"), std::string::npos) << desired;
   EXPECT_NE(desired.find(R"("peers":[{"node":"n2","host":"127.0.0.1","port":7000})"), std::string::npos)
       << desired;
+  EXPECT_NE(desired.find(R"("discard_generation":"0123456789abcdef")"), std::string::npos) << desired;
+  EXPECT_EQ(desired.rfind("discard_generation"), desired.find("discard_generation"))
+      << "only a replica with something to discard carries the field: " << desired;
   std::string status = encodeStatusReport(statusReport());
   EXPECT_NE(status.find(R"("disk":"up_to_date")"), std::string::npos) << status;
   EXPECT_NE(status.find(R"("state":"syncing")"), std::string::npos) << status;
@@ -115,6 +119,7 @@ TEST(NodeApiCodec, DefaultsOfOptionalFields) {
   EXPECT_TRUE(d->replicas[0].thin);
   EXPECT_FALSE(d->replicas[0].quorum);
   EXPECT_FALSE(d->replicas[0].primary);
+  EXPECT_EQ(d->replicas[0].discard_generation, "");
   auto tolerant = decodeDesiredState(R"({"generation":1,"cluster_id":"c","node":"n","future":true})");
   EXPECT_TRUE(tolerant.isOk()) << "the node tolerates fields added by a newer controller";
 }

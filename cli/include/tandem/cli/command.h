@@ -31,6 +31,7 @@ enum class CommandKind {
   kSnapshotList,
   kSnapshotDelete,
   kSnapshotRevert,
+  kVolumeResolve,
   kVersion,
 };
 
@@ -48,7 +49,7 @@ struct Command {
   std::string quorum;                  // group create --quorum off|majority (empty: the default)
   uint64_t size_bytes = 0;     // volume create, volume grow
   std::string group;           // volume create
-  std::string node;            // volume promote --node
+  std::string node;            // volume promote --node, volume resolve --keep
   bool force = false;          // volume promote --force
 };
 

@@ -127,9 +127,12 @@ class ClusterService {
   Result<VolumeView> updateVolume(const std::string& name, const UpdateVolumeRequest& request);
   // Makes the replica on `node` the volume's primary, with a new writer epoch, when the primary's
   // node is gone (see docs/architecture.md, "Promotion"). Without `force` it also requires that
-  // the old primary's last report counted that replica up to date and that every reporting
-  // replica has its generation. Idempotent for the current primary.
+  // the volume's group has quorum, that the old primary's last report counted that replica up to
+  // date and that every reporting replica has its generation. Idempotent for the current primary.
   Result<VolumeView> promoteVolume(const std::string& name, const std::string& node, bool force);
+  // Resolves a split brain by keeping the copy on `keep` (split_brain.h): it becomes or stays the
+  // primary and every other reported copy is discarded and fully resynced from it.
+  Result<VolumeView> resolveSplitBrain(const std::string& name, const std::string& keep);
 
   Result<DesiredState> desiredState(const std::string& node);
   // Replicas moved by self-healing since this service started.

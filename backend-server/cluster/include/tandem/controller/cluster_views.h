@@ -54,6 +54,7 @@ enum class ReplicaState {
   kOutdated,  // may miss writes
   kOffline,   // its node is offline
   kError,     // its node failed to make it real (reason says why)
+  kSplitBrain,  // its copy holds writes the primary does not have: kept apart until resolved
 };
 
 // A volume's state, derived from its replicas' states.
@@ -62,6 +63,7 @@ enum class VolumeState {
   kAvailable,  // every replica up to date
   kResyncing,  // some replicas syncing, none bad
   kDegraded,   // some replica offline, outdated or in error (reason names each)
+  kSplitBrain,  // some copy diverged from the primary's: an operator must resolve (reason says how)
 };
 
 // The API's (snake_case) names: "up_to_date", "available"...

@@ -31,8 +31,9 @@ class ObservedState {
   ObservedState(const ObservedState&) = delete;  // holds pointers into itself
   ObservedState& operator=(const ObservedState&) = delete;
 
-  // A registration: the node is online now, with the pools it registered with (its last
-  // replica reports are kept).
+  // A registration: the node is online now, with the pools it registered with. Its last replica
+  // reports are dropped: a registering node (re)starts and has made nothing real yet, so what it
+  // reported before must not keep a volume `available` until it reports again.
   void registered(const std::string& node, std::vector<PoolReport> pools, TimePoint now,
                   int64_t wall_seconds);
   // A heartbeat: the node is online now and `report` replaces its last one. True when the node

@@ -9,7 +9,9 @@
 // primary's view it is syncing (inconsistent disk) or outdated, with the reason. The volume is
 // available when every replica is up to date; creating when some are creating and none is
 // syncing or bad; resyncing when some are syncing and none is bad; else degraded, with a reason
-// naming each bad replica.
+// naming each bad replica — except that a volume with a replica the primary reports as split brain
+// (its copy diverged: it took writes the primary lacks) is split_brain, whatever the others are,
+// with a reason naming those replicas and the command that resolves it.
 #pragma once
 
 #include <vector>

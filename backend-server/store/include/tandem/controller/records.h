@@ -81,6 +81,11 @@ struct ReplicaRecord {
   std::string node_name;
   std::string pool_name;
   bool diskful = true;
+  // Split-brain resolution: the generation of this replica's copy that an operator chose to
+  // discard (`tandem volume resolve --keep` another node). The node's engine lets a primary
+  // whose history diverged from that exact generation fully resync it; it has no effect once the
+  // copy's generation has changed. Empty: never discard.
+  std::string discard_generation{};
 };
 
 }  // namespace tandem::controller

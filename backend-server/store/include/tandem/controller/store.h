@@ -7,6 +7,7 @@
 // Thread-safety: implementations are thread-safe (internally serialised).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,6 +69,11 @@ class Store {
   virtual Status setSnapshotState(const std::string& uuid, SnapshotState state, const std::string& message) = 0;
   // kNotFound (snapshot_not_found). Bumps the generation.
   virtual Status deleteSnapshot(const std::string& name) = 0;
+  // Split-brain resolution, atomically: makes `keep` the volume's primary at writer epoch `epoch`
+  // and sets, for each (node -> generation) of `discard`, that replica's discard_generation.
+  // kNotFound (volume_not_found, replica_not_found). Bumps the generation.
+  virtual Status resolveSplitBrain(const std::string& volume_uuid, const std::string& keep, uint64_t epoch,
+                                   const std::map<std::string, std::string>& discard) = 0;
   // Moves the volume's replica from `from_node` to `replacement` (same volume uuid), atomically.
   // kNotFound when the volume has no replica on `from_node`; kAlreadyExists when it already has
   // one on the replacement's node. Bumps the generation.

@@ -105,6 +105,9 @@ struct DesiredReplica {
   // `revert_id`; the other replicas are then fully synced from it.
   std::string revert_snapshot{};
   std::string revert_id{};
+  // Split-brain resolution: the generation of this node's copy that an operator chose to
+  // discard (empty: none). The engine lets a diverged primary fully resync exactly that copy.
+  std::string discard_generation{};
   bool operator==(const DesiredReplica&) const = default;
 };
 
