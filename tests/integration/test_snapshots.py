@@ -5,9 +5,8 @@ cascade, and deleting a snapshot removes every copy."""
 
 import filecmp
 import os
-import threading
 
-from clusterfixture import ApiError, ClusterTestCase, run, wait_for
+from clusterfixture import ApiError, ClusterTestCase, wait_for
 
 MiB = 1 << 20
 
@@ -26,22 +25,9 @@ class SnapshotTest(ClusterTestCase):
         uri = vol["nbd_uri"]
         self.qemu_io(uri, "write -P 0x11 0 32M", cache="writeback")
         self.qemu_io(uri, "flush", cache="writeback")
-        acknowledged, errors, stop = [], [], threading.Event()
-
-        def writer():  # 1 MiB FUA writes over the whole volume until told to stop
-            i = 0
-            while not stop.is_set():
-                offset, pattern = (i * 7 % 32) * MiB, 0x40 + i % 64
-                p = run("qemu-io", "-f", "raw", "-t", "none", "-c", f"write -P {pattern} {offset} 1M", uri,
-                        check=False)
-                if p.returncode != 0 or "failed" in p.stdout + p.stderr:
-                    errors.append(p.stdout + p.stderr)
-                    return
-                acknowledged.append((offset, pattern))
-                i += 1
-
-        t = threading.Thread(target=writer)
-        t.start()
+        # 1 MiB FUA writes over the whole volume until told to stop.
+        writer = self.FuaWriter(uri, lambda i: (i * 7 % 32) * MiB, lambda i: 0x40 + i % 64)
+        acknowledged, errors = writer.acknowledged, writer.errors
         try:
             wait_for("writes before the snapshot", lambda: len(acknowledged) >= 5 or errors, 60)
             before = list(acknowledged)
@@ -54,8 +40,7 @@ class SnapshotTest(ClusterTestCase):
             count = len(acknowledged)
             wait_for("writes after the snapshot", lambda: len(acknowledged) >= count + 3 or errors, 60)
         finally:
-            stop.set()
-            t.join()
+            writer.stop()
         self.assertEqual(errors, [])
         snap = wait_for("every copy reported", lambda: (lambda s: s if len(s["copies"]) == 3 else None)(
             self.cluster.api.get("/v1/volumes/snapped/snapshots/snap-1")), 30)

@@ -4,7 +4,6 @@ reconnects sees the new size, and the replicas end byte-identical. Bad sizes cha
 
 import os
 import re
-import threading
 
 from clusterfixture import ApiError, ClusterTestCase, run, wait_for
 
@@ -25,22 +24,9 @@ class VolumeGrowTest(ClusterTestCase):
         self.qemu_io(uri, "write -P 0x11 0 64M", cache="writeback")
         self.qemu_io(uri, "flush", cache="writeback")
 
-        acknowledged, errors, stop = [], [], threading.Event()
-
-        def writer():  # 1 MiB FUA writes inside the first 32 MiB until told to stop
-            i = 0
-            while not stop.is_set():
-                offset, pattern = (i * 5 % 32) * MiB, 0x40 + i % 64
-                p = run("qemu-io", "-f", "raw", "-t", "none", "-c", f"write -P {pattern} {offset} 1M", uri,
-                        check=False)
-                if p.returncode != 0 or "failed" in p.stdout + p.stderr:
-                    errors.append(p.stdout + p.stderr)
-                    return
-                acknowledged.append((offset, pattern))
-                i += 1
-
-        t = threading.Thread(target=writer)
-        t.start()
+        # 1 MiB FUA writes inside the first 32 MiB until told to stop.
+        writer = self.FuaWriter(uri, lambda i: (i * 5 % 32) * MiB, lambda i: 0x40 + i % 64)
+        acknowledged, errors = writer.acknowledged, writer.errors
         try:
             wait_for("a first write", lambda: acknowledged or errors, 60)
             status, grown = self.cluster.api.call("PATCH", "/v1/volumes/growing", {"size_bytes": 128 * MiB})
@@ -55,8 +41,7 @@ class VolumeGrowTest(ClusterTestCase):
             wait_for("writes after the grow", lambda: len(acknowledged) >= writes_at_grow + 3 or errors, 60)
             self.qemu_io(uri, "write -P 0x22 100M 1M")
         finally:
-            stop.set()
-            t.join()
+            writer.stop()
         self.assertEqual(errors, [])
 
         last = {}
