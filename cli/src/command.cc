@@ -132,6 +132,15 @@ Result<Command> parseGroup(const ParsedArgs& args) {
   return usage("usage: tandem group create|list|show|delete ...");
 }
 
+// The --size option as bytes; a usage error (`missing` when it is absent) otherwise.
+Result<uint64_t> sizeOption(const ParsedArgs& args, const std::string& missing) {
+  auto size = args.options.find("size");
+  if (size == args.options.end()) return usage(missing);
+  auto bytes = parseSize(size->second);
+  if (!bytes.isOk()) return usage(bytes.status().message());
+  return *bytes;
+}
+
 Result<Command> parseVolume(const ParsedArgs& args) {
   const std::string verb = args.words.size() > 1 ? args.words[1] : "";
   Command cmd;
@@ -155,11 +164,7 @@ Result<Command> parseVolume(const ParsedArgs& args) {
     RETURN_IF_ERROR(checkName("volume", args.words[2]));
     cmd.kind = CommandKind::kVolumeCreate;
     cmd.name = args.words[2];
-    auto size = args.options.find("size");
-    if (size == args.options.end()) return usage("volume create needs --size SIZE (e.g. 10GiB)");
-    auto bytes = parseSize(size->second);
-    if (!bytes.isOk()) return usage(bytes.status().message());
-    cmd.size_bytes = *bytes;
+    ASSIGN_OR_RETURN(cmd.size_bytes, sizeOption(args, "volume create needs --size SIZE (e.g. 10GiB)"));
     auto group = args.options.find("group");
     if (group == args.options.end()) return usage("volume create needs --group GROUP");
     RETURN_IF_ERROR(checkName("group", group->second));
@@ -199,11 +204,7 @@ Result<Command> parseVolume(const ParsedArgs& args) {
     RETURN_IF_ERROR(checkName("volume", args.words[2]));
     cmd.kind = CommandKind::kVolumeGrow;
     cmd.name = args.words[2];
-    auto size = args.options.find("size");
-    if (size == args.options.end()) return usage("volume grow needs --size SIZE (the new size, e.g. 20GiB)");
-    auto bytes = parseSize(size->second);
-    if (!bytes.isOk()) return usage(bytes.status().message());
-    cmd.size_bytes = *bytes;
+    ASSIGN_OR_RETURN(cmd.size_bytes, sizeOption(args, "volume grow needs --size SIZE (the new size, e.g. 20GiB)"));
     return cmd;
   }
   if (verb == "clone") {
@@ -221,9 +222,7 @@ Result<Command> parseVolume(const ParsedArgs& args) {
     RETURN_IF_ERROR(checkName("volume", cmd.source));
     RETURN_IF_ERROR(checkName("snapshot", cmd.snapshot));
     RETURN_IF_ERROR(checkName("group", cmd.group));
-    auto bytes = parseSize(args.options.at("size"));
-    if (!bytes.isOk()) return usage(bytes.status().message());
-    cmd.size_bytes = *bytes;
+    ASSIGN_OR_RETURN(cmd.size_bytes, sizeOption(args, "volume clone needs --size SIZE"));
     return cmd;
   }
   return usage("usage: tandem volume create|list|show|delete|promote|resolve|grow|clone ...");
