@@ -7,8 +7,8 @@ namespace tandem::cli {
 namespace {
 
 const std::set<std::string, std::less<>> kCommandValueOptions = {
-    "replicas", "engine", "size", "group", "pools", "spread-by", "overprovision", "node", "quorum", "keep",
-    "host", "mode"};
+    "replicas", "engine", "size", "group", "pools", "spread-by", "overprovision", "node", "quorum", "keep", "from",
+    "snapshot", "host", "mode"};
 const std::set<std::string, std::less<>> kCommandFlagOptions = {"thin", "thick", "force", "multiattach"};
 
 }  // namespace

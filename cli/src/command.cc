@@ -133,6 +133,15 @@ Result<Command> parseGroup(const ParsedArgs& args) {
   return usage("usage: tandem group create|list|show|delete ...");
 }
 
+// The --size option as bytes; a usage error (`missing` when it is absent) otherwise.
+Result<uint64_t> sizeOption(const ParsedArgs& args, const std::string& missing) {
+  auto size = args.options.find("size");
+  if (size == args.options.end()) return usage(missing);
+  auto bytes = parseSize(size->second);
+  if (!bytes.isOk()) return usage(bytes.status().message());
+  return *bytes;
+}
+
 Result<Command> parseVolume(const ParsedArgs& args) {
   const std::string verb = args.words.size() > 1 ? args.words[1] : "";
   Command cmd;
@@ -156,11 +165,7 @@ Result<Command> parseVolume(const ParsedArgs& args) {
     RETURN_IF_ERROR(checkName("volume", args.words[2]));
     cmd.kind = CommandKind::kVolumeCreate;
     cmd.name = args.words[2];
-    auto size = args.options.find("size");
-    if (size == args.options.end()) return usage("volume create needs --size SIZE (e.g. 10GiB)");
-    auto bytes = parseSize(size->second);
-    if (!bytes.isOk()) return usage(bytes.status().message());
-    cmd.size_bytes = *bytes;
+    ASSIGN_OR_RETURN(cmd.size_bytes, sizeOption(args, "volume create needs --size SIZE (e.g. 10GiB)"));
     auto group = args.options.find("group");
     if (group == args.options.end()) return usage("volume create needs --group GROUP");
     RETURN_IF_ERROR(checkName("group", group->second));
@@ -224,7 +229,61 @@ Result<Command> parseVolume(const ParsedArgs& args) {
     cmd.node = keep->second;
     return cmd;
   }
-  return usage("usage: tandem volume create|list|show|delete|promote|resolve|attach|detach|attachments ...");
+  if (verb == "grow") {
+    RETURN_IF_ERROR(checkArity(args, 3, "volume grow", " NAME --size SIZE"));
+    RETURN_IF_ERROR(checkOptions(args, "volume grow", {"size"}));
+    RETURN_IF_ERROR(checkName("volume", args.words[2]));
+    cmd.kind = CommandKind::kVolumeGrow;
+    cmd.name = args.words[2];
+    ASSIGN_OR_RETURN(cmd.size_bytes, sizeOption(args, "volume grow needs --size SIZE (the new size, e.g. 20GiB)"));
+    return cmd;
+  }
+  if (verb == "clone") {
+    RETURN_IF_ERROR(checkArity(args, 3, "volume clone", " NAME --from VOLUME --snapshot SNAPSHOT --size SIZE --group GROUP"));
+    RETURN_IF_ERROR(checkOptions(args, "volume clone", {"from", "snapshot", "size", "group"}));
+    RETURN_IF_ERROR(checkName("volume", args.words[2]));
+    cmd.kind = CommandKind::kVolumeClone;
+    cmd.name = args.words[2];
+    for (const char* needed : {"from", "snapshot", "size", "group"}) {
+      if (!args.options.count(needed)) return usage(std::string("volume clone needs --") + needed);
+    }
+    cmd.source = args.options.at("from");
+    cmd.snapshot = args.options.at("snapshot");
+    cmd.group = args.options.at("group");
+    RETURN_IF_ERROR(checkName("volume", cmd.source));
+    RETURN_IF_ERROR(checkName("snapshot", cmd.snapshot));
+    RETURN_IF_ERROR(checkName("group", cmd.group));
+    ASSIGN_OR_RETURN(cmd.size_bytes, sizeOption(args, "volume clone needs --size SIZE"));
+    return cmd;
+  }
+  return usage("usage: tandem volume create|list|show|delete|promote|resolve|grow|clone|attach|detach|attachments ...");
+}
+
+// snapshot create|delete|revert VOLUME SNAPSHOT, snapshot list VOLUME.
+Result<Command> parseSnapshot(const ParsedArgs& args) {
+  const std::string verb = args.words.size() > 1 ? args.words[1] : "";
+  Command cmd;
+  if (verb == "list") {
+    RETURN_IF_ERROR(checkArity(args, 3, "snapshot list", " VOLUME"));
+    RETURN_IF_ERROR(checkOptions(args, "snapshot list", {}));
+    RETURN_IF_ERROR(checkName("volume", args.words[2]));
+    cmd.kind = CommandKind::kSnapshotList;
+    cmd.name = args.words[2];
+    return cmd;
+  }
+  if (verb == "create" || verb == "delete" || verb == "revert") {
+    RETURN_IF_ERROR(checkArity(args, 4, "snapshot " + verb, " VOLUME SNAPSHOT"));
+    RETURN_IF_ERROR(checkOptions(args, "snapshot " + verb, {}));
+    RETURN_IF_ERROR(checkName("volume", args.words[2]));
+    RETURN_IF_ERROR(checkName("snapshot", args.words[3]));
+    cmd.kind = verb == "create"   ? CommandKind::kSnapshotCreate
+               : verb == "delete" ? CommandKind::kSnapshotDelete
+                                  : CommandKind::kSnapshotRevert;
+    cmd.name = args.words[2];
+    cmd.snapshot = args.words[3];
+    return cmd;
+  }
+  return usage("usage: tandem snapshot create|list|delete|revert ...");
 }
 
 Result<Command> parseListOnly(const ParsedArgs& args, CommandKind kind) {
@@ -254,6 +313,7 @@ Result<Command> parseCommand(const ParsedArgs& args) {
   if (noun == "pool") return parseListOnly(args, CommandKind::kPoolList);
   if (noun == "group") return parseGroup(args);
   if (noun == "volume") return parseVolume(args);
+  if (noun == "snapshot") return parseSnapshot(args);
   if (noun == "version") {
     RETURN_IF_ERROR(checkArity(args, 1, "version", ""));
     RETURN_IF_ERROR(checkOptions(args, "version", {}));
@@ -331,6 +391,40 @@ ApiCall apiCallFor(const Command& cmd) {
       json.Bool(cmd.force);
       json.EndObject();
       return {"POST", volume_path + "/promote", buffer.GetString()};
+    case CommandKind::kVolumeGrow:
+      json.StartObject();
+      json.Key("size_bytes");
+      json.Uint64(cmd.size_bytes);
+      json.EndObject();
+      return {"PATCH", volume_path, buffer.GetString()};
+    case CommandKind::kVolumeClone:
+      json.StartObject();
+      json.Key("name");
+      json.String(cmd.name);
+      json.Key("size_bytes");
+      json.Uint64(cmd.size_bytes);
+      json.Key("resource_group");
+      json.String(cmd.group);
+      json.Key("source");
+      json.StartObject();
+      json.Key("volume");
+      json.String(cmd.source);
+      json.Key("snapshot");
+      json.String(cmd.snapshot);
+      json.EndObject();
+      json.EndObject();
+      return {"POST", "/v1/volumes", buffer.GetString()};
+    case CommandKind::kSnapshotList: return {"GET", volume_path + "/snapshots", ""};
+    case CommandKind::kSnapshotRevert:
+      return {"POST", volume_path + "/snapshots/" + http::percentEncode(cmd.snapshot) + "/revert", "{}"};
+    case CommandKind::kSnapshotDelete:
+      return {"DELETE", volume_path + "/snapshots/" + http::percentEncode(cmd.snapshot), ""};
+    case CommandKind::kSnapshotCreate:
+      json.StartObject();
+      json.Key("name");
+      json.String(cmd.snapshot);
+      json.EndObject();
+      return {"POST", volume_path + "/snapshots", buffer.GetString()};
     case CommandKind::kVolumeAttach:
       json.StartObject();
       json.Key("host");
@@ -370,8 +464,14 @@ std::string usageText() {
          "  volume list | volume show NAME | volume delete NAME\n"
          "  volume promote NAME --node NODE [--force]   (when the primary's node is gone)\n"
          "  volume attach NAME --host HOST [--mode block|nbd]   (block: /dev/tandem/NAME on HOST)\n"
-         "  volume detach NAME --host HOST [--force]   (force: forget an offline host's attachment)\n"
+         "  volume detach NAME --host HOST [--force]   (force: also when open, or host offline)\n"
          "  volume attachments NAME\n"
+         "  volume grow NAME --size SIZE   (online; the new size, never smaller)\n"
+         "  volume clone NAME --from VOLUME --snapshot SNAPSHOT --size SIZE --group GROUP\n"
+         "               (a new volume with the snapshot's data; SIZE at least the snapshot's)\n"
+         "  snapshot create VOLUME SNAPSHOT   (crash-consistent, on every up-to-date replica)\n"
+         "  snapshot list VOLUME | snapshot delete VOLUME SNAPSHOT\n"
+         "  snapshot revert VOLUME SNAPSHOT   (the volume returns to it; not while attached)\n"
          "  volume resolve NAME --keep NODE   (split brain: keep NODE's data, resync the others)\n"
          "  version\n"
          "\n"

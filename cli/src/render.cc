@@ -175,6 +175,37 @@ std::string renderVolumes(const Value& volumes) {
   return t.rowCount() == 0 ? "no volumes\n" : t.render();
 }
 
+std::string copiesOf(const Value& s) {
+  const Value* copies = member(s, "copies");
+  std::string out;
+  if (copies && copies->IsArray()) {
+    for (const auto& c : copies->GetArray()) {
+      if (c.IsString()) out += (out.empty() ? "" : ",") + std::string(c.GetString());
+    }
+  }
+  return out.empty() ? kMissing : out;
+}
+
+std::string renderSnapshots(const Value& snapshots) {
+  Table t({"NAME", "VOLUME", "SIZE", "STATE", "CREATED", "COPIES"});
+  t.alignRight(2);
+  for (const auto& s : snapshots.GetArray()) {
+    t.addRow({text(s, "name"), text(s, "volume"), size(s, "size_bytes"), stateWithReason(s), text(s, "created_at"),
+              copiesOf(s)});
+  }
+  return t.rowCount() == 0 ? "no snapshots\n" : t.render();
+}
+
+std::string renderSnapshot(const Value& s) {
+  return keyValues({{"Name", text(s, "name")},
+                    {"UUID", text(s, "uuid")},
+                    {"Volume", text(s, "volume")},
+                    {"Size", size(s, "size_bytes")},
+                    {"State", stateWithReason(s)},
+                    {"Created", text(s, "created_at")},
+                    {"Copies", copiesOf(s)}});
+}
+
 std::string renderVolume(const Value& v) {
   std::vector<std::pair<std::string, std::string>> fields = {
       {"Name", text(v, "name")},
@@ -253,6 +284,8 @@ Result<std::string> renderSuccess(const Command& cmd, int status, const std::str
     case CommandKind::kGroupDelete: return deletedLine("resource group", cmd, status);
     case CommandKind::kVolumeDelete: return deletedLine("volume", cmd, status);
     case CommandKind::kNodeDelete: return deletedLine("node", cmd, status);
+    case CommandKind::kSnapshotDelete:
+      return "deleted snapshot '" + cmd.snapshot + "' of volume '" + cmd.name + "'\n";
     case CommandKind::kVolumeDetach: return "detached volume '" + cmd.name + "' from " + cmd.host + "\n";
     default: break;
   }
@@ -278,9 +311,22 @@ Result<std::string> renderSuccess(const Command& cmd, int status, const std::str
     case CommandKind::kGroupShow: return renderGroup(doc);
     case CommandKind::kGroupCreate: return createdLine("resource group", cmd, status) + renderGroup(doc);
     case CommandKind::kVolumeShow: return renderVolume(doc);
-    case CommandKind::kVolumeCreate: return createdLine("volume", cmd, status) + renderVolume(doc);
+    case CommandKind::kVolumeCreate:
+    case CommandKind::kVolumeClone: return createdLine("volume", cmd, status) + renderVolume(doc);
     case CommandKind::kVolumePromote:
       return "volume '" + cmd.name + "' is served by " + cmd.node + "\n\n" + renderVolume(doc);
+    case CommandKind::kSnapshotList: {
+      ASSIGN_OR_RETURN(const Value* v, items(doc, "snapshots"));
+      return renderSnapshots(*v);
+    }
+    case CommandKind::kSnapshotCreate:
+      return (status == 200 ? "snapshot '" + cmd.snapshot + "' already exists\n\n"
+                            : "created snapshot '" + cmd.snapshot + "'\n\n") +
+             renderSnapshot(doc);
+    case CommandKind::kSnapshotRevert:
+      return "volume '" + cmd.name + "' is reverting to snapshot '" + cmd.snapshot + "'\n\n" + renderVolume(doc);
+    case CommandKind::kVolumeGrow:
+      return "volume '" + cmd.name + "' is now " + size(doc, "size_bytes") + "\n\n" + renderVolume(doc);
     case CommandKind::kVolumeAttach: return renderAttached(cmd, status, doc);
     case CommandKind::kVolumeAttachments: {
       ASSIGN_OR_RETURN(const Value* v, items(doc, "attachments"));
@@ -294,6 +340,7 @@ Result<std::string> renderSuccess(const Command& cmd, int status, const std::str
              " (API " + text(doc, "api_version") + ")\n";
     case CommandKind::kGroupDelete:
     case CommandKind::kVolumeDelete:
+    case CommandKind::kSnapshotDelete:
     case CommandKind::kVolumeDetach:
     case CommandKind::kNodeDelete: break;
   }

@@ -36,8 +36,19 @@ Result<std::unique_ptr<FileBlockDevice>> FileBlockDevice::open(const std::string
 
 FileBlockDevice::~FileBlockDevice() { ::close(fd_); }
 
+Status FileBlockDevice::refreshSize() {
+  // SEEK_END gives the size of regular files and block devices alike (fstat reports 0 for the
+  // latter). The file offset is unused: every I/O here is positional.
+  off_t end = ::lseek(fd_, 0, SEEK_END);
+  if (end < 0) return Status::fromErrno(errno, "lseek " + path_);
+  uint64_t now = size_.load();
+  while (static_cast<uint64_t>(end) > now && !size_.compare_exchange_weak(now, static_cast<uint64_t>(end))) {
+  }
+  return Status::ok();
+}
+
 Status FileBlockDevice::read(uint64_t offset, std::span<std::byte> out) {
-  RETURN_IF_ERROR(checkRange(offset, out.size(), size_));
+  RETURN_IF_ERROR(checkRange(offset, out.size(), size_.load()));
   size_t done = 0;
   while (done < out.size()) {
     ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
@@ -55,7 +66,7 @@ Status FileBlockDevice::read(uint64_t offset, std::span<std::byte> out) {
 }
 
 Status FileBlockDevice::write(uint64_t offset, std::span<const std::byte> data, bool fua) {
-  RETURN_IF_ERROR(checkRange(offset, data.size(), size_));
+  RETURN_IF_ERROR(checkRange(offset, data.size(), size_.load()));
   size_t done = 0;
   while (done < data.size()) {
     ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
@@ -74,7 +85,7 @@ Status FileBlockDevice::flush() {
 }
 
 Status FileBlockDevice::trim(uint64_t offset, uint64_t length, bool fua) {
-  RETURN_IF_ERROR(checkRange(offset, length, size_));
+  RETURN_IF_ERROR(checkRange(offset, length, size_.load()));
   if (length == 0) return Status::ok();
   if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
                   static_cast<off_t>(length)) != 0) {
@@ -85,7 +96,7 @@ Status FileBlockDevice::trim(uint64_t offset, uint64_t length, bool fua) {
 }
 
 Status FileBlockDevice::writeZeroes(uint64_t offset, uint64_t length, bool fua) {
-  RETURN_IF_ERROR(checkRange(offset, length, size_));
+  RETURN_IF_ERROR(checkRange(offset, length, size_.load()));
   if (length == 0) return Status::ok();
   if (::fallocate(fd_, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
                   static_cast<off_t>(length)) == 0 ||

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "script", "lib"))
@@ -93,6 +94,31 @@ class ClusterTestCase(unittest.TestCase):
         p = run(*argv, uri)
         self.assertNotIn("failed", p.stdout + p.stderr, p.stdout + p.stderr)
         return p
+
+    class FuaWriter:
+        """A thread writing 1 MiB with FUA (one qemu-io per write) at offset(i) with pattern(i) for
+        i = 0, 1, ... until stop(); `acknowledged` lists (offset, pattern) of each completed write
+        in order, `errors` the output of a failed one (the writer then stops)."""
+
+        def __init__(self, uri, offset, pattern):
+            self.acknowledged, self.errors, self._stop = [], [], threading.Event()
+
+            def loop():
+                i = 0
+                while not self._stop.is_set():
+                    o, p = offset(i), pattern(i)
+                    r = run("qemu-io", "-f", "raw", "-t", "none", "-c", f"write -P {p} {o} 1M", uri, check=False)
+                    if r.returncode != 0 or "failed" in r.stdout + r.stderr:
+                        self.errors.append(r.stdout + r.stderr)
+                        return
+                    self.acknowledged.append((o, p))
+                    i += 1
+            self._thread = threading.Thread(target=loop)
+            self._thread.start()
+
+        def stop(self):
+            self._stop.set()
+            self._thread.join()
 
     def assert_replicas_identical(self, volume, count=3):
         """The backing files of every replica of `volume` (a volume view) are byte-identical."""

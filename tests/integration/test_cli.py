@@ -1,9 +1,10 @@
-"""The `tandem` CLI against a real controller and node workers: tables, --json, errors, and the
-pools' provider and capacity as the nodes report them."""
+"""The `tandem` CLI against a real controller and node workers: tables, --json, errors, the
+pools' provider and capacity as the nodes report them, and grow, snapshots and clones."""
 
 import json
 import os
 import subprocess
+import time
 
 from clusterfixture import BIN_DIR, ClusterTestCase
 
@@ -49,3 +50,25 @@ class CliTest(ClusterTestCase):
                               "--ca-file", self.cluster.ca, "volume", "list"], capture_output=True, text=True)
         self.assertEqual(bad.returncode, 1, bad.stderr)
         self.assertIn("unauthenticated", bad.stderr)
+
+    def test_grow_snapshot_and_clone(self):
+        self.tandem("group", "create", "pair2", "--replicas", "2")
+        self.tandem("volume", "create", "cli-grow", "--size", "8MiB", "--group", "pair2")
+        self.assertIn("is now", self.tandem("volume", "grow", "cli-grow", "--size", "16MiB").stdout)
+        self.assertEqual(json.loads(self.tandem("volume", "show", "cli-grow", "--json").stdout)["size_bytes"], 16 << 20)
+        self.assertIn("volume_shrink", self.tandem("volume", "grow", "cli-grow", "--size", "8MiB", expect=1).stderr)
+        self.assertIn("created snapshot 'cli-s1'", self.tandem("snapshot", "create", "cli-grow", "cli-s1").stdout)
+        deadline = time.monotonic() + 60
+        while True:
+            snaps = json.loads(self.tandem("snapshot", "list", "cli-grow", "--json").stdout)["snapshots"]
+            if snaps[0]["state"] == "available" and len(snaps[0]["copies"]) == 2:
+                break
+            self.assertLess(time.monotonic(), deadline, snaps)
+            time.sleep(0.2)
+        self.assertIn("cli-s1", self.tandem("snapshot", "list", "cli-grow").stdout)
+        self.tandem("volume", "clone", "cli-copy", "--from", "cli-grow", "--snapshot", "cli-s1", "--size", "16MiB",
+                    "--group", "pair2")
+        self.assertIn("volume_has_snapshots", self.tandem("volume", "delete", "cli-grow", expect=1).stderr)
+        self.tandem("volume", "delete", "cli-copy")
+        self.assertIn("deleted snapshot", self.tandem("snapshot", "delete", "cli-grow", "cli-s1").stdout)
+        self.tandem("volume", "delete", "cli-grow")

@@ -27,11 +27,6 @@ PLANNED = [
     ("GET", "/v1/volumes/og-vol/data"),
     ("PUT", "/v1/volumes/og-vol/data"),
     ("POST", "/v1/volumes/og-vol/verify"),
-    ("GET", "/v1/volumes/og-vol/snapshots"),
-    ("POST", "/v1/volumes/og-vol/snapshots"),
-    ("GET", "/v1/volumes/og-vol/snapshots/s1"),
-    ("DELETE", "/v1/volumes/og-vol/snapshots/s1"),
-    ("POST", "/v1/volumes/og-vol/snapshots/s1/revert"),
 ]
 
 
@@ -270,6 +265,20 @@ class OpenApiConformanceTest(ClusterTestCase):
                           body={"keep": secondary})
         self.expect_error("POST", "/v1/volumes/{volume}/resolve", 400, "missing_field", {"volume": "og-v1"},
                           body={}, schema_rejects_body=True)
+        grown = c("PATCH", "/v1/volumes/{volume}", {"volume": "og-v1"}, body={"size_bytes": 2 << 20}, expect=200)
+        self.assertEqual(grown.body["size_bytes"], 2 << 20)
+        self.expect_error("PATCH", "/v1/volumes/{volume}", 422, "volume_shrink", {"volume": "og-v1"},
+                          body={"size_bytes": 1 << 20})
+        snap = c("POST", "/v1/volumes/{volume}/snapshots", {"volume": "og-v1"}, body={"name": "og-s1"},
+                 expect=201).body
+        self.assertEqual((snap["name"], snap["volume"]), ("og-s1", "og-v1"))
+        c("GET", "/v1/volumes/{volume}/snapshots", {"volume": "og-v1"}, expect=200)
+        c("GET", "/v1/volumes/{volume}/snapshots/{snapshot}", {"volume": "og-v1", "snapshot": "og-s1"}, expect=200)
+        self.expect_error("DELETE", "/v1/volumes/{volume}", 409, "volume_has_snapshots", {"volume": "og-v1"})
+        self.expect_error("POST", "/v1/volumes/{volume}/snapshots/{snapshot}/revert", 404, "snapshot_not_found",
+                          {"volume": "og-v1", "snapshot": "og-nope"}, body={})
+        c("DELETE", "/v1/volumes/{volume}/snapshots/{snapshot}", {"volume": "og-v1", "snapshot": "og-s1"},
+          expect=204)
         # Attachments (nbd mode: nothing to make on the host, so no device is involved here).
         attachments = "/v1/volumes/{volume}/attachments"
         one = {"volume": "og-v1", "host": "node1"}
@@ -363,7 +372,7 @@ class OpenApiConformanceTest(ClusterTestCase):
             ("invalid_field", {k: v for k, v in vol.items() if k != "size_bytes"}),
             ("invalid_field", {"name": "og-v", "size_gib": 0, "resource_group": "og-err"}),
             ("invalid_field", {"name": "og-v", "size_gib": (1 << 20) + 1, "resource_group": "og-err"}),
-            ("unknown_field", dict(vol, source={"volume": "x"})),
+            ("unknown_field", dict(vol, source={"volume": "x", "clone": True})),
         ]
         for code, body in bad_volumes:
             with self.subTest(body=body):

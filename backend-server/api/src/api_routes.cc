@@ -81,9 +81,16 @@ const std::vector<Route>& apiRoutes() {
       {"GET", "/v1/volumes", "listVolumes", kAdminOrService, listVolumes},
       {"POST", "/v1/volumes", "createVolume", kAdminOrService, createVolume},
       {"GET", "/v1/volumes/{volume}", "getVolume", kAdminOrService, getVolume},
+      {"PATCH", "/v1/volumes/{volume}", "updateVolume", kAdminOrService, updateVolume},
       {"DELETE", "/v1/volumes/{volume}", "deleteVolume", kAdminOrService, deleteVolume},
       // Promotion overrides the volume's writer: an operator's decision, admin only.
       {"POST", "/v1/volumes/{volume}/promote", "promoteVolume", kAdmin, promoteVolume},
+      {"GET", "/v1/volumes/{volume}/snapshots", "listSnapshots", kAdminOrService, listSnapshots},
+      {"POST", "/v1/volumes/{volume}/snapshots", "createSnapshot", kAdminOrService, createSnapshot},
+      {"GET", "/v1/volumes/{volume}/snapshots/{snapshot}", "getSnapshot", kAdminOrService, getSnapshot},
+      {"DELETE", "/v1/volumes/{volume}/snapshots/{snapshot}", "deleteSnapshot", kAdminOrService, deleteSnapshot},
+      {"POST", "/v1/volumes/{volume}/snapshots/{snapshot}/revert", "revertSnapshot", kAdminOrService,
+       revertSnapshot},
       // So is choosing which diverged copy's writes a volume keeps.
       {"POST", "/v1/volumes/{volume}/resolve", "resolveSplitBrain", kAdmin, resolveSplitBrain},
       {"GET", "/v1/volumes/{volume}/attachments", "listAttachments", kAdminOrService, listAttachments},

@@ -1,5 +1,6 @@
 // The API's handlers, one file per resource: meta_handlers.cc (version, health, metrics),
-// node_handlers.cc, pool_handlers.cc, group_handlers.cc, volume_handlers.cc, attachment_handlers.cc and
+// node_handlers.cc, pool_handlers.cc, group_handlers.cc, volume_handlers.cc, snapshot_handlers.cc,
+// attachment_handlers.cc and
 // internal_handlers.cc (a node's desired state and status). Each is a RouteHandler named after
 // its operationId in docs/openapi.yaml: request in, response out, over the ClusterService. The
 // route table (api_routes.cc) has already authenticated the caller and checked its scope.
@@ -28,9 +29,16 @@ void deleteResourceGroup(const RouteCall& call, http::Responder respond);
 void listVolumes(const RouteCall& call, http::Responder respond);
 void createVolume(const RouteCall& call, http::Responder respond);
 void getVolume(const RouteCall& call, http::Responder respond);
+void updateVolume(const RouteCall& call, http::Responder respond);
 void deleteVolume(const RouteCall& call, http::Responder respond);
 void promoteVolume(const RouteCall& call, http::Responder respond);
 void resolveSplitBrain(const RouteCall& call, http::Responder respond);
+
+void listSnapshots(const RouteCall& call, http::Responder respond);
+void createSnapshot(const RouteCall& call, http::Responder respond);
+void getSnapshot(const RouteCall& call, http::Responder respond);
+void deleteSnapshot(const RouteCall& call, http::Responder respond);
+void revertSnapshot(const RouteCall& call, http::Responder respond);
 
 void listAttachments(const RouteCall& call, http::Responder respond);
 void attachVolume(const RouteCall& call, http::Responder respond);

@@ -127,6 +127,18 @@ void writeAttachment(JsonWriter& w, const AttachmentView& a) {
   w.endObject();
 }
 
+void writeSnapshot(JsonWriter& w, const SnapshotView& s) {
+  w.beginObject();
+  w.field("name", s.snapshot.name).field("uuid", s.snapshot.uuid).field("volume", s.volume);
+  w.field("size_bytes", s.snapshot.size_bytes).field("state", name(s.snapshot.state));
+  if (!s.snapshot.message.empty()) w.field("reason", s.snapshot.message);
+  w.field("created_at", rfc3339(s.snapshot.created_at));
+  w.key("copies").beginArray();
+  for (const auto& c : s.copies) w.string(c);
+  w.endArray();
+  w.endObject();
+}
+
 std::string desiredStateJson(const DesiredState& s) { return nodeapi::encodeDesiredState(s); }
 
 std::string registerResultJson(const RegisterNodeResult& result, const NodeView& node) {
@@ -219,6 +231,51 @@ Result<AttachRequest> parseAttach(std::string_view body) {
   return req;
 }
 
+// The volume size from `size_bytes` or `size_gib` (at most one): absent when neither is given.
+Result<std::optional<uint64_t>> volumeSize(const ObjectReader& r) {
+  ASSIGN_OR_RETURN(auto bytes, r.optionalUint64("size_bytes"));
+  ASSIGN_OR_RETURN(auto gib, r.optionalUint64("size_gib"));
+  if (bytes && gib) return invalid("give one of 'size_bytes' and 'size_gib', not both");
+  if (!bytes && !gib) return std::optional<uint64_t>{};
+  uint64_t size = 0;
+  if (gib) {
+    if (*gib > (uint64_t{1} << 20)) return invalid("the volume size exceeds 1 PiB");
+    size = *gib << 30;
+  } else {
+    size = *bytes;
+  }
+  if (size == 0 || size % 512 != 0) return invalid("the volume size must be a positive multiple of 512 bytes");
+  if (size > (uint64_t{1} << 50)) return invalid("the volume size exceeds 1 PiB");
+  return std::optional<uint64_t>{size};
+}
+
+Status parseEmptyObject(std::string_view body) {
+  ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
+  return ObjectReader(doc).rejectUnknownFields({});
+}
+
+Result<std::string> parseCreateSnapshot(std::string_view body) {
+  ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
+  ObjectReader r(doc);
+  RETURN_IF_ERROR(r.rejectUnknownFields({"name"}));
+  return requiredName(r, "name");
+}
+
+Result<UpdateVolumeRequest> parseUpdateVolume(std::string_view body) {
+  ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
+  ObjectReader r(doc);
+  RETURN_IF_ERROR(r.rejectUnknownFields({"size_bytes", "size_gib", "replicas", "resource_group"}));
+  UpdateVolumeRequest req;
+  ASSIGN_OR_RETURN(req.size_bytes, volumeSize(r));
+  ASSIGN_OR_RETURN(auto replicas, r.optionalUint64("replicas"));
+  if (replicas) {
+    if (*replicas == 0 || *replicas > 16) return invalid("'replicas' must be between 1 and 16");
+    req.replicas = static_cast<uint32_t>(*replicas);
+  }
+  ASSIGN_OR_RETURN(req.group, r.optionalString("resource_group"));
+  return req;
+}
+
 Result<std::string> parseResolve(std::string_view body) {
   ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
   ObjectReader r(doc);
@@ -229,23 +286,21 @@ Result<std::string> parseResolve(std::string_view body) {
 Result<CreateVolumeRequest> parseCreateVolume(std::string_view body) {
   ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
   ObjectReader r(doc);
-  RETURN_IF_ERROR(r.rejectUnknownFields({"name", "size_bytes", "size_gib", "resource_group"}));
+  RETURN_IF_ERROR(r.rejectUnknownFields({"name", "size_bytes", "size_gib", "resource_group", "source"}));
   CreateVolumeRequest req;
   ASSIGN_OR_RETURN(req.name, requiredName(r, "name"));
-  ASSIGN_OR_RETURN(auto bytes, r.optionalUint64("size_bytes"));
-  ASSIGN_OR_RETURN(auto gib, r.optionalUint64("size_gib"));
-  if (bytes.has_value() == gib.has_value()) return invalid("exactly one of 'size_bytes' and 'size_gib' is required");
-  if (gib) {
-    if (*gib > (uint64_t{1} << 20)) return invalid("the volume size exceeds 1 PiB");
-    req.size_bytes = *gib << 30;
-  } else {
-    req.size_bytes = *bytes;
-  }
-  if (req.size_bytes == 0 || req.size_bytes % 512 != 0) {
-    return invalid("the volume size must be a positive multiple of 512 bytes");
-  }
-  if (req.size_bytes > (uint64_t{1} << 50)) return invalid("the volume size exceeds 1 PiB");
+  ASSIGN_OR_RETURN(auto size, volumeSize(r));
+  if (!size) return invalid("exactly one of 'size_bytes' and 'size_gib' is required");
+  req.size_bytes = *size;
   ASSIGN_OR_RETURN(req.group, requiredName(r, "resource_group"));
+  if (r.has("source")) {
+    if (!doc["source"].IsObject()) return invalid("field 'source' must be an object");
+    ObjectReader source(doc["source"], "source.");
+    RETURN_IF_ERROR(source.rejectUnknownFields({"volume", "snapshot"}));
+    ASSIGN_OR_RETURN(req.source_volume, requiredName(source, "volume"));
+    ASSIGN_OR_RETURN(auto snapshot, source.optionalString("snapshot"));
+    req.source_snapshot = snapshot.value_or("");
+  }
   return req;
 }
 

@@ -14,6 +14,7 @@ void writeNode(json::JsonWriter& w, const NodeView& node);
 void writePool(json::JsonWriter& w, const PoolView& pool);
 void writeGroup(json::JsonWriter& w, const GroupRecord& group);
 void writeVolume(json::JsonWriter& w, const VolumeView& volume);
+void writeSnapshot(json::JsonWriter& w, const SnapshotView& snapshot);
 void writeAttachment(json::JsonWriter& w, const AttachmentView& attachment);
 std::string desiredStateJson(const DesiredState& state);
 std::string registerResultJson(const RegisterNodeResult& result, const NodeView& node);
@@ -22,6 +23,11 @@ Result<RegisterNodeRequest> parseRegisterRequest(std::string_view body);
 Result<NodeStatusReport> parseStatusReport(std::string_view body);
 Result<GroupRecord> parseGroupSpec(std::string_view body);
 Result<CreateVolumeRequest> parseCreateVolume(std::string_view body);
+Result<UpdateVolumeRequest> parseUpdateVolume(std::string_view body);
+// The name of a snapshot to create ({"name"}).
+Result<std::string> parseCreateSnapshot(std::string_view body);
+// A body that must be an empty object ({}).
+Status parseEmptyObject(std::string_view body);
 
 struct PromoteRequest {
   std::string node;

@@ -1,4 +1,4 @@
-// /v1/volumes, /v1/volumes/{volume}, /v1/volumes/{volume}/promote and .../resolve.
+// /v1/volumes, /v1/volumes/{volume} (get, update, delete), /v1/volumes/{volume}/promote and .../resolve.
 #include "handlers.h"
 #include "json_views.h"
 #include "responses.h"
@@ -19,8 +19,20 @@ void getVolume(const RouteCall& call, http::Responder respond) {
   respond(objectResponse(call.cluster.getVolume(call.params.at("volume")), writeVolume));
 }
 
+void updateVolume(const RouteCall& call, http::Responder respond) {
+  auto parsed = parseUpdateVolume(call.request.body);
+  if (!parsed.isOk()) return respond(errorResponse(parsed.status()));
+  respond(objectResponse(call.cluster.updateVolume(call.params.at("volume"), *parsed), writeVolume));
+}
+
 void deleteVolume(const RouteCall& call, http::Responder respond) {
-  respond(noContentOr(call.cluster.deleteVolume(call.params.at("volume"))));
+  auto cascade = call.request.query.find("cascade");
+  const bool all = cascade != call.request.query.end() && cascade->second == "true";
+  if (cascade != call.request.query.end() && !all && cascade->second != "false") {
+    return respond(errorResponse(Status(ErrorCode::kInvalidArgument, "query parameter 'cascade' must be true or false")
+                                     .withReason("invalid_query")));
+  }
+  respond(noContentOr(call.cluster.deleteVolume(call.params.at("volume"), all)));
 }
 
 void promoteVolume(const RouteCall& call, http::Responder respond) {

@@ -13,6 +13,7 @@
 #include "tandem/controller/promotion.h"
 #include "tandem/controller/split_brain.h"
 #include "tandem/controller/tokens.h"
+#include "tandem/controller/volume_growth.h"
 #include "tandem/controller/volume_state.h"
 
 namespace tandem::controller {
@@ -100,17 +101,56 @@ bool ClusterService::isNodeToken(std::string_view token) {
 
 Status ClusterService::reportStatus(const std::string& name, NodeStatusReport report) {
   RETURN_IF_ERROR(store_.getNode(name).status());
+  bool changed = false;
   std::vector<std::pair<std::function<void(Status)>, Status>> settled;
   {
     std::lock_guard lock(mu_);
+    changed = recordSnapshotsLocked(name, report);
+    if (finishRevertsLocked(name, report)) changed = true;
     if (observed_.reported(name, std::move(report), clock_.steadyNow(), unixSeconds(clock_.wallNow()))) {
       log::info("cluster", "node " + name + " is online");
     }
+    if (finishSourcesLocked()) changed = true;
     settled = settleDetachesLocked(name);
   }
-  if (!settled.empty()) notifyWatchers();
+  if (changed || !settled.empty()) notifyWatchers();
   for (auto& [done, status] : settled) done(status);
   return Status::ok();
+}
+
+bool ClusterService::recordSnapshotsLocked(const std::string& node, const NodeStatusReport& report) {
+  const bool any = std::any_of(report.replicas.begin(), report.replicas.end(), [](const ReplicaReport& r) {
+    return r.primary && (!r.snapshots.empty() || !r.failed_snapshots.empty());
+  });
+  if (!any) return false;
+  auto snapshots = store_.listSnapshots();
+  auto volumes = store_.listVolumes();
+  if (!snapshots.isOk() || !volumes.isOk()) return false;
+  std::unordered_map<std::string, const VolumeRecord*> by_uuid;
+  for (const auto& v : *volumes) by_uuid[v.uuid] = &v;
+  bool changed = false;
+  for (const auto& r : report.replicas) {
+    auto volume = by_uuid.find(r.volume_uuid);
+    // Only the volume's declared primary decides (a stale report of a demoted one does not).
+    if (!r.primary || volume == by_uuid.end() || volume->second->primary_node != node) continue;
+    for (const auto& s : *snapshots) {
+      if (s.volume_uuid != r.volume_uuid || s.state != SnapshotState::kCreating) continue;
+      const bool taken = std::find(r.snapshots.begin(), r.snapshots.end(), s.uuid) != r.snapshots.end();
+      const bool failed =
+          std::find(r.failed_snapshots.begin(), r.failed_snapshots.end(), s.uuid) != r.failed_snapshots.end();
+      if (!taken && !failed) continue;
+      const std::string message = taken ? "" : "the primary " + node + " could not take it (see its log)";
+      Status st = store_.setSnapshotState(s.uuid, taken ? SnapshotState::kAvailable : SnapshotState::kError, message);
+      if (!st.isOk()) {
+        log::warn("cluster", "snapshot " + s.name + ": recording its state failed: " + st.toString());
+        continue;
+      }
+      log::info("cluster", "snapshot " + s.name + " of volume " + volume->second->name +
+                               (taken ? " taken" : " failed: " + message));
+      changed = true;
+    }
+  }
+  return changed;
 }
 
 Status ClusterService::deleteNode(const std::string& name) {
@@ -218,8 +258,31 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
         .withReason("invalid_field");
   }
 
+  std::string source_snapshot;
+  Result<std::vector<Placement>> placements = std::vector<Placement>{};
   ASSIGN_OR_RETURN(auto candidates, candidatesLocked());
-  auto placements = placeReplicas(placementRequestFor(group, request.size_bytes, group.replicas), candidates);
+  if (!request.source_volume.empty()) {
+    if (request.source_snapshot.empty()) {
+      return Status(ErrorCode::kUnprocessable, "cloning a volume directly is not implemented yet; "
+                                               "snapshot it and make the volume from the snapshot")
+          .withReason("not_implemented");
+    }
+    ASSIGN_OR_RETURN(auto found, findSnapshotLocked(request.source_volume, request.source_snapshot));
+    const auto& [source, snapshot] = found;
+    if (snapshot.state != SnapshotState::kAvailable) {
+      return Status(ErrorCode::kConflict, "snapshot '" + snapshot.name + "' is " + std::string(name(snapshot.state)))
+          .withReason("snapshot_not_ready");
+    }
+    if (request.size_bytes < snapshot.size_bytes) {
+      return Status(ErrorCode::kUnprocessable, "the volume must be at least as large as snapshot '" + snapshot.name +
+                                                   "' (" + std::to_string(snapshot.size_bytes) + " bytes)")
+          .withReason("volume_too_small");
+    }
+    source_snapshot = snapshot.uuid;
+    placements = placeFromSnapshotLocked(group, request.size_bytes, source, snapshot);
+  } else {
+    placements = placeReplicas(placementRequestFor(group, request.size_bytes, group.replicas), candidates);
+  }
   if (!placements.isOk()) {
     // Observed state is in memory: just after a controller (re)start, nodes that have not sent
     // their first heartbeat yet look absent. That is not the request's fault: ask to retry.
@@ -249,6 +312,7 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
   volume.primary_node = placements->front().node;
   volume.epoch = 1;
   volume.created_at = unixSeconds(clock_.wallNow());
+  volume.source_snapshot = source_snapshot;
   std::vector<ReplicaRecord> replicas;
   for (const auto& p : *placements) replicas.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true, ""});
   RETURN_IF_ERROR(store_.createVolume(volume, replicas));
@@ -258,6 +322,142 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
   lock.unlock();
   notifyWatchers();
   return std::make_pair(views.at(0), true);
+}
+
+Result<std::vector<Placement>> ClusterService::placeFromSnapshotLocked(const GroupRecord& group, uint64_t size,
+                                                                      const VolumeRecord& source,
+                                                                      const SnapshotRecord& snapshot) {
+  ASSIGN_OR_RETURN(auto candidates, candidatesLocked());
+  ASSIGN_OR_RETURN(auto source_replicas, store_.listReplicasOf(source.uuid));
+  Status last = Status(ErrorCode::kUnprocessable, "no online node holds a copy of snapshot '" + snapshot.name + "'")
+                    .withReason("not_enough_nodes");
+  for (const auto& r : source_replicas) {
+    const ReplicaReport* report = observed_.online(r.node_name) ? observed_.replicaReport(r.node_name, source.uuid)
+                                                                 : nullptr;
+    if (report == nullptr ||
+        std::find(report->snapshots.begin(), report->snapshots.end(), snapshot.uuid) == report->snapshots.end()) {
+      continue;
+    }
+    // The clone lives in the pool of the copy: that one pool must satisfy the group's rules.
+    std::vector<PoolCandidate> here;
+    for (const auto& c : candidates) {
+      if (c.node == r.node_name && c.pool == r.pool_name) here.push_back(c);
+    }
+    auto primary = placeReplicas(placementRequestFor(group, size, 1), here);
+    if (!primary.isOk()) {
+      last = primary.status();
+      continue;
+    }
+    std::vector<Placement> out = *primary;
+    if (group.replicas > 1) {
+      PlacementRequest rest = placementRequestFor(group, size, group.replicas - 1);
+      rest.exclude_nodes = {r.node_name};
+      for (const auto& c : here) rest.kept_labels.push_back(c.node_labels);
+      auto others = placeReplicas(rest, candidates);
+      if (!others.isOk()) {
+        last = others.status();
+        continue;
+      }
+      out.insert(out.end(), others->begin(), others->end());
+    }
+    return out;
+  }
+  return last;
+}
+
+Status ClusterService::checkDetachedLocked(const VolumeRecord& volume) {
+  ASSIGN_OR_RETURN(auto attachments, store_.listAttachmentsOf(volume.uuid));
+  if (attachments.empty()) return Status::ok();
+  std::string hosts;
+  for (const auto& a : attachments) hosts += (hosts.empty() ? "" : ", ") + a.host;
+  return Status(ErrorCode::kConflict, "volume '" + volume.name + "' is attached on " + hosts + "; detach it first")
+      .withReason("volume_attached");
+}
+
+bool ClusterService::finishRevertsLocked(const std::string& node, const NodeStatusReport& report) {
+  bool changed = false;
+  for (const auto& r : report.replicas) {
+    if (!r.primary || r.reverted.empty()) continue;
+    auto volumes = store_.listVolumes();
+    if (!volumes.isOk()) return changed;
+    for (const auto& v : *volumes) {
+      if (v.uuid != r.volume_uuid || v.primary_node != node || v.revert_id != r.reverted) continue;
+      if (Status st = store_.setVolumeRevert(v.uuid, "", ""); !st.isOk()) {
+        log::warn("cluster", "volume " + v.name + ": " + st.toString());
+        continue;
+      }
+      log::info("cluster", "volume " + v.name + ": reverted on " + node + "; the other replicas resync from it");
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+Result<VolumeView> ClusterService::revertSnapshot(const std::string& volume, const std::string& snapshot) {
+  std::unique_lock lock(mu_);
+  ASSIGN_OR_RETURN(auto found, findSnapshotLocked(volume, snapshot));
+  const auto& [v, s] = found;
+  RETURN_IF_ERROR(checkDetachedLocked(v));
+  if (!v.revert_id.empty()) {
+    return Status(ErrorCode::kConflict, "volume '" + volume + "' is being reverted already").withReason("revert_in_progress");
+  }
+  if (s.state != SnapshotState::kAvailable) {
+    return Status(ErrorCode::kConflict, "snapshot '" + snapshot + "' is " + std::string(name(s.state)))
+        .withReason("snapshot_not_ready");
+  }
+  if (!observed_.online(v.primary_node)) {
+    return Status(ErrorCode::kConflict, "the primary's node " + v.primary_node + " is offline").withReason("node_offline");
+  }
+  const ReplicaReport* primary = observed_.replicaReport(v.primary_node, v.uuid);
+  if (primary == nullptr ||
+      std::find(primary->snapshots.begin(), primary->snapshots.end(), s.uuid) == primary->snapshots.end()) {
+    return Status(ErrorCode::kConflict, "the primary " + v.primary_node + " holds no copy of snapshot '" + snapshot + "'")
+        .withReason("snapshot_not_on_primary");
+  }
+  RETURN_IF_ERROR(store_.setVolumeRevert(v.uuid, s.uuid, newUuid()));
+  log::info("cluster", "volume " + volume + ": reverting to snapshot " + snapshot + " on " + v.primary_node);
+  ASSIGN_OR_RETURN(auto views, viewsLocked(&volume));
+  lock.unlock();
+  notifyWatchers();
+  return views.at(0);
+}
+
+Status ClusterService::checkNotASourceLocked(const std::vector<SnapshotRecord>& snapshots) {
+  if (snapshots.empty()) return Status::ok();
+  ASSIGN_OR_RETURN(auto volumes, store_.listVolumes());
+  for (const auto& v : volumes) {
+    for (const auto& s : snapshots) {
+      if (v.source_snapshot == s.uuid || v.revert_snapshot == s.uuid) {
+        return Status(ErrorCode::kConflict, "snapshot '" + s.name + "' is in use: volume '" + v.name +
+                                                "' is being made from it or reverted to it")
+            .withReason("snapshot_in_use");
+      }
+    }
+  }
+  return Status::ok();
+}
+
+bool ClusterService::finishSourcesLocked() {
+  auto volumes = store_.listVolumes();
+  if (!volumes.isOk()) return false;
+  bool changed = false;
+  for (const auto& v : *volumes) {
+    if (v.source_snapshot.empty()) continue;
+    auto views = viewsLocked(&v.name);
+    if (!views.isOk() || views->empty()) continue;
+    const auto& replicas = views->front().replicas;
+    const bool all = !replicas.empty() && std::all_of(replicas.begin(), replicas.end(), [](const ReplicaView& r) {
+      return r.state == ReplicaState::kUpToDate;
+    });
+    if (!all) continue;
+    if (Status st = store_.clearVolumeSource(v.uuid); !st.isOk()) {
+      log::warn("cluster", "volume " + v.name + ": " + st.toString());
+      continue;
+    }
+    log::info("cluster", "volume " + v.name + ": every replica has the data of its source snapshot");
+    changed = true;
+  }
+  return changed;
 }
 
 Result<std::vector<PoolCandidate>> ClusterService::candidatesLocked() {
@@ -333,14 +533,134 @@ Result<std::vector<VolumeView>> ClusterService::listVolumes() {
   return viewsLocked(nullptr);
 }
 
-Status ClusterService::deleteVolume(const std::string& name) {
+Status ClusterService::deleteVolume(const std::string& name, bool cascade) {
   {
     std::lock_guard lock(mu_);
-    RETURN_IF_ERROR(store_.deleteVolume(name));
+    ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(name));
+    ASSIGN_OR_RETURN(auto snapshots, store_.listSnapshotsOf(volume.uuid));
+    if (!snapshots.empty() && !cascade) {
+      return Status(ErrorCode::kConflict, "volume '" + name + "' has " + std::to_string(snapshots.size()) +
+                                              " snapshot(s); delete them first or use ?cascade=true")
+          .withReason("volume_has_snapshots");
+    }
+    RETURN_IF_ERROR(checkNotASourceLocked(snapshots));
+    RETURN_IF_ERROR(store_.deleteVolume(name));  // its snapshot records go with it
   }
   log::info("cluster", "deleted volume " + name + "; nodes remove their replicas");
   notifyWatchers();
   return Status::ok();
+}
+
+SnapshotView ClusterService::snapshotViewLocked(const SnapshotRecord& snapshot, const VolumeRecord& volume) {
+  SnapshotView view{snapshot, volume.name, {}};
+  auto replicas = store_.listReplicasOf(volume.uuid);
+  if (!replicas.isOk()) return view;
+  for (const auto& r : *replicas) {
+    const ReplicaReport* report = observed_.replicaReport(r.node_name, volume.uuid);
+    if (report != nullptr &&
+        std::find(report->snapshots.begin(), report->snapshots.end(), snapshot.uuid) != report->snapshots.end()) {
+      view.copies.push_back(r.node_name);
+    }
+  }
+  return view;
+}
+
+Result<std::pair<VolumeRecord, SnapshotRecord>> ClusterService::findSnapshotLocked(const std::string& volume,
+                                                                                   const std::string& snapshot) {
+  ASSIGN_OR_RETURN(VolumeRecord v, store_.getVolume(volume));
+  ASSIGN_OR_RETURN(SnapshotRecord s, store_.getSnapshot(snapshot));
+  if (s.volume_uuid != v.uuid) {
+    return Status(ErrorCode::kNotFound, "volume '" + volume + "' has no snapshot '" + snapshot + "'")
+        .withReason("snapshot_not_found");
+  }
+  return std::make_pair(std::move(v), std::move(s));
+}
+
+Result<std::pair<SnapshotView, bool>> ClusterService::createSnapshot(const std::string& volume,
+                                                                     const std::string& snapshot) {
+  std::unique_lock lock(mu_);
+  ASSIGN_OR_RETURN(VolumeRecord v, store_.getVolume(volume));
+  auto existing = store_.getSnapshot(snapshot);
+  if (existing.isOk()) {
+    if (existing->volume_uuid != v.uuid) {
+      return Status(ErrorCode::kAlreadyExists, "snapshot '" + snapshot + "' already exists for another volume")
+          .withReason("snapshot_exists");
+    }
+    return std::make_pair(snapshotViewLocked(*existing, v), false);
+  }
+  if (existing.status().code() != ErrorCode::kNotFound) return existing.status();
+  SnapshotRecord record;
+  record.uuid = newUuid();
+  record.name = snapshot;
+  record.volume_uuid = v.uuid;
+  record.size_bytes = v.size_bytes;
+  record.created_at = unixSeconds(clock_.wallNow());
+  RETURN_IF_ERROR(store_.createSnapshot(record));
+  log::info("cluster", "snapshot " + snapshot + " of volume " + volume + " requested from " + v.primary_node);
+  SnapshotView view = snapshotViewLocked(record, v);
+  lock.unlock();
+  notifyWatchers();
+  return std::make_pair(std::move(view), true);
+}
+
+Result<std::vector<SnapshotView>> ClusterService::listSnapshots(const std::string& volume) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(VolumeRecord v, store_.getVolume(volume));
+  ASSIGN_OR_RETURN(auto snapshots, store_.listSnapshotsOf(v.uuid));
+  std::vector<SnapshotView> out;
+  for (const auto& s : snapshots) out.push_back(snapshotViewLocked(s, v));
+  return out;
+}
+
+Result<SnapshotView> ClusterService::getSnapshot(const std::string& volume, const std::string& snapshot) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(auto found, findSnapshotLocked(volume, snapshot));
+  return snapshotViewLocked(found.second, found.first);
+}
+
+Status ClusterService::deleteSnapshot(const std::string& volume, const std::string& snapshot) {
+  {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto found, findSnapshotLocked(volume, snapshot));
+    RETURN_IF_ERROR(checkNotASourceLocked({found.second}));
+    RETURN_IF_ERROR(store_.deleteSnapshot(found.second.name));
+  }
+  log::info("cluster", "deleted snapshot " + snapshot + " of volume " + volume + "; nodes remove their copies");
+  notifyWatchers();
+  return Status::ok();
+}
+
+Result<VolumeView> ClusterService::updateVolume(const std::string& name, const UpdateVolumeRequest& request) {
+  std::unique_lock lock(mu_);
+  ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(name));
+  ASSIGN_OR_RETURN(GroupRecord group, store_.getGroup(volume.group));
+  if (request.group && *request.group != volume.group) {
+    return Status(ErrorCode::kUnprocessable, "moving a volume to another resource group is not implemented yet")
+        .withReason("not_implemented");
+  }
+  ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(volume.uuid));
+  if (request.replicas) {
+    const auto diskful = static_cast<uint32_t>(
+        std::count_if(replicas.begin(), replicas.end(), [](const ReplicaRecord& r) { return r.diskful; }));
+    if (*request.replicas != diskful) {
+      return Status(ErrorCode::kUnprocessable, "changing the replica count is not implemented yet (the volume has " +
+                                                   std::to_string(diskful) + ")")
+          .withReason("not_implemented");
+    }
+  }
+  bool changed = false;
+  if (request.size_bytes && *request.size_bytes != volume.size_bytes) {
+    ASSIGN_OR_RETURN(auto candidates, candidatesLocked());
+    RETURN_IF_ERROR(checkGrowth(group, replicas, volume.size_bytes, *request.size_bytes, candidates));
+    RETURN_IF_ERROR(store_.setVolumeSize(volume.uuid, *request.size_bytes));
+    log::info("cluster", "volume " + name + ": grown from " + std::to_string(volume.size_bytes) + " to " +
+                             std::to_string(*request.size_bytes) + " bytes");
+    changed = true;
+  }
+  ASSIGN_OR_RETURN(auto views, viewsLocked(&name));
+  lock.unlock();
+  if (changed) notifyWatchers();
+  return views.at(0);
 }
 
 Result<VolumeView> ClusterService::promoteVolume(const std::string& name, const std::string& node,
@@ -559,6 +879,7 @@ Result<DesiredState> ClusterService::desiredState(const std::string& node) {
   ASSIGN_OR_RETURN(declared.nodes, store_.listNodes());
   ASSIGN_OR_RETURN(declared.groups, store_.listGroups());
   ASSIGN_OR_RETURN(declared.attachments, store_.listAttachments());
+  ASSIGN_OR_RETURN(declared.snapshots, store_.listSnapshots());
   declared.cluster_id = store_.clusterId();
   return buildDesiredState(node, declared);
 }

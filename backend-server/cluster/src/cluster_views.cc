@@ -21,8 +21,15 @@ constexpr NameEntry<VolumeState> kVolumeStates[] = {
     {VolumeState::kSplitBrain, "split_brain"},
 };
 
+constexpr NameEntry<SnapshotState> kSnapshotStates[] = {
+    {SnapshotState::kCreating, "creating"},
+    {SnapshotState::kAvailable, "available"},
+    {SnapshotState::kError, "error"},
+};
+
 }  // namespace
 
+std::string_view name(SnapshotState state) { return nameIn(kSnapshotStates, state); }
 std::string_view name(ReplicaState state) { return nameIn(kReplicaStates, state); }
 std::string_view name(VolumeState state) { return nameIn(kVolumeStates, state); }
 

@@ -15,6 +15,12 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
   for (const auto& g : declared.groups) groups[g.name] = &g;
   std::unordered_map<std::string, std::vector<const ReplicaRecord*>> by_volume;
   for (const auto& r : declared.replicas) by_volume[r.volume_uuid].push_back(&r);
+  std::unordered_map<std::string, std::vector<const SnapshotRecord*>> snapshots;
+  std::unordered_map<std::string, const SnapshotRecord*> snapshot_by_uuid;
+  for (const auto& s : declared.snapshots) {
+    snapshots[s.volume_uuid].push_back(&s);
+    snapshot_by_uuid[s.uuid] = &s;
+  }
 
   DesiredState state;
   state.generation = declared.generation;
@@ -43,6 +49,23 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
       auto it = nodes.find(r->node_name);
       if (it == nodes.end()) continue;
       d.peers.push_back(DesiredPeer{r->node_name, it->second->address, it->second->replication_port});
+    }
+    for (const SnapshotRecord* s : snapshots[v.uuid]) {
+      if (s->state == SnapshotState::kError) continue;
+      d.snapshots.push_back(s->uuid);
+      if (d.primary && s->state == SnapshotState::kCreating) d.take_snapshots.push_back(s->uuid);
+    }
+    if (!v.source_snapshot.empty()) {
+      auto source = snapshot_by_uuid.find(v.source_snapshot);
+      if (d.primary && source != snapshot_by_uuid.end()) {
+        d.clone_volume = source->second->volume_uuid;
+        d.clone_snapshot = source->second->uuid;
+      }
+      d.from_primary = !d.primary;
+    }
+    if (d.primary && !v.revert_id.empty()) {
+      d.revert_snapshot = v.revert_snapshot;
+      d.revert_id = v.revert_id;
     }
     state.replicas.push_back(std::move(d));
   }

@@ -114,6 +114,17 @@ VolumeView deriveVolumeView(const VolumeRecord& volume, const std::vector<const 
     view.state = VolumeState::kDegraded;
     for (const auto& p : problems) view.reason += (view.reason.empty() ? "" : "; ") + p;
   }
+  if (!volume.revert_id.empty()) {
+    view.state = VolumeState::kCreating;  // not usable until the primary has reverted
+    view.reason = "reverting to a snapshot";
+  } else if (!volume.source_snapshot.empty() && bad == 0 && view.state != VolumeState::kAvailable) {
+    // Made from a snapshot: not usable until every replica has the data.
+    double done = 0;
+    for (const auto& rv : view.replicas) done += rv.state == ReplicaState::kUpToDate ? 1.0 : rv.sync_progress;
+    view.state = VolumeState::kCreating;
+    view.reason = "copying from a snapshot: " +
+                  std::to_string(static_cast<int>(100 * done / static_cast<double>(view.replicas.size()))) + "%";
+  }
   return view;
 }
 

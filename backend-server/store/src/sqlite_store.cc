@@ -56,8 +56,22 @@ const char* const kMigrations[] = {
     R"sql(
     ALTER TABLE replicas ADD COLUMN discard_generation TEXT NOT NULL DEFAULT '';
     )sql",
-    // 4 → 5: attachments (a volume used on a host), multi-attach per resource group, and the
-    // node a planned handover moves the primary to.
+    // Migration 6 (the lifecycle branch's number: 4 is split-brain resolution, 5 attachments; the
+    // integrator renumbers at merge): snapshots (state 0 creating, 1 available, 2 error).
+    R"sql(
+    CREATE TABLE snapshots (
+      uuid TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+      volume_uuid TEXT NOT NULL REFERENCES volumes(uuid) ON DELETE CASCADE,
+      size_bytes INTEGER NOT NULL, created_at INTEGER NOT NULL,
+      state INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '');
+    CREATE INDEX snapshots_by_volume ON snapshots (volume_uuid);
+    ALTER TABLE volumes ADD COLUMN source_snapshot TEXT NOT NULL DEFAULT '';
+    ALTER TABLE volumes ADD COLUMN revert_snapshot TEXT NOT NULL DEFAULT '';
+    ALTER TABLE volumes ADD COLUMN revert_id TEXT NOT NULL DEFAULT '';
+    )sql",
+    // 5 → 6 (planned as 5; main shipped the lifecycle migration as 4 → 5 first, so this one
+    // follows it): attachments (a volume used on a host), multi-attach per resource group, and
+    // the node a planned handover moves the primary to.
     R"sql(
     ALTER TABLE resource_groups ADD COLUMN allow_multiattach INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE volumes ADD COLUMN handover_to TEXT NOT NULL DEFAULT '';
@@ -276,10 +290,10 @@ class SqliteStore final : public Store {
   Status createVolume(const VolumeRecord& v, const std::vector<ReplicaRecord>& replicas) override {
     return transaction([&]() -> Status {
       Status s = Statement(db_, "INSERT INTO volumes (name, uuid, size_bytes, group_name, primary_node, epoch, "
-                                "created_at) VALUES (?,?,?,?,?,?,?)")
+                                "created_at, source_snapshot) VALUES (?,?,?,?,?,?,?,?)")
                      .bind(1, v.name).bind(2, v.uuid).bind(3, static_cast<int64_t>(v.size_bytes))
                      .bind(4, v.group).bind(5, v.primary_node).bind(6, static_cast<int64_t>(v.epoch))
-                     .bind(7, v.created_at)
+                     .bind(7, v.created_at).bind(8, v.source_snapshot)
                      .run();
       if (s.code() == ErrorCode::kAlreadyExists) {
         return Status(ErrorCode::kAlreadyExists, "volume '" + v.name + "' already exists")
@@ -388,6 +402,97 @@ class SqliteStore final : public Store {
     });
   }
 
+  Status setVolumeSize(const std::string& volume_uuid, uint64_t size_bytes) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "UPDATE volumes SET size_bytes = ? WHERE uuid = ?")
+                          .bind(1, static_cast<int64_t>(size_bytes)).bind(2, volume_uuid)
+                          .run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
+      }
+      return bumpGeneration();
+    });
+  }
+
+  Status clearVolumeSource(const std::string& volume_uuid) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "UPDATE volumes SET source_snapshot = '' WHERE uuid = ?").bind(1, volume_uuid).run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
+      }
+      return bumpGeneration();
+    });
+  }
+
+  Status setVolumeRevert(const std::string& volume_uuid, const std::string& snapshot_uuid,
+                         const std::string& revert_id) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "UPDATE volumes SET revert_snapshot = ?, revert_id = ? WHERE uuid = ?")
+                          .bind(1, snapshot_uuid).bind(2, revert_id).bind(3, volume_uuid)
+                          .run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
+      }
+      return bumpGeneration();
+    });
+  }
+
+  Status createSnapshot(const SnapshotRecord& sn) override {
+    return transaction([&]() -> Status {
+      Status s = Statement(db_, "INSERT INTO snapshots (uuid, name, volume_uuid, size_bytes, created_at, state, "
+                                "message) VALUES (?,?,?,?,?,?,?)")
+                     .bind(1, sn.uuid).bind(2, sn.name).bind(3, sn.volume_uuid)
+                     .bind(4, static_cast<int64_t>(sn.size_bytes)).bind(5, sn.created_at)
+                     .bind(6, static_cast<int64_t>(sn.state)).bind(7, sn.message)
+                     .run();
+      if (s.code() == ErrorCode::kAlreadyExists) {
+        return Status(ErrorCode::kAlreadyExists, "snapshot '" + sn.name + "' already exists").withReason("snapshot_exists");
+      }
+      RETURN_IF_ERROR(s);
+      return bumpGeneration();
+    });
+  }
+
+  Result<SnapshotRecord> getSnapshot(const std::string& name) override {
+    ASSIGN_OR_RETURN(auto rows, queryAll(std::string(kSnapshotSelect) + " WHERE name = ?", readSnapshot,
+                                         [&](Statement& q) { q.bind(1, name); }));
+    if (rows.empty()) {
+      return Status(ErrorCode::kNotFound, "snapshot '" + name + "' does not exist").withReason("snapshot_not_found");
+    }
+    return rows.front();
+  }
+
+  Result<std::vector<SnapshotRecord>> listSnapshots() override {
+    return queryAll(std::string(kSnapshotSelect) + " ORDER BY volume_uuid, created_at, name", readSnapshot);
+  }
+
+  Result<std::vector<SnapshotRecord>> listSnapshotsOf(const std::string& volume_uuid) override {
+    return queryAll(std::string(kSnapshotSelect) + " WHERE volume_uuid = ? ORDER BY created_at, name", readSnapshot,
+                    [&](Statement& q) { q.bind(1, volume_uuid); });
+  }
+
+  Status setSnapshotState(const std::string& uuid, SnapshotState state, const std::string& message) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "UPDATE snapshots SET state = ?, message = ? WHERE uuid = ?")
+                          .bind(1, static_cast<int64_t>(state)).bind(2, message).bind(3, uuid)
+                          .run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "snapshot " + uuid + " does not exist").withReason("snapshot_not_found");
+      }
+      return bumpGeneration();
+    });
+  }
+
+  Status deleteSnapshot(const std::string& name) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "DELETE FROM snapshots WHERE name = ?").bind(1, name).run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "snapshot '" + name + "' does not exist").withReason("snapshot_not_found");
+      }
+      return bumpGeneration();
+    });
+  }
+
   Status replaceReplica(const std::string& volume_uuid, const std::string& from_node,
                         const ReplicaRecord& replacement) override {
     return transaction([&]() -> Status {
@@ -491,7 +596,8 @@ class SqliteStore final : public Store {
       "SELECT uuid, name, replicas, engine, thin, pools, replicas_on_different, overprovision, quorum, "
       "allow_multiattach FROM resource_groups";
   static constexpr const char* kVolumeSelect =
-      "SELECT uuid, name, size_bytes, group_name, primary_node, epoch, created_at, handover_to FROM volumes";
+      "SELECT uuid, name, size_bytes, group_name, primary_node, epoch, created_at, source_snapshot, revert_snapshot, "
+      "revert_id, handover_to FROM volumes";
 
   static NodeRecord readNode(const Statement& q) {
     return NodeRecord{q.columnText(0), q.columnText(1), q.columnText(2), static_cast<uint16_t>(q.columnInt(3)),
@@ -508,9 +614,20 @@ class SqliteStore final : public Store {
   static ReplicaRecord readReplica(const Statement& q) {
     return ReplicaRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0, q.columnText(4)};
   }
+  static constexpr const char* kSnapshotSelect =
+      "SELECT uuid, name, volume_uuid, size_bytes, created_at, state, message FROM snapshots";
+  static SnapshotRecord readSnapshot(const Statement& q) {
+    const int64_t state = q.columnInt(5);
+    return SnapshotRecord{q.columnText(0), q.columnText(1), q.columnText(2), static_cast<uint64_t>(q.columnInt(3)),
+                          q.columnInt(4),
+                          state == 1 ? SnapshotState::kAvailable
+                                     : state == 2 ? SnapshotState::kError : SnapshotState::kCreating,
+                          q.columnText(6)};
+  }
   static VolumeRecord readVolume(const Statement& q) {
     return VolumeRecord{q.columnText(0), q.columnText(1), static_cast<uint64_t>(q.columnInt(2)), q.columnText(3),
-                        q.columnText(4), static_cast<uint64_t>(q.columnInt(5)), q.columnInt(6), q.columnText(7)};
+                        q.columnText(4), static_cast<uint64_t>(q.columnInt(5)), q.columnInt(6), q.columnText(10),
+                        q.columnText(7), q.columnText(8), q.columnText(9)};
   }
 
   // Every row of `sql` (its parameters set by `bind`), each made into a record by `read`.

@@ -104,6 +104,14 @@ Result<PeerReport> readPeerReport(const rapidjson::Value& v, const std::string& 
   return peer;
 }
 
+// An array of strings, left out when empty (older readers never see it).
+void writeNames(JsonWriter& w, const char* key, const std::vector<std::string>& names) {
+  if (names.empty()) return;
+  w.key(key).beginArray();
+  for (const auto& n : names) w.string(n);
+  w.endArray();
+}
+
 Result<ReplicaReport> readReplicaReport(const rapidjson::Value& v, const std::string& path) {
   ObjectReader r(v, path);
   ReplicaReport rep;
@@ -121,6 +129,10 @@ Result<ReplicaReport> readReplicaReport(const rapidjson::Value& v, const std::st
     ASSIGN_OR_RETURN(PeerReport peer, readPeerReport(*peers[j], path + "peers[" + std::to_string(j) + "]."));
     rep.peers.push_back(std::move(peer));
   }
+  ASSIGN_OR_RETURN(rep.snapshots, r.optionalStringArray("snapshots"));
+  ASSIGN_OR_RETURN(rep.failed_snapshots, r.optionalStringArray("failed_snapshots"));
+  ASSIGN_OR_RETURN(auto reverted, r.optionalString("reverted"));
+  rep.reverted = reverted.value_or("");
   return rep;
 }
 
@@ -158,6 +170,18 @@ Result<DesiredReplica> readDesiredReplica(const rapidjson::Value& v, const std::
     ASSIGN_OR_RETURN(DesiredPeer p, readDesiredPeer(*peers[j], path + "peers[" + std::to_string(j) + "]."));
     d.peers.push_back(std::move(p));
   }
+  ASSIGN_OR_RETURN(d.snapshots, r.optionalStringArray("snapshots"));
+  ASSIGN_OR_RETURN(d.take_snapshots, r.optionalStringArray("take_snapshots"));
+  ASSIGN_OR_RETURN(auto clone_volume, r.optionalString("clone_volume"));
+  ASSIGN_OR_RETURN(auto clone_snapshot, r.optionalString("clone_snapshot"));
+  ASSIGN_OR_RETURN(auto from_primary, r.optionalBool("from_primary"));
+  d.clone_volume = clone_volume.value_or("");
+  d.clone_snapshot = clone_snapshot.value_or("");
+  d.from_primary = from_primary.value_or(false);
+  ASSIGN_OR_RETURN(auto revert_snapshot, r.optionalString("revert_snapshot"));
+  ASSIGN_OR_RETURN(auto revert_id, r.optionalString("revert_id"));
+  d.revert_snapshot = revert_snapshot.value_or("");
+  d.revert_id = revert_id.value_or("");
   return d;
 }
 
@@ -261,7 +285,11 @@ std::string encodeStatusReport(const StatusReport& report) {
       w.beginObject().field("node", p.node).field("state", name(p.state));
       w.field("sync_done_bytes", p.sync_done_bytes).field("sync_total_bytes", p.sync_total_bytes).endObject();
     }
-    w.endArray().endObject();
+    w.endArray();
+    writeNames(w, "snapshots", r.snapshots);
+    writeNames(w, "failed_snapshots", r.failed_snapshots);
+    if (!r.reverted.empty()) w.field("reverted", r.reverted);
+    w.endObject();
   }
   w.endArray();
   w.key("attachments").beginArray();
@@ -320,7 +348,13 @@ std::string encodeDesiredState(const DesiredState& s) {
     for (const auto& p : r.peers) {
       w.beginObject().field("node", p.node).field("host", p.host).field("port", uint64_t{p.port}).endObject();
     }
-    w.endArray().endObject();
+    w.endArray();
+    writeNames(w, "snapshots", r.snapshots);
+    writeNames(w, "take_snapshots", r.take_snapshots);
+    if (!r.clone_volume.empty()) w.field("clone_volume", r.clone_volume).field("clone_snapshot", r.clone_snapshot);
+    if (r.from_primary) w.field("from_primary", true);
+    if (!r.revert_id.empty()) w.field("revert_snapshot", r.revert_snapshot).field("revert_id", r.revert_id);
+    w.endObject();
   }
   w.endArray();
   w.key("attachments").beginArray();

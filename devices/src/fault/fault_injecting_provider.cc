@@ -17,6 +17,7 @@ class SharedDeviceHandle final : public BlockDevice {
   Status writeZeroes(uint64_t offset, uint64_t length, bool fua) override {
     return dev_->writeZeroes(offset, length, fua);
   }
+  Status refreshSize() override { return dev_->refreshSize(); }
 
  private:
   std::shared_ptr<FaultInjectingBlockDevice> dev_;

@@ -1,10 +1,9 @@
 #include "tandem/node/identity.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <fstream>
+
+#include "tandem/node/atomic_file.h"
 
 namespace tandem::node {
 
@@ -29,22 +28,8 @@ Result<NodeIdentity> loadIdentity(const std::string& state_dir) {
 }
 
 Status saveIdentity(const std::string& state_dir, const NodeIdentity& identity) {
-  std::string path = state_dir + "/identity";
-  std::string tmp = path + ".tmp";
   std::string text = "name=" + identity.name + "\nuuid=" + identity.uuid + "\ncluster_id=" + identity.cluster_id + "\n";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::fromErrno(errno, "create " + tmp);
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  int err = errno;
-  ::close(fd);
-  if (!ok) return Status::fromErrno(err, "write " + tmp);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::fromErrno(errno, "rename " + tmp);
-  int dir = ::open(state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-  return Status::ok();
+  return writeFileAtomically(state_dir, "identity", text);
 }
 
 }  // namespace tandem::node

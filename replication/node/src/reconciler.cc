@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
 #include "tandem/common/log.h"
 #include "tandem/common/uuid.h"
+#include "tandem/node/revert_marker.h"
 
 namespace tandem::node {
 namespace {
@@ -119,33 +121,59 @@ Status Reconciler::ensureReplica(const DesiredReplica& d) {
   }
   devices::StorageProvider& provider = *pool_it->second.provider;
 
+  bool reverted = false;
+  if (d.primary && !d.revert_id.empty()) {
+    ASSIGN_OR_RETURN(std::string done, revertedId(d.volume_uuid));
+    if (done != d.revert_id) {
+      RETURN_IF_ERROR(revertReplica(provider, d));
+      reverted = true;
+    }
+  }
+
   auto active = active_.find(d.volume_uuid);
   if (active == active_.end()) {
     auto info = provider.info(d.volume_uuid);
     replication::VolumeConfig config = engineConfig(d);
+    config.data_replaced = reverted;
     config.new_device = info.status().code() == ErrorCode::kNotFound;  // binds the engine's metadata to it
-    if (config.new_device) {
+    if (config.new_device && !d.clone_volume.empty()) {
+      // Made from a snapshot: this copy is the source of the others.
+      RETURN_IF_ERROR(provider.clone(d.clone_volume, d.clone_snapshot, d.volume_uuid)
+                          .withContext("clone snapshot " + d.clone_snapshot + " in pool " + d.pool));
+      log::info("reconcile", "cloned snapshot " + d.clone_snapshot + " into " + d.volume_name);
+      RETURN_IF_ERROR(growBacking(provider, d));
+    } else if (config.new_device) {
       RETURN_IF_ERROR(provider.create(d.volume_uuid, d.size_bytes,
                                       d.thin ? devices::Provisioning::kThin : devices::Provisioning::kThick)
                           .withContext("create backing volume in pool " + d.pool));
       log::info("reconcile", "created backing volume for " + d.volume_name + " in pool " + d.pool);
+      // A copy of a volume made from a snapshot elsewhere: empty, so Inconsistent (no metadata
+      // beside a device not new to the engine) until the primary has fully synced it.
+      if (d.from_primary) config.new_device = false;
     } else if (!info.isOk()) {
       return info.status();
-    } else if (info->size_bytes != d.size_bytes) {
+    } else if (info->size_bytes > d.size_bytes) {
       return Status(ErrorCode::kConflict, "backing volume has " + std::to_string(info->size_bytes) +
                                               " bytes, desired " + std::to_string(d.size_bytes));
+    } else if (info->size_bytes < d.size_bytes) {
+      // The volume grew while this replica was not held (the node was down or just restarted).
+      RETURN_IF_ERROR(growBacking(provider, d));
     }
     ASSIGN_OR_RETURN(std::unique_ptr<devices::BlockDevice> device, provider.open(d.volume_uuid));
     RETURN_IF_ERROR(engine_.addVolume(config, std::shared_ptr<devices::BlockDevice>(std::move(device)),
                                       metadataPath(d.volume_uuid)));
     active = active_.emplace(d.volume_uuid, d).first;
   } else if (!(active->second == d)) {
+    // Online grow: the backing store first, then the engine (which re-reads the device's size
+    // and, as primary, tells the peers); new NBD connections see the new size.
+    if (d.size_bytes > active->second.size_bytes) RETURN_IF_ERROR(growBacking(provider, d));
     RETURN_IF_ERROR(engine_.updateVolume(engineConfig(d)));
     if (active->second.primary && (!d.primary || active->second.volume_name != d.volume_name)) {
       unexport(active->second.volume_name);
     }
     active->second = d;
   }
+  RETURN_IF_ERROR(reconcileSnapshots(provider, d));
   auto exported = exported_.find(d.volume_name);
   if (d.primary && (exported == exported_.end() || exported->second != d.volume_uuid)) {
     auto device = engine_.primaryDevice(d.volume_uuid);
@@ -155,6 +183,80 @@ Status Reconciler::ensureReplica(const DesiredReplica& d) {
     exported_[d.volume_name] = d.volume_uuid;
     log::info("reconcile", "exporting " + d.volume_name + " over NBD");
   }
+  return Status::ok();
+}
+
+std::vector<std::string> Reconciler::localSnapshots(devices::StorageProvider& provider, const std::string& uuid) {
+  std::vector<std::string> out;
+  auto list = provider.list();
+  if (!list.isOk()) return out;
+  for (const auto& v : *list) {
+    if (v.is_snapshot && v.parent == uuid) out.push_back(v.name);
+  }
+  return out;
+}
+
+Status Reconciler::reconcileSnapshots(devices::StorageProvider& provider, const DesiredReplica& d) {
+  auto held = localSnapshots(provider, d.volume_uuid);
+  for (const auto& s : held) {
+    if (std::find(d.snapshots.begin(), d.snapshots.end(), s) != d.snapshots.end()) continue;
+    RETURN_IF_ERROR(provider.removeSnapshot(d.volume_uuid, s).withContext("remove snapshot " + s));
+    log::info("reconcile", "deleted snapshot " + s + " of " + d.volume_name);
+  }
+  if (!d.primary) return Status::ok();
+  auto& failed = failed_snapshots_[d.volume_uuid];
+  for (const auto& s : d.take_snapshots) {
+    if (std::find(held.begin(), held.end(), s) != held.end() || failed.count(s)) continue;
+    // Taken once: a failure is reported, not retried at a later point of the write order.
+    auto copies = engine_.snapshotVolume(d.volume_uuid, s);
+    if (!copies.isOk()) {
+      failed.insert(s);
+      log::error("reconcile", "snapshot " + s + " of " + d.volume_name + ": " + copies.status().toString());
+      continue;
+    }
+    std::string nodes;
+    for (const auto& n : *copies) nodes += (nodes.empty() ? "" : ", ") + n;
+    log::info("reconcile", "snapshot " + s + " of " + d.volume_name + " taken on " + nodes);
+  }
+  return Status::ok();
+}
+
+Result<std::string> Reconciler::revertedId(const std::string& uuid) {
+  auto known = reverted_.find(uuid);
+  if (known != reverted_.end()) return known->second;
+  ASSIGN_OR_RETURN(std::string id, loadRevertMarker(options_.metadata_dir, uuid));
+  reverted_[uuid] = id;
+  return id;
+}
+
+Status Reconciler::revertReplica(devices::StorageProvider& provider, const DesiredReplica& d) {
+  // Out of service first: the export closes (NBD clients are disconnected), the engine lets go of
+  // the device, then the provider replaces its contents and the volume is added back (by the
+  // caller) at a new generation, from which every peer is fully synced.
+  auto active = active_.find(d.volume_uuid);
+  if (active != active_.end()) {
+    auto exported = exported_.find(active->second.volume_name);
+    if (exported != exported_.end() && exported->second == d.volume_uuid) unexport(active->second.volume_name);
+    Status s = engine_.removeVolume(d.volume_uuid);
+    if (!s.isOk() && s.code() != ErrorCode::kNotFound) return s;
+    active_.erase(active);
+  }
+  RETURN_IF_ERROR(provider.revert(d.volume_uuid, d.revert_snapshot)
+                      .withContext("revert " + d.volume_name + " to snapshot " + d.revert_snapshot));
+  RETURN_IF_ERROR(growBacking(provider, d));  // a snapshot older than a grow: the size stays
+  RETURN_IF_ERROR(saveRevertMarker(options_.metadata_dir, d.volume_uuid, d.revert_id));
+  reverted_[d.volume_uuid] = d.revert_id;
+  log::info("reconcile", "reverted " + d.volume_name + " to snapshot " + d.revert_snapshot);
+  return Status::ok();
+}
+
+Status Reconciler::growBacking(devices::StorageProvider& provider, const DesiredReplica& d) {
+  ASSIGN_OR_RETURN(devices::VolumeInfo info, provider.info(d.volume_uuid));
+  if (info.size_bytes >= d.size_bytes) return Status::ok();  // grown by an earlier, interrupted pass
+  RETURN_IF_ERROR(provider.resize(d.volume_uuid, d.size_bytes, /*force=*/false)
+                      .withContext("grow backing volume in pool " + d.pool));
+  log::info("reconcile", "grew backing volume of " + d.volume_name + " to " + std::to_string(d.size_bytes) +
+                             " bytes");
   return Status::ok();
 }
 
@@ -171,6 +273,10 @@ Status Reconciler::removeReplica(const std::string& uuid) {
   }
   for (auto& [name, pool] : pools_) {
     if (!pool_name.empty() && name != pool_name) continue;
+    for (const auto& snapshot : localSnapshots(*pool.provider, uuid)) {  // a volume with snapshots cannot go
+      Status s = pool.provider->removeSnapshot(uuid, snapshot);
+      if (!s.isOk() && s.code() != ErrorCode::kNotFound) return s;
+    }
     Status s = pool.provider->remove(uuid);
     if (s.isOk()) {
       log::info("reconcile", "deleted replica " + uuid + " from pool " + name);
@@ -179,6 +285,9 @@ Status Reconciler::removeReplica(const std::string& uuid) {
     }
   }
   RETURN_IF_ERROR(engine_.deleteMetadata(metadataPath(uuid)));
+  failed_snapshots_.erase(uuid);
+  reverted_.erase(uuid);
+  RETURN_IF_ERROR(removeRevertMarker(options_.metadata_dir, uuid));
   return Status::ok();
 }
 
@@ -207,6 +316,15 @@ nodeapi::StatusReport Reconciler::report() {
   nodeapi::StatusReport report;
   report.applied_generation = applied_generation_;
   report.pools = pools();
+  // Every snapshot held, by volume uuid: one listing per pool.
+  std::map<std::string, std::vector<std::string>> snapshots;
+  for (auto& [name, pool] : pools_) {
+    auto list = pool.provider->list();
+    if (!list.isOk()) continue;
+    for (const auto& v : *list) {
+      if (v.is_snapshot) snapshots[v.parent].push_back(v.name);
+    }
+  }
   std::set<std::string> reported;
   for (const auto& v : engine_.status()) {
     reported.insert(v.volume_uuid);
@@ -219,6 +337,13 @@ nodeapi::StatusReport Reconciler::report() {
     if (err != errors_.end()) r.error = err->second;
     for (const auto& p : v.peers) {
       r.peers.push_back(nodeapi::PeerReport{p.node, reportedState(p.state), p.sync_done_bytes, p.sync_total_bytes});
+    }
+    auto snaps = snapshots.find(v.volume_uuid);
+    if (snaps != snapshots.end()) r.snapshots = snaps->second;
+    if (auto done = reverted_.find(v.volume_uuid); done != reverted_.end()) r.reverted = done->second;
+    if (auto f = failed_snapshots_.find(v.volume_uuid); f != failed_snapshots_.end()) {
+      // Not in r.error: that marks the replica itself failed. The node's log has the cause.
+      r.failed_snapshots.assign(f->second.begin(), f->second.end());
     }
     report.replicas.push_back(std::move(r));
   }

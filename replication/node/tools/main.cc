@@ -121,6 +121,13 @@ int main(int argc, char** argv) {
   repl_options.port = static_cast<uint16_t>(options.uint("replication-port"));
   repl_options.peer_timeout = options.duration("peer-timeout");
   if (repl_options.peer_timeout < std::chrono::milliseconds(100)) return fail("--peer-timeout must be at least 100ms");
+  // The engine takes snapshots (SNAPSHOT frames, snapshotVolume) in the pool holding the volume.
+  repl_options.take_snapshot = [&pools](const std::string& volume_uuid, const std::string& snapshot) {
+    for (auto& [name, pool] : pools) {
+      if (pool.provider->info(volume_uuid).isOk()) return pool.provider->snapshot(volume_uuid, snapshot);
+    }
+    return tandem::Status(tandem::ErrorCode::kNotFound, "no pool holds volume " + volume_uuid);
+  };
   auto engine = tandem::replication::ReplicationService::start(repl_options, tandem::RealClock::instance());
   if (!engine.isOk()) return fail("replication: " + engine.status().message());
 

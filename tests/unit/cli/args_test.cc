@@ -138,6 +138,57 @@ TEST(ParseCommand, VolumeAttachDetachAndList) {
             R"({"name":"g","replicas":2,"engine":"native","thin":true,"allow_multiattach":true})");
 }
 
+// snapshot create|delete VOLUME SNAPSHOT and snapshot list VOLUME use the volume's snapshot routes.
+TEST(ParseCommand, Snapshots) {
+  auto create = commandOf({"snapshot", "create", "v1", "s1"});
+  ASSERT_TRUE(create.isOk()) << create.status().toString();
+  ApiCall call = apiCallFor(*create);
+  EXPECT_EQ(call.method, "POST");
+  EXPECT_EQ(call.target, "/v1/volumes/v1/snapshots");
+  EXPECT_EQ(call.body, R"({"name":"s1"})");
+  call = apiCallFor(*commandOf({"snapshot", "delete", "v1", "s1"}));
+  EXPECT_EQ(call.method, "DELETE");
+  EXPECT_EQ(call.target, "/v1/volumes/v1/snapshots/s1");
+  call = apiCallFor(*commandOf({"snapshot", "list", "v1"}));
+  EXPECT_EQ(call.method, "GET");
+  EXPECT_EQ(call.target, "/v1/volumes/v1/snapshots");
+  call = apiCallFor(*commandOf({"snapshot", "revert", "v1", "s1"}));
+  EXPECT_EQ(call.method, "POST");
+  EXPECT_EQ(call.target, "/v1/volumes/v1/snapshots/s1/revert");
+  EXPECT_EQ(call.body, "{}");
+  EXPECT_FALSE(commandOf({"snapshot", "create", "v1"}).isOk());
+  EXPECT_FALSE(commandOf({"snapshot", "create", "v1", "bad name"}).isOk());
+  EXPECT_FALSE(commandOf({"snapshot", "list"}).isOk());
+  EXPECT_FALSE(commandOf({"snapshot", "explode", "v1", "s1"}).isOk());
+}
+
+// volume clone NAME --from V --snapshot S --size SIZE --group G creates a volume with a source.
+TEST(ParseCommand, VolumeClone) {
+  auto c = commandOf({"volume", "clone", "v2", "--from", "v1", "--snapshot", "s1", "--size", "1GiB", "--group", "g"});
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  ApiCall call = apiCallFor(*c);
+  EXPECT_EQ(call.method, "POST");
+  EXPECT_EQ(call.target, "/v1/volumes");
+  EXPECT_EQ(call.body,
+            R"({"name":"v2","size_bytes":1073741824,"resource_group":"g","source":{"volume":"v1","snapshot":"s1"}})");
+  EXPECT_FALSE(commandOf({"volume", "clone", "v2", "--from", "v1", "--size", "1GiB", "--group", "g"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "clone", "v2", "--from", "bad name", "--snapshot", "s1", "--size", "1G",
+                          "--group", "g"}).isOk());
+}
+
+// volume grow NAME --size SIZE patches the volume's size.
+TEST(ParseCommand, VolumeGrow) {
+  auto c = commandOf({"volume", "grow", "v1", "--size", "2GiB"});
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  ApiCall call = apiCallFor(*c);
+  EXPECT_EQ(call.method, "PATCH");
+  EXPECT_EQ(call.target, "/v1/volumes/v1");
+  EXPECT_EQ(call.body, R"({"size_bytes":2147483648})");
+  EXPECT_FALSE(commandOf({"volume", "grow", "v1"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "grow", "v1", "--size", "lots"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "grow", "v1", "--size", "1G", "--group", "g"}).isOk());
+}
+
 // Pool and label lists and the over-provisioning ratio are checked before anything is sent.
 TEST(ParseCommand, RejectsBadPlacementOptions) {
   EXPECT_FALSE(commandOf({"group", "create", "g", "--replicas", "2", "--pools", "a,,b"}).isOk());

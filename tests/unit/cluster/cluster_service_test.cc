@@ -225,5 +225,182 @@ TEST_F(ClusterServiceTest, DetachTimesOutAndForceForgetsAnOfflineHost) {
   EXPECT_EQ(result->reason(), "volume_not_found");
 }
 
+// Growing a volume: the new size reaches every replica's desired state; shrinking, a pool without
+// room (named) and changes not implemented yet are 422 with nothing changed.
+TEST_F(ClusterServiceTest, GrowingAVolumeChecksEveryReplicasPool) {
+  constexpr uint64_t kGiB = uint64_t{1} << 30;
+  for (auto [name, free] : {std::pair{"n1", 10 * kGiB}, std::pair{"n2", 3 * kGiB}}) {
+    RegisterNodeRequest request;
+    request.name = name;
+    request.address = "127.0.0.1";
+    request.nbd_port = 10809;
+    request.replication_port = 7000;
+    PoolReport pool{"p", "file", false, true, 10 * kGiB, free, 0};
+    request.pools = {pool};
+    ASSERT_TRUE(cluster_->registerNode(request).isOk());
+  }
+  GroupRecord group;
+  group.name = "g";
+  group.replicas = 2;
+  group.thin = false;
+  ASSERT_TRUE(cluster_->createGroup(group).isOk());
+  ASSERT_TRUE(cluster_->createVolume({"v", 1 * kGiB, "g"}).isOk());
+  const uint64_t generation = *cluster_->storeGeneration();
+
+  auto grown = cluster_->updateVolume("v", {2 * kGiB, std::nullopt, std::nullopt});
+  ASSERT_TRUE(grown.isOk()) << grown.status().toString();
+  EXPECT_EQ(grown->volume.size_bytes, 2 * kGiB);
+  EXPECT_GT(*cluster_->storeGeneration(), generation);
+  for (const char* node : {"n1", "n2"}) {
+    auto desired = cluster_->desiredState(node);
+    ASSERT_TRUE(desired.isOk());
+    ASSERT_EQ(desired->replicas.size(), 1u);
+    EXPECT_EQ(desired->replicas[0].size_bytes, 2 * kGiB) << node;
+  }
+  const uint64_t after_grow = *cluster_->storeGeneration();
+  EXPECT_TRUE(cluster_->updateVolume("v", {2 * kGiB, 2, std::string("g")}).isOk()) << "the same values change nothing";
+  EXPECT_EQ(*cluster_->storeGeneration(), after_grow);
+
+  auto shrink = cluster_->updateVolume("v", {1 * kGiB, std::nullopt, std::nullopt});
+  EXPECT_EQ(shrink.status().code(), ErrorCode::kUnprocessable);
+  EXPECT_EQ(shrink.status().reason(), "volume_shrink");
+  // n2 reported 3 GiB free, 2 of which the (not yet reported) replica takes: 2 more do not fit.
+  auto no_room = cluster_->updateVolume("v", {4 * kGiB, std::nullopt, std::nullopt});
+  EXPECT_EQ(no_room.status().reason(), "no_space") << no_room.status().toString();
+  EXPECT_NE(no_room.status().message().find("pool p on node n2"), std::string::npos) << no_room.status().message();
+  auto too_large = cluster_->updateVolume("v", {11 * kGiB, std::nullopt, std::nullopt});
+  EXPECT_EQ(too_large.status().reason(), "volume_too_large");
+  EXPECT_NE(too_large.status().message().find("pool p on node n1"), std::string::npos);
+  EXPECT_EQ(cluster_->updateVolume("v", {std::nullopt, 3, std::nullopt}).status().reason(), "not_implemented");
+  EXPECT_EQ(cluster_->updateVolume("v", {std::nullopt, std::nullopt, std::string("h")}).status().reason(),
+            "not_implemented");
+  EXPECT_EQ(cluster_->updateVolume("nope", {2 * kGiB, std::nullopt, std::nullopt}).status().code(),
+            ErrorCode::kNotFound);
+  EXPECT_EQ(cluster_->getVolume("v")->volume.size_bytes, 2 * kGiB);
+  EXPECT_EQ(*cluster_->storeGeneration(), after_grow) << "a refused change changed the state";
+}
+
+// A snapshot is asked of the primary through its desired state, is `creating` until the primary
+// reports it, and records which nodes hold copies; a volume with snapshots is deleted only with
+// cascade.
+TEST_F(ClusterServiceTest, SnapshotLifecycleFollowsThePrimarysReports) {
+  for (const char* name : {"n1", "n2"}) {
+    RegisterNodeRequest request;
+    request.name = name;
+    request.address = "127.0.0.1";
+    request.nbd_port = 10809;
+    request.replication_port = 7000;
+    request.pools = {PoolReport{"p", "file", true, true, 10ull << 30, 10ull << 30, 0}};
+    ASSERT_TRUE(cluster_->registerNode(request).isOk());
+  }
+  GroupRecord group;
+  group.name = "g";
+  group.replicas = 2;
+  ASSERT_TRUE(cluster_->createGroup(group).isOk());
+  auto volume = cluster_->createVolume({"v", 1 << 30, "g"});
+  ASSERT_TRUE(volume.isOk());
+  ASSERT_TRUE(cluster_->createVolume({"w", 1 << 30, "g"}).isOk());
+  const std::string primary = volume->first.volume.primary_node;
+  const std::string secondary = primary == "n1" ? "n2" : "n1";
+  const std::string uuid = volume->first.volume.uuid;
+
+  auto created = cluster_->createSnapshot("v", "s1");
+  ASSERT_TRUE(created.isOk()) << created.status().toString();
+  EXPECT_TRUE(created->second);
+  EXPECT_EQ(created->first.snapshot.state, SnapshotState::kCreating);
+  const std::string snap = created->first.snapshot.uuid;
+  EXPECT_FALSE(cluster_->createSnapshot("v", "s1")->second) << "idempotent by name";
+  EXPECT_EQ(cluster_->createSnapshot("w", "s1").status().reason(), "snapshot_exists");
+  EXPECT_EQ(cluster_->createSnapshot("nope", "s9").status().reason(), "volume_not_found");
+  EXPECT_EQ(cluster_->getSnapshot("w", "s1").status().reason(), "snapshot_not_found");
+
+  auto desiredOf = [&](const std::string& node) {
+    auto d = cluster_->desiredState(node);
+    EXPECT_TRUE(d.isOk());
+    for (const auto& r : d->replicas) {
+      if (r.volume_uuid == uuid) return r;
+    }
+    ADD_FAILURE() << "no replica of v on " << node;
+    return DesiredReplica{};
+  };
+  EXPECT_EQ(desiredOf(primary).take_snapshots, std::vector<std::string>{snap});
+  EXPECT_EQ(desiredOf(secondary).take_snapshots, std::vector<std::string>{});
+  EXPECT_EQ(desiredOf(secondary).snapshots, std::vector<std::string>{snap});
+
+  // A secondary's report does not make it available; the primary's does.
+  const PoolReport pool{"p", "file", true, true, 10ull << 30, 10ull << 30, 0};
+  NodeStatusReport from_secondary;
+  from_secondary.pools = {pool};
+  from_secondary.replicas.push_back(ReplicaReport{uuid, nodeapi::DiskState::kUpToDate, "g1", false, "", {}, {snap}, {}});
+  ASSERT_TRUE(cluster_->reportStatus(secondary, from_secondary).isOk());
+  EXPECT_EQ(cluster_->getSnapshot("v", "s1")->snapshot.state, SnapshotState::kCreating);
+  NodeStatusReport from_primary;
+  from_primary.pools = {pool};
+  from_primary.replicas.push_back(ReplicaReport{uuid, nodeapi::DiskState::kUpToDate, "g1", true, "", {}, {snap}, {}});
+  ASSERT_TRUE(cluster_->reportStatus(primary, from_primary).isOk());
+  auto taken = cluster_->getSnapshot("v", "s1");
+  ASSERT_TRUE(taken.isOk());
+  EXPECT_EQ(taken->snapshot.state, SnapshotState::kAvailable);
+  EXPECT_EQ(taken->copies.size(), 2u);
+  EXPECT_TRUE(desiredOf(primary).take_snapshots.empty()) << "taken once, never again";
+  EXPECT_EQ(cluster_->listSnapshots("v")->size(), 1u);
+
+  // A snapshot the primary reports failed is `error` and no longer kept by anyone.
+  ASSERT_TRUE(cluster_->createSnapshot("v", "s2").isOk());
+  const std::string snap2 = cluster_->getSnapshot("v", "s2")->snapshot.uuid;
+  from_primary.replicas[0].failed_snapshots = {snap2};
+  ASSERT_TRUE(cluster_->reportStatus(primary, from_primary).isOk());
+  EXPECT_EQ(cluster_->getSnapshot("v", "s2")->snapshot.state, SnapshotState::kError);
+  EXPECT_EQ(desiredOf(secondary).snapshots, std::vector<std::string>{snap});
+
+  // A volume made from s1: its primary clones the snapshot, the other replica is synced from it,
+  // and s1 cannot go while that copy is being made.
+  EXPECT_EQ(cluster_->createVolume({"c", 1 << 29, "g", "v", "s1"}).status().reason(), "volume_too_small");
+  EXPECT_EQ(cluster_->createVolume({"c", 1 << 30, "g", "v", "s2"}).status().reason(), "snapshot_not_ready");
+  EXPECT_EQ(cluster_->createVolume({"c", 1 << 30, "g", "v", ""}).status().reason(), "not_implemented");
+  auto copy = cluster_->createVolume({"c", 2u << 30, "g", "v", "s1"});
+  ASSERT_TRUE(copy.isOk()) << copy.status().toString();
+  EXPECT_EQ(copy->first.state, VolumeState::kCreating);
+  const std::string copy_uuid = copy->first.volume.uuid;
+  for (const char* node : {"n1", "n2"}) {
+    auto d = cluster_->desiredState(node);
+    ASSERT_TRUE(d.isOk());
+    for (const auto& r : d->replicas) {
+      if (r.volume_uuid != copy_uuid) continue;
+      EXPECT_EQ(r.clone_volume, r.primary ? uuid : "") << node;
+      EXPECT_EQ(r.clone_snapshot, r.primary ? snap : "") << node;
+      EXPECT_EQ(r.from_primary, !r.primary) << node;
+    }
+  }
+  EXPECT_EQ(cluster_->deleteSnapshot("v", "s1").reason(), "snapshot_in_use");
+  ASSERT_TRUE(cluster_->deleteVolume("c").isOk());
+
+  // Revert: asked of the primary once; the volume is creating until the primary reports it done.
+  EXPECT_EQ(cluster_->revertSnapshot("v", "s2").status().reason(), "snapshot_not_ready");
+  auto reverting = cluster_->revertSnapshot("v", "s1");
+  ASSERT_TRUE(reverting.isOk()) << reverting.status().toString();
+  EXPECT_EQ(reverting->state, VolumeState::kCreating);
+  const DesiredReplica asked = desiredOf(primary);
+  EXPECT_EQ(asked.revert_snapshot, snap);
+  EXPECT_FALSE(asked.revert_id.empty());
+  EXPECT_TRUE(desiredOf(secondary).revert_id.empty());
+  EXPECT_EQ(cluster_->revertSnapshot("v", "s1").status().reason(), "revert_in_progress");
+  EXPECT_EQ(cluster_->deleteSnapshot("v", "s1").reason(), "snapshot_in_use");
+  from_primary.replicas[0].reverted = asked.revert_id;
+  ASSERT_TRUE(cluster_->reportStatus(primary, from_primary).isOk());
+  EXPECT_TRUE(desiredOf(primary).revert_id.empty()) << "done once, never again";
+  EXPECT_NE(cluster_->getVolume("v")->reason, "reverting to a snapshot");
+  // A primary without a copy cannot revert.
+  from_primary.replicas[0].snapshots.clear();
+  ASSERT_TRUE(cluster_->reportStatus(primary, from_primary).isOk());
+  EXPECT_EQ(cluster_->revertSnapshot("v", "s1").status().reason(), "snapshot_not_on_primary");
+
+  EXPECT_EQ(cluster_->deleteVolume("v").reason(), "volume_has_snapshots");
+  ASSERT_TRUE(cluster_->deleteSnapshot("v", "s2").isOk());
+  EXPECT_EQ(cluster_->deleteSnapshot("v", "s2").code(), ErrorCode::kNotFound);
+  ASSERT_TRUE(cluster_->deleteVolume("v", /*cascade=*/true).isOk());
+  EXPECT_EQ(cluster_->getVolume("v").status().code(), ErrorCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace tandem::controller

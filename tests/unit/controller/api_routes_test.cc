@@ -141,13 +141,13 @@ TEST(ApiRoutes, MatcherExtractsParametersAndTellsMissingFromWrongMethod) {
   EXPECT_EQ(m.params, (PathParams{{"volume", "vol%2A1"}}));
   EXPECT_EQ(m.segments, (std::vector<std::string>{"v1", "volumes", "vol%2A1", "promote"}));
 
-  auto wrong_method = matchRoute(apiRoutes(), "PATCH", "/v1/volumes/v");
+  auto wrong_method = matchRoute(apiRoutes(), "PUT", "/v1/volumes/v");
   EXPECT_EQ(wrong_method.route, nullptr);
-  EXPECT_EQ(allowedMethods(wrong_method), "GET, DELETE");
+  EXPECT_EQ(allowedMethods(wrong_method), "GET, PATCH, DELETE");
   EXPECT_EQ(wrong_method.params, (PathParams{{"volume", "v"}}));
   EXPECT_EQ(allowedMethods(matchRoute(apiRoutes(), "PUT", "/v1/nodes")), "GET, POST");
 
-  auto missing = matchRoute(apiRoutes(), "GET", "/v1/volumes/v/snapshots");
+  auto missing = matchRoute(apiRoutes(), "GET", "/v1/volumes/v/no-such-resource");
   EXPECT_EQ(missing.route, nullptr);
   EXPECT_TRUE(missing.on_path.empty());
 

@@ -79,7 +79,9 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
   ASSERT_EQ(sqlite3_exec(db,
                          "ALTER TABLE nodes DROP COLUMN labels; ALTER TABLE resource_groups DROP COLUMN overprovision;"
                          "ALTER TABLE resource_groups DROP COLUMN quorum;"
-                         "ALTER TABLE replicas DROP COLUMN discard_generation;"
+                         "ALTER TABLE replicas DROP COLUMN discard_generation; DROP TABLE snapshots;"
+                         "ALTER TABLE volumes DROP COLUMN source_snapshot; ALTER TABLE volumes DROP COLUMN revert_snapshot;"
+                         "ALTER TABLE volumes DROP COLUMN revert_id;"
                          "ALTER TABLE resource_groups DROP COLUMN allow_multiattach; DROP TABLE attachments;"
                          "ALTER TABLE volumes DROP COLUMN handover_to;"
                          "UPDATE schema_version SET version = 1;",
@@ -96,6 +98,34 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
   EXPECT_FALSE(store->getGroup("thin")->quorum) << "groups from before quorum existed keep writing alone";
   EXPECT_FALSE(store->getGroup("thin")->allow_multiattach);
   EXPECT_TRUE(store->listAttachments()->empty());
+}
+
+// Snapshots: names unique in the cluster, listed per volume, their state recorded, and deleted
+// with their volume. Creating and deleting one, and recording its state, move the generation.
+TEST_F(StoreTest, SnapshotsBelongToTheirVolume) {
+  auto store = open();
+  ASSERT_TRUE(store->createGroup({"gu", "g", 1, "native", true, {}, {}, 20.0}).isOk());
+  ASSERT_TRUE(store->createVolume({"vu1", "v1", 1 << 20, "g", "n1", 1, 0}, {}).isOk());
+  ASSERT_TRUE(store->createVolume({"vu2", "v2", 1 << 20, "g", "n1", 1, 0}, {}).isOk());
+  uint64_t g = *store->generation();
+  ASSERT_TRUE(store->createSnapshot({"su1", "s1", "vu1", 1 << 20, 10, SnapshotState::kCreating, ""}).isOk());
+  EXPECT_GT(*store->generation(), g);
+  ASSERT_TRUE(store->createSnapshot({"su2", "s2", "vu1", 1 << 20, 11, SnapshotState::kCreating, ""}).isOk());
+  auto dup = store->createSnapshot({"su3", "s1", "vu2", 1 << 20, 12, SnapshotState::kCreating, ""});
+  EXPECT_EQ(dup.code(), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(dup.reason(), "snapshot_exists");
+  EXPECT_EQ(store->listSnapshotsOf("vu1")->size(), 2u);
+  EXPECT_TRUE(store->listSnapshotsOf("vu2")->empty());
+  g = *store->generation();
+  ASSERT_TRUE(store->setSnapshotState("su1", SnapshotState::kAvailable, "").isOk());
+  EXPECT_GT(*store->generation(), g);
+  EXPECT_EQ(store->getSnapshot("s1")->state, SnapshotState::kAvailable);
+  EXPECT_EQ(store->setSnapshotState("nope", SnapshotState::kError, "x").code(), ErrorCode::kNotFound);
+  ASSERT_TRUE(store->deleteSnapshot("s2").isOk());
+  EXPECT_EQ(store->deleteSnapshot("s2").reason(), "snapshot_not_found");
+  ASSERT_TRUE(store->deleteVolume("v1").isOk());
+  EXPECT_EQ(store->getSnapshot("s1").status().code(), ErrorCode::kNotFound) << "deleted with its volume";
+  EXPECT_TRUE(store->listSnapshots()->empty());
 }
 
 // A state generation that is not a number (a damaged database) is an error, not a crash.

@@ -102,7 +102,7 @@ class NodeAgentTest : public LocalNodeTest {
     DesiredState s{generation, cluster, "n1", {}};
     for (const auto& uuid : uuids)
       s.replicas.push_back(
-          DesiredReplica{"vol-" + uuid.substr(0, 4), uuid, 1 << 20, 1, "default", true, false, true, {}});
+          DesiredReplica{"vol-" + uuid.substr(0, 4), uuid, 1 << 20, 1, "default", true, false, true, {}, {}, {}});
     return s;
   }
   std::unique_ptr<Reconciler> reconciler_;

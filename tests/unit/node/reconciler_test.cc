@@ -28,7 +28,7 @@ class ReconcilerTest : public LocalNodeTest {
     s.generation = 5;
     s.cluster_id = cluster;
     s.node = "n1";
-    s.replicas.push_back(DesiredReplica{"vol", kUuid, 1 << 20, 1, pool, /*thin=*/true, /*quorum=*/false, /*primary=*/true, {}});
+    s.replicas.push_back(DesiredReplica{"vol", kUuid, 1 << 20, 1, pool, /*thin=*/true, /*quorum=*/false, /*primary=*/true, {}, {}, {}});
     return s;
   }
   bool backingExists() { return LocalNodeTest::backingExists(kUuid); }

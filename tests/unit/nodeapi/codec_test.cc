@@ -25,15 +25,15 @@ StatusReport statusReport() {
   StatusReport s;
   s.applied_generation = 42;
   s.pools = {pool()};
-  ReplicaReport primary{kUuid, DiskState::kUpToDate, "gen-1", true, "", {}};
+  ReplicaReport primary{kUuid, DiskState::kUpToDate, "gen-1", true, "", {}, {"snap-a", "snap-b"}, {"snap-c"}, "revert-1"};
   primary.peers = {
       PeerReport{"n2", PeerState::kSyncing, 1 << 20, 4 << 20}, PeerReport{"n3", PeerState::kUpToDate, 0, 0},
       PeerReport{"n4", PeerState::kConnecting, 0, 0}, PeerReport{"n5", PeerState::kDisconnected, 0, 0},
       PeerReport{"n6", PeerState::kSplitBrain, 0, 0}};
   s.replicas = {
       primary,
-      ReplicaReport{"6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", DiskState::kInconsistent, "", false, "", {}},
-      ReplicaReport{"7d2a7c8f-3e6f-4c9f-8b46-1d8e3a0c2b33", DiskState::kFailed, "", false, "pool full", {}}};
+      ReplicaReport{"6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", DiskState::kInconsistent, "", false, "", {}, {}, {}},
+      ReplicaReport{"7d2a7c8f-3e6f-4c9f-8b46-1d8e3a0c2b33", DiskState::kFailed, "", false, "pool full", {}, {}, {}}};
   s.attachments = {AttachmentReport{kUuid, "/dev/tandem/v", DeviceHealth::kHealthy, true, "device_busy: mounted"},
                    AttachmentReport{"6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", "", DeviceHealth::kAbsent, false, "x"},
                    AttachmentReport{"u3", "/dev/tandem/w", DeviceHealth::kDisconnected, false, ""},
@@ -57,9 +57,16 @@ DesiredState desiredState() {
                                       true,
                                       true,
                                       {DesiredPeer{"n2", "127.0.0.1", 7000}, DesiredPeer{"n3", "h3", 7001}},
+                                      {"snap-a", "snap-b"},
+                                      {"snap-b"},
+                                      kUuid,
+                                      "snap-z",
+                                      true,
+                                      "snap-a",
+                                      "revert-1",
                                       "0123456789abcdef"});
   s.replicas.push_back(
-      DesiredReplica{"w", "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", 8192, 1, "p", true, false, false, {}, ""});
+      DesiredReplica{"w", "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", 8192, 1, "p", true, false, false, {}, {}, {}});
   s.attachments = {DesiredAttachment{"v", kUuid, 4096, "10.0.0.2", 10809, "v", false},
                    DesiredAttachment{"w", "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", 8192, "h", 1, "w", true}};
   s.force_detach = {"x", "y"};

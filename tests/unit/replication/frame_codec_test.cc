@@ -58,7 +58,7 @@ TEST(FrameCodec, HeaderLayoutMatchesTheDocument) {
   h.length = 0x2000;
   auto b = encodeFrame(h, {});
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(b.data()), 4), "TNDR");
-  EXPECT_EQ(getBe(b.data() + 4, 2), 2u);
+  EXPECT_EQ(getBe(b.data() + 4, 2), 3u);
   EXPECT_EQ(getBe(b.data() + 6, 2), 4u);
   EXPECT_EQ(b[12], std::byte{0x0f});
   EXPECT_EQ(getBe(b.data() + 28, 8), 7u);
@@ -72,7 +72,7 @@ TEST(FrameCodec, HeaderLayoutMatchesTheDocument) {
 // Frames without data round-trip for every such type.
 TEST(FrameCodec, ControlFramesRoundTrip) {
   for (FrameType t : {FrameType::kTrim, FrameType::kWriteZeroes, FrameType::kFlush, FrameType::kSyncBegin,
-                      FrameType::kSyncZero, FrameType::kPing, FrameType::kPong}) {
+                      FrameType::kSyncZero, FrameType::kPing, FrameType::kPong, FrameType::kResize}) {
     FrameHeader h;
     h.type = t;
     h.volume = sampleVolume();

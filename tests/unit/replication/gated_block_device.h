@@ -67,6 +67,7 @@ class GatedBlockDevice final : public devices::BlockDevice {
     RETURN_IF_ERROR(gate(true));
     return inner_->writeZeroes(offset, length, fua);
   }
+  Status refreshSize() override { return inner_->refreshSize(); }
 
  private:
   Status gate(bool mutation) {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -126,6 +127,13 @@ class ReplicationServiceTest : public ::testing::Test {
     o.reconnect_interval = 20ms;
     o.peer_timeout = 5000ms;
     o.sync_chunk_bytes = chunk_;
+    // The stand-in for a provider's snapshot: a copy of the node's device at that moment.
+    o.take_snapshot = [this, i](const std::string& volume, const std::string& snapshot) {
+      if (volume != uuid_) return Status(ErrorCode::kNotFound, "unknown volume");
+      std::lock_guard lock(snapshots_mu_);
+      snapshots_[i][snapshot] = nodes_[i].memory->snapshot();
+      return Status::ok();
+    };
     auto s = ReplicationService::start(o, RealClock::instance());
     ASSERT_TRUE(s.isOk()) << s.status().toString();
     n.service = std::move(*s);
@@ -215,6 +223,8 @@ class ReplicationServiceTest : public ::testing::Test {
     EXPECT_TRUE(a == nodes_[2].memory->snapshot()) << "node-2 differs from the primary";
   }
 
+  std::mutex snapshots_mu_;
+  std::map<int, std::map<std::string, std::vector<std::byte>>> snapshots_;  // by node: name -> contents
   std::string dir_;
   std::string uuid_;
   uint64_t size_ = 0;
@@ -753,6 +763,167 @@ TEST_F(ReplicationServiceTest, DeleteMetadataOnlyOfARemovedVolume) {
 }
 
 // ---------------------------------------------------------------- raw-protocol tests
+
+// Online grow: every node grows its backing store and calls updateVolume with the new size
+// while a writer keeps writing; writes past the old end reach every replica, the new space reads
+// as zeroes, old data stays, and no replica is dropped or resynced.
+TEST_F(ReplicationServiceTest, GrowWhileWritingGrowsEveryReplicaWithoutAResync) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  auto dev = primary();
+  const auto old_data = pattern(64 * kBlock, 3);
+  ASSERT_TRUE(dev->write(0, old_data, false).isOk());
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> writes{0};
+  std::thread writer([&] {
+    for (uint32_t k = 0; !stop; ++k) {
+      const uint64_t off = (64 + k % 128) * kBlock;  // inside the old size, past old_data
+      if (!dev->write(off, pattern(kBlock, k), false).isOk()) return;
+      ++writes;
+    }
+  });
+  const uint64_t old_size = size_;
+  size_ = 4u << 20;
+  for (int i : {1, 2, 0}) {  // as nodes do: each grows its backing store, then the engine
+    nodes_[i].memory->growBacking(size_);
+    Status st = nodes_[i].service->updateVolume(configFor(i));
+    ASSERT_TRUE(st.isOk()) << i << ": " << st.toString();
+  }
+  EXPECT_EQ(dev->sizeBytes(), size_);
+  const auto tail = pattern(kBlock, 77);
+  ASSERT_TRUE(dev->write(size_ - kBlock, tail, true).isOk());
+  // The writer goes on after the grow (a condition with a deadline, not a sleep).
+  const uint64_t before = writes.load();
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (writes.load() < before + 8 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  stop = true;
+  writer.join();
+  EXPECT_GE(writes.load(), before + 8) << "the writer stopped during the grow";
+  for (int r : {1, 2}) {
+    EXPECT_EQ(readMemory(*nodes_[r].memory, 0, old_data.size()), old_data) << r;
+    EXPECT_EQ(readMemory(*nodes_[r].memory, size_ - kBlock, kBlock), tail) << r;
+    EXPECT_EQ(readMemory(*nodes_[r].memory, old_size, kBlock), std::vector<std::byte>(kBlock)) << r;
+  }
+  expectReplicasIdentical();
+  EXPECT_EQ(nodes_[0].memory->snapshot().size(), size_);
+  for (const char* peer : {"node-1", "node-2"}) {
+    EXPECT_EQ(peerStatus(peer).state, PeerState::kUpToDate) << peer;
+    EXPECT_EQ(peerStatus(peer).sync_total_bytes, 0u) << peer << " was resynced";
+  }
+}
+
+// A node whose backing store has not grown refuses to grow the engine, and nothing changes.
+TEST_F(ReplicationServiceTest, GrowNeedsTheBackingStoreGrownFirst) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  size_ = 2u << 20;
+  Status st = nodes_[0].service->updateVolume(configFor(0));
+  EXPECT_EQ(st.code(), ErrorCode::kInvalidArgument) << st.toString();
+  EXPECT_EQ(primary()->sizeBytes(), 1u << 20);
+  std::vector<std::byte> past(kBlock);
+  EXPECT_FALSE(primary()->read(1u << 20, past).isOk());
+}
+
+// A replica whose node does not grow it in time is dropped (never fed writes past its end) and,
+// once grown, fully synced to the new size.
+TEST_F(ReplicationServiceTest, ReplicaGrownLateIsResyncedToTheNewSize) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  size_ = 2u << 20;
+  nodes_[0].memory->growBacking(size_);
+  ASSERT_TRUE(nodes_[0].service->updateVolume(configFor(0)).isOk());  // waits out the replicas' RESIZE
+  const auto tail = pattern(kBlock, 5);
+  ASSERT_TRUE(primary()->write(size_ - kBlock, tail, true).isOk());
+  EXPECT_NE(peerStatus("node-1").state, PeerState::kUpToDate);
+  for (int r : {1, 2}) {
+    nodes_[r].memory->growBacking(size_);
+    ASSERT_TRUE(nodes_[r].service->updateVolume(configFor(r)).isOk());
+  }
+  ASSERT_TRUE(waitAllUpToDate());
+  EXPECT_EQ(peerStatus("node-1").sync_total_bytes, size_);
+  for (int r : {1, 2}) EXPECT_EQ(readMemory(*nodes_[r].memory, size_ - kBlock, kBlock), tail) << r;
+  expectReplicasIdentical();
+}
+
+// A snapshot taken while a writer writes is the same on every up-to-date replica (each takes it
+// at the same point of the write order), holds every write acknowledged before it was asked for,
+// and the writer goes on afterwards.
+TEST_F(ReplicationServiceTest, SnapshotIsIdenticalOnEveryReplicaWhileWriting) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  auto dev = primary();
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> acked{0};  // the writes acknowledged so far, in order
+  std::thread writer([&] {
+    for (uint32_t k = 0; !stop; ++k) {
+      if (!dev->write((k % 256) * kBlock, pattern(kBlock, k), false).isOk()) return;
+      acked = k + 1;
+    }
+  });
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (acked.load() < 300 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  const uint64_t acked_before = acked.load();
+  auto copies = nodes_[0].service->snapshotVolume(uuid_, "snap-1");
+  while (acked.load() < acked_before + 300 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(copies.isOk()) << copies.status().toString();
+  EXPECT_EQ(*copies, (std::vector<std::string>{"node-0", "node-1", "node-2"}));
+  EXPECT_GE(acked.load(), acked_before + 300) << "writes did not resume after the snapshot";
+  std::lock_guard lock(snapshots_mu_);
+  const auto& image = snapshots_[0]["snap-1"];
+  ASSERT_EQ(image.size(), size_);
+  EXPECT_TRUE(snapshots_[1]["snap-1"] == image) << "node-1's snapshot differs from the primary's";
+  EXPECT_TRUE(snapshots_[2]["snap-1"] == image) << "node-2's snapshot differs from the primary's";
+  // Every write acknowledged before the call is in it (at least as new: a block may carry a later write).
+  for (uint64_t k = acked_before >= 256 ? acked_before - 256 : 0; k < acked_before; ++k) {
+    const uint64_t block = k % 256;
+    bool newer_or_same = false;
+    for (uint64_t j = k; j < acked.load() + 1 && !newer_or_same; j += 256) {
+      newer_or_same = std::equal(image.begin() + block * kBlock, image.begin() + (block + 1) * kBlock,
+                                 pattern(kBlock, static_cast<uint32_t>(j)).begin());
+    }
+    EXPECT_TRUE(newer_or_same) << "block " << block << " lacks write " << k;
+  }
+}
+
+// A primary whose data was replaced outside the engine (a revert) comes back at a new
+// generation, so every peer is fully synced to the replaced data instead of trusting its own.
+TEST_F(ReplicationServiceTest, ReplacedPrimaryDataIsSyncedToEveryPeer) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  ASSERT_TRUE(primary()->write(0, pattern(16 * kBlock, 1), true).isOk());
+  const std::string before = volumeStatus(0)->generation;
+  ASSERT_TRUE(nodes_[0].service->removeVolume(uuid_).isOk());
+  ASSERT_TRUE(nodes_[0].memory->write(0, pattern(16 * kBlock, 2), true).isOk());  // the revert
+  VolumeConfig config = configFor(0);
+  config.data_replaced = true;
+  ASSERT_TRUE(nodes_[0].service->addVolume(config, nodes_[0].device, nodes_[0].metadata).isOk());
+  EXPECT_NE(volumeStatus(0)->generation, before);
+  ASSERT_TRUE(waitVolume(0, [&](const VolumeStatus& v) {
+    return v.peers.size() == 2 && std::all_of(v.peers.begin(), v.peers.end(), [&](const PeerStatus& p) {
+             return p.state == PeerState::kUpToDate && p.sync_total_bytes == size_;
+           });
+  })) << "the peers were not fully synced";
+  for (int r : {1, 2}) EXPECT_EQ(readMemory(*nodes_[r].memory, 0, 16 * kBlock), pattern(16 * kBlock, 2)) << r;
+  expectReplicasIdentical();
+}
+
+// A replica that is not up to date when the snapshot is taken gets no copy; only the primary
+// can take one.
+TEST_F(ReplicationServiceTest, SnapshotSkipsReplicasThatAreNotUpToDate) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  stopNode(2);
+  ASSERT_TRUE(primary()->write(0, pattern(kBlock, 1), true).isOk());
+  auto copies = nodes_[0].service->snapshotVolume(uuid_, "snap-2");
+  ASSERT_TRUE(copies.isOk()) << copies.status().toString();
+  EXPECT_EQ(*copies, (std::vector<std::string>{"node-0", "node-1"}));
+  EXPECT_EQ(nodes_[1].service->snapshotVolume(uuid_, "snap-3").status().code(), ErrorCode::kUnavailable);
+  std::lock_guard lock(snapshots_mu_);
+  EXPECT_FALSE(snapshots_[2].count("snap-2"));
+  EXPECT_TRUE(snapshots_[1]["snap-2"] == snapshots_[0]["snap-2"]);
+}
 
 class ReplicaProtocolTest : public ::testing::Test {
  protected:

@@ -25,6 +25,12 @@ enum class CommandKind {
   kVolumeShow,
   kVolumeDelete,
   kVolumePromote,
+  kVolumeGrow,
+  kVolumeClone,
+  kSnapshotCreate,
+  kSnapshotList,
+  kSnapshotDelete,
+  kSnapshotRevert,
   kVolumeAttach,
   kVolumeDetach,
   kVolumeAttachments,
@@ -34,7 +40,9 @@ enum class CommandKind {
 
 struct Command {
   CommandKind kind = CommandKind::kVersion;
-  std::string name;            // the group or volume named by show/create/delete
+  std::string name;            // the group or volume named by show/create/delete (snapshot: its volume)
+  std::string snapshot;        // snapshot create/delete; volume clone --snapshot
+  std::string source;          // volume clone --from VOLUME
   int replicas = 0;            // group create
   std::string engine = "native";
   bool thin = true;
@@ -42,7 +50,7 @@ struct Command {
   std::vector<std::string> spread_by;  // group create --spread-by zone,rack (replicas_on_different)
   std::optional<double> overprovision; // group create --overprovision R (thin groups)
   std::string quorum;                  // group create --quorum off|majority (empty: the default)
-  uint64_t size_bytes = 0;     // volume create
+  uint64_t size_bytes = 0;     // volume create, volume grow
   std::string group;           // volume create
   bool multiattach = false;    // group create --multiattach (allow_multiattach)
   std::string node;            // volume promote --node, volume resolve --keep
@@ -59,7 +67,7 @@ struct Command {
 Result<Command> parseCommand(const ParsedArgs& args);
 
 struct ApiCall {
-  std::string method;  // "GET", "POST", "DELETE"
+  std::string method;  // "GET", "POST", "PATCH", "DELETE"
   std::string target;  // "/v1/volumes/v1"
   std::string body;    // JSON, or empty
 };

@@ -33,6 +33,11 @@ class BlockDevice {
   virtual Status flush() = 0;
   virtual Status trim(uint64_t offset, uint64_t length, bool fua) = 0;
   virtual Status writeZeroes(uint64_t offset, uint64_t length, bool fua) = 0;
+  // Re-reads the size of the backing store after it grew underneath the open device (a
+  // StorageProvider::resize): afterwards sizeBytes() is the backing's current size. Never
+  // shrinks the view. Safe to call while I/O is in flight. kUnsupported for a device of fixed
+  // size (the default).
+  virtual Status refreshSize() { return Status(ErrorCode::kUnsupported, "this device cannot grow"); }
 };
 
 // Checks [offset, offset+length) against `size` without overflow; kInvalidArgument if outside.

@@ -91,6 +91,7 @@ class FaultInjectingBlockDevice final : public BlockDevice {
   Status flush() override;
   Status trim(uint64_t offset, uint64_t length, bool fua) override;
   Status writeZeroes(uint64_t offset, uint64_t length, bool fua) override;
+  Status refreshSize() override { return inner_->refreshSize(); }
 
   FaultControls& faults() { return *controls_; }
   const std::shared_ptr<FaultControls>& sharedFaults() const { return controls_; }

@@ -91,6 +91,13 @@ class ReplicationServiceImpl final : public ReplicationService {
     return removeMetadata(metadata_path);
   }
 
+  Result<std::vector<std::string>> snapshotVolume(const std::string& volume_uuid,
+                                                  const std::string& snapshot) override {
+    auto volume = find(volume_uuid);
+    if (!volume) return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " is not held here");
+    return volume->snapshot(snapshot);
+  }
+
   std::shared_ptr<devices::BlockDevice> primaryDevice(const std::string& volume_uuid) override {
     auto volume = find(volume_uuid);
     if (!volume || !volume->config().primary) return nullptr;

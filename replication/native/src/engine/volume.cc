@@ -45,8 +45,9 @@ Result<std::shared_ptr<Volume>> Volume::open(const VolumeConfig& config,
       md.disk = DiskState::kInconsistent;
       log::error(kLog, "volume " + config.volume_uuid + ": backing device re-created, copy Inconsistent");
     }
-    if (!md.clean) {
-      // The node stopped without flushing: acknowledged writes may be missing here.
+    if (!md.clean || (config.data_replaced && config.primary)) {
+      // The node stopped without flushing (acknowledged writes may be missing here), or the data
+      // was replaced: as primary, a new generation; peers at the old one are then synced.
       if (config.primary) {
         uint64_t g = 0;
         do {
@@ -131,6 +132,7 @@ Status Volume::saveMetadataLocked(const ReplicaMetadata& md) {
 }
 
 Status Volume::update(const VolumeConfig& config) {
+  RETURN_IF_ERROR(growTo(config.size_bytes));
   std::vector<std::shared_ptr<PeerLink>> to_stop;
   std::vector<std::shared_ptr<PeerLink>> to_start;
   {
@@ -220,6 +222,51 @@ Status Volume::update(const VolumeConfig& config) {
   return Status::ok();
 }
 
+Status Volume::growTo(uint64_t size) {
+  if (size <= local_->sizeBytes()) return Status::ok();  // never shrinks
+  std::vector<PendingAck> acks;
+  bool primary = false;
+  {
+    std::lock_guard order(order_mu_);
+    if (closed_) return unavailable("volume closed");
+    Status refreshed = local_->refreshSize();
+    if (!refreshed.isOk() && refreshed.code() != ErrorCode::kUnsupported) return refreshed;
+    if (local_->sizeBytes() < size) {
+      return Status(ErrorCode::kInvalidArgument, "volume " + config().volume_uuid + ": the local device has " +
+                                                     std::to_string(local_->sizeBytes()) +
+                                                     " bytes; grow its backing store to " +
+                                                     std::to_string(size) + " first");
+    }
+    primary = primary_;
+    // Under the ordering mutex: no write beyond the old end has been applied yet, and every
+    // one that will be is queued after this frame, so each peer grows before it sees one.
+    if (primary_) RETURN_IF_ERROR(enqueueAllLocked(wire::FrameHeader::of(wire::FrameType::kResize, 0, size), {}, &acks));
+  }
+  {
+    std::lock_guard lock(size_mu_);
+  }
+  size_cv_.notify_all();  // a replica session waiting in RESIZE for this growth
+  log::info(kLog, "volume " + config().volume_uuid + ": grown to " + std::to_string(size) + " bytes" +
+                      (primary ? "" : " (replica)"));
+  if (acks.empty()) return Status::ok();
+  // A peer that could not grow is dropped like one that failed a write (and resynced later).
+  Status st = waitAcks(acks);
+  Status durable = waitGenerationsDurable();
+  return st.isOk() ? durable : st;
+}
+
+Status Volume::awaitLocalSize(uint64_t size) {
+  if (local_->sizeBytes() >= size) return Status::ok();
+  (void)local_->refreshSize();  // the node may have grown the backing store already
+  std::unique_lock lock(size_mu_);
+  // The node grows the backing store and then calls updateVolume (growTo), which wakes this.
+  bool grown = size_cv_.wait_for(lock, env_.options.peer_timeout / 2,
+                                 [&] { return closed_.load() || local_->sizeBytes() >= size; });
+  if (grown && !closed_) return Status::ok();
+  return Status(ErrorCode::kUnavailable, "the local device has " + std::to_string(local_->sizeBytes()) +
+                                             " bytes, not yet grown to " + std::to_string(size));
+}
+
 void Volume::close() {
   std::vector<std::shared_ptr<PeerLink>> to_stop;
   {
@@ -284,6 +331,44 @@ Status Volume::flush() {
   // of the FLUSH frame, so both flushes cover it.
   RETURN_IF_ERROR(local_->flush());
   return replicate(wire::FrameHeader::of(wire::FrameType::kFlush), {}, [] { return Status::ok(); });
+}
+
+Result<std::vector<std::string>> Volume::snapshot(const std::string& name) {
+  if (name.empty() || name.size() > 128) return Status(ErrorCode::kInvalidArgument, "snapshot names have 1-128 bytes");
+  if (!env_.options.take_snapshot) return Status(ErrorCode::kUnsupported, "this node cannot take snapshots");
+  std::vector<std::pair<std::string, std::shared_ptr<AckWaiter>>> acks;
+  std::vector<std::string> copies{env_.options.node_name};
+  const auto payload = std::as_bytes(std::span(name.data(), name.size()));
+  {
+    // The pause: no write is applied while the ordering mutex is held. Every write applied
+    // before is on the local device (flushed now) and queued to the peers ahead of SNAPSHOT,
+    // so every copy is taken at this same point of the write order.
+    std::lock_guard order(order_mu_);
+    if (!primary_ || closed_) return unavailable("not the primary of this volume");
+    RETURN_IF_ERROR(local_->flush());
+    RETURN_IF_ERROR(env_.options.take_snapshot(config().volume_uuid, name));
+    for (auto& link : links_) {
+      const uint64_t conn = link->activeConnection();
+      if (conn == 0 || link->state() != PeerState::kUpToDate) continue;  // not up to date: no copy
+      auto waiter = sendLocked(*link, conn, wire::FrameHeader::of(wire::FrameType::kSnapshot), payload);
+      if (waiter) acks.emplace_back(link->address().node, std::move(waiter));
+    }
+  }
+  // A peer that fails or does not answer has no copy; its data is not in question, so it is not
+  // dropped here (a dead peer is dropped by the next write).
+  const auto deadline = env_.clock->steadyNow() + env_.options.peer_timeout;
+  for (auto& [node, waiter] : acks) {
+    auto remaining = std::max<std::chrono::nanoseconds>(deadline - env_.clock->steadyNow(), std::chrono::nanoseconds(0));
+    Status st = waiter->waitFor(remaining);
+    if (st.isOk()) {
+      copies.push_back(node);
+    } else {
+      log::warn(kLog, "volume " + config().volume_uuid + ": snapshot " + name + " on " + node + " failed: " + st.toString());
+    }
+  }
+  log::info(kLog, "volume " + config().volume_uuid + ": snapshot " + name + " taken on " +
+                      std::to_string(copies.size()) + " node(s)");
+  return copies;
 }
 
 Status Volume::replicate(wire::FrameHeader header, std::span<const std::byte> payload,
@@ -552,10 +637,11 @@ void Volume::runSync(PeerLink& link, uint64_t conn, std::shared_ptr<AckWaiter> s
   if (!sync_begin) return;
   if (Status st = sync_begin->waitFor(timeout); !st.isOk()) return lost(st);
 
-  const uint64_t size = local_->sizeBytes();
   const uint64_t chunk = std::clamp<uint64_t>(env_.options.sync_chunk_bytes, 4096, wire::kMaxPayload);
   std::vector<std::byte> buf(chunk);
-  for (uint64_t off = 0; off < size;) {
+  // The size is re-read per chunk: a volume grown during the sync is synced to its new end
+  // (the RESIZE frame precedes every later chunk on the stream).
+  for (uint64_t off = 0, size = local_->sizeBytes(); off < size; size = local_->sizeBytes()) {
     const uint64_t len = std::min(chunk, size - off);
     std::shared_ptr<AckWaiter> waiter;
     {
@@ -702,6 +788,19 @@ Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& f
     case wire::FrameType::kSyncZero:
       st = local_->writeZeroes(h.offset, h.length, false);
       break;
+    case wire::FrameType::kResize:
+      st = awaitLocalSize(h.length);
+      break;
+    case wire::FrameType::kSnapshot: {
+      // Every frame before this one is applied: flush, then the provider's snapshot.
+      const std::string name(reinterpret_cast<const char*>(frame.payload.data()), frame.payload.size());
+      st = local_->flush();
+      if (st.isOk()) {
+        st = env_.options.take_snapshot ? env_.options.take_snapshot(config().volume_uuid, name)
+                                        : Status(ErrorCode::kUnsupported, "this node cannot take snapshots");
+      }
+      break;
+    }
     case wire::FrameType::kSyncBegin: {
       std::lock_guard meta(meta_mu_);
       ReplicaMetadata md = md_;
@@ -738,7 +837,14 @@ Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& f
       return Status(ErrorCode::kProtocol,
                     "unexpected " + std::string(wire::frameTypeName(h.type)) + " in a replica session");
   }
-  if (!st.isOk()) {
+  if (!st.isOk() && h.type == wire::FrameType::kSnapshot) {
+    // The copy's data is untouched: only the snapshot is missing (the primary records that).
+    log::warn(kLog, "volume " + config().volume_uuid + ": SNAPSHOT failed: " + st.toString());
+  } else if (!st.isOk() && h.type == wire::FrameType::kResize) {
+    // Nothing was written: the copy is intact, only too small to follow. The primary drops
+    // this session (missed writes) and resyncs the copy once its node has grown it.
+    log::warn(kLog, "volume " + config().volume_uuid + ": RESIZE failed: " + st.toString());
+  } else if (!st.isOk()) {
     log::warn(kLog, "volume " + config().volume_uuid + ": " + std::string(wire::frameTypeName(h.type)) +
                         " failed: " + st.toString());
     // The copy no longer holds what the primary has: a failed flush may have lost acknowledged

@@ -9,11 +9,14 @@
 //   replica_mu_ replica application and the active session
 //   meta_mu_    md_ (persisted metadata) and config_
 // links_view_mu_ (a leaf) guards only the copy of the link set that status() reads.
+// size_mu_ (a leaf) pairs with size_cv_: a replica session waits there, holding replica_mu_,
+// for its node to grow the device (RESIZE); growTo() takes order_mu_ only, never replica_mu_.
 // Writers never wait for ACKs while holding a lock.
 // Thread-safety: every public method is thread-safe.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -52,6 +55,7 @@ class Volume final : public PeerLinkOwner {
   ~Volume() override;
 
   VolumeConfig config() const;
+  // Applies a changed config. A larger config.size_bytes grows the volume first (growTo).
   Status update(const VolumeConfig& config);
   // Stops links and sessions, flushes, records a clean shutdown. Idempotent.
   void close();
@@ -63,6 +67,8 @@ class Volume final : public PeerLinkOwner {
   Status trim(uint64_t offset, uint64_t length, bool fua);
   Status writeZeroes(uint64_t offset, uint64_t length, bool fua);
   Status flush();
+  // ReplicationService::snapshotVolume: the nodes holding a copy, this one first.
+  Result<std::vector<std::string>> snapshot(const std::string& name);
 
   VolumeStatus status() const;
 
@@ -95,6 +101,17 @@ class Volume final : public PeerLinkOwner {
   Volume(const VolumeConfig& config, wire::VolumeId id, std::shared_ptr<devices::BlockDevice> local,
          std::string metadata_path, ReplicaMetadata md, VolumeEnv env);
 
+  // Grows the volume to `size` bytes (nothing if it is not larger). The local device must
+  // already be backed by that many bytes (the node grew its backing store): kInvalidArgument
+  // otherwise, nothing changed. As primary, the local view grows and RESIZE is queued to every
+  // receiving peer under the ordering mutex, then their ACKs are awaited (a peer that cannot
+  // grow is dropped and resynced later). As replica, the view grows and a session waiting in
+  // RESIZE is woken.
+  Status growTo(uint64_t size);
+  // Replica side of RESIZE: waits (up to peer_timeout / 2) until the local device is `size`
+  // bytes large, which happens when this node grows its backing store and calls growTo.
+  // kUnavailable after that.
+  Status awaitLocalSize(uint64_t size);
   std::shared_ptr<PeerLink> makeLink(const PeerAddress& peer);
   // Copies links_ to links_view_ (order_mu_ held; after every change of links_).
   void publishLinksLocked();
@@ -162,6 +179,10 @@ class Volume final : public PeerLinkOwner {
   uint64_t session_epoch_ = 0;             // the active session's writer epoch
   std::vector<uint64_t> session_lineage_;  // its primary's generations, most recent first
   uint64_t split_brain_logged_ = 0;         // the primary generation last refused as diverged
+
+  // A leaf: a session waiting in RESIZE sleeps on size_cv_ until growTo() grew the device.
+  std::mutex size_mu_;
+  std::condition_variable size_cv_;
 
   mutable std::mutex meta_mu_;
   ReplicaMetadata md_;

@@ -24,7 +24,7 @@ constexpr size_t kOffHeaderCrc = 60;
 Status protocolError(std::string message) { return Status(ErrorCode::kProtocol, std::move(message)); }
 
 bool knownType(uint16_t t) {
-  return t >= static_cast<uint16_t>(FrameType::kHello) && t <= static_cast<uint16_t>(FrameType::kPong);
+  return t >= static_cast<uint16_t>(FrameType::kHello) && t <= static_cast<uint16_t>(FrameType::kSnapshot);
 }
 
 // Per-type rules for offset/length/payload size.
@@ -44,6 +44,7 @@ Status checkTypeRules(const FrameHeader& h) {
     case FrameType::kSyncBegin:
     case FrameType::kPing:
     case FrameType::kPong:
+    case FrameType::kResize:
       if (n != 0) return protocolError(std::string(frameTypeName(h.type)) + " with a payload");
       break;
     case FrameType::kAck:
@@ -52,6 +53,9 @@ Status checkTypeRules(const FrameHeader& h) {
     case FrameType::kSyncDone:
     case FrameType::kNewGeneration:
       if (n != 8) return protocolError("generation payload must be 8 bytes");
+      break;
+    case FrameType::kSnapshot:
+      if (n == 0 || n > 128 || h.length != 0) return protocolError("SNAPSHOT needs a name of 1-128 bytes");
       break;
     case FrameType::kHello:
     case FrameType::kHelloReply:
@@ -97,6 +101,10 @@ std::string_view frameTypeName(FrameType type) {
       return "PING";
     case FrameType::kPong:
       return "PONG";
+    case FrameType::kResize:
+      return "RESIZE";
+    case FrameType::kSnapshot:
+      return "SNAPSHOT";
   }
   return "UNKNOWN";
 }

@@ -16,7 +16,7 @@
 namespace tandem::replication::wire {
 
 inline constexpr uint32_t kMagic = 0x544E4452;  // "TNDR"
-inline constexpr uint16_t kVersion = 2;
+inline constexpr uint16_t kVersion = 3;
 inline constexpr size_t kHeaderSize = 64;
 inline constexpr uint32_t kMaxPayload = 32u << 20;  // 32 MiB
 
@@ -35,6 +35,8 @@ enum class FrameType : uint16_t {
   kNewGeneration = 12,  // an up-to-date replica adopts the primary's new generation
   kPing = 13,
   kPong = 14,
+  kResize = 15,         // the volume grew to `length` bytes: the replica grows its device view
+  kSnapshot = 16,       // take a snapshot here (payload: its name, 1-128 bytes)
 };
 
 inline constexpr uint32_t kFlagFua = 1u << 0;

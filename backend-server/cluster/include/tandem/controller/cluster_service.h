@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -53,6 +54,15 @@ struct CreateVolumeRequest {
   std::string name;
   uint64_t size_bytes = 0;
   std::string group;
+  std::string source_volume{};    // make it from a snapshot of this volume (names)...
+  std::string source_snapshot{};  // ...this one; empty with a source volume: a clone (not yet)
+};
+
+// PATCH /v1/volumes/{v}: each field absent means "keep".
+struct UpdateVolumeRequest {
+  std::optional<uint64_t> size_bytes;
+  std::optional<uint32_t> replicas;
+  std::optional<std::string> group;
 };
 
 class ClusterService {
@@ -85,10 +95,40 @@ class ClusterService {
   Status deleteGroup(const std::string& name);
 
   // Places and creates a volume (idempotent by name like createGroup; reason volume_exists).
+  // With a source snapshot (which must be `available`: 409 snapshot_not_ready; 404
+  // volume_not_found / snapshot_not_found) the primary is placed on a node holding a copy, in
+  // the source replica's pool, and clones it there; the other replicas are synced from it; the
+  // volume is `creating` until all have the data. Its size must be at least the snapshot's (422
+  // volume_too_small). A source volume without a snapshot is 422 not_implemented.
   Result<std::pair<VolumeView, bool>> createVolume(const CreateVolumeRequest& request);
   Result<VolumeView> getVolume(const std::string& name);
   Result<std::vector<VolumeView>> listVolumes();
-  Status deleteVolume(const std::string& name);
+  // kConflict (volume_has_snapshots) while it has snapshots, unless `cascade` (they go too).
+  Status deleteVolume(const std::string& name, bool cascade = false);
+
+  // Asks for a crash-consistent snapshot `snapshot` of `volume` (docs/replication.md,
+  // "Snapshots"); it is `creating` until the primary reports it taken. Idempotent by name
+  // (created=false); a name used by another volume's snapshot is kAlreadyExists
+  // (snapshot_exists). kNotFound (volume_not_found).
+  Result<std::pair<SnapshotView, bool>> createSnapshot(const std::string& volume, const std::string& snapshot);
+  Result<std::vector<SnapshotView>> listSnapshots(const std::string& volume);
+  // kNotFound (volume_not_found, or snapshot_not_found also when it belongs to another volume).
+  Result<SnapshotView> getSnapshot(const std::string& volume, const std::string& snapshot);
+  // Nodes remove their copies when they read their desired state.
+  Status deleteSnapshot(const std::string& volume, const std::string& snapshot);
+  // Returns the volume to `snapshot` (newer snapshots stay; the size stays, space past the
+  // snapshot's size reads as zeroes): its primary reverts its copy while the volume is out of
+  // service, then every other replica is fully synced from it. The view says `creating` until
+  // the primary reports the revert done. Refused with nothing changed: 409 volume_attached (seam,
+  // see checkDetachedLocked), snapshot_not_ready, snapshot_not_on_primary (the primary holds no
+  // copy), node_offline (the primary's node), revert_in_progress; 404 as getSnapshot.
+  Result<VolumeView> revertSnapshot(const std::string& volume, const std::string& snapshot);
+  // Changes a volume, all or nothing. size_bytes grows it online (volume_growth.h checks every
+  // replica's pool: 422 volume_shrink / volume_too_large / no_space naming the pool); the nodes
+  // grow backing store, engine and export when they read their desired state. The same values
+  // as now change nothing. A different replica count or group is not implemented yet
+  // (kUnprocessable, reason not_implemented, nothing changed). kNotFound (volume_not_found).
+  Result<VolumeView> updateVolume(const std::string& name, const UpdateVolumeRequest& request);
   // Makes the replica on `node` the volume's primary, with a new writer epoch, when the primary's
   // node is gone (see docs/architecture.md, "Promotion"). Without `force` it also requires that
   // the volume's group has quorum, that the old primary's last report counted that replica up to
@@ -137,6 +177,27 @@ class ClusterService {
   bool replaceLostReplicasLocked();
   // Completes the planned handovers whose old primary has demoted; true when one did. Needs mu_.
   bool completeHandoversLocked();
+  // A snapshot's view with its copies from the observed state. Needs mu_.
+  SnapshotView snapshotViewLocked(const SnapshotRecord& snapshot, const VolumeRecord& volume);
+  // The snapshot `snapshot` of `volume` (kNotFound as getSnapshot says). Needs mu_.
+  Result<std::pair<VolumeRecord, SnapshotRecord>> findSnapshotLocked(const std::string& volume,
+                                                                     const std::string& snapshot);
+  // Clears the source of volumes made from a snapshot once every replica is up to date; true when
+  // the store changed. Needs mu_.
+  bool finishSourcesLocked();
+  // kConflict (snapshot_in_use) when a volume is still being made from one of `snapshots`. Needs mu_.
+  Status checkNotASourceLocked(const std::vector<SnapshotRecord>& snapshots);
+  // Placement of a volume made from `snapshot` of `source`: the primary on a node holding a copy.
+  Result<std::vector<Placement>> placeFromSnapshotLocked(const GroupRecord& group, uint64_t size,
+                                                         const VolumeRecord& source,
+                                                         const SnapshotRecord& snapshot);
+  // kConflict (volume_attached) while the volume is attached to a host. Needs mu_.
+  Status checkDetachedLocked(const VolumeRecord& volume);
+  // Clears the pending revert of volumes whose primary `node` reports it done; true when the
+  // store changed. Needs mu_.
+  bool finishRevertsLocked(const std::string& node, const NodeStatusReport& report);
+  // Records the snapshots a primary reports taken or failed; true when the store changed. Needs mu_.
+  bool recordSnapshotsLocked(const std::string& node, const NodeStatusReport& report);
   // Answers the long-polls that are due. Must be called without mu_.
   void notifyWatchers();
   // A detach waiting for its host's report.

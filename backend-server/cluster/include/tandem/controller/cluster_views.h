@@ -70,6 +70,7 @@ enum class VolumeState {
 // The API's (snake_case) names: "up_to_date", "available"...
 std::string_view name(ReplicaState state);
 std::string_view name(VolumeState state);
+std::string_view name(SnapshotState state);
 
 struct ReplicaView {
   std::string node;
@@ -79,6 +80,13 @@ struct ReplicaView {
   ReplicaState state = ReplicaState::kCreating;
   double sync_progress = 0.0;  // 0..1, meaningful while syncing
   std::string reason;
+};
+
+// A snapshot with where its copies are: the nodes whose last report holds it.
+struct SnapshotView {
+  SnapshotRecord snapshot;
+  std::string volume;  // the volume's name
+  std::vector<std::string> copies;
 };
 
 struct VolumeView {

@@ -24,8 +24,11 @@ struct DeclaredState {
   std::vector<NodeRecord> nodes;
   std::vector<GroupRecord> groups;
   std::vector<AttachmentRecord> attachments;
+  std::vector<SnapshotRecord> snapshots;
 };
 
+// Each replica keeps its volume's snapshots that are not in error; the primary is also asked to
+// take those still creating.
 // kNotFound (node_not_found) when `node` is not registered. A volume whose group is gone is thin
 // and without quorum; a peer whose node is gone is left out, and so is an attachment whose volume
 // or primary node is gone.

@@ -58,6 +58,28 @@ struct VolumeRecord {
   // A planned handover to this node is under way (the primary follows an attachment): the
   // current primary is asked to stop serving first; "" when none.
   std::string handover_to = std::string();
+  // While the volume is being made from a snapshot: that snapshot's uuid (its primary clones it,
+  // the other replicas are synced from the primary); empty once every replica has the data.
+  std::string source_snapshot{};
+  // A pending revert: the snapshot's uuid and the request's id; empty when none.
+  std::string revert_snapshot{};
+  std::string revert_id{};
+};
+
+// kCreating until the primary reports the snapshot taken, then kAvailable; kError when the
+// primary could not take it (message says why). API names only in the API's codec.
+enum class SnapshotState { kCreating = 0, kAvailable = 1, kError = 2 };
+
+// A crash-consistent snapshot of a volume, taken on the volume's up-to-date replicas. Names are
+// unique in the cluster (Cinder's are); the nodes name the provider snapshot by its uuid.
+struct SnapshotRecord {
+  std::string uuid;
+  std::string name;
+  std::string volume_uuid;
+  uint64_t size_bytes = 0;  // the volume's size when taken
+  int64_t created_at = 0;   // unix seconds
+  SnapshotState state = SnapshotState::kCreating;
+  std::string message;      // why kError
 };
 
 struct ReplicaRecord {

@@ -57,6 +57,24 @@ class Store {
   // Starts ("" ends) a planned handover of the volume's primary role to `node`. kNotFound. Bumps
   // the generation.
   virtual Status setHandover(const std::string& volume_uuid, const std::string& node) = 0;
+  // Sets the volume's size (the caller checked that it grows). kNotFound. Bumps the generation.
+  virtual Status setVolumeSize(const std::string& volume_uuid, uint64_t size_bytes) = 0;
+  // The volume has all its data: clears source_snapshot. kNotFound. Bumps the generation.
+  virtual Status clearVolumeSource(const std::string& volume_uuid) = 0;
+  // Sets (or, with empty strings, clears) the volume's pending revert. kNotFound. Bumps the generation.
+  virtual Status setVolumeRevert(const std::string& volume_uuid, const std::string& snapshot_uuid,
+                                 const std::string& revert_id) = 0;
+  // Snapshots. createSnapshot: kAlreadyExists (snapshot_exists) when the name is taken; bumps
+  // the generation (the primary's desired state asks for it). Deleting a volume deletes its
+  // snapshot records too.
+  virtual Status createSnapshot(const SnapshotRecord& snapshot) = 0;
+  virtual Result<SnapshotRecord> getSnapshot(const std::string& name) = 0;  // kNotFound (snapshot_not_found)
+  virtual Result<std::vector<SnapshotRecord>> listSnapshots() = 0;
+  virtual Result<std::vector<SnapshotRecord>> listSnapshotsOf(const std::string& volume_uuid) = 0;
+  // Sets state and message. kNotFound. Bumps the generation.
+  virtual Status setSnapshotState(const std::string& uuid, SnapshotState state, const std::string& message) = 0;
+  // kNotFound (snapshot_not_found). Bumps the generation.
+  virtual Status deleteSnapshot(const std::string& name) = 0;
   // Split-brain resolution, atomically: makes `keep` the volume's primary at writer epoch `epoch`
   // and sets, for each (node -> generation) of `discard`, that replica's discard_generation.
   // kNotFound (volume_not_found, replica_not_found). Bumps the generation.

@@ -62,6 +62,9 @@ struct ReplicaReport {
   bool primary = false;
   std::string error;              // set when the node failed to make the replica real
   std::vector<PeerReport> peers;  // the primary's view of the other replicas
+  std::vector<std::string> snapshots;         // snapshot uuids this node holds of the volume
+  std::vector<std::string> failed_snapshots;  // primary: snapshots it was asked to take and could not
+  std::string reverted{};                     // primary: the id of the last revert it completed
   bool operator==(const ReplicaReport&) const = default;
 };
 
@@ -103,6 +106,18 @@ struct DesiredReplica {
   bool quorum = false;  // writes need a majority of up-to-date replicas
   bool primary = false;
   std::vector<DesiredPeer> peers;  // the volume's other diskful replicas
+  std::vector<std::string> snapshots;       // snapshot uuids to keep; the node removes the others
+  std::vector<std::string> take_snapshots;  // primary only: snapshots to take now (not yet taken)
+  // A volume being made from a snapshot. The primary makes its backing volume by cloning
+  // snapshot `clone_snapshot` of volume `clone_volume` (uuids; in the same pool); the others
+  // (`from_primary`) create theirs empty and are fully synced from the primary.
+  std::string clone_volume{};
+  std::string clone_snapshot{};
+  bool from_primary = false;
+  // Primary only: revert the local copy to snapshot `revert_snapshot` (uuid) once for request
+  // `revert_id`; the other replicas are then fully synced from it.
+  std::string revert_snapshot{};
+  std::string revert_id{};
   // Split-brain resolution: the generation of this node's copy that an operator chose to
   // discard (empty: none). The engine lets a diverged primary fully resync exactly that copy.
   std::string discard_generation{};

@@ -53,6 +53,10 @@ struct VolumeConfig {
   // make the copy Inconsistent (full sync; it cannot become primary). Only a new device
   // without metadata starts UpToDate at the initial generation.
   bool new_device = false;
+  // Read by addVolume only, as primary: the local data was replaced outside the engine (reverted
+  // to a snapshot) while the volume was removed. The copy starts at a new generation (the old one
+  // kept in its history), so every peer is fully synced from it.
+  bool data_replaced = false;
   // Operator-driven split-brain resolution (DRBD's --discard-my-data). If this replica's
   // current generation (16 hex digits, as VolumeStatus::generation reports it) equals this
   // value, a primary whose history diverged from it may still connect and fully sync it: this
@@ -96,6 +100,10 @@ struct ServiceOptions {
   std::chrono::milliseconds reconnect_interval{500};
   std::chrono::milliseconds peer_timeout{5000};  // no ack within this: the peer is dropped
   uint32_t sync_chunk_bytes = 1u << 20;
+  // Takes the storage provider's snapshot `snapshot` of the volume's local backing store (the
+  // engine has flushed the device and applies no write meanwhile). Called by snapshotVolume on
+  // the primary and, on a replica, when the SNAPSHOT frame arrives. Unset: snapshots fail.
+  std::function<Status(const std::string& volume_uuid, const std::string& snapshot)> take_snapshot;
 };
 
 class ReplicationService {
@@ -113,15 +121,28 @@ class ReplicationService {
   // copy must be UpToDate (kConflict otherwise: an Outdated or Inconsistent copy never serves).
   virtual Status addVolume(const VolumeConfig& config, std::shared_ptr<devices::BlockDevice> local,
                            const std::string& metadata_path) = 0;
-  // Applies a changed config (peers, role, epoch, quorum, discard_generation). kNotFound if the
-  // volume was not added; kConflict (nothing changed) if it should become primary while its
-  // copy is not UpToDate.
+  // Applies a changed config (peers, role, epoch, quorum, discard_generation, a larger
+  // size_bytes). kNotFound if the volume was not added; kConflict (nothing changed) if it should
+  // become primary while its copy is not UpToDate.
+  // Growing (online): the caller first grows the local backing store (StorageProvider::resize);
+  // the engine then re-reads the device's size (BlockDevice::refreshSize) — kInvalidArgument,
+  // nothing changed, if it is still smaller. A primary sends RESIZE to its receiving peers
+  // before any write past the old end; each replica's node must grow its copy within
+  // peer_timeout / 2 of that or the peer is dropped and resynced. A smaller size is ignored.
   virtual Status updateVolume(const VolumeConfig& config) = 0;
   // Stops replicating the volume and closes its connections; kNotFound if unknown.
   virtual Status removeVolume(const std::string& volume_uuid) = 0;
   // Deletes a removed volume's metadata file durably (the directory is fsynced); OK if it does
   // not exist; kConflict while a volume of this service uses it.
   virtual Status deleteMetadata(const std::string& metadata_path) = 0;
+
+  // A crash-consistent snapshot across replicas (docs/replication.md, "Snapshots"): under the
+  // ordering mutex the primary flushes, takes its own snapshot and queues SNAPSHOT to every up-to-
+  // date peer, so each copy is taken at the same point of the write order; then it waits for
+  // their ACKs. Returns the nodes holding a copy (this one first). Peers not up to date get none.
+  // kUnavailable unless primary; the local snapshot's error (nothing queued) if it fails.
+  virtual Result<std::vector<std::string>> snapshotVolume(const std::string& volume_uuid,
+                                                          const std::string& snapshot) = 0;
 
   // The replicating device of a volume this node is primary for; null otherwise.
   virtual std::shared_ptr<devices::BlockDevice> primaryDevice(const std::string& volume_uuid) = 0;

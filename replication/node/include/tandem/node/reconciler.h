@@ -3,7 +3,12 @@
 //
 // For each desired replica: the backing volume exists in its pool (named by the volume uuid),
 // the replication engine holds it with the desired peers and role, and the primary exports it
-// over NBD under the volume's name. Replicas that are no longer desired are unexported,
+// over NBD under the volume's name. A desired size larger than the replica's grows the backing
+// volume, then the engine (online; see ReplicationService::updateVolume). The primary takes the
+// snapshots asked for (ReplicationService::snapshotVolume); every replica removes the ones no
+// longer desired, and its volume's snapshots before the volume itself. A primary asked to revert
+// does it once per request (revert_marker.h), out of service, and comes back at a new generation
+// so its peers are fully synced. Replicas that are no longer desired are unexported,
 // released by the engine and deleted. The reconciler trusts its caller about the cluster: the
 // NodeAgent, which owns the cluster id, never hands it a desired state from another cluster.
 //
@@ -14,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "tandem/devices/storage_provider.h"
@@ -65,6 +71,19 @@ class Reconciler {
  private:
   Status ensureReplica(const DesiredReplica& d);
   Status removeReplica(const std::string& volume_uuid);
+  // Removes the replica's snapshots not in d.snapshots and, on the primary, takes those in
+  // d.take_snapshots it does not hold (through the engine, on every up-to-date replica at once).
+  // A snapshot that fails is reported (failed_snapshots) and not retried.
+  Status reconcileSnapshots(devices::StorageProvider& provider, const DesiredReplica& d);
+  // The names of the snapshots `provider` holds of volume `uuid`.
+  static std::vector<std::string> localSnapshots(devices::StorageProvider& provider, const std::string& uuid);
+  // Reverts the primary's copy of `d` to d.revert_snapshot: unexports it, removes it from the
+  // engine, reverts and regrows the backing volume, and records d.revert_id (revert_marker.h).
+  Status revertReplica(devices::StorageProvider& provider, const DesiredReplica& d);
+  // The id of the last revert completed on volume `uuid` (cached from its marker file).
+  Result<std::string> revertedId(const std::string& uuid);
+  // Grows the backing volume of `d` to d.size_bytes (nothing if it is that large already).
+  Status growBacking(devices::StorageProvider& provider, const DesiredReplica& d);
   std::string metadataPath(const std::string& uuid) const;
   // Removes export `name` (if any) and closes its NBD connections.
   void unexport(const std::string& name);
@@ -81,6 +100,8 @@ class Reconciler {
   std::map<std::string, DesiredReplica> active_;   // by volume uuid: what the engine holds
   std::map<std::string, std::string> errors_;      // by volume uuid
   std::map<std::string, std::string> exported_;    // export name -> volume uuid
+  std::map<std::string, std::set<std::string>> failed_snapshots_;  // by volume uuid
+  std::map<std::string, std::string> reverted_;                    // by volume uuid: last revert id done
 };
 
 }  // namespace tandem::node
