@@ -364,12 +364,17 @@ class TandemDriver(driver.VolumeDriver):
     def revert_to_snapshot(self, context, volume, snapshot):
         vol, name = volume_name(volume), snapshot_name(snapshot)
         what = 'revert %s to snapshot %s' % (vol, name)
+        url = tandem_client.path('volumes', vol)
         view = self._call(what, 'POST', tandem_client.path(
             'volumes', vol, 'snapshots', name, 'revert'), {})
-        # Cinder keeps the volume's size across a revert: grow it back when
-        # the snapshot is older than an extend.
         if not view:
-            view = self._call(what, 'GET', tandem_client.path('volumes', vol))
+            view = self._call(what, 'GET', url)
+        # The controller answers at once; the volume is 'creating' until its
+        # primary has reverted (the other replicas then resync from it).
+        view = self._wait_ready(view, url, what)
+        # Cinder keeps the volume's size across a revert: grow it back when
+        # the snapshot is older than an extend (the controller keeps the size,
+        # so this is a safety net).
         if view.get('size_bytes', 0) < volume.size * units.Gi:
             self._call(what, 'PATCH', tandem_client.path('volumes', vol),
                        {'size_gib': volume.size})

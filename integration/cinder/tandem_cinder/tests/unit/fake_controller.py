@@ -237,8 +237,10 @@ class FakeController(object):
             if tail[2:] == ['revert'] and method == 'POST':
                 if vol['attachments']:
                     raise ApiError(409, 'volume_attached', 'revert needs a detached volume')
+                # As the controller does: the size stays, and the volume is
+                # 'creating' until its primary has reverted.
                 vol['data'] = bytearray(snap['data'])
-                vol['size_bytes'] = snap['size_bytes']
+                vol['polls'] = self.creating_polls
                 return 200, self._view(vol)
         if tail == ['attachments'] and method == 'POST':
             return self._attach(vol, body)

@@ -512,6 +512,20 @@ class TandemDriverTestCase(test.TestCase):
         self.assertEqual(b'v1v1', bytes(self.tandem(vol)['data']))
         self.assertEqual([], self.fake.calls('PATCH'))
 
+    def test_revert_waits_while_the_volume_reverts(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        snap = self.snapshot(vol)
+        self.driver.create_snapshot(snap)
+        self.fake.creating_polls = 2
+        gets_before = len(self.fake.calls('GET', '/v1/volumes/cinder-' + vol.id))
+        self.driver.revert_to_snapshot(self.ctxt, vol, snap)
+        # The revert answered 'creating', then two GETs did, the third
+        # answered 'available'.
+        gets = self.fake.calls('GET', '/v1/volumes/cinder-' + vol.id)
+        self.assertEqual(3, len(gets) - gets_before)
+        self.assertEqual(0, self.tandem(vol)['polls'])
+
     def test_revert_keeps_the_extended_size(self):
         vol = self.volume()
         self.driver.create_volume(vol)
