@@ -82,6 +82,7 @@ def main():
             print("\n== not root or no /dev/fuse: skipping the block-device attachment", flush=True)
         tandem("volume", "show", "demo-vol")
         tandem("volume", "list")
+        uri = cluster.volume("demo-vol")["nbd_uri"]  # the attachment may have moved the primary
         print(f"\nNBD URI: {uri}\nblock device: {device}\nround trip: {'OK' if ok else 'FAILED'}", flush=True)
         if not args.once:
             print(f"Serving. Try: qemu-img info {uri}   (Ctrl-C stops everything)", flush=True)
