@@ -253,6 +253,48 @@ class AttachmentTest(ClusterTestCase):
             self.assertEqual(f.read(MiB), pattern)
         self.detach("att-kill", client)
 
+    def test_diskless_client_rides_through_the_loss_of_its_primary(self):
+        # The primary's node dies under a diskless client: writes fail with EIO (never silently),
+        # the operator promotes a secondary, and I/O resumes on the same device path with every
+        # acknowledged (fsynced) write there.
+        self.api.post("/v1/resource-groups", {"name": "att-q3", "replicas": 3, "quorum": "majority"})
+        view = self.available_volume("att-fo", 16 * MiB, group="att-q3")
+        client, old = self.replica_less_node(view), view["primary_node"]
+        target = next(r["node"] for r in view["replicas"] if not r["primary"])
+        dev = self.wait_attached("att-fo", self.attach("att-fo", client)["host"])
+        before = os.urandom(MiB)
+        with open(dev, "r+b", buffering=0) as f:
+            f.write(before)
+            os.fsync(f.fileno())
+
+        self.cluster.nodes[old].kill9()
+        self.addCleanup(lambda: (self.cluster.start_node(old), wait_for(
+            f"{old} online", lambda: self.cluster.node_state(old) == "online", 30)))
+
+        def write_at(offset, data):
+            try:
+                with open(dev, "r+b", buffering=0) as f:
+                    f.seek(offset)
+                    f.write(data)
+                    os.fsync(f.fileno())
+                return True
+            except OSError as e:
+                self.assertEqual(e.errno, 5, f"a write without a primary fails with EIO, not {e!r}")
+                return False
+        self.assertFalse(write_at(2 * MiB, os.urandom(MiB)), "no primary: the write must fail")
+        wait_for(f"{old} offline", lambda: self.cluster.node_state(old) == "offline", 30)
+
+        promoted = self.api.post("/v1/volumes/att-fo/promote", {"node": target})
+        self.assertEqual(promoted["primary_node"], target)
+        after = os.urandom(MiB)
+        wait_for("I/O resumes on the same path", lambda: write_at(4 * MiB, after), 60)
+        self.assertTrue(os.path.exists(dev))
+        with open(dev, "rb", buffering=0) as f:
+            self.assertEqual(f.read(MiB), before, "the write fsynced before the loss is there")
+            f.seek(4 * MiB)
+            self.assertEqual(f.read(MiB), after)
+        self.detach("att-fo", client)
+
 
 if __name__ == "__main__":
     unittest.main()
