@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
 import unittest
 
 from clusterfixture import ClusterTestCase, ApiError, run, wait_for
@@ -224,8 +225,9 @@ class AttachmentTest(ClusterTestCase):
         self.assertNotEqual(old, target)
 
     def test_node_worker_killed_while_attached(self):
-        # kill -9 of the attaching host's worker: the device keeps working, and the restarted
-        # worker adopts it instead of making a second one.
+        # kill -9 of the attaching host's worker while a writer runs: the device keeps working,
+        # every fsynced write reads back, and the restarted worker adopts the device instead of
+        # making a second one.
         view = self.available_volume("att-kill", 16 * MiB, replicas=3)
         client = self.replica_less_node(view)
         dev = self.wait_attached("att-kill", self.attach("att-kill", client)["host"])
@@ -237,20 +239,48 @@ class AttachmentTest(ClusterTestCase):
             f.write(pattern)
             os.fsync(f.fileno())
 
-        self.cluster.nodes[client].kill9()
-        with open(dev, "rb", buffering=0) as f:  # the FUSE server is its own process
-            self.assertEqual(f.read(MiB), pattern)
-        with open(dev, "r+b", buffering=0) as f:
-            f.seek(4 * MiB)
-            f.write(pattern)
-            os.fsync(f.fileno())
-        self.cluster.start_node(client)
-        wait_for(f"{client} online", lambda: self.cluster.node_state(client) == "online", 30)
-        self.wait_attached("att-kill", client)
+        # A writer keeps writing and fsyncing 64 KiB blocks (8-12 MiB) through the kill -9 and
+        # the restart; every block whose fsync returned must read back.
+        acked, stop, failures = {}, threading.Event(), []
+
+        def writer():
+            i = 0
+            with open(dev, "r+b", buffering=0) as f:
+                while not stop.is_set():
+                    block, data = i % 64, os.urandom(64 * 1024)
+                    try:
+                        f.seek(8 * MiB + block * 64 * 1024)
+                        f.write(data)
+                        os.fsync(f.fileno())
+                        acked[block] = data
+                    except OSError as e:
+                        failures.append(e)
+                    i += 1
+        thread = threading.Thread(target=writer)
+        thread.start()
+        try:
+            wait_for("the writer to get going", lambda: len(acked) >= 8, 30)
+            self.cluster.nodes[client].kill9()
+            with open(dev, "rb", buffering=0) as f:  # the FUSE server is its own process
+                self.assertEqual(f.read(MiB), pattern)
+            with open(dev, "r+b", buffering=0) as f:
+                f.seek(4 * MiB)
+                f.write(pattern)
+                os.fsync(f.fileno())
+            self.cluster.start_node(client)
+            wait_for(f"{client} online", lambda: self.cluster.node_state(client) == "online", 30)
+            self.wait_attached("att-kill", client)
+        finally:
+            stop.set()
+            thread.join()
+        self.assertEqual(failures, [], "the device kept working while its node worker was away")
         self.assertEqual(loop_devices_under(state_dir), before, "adopted, not duplicated")
         with open(dev, "rb", buffering=0) as f:
             f.seek(4 * MiB)
             self.assertEqual(f.read(MiB), pattern)
+            for block, data in acked.items():
+                f.seek(8 * MiB + block * 64 * 1024)
+                self.assertEqual(f.read(64 * 1024), data, f"acknowledged block {block}")
         self.detach("att-kill", client)
 
     def test_diskless_client_rides_through_the_loss_of_its_primary(self):
