@@ -199,6 +199,54 @@ class AttachmentTest(ClusterTestCase):
         for h in hosts:
             self.detach("att-two", h)
 
+    def test_live_migration_dance_while_writing(self):
+        # What a live migration does with a multi-attach volume: attached on A with a writer
+        # running, attached on B too (B writes as well: both go through the one primary), the
+        # writer on A stops, A detaches; B reads every write A and B had acknowledged.
+        self.api.post("/v1/resource-groups", {"name": "att-mig", "replicas": 2, "allow_multiattach": True})
+        view = self.available_volume("att-mig", 16 * MiB, group="att-mig")
+        holders = {r["node"] for r in view["replicas"]}
+        a, b = [n for n in sorted(self.cluster.nodes) if n not in holders][:2]
+        dev_a = self.wait_attached("att-mig", self.attach("att-mig", a)["host"])
+        block = 64 * 1024
+        acked, stop, failures = {}, threading.Event(), []
+
+        def writer():
+            i = 0
+            with open(dev_a, "r+b", buffering=0) as f:
+                while not stop.is_set():
+                    n, data = i % 64, os.urandom(block)
+                    try:
+                        f.seek(8 * MiB + n * block)
+                        f.write(data)
+                        os.fsync(f.fileno())
+                        acked[n] = data
+                    except OSError as e:
+                        failures.append(e)
+                    i += 1
+        thread = threading.Thread(target=writer)
+        thread.start()
+        try:
+            wait_for("the writer on A to get going", lambda: len(acked) >= 8, 30)
+            dev_b = self.wait_attached("att-mig", self.attach("att-mig", b)["host"])
+            mine = os.urandom(MiB)
+            with open(dev_b, "r+b", buffering=0) as f:
+                f.seek(12 * MiB)
+                f.write(mine)
+                os.fsync(f.fileno())
+        finally:
+            stop.set()
+            thread.join()
+        self.assertEqual(failures, [])
+        self.detach("att-mig", a)
+        self.assertEqual(self.cluster.volume("att-mig")["attached_hosts"], [b])
+        region = subprocess.run(["dd", f"if={dev_b}", "iflag=direct", "bs=1M", "skip=8", "count=8", "status=none"],
+                                capture_output=True, check=True).stdout
+        for n, data in acked.items():
+            self.assertEqual(region[n * block:(n + 1) * block], data, f"block {n} acknowledged on A")
+        self.assertEqual(region[4 * MiB:5 * MiB], mine, "B's own write")
+        self.detach("att-mig", b)
+
     def test_primary_follows_the_attachment(self):
         # Attached on a node holding an up-to-date replica (and nowhere else), the volume is
         # served from there: the old primary stops first, then the new one takes the next epoch.
