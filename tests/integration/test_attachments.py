@@ -43,6 +43,47 @@ def disk_fuse_processes_under(root):
     return found
 
 
+class FsyncWriter:
+    """A thread that writes random 64 KiB blocks round-robin over 4 MiB at `offset` of `device`,
+    fsyncing each; `acked` maps each block to its last acknowledged data, `failures` collects
+    errors. Use as a context manager: the writer stops and joins on exit."""
+
+    BLOCK = 64 * 1024
+
+    def __init__(self, device, offset):
+        self.device, self.offset = device, offset
+        self.acked, self.failures, self.stop = {}, [], threading.Event()
+        self.thread = threading.Thread(target=self._run)
+
+    def _run(self):
+        i = 0
+        with open(self.device, "r+b", buffering=0) as f:
+            while not self.stop.is_set():
+                n, data = i % 64, os.urandom(self.BLOCK)
+                try:
+                    f.seek(self.offset + n * self.BLOCK)
+                    f.write(data)
+                    os.fsync(f.fileno())
+                    self.acked[n] = data
+                except OSError as e:
+                    self.failures.append(e)
+                i += 1
+
+    def __enter__(self):
+        self.thread.start()
+        wait_for("the writer to get going", lambda: len(self.acked) >= 8, 30)
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+    def check(self, test, region):
+        """`region`: the 4 MiB read back; every acknowledged block must be there."""
+        for n, data in self.acked.items():
+            test.assertEqual(region[n * self.BLOCK:(n + 1) * self.BLOCK], data, f"acknowledged block {n}")
+
+
 @unittest.skipUnless(os.geteuid() == 0 and os.path.exists("/dev/fuse"), "needs root and /dev/fuse")
 class AttachmentTest(ClusterTestCase):
     nodes = 4  # a 3-replica group leaves one node without a replica: a diskless client
@@ -208,42 +249,19 @@ class AttachmentTest(ClusterTestCase):
         holders = {r["node"] for r in view["replicas"]}
         a, b = [n for n in sorted(self.cluster.nodes) if n not in holders][:2]
         dev_a = self.wait_attached("att-mig", self.attach("att-mig", a)["host"])
-        block = 64 * 1024
-        acked, stop, failures = {}, threading.Event(), []
-
-        def writer():
-            i = 0
-            with open(dev_a, "r+b", buffering=0) as f:
-                while not stop.is_set():
-                    n, data = i % 64, os.urandom(block)
-                    try:
-                        f.seek(8 * MiB + n * block)
-                        f.write(data)
-                        os.fsync(f.fileno())
-                        acked[n] = data
-                    except OSError as e:
-                        failures.append(e)
-                    i += 1
-        thread = threading.Thread(target=writer)
-        thread.start()
-        try:
-            wait_for("the writer on A to get going", lambda: len(acked) >= 8, 30)
+        with FsyncWriter(dev_a, 8 * MiB) as writer:
             dev_b = self.wait_attached("att-mig", self.attach("att-mig", b)["host"])
             mine = os.urandom(MiB)
             with open(dev_b, "r+b", buffering=0) as f:
                 f.seek(12 * MiB)
                 f.write(mine)
                 os.fsync(f.fileno())
-        finally:
-            stop.set()
-            thread.join()
-        self.assertEqual(failures, [])
+        self.assertEqual(writer.failures, [])
         self.detach("att-mig", a)
         self.assertEqual(self.cluster.volume("att-mig")["attached_hosts"], [b])
         region = subprocess.run(["dd", f"if={dev_b}", "iflag=direct", "bs=1M", "skip=8", "count=8", "status=none"],
                                 capture_output=True, check=True).stdout
-        for n, data in acked.items():
-            self.assertEqual(region[n * block:(n + 1) * block], data, f"block {n} acknowledged on A")
+        writer.check(self, region[:4 * MiB])
         self.assertEqual(region[4 * MiB:5 * MiB], mine, "B's own write")
         self.detach("att-mig", b)
 
@@ -289,25 +307,7 @@ class AttachmentTest(ClusterTestCase):
 
         # A writer keeps writing and fsyncing 64 KiB blocks (8-12 MiB) through the kill -9 and
         # the restart; every block whose fsync returned must read back.
-        acked, stop, failures = {}, threading.Event(), []
-
-        def writer():
-            i = 0
-            with open(dev, "r+b", buffering=0) as f:
-                while not stop.is_set():
-                    block, data = i % 64, os.urandom(64 * 1024)
-                    try:
-                        f.seek(8 * MiB + block * 64 * 1024)
-                        f.write(data)
-                        os.fsync(f.fileno())
-                        acked[block] = data
-                    except OSError as e:
-                        failures.append(e)
-                    i += 1
-        thread = threading.Thread(target=writer)
-        thread.start()
-        try:
-            wait_for("the writer to get going", lambda: len(acked) >= 8, 30)
+        with FsyncWriter(dev, 8 * MiB) as writer:
             self.cluster.nodes[client].kill9()
             with open(dev, "rb", buffering=0) as f:  # the FUSE server is its own process
                 self.assertEqual(f.read(MiB), pattern)
@@ -318,17 +318,13 @@ class AttachmentTest(ClusterTestCase):
             self.cluster.start_node(client)
             wait_for(f"{client} online", lambda: self.cluster.node_state(client) == "online", 30)
             self.wait_attached("att-kill", client)
-        finally:
-            stop.set()
-            thread.join()
-        self.assertEqual(failures, [], "the device kept working while its node worker was away")
+        self.assertEqual(writer.failures, [], "the device kept working while its node worker was away")
         self.assertEqual(loop_devices_under(state_dir), before, "adopted, not duplicated")
         with open(dev, "rb", buffering=0) as f:
             f.seek(4 * MiB)
             self.assertEqual(f.read(MiB), pattern)
-            for block, data in acked.items():
-                f.seek(8 * MiB + block * 64 * 1024)
-                self.assertEqual(f.read(64 * 1024), data, f"acknowledged block {block}")
+            f.seek(8 * MiB)
+            writer.check(self, f.read(4 * MiB))
         self.detach("att-kill", client)
 
     def test_diskless_client_rides_through_the_loss_of_its_primary(self):
