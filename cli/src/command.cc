@@ -142,62 +142,67 @@ Result<uint64_t> sizeOption(const ParsedArgs& args, const std::string& missing) 
   return *bytes;
 }
 
+// What every "volume VERB NAME [--options]" shares: exactly one name after the verb, only
+// `allowed` options, a valid volume name. Returns the command with its kind and name set.
+Result<Command> volumeCommand(const ParsedArgs& args, CommandKind kind, const std::string& shape,
+                              const std::set<std::string>& allowed) {
+  const std::string command = "volume " + args.words[1];
+  RETURN_IF_ERROR(checkArity(args, 3, command, shape));
+  RETURN_IF_ERROR(checkOptions(args, command, allowed));
+  RETURN_IF_ERROR(checkName("volume", args.words[2]));
+  Command cmd;
+  cmd.kind = kind;
+  cmd.name = args.words[2];
+  return cmd;
+}
+
+// A required option whose value is a `what` name; usage(`missing`) when it is absent.
+Result<std::string> nameOption(const ParsedArgs& args, const std::string& option, const std::string& what,
+                               const std::string& missing) {
+  auto it = args.options.find(option);
+  if (it == args.options.end()) return usage(missing);
+  RETURN_IF_ERROR(checkName(what, it->second));
+  return it->second;
+}
+
 Result<Command> parseVolume(const ParsedArgs& args) {
   const std::string verb = args.words.size() > 1 ? args.words[1] : "";
-  Command cmd;
   if (verb == "list") {
     RETURN_IF_ERROR(checkArity(args, 2, "volume list", ""));
     RETURN_IF_ERROR(checkOptions(args, "volume list", {}));
+    Command cmd;
     cmd.kind = CommandKind::kVolumeList;
     return cmd;
   }
-  if (verb == "show" || verb == "delete") {
-    RETURN_IF_ERROR(checkArity(args, 3, "volume " + verb, " NAME"));
-    RETURN_IF_ERROR(checkOptions(args, "volume " + verb, {}));
-    RETURN_IF_ERROR(checkName("volume", args.words[2]));
-    cmd.kind = verb == "show" ? CommandKind::kVolumeShow : CommandKind::kVolumeDelete;
-    cmd.name = args.words[2];
-    return cmd;
+  if (verb == "show" || verb == "delete" || verb == "attachments") {
+    CommandKind kind = verb == "show"     ? CommandKind::kVolumeShow
+                       : verb == "delete" ? CommandKind::kVolumeDelete
+                                          : CommandKind::kVolumeAttachments;
+    return volumeCommand(args, kind, " NAME", {});
   }
   if (verb == "create") {
-    RETURN_IF_ERROR(checkArity(args, 3, "volume create", " NAME --size SIZE --group GROUP"));
-    RETURN_IF_ERROR(checkOptions(args, "volume create", {"size", "group"}));
-    RETURN_IF_ERROR(checkName("volume", args.words[2]));
-    cmd.kind = CommandKind::kVolumeCreate;
-    cmd.name = args.words[2];
+    ASSIGN_OR_RETURN(Command cmd, volumeCommand(args, CommandKind::kVolumeCreate, " NAME --size SIZE --group GROUP",
+                                                {"size", "group"}));
     ASSIGN_OR_RETURN(cmd.size_bytes, sizeOption(args, "volume create needs --size SIZE (e.g. 10GiB)"));
-    auto group = args.options.find("group");
-    if (group == args.options.end()) return usage("volume create needs --group GROUP");
-    RETURN_IF_ERROR(checkName("group", group->second));
-    cmd.group = group->second;
+    ASSIGN_OR_RETURN(cmd.group, nameOption(args, "group", "group", "volume create needs --group GROUP"));
     return cmd;
   }
   if (verb == "promote") {
-    RETURN_IF_ERROR(checkArity(args, 3, "volume promote", " NAME --node NODE [--force]"));
-    RETURN_IF_ERROR(checkOptions(args, "volume promote", {"node", "force"}));
-    RETURN_IF_ERROR(checkName("volume", args.words[2]));
-    cmd.kind = CommandKind::kVolumePromote;
-    cmd.name = args.words[2];
-    auto node = args.options.find("node");
-    if (node == args.options.end()) return usage("volume promote needs --node NODE (the replica to promote)");
-    RETURN_IF_ERROR(checkName("node", node->second));
-    cmd.node = node->second;
+    ASSIGN_OR_RETURN(Command cmd, volumeCommand(args, CommandKind::kVolumePromote, " NAME --node NODE [--force]",
+                                                {"node", "force"}));
+    ASSIGN_OR_RETURN(cmd.node, nameOption(args, "node", "node",
+                                          "volume promote needs --node NODE (the replica to promote)"));
     cmd.force = args.options.count("force") > 0;
     return cmd;
   }
   if (verb == "attach" || verb == "detach") {
-    const std::string synopsis = verb == "attach" ? " NAME --host HOST [--mode block|nbd]" : " NAME --host HOST [--force]";
-    RETURN_IF_ERROR(checkArity(args, 3, "volume " + verb, synopsis));
-    RETURN_IF_ERROR(checkOptions(args, "volume " + verb,
-                                 verb == "attach" ? std::set<std::string>{"host", "mode"}
-                                                  : std::set<std::string>{"host", "force"}));
-    RETURN_IF_ERROR(checkName("volume", args.words[2]));
-    cmd.kind = verb == "attach" ? CommandKind::kVolumeAttach : CommandKind::kVolumeDetach;
-    cmd.name = args.words[2];
-    auto host = args.options.find("host");
-    if (host == args.options.end()) return usage("volume " + verb + " needs --host HOST (a node name)");
-    RETURN_IF_ERROR(checkName("host", host->second));
-    cmd.host = host->second;
+    const bool attach = verb == "attach";
+    ASSIGN_OR_RETURN(Command cmd,
+                     volumeCommand(args, attach ? CommandKind::kVolumeAttach : CommandKind::kVolumeDetach,
+                                   attach ? " NAME --host HOST [--mode block|nbd]" : " NAME --host HOST [--force]",
+                                   attach ? std::set<std::string>{"host", "mode"}
+                                          : std::set<std::string>{"host", "force"}));
+    ASSIGN_OR_RETURN(cmd.host, nameOption(args, "host", "host", "volume " + verb + " needs --host HOST (a node name)"));
     if (auto mode = args.options.find("mode"); mode != args.options.end()) {
       if (mode->second != "block" && mode->second != "nbd") {
         return usage("--mode must be block or nbd, not '" + mode->second + "'");
@@ -207,53 +212,26 @@ Result<Command> parseVolume(const ParsedArgs& args) {
     cmd.force = args.options.count("force") > 0;
     return cmd;
   }
-  if (verb == "attachments") {
-    RETURN_IF_ERROR(checkArity(args, 3, "volume attachments", " NAME"));
-    RETURN_IF_ERROR(checkOptions(args, "volume attachments", {}));
-    RETURN_IF_ERROR(checkName("volume", args.words[2]));
-    cmd.kind = CommandKind::kVolumeAttachments;
-    cmd.name = args.words[2];
-    return cmd;
-  }
   if (verb == "resolve") {
-    RETURN_IF_ERROR(checkArity(args, 3, "volume resolve", " NAME --keep NODE"));
-    RETURN_IF_ERROR(checkOptions(args, "volume resolve", {"keep"}));
-    RETURN_IF_ERROR(checkName("volume", args.words[2]));
-    cmd.kind = CommandKind::kVolumeResolve;
-    cmd.name = args.words[2];
-    auto keep = args.options.find("keep");
-    if (keep == args.options.end()) {
-      return usage("volume resolve needs --keep NODE (the copy whose data the volume keeps)");
-    }
-    RETURN_IF_ERROR(checkName("node", keep->second));
-    cmd.node = keep->second;
+    ASSIGN_OR_RETURN(Command cmd, volumeCommand(args, CommandKind::kVolumeResolve, " NAME --keep NODE", {"keep"}));
+    ASSIGN_OR_RETURN(cmd.node, nameOption(args, "keep", "node",
+                                          "volume resolve needs --keep NODE (the copy whose data the volume keeps)"));
     return cmd;
   }
   if (verb == "grow") {
-    RETURN_IF_ERROR(checkArity(args, 3, "volume grow", " NAME --size SIZE"));
-    RETURN_IF_ERROR(checkOptions(args, "volume grow", {"size"}));
-    RETURN_IF_ERROR(checkName("volume", args.words[2]));
-    cmd.kind = CommandKind::kVolumeGrow;
-    cmd.name = args.words[2];
+    ASSIGN_OR_RETURN(Command cmd, volumeCommand(args, CommandKind::kVolumeGrow, " NAME --size SIZE", {"size"}));
     ASSIGN_OR_RETURN(cmd.size_bytes, sizeOption(args, "volume grow needs --size SIZE (the new size, e.g. 20GiB)"));
     return cmd;
   }
   if (verb == "clone") {
-    RETURN_IF_ERROR(checkArity(args, 3, "volume clone", " NAME --from VOLUME --snapshot SNAPSHOT --size SIZE --group GROUP"));
-    RETURN_IF_ERROR(checkOptions(args, "volume clone", {"from", "snapshot", "size", "group"}));
-    RETURN_IF_ERROR(checkName("volume", args.words[2]));
-    cmd.kind = CommandKind::kVolumeClone;
-    cmd.name = args.words[2];
-    for (const char* needed : {"from", "snapshot", "size", "group"}) {
-      if (!args.options.count(needed)) return usage(std::string("volume clone needs --") + needed);
-    }
-    cmd.source = args.options.at("from");
-    cmd.snapshot = args.options.at("snapshot");
-    cmd.group = args.options.at("group");
-    RETURN_IF_ERROR(checkName("volume", cmd.source));
-    RETURN_IF_ERROR(checkName("snapshot", cmd.snapshot));
-    RETURN_IF_ERROR(checkName("group", cmd.group));
-    ASSIGN_OR_RETURN(cmd.size_bytes, sizeOption(args, "volume clone needs --size SIZE"));
+    ASSIGN_OR_RETURN(Command cmd,
+                     volumeCommand(args, CommandKind::kVolumeClone,
+                                   " NAME --from VOLUME --snapshot SNAPSHOT --size SIZE --group GROUP",
+                                   {"from", "snapshot", "size", "group"}));
+    ASSIGN_OR_RETURN(cmd.source, nameOption(args, "from", "volume", "volume clone needs --from"));
+    ASSIGN_OR_RETURN(cmd.snapshot, nameOption(args, "snapshot", "snapshot", "volume clone needs --snapshot"));
+    ASSIGN_OR_RETURN(cmd.size_bytes, sizeOption(args, "volume clone needs --size"));
+    ASSIGN_OR_RETURN(cmd.group, nameOption(args, "group", "group", "volume clone needs --group"));
     return cmd;
   }
   return usage("usage: tandem volume create|list|show|delete|promote|resolve|grow|clone|attach|detach|attachments ...");
