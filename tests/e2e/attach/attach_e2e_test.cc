@@ -15,6 +15,7 @@
 #include <fstream>
 #include <thread>
 
+#include "backing_file.h"
 #include "process_runner.h"
 #include "tandem/attach/local_device_manager.h"
 #include "tandem/devices/file_block_device.h"
@@ -26,20 +27,13 @@ namespace {
 
 namespace fs = std::filesystem;
 using nbd::e2e::BackgroundProcess;
+using nbd::e2e::CountingDevice;
+using nbd::e2e::readFileRange;
 using nbd::e2e::findOnPath;
 using nbd::e2e::runCommand;
 
 constexpr uint64_t kVolumeSize = 64ull << 20;
 constexpr size_t kBlock = 4096;
-
-std::string readFileRange(const std::string& path, uint64_t offset, uint64_t length) {
-  std::ifstream in(path, std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(offset));
-  std::string out(length, '\0');
-  in.read(out.data(), static_cast<std::streamsize>(length));
-  out.resize(static_cast<size_t>(in.gcount()));
-  return out;
-}
 
 // A page-aligned buffer for O_DIRECT I/O.
 struct AlignedBlock {
@@ -58,32 +52,6 @@ bool waitFor(F done, std::chrono::milliseconds timeout = std::chrono::seconds(10
   }
   return true;
 }
-
-// Counts what reached the file, so a test can see FLUSH.
-class CountingDevice final : public devices::BlockDevice {
- public:
-  explicit CountingDevice(std::unique_ptr<devices::BlockDevice> inner) : inner_(std::move(inner)) {}
-  uint64_t sizeBytes() const override { return inner_->sizeBytes(); }
-  Status read(uint64_t offset, std::span<std::byte> out) override { return inner_->read(offset, out); }
-  Status write(uint64_t offset, std::span<const std::byte> data, bool fua) override {
-    ++writes;
-    return inner_->write(offset, data, fua);
-  }
-  Status flush() override {
-    ++flushes;
-    return inner_->flush();
-  }
-  Status trim(uint64_t offset, uint64_t length, bool fua) override {
-    return inner_->trim(offset, length, fua);
-  }
-  Status writeZeroes(uint64_t offset, uint64_t length, bool fua) override {
-    return inner_->writeZeroes(offset, length, fua);
-  }
-  std::atomic<int> writes{0}, flushes{0};
-
- private:
-  std::unique_ptr<devices::BlockDevice> inner_;
-};
 
 class AttachE2eTest : public ::testing::Test {
  protected:
