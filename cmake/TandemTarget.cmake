@@ -37,7 +37,9 @@ endfunction()
 # tandem_unit_test(<name> SOURCES ... [DEPS ...]): a GoogleTest binary registered with CTest
 # (label "unit"); tests are discovered one by one so ctest shows each.
 function(tandem_unit_test name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
+  # RESOURCE_LOCK: a host-wide resource the tests use (e.g. loop_devices); ctest -j never runs two
+  # tests holding the same lock at once.
+  cmake_parse_arguments(ARG "" "RESOURCE_LOCK" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   tandem_target_options(${name})
@@ -45,7 +47,11 @@ function(tandem_unit_test name)
   if(ARG_LABELS)
     set(labels ${ARG_LABELS})
   endif()
-  gtest_discover_tests(${name} PROPERTIES LABELS "${labels}" DISCOVERY_TIMEOUT 60)
+  set(lock)
+  if(ARG_RESOURCE_LOCK)
+    set(lock RESOURCE_LOCK ${ARG_RESOURCE_LOCK})
+  endif()
+  gtest_discover_tests(${name} PROPERTIES LABELS "${labels}" ${lock} DISCOVERY_TIMEOUT 60)
 endfunction()
 
 # Adds every direct subdirectory of the current source dir that has a CMakeLists.txt, so that
