@@ -290,6 +290,42 @@ class AttachmentTest(ClusterTestCase):
         self.assert_replicas_identical(final)
         self.assertNotEqual(old, target)
 
+    def test_primary_follows_the_end_of_a_live_migration_under_fio_verify(self):
+        # Multi-attached on the primary's host P and on S, which holds the other replica (the
+        # middle of a live migration): the primary stays on P. P detaches (the migration's end):
+        # S is now the only host, so the primary moves there by a planned handover, while fio
+        # writes S's device with crc32c verification. No I/O may fail across the handover, every
+        # block verifies, and the old primary no longer serves the volume.
+        self.api.post("/v1/resource-groups", {"name": "att-end", "replicas": 2, "allow_multiattach": True})
+        view = self.available_volume("att-end", 64 * MiB, group="att-end")
+        p, epoch = view["primary_node"], view["epoch"]
+        s = next(r["node"] for r in view["replicas"] if not r["primary"])
+        self.wait_attached("att-end", self.attach("att-end", p)["host"])
+        dev_s = self.wait_attached("att-end", self.attach("att-end", s)["host"])
+        self.assertEqual(self.cluster.volume("att-end")["primary_node"], p, "two hosts: the primary stays")
+        # About 12 s of writes (3072 x 4 KiB at 256 IOPS), then every block is read and verified.
+        fio = subprocess.Popen(
+            ["fio", "--name=handover", f"--filename={dev_s}", "--rw=randwrite", "--bs=4k", "--size=12M",
+             "--direct=1", "--ioengine=psync", "--rate_iops=256", "--verify=crc32c", "--do_verify=1",
+             "--verify_fatal=1", "--output-format=normal"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.addCleanup(lambda: fio.poll() is None and fio.kill())
+        self.detach("att-end", p)
+        moved = wait_for("the primary to follow the remaining attachment",
+                         lambda: (lambda v: v if v["primary_node"] == s else None)(self.cluster.volume("att-end")),
+                         30)
+        self.assertIsNone(fio.poll(), "fio ended before the handover: the test proves nothing")
+        self.assertEqual(moved["epoch"], epoch + 1)
+        out, _ = fio.communicate(timeout=120)
+        self.assertEqual(fio.returncode, 0, out)
+        self.assertIn("verify", out)
+        p_run = run("qemu-io", "-f", "raw", "-c", "write -P 0x11 0 4k", view["nbd_uri"], check=False)
+        self.assertNotEqual(p_run.returncode, 0, "the old primary still serves: " + p_run.stdout + p_run.stderr)
+        self.detach("att-end", s)
+        final = self.cluster.wait_volume_state("att-end", "available")
+        self.assertEqual(final["primary_node"], s)
+        self.assert_replicas_identical(final)
+
     def test_node_worker_killed_while_attached(self):
         # kill -9 of the attaching host's worker while a writer runs: the device keeps working,
         # every fsynced write reads back, and the restarted worker adopts the device instead of

@@ -752,6 +752,7 @@ void ClusterService::detachVolume(const std::string& name, const std::string& ho
     if (found->mode == AttachMode::kNbd || (force && !online)) {
       RETURN_IF_ERROR(store_.removeAttachment(volume.uuid, host));
       log::info("cluster", "volume " + name + " detached from " + host + (online ? "" : " (host offline, forced)"));
+      followRemainingAttachmentLocked(name);
       return false;
     }
     if (!online) {
@@ -791,7 +792,10 @@ std::vector<std::pair<std::function<void(Status)>, Status>> ClusterService::sett
       if (applied && report == nullptr) {
         Status s = store_.removeAttachment(p.volume_uuid, p.host);
         if (s.code() == ErrorCode::kNotFound) s = Status::ok();  // removed meanwhile (forced)
-        if (s.isOk()) log::info("cluster", "volume " + p.volume + " detached from " + p.host);
+        if (s.isOk()) {
+          log::info("cluster", "volume " + p.volume + " detached from " + p.host);
+          followRemainingAttachmentLocked(p.volume);
+        }
         result = s;
       } else if (applied && report->busy) {
         (void)store_.setDetaching(p.volume_uuid, p.host, false);
@@ -813,6 +817,27 @@ std::vector<std::pair<std::function<void(Status)>, Status>> ClusterService::sett
     it = pending_detaches_.erase(it);
   }
   return settled;
+}
+
+void ClusterService::followRemainingAttachmentLocked(const std::string& volume_name) {
+  auto plan = [&]() -> Status {
+    ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(volume_name));
+    ASSIGN_OR_RETURN(auto attachments, store_.listAttachmentsOf(volume.uuid));
+    if (attachments.size() != 1) return Status::ok();
+    const std::string& host = attachments.front().host;
+    ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(volume.uuid));
+    if (!shouldHandOver(volume, replicas, attachments, host, observed_)) return Status::ok();
+    RETURN_IF_ERROR(store_.setHandover(volume.uuid, host));
+    handovers_pending_ = true;
+    log::info("cluster", "volume " + volume_name + " is attached on " + host + " only now: " + volume.primary_node +
+                             " stops serving, then " + host + " takes over as the primary");
+    return Status::ok();
+  };
+  Status s = plan();
+  if (!s.isOk()) {
+    log::warn("cluster", "volume " + volume_name + ": planning the handover to its remaining attachment failed: " +
+                             s.toString());
+  }
 }
 
 Result<VolumeView> ClusterService::resolveSplitBrain(const std::string& name, const std::string& keep) {

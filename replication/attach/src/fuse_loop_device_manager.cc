@@ -94,6 +94,7 @@ Result<AttachmentInfo> FuseLoopDeviceManager::inspect(const std::string& volume,
     info.endpoint = spec->endpoint;
     info.size_bytes = spec->size_bytes;
     info.generation = spec->generation;
+    info.volume_uuid = spec->volume_uuid;
   }
   info.server_pid = runningServerPid(dir, options_.proc_root);
   if (!spec.isOk()) {
@@ -136,6 +137,13 @@ Result<AttachedDevice> FuseLoopDeviceManager::attach(const AttachSpec& spec) {
   HostLock lock(mu_, options_.state_dir);
   auto existing = inspect(spec.volume);
   if (existing.isOk()) {
+    if (!spec.volume_uuid.empty() && !existing->volume_uuid.empty() && existing->volume_uuid != spec.volume_uuid) {
+      // A device of an earlier volume of the same name (deleted, then created again) is still
+      // here, kept because it is in use: never point it at the new volume's data.
+      return Status(ErrorCode::kConflict, "a device of an earlier volume named " + spec.volume + " (uuid " +
+                                              existing->volume_uuid + ") is still attached here; detach it first")
+          .withReason(std::string(kReasonDeviceBusy));
+    }
     if (existing->health != AttachmentHealth::kBroken) {
       if (existing->size_bytes != spec.size_bytes) {
         return Status(ErrorCode::kConflict, "volume " + spec.volume + " is attached with size " +
@@ -164,9 +172,10 @@ Result<AttachedDevice> FuseLoopDeviceManager::createLocked(const AttachSpec& spe
   fs::create_directories(dir + "/" + std::string(kMountDir), ec);
   if (ec) return Status(ErrorCode::kIo, "create " + dir + ": " + ec.message());
   RETURN_IF_ERROR(writeFileAtomically(dir + "/" + std::string(kSpecFile),
-                                      encodeSpec({spec.volume, spec.size_bytes, spec.endpoint, 1})));
+                                      encodeSpec({spec.volume, spec.size_bytes, spec.endpoint, 1, spec.volume_uuid})));
   std::vector<std::string> argv = {options_.disk_fuse_program, "--dir", dir, "--connections",
-                                   std::to_string(options_.nbd_connections)};
+                                   std::to_string(options_.nbd_connections), "--io-wait-ms",
+                                   std::to_string(options_.io_wait.count())};
   ASSIGN_OR_RETURN(auto out, runner_->run(argv));
   if (out.exit_code != 0) {
     Status s = devices::commandFailed(
@@ -194,7 +203,7 @@ Status FuseLoopDeviceManager::retargetLocked(const std::string& volume, const Nb
     return Status(ErrorCode::kConflict, "attachment of " + volume + " is broken: " + info.detail)
         .withReason(std::string(kReasonAttachmentBroken));
   }
-  AttachmentSpecFile spec{volume, info.size_bytes, endpoint, info.generation + 1};
+  AttachmentSpecFile spec{volume, info.size_bytes, endpoint, info.generation + 1, info.volume_uuid};
   std::string dir = dirOf(volume);
   RETURN_IF_ERROR(writeFileAtomically(dir + "/" + std::string(kSpecFile), encodeSpec(spec)));
   if (::kill(info.server_pid, SIGHUP) != 0) return Status::fromErrno(errno, "signal tandem-disk-fuse");

@@ -76,8 +76,9 @@ NbdConnectionPool::Generation::~Generation() {
   }
 }
 
-NbdConnectionPool::NbdConnectionPool(std::string attachment_dir, unsigned connections)
-    : dir_(std::move(attachment_dir)), connections_(std::max(1u, connections)) {}
+NbdConnectionPool::NbdConnectionPool(std::string attachment_dir, unsigned connections,
+                                     std::chrono::milliseconds io_wait)
+    : dir_(std::move(attachment_dir)), connections_(std::max(1u, connections)), io_wait_(io_wait) {}
 
 NbdConnectionPool::~NbdConnectionPool() { stop(); }
 
@@ -158,10 +159,18 @@ std::shared_ptr<NbdConnectionPool::Generation> NbdConnectionPool::current() {
   return current_;
 }
 
+std::shared_ptr<NbdConnectionPool::Generation> NbdConnectionPool::connectedBy(
+    std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  changed_.wait_until(lock, deadline, [&] { return stopping_ || (current_ && !current_->broken.load()); });
+  if (stopping_ || !current_ || current_->broken.load()) return nullptr;
+  return current_;
+}
+
 void NbdConnectionPool::markBroken(Generation& generation) {
   if (generation.broken.exchange(true)) return;
-  log::warn(kLog, "connection lost (generation " + std::to_string(generation.id) +
-                      "); I/O fails with EIO until reconnected");
+  log::warn(kLog, "connection lost (generation " + std::to_string(generation.id) + "); I/O waits up to " +
+                      std::to_string(io_wait_.count()) + " ms for a reconnect or retarget, then fails with EIO");
   // Reported before the failing request returns, so whoever saw the EIO also sees why.
   writeStatus(generation.id, LinkState::kDisconnected, "connection lost");
   std::lock_guard lock(mu_);
@@ -180,27 +189,32 @@ int NbdConnectionPool::onFailure(Generation& generation, nbd_handle* handle) {
 
 template <typename Op>
 int NbdConnectionPool::withHandle(Op op) {
-  std::shared_ptr<Generation> g = current();
-  if (!g || g->broken.load()) return EIO;
-  size_t n = g->connections.size();
-  size_t start = g->next.fetch_add(1) % n;
-  Connection* chosen = nullptr;
-  std::unique_lock<std::mutex> lock;
-  for (size_t i = 0; i < n && chosen == nullptr; ++i) {
-    Connection* c = g->connections[(start + i) % n].get();
-    std::unique_lock<std::mutex> attempt(c->mu, std::try_to_lock);
-    if (attempt.owns_lock()) {
-      chosen = c;
-      lock = std::move(attempt);
+  const auto deadline = std::chrono::steady_clock::now() + io_wait_;
+  for (;;) {
+    std::shared_ptr<Generation> g = connectedBy(deadline);
+    if (!g) return EIO;
+    size_t n = g->connections.size();
+    size_t start = g->next.fetch_add(1) % n;
+    Connection* chosen = nullptr;
+    std::unique_lock<std::mutex> lock;
+    for (size_t i = 0; i < n && chosen == nullptr; ++i) {
+      Connection* c = g->connections[(start + i) % n].get();
+      std::unique_lock<std::mutex> attempt(c->mu, std::try_to_lock);
+      if (attempt.owns_lock()) {
+        chosen = c;
+        lock = std::move(attempt);
+      }
     }
+    if (chosen == nullptr) {
+      chosen = g->connections[start].get();
+      lock = std::unique_lock<std::mutex>(chosen->mu);
+    }
+    if (g->broken.load()) continue;  // lost while this request waited for a handle: not sent
+    if (op(chosen->handle, *g) != -1) return 0;
+    int err = onFailure(*g, chosen->handle);
+    if (!g->broken.load()) return err;  // the server answered with an error
+    // The connection was lost with the request in flight: send it again on the next one.
   }
-  if (chosen == nullptr) {
-    chosen = g->connections[start].get();
-    lock = std::unique_lock<std::mutex>(chosen->mu);
-  }
-  if (g->broken.load()) return EIO;
-  if (op(chosen->handle, *g) == -1) return onFailure(*g, chosen->handle);
-  return 0;
 }
 
 int NbdConnectionPool::pread(void* buf, size_t count, uint64_t offset) {
@@ -212,14 +226,27 @@ int NbdConnectionPool::pwrite(const void* buf, size_t count, uint64_t offset) {
 }
 
 int NbdConnectionPool::flush() {
-  std::shared_ptr<Generation> g = current();
-  if (!g || g->broken.load()) return EIO;
-  for (auto& c : g->connections) {
-    std::lock_guard lock(c->mu);
-    if (g->broken.load()) return EIO;
-    if (nbd_flush(c->handle, 0) == -1) return onFailure(*g, c->handle);
+  const auto deadline = std::chrono::steady_clock::now() + io_wait_;
+  for (;;) {
+    std::shared_ptr<Generation> g = connectedBy(deadline);
+    if (!g) return EIO;
+    bool lost = false;
+    for (auto& c : g->connections) {
+      std::lock_guard lock(c->mu);
+      if (g->broken.load()) {
+        lost = true;
+        break;
+      }
+      if (nbd_flush(c->handle, 0) == -1) {
+        int err = onFailure(*g, c->handle);
+        if (!g->broken.load()) return err;
+        lost = true;
+        break;
+      }
+    }
+    if (!lost) return 0;
+    // Lost part-way: flush every connection of the next generation.
   }
-  return 0;
 }
 
 int NbdConnectionPool::zero(uint64_t offset, uint64_t length, bool keep_allocated) {
@@ -287,6 +314,7 @@ void NbdConnectionPool::reconnectLoop() {
     lock.lock();
     if (generation.isOk() && !retarget_requested_ && !stopping_) {
       current_ = std::move(generation).value();
+      changed_.notify_all();  // requests waiting for a connected generation
       backoff = std::chrono::milliseconds(50);
       lock.unlock();
       log::info(kLog, "connected to " + spec.endpoint.describe());

@@ -2,20 +2,31 @@
 //
 // A "generation" is a set of `connections` libnbd handles to one endpoint (one spec
 // generation). I/O picks a free handle of the current generation. When a handle's connection
-// dies, the generation is marked broken: from then on every request fails at once with EIO
-// (never blocks, never pretends success) until the background reconnector has connected a new
-// generation to the same endpoint. retarget() re-reads the spec file, drops the current
-// generation at once (no write may reach a stale primary after a retarget) and connects to the
-// new endpoint. The status file reports each change.
+// dies, the generation is marked broken and the background reconnector connects a new
+// generation to the same endpoint; retarget() re-reads the spec file, drops the current
+// generation at once (no request may reach a stale primary after a retarget) and connects to
+// the new endpoint. The status file reports each change.
 //
-// fsync: flush() sends NBD FLUSH on every handle of the generation, so it covers every write
+// No path, bounded wait (like dm-multipath's queue_if_no_path with no_path_retry): a request
+// that finds no connected generation, or whose connection is lost under it, waits up to
+// `io_wait` for a connected generation (a reconnect, or the retarget of a planned handover) and
+// is sent again there; past the wait it fails with EIO. It never pretends success. Sending a
+// request again is safe: a read has no effect, and a write whose answer was lost is written
+// again with the same bytes at the same offset before anything that depends on it is issued
+// (its caller is still waiting). A request the server answered with an error is not retried.
+// `io_wait` zero: fail at once.
+//
+// fsync: flush() sends NBD FLUSH on every handle of one generation, so it covers every write
 // acknowledged before it on any connection (correct without the server's CAN_MULTI_CONN).
+// Across generations it is correct because the primary acknowledges a write only once every
+// up-to-date replica has it: the new endpoint holds every write the old one acknowledged.
 //
 // Thread-safety: every public method may be called from any thread.
 // Operations return 0 or a positive errno (what FUSE replies).
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -32,7 +43,7 @@ namespace tandem::attach {
 
 class NbdConnectionPool {
  public:
-  NbdConnectionPool(std::string attachment_dir, unsigned connections);
+  NbdConnectionPool(std::string attachment_dir, unsigned connections, std::chrono::milliseconds io_wait);
   ~NbdConnectionPool();
   NbdConnectionPool(const NbdConnectionPool&) = delete;
   NbdConnectionPool& operator=(const NbdConnectionPool&) = delete;
@@ -70,6 +81,9 @@ class NbdConnectionPool {
 
   Result<std::shared_ptr<Generation>> connect(const AttachmentSpecFile& spec);
   std::shared_ptr<Generation> current();
+  // The current generation once it is connected (waiting until `deadline`); null past it or
+  // when stopping.
+  std::shared_ptr<Generation> connectedBy(std::chrono::steady_clock::time_point deadline);
   // Runs `op(handle)` (returns -1 on failure like libnbd) on one free handle; maps failures.
   template <typename Op>
   int withHandle(Op op);
@@ -80,6 +94,7 @@ class NbdConnectionPool {
 
   const std::string dir_;
   const unsigned connections_;
+  const std::chrono::milliseconds io_wait_;
   uint64_t size_bytes_ = 0;
 
   std::mutex mu_;

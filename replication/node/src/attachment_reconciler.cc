@@ -65,6 +65,7 @@ Status AttachmentReconciler::apply(const std::vector<nodeapi::DesiredAttachment>
     attach::AttachSpec spec;
     spec.volume = name;
     spec.size_bytes = d.size_bytes;
+    spec.volume_uuid = d.volume_uuid;
     spec.endpoint = d.primary_here && !nbd_socket_.empty()
                         ? attach::NbdEndpoint::unixSocket(nbd_socket_, d.nbd_export)
                         : attach::NbdEndpoint::tcp(d.nbd_host, d.nbd_port, d.nbd_export);
@@ -106,12 +107,23 @@ std::vector<nodeapi::AttachmentReport> AttachmentReconciler::report() {
     if (auto err = errors_.find(name); err != errors_.end()) r.error = err->second;
     out.push_back(std::move(r));
   }
-  for (const auto& [name, why] : busy_) {
-    auto uuid = uuids_.find(name);
-    if (desired_.count(name) || uuid == uuids_.end() || !present.count(name)) continue;
-    nodeapi::AttachmentReport r = describe(name, uuid->second);
-    r.busy = true;
-    r.error = why;
+  // Every other device the host holds: kept because its detach was refused (busy), or not yet
+  // detached. Its uuid comes from the host (the attachment's spec), so a restarted node worker,
+  // which has not seen the volume in a desired state, still names it: the controller must never
+  // take a device it does not hear about for removed.
+  for (const auto& [name, info] : present) {
+    if (desired_.count(name)) continue;
+    std::string uuid = info.volume_uuid;
+    if (auto remembered = uuids_.find(name); uuid.empty() && remembered != uuids_.end()) uuid = remembered->second;
+    if (uuid.empty()) {
+      log::warn("attach", "device of volume " + name + " has no recorded uuid; it cannot be reported");
+      continue;
+    }
+    nodeapi::AttachmentReport r = describe(name, uuid);
+    if (auto why = busy_.find(name); why != busy_.end()) {
+      r.busy = true;
+      r.error = why->second;
+    }
     out.push_back(std::move(r));
   }
   return out;

@@ -193,6 +193,72 @@ TEST_F(ClusterServiceTest, DetachWaitsForTheHostsReport) {
   EXPECT_TRUE(cluster_->deleteVolume("v").isOk());
 }
 
+// The end of a live migration: a multi-attach volume attached on its primary's host n1 and on
+// n2, which holds the other (up-to-date) replica, stays served by n1; once n1's detach is done,
+// n2 is the only host and the primary follows it by the planned handover (n1 stops first, then
+// n2 takes the next epoch). Without followRemainingAttachmentLocked the primary stayed on n1.
+TEST_F(ClusterServiceTest, PrimaryFollowsTheLastRemainingAttachment) {
+  for (const char* name : {"n1", "n2"}) {
+    RegisterNodeRequest storage;
+    storage.name = name;
+    storage.address = "127.0.0.1";
+    storage.nbd_port = 10809;
+    storage.replication_port = 7000;
+    storage.pools = {PoolReport{"p", "file", true, false, 1 << 30, 1 << 30, 0}};
+    ASSERT_TRUE(cluster_->registerNode(storage).isOk());
+  }
+  GroupRecord group;
+  group.name = "g";
+  group.replicas = 2;
+  group.allow_multiattach = true;
+  ASSERT_TRUE(cluster_->createGroup(group).isOk());
+  auto created = cluster_->createVolume({"v", 1 << 20, "g"});
+  ASSERT_TRUE(created.isOk()) << created.status().toString();
+  const std::string uuid = created->first.volume.uuid;
+  const std::string p = created->first.volume.primary_node;
+  const std::string s = p == "n1" ? "n2" : "n1";
+  const uint64_t epoch = cluster_->getVolume("v")->volume.epoch;
+  auto report = [&](const std::string& node, bool primary, bool with_device) {
+    NodeStatusReport r;
+    r.applied_generation = *cluster_->storeGeneration();
+    ReplicaReport replica;
+    replica.volume_uuid = uuid;
+    replica.disk = nodeapi::DiskState::kUpToDate;
+    replica.generation = "g1";
+    replica.primary = primary;
+    if (primary) replica.peers = {{node == p ? s : p, nodeapi::PeerState::kUpToDate, 0, 0}};
+    r.replicas = {replica};
+    if (with_device) r.attachments = {{uuid, "/dev/tandem/v", nodeapi::DeviceHealth::kHealthy, false, ""}};
+    return cluster_->reportStatus(node, r);
+  };
+  ASSERT_TRUE(cluster_->attachVolume("v", {p, AttachMode::kBlock, ""}).isOk());
+  ASSERT_TRUE(report(p, true, true).isOk());
+  ASSERT_TRUE(report(s, false, false).isOk());
+  ASSERT_TRUE(cluster_->attachVolume("v", {s, AttachMode::kBlock, ""}).isOk());
+  ASSERT_TRUE(report(s, false, true).isOk());
+  cluster_->tick();
+  EXPECT_EQ(cluster_->getVolume("v")->volume.primary_node, p) << "attached on two hosts: the primary stays";
+
+  std::optional<Status> result;
+  cluster_->detachVolume("v", p, false, [&](Status st) { result = st; });
+  ASSERT_FALSE(result.has_value());
+  ASSERT_TRUE(report(p, true, false).isOk());  // the device on p is gone
+  ASSERT_TRUE(result.has_value() && result->isOk()) << (result ? result->toString() : "");
+  auto desired = cluster_->desiredState(p);
+  ASSERT_TRUE(desired.isOk());
+  ASSERT_EQ(desired->replicas.size(), 1u);
+  EXPECT_FALSE(desired->replicas[0].primary) << "the handover starts: the old primary stops serving first";
+  EXPECT_EQ(cluster_->getVolume("v")->volume.primary_node, p) << "not before it has stopped";
+
+  ASSERT_TRUE(report(p, false, false).isOk());  // demoted
+  cluster_->tick();
+  auto moved = cluster_->getVolume("v");
+  ASSERT_TRUE(moved.isOk());
+  EXPECT_EQ(moved->volume.primary_node, s);
+  EXPECT_EQ(moved->volume.epoch, epoch + 1);
+  EXPECT_TRUE(cluster_->desiredState(s)->replicas.at(0).primary);
+}
+
 // A host that stays silent: the detach gives up at the deadline and restores the attachment;
 // an offline host needs force, which forgets the attachment at once.
 TEST_F(ClusterServiceTest, DetachTimesOutAndForceForgetsAnOfflineHost) {

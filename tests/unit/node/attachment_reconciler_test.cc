@@ -24,6 +24,7 @@ class FakeDevices final : public attach::LocalDeviceManager {
     info.stable_path = "/links/" + spec.volume;
     info.endpoint = spec.endpoint;
     info.size_bytes = spec.size_bytes;
+    info.volume_uuid = spec.volume_uuid;
     info.health = attach::AttachmentHealth::kHealthy;
     return attach::AttachedDevice{spec.volume, info.device_path, info.stable_path};
   }
@@ -115,6 +116,30 @@ TEST(AttachmentReconciler, DetachesWhatIsNoLongerDesiredUnlessBusy) {
   ASSERT_TRUE(r.apply({}).isOk());
   EXPECT_TRUE(devices.devices.empty());
   EXPECT_TRUE(r.report().empty());
+}
+
+// Regression: a node worker restarted while a detach was refused (the device is mounted) has
+// never seen the volume desired. It must still report the device busy, by the uuid kept on the
+// host; before the fix it reported nothing, and the controller took the silence for "removed"
+// and dropped the attachment of a device still mounted on the host.
+TEST(AttachmentReconciler, RestartedWorkerStillReportsABusyDevice) {
+  FakeDevices devices;
+  {
+    AttachmentReconciler before(devices, "");
+    ASSERT_TRUE(before.apply({desired()}).isOk());
+  }
+  devices.busy.insert("v");
+  AttachmentReconciler after(devices, "");  // the restarted worker, detach pending at the controller
+  auto early = after.report();
+  ASSERT_EQ(early.size(), 1u) << "reported before its first apply too";
+  EXPECT_EQ(early[0].volume_uuid, kUuid);
+  EXPECT_FALSE(early[0].busy);
+  EXPECT_EQ(after.apply({}).reason(), "device_busy");
+  auto report = after.report();
+  ASSERT_EQ(report.size(), 1u);
+  EXPECT_EQ(report[0].volume_uuid, kUuid);
+  EXPECT_TRUE(report[0].busy);
+  EXPECT_EQ(report[0].device_path, "/links/v");
 }
 
 // A forced detach removes a device that is only open, never one that is mounted.

@@ -177,6 +177,10 @@ class ClusterService {
   bool replaceLostReplicasLocked();
   // Completes the planned handovers whose old primary has demoted; true when one did. Needs mu_.
   bool completeHandoversLocked();
+  // After a detach of `volume_name`: when the one host it stays attached on should become its
+  // primary (shouldHandOver: the end of a live migration), plans that handover. A failure is
+  // logged, never returned: the detach itself is done. Needs mu_.
+  void followRemainingAttachmentLocked(const std::string& volume_name);
   // A snapshot's view with its copies from the observed state. Needs mu_.
   SnapshotView snapshotViewLocked(const SnapshotRecord& snapshot, const VolumeRecord& volume);
   // The snapshot `snapshot` of `volume` (kNotFound as getSnapshot says). Needs mu_.

@@ -50,6 +50,10 @@ struct AttachmentSpecFile {
   uint64_t size_bytes = 0;
   NbdEndpoint endpoint;
   uint64_t generation = 1;
+  // The volume's uuid, so that a restarted node worker can name in its reports a device it no
+  // longer desires (a refused detach). Optional on decode: spec files written before it was
+  // added have none ("").
+  std::string volume_uuid{};
   bool operator==(const AttachmentSpecFile&) const = default;
 };
 

@@ -42,6 +42,7 @@ struct AttachSpec {
   std::string volume;       // a valid object name (isValidObjectName)
   NbdEndpoint endpoint;     // the export serving the volume (the primary's NBD server)
   uint64_t size_bytes = 0;  // the volume's size; a multiple of 512; the export must be at least this big
+  std::string volume_uuid{};  // kept with the attachment on the host (AttachmentInfo::volume_uuid)
 };
 
 struct AttachedDevice {
@@ -61,6 +62,7 @@ std::string_view attachmentHealthName(AttachmentHealth health);
 
 struct AttachmentInfo {
   std::string volume;
+  std::string volume_uuid;  // as attached ("" for attachments made before uuids were kept)
   std::string device_path;  // empty when no loop device is bound
   std::string stable_path;
   NbdEndpoint endpoint;  // from the spec (empty when the spec is unreadable)
@@ -122,6 +124,9 @@ struct LocalDeviceOptions {
   std::string disk_fuse_program = "tandem-disk-fuse";  // path, or a name looked up in PATH
   unsigned nbd_connections = 4;  // NBD connections per attachment (bench/attach: 4 beats 1)
   bool loop_direct_io = true;                          // losetup --direct-io=on (falls back to off)
+  // How long a device's I/O waits for a connected primary (a reconnect, or the retarget of a
+  // planned handover) before failing with EIO; zero fails at once. Passed to tandem-disk-fuse.
+  std::chrono::milliseconds io_wait = std::chrono::seconds(15);
   std::chrono::milliseconds retarget_wait = std::chrono::seconds(10);
   std::chrono::milliseconds stop_wait = std::chrono::seconds(10);  // for the server to exit
   std::string proc_root = "/proc";                                 // for mountinfo and the open-file scan

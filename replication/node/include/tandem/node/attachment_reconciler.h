@@ -37,7 +37,8 @@ class AttachmentReconciler {
                const std::vector<std::string>& force_detach = {});
 
   // One report per desired attachment (health read from the host now, and the last error) and
-  // per device kept because its detach was refused (busy).
+  // per other device the host holds (busy when its detach was refused), named by the uuid kept
+  // with the device on the host: a restarted worker reports a busy device it never saw desired.
   std::vector<nodeapi::AttachmentReport> report();
 
   const std::string& nbdSocket() const { return nbd_socket_; }
