@@ -318,13 +318,14 @@ class AttachmentTest(ClusterTestCase):
         self.assertEqual(moved["epoch"], epoch + 1)
         out, _ = fio.communicate(timeout=120)
         self.assertEqual(fio.returncode, 0, out)
-        self.assertIn("verify", out)
+        self.assertIn("err= 0", out)
+        self.assertIn("issued rwts: total=3072,3072,", out, "every written block was read back and verified")
         p_run = run("qemu-io", "-f", "raw", "-c", "write -P 0x11 0 4k", view["nbd_uri"], check=False)
         self.assertNotEqual(p_run.returncode, 0, "the old primary still serves: " + p_run.stdout + p_run.stderr)
         self.detach("att-end", s)
         final = self.cluster.wait_volume_state("att-end", "available")
         self.assertEqual(final["primary_node"], s)
-        self.assert_replicas_identical(final)
+        self.assert_replicas_identical(final, count=2)
 
     def test_node_worker_killed_while_attached(self):
         # kill -9 of the attaching host's worker while a writer runs: the device keeps working,
