@@ -63,9 +63,10 @@ int usage(std::string_view error) {
   return kExitUsage;
 }
 
-bool parseUnsigned(std::string_view text, unsigned* out) {
+// A whole decimal number; `allow_zero` false refuses 0.
+bool parseUnsigned(std::string_view text, unsigned* out, bool allow_zero = false) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && end == text.data() + text.size() && *out > 0;
+  return ec == std::errc() && end == text.data() + text.size() && (allow_zero || *out > 0);
 }
 
 // Reports the start-up outcome to the waiting parent (or to stderr in the foreground).
@@ -172,7 +173,7 @@ int main(int argc, char** argv) {
     } else if (arg == "--connections") {
       if (!parseUnsigned(v, &options.connections)) return usage("bad --connections");
     } else if (arg == "--io-wait-ms") {
-      if (!parseUnsigned(v, &options.io_wait_ms)) return usage("bad --io-wait-ms");
+      if (!parseUnsigned(v, &options.io_wait_ms, /*allow_zero=*/true)) return usage("bad --io-wait-ms");
     } else if (arg == "--threads") {
       if (!parseUnsigned(v, &options.threads)) return usage("bad --threads");
     } else if (arg == "--log-level") {
