@@ -407,5 +407,49 @@ class AttachmentTest(ClusterTestCase):
         self.detach("att-fo", client)
 
 
+# Runs the rest of the command line in a private mount namespace whose /dev is a tmpfs with only
+# null, zero, full, random, urandom and tty: no /dev/fuse and no /dev/loop-control, like a host
+# whose kernel has neither nbd nor FUSE (the real detection code runs, against a real /dev).
+NO_BLOCK_DEVICES = """
+real=$1; shift
+mkdir -p "$real"; mount --bind /dev "$real"
+mount -t tmpfs -o mode=755 tmpfs /dev
+for n in null zero full random urandom tty; do touch "/dev/$n"; mount --bind "$real/$n" "/dev/$n"; done
+ln -s /proc/self/fd /dev/fd
+umount -l "$real"
+exec "$@"
+"""
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root (mount namespaces)")
+class HostWithoutBlockDevicesTest(ClusterTestCase):
+    nodes = 1
+
+    def test_block_attach_is_refused_with_the_hosts_reason(self):
+        name = "nodev"
+        wrapper = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec", NO_BLOCK_DEVICES, "sh",
+                   os.path.join(self.tmp, "realdev-" + name)]
+        self.cluster.start_node(name, wrapper=wrapper)
+        self.addCleanup(lambda: self.cluster.nodes[name].stop())
+        wait_for(f"{name} online", lambda: any(n["name"] == name and n["state"] == "online"
+                                               for n in self.cluster.api.get("/v1/nodes")["nodes"]), 30)
+        self.cluster.api.post("/v1/resource-groups", {"name": "one", "replicas": 1})
+        self.cluster.api.post("/v1/volumes", {"name": "v", "size_bytes": 4 * MiB, "resource_group": "one"})
+        self.cluster.wait_volume_state("v", "available", timeout=60)
+        with self.assertRaises(ApiError) as caught:
+            self.cluster.api.call("POST", "/v1/volumes/v/attachments", {"host": name, "mode": "block"})
+        self.assertEqual(caught.exception.status, 422, caught.exception.body)
+        error = json.loads(caught.exception.body)["error"]
+        self.assertEqual(error["code"], "no_block_device_support")
+        self.assertIn("/dev/fuse", error["message"])
+        self.assertEqual(self.cluster.api.get("/v1/volumes/v/attachments")["attachments"], [], "nothing half-made")
+        # The NBD shape needs nothing on the host: it is still allowed there.
+        status, body = self.cluster.api.call("POST", "/v1/volumes/v/attachments", {"host": name, "mode": "nbd"})
+        self.assertEqual(status, 201, body)
+        self.assertEqual(body["connection_info"]["driver_volume_type"], "nbd")
+        status, _ = self.cluster.api.call("DELETE", f"/v1/volumes/v/attachments/{name}")
+        self.assertEqual(status, 204)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -165,8 +165,9 @@ int main(int argc, char** argv) {
       std::make_shared<tandem::devices::SubprocessCommandRunner>(std::chrono::seconds(60)));
   std::unique_ptr<tandem::node::AttachmentReconciler> attachments;
   if (!devices.isOk()) {
-    tandem::log::warn("node", "no local block devices on this host (attachments in block mode will fail): " +
+    tandem::log::warn("node", "no local block devices on this host (attachments in block mode are refused): " +
                                   devices.status().toString());
+    reconciler.setNoBlockDevices(devices.status().message());
   } else {
     auto adopted = (*devices)->adopt();
     if (!adopted.isOk()) return fail("adopting the attachments of " + device_options.state_dir + ": " +
