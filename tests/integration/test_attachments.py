@@ -189,6 +189,40 @@ class AttachmentTest(ClusterTestCase):
         status, _ = self.api.call("DELETE", "/v1/volumes/att-fs")
         self.assertEqual(status, 204)
 
+    def test_detach_pending_across_a_worker_restart_still_sees_the_mount(self):
+        # Regression: a detach is asked while the host's worker is down (killed -9) and the device
+        # is mounted; the worker restarts during the detach's wait. It never saw the volume
+        # desired, yet must report the device busy (by the uuid kept on the host): the detach is
+        # 409 device_busy and the attachment stays. Before the fix the restarted worker reported
+        # nothing, and the controller dropped the attachment of a mounted device (204).
+        view = self.available_volume("att-rs", 16 * MiB, replicas=3)
+        client = self.replica_less_node(view)
+        dev = self.wait_attached("att-rs", self.attach("att-rs", client)["host"])
+        run("mkfs.ext4", "-q", "-F", dev)
+        run("mount", dev, self.mnt)
+        self.cluster.nodes[client].kill9()
+        self.addCleanup(lambda: self.cluster.nodes[client].running() or self.cluster.start_node(client))
+        answer = {}
+
+        def detach():
+            try:
+                answer["status"] = self.api.call("DELETE", f"/v1/volumes/att-rs/attachments/{client}")[0]
+            except ApiError as e:
+                answer["status"], answer["body"] = e.status, e.body
+        t = threading.Thread(target=detach)
+        t.start()
+        wait_for("the detach to be pending", lambda: any(
+            a["state"] == "detaching" for a in self.api.get("/v1/volumes/att-rs/attachments")["attachments"]), 10)
+        self.cluster.start_node(client)
+        t.join()
+        self.assertEqual(answer.get("status"), 409, answer)
+        self.assertEqual(json.loads(answer["body"])["error"]["code"], "device_busy", answer)
+        self.assertEqual([a["host"] for a in self.api.get("/v1/volumes/att-rs/attachments")["attachments"]], [client])
+        self.expect_error(409, "volume_attached", "DELETE", "/v1/volumes/att-rs")
+        run("umount", self.mnt)
+        self.detach("att-rs", client)
+        self.assertFalse(os.path.lexists(dev))
+
     def test_refusals(self):
         view = self.available_volume("att-no", 16 * MiB, replicas=3)
         client = self.replica_less_node(view)
