@@ -341,7 +341,7 @@ class AttachmentTest(ClusterTestCase):
         fio = subprocess.Popen(
             ["fio", "--name=handover", f"--filename={dev_s}", "--rw=randwrite", "--bs=4k", "--size=12M",
              "--direct=1", "--ioengine=psync", "--rate_iops=256", "--verify=crc32c", "--do_verify=1",
-             "--verify_fatal=1", "--output-format=normal"],
+             "--verify_fatal=1", "--verify_state_save=0", "--output-format=normal"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.addCleanup(lambda: fio.poll() is None and fio.kill())
         self.detach("att-end", p)
