@@ -81,6 +81,8 @@ class VolumeFromSnapshotTest(ClusterTestCase):
             (create("c3", 4 * MiB, {"volume": "base", "snapshot": "base-s1"}), 422, "volume_too_small"),
             (create("c4", 4 * MiB, {"volume": "base"}), 422, "volume_too_small"),
             (create("c7", 8 * MiB, {"volume": "nosuch"}), 404, "volume_not_found"),
+            (create("c8", 1 << 50, {"volume": "base", "snapshot": "base-s1"}), 422, "volume_too_large"),  # 1 PiB
+            (create("c9", 1 << 50, {"volume": "base"}), 422, "volume_too_large"),
             (create("c5", 8 * MiB, {"snapshot": "base-s1"}), 400, "missing_field"),
             (create("c6", 8 * MiB, {"volume": "base", "snapshot": "base-s1", "x": 1}), 400, "unknown_field"),
         ]
@@ -88,5 +90,7 @@ class VolumeFromSnapshotTest(ClusterTestCase):
             with self.assertRaises(ApiError, msg=body) as e:
                 self.cluster.api.call("POST", "/v1/volumes", body)
             self.assertEqual((e.exception.status, e.exception.code), (status, code), e.exception.body)
+        self.assertEqual([s["name"] for s in self.cluster.api.get("/v1/volumes/base/snapshots")["snapshots"]],
+                         ["base-s1"], "a refused clone leaves no snapshot behind")
         names = [v["name"] for v in self.cluster.api.get("/v1/volumes")["volumes"]]
         self.assertFalse(any(n.startswith("c") and len(n) == 2 for n in names), names)

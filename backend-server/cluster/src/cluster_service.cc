@@ -337,6 +337,10 @@ std::vector<std::function<void()>> ClusterService::settleClonesLocked() {
                    .withReason("snapshot_not_found");
     } else if (snapshot->state == SnapshotState::kAvailable) {
       result = createVolumeLocked(p.request);
+      if (!result->isOk() && !store_.getVolume(p.request.name).isOk()) {
+        // Refused (no room, no node...): the snapshot taken for it goes too, nothing is left.
+        (void)store_.deleteSnapshot(snapshot->name);
+      }
     } else if (snapshot->state == SnapshotState::kError) {
       (void)store_.deleteSnapshot(snapshot->name);  // retrying takes a new one
       result = Status(ErrorCode::kInternal, "the primary of volume '" + p.request.source_volume +
