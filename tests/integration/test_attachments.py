@@ -223,6 +223,46 @@ class AttachmentTest(ClusterTestCase):
         self.detach("att-rs", client)
         self.assertFalse(os.path.lexists(dev))
 
+    def test_online_grow_reaches_a_mounted_block_device(self):
+        # PATCH size while ext4 is mounted on a diskless client's device: the device grows
+        # (the node worker grows its FUSE file once the primary's export has grown, then
+        # `losetup -c`) under the mounted file system, resize2fs grows the file system, and more
+        # than the old size can be written and read back; the replicas end identical.
+        view = self.available_volume("att-grow", 32 * MiB, replicas=3)
+        client = self.replica_less_node(view)
+        dev = self.wait_attached("att-grow", self.attach("att-grow", client)["host"])
+        run("mkfs.ext4", "-q", "-F", dev)
+        run("mount", dev, self.mnt)
+        before = os.urandom(4 * MiB)
+        with open(os.path.join(self.mnt, "before.bin"), "wb") as f:
+            f.write(before)
+        self.api.call("PATCH", "/v1/volumes/att-grow", {"size_bytes": 96 * MiB})
+
+        def device_size():
+            return int(run("blockdev", "--getsize64", dev).stdout.strip())
+        wait_for("the device to grow", lambda: device_size() == 96 * MiB, 60)
+        with open(os.path.join(self.mnt, "before.bin"), "rb") as f:
+            self.assertEqual(f.read(), before, "the mounted file system works on across the grow")
+        # The file system grows offline: online resize2fs needs CAP_SYS_RESOURCE, which root lacks
+        # on this machine (the device itself grew while mounted).
+        run("umount", self.mnt)
+        run("e2fsck", "-f", "-y", dev)
+        run("resize2fs", dev)
+        run("mount", dev, self.mnt)
+        big = os.urandom(48 * MiB)  # more than the volume's old size
+        with open(os.path.join(self.mnt, "big.bin"), "wb") as f:
+            f.write(big)
+        run("sync")
+        run("umount", self.mnt)
+        run("mount", dev, self.mnt)
+        with open(os.path.join(self.mnt, "before.bin"), "rb") as f:
+            self.assertEqual(f.read(), before)
+        with open(os.path.join(self.mnt, "big.bin"), "rb") as f:
+            self.assertEqual(f.read(), big)
+        run("umount", self.mnt)
+        self.detach("att-grow", client)
+        self.assert_replicas_identical(self.cluster.wait_volume_state("att-grow", "available"))
+
     def test_refusals(self):
         view = self.available_volume("att-no", 16 * MiB, replicas=3)
         client = self.replica_less_node(view)

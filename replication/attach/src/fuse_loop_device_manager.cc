@@ -211,6 +211,52 @@ Status FuseLoopDeviceManager::retargetLocked(const std::string& volume, const Nb
   return waitForConnected(dir, spec.generation, options_.retarget_wait).withContext("retarget " + volume);
 }
 
+Status FuseLoopDeviceManager::resize(std::string_view name, uint64_t size_bytes) {
+  RETURN_IF_ERROR(checkVolumeName(name));
+  if (size_bytes == 0 || size_bytes % 512 != 0) {
+    return Status(ErrorCode::kInvalidArgument, "volume size must be a non-zero multiple of 512");
+  }
+  HostLock lock(mu_, options_.state_dir);
+  const std::string volume(name);
+  ASSIGN_OR_RETURN(AttachmentInfo info, inspect(volume));
+  if (size_bytes < info.size_bytes) {
+    return Status(ErrorCode::kInvalidArgument, "the device of " + volume + " has " + std::to_string(info.size_bytes) +
+                                                   " bytes; it cannot shrink to " + std::to_string(size_bytes));
+  }
+  if (info.health == AttachmentHealth::kBroken) {
+    return Status(ErrorCode::kConflict, "attachment of " + volume + " is broken: " + info.detail)
+        .withReason(std::string(kReasonAttachmentBroken));
+  }
+  const std::string dir = dirOf(volume);
+  if (size_bytes > info.size_bytes) {
+    ::unlink((dir + "/" + std::string(kGrowErrorFile)).c_str());
+    RETURN_IF_ERROR(writeFileAtomically(dir + "/" + std::string(kGrowFile), std::to_string(size_bytes) + "\n"));
+    if (::kill(info.server_pid, SIGUSR1) != 0) return Status::fromErrno(errno, "signal tandem-disk-fuse");
+    // Until the server has grown (status at the next generation) or said why not (grow-error).
+    const auto deadline = std::chrono::steady_clock::now() + options_.retarget_wait;
+    Status grown;
+    for (;;) {
+      grown = waitForConnected(dir, info.generation + 1, std::chrono::milliseconds(100));
+      if (grown.isOk() || fs::exists(dir + "/" + std::string(kGrowErrorFile)) ||
+          std::chrono::steady_clock::now() >= deadline) {
+        break;
+      }
+    }
+    if (!grown.isOk()) {
+      auto why = readWholeFile(dir + "/" + std::string(kGrowErrorFile));
+      return Status(ErrorCode::kUnavailable, "the device of " + volume + " stays at " + std::to_string(info.size_bytes) +
+                                                 " bytes: " + (why.isOk() ? *why : grown.message()))
+          .withReason(std::string(kReasonEndpointUnavailable));
+    }
+    log::info(kLog, "grew the device of " + volume + " to " + std::to_string(size_bytes) + " bytes");
+  }
+  // The loop device re-reads the file's size (also after an interrupted earlier grow).
+  if (!info.device_path.empty()) {
+    RETURN_IF_ERROR(devices::runChecked(*runner_, {"losetup", "--set-capacity", info.device_path}).status());
+  }
+  return Status::ok();
+}
+
 Status FuseLoopDeviceManager::detach(std::string_view volume, bool force) {
   RETURN_IF_ERROR(checkVolumeName(volume));
   HostLock lock(mu_, options_.state_dir);

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <vector>
@@ -141,6 +142,67 @@ void NbdConnectionPool::retarget() {
   std::lock_guard lock(mu_);
   retarget_requested_ = true;
   changed_.notify_all();
+}
+
+void NbdConnectionPool::grow() {
+  std::lock_guard lock(mu_);
+  grow_requested_ = true;
+  changed_.notify_all();
+}
+
+void NbdConnectionPool::setOnGrown(std::function<void()> on_grown) {
+  std::lock_guard lock(mu_);
+  on_grown_ = std::move(on_grown);
+}
+
+void NbdConnectionPool::growLocked(std::unique_lock<std::mutex>& lock) {
+  grow_requested_ = false;
+  const std::string error_path = dir_ + "/" + std::string(kGrowErrorFile);
+  auto fail = [&](const std::string& why) {
+    log::warn(kLog, "grow: " + why);
+    lock.unlock();
+    Status s = writeFileAtomically(error_path, why + "\n");
+    if (!s.isOk()) log::error(kLog, "grow error file: " + s.toString());
+    lock.lock();
+  };
+  lock.unlock();
+  auto text = readWholeFile(dir_ + "/" + std::string(kGrowFile));
+  lock.lock();
+  uint64_t target = 0;
+  if (!text.isOk()) return fail("no grow request: " + text.status().toString());
+  std::string digits = *text;
+  while (!digits.empty() && (digits.back() == '\n' || digits.back() == ' ')) digits.pop_back();
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), target);
+  if (ec != std::errc() || end != digits.data() + digits.size() || target % 512 != 0) {
+    return fail("bad grow request '" + digits + "'");
+  }
+  if (target <= size_bytes_.load()) return;  // nothing to do (a repeat, or already that big)
+  if (!current_) return fail("not connected; retry");
+  AttachmentSpecFile spec = spec_;
+  spec.size_bytes = target;
+  spec.generation = spec_.generation + 1;
+  lock.unlock();
+  auto generation = connect(spec);  // the current generation keeps serving meanwhile
+  lock.lock();
+  if (!generation.isOk()) return fail("cannot serve " + std::to_string(target) + " bytes yet: " +
+                                      generation.status().message());
+  if (retarget_requested_ || stopping_ || spec_.generation + 1 != spec.generation) {
+    return fail("the attachment changed meanwhile; retry");
+  }
+  // The spec first (what is served must never be less than the spec says), then the switch.
+  Status written = writeFileAtomically(dir_ + "/" + std::string(kSpecFile), encodeSpec(spec));
+  if (!written.isOk()) return fail("writing the spec: " + written.toString());
+  current_ = std::move(generation).value();
+  spec_ = spec;
+  size_bytes_.store(target);
+  changed_.notify_all();
+  auto on_grown = on_grown_;
+  lock.unlock();
+  ::unlink(error_path.c_str());
+  writeStatus(spec.generation, LinkState::kConnected, "");
+  log::info(kLog, "grown to " + std::to_string(target) + " bytes (generation " + std::to_string(spec.generation) + ")");
+  if (on_grown) on_grown();
+  lock.lock();
 }
 
 void NbdConnectionPool::stop() {
@@ -280,9 +342,14 @@ void NbdConnectionPool::reconnectLoop() {
   auto backoff = std::chrono::milliseconds(50);
   std::unique_lock lock(mu_);
   for (;;) {
-    changed_.wait(lock,
-                  [&] { return stopping_ || retarget_requested_ || !current_ || current_->broken.load(); });
+    changed_.wait(lock, [&] {
+      return stopping_ || retarget_requested_ || grow_requested_ || !current_ || current_->broken.load();
+    });
     if (stopping_) return;
+    if (grow_requested_ && !retarget_requested_ && current_ && !current_->broken.load()) {
+      growLocked(lock);
+      continue;
+    }
     if (retarget_requested_) {
       retarget_requested_ = false;
       lock.unlock();

@@ -29,6 +29,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -53,10 +54,18 @@ class NbdConnectionPool {
   Status start();
   // Re-reads the spec file and reconnects to its endpoint (from the SIGHUP handler thread).
   void retarget();
+  // Online grow (from the SIGUSR1 handler thread): reads the target size from the grow file and
+  // connects a new generation at that size to the same endpoint *before* dropping the current
+  // one (make before break: I/O never waits for it). Connected: the spec file is rewritten with
+  // the size and generation + 1, then the size changes and `on_grown` runs (the FUSE layer
+  // invalidates the file's cached size). Not connected (the export is still smaller): the
+  // reason goes to the grow-error file and nothing changes.
+  void grow();
+  void setOnGrown(std::function<void()> on_grown);
   // Stops the reconnector and closes every connection.
   void stop();
 
-  uint64_t sizeBytes() const { return size_bytes_; }
+  uint64_t sizeBytes() const { return size_bytes_.load(); }
 
   int pread(void* buf, size_t count, uint64_t offset);
   int pwrite(const void* buf, size_t count, uint64_t offset);
@@ -90,18 +99,22 @@ class NbdConnectionPool {
   int onFailure(Generation& generation, nbd_handle* handle);
   void markBroken(Generation& generation);
   void reconnectLoop();
+  // The grow step of reconnectLoop (called with `lock` held; releases it while connecting).
+  void growLocked(std::unique_lock<std::mutex>& lock);
   void writeStatus(uint64_t generation, LinkState state, const std::string& error);
 
   const std::string dir_;
   const unsigned connections_;
   const std::chrono::milliseconds io_wait_;
-  uint64_t size_bytes_ = 0;
+  std::atomic<uint64_t> size_bytes_{0};
+  std::function<void()> on_grown_;  // guarded by mu_
 
   std::mutex mu_;
   std::condition_variable changed_;
   AttachmentSpecFile spec_;
   std::shared_ptr<Generation> current_;
   bool retarget_requested_ = false;
+  bool grow_requested_ = false;
   bool stopping_ = false;
   std::thread reconnector_;
 };

@@ -16,7 +16,8 @@
 // started it (the node worker).
 //
 // Signals: SIGHUP re-reads the spec file and reconnects to its endpoint (retarget; I/O waits
-// for the new connection as above). SIGTERM/SIGINT unmount and exit 0 — but only when nothing holds the
+// for the new connection as above). SIGUSR1 grows the file to the size in ATTACHMENT_DIR/grow
+// once the export is that large (see NbdConnectionPool::grow). SIGTERM/SIGINT unmount and exit 0 — but only when nothing holds the
 // file (the loop device must be detached first); while it is held the signal is logged and
 // ignored, so a live device is never pulled away.
 #include <fcntl.h>
@@ -138,13 +139,18 @@ int daemonise(const Options& options) {
   return fds[1];
 }
 
-// Handles SIGHUP (retarget) and SIGTERM/SIGINT (unmount when unused, then the loop ends).
+// Handles SIGHUP (retarget), SIGUSR1 (grow) and SIGTERM/SIGINT (unmount when unused, then the
+// loop ends).
 void signalLoop(sigset_t signals, NbdConnectionPool* pool, std::string mountpoint) {
   for (;;) {
     int received = 0;
     if (sigwait(&signals, &received) != 0) continue;
     if (received == SIGHUP) {
       pool->retarget();
+      continue;
+    }
+    if (received == SIGUSR1) {
+      pool->grow();
       continue;
     }
     if (::umount2(mountpoint.c_str(), UMOUNT_NOFOLLOW) == 0) {
@@ -193,6 +199,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -228,6 +235,9 @@ int main(int argc, char** argv) {
     report.fail(kExitError, s.toString());
     return kExitError;
   }
+  // After a grow the kernel must not keep the old size it cached (the loop device reads it at
+  // `losetup -c`).
+  pool.setOnGrown([se] { tandem::attach::invalidateDiskAttributes(se); });
   std::thread(signalLoop, signals, &pool, mountpoint).detach();
   tandem::log::info(kLog, "serving " + mountpoint + "/disk");
   report.ready();

@@ -41,6 +41,10 @@ Status AttachmentReconciler::apply(const std::vector<nodeapi::DesiredAttachment>
 
   // First the devices no longer desired (a volume detached here, or deleted).
   auto present = devices_.list();
+  std::map<std::string, uint64_t> present_sizes;
+  if (present.isOk()) {
+    for (const auto& info : *present) present_sizes[info.volume] = info.size_bytes;
+  }
   if (!present.isOk()) {
     log::error("attach", "listing the attachments failed: " + present.status().toString());
     fail(present.status());
@@ -62,6 +66,19 @@ Status AttachmentReconciler::apply(const std::vector<nodeapi::DesiredAttachment>
 
   for (const auto& [name, d] : desired_) {
     busy_.erase(name);
+    // A volume grown online: the device follows once the primary's export has grown.
+    auto size = present_sizes.find(name);
+    if (size != present_sizes.end() && (size->second < d.size_bytes || !sized_.count(name))) {
+      Status grown = size->second <= d.size_bytes ? devices_.resize(name, d.size_bytes) : Status::ok();
+      if (!grown.isOk()) {
+        log::warn("attach", "grow of the device of volume " + name + " to " + std::to_string(d.size_bytes) +
+                                " bytes: " + grown.toString());
+        errors_[name] = grown.toString();
+        fail(grown);
+        continue;
+      }
+      sized_.insert(name);
+    }
     attach::AttachSpec spec;
     spec.volume = name;
     spec.size_bytes = d.size_bytes;
@@ -80,6 +97,9 @@ Status AttachmentReconciler::apply(const std::vector<nodeapi::DesiredAttachment>
   }
   for (auto it = errors_.begin(); it != errors_.end();) {
     it = desired_.count(it->first) ? std::next(it) : errors_.erase(it);
+  }
+  for (auto it = sized_.begin(); it != sized_.end();) {
+    it = desired_.count(*it) ? std::next(it) : sized_.erase(it);
   }
   return first;
 }

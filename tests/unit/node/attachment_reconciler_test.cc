@@ -29,6 +29,15 @@ class FakeDevices final : public attach::LocalDeviceManager {
     return attach::AttachedDevice{spec.volume, info.device_path, info.stable_path};
   }
   Status retarget(std::string_view, const attach::NbdEndpoint&) override { return Status::ok(); }
+  Status resize(std::string_view volume, uint64_t size_bytes) override {
+    ++resize_calls;
+    if (size_bytes > export_size) {
+      return Status(ErrorCode::kUnavailable, "export has " + std::to_string(export_size) + " bytes")
+          .withReason("nbd_endpoint_unavailable");
+    }
+    devices[std::string(volume)].size_bytes = size_bytes;
+    return Status::ok();
+  }
   Status detach(std::string_view volume, bool force) override {
     if (busy.count(std::string(volume)) && !(force && !mounted)) {
       return Status(ErrorCode::kConflict, "mounted on /mnt").withReason("device_busy");
@@ -47,7 +56,9 @@ class FakeDevices final : public attach::LocalDeviceManager {
   std::set<std::string> busy;  // open (detached with force) or, with `mounted`, pinned
   bool mounted = false;
   bool unreachable = false;
+  uint64_t export_size = 1 << 20;  // what the primary serves: a resize past it fails
   int attach_calls = 0;
+  int resize_calls = 0;
   int devices_made = 0;
 };
 
@@ -140,6 +151,28 @@ TEST(AttachmentReconciler, RestartedWorkerStillReportsABusyDevice) {
   EXPECT_EQ(report[0].volume_uuid, kUuid);
   EXPECT_TRUE(report[0].busy);
   EXPECT_EQ(report[0].device_path, "/links/v");
+}
+
+// An online grow: the device follows the desired size once the export has grown (until then
+// the error is reported and the apply fails, to be retried), and is never re-made meanwhile.
+TEST(AttachmentReconciler, GrowsTheDeviceOnceTheExportHasGrown) {
+  FakeDevices devices;
+  AttachmentReconciler r(devices, "");
+  ASSERT_TRUE(r.apply({desired()}).isOk());
+  nodeapi::DesiredAttachment bigger = desired();
+  bigger.size_bytes = 4 << 20;
+  Status s = r.apply({bigger});
+  EXPECT_EQ(s.reason(), "nbd_endpoint_unavailable") << "the primary has not grown it yet";
+  EXPECT_EQ(devices.devices["v"].size_bytes, 1u << 20);
+  EXPECT_NE(r.report().at(0).error.find("export has"), std::string::npos) << r.report().at(0).error;
+  devices.export_size = 4 << 20;
+  ASSERT_TRUE(r.apply({bigger}).isOk());
+  EXPECT_EQ(devices.devices["v"].size_bytes, 4u << 20);
+  EXPECT_EQ(devices.devices_made, 1) << "the same device, grown";
+  EXPECT_EQ(r.report().at(0).error, "");
+  const int calls = devices.resize_calls;
+  ASSERT_TRUE(r.apply({bigger}).isOk());
+  EXPECT_EQ(devices.resize_calls, calls) << "confirmed once, not on every apply";
 }
 
 // A forced detach removes a device that is only open, never one that is mounted.

@@ -101,6 +101,15 @@ class LocalDeviceManager {
   // (attachment_not_found), kConflict (attachment_broken: no server process).
   virtual Status retarget(std::string_view volume, const NbdEndpoint& endpoint) = 0;
 
+  // Online grow: the device becomes `size_bytes` large (a multiple of 512, not smaller than
+  // now) once the export serving it is at least that large, without a pause in its I/O (the
+  // server connects at the new size before it lets go of the old connections); then the loop
+  // device re-reads its size (`losetup -c`). Returns OK when the device has the size (at once
+  // when it has already). kUnavailable (+ nbd_endpoint_unavailable) when the export is still
+  // smaller after the wait (nothing changed; retry once the primary has grown it);
+  // kInvalidArgument for a smaller size; kNotFound (attachment_not_found).
+  virtual Status resize(std::string_view volume, uint64_t size_bytes) = 0;
+
   // Removes the device, the stable path, the server process and the state. While the device is
   // mounted, held by another device (holders) or opened O_EXCL: kConflict + device_busy, even
   // with `force` (never pull a device from under a file system). While processes merely have it
