@@ -157,20 +157,25 @@ bool ClusterService::recordSnapshotsLocked(const std::string& node, const NodeSt
 }
 
 bool ClusterService::finishAdoptionsLocked(const std::string& node, const NodeStatusReport& report) {
-  bool changed = false;
+  std::unordered_map<std::string, const ReplicaReport*> held;  // up-to-date primaries, by volume uuid
   for (const auto& r : report.replicas) {
-    if (!r.primary || r.disk != nodeapi::DiskState::kUpToDate || !r.error.empty()) continue;
-    auto volumes = store_.listVolumes();
-    if (!volumes.isOk()) return changed;
-    for (const auto& v : *volumes) {
-      if (v.uuid != r.volume_uuid || !v.adopting || v.primary_node != node) continue;
-      if (Status st = store_.finishAdoption(v.uuid); !st.isOk()) {
-        log::warn("cluster", "volume " + v.name + ": " + st.toString());
-        continue;
-      }
-      log::info("cluster", "volume " + v.name + ": " + node + " has adopted backing volume '" + v.adopted_from + "'");
-      changed = true;
+    if (r.primary && r.disk == nodeapi::DiskState::kUpToDate && r.error.empty()) held[r.volume_uuid] = &r;
+  }
+  if (held.empty() || !adoptions_pending_) return false;  // the common case costs nothing
+  auto volumes = store_.listVolumes();
+  if (!volumes.isOk()) return false;
+  bool changed = false;
+  adoptions_pending_ = false;
+  for (const auto& v : *volumes) {
+    if (!v.adopting) continue;
+    adoptions_pending_ = true;
+    if (v.primary_node != node || !held.count(v.uuid)) continue;
+    if (Status st = store_.finishAdoption(v.uuid); !st.isOk()) {
+      log::warn("cluster", "volume " + v.name + ": " + st.toString());
+      continue;
     }
+    log::info("cluster", "volume " + v.name + ": " + node + " has adopted backing volume '" + v.adopted_from + "'");
+    changed = true;
   }
   return changed;
 }
@@ -772,6 +777,7 @@ Result<std::pair<VolumeView, bool>> ClusterService::adoptVolume(const AdoptReque
     return std::make_pair(deriveVolumeView(volume, mine, node.isOk() ? &node.value() : nullptr, observed_), false);
   }
   RETURN_IF_ERROR(store_.createVolume(volume, {replica}));
+  adoptions_pending_ = true;
   log::info("cluster", "volume " + volume.name + ": adopting backing volume '" + request.backing_name + "' (" +
                            std::to_string(volume.size_bytes) + " bytes) of pool " + request.pool + " on " +
                            request.node);

@@ -256,6 +256,7 @@ class ClusterService {
   std::set<std::string> heal_warned_;  // guarded by mu_: "volume/node:reason" already logged
   std::vector<PendingDetach> pending_detaches_;  // guarded by mu_
   bool handovers_pending_ = true;                // guarded by mu_: some volume may have handover_to set
+  bool adoptions_pending_ = true;                // guarded by mu_: some volume may be adopting
   std::atomic<uint64_t> replicas_replaced_{0};
   DesiredStateWatch watch_;  // thread-safe on its own
 };
