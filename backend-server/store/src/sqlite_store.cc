@@ -338,23 +338,7 @@ class SqliteStore final : public Store {
 
   Status deleteVolume(const std::string& name) override {
     return transaction([&]() -> Status {
-      Statement hosts(db_, "SELECT a.host FROM attachments a JOIN volumes v ON v.uuid = a.volume_uuid "
-                           "WHERE v.name = ? ORDER BY a.host");
-      hosts.bind(1, name);
-      std::string attached;
-      while (true) {
-        ASSIGN_OR_RETURN(bool row, hosts.step());
-        if (!row) break;
-        attached += (attached.empty() ? "" : ", ") + hosts.columnText(0);
-      }
-      if (!attached.empty()) {
-        return Status(ErrorCode::kConflict, "volume '" + name + "' is attached on " + attached + "; detach it first")
-            .withReason("volume_attached");
-      }
-      RETURN_IF_ERROR(Statement(db_, "DELETE FROM volumes WHERE name = ?").bind(1, name).run());
-      if (sqlite3_changes(db_) == 0) {
-        return Status(ErrorCode::kNotFound, "volume '" + name + "' does not exist").withReason("volume_not_found");
-      }
+      RETURN_IF_ERROR(deleteDetachedVolume(name));
       return bumpGeneration();
     });
   }
@@ -427,13 +411,7 @@ class SqliteStore final : public Store {
   }
 
   Status clearVolumeSource(const std::string& volume_uuid) override {
-    return transaction([&]() -> Status {
-      RETURN_IF_ERROR(Statement(db_, "UPDATE volumes SET source_snapshot = '' WHERE uuid = ?").bind(1, volume_uuid).run());
-      if (sqlite3_changes(db_) == 0) {
-        return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
-      }
-      return bumpGeneration();
-    });
+    return updateVolumeRow(volume_uuid, "source_snapshot = ''");
   }
 
   Status setVolumeRevert(const std::string& volume_uuid, const std::string& snapshot_uuid,
@@ -577,37 +555,13 @@ class SqliteStore final : public Store {
   }
 
   Status finishAdoption(const std::string& volume_uuid) override {
-    return transaction([&]() -> Status {
-      RETURN_IF_ERROR(Statement(db_, "UPDATE volumes SET adopting = 0 WHERE uuid = ?").bind(1, volume_uuid).run());
-      if (sqlite3_changes(db_) == 0) {
-        return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
-      }
-      return bumpGeneration();
-    });
+    return updateVolumeRow(volume_uuid, "adopting = 0");
   }
 
   Result<uint64_t> forgetVolume(ReleaseRecord release) override {
     uint64_t generation = 0;
     RETURN_IF_ERROR(transaction([&]() -> Status {
-      Statement hosts(db_, "SELECT a.host FROM attachments a JOIN volumes v ON v.uuid = a.volume_uuid "
-                           "WHERE v.name = ? ORDER BY a.host");
-      hosts.bind(1, release.volume_name);
-      std::string attached;
-      while (true) {
-        ASSIGN_OR_RETURN(bool row, hosts.step());
-        if (!row) break;
-        attached += (attached.empty() ? "" : ", ") + hosts.columnText(0);
-      }
-      if (!attached.empty()) {
-        return Status(ErrorCode::kConflict, "volume '" + release.volume_name + "' is attached on " + attached +
-                                                "; detach it first")
-            .withReason("volume_attached");
-      }
-      RETURN_IF_ERROR(Statement(db_, "DELETE FROM volumes WHERE name = ?").bind(1, release.volume_name).run());
-      if (sqlite3_changes(db_) == 0) {
-        return Status(ErrorCode::kNotFound, "volume '" + release.volume_name + "' does not exist")
-            .withReason("volume_not_found");
-      }
+      RETURN_IF_ERROR(deleteDetachedVolume(release.volume_name));
       RETURN_IF_ERROR(bumpGeneration());
       ASSIGN_OR_RETURN(generation, readGeneration());
       release.generation = generation;
@@ -789,6 +743,43 @@ class SqliteStore final : public Store {
       return Status(ErrorCode::kInternal, "the state generation in meta is not a number: '" + text.substr(0, 40) + "'");
     }
     return generation;
+  }
+
+  // Within a transaction: deletes volume `name` with its replicas (and snapshot records).
+  // kConflict (volume_attached) while some host has it attached; kNotFound.
+  Status deleteDetachedVolume(const std::string& name) {
+    Statement hosts(db_, "SELECT a.host FROM attachments a JOIN volumes v ON v.uuid = a.volume_uuid "
+                         "WHERE v.name = ? ORDER BY a.host");
+    hosts.bind(1, name);
+    std::string attached;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, hosts.step());
+      if (!row) break;
+      attached += (attached.empty() ? "" : ", ") + hosts.columnText(0);
+    }
+    if (!attached.empty()) {
+      return Status(ErrorCode::kConflict, "volume '" + name + "' is attached on " + attached + "; detach it first")
+          .withReason("volume_attached");
+    }
+    RETURN_IF_ERROR(Statement(db_, "DELETE FROM volumes WHERE name = ?").bind(1, name).run());
+    if (sqlite3_changes(db_) == 0) {
+      return Status(ErrorCode::kNotFound, "volume '" + name + "' does not exist").withReason("volume_not_found");
+    }
+    return Status::ok();
+  }
+
+  // One transaction: `UPDATE volumes SET <assignments>` of one volume (kNotFound
+  // volume_not_found when there is none) and a generation bump. `assignments` is a constant.
+  Status updateVolumeRow(const std::string& volume_uuid, const char* assignments) {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, std::string("UPDATE volumes SET ") + assignments + " WHERE uuid = ?")
+                          .bind(1, volume_uuid)
+                          .run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
+      }
+      return bumpGeneration();
+    });
   }
 
   Status bumpGeneration() {

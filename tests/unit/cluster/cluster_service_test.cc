@@ -32,12 +32,13 @@ class ClusterServiceTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
-  Status registerNode(const std::string& name) {
+  Status registerNode(const std::string& name, std::vector<PoolReport> pools = {}) {
     RegisterNodeRequest request;
     request.name = name;
     request.address = "127.0.0.1";
     request.nbd_port = 10809;
     request.replication_port = 7000;
+    request.pools = std::move(pools);
     return cluster_->registerNode(request).status();
   }
   // Whether another thread can take the service's lock now (it cannot while this thread holds
@@ -404,23 +405,11 @@ TEST_F(ClusterServiceTest, SnapshotLifecycleFollowsThePrimarysReports) {
   EXPECT_EQ(cluster_->getVolume("v").status().code(), ErrorCode::kNotFound);
 }
 
-}  // namespace
-}  // namespace tandem::controller
-
-namespace tandem::controller {
-namespace {
-
 // Adopt → the node takes it → two replicas → forget → the node releases it: each step in the
 // desired states and the store, over a real SQLite store.
 TEST_F(ClusterServiceTest, AdoptGrowReplicasAndForgetThroughDesiredStates) {
   for (const char* name : {"n1", "n2"}) {
-    RegisterNodeRequest request;
-    request.name = name;
-    request.address = "127.0.0.1";
-    request.nbd_port = 10809;
-    request.replication_port = 7000;
-    request.pools = {PoolReport{"p", "file", true, false, 1 << 30, 1 << 30, 0}};
-    ASSERT_TRUE(cluster_->registerNode(request).isOk());
+    ASSERT_TRUE(registerNode(name, {PoolReport{"p", "file", true, false, 1 << 30, 1 << 30, 0}}).isOk());
   }
   GroupRecord group;
   group.name = "g";
