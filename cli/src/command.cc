@@ -236,7 +236,42 @@ Result<Command> parseVolume(const ParsedArgs& args) {
     ASSIGN_OR_RETURN(cmd.group, nameOption(args, "group", "group", "volume clone needs --group"));
     return cmd;
   }
-  return usage("usage: tandem volume create|list|show|delete|promote|resolve|grow|clone|attach|detach|attachments ...");
+  if (verb == "adopt") {
+    ASSIGN_OR_RETURN(Command cmd,
+                     volumeCommand(args, CommandKind::kVolumeAdopt,
+                                   " NAME --node NODE --pool POOL --backing BACKING --group GROUP [--dry-run]",
+                                   {"node", "pool", "backing", "group", "dry-run"}));
+    ASSIGN_OR_RETURN(cmd.node, nameOption(args, "node", "node", "volume adopt needs --node NODE"));
+    ASSIGN_OR_RETURN(cmd.pool, nameOption(args, "pool", "pool", "volume adopt needs --pool POOL"));
+    auto backing = args.options.find("backing");
+    if (backing == args.options.end() || backing->second.empty()) {
+      return usage("volume adopt needs --backing NAME (the pool's volume: a file pool's <dir>/NAME.img)");
+    }
+    cmd.backing = backing->second;
+    ASSIGN_OR_RETURN(cmd.group, nameOption(args, "group", "group", "volume adopt needs --group GROUP"));
+    cmd.dry_run = args.options.count("dry-run") > 0;
+    return cmd;
+  }
+  if (verb == "forget") return volumeCommand(args, CommandKind::kVolumeForget, " NAME", {});
+  if (verb == "update") {
+    ASSIGN_OR_RETURN(Command cmd, volumeCommand(args, CommandKind::kVolumeUpdate,
+                                                " NAME [--replicas N] [--group GROUP] [--size SIZE]",
+                                                {"replicas", "group", "size"}));
+    if (args.options.empty()) return usage("volume update needs --replicas N, --group GROUP or --size SIZE");
+    if (auto replicas = args.options.find("replicas"); replicas != args.options.end()) {
+      ASSIGN_OR_RETURN(cmd.replicas, parseReplicas(replicas->second));
+    }
+    if (args.options.count("group")) {
+      ASSIGN_OR_RETURN(cmd.group, nameOption(args, "group", "group", ""));
+    }
+    if (args.options.count("size")) {
+      ASSIGN_OR_RETURN(cmd.size_bytes, sizeOption(args, ""));
+    }
+    return cmd;
+  }
+  return usage(
+      "usage: tandem volume create|list|show|delete|promote|resolve|grow|update|clone|adopt|forget|attach|detach|"
+      "attachments ...");
 }
 
 // snapshot create|delete|revert VOLUME SNAPSHOT, snapshot list VOLUME.
@@ -425,6 +460,39 @@ ApiCall apiCallFor(const Command& cmd) {
       json.String(cmd.node);
       json.EndObject();
       return {"POST", volume_path + "/resolve", buffer.GetString()};
+    case CommandKind::kVolumeAdopt:
+      json.StartObject();
+      json.Key("node");
+      json.String(cmd.node);
+      json.Key("pool");
+      json.String(cmd.pool);
+      json.Key("backing_name");
+      json.String(cmd.backing);
+      json.Key("resource_group");
+      json.String(cmd.group);
+      if (cmd.dry_run) {
+        json.Key("dry_run");
+        json.Bool(true);
+      }
+      json.EndObject();
+      return {"POST", volume_path + "/adopt", buffer.GetString()};
+    case CommandKind::kVolumeForget: return {"POST", volume_path + "/forget", "{}"};
+    case CommandKind::kVolumeUpdate:
+      json.StartObject();
+      if (cmd.size_bytes != 0) {
+        json.Key("size_bytes");
+        json.Uint64(cmd.size_bytes);
+      }
+      if (cmd.replicas != 0) {
+        json.Key("replicas");
+        json.Int(cmd.replicas);
+      }
+      if (!cmd.group.empty()) {
+        json.Key("resource_group");
+        json.String(cmd.group);
+      }
+      json.EndObject();
+      return {"PATCH", volume_path, buffer.GetString()};
     case CommandKind::kVersion: return {"GET", "/v1/version", ""};
   }
   return {"GET", "/v1/version", ""};
@@ -449,6 +517,12 @@ std::string usageText() {
          "  volume detach NAME --host HOST [--force]   (force: also when open, or host offline)\n"
          "  volume attachments NAME\n"
          "  volume grow NAME --size SIZE   (online; the new size, never smaller)\n"
+         "  volume update NAME [--replicas N] [--group GROUP] [--size SIZE]\n"
+         "               (all or nothing: new replicas are synced from the primary, surplus ones go)\n"
+         "  volume adopt NAME --node NODE --pool POOL --backing BACKING --group GROUP [--dry-run]\n"
+         "               (an existing backing volume, e.g. a file pool's <dir>/BACKING.img, becomes\n"
+         "               a 1-replica volume with its data; --dry-run only checks and shows its size)\n"
+         "  volume forget NAME   (Tandem lets go of it; its data stays on the primary's node)\n"
          "  volume clone NAME --from VOLUME [--snapshot SNAPSHOT] --size SIZE --group GROUP\n"
          "               (a new volume with the snapshot's data; SIZE at least the snapshot's)\n"
          "  snapshot create VOLUME SNAPSHOT   (crash-consistent, on every up-to-date replica)\n"

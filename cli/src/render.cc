@@ -335,6 +335,18 @@ Result<std::string> renderSuccess(const Command& cmd, int status, const std::str
     case CommandKind::kVolumeResolve:
       return "volume '" + cmd.name + "' keeps the data of " + cmd.node +
              "; the other copies are resynced from it\n\n" + renderVolume(doc);
+    case CommandKind::kVolumeAdopt:
+      return (cmd.dry_run ? "volume '" + cmd.name + "' could adopt " + cmd.backing + " (" + size(doc, "size_bytes") +
+                                ")\n\n"
+                          : status == 201 ? "adopted " + cmd.backing + " of " + cmd.node + "/" + cmd.pool +
+                                                " as volume '" + cmd.name + "'\n\n"
+                                          : "volume '" + cmd.name + "' already adopts " + cmd.backing + "\n\n") +
+             renderVolume(doc);
+    case CommandKind::kVolumeForget:
+      return "forgot volume '" + cmd.name + "': its data stays on node " + text(doc, "node") + ", pool " +
+             text(doc, "pool") + ", as '" + text(doc, "backing_name") + "'" +
+             (text(doc, "backing_path").empty() ? std::string() : " (" + text(doc, "backing_path") + ")") + "\n";
+    case CommandKind::kVolumeUpdate: return "updated volume '" + cmd.name + "'\n\n" + renderVolume(doc);
     case CommandKind::kVersion:
       return std::string("client: ") + TANDEM_VERSION + "\nserver: " + text(doc, "version") +
              " (API " + text(doc, "api_version") + ")\n";

@@ -23,7 +23,6 @@ PLANNED = [
     ("GET", "/v1/events"),
     ("POST", "/v1/nodes/og-node/evacuate"),
     ("GET", "/v1/resource-groups/og-group/stats"),
-    ("POST", "/v1/volumes/og-vol/adopt"),
     ("GET", "/v1/volumes/og-vol/data"),
     ("PUT", "/v1/volumes/og-vol/data"),
     ("POST", "/v1/volumes/og-vol/verify"),
@@ -307,6 +306,33 @@ class OpenApiConformanceTest(ClusterTestCase):
         c("DELETE", attachments + "/{host}", one, query="?force=true", expect=204)
         self.assertEqual(c("GET", attachments, {"volume": "og-v1"}, expect=200).body["attachments"], [])
         c("DELETE", "/v1/volumes/{volume}", {"volume": "og-v1"}, expect=204)
+
+        # Adopt and forget, against the ghost node's report of an unmanaged volume in its pool.
+        ghost_pool = dict(body["pools"][0], unmanaged=[{"name": "og-legacy", "size_bytes": 1 << 20,
+                                                        "path": "/nowhere/og-legacy.img"}])
+        c("PUT", "/v1/internal/nodes/{node}/status", {"node": "og-ghost"}, token=ghost_token, expect=204,
+          body={"applied_generation": state["generation"], "pools": [ghost_pool], "replicas": []})
+        adopt = {"node": "og-ghost", "pool": "tiny", "backing_name": "og-legacy", "resource_group": "og-pair"}
+        dry = c("POST", "/v1/volumes/{volume}/adopt", {"volume": "og-a"}, body=dict(adopt, dry_run=True),
+                expect=200).body
+        self.assertEqual((dry["size_bytes"], dry["primary_node"]), (1 << 20, "og-ghost"))
+        adopted = c("POST", "/v1/volumes/{volume}/adopt", {"volume": "og-a"}, body=adopt, expect=201).body
+        self.assertEqual((adopted["state"], len(adopted["replicas"])), ("creating", 1))
+        self.assertEqual(c("POST", "/v1/volumes/{volume}/adopt", {"volume": "og-a"}, body=adopt,
+                           expect=200).body["uuid"], adopted["uuid"])
+        self.expect_error("POST", "/v1/volumes/{volume}/adopt", 409, "backing_managed", {"volume": "og-b"},
+                          body=adopt)
+        self.expect_error("POST", "/v1/volumes/{volume}/adopt", 404, "backing_not_found", {"volume": "og-b"},
+                          body=dict(adopt, backing_name="og-none"))
+        self.expect_error("POST", "/v1/volumes/{volume}/adopt", 404, "pool_not_found", {"volume": "og-b"},
+                          body=dict(adopt, pool="og-none"))
+        self.expect_error("POST", "/v1/volumes/{volume}/adopt", 400, "missing_field", {"volume": "og-b"},
+                          body={"node": "og-ghost"}, schema_rejects_body=True)
+        gone = c("POST", "/v1/volumes/{volume}/forget", {"volume": "og-a"}, body={}, expect=200).body
+        self.assertEqual((gone["node"], gone["pool"], gone["backing_name"], gone["backing_path"]),
+                         ("og-ghost", "tiny", "og-legacy", "/nowhere/og-legacy.img"))
+        self.expect_error("POST", "/v1/volumes/{volume}/forget", 404, "volume_not_found", {"volume": "og-a"},
+                          body={})
         c("DELETE", "/v1/resource-groups/{group}", {"group": "og-pair"}, expect=204)
 
         # The ghost node holds nothing: once silent it can be forgotten (while it reports, not).

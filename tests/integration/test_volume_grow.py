@@ -64,7 +64,9 @@ class VolumeGrowTest(ClusterTestCase):
             ({"size_gib": 1 << 20}, 422, "volume_too_large"),  # 1 PiB: larger than any pool here
             ({"size_bytes": 16 * MiB + 1}, 400, "invalid_field"),
             ({"size_bytes": 32 * MiB, "size_gib": 1}, 400, "invalid_field"),
-            ({"replicas": 2}, 422, "not_implemented"),
+            ({"replicas": 4}, 422, "not_enough_nodes"),  # three nodes
+            ({"size_bytes": 32 * MiB, "replicas": 4}, 422, "not_enough_nodes"),  # all or nothing
+            ({"resource_group": "nosuch"}, 404, "resource_group_not_found"),
             ({"colour": "red"}, 400, None),
         ]
         for body, status, code in cases:

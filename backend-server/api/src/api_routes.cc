@@ -93,6 +93,9 @@ const std::vector<Route>& apiRoutes() {
        revertSnapshot},
       // So is choosing which diverged copy's writes a volume keeps.
       {"POST", "/v1/volumes/{volume}/resolve", "resolveSplitBrain", kAdmin, resolveSplitBrain},
+      // Adopt and forget are Cinder's manage_existing and unmanage: the service token's.
+      {"POST", "/v1/volumes/{volume}/adopt", "adoptVolume", kAdminOrService, adoptVolume},
+      {"POST", "/v1/volumes/{volume}/forget", "forgetVolume", kAdminOrService, forgetVolume},
       {"GET", "/v1/volumes/{volume}/attachments", "listAttachments", kAdminOrService, listAttachments},
       {"POST", "/v1/volumes/{volume}/attachments", "attachVolume", kAdminOrService, attachVolume},
       {"DELETE", "/v1/volumes/{volume}/attachments/{host}", "detachVolume", kAdminOrService, detachVolume},

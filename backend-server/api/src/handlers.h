@@ -33,6 +33,8 @@ void updateVolume(const RouteCall& call, http::Responder respond);
 void deleteVolume(const RouteCall& call, http::Responder respond);
 void promoteVolume(const RouteCall& call, http::Responder respond);
 void resolveSplitBrain(const RouteCall& call, http::Responder respond);
+void adoptVolume(const RouteCall& call, http::Responder respond);
+void forgetVolume(const RouteCall& call, http::Responder respond);
 
 void listSnapshots(const RouteCall& call, http::Responder respond);
 void createSnapshot(const RouteCall& call, http::Responder respond);

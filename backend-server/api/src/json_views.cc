@@ -102,6 +102,11 @@ void writeVolume(JsonWriter& w, const VolumeView& v) {
   w.endObject();
 }
 
+void writeForgotten(JsonWriter& w, const ForgetResult& f) {
+  w.beginObject().field("volume", f.volume).field("uuid", f.uuid).field("node", f.node).field("pool", f.pool);
+  w.field("backing_name", f.backing_name).field("backing_path", f.backing_path).endObject();
+}
+
 void writeAttachment(JsonWriter& w, const AttachmentView& a) {
   const ConnectionInfo& info = a.connection_info;
   w.beginObject();
@@ -273,6 +278,20 @@ Result<UpdateVolumeRequest> parseUpdateVolume(std::string_view body) {
     req.replicas = static_cast<uint32_t>(*replicas);
   }
   ASSIGN_OR_RETURN(req.group, r.optionalString("resource_group"));
+  return req;
+}
+
+Result<AdoptRequest> parseAdopt(std::string_view body) {
+  ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
+  ObjectReader r(doc);
+  RETURN_IF_ERROR(r.rejectUnknownFields({"node", "pool", "backing_name", "resource_group", "dry_run"}));
+  AdoptRequest req;
+  ASSIGN_OR_RETURN(req.node, requiredName(r, "node"));
+  ASSIGN_OR_RETURN(req.pool, requiredName(r, "pool"));
+  ASSIGN_OR_RETURN(req.backing_name, r.requiredString("backing_name"));
+  ASSIGN_OR_RETURN(req.group, requiredName(r, "resource_group"));
+  ASSIGN_OR_RETURN(auto dry_run, r.optionalBool("dry_run"));
+  req.dry_run = dry_run.value_or(false);
   return req;
 }
 

@@ -16,6 +16,7 @@ void writeGroup(json::JsonWriter& w, const GroupRecord& group);
 void writeVolume(json::JsonWriter& w, const VolumeView& volume);
 void writeSnapshot(json::JsonWriter& w, const SnapshotView& snapshot);
 void writeAttachment(json::JsonWriter& w, const AttachmentView& attachment);
+void writeForgotten(json::JsonWriter& w, const ForgetResult& forgotten);
 std::string desiredStateJson(const DesiredState& state);
 std::string registerResultJson(const RegisterNodeResult& result, const NodeView& node);
 
@@ -24,6 +25,8 @@ Result<NodeStatusReport> parseStatusReport(std::string_view body);
 Result<GroupRecord> parseGroupSpec(std::string_view body);
 Result<CreateVolumeRequest> parseCreateVolume(std::string_view body);
 Result<UpdateVolumeRequest> parseUpdateVolume(std::string_view body);
+// {node, pool, backing_name, resource_group, dry_run?}; the volume's name comes from the path.
+Result<AdoptRequest> parseAdopt(std::string_view body);
 // The name of a snapshot to create ({"name"}).
 Result<std::string> parseCreateSnapshot(std::string_view body);
 // A body that must be an empty object ({}).

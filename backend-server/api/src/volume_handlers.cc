@@ -1,4 +1,5 @@
-// /v1/volumes, /v1/volumes/{volume} (get, update, delete), /v1/volumes/{volume}/promote and .../resolve.
+// /v1/volumes, /v1/volumes/{volume} (get, update, delete), /v1/volumes/{volume}/promote, .../resolve,
+// .../adopt and .../forget.
 #include "handlers.h"
 #include "json_views.h"
 #include "responses.h"
@@ -52,6 +53,20 @@ void resolveSplitBrain(const RouteCall& call, http::Responder respond) {
   auto keep = parseResolve(call.request.body);
   if (!keep.isOk()) return respond(errorResponse(keep.status()));
   respond(objectResponse(call.cluster.resolveSplitBrain(call.params.at("volume"), *keep), writeVolume));
+}
+
+void adoptVolume(const RouteCall& call, http::Responder respond) {
+  auto parsed = parseAdopt(call.request.body);
+  if (!parsed.isOk()) return respond(errorResponse(parsed.status()));
+  parsed->name = call.params.at("volume");
+  respond(createdResponse(call.cluster.adoptVolume(*parsed), writeVolume));
+}
+
+void forgetVolume(const RouteCall& call, http::Responder respond) {
+  if (!call.request.body.empty()) {
+    if (Status s = parseEmptyObject(call.request.body); !s.isOk()) return respond(errorResponse(s));
+  }
+  respond(objectResponse(call.cluster.forgetVolume(call.params.at("volume")), writeForgotten));
 }
 
 }  // namespace tandem::controller::handlers

@@ -13,6 +13,7 @@
 #include "tandem/controller/healing_planner.h"
 #include "tandem/controller/placement_inputs.h"
 #include "tandem/controller/promotion.h"
+#include "tandem/controller/replica_layout.h"
 #include "tandem/controller/split_brain.h"
 #include "tandem/controller/tokens.h"
 #include "tandem/controller/volume_growth.h"
@@ -110,6 +111,8 @@ Status ClusterService::reportStatus(const std::string& name, NodeStatusReport re
     std::lock_guard lock(mu_);
     changed = recordSnapshotsLocked(name, report);
     if (finishRevertsLocked(name, report)) changed = true;
+    if (finishAdoptionsLocked(name, report)) changed = true;
+    if (finishReleasesLocked(name, report)) changed = true;
     if (observed_.reported(name, std::move(report), clock_.steadyNow(), unixSeconds(clock_.wallNow()))) {
       log::info("cluster", "node " + name + " is online");
     }
@@ -158,6 +161,50 @@ bool ClusterService::recordSnapshotsLocked(const std::string& node, const NodeSt
                                (taken ? " taken" : " failed: " + message));
       changed = true;
     }
+  }
+  return changed;
+}
+
+bool ClusterService::finishAdoptionsLocked(const std::string& node, const NodeStatusReport& report) {
+  std::unordered_map<std::string, const ReplicaReport*> held;  // up-to-date primaries, by volume uuid
+  for (const auto& r : report.replicas) {
+    if (r.primary && r.disk == nodeapi::DiskState::kUpToDate && r.error.empty()) held[r.volume_uuid] = &r;
+  }
+  if (held.empty() || !adoptions_pending_) return false;  // the common case costs nothing
+  auto volumes = store_.listVolumes();
+  if (!volumes.isOk()) return false;
+  bool changed = false;
+  adoptions_pending_ = false;
+  for (const auto& v : *volumes) {
+    if (!v.adopting) continue;
+    adoptions_pending_ = true;
+    if (v.primary_node != node || !held.count(v.uuid)) continue;
+    if (Status st = store_.finishAdoption(v.uuid); !st.isOk()) {
+      log::warn("cluster", "volume " + v.name + ": " + st.toString());
+      continue;
+    }
+    log::info("cluster", "volume " + v.name + ": " + node + " has adopted backing volume '" + v.adopted_from + "'");
+    changed = true;
+  }
+  return changed;
+}
+
+bool ClusterService::finishReleasesLocked(const std::string& node, const NodeStatusReport& report) {
+  auto releases = store_.listReleases();
+  if (!releases.isOk()) return false;
+  bool changed = false;
+  for (const auto& r : *releases) {
+    if (r.node_name != node || report.applied_generation < r.generation) continue;
+    const bool held = std::any_of(report.replicas.begin(), report.replicas.end(),
+                                  [&](const ReplicaReport& rep) { return rep.volume_uuid == r.volume_uuid; });
+    if (held) continue;  // still in its engine, or the release failed (the report says why)
+    if (Status st = store_.removeRelease(r.volume_uuid); !st.isOk()) {
+      log::warn("cluster", "release of volume " + r.volume_name + ": " + st.toString());
+      continue;
+    }
+    log::info("cluster", "node " + node + " released forgotten volume " + r.volume_name + " as '" + r.backing_name +
+                             "' in pool " + r.pool_name);
+    changed = true;
   }
   return changed;
 }
@@ -768,34 +815,174 @@ Status ClusterService::deleteSnapshot(const std::string& volume, const std::stri
 Result<VolumeView> ClusterService::updateVolume(const std::string& name, const UpdateVolumeRequest& request) {
   std::unique_lock lock(mu_);
   ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(name));
-  ASSIGN_OR_RETURN(GroupRecord group, store_.getGroup(volume.group));
-  if (request.group && *request.group != volume.group) {
-    return Status(ErrorCode::kUnprocessable, "moving a volume to another resource group is not implemented yet")
-        .withReason("not_implemented");
-  }
+  ASSIGN_OR_RETURN(GroupRecord group, store_.getGroup(request.group.value_or(volume.group)));
   ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(volume.uuid));
-  if (request.replicas) {
-    const auto diskful = static_cast<uint32_t>(
-        std::count_if(replicas.begin(), replicas.end(), [](const ReplicaRecord& r) { return r.diskful; }));
-    if (*request.replicas != diskful) {
-      return Status(ErrorCode::kUnprocessable, "changing the replica count is not implemented yet (the volume has " +
-                                                   std::to_string(diskful) + ")")
-          .withReason("not_implemented");
-    }
+  const auto diskful = static_cast<uint32_t>(
+      std::count_if(replicas.begin(), replicas.end(), [](const ReplicaRecord& r) { return r.diskful; }));
+  const bool regroup = group.name != volume.group;
+  const uint32_t count = request.replicas.value_or(diskful);
+  const uint64_t size = request.size_bytes.value_or(volume.size_bytes);
+
+  VolumeChange change;
+  change.volume_uuid = volume.uuid;
+  std::vector<PoolCandidate> candidates;
+  if (regroup || count != diskful || size != volume.size_bytes) {
+    ASSIGN_OR_RETURN(candidates, candidatesLocked());
   }
-  bool changed = false;
-  if (request.size_bytes && *request.size_bytes != volume.size_bytes) {
-    ASSIGN_OR_RETURN(auto candidates, candidatesLocked());
-    RETURN_IF_ERROR(checkGrowth(group, replicas, volume.size_bytes, *request.size_bytes, candidates));
-    RETURN_IF_ERROR(store_.setVolumeSize(volume.uuid, *request.size_bytes));
-    log::info("cluster", "volume " + name + ": grown from " + std::to_string(volume.size_bytes) + " to " +
-                             std::to_string(*request.size_bytes) + " bytes");
-    changed = true;
+  if (regroup || count != diskful) {
+    if (!volume.handover_to.empty()) {
+      return Status(ErrorCode::kConflict, "volume '" + name + "' is handing its primary over to " +
+                                              volume.handover_to + "; retry when it is done")
+          .withReason("handover_in_progress");
+    }
+    LayoutInput in;
+    in.volume = volume;
+    in.group = group;
+    in.replicas = count;
+    in.size_bytes = size;
+    in.current = replicas;
+    ASSIGN_OR_RETURN(in.attachments, store_.listAttachmentsOf(volume.uuid));
+    ASSIGN_OR_RETURN(in.nodes, store_.listNodes());
+    in.candidates = candidates;
+    ASSIGN_OR_RETURN(LayoutPlan plan, planLayout(in, observed_));
+    change.remove_nodes = plan.remove_nodes;
+    for (const auto& p : plan.add) change.add.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true, ""});
+    if (regroup) change.group = group.name;
+  }
+  if (size != volume.size_bytes) {
+    // Growth is checked in the pools of the replicas that stay (new ones are placed at the new size).
+    std::vector<ReplicaRecord> staying;
+    for (const auto& r : replicas) {
+      if (std::find(change.remove_nodes.begin(), change.remove_nodes.end(), r.node_name) == change.remove_nodes.end()) {
+        staying.push_back(r);
+      }
+    }
+    RETURN_IF_ERROR(checkGrowth(group, staying, volume.size_bytes, size, candidates));
+    change.size_bytes = size;
+  }
+  const bool changed = change.size_bytes || change.group || !change.remove_nodes.empty() || !change.add.empty();
+  if (changed) {
+    RETURN_IF_ERROR(store_.changeVolume(change));
+    std::string what;
+    if (change.size_bytes) {
+      what += "grown from " + std::to_string(volume.size_bytes) + " to " + std::to_string(size) + " bytes";
+    }
+    if (change.group) what += std::string(what.empty() ? "" : "; ") + "moved to resource group " + group.name;
+    for (const auto& r : change.add) {
+      what += std::string(what.empty() ? "" : "; ") + "replica added on " + r.node_name + "/" + r.pool_name +
+              " (synced from " + volume.primary_node + ")";
+    }
+    for (const auto& n : change.remove_nodes) what += std::string(what.empty() ? "" : "; ") + "replica on " + n + " removed";
+    log::info("cluster", "volume " + name + ": " + what);
   }
   ASSIGN_OR_RETURN(auto views, viewsLocked(&name));
   lock.unlock();
   if (changed) notifyWatchers();
   return views.at(0);
+}
+
+Result<std::pair<VolumeView, bool>> ClusterService::adoptVolume(const AdoptRequest& request) {
+  std::unique_lock lock(mu_);
+  auto existing = store_.getVolume(request.name);
+  if (existing.isOk()) {
+    ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(existing->uuid));
+    if (!sameAdoption(*existing, replicas, request)) {
+      return Status(ErrorCode::kAlreadyExists, "volume '" + request.name + "' already exists" +
+                                                   (existing->adopted_from.empty()
+                                                        ? std::string()
+                                                        : " (adopted from '" + existing->adopted_from + "')"))
+          .withReason("volume_exists");
+    }
+    ASSIGN_OR_RETURN(auto views, viewsLocked(&request.name));
+    return std::make_pair(views.at(0), false);
+  }
+  if (existing.status().code() != ErrorCode::kNotFound) return existing.status();
+  AdoptionInput in;
+  ASSIGN_OR_RETURN(in.group, store_.getGroup(request.group));
+  ASSIGN_OR_RETURN(in.nodes, store_.listNodes());
+  ASSIGN_OR_RETURN(in.pools, store_.listPools());
+  ASSIGN_OR_RETURN(in.volumes, store_.listVolumes());
+  ASSIGN_OR_RETURN(in.replicas, store_.listReplicas());
+  ASSIGN_OR_RETURN(in.releases, store_.listReleases());
+  ASSIGN_OR_RETURN(auto planned, planAdoption(request, in, observed_, newUuid(), unixSeconds(clock_.wallNow())));
+  auto& [volume, replica] = planned;
+  if (request.dry_run) {
+    std::vector<const ReplicaRecord*> mine{&replica};
+    auto node = store_.getNode(volume.primary_node);
+    return std::make_pair(deriveVolumeView(volume, mine, node.isOk() ? &node.value() : nullptr, observed_), false);
+  }
+  RETURN_IF_ERROR(store_.createVolume(volume, {replica}));
+  adoptions_pending_ = true;
+  log::info("cluster", "volume " + volume.name + ": adopting backing volume '" + request.backing_name + "' (" +
+                           std::to_string(volume.size_bytes) + " bytes) of pool " + request.pool + " on " +
+                           request.node);
+  ASSIGN_OR_RETURN(auto views, viewsLocked(&request.name));
+  lock.unlock();
+  notifyWatchers();
+  return std::make_pair(views.at(0), true);
+}
+
+Result<ForgetResult> ClusterService::forgetVolume(const std::string& name) {
+  ForgetResult result;
+  {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(name));
+    ASSIGN_OR_RETURN(auto snapshots, store_.listSnapshotsOf(volume.uuid));
+    if (!snapshots.empty()) {
+      return Status(ErrorCode::kConflict, "volume '" + name + "' has " + std::to_string(snapshots.size()) +
+                                              " snapshot(s); delete them before forgetting it")
+          .withReason("volume_has_snapshots");
+    }
+    RETURN_IF_ERROR(checkDetachedLocked(volume));
+    if (!volume.revert_id.empty()) {
+      return Status(ErrorCode::kConflict, "volume '" + name + "' is being reverted").withReason("revert_in_progress");
+    }
+    ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(volume.uuid));
+    const ReplicaRecord* primary = nullptr;
+    for (const auto& r : replicas) {
+      if (r.node_name == volume.primary_node) primary = &r;
+    }
+    if (primary == nullptr) {
+      return Status(ErrorCode::kInternal, "volume '" + name + "' has no replica on its primary " + volume.primary_node);
+    }
+    ReleaseRecord release;
+    release.volume_uuid = volume.uuid;
+    release.volume_name = volume.name;
+    release.node_name = primary->node_name;
+    release.pool_name = primary->pool_name;
+    release.backing_name = releaseName(volume);
+    if (const NodeObservation* obs = observed_.find(release.node_name)) {
+      for (const auto& p : obs->report.pools) {
+        if (p.name != release.pool_name) continue;
+        for (const auto& u : p.unmanaged) {
+          if (u.name == release.backing_name && !(volume.adopting && volume.adopted_from == u.name)) {
+            return Status(ErrorCode::kConflict, "pool " + release.pool_name + " on " + release.node_name +
+                                                    " already holds a volume '" + u.name + "' (" + u.path +
+                                                    "); move it away, then forget again")
+                .withReason("backing_exists");
+          }
+        }
+      }
+    }
+    result = ForgetResult{volume.name,       volume.uuid,
+                          release.node_name, release.pool_name,
+                          release.backing_name, releasedPath(volume, release.backing_name, observed_)};
+    if (volume.adopting && result.backing_path.empty()) {
+      // Not taken yet: the backing volume never left its name; the report says where it is.
+      if (const NodeObservation* obs = observed_.find(release.node_name)) {
+        for (const auto& p : obs->report.pools) {
+          for (const auto& u : p.unmanaged) {
+            if (p.name == release.pool_name && u.name == release.backing_name) result.backing_path = u.path;
+          }
+        }
+      }
+    }
+    RETURN_IF_ERROR(store_.forgetVolume(release).status());
+  }
+  log::info("cluster", "forgot volume " + name + "; node " + result.node + " keeps its data as '" +
+                           result.backing_name + "' in pool " + result.pool);
+  notifyWatchers();
+  return result;
 }
 
 Result<VolumeView> ClusterService::promoteVolume(const std::string& name, const std::string& node,
@@ -1040,6 +1227,7 @@ Result<DesiredState> ClusterService::desiredState(const std::string& node) {
   ASSIGN_OR_RETURN(declared.groups, store_.listGroups());
   ASSIGN_OR_RETURN(declared.attachments, store_.listAttachments());
   ASSIGN_OR_RETURN(declared.snapshots, store_.listSnapshots());
+  ASSIGN_OR_RETURN(declared.releases, store_.listReleases());
   declared.cluster_id = store_.clusterId();
   return buildDesiredState(node, declared);
 }

@@ -63,11 +63,15 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
       }
       d.from_primary = !d.primary;
     }
+    if (d.primary && v.adopting) d.adopt_from = v.adopted_from;
     if (d.primary && !v.revert_id.empty()) {
       d.revert_snapshot = v.revert_snapshot;
       d.revert_id = v.revert_id;
     }
     state.replicas.push_back(std::move(d));
+  }
+  for (const auto& r : declared.releases) {
+    if (r.node_name == node) state.release.push_back({r.volume_name, r.volume_uuid, r.pool_name, r.backing_name});
   }
   std::unordered_map<std::string, const VolumeRecord*> volumes;
   for (const auto& v : declared.volumes) volumes[v.uuid] = &v;

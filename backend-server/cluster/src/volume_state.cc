@@ -114,7 +114,10 @@ VolumeView deriveVolumeView(const VolumeRecord& volume, const std::vector<const 
     view.state = VolumeState::kDegraded;
     for (const auto& p : problems) view.reason += (view.reason.empty() ? "" : "; ") + p;
   }
-  if (!volume.revert_id.empty()) {
+  if (volume.adopting && bad == 0) {
+    view.state = VolumeState::kCreating;  // not usable until the node has taken the backing volume
+    view.reason = "adopting backing volume '" + volume.adopted_from + "' on " + volume.primary_node;
+  } else if (!volume.revert_id.empty()) {
     view.state = VolumeState::kCreating;  // not usable until the primary has reverted
     view.reason = "reverting to a snapshot";
   } else if (!volume.source_snapshot.empty() && bad == 0 && view.state != VolumeState::kAvailable) {

@@ -80,6 +80,17 @@ const char* const kMigrations[] = {
       connector TEXT NOT NULL, detaching INTEGER NOT NULL, created_at INTEGER NOT NULL,
       PRIMARY KEY (volume_uuid, host));
     )sql",
+    // 6 → 7: adopted volumes (the backing volume's name before adoption, and whether its node
+    // has taken it yet) and the backing volumes of forgotten volumes that nodes are to release.
+    R"sql(
+    ALTER TABLE volumes ADD COLUMN adopted_from TEXT NOT NULL DEFAULT '';
+    ALTER TABLE volumes ADD COLUMN adopting INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE releases (
+      volume_uuid TEXT PRIMARY KEY, volume_name TEXT NOT NULL,
+      node_name TEXT NOT NULL REFERENCES nodes(name) ON DELETE CASCADE,
+      pool_name TEXT NOT NULL, backing_name TEXT NOT NULL, generation INTEGER NOT NULL,
+      UNIQUE (node_name, pool_name, backing_name));
+    )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -290,10 +301,11 @@ class SqliteStore final : public Store {
   Status createVolume(const VolumeRecord& v, const std::vector<ReplicaRecord>& replicas) override {
     return transaction([&]() -> Status {
       Status s = Statement(db_, "INSERT INTO volumes (name, uuid, size_bytes, group_name, primary_node, epoch, "
-                                "created_at, source_snapshot) VALUES (?,?,?,?,?,?,?,?)")
+                                "created_at, source_snapshot, adopted_from, adopting) VALUES (?,?,?,?,?,?,?,?,?,?)")
                      .bind(1, v.name).bind(2, v.uuid).bind(3, static_cast<int64_t>(v.size_bytes))
                      .bind(4, v.group).bind(5, v.primary_node).bind(6, static_cast<int64_t>(v.epoch))
-                     .bind(7, v.created_at).bind(8, v.source_snapshot)
+                     .bind(7, v.created_at).bind(8, v.source_snapshot).bind(9, v.adopted_from)
+                     .bind(10, int64_t{v.adopting})
                      .run();
       if (s.code() == ErrorCode::kAlreadyExists) {
         return Status(ErrorCode::kAlreadyExists, "volume '" + v.name + "' already exists")
@@ -326,23 +338,7 @@ class SqliteStore final : public Store {
 
   Status deleteVolume(const std::string& name) override {
     return transaction([&]() -> Status {
-      Statement hosts(db_, "SELECT a.host FROM attachments a JOIN volumes v ON v.uuid = a.volume_uuid "
-                           "WHERE v.name = ? ORDER BY a.host");
-      hosts.bind(1, name);
-      std::string attached;
-      while (true) {
-        ASSIGN_OR_RETURN(bool row, hosts.step());
-        if (!row) break;
-        attached += (attached.empty() ? "" : ", ") + hosts.columnText(0);
-      }
-      if (!attached.empty()) {
-        return Status(ErrorCode::kConflict, "volume '" + name + "' is attached on " + attached + "; detach it first")
-            .withReason("volume_attached");
-      }
-      RETURN_IF_ERROR(Statement(db_, "DELETE FROM volumes WHERE name = ?").bind(1, name).run());
-      if (sqlite3_changes(db_) == 0) {
-        return Status(ErrorCode::kNotFound, "volume '" + name + "' does not exist").withReason("volume_not_found");
-      }
+      RETURN_IF_ERROR(deleteDetachedVolume(name));
       return bumpGeneration();
     });
   }
@@ -415,13 +411,7 @@ class SqliteStore final : public Store {
   }
 
   Status clearVolumeSource(const std::string& volume_uuid) override {
-    return transaction([&]() -> Status {
-      RETURN_IF_ERROR(Statement(db_, "UPDATE volumes SET source_snapshot = '' WHERE uuid = ?").bind(1, volume_uuid).run());
-      if (sqlite3_changes(db_) == 0) {
-        return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
-      }
-      return bumpGeneration();
-    });
+    return updateVolumeRow(volume_uuid, "source_snapshot = ''");
   }
 
   Status setVolumeRevert(const std::string& volume_uuid, const std::string& snapshot_uuid,
@@ -517,6 +507,95 @@ class SqliteStore final : public Store {
     });
   }
 
+  Status changeVolume(const VolumeChange& c) override {
+    return transaction([&]() -> Status {
+      const Status missing =
+          Status(ErrorCode::kNotFound, "volume " + c.volume_uuid + " does not exist").withReason("volume_not_found");
+      if (c.size_bytes) {
+        RETURN_IF_ERROR(Statement(db_, "UPDATE volumes SET size_bytes = ? WHERE uuid = ?")
+                            .bind(1, static_cast<int64_t>(*c.size_bytes)).bind(2, c.volume_uuid)
+                            .run());
+        if (sqlite3_changes(db_) == 0) return missing;
+      }
+      if (c.group) {
+        Status s = Statement(db_, "UPDATE volumes SET group_name = ? WHERE uuid = ?")
+                       .bind(1, *c.group).bind(2, c.volume_uuid)
+                       .run();
+        if (s.code() == ErrorCode::kConflict || s.code() == ErrorCode::kAlreadyExists) {
+          return Status(ErrorCode::kNotFound, "resource group '" + *c.group + "' does not exist")
+              .withReason("resource_group_not_found");
+        }
+        RETURN_IF_ERROR(s);
+        if (sqlite3_changes(db_) == 0) return missing;
+      }
+      for (const auto& node : c.remove_nodes) {
+        RETURN_IF_ERROR(Statement(db_, "DELETE FROM replicas WHERE volume_uuid = ? AND node_name = ?")
+                            .bind(1, c.volume_uuid).bind(2, node)
+                            .run());
+        if (sqlite3_changes(db_) == 0) {
+          return Status(ErrorCode::kNotFound, "volume " + c.volume_uuid + " has no replica on node '" + node + "'")
+              .withReason("replica_not_found");
+        }
+      }
+      for (const auto& r : c.add) {
+        Status s = Statement(db_, "INSERT INTO replicas (volume_uuid, node_name, pool_name, diskful) VALUES (?,?,?,?)")
+                       .bind(1, c.volume_uuid).bind(2, r.node_name).bind(3, r.pool_name)
+                       .bind(4, int64_t{r.diskful})
+                       .run();
+        if (s.code() == ErrorCode::kAlreadyExists) {
+          return Status(ErrorCode::kAlreadyExists,
+                        "volume " + c.volume_uuid + " already has a replica on node '" + r.node_name + "'")
+              .withReason("replica_exists");
+        }
+        if (s.code() == ErrorCode::kConflict) return missing;  // the foreign key: no such volume
+        RETURN_IF_ERROR(s);
+      }
+      return bumpGeneration();
+    });
+  }
+
+  Status finishAdoption(const std::string& volume_uuid) override {
+    return updateVolumeRow(volume_uuid, "adopting = 0");
+  }
+
+  Result<uint64_t> forgetVolume(ReleaseRecord release) override {
+    uint64_t generation = 0;
+    RETURN_IF_ERROR(transaction([&]() -> Status {
+      RETURN_IF_ERROR(deleteDetachedVolume(release.volume_name));
+      RETURN_IF_ERROR(bumpGeneration());
+      ASSIGN_OR_RETURN(generation, readGeneration());
+      release.generation = generation;
+      Status s = Statement(db_, "INSERT INTO releases (volume_uuid, volume_name, node_name, pool_name, backing_name, "
+                                "generation) VALUES (?,?,?,?,?,?)")
+                     .bind(1, release.volume_uuid).bind(2, release.volume_name).bind(3, release.node_name)
+                     .bind(4, release.pool_name).bind(5, release.backing_name)
+                     .bind(6, static_cast<int64_t>(generation))
+                     .run();
+      if (s.code() == ErrorCode::kAlreadyExists) {
+        return Status(ErrorCode::kAlreadyExists, "a backing volume '" + release.backing_name + "' of node " +
+                                                     release.node_name + " pool " + release.pool_name +
+                                                     " is still being released")
+            .withReason("release_pending");
+      }
+      return s;
+    }));
+    return generation;
+  }
+
+  Result<std::vector<ReleaseRecord>> listReleases() override {
+    return queryAll(std::string(kReleaseSelect) + " ORDER BY node_name, volume_uuid", readRelease);
+  }
+
+  Status removeRelease(const std::string& volume_uuid) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "DELETE FROM releases WHERE volume_uuid = ?").bind(1, volume_uuid).run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "no release of volume " + volume_uuid).withReason("release_not_found");
+      }
+      return bumpGeneration();
+    });
+  }
+
   Status addAttachment(const AttachmentRecord& a) override {
     return transaction([&]() -> Status {
       ASSIGN_OR_RETURN(int64_t volumes, countWhere("volumes", "uuid", a.volume_uuid));
@@ -597,7 +676,7 @@ class SqliteStore final : public Store {
       "allow_multiattach FROM resource_groups";
   static constexpr const char* kVolumeSelect =
       "SELECT uuid, name, size_bytes, group_name, primary_node, epoch, created_at, source_snapshot, revert_snapshot, "
-      "revert_id, handover_to FROM volumes";
+      "revert_id, handover_to, adopted_from, adopting FROM volumes";
 
   static NodeRecord readNode(const Statement& q) {
     return NodeRecord{q.columnText(0), q.columnText(1), q.columnText(2), static_cast<uint16_t>(q.columnInt(3)),
@@ -627,7 +706,14 @@ class SqliteStore final : public Store {
   static VolumeRecord readVolume(const Statement& q) {
     return VolumeRecord{q.columnText(0), q.columnText(1), static_cast<uint64_t>(q.columnInt(2)), q.columnText(3),
                         q.columnText(4), static_cast<uint64_t>(q.columnInt(5)), q.columnInt(6), q.columnText(10),
-                        q.columnText(7), q.columnText(8), q.columnText(9)};
+                        q.columnText(7), q.columnText(8), q.columnText(9), q.columnText(11),
+                        q.columnInt(12) != 0};
+  }
+  static constexpr const char* kReleaseSelect =
+      "SELECT volume_uuid, volume_name, node_name, pool_name, backing_name, generation FROM releases";
+  static ReleaseRecord readRelease(const Statement& q) {
+    return ReleaseRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnText(3), q.columnText(4),
+                         static_cast<uint64_t>(q.columnInt(5))};
   }
 
   // Every row of `sql` (its parameters set by `bind`), each made into a record by `read`.
@@ -657,6 +743,43 @@ class SqliteStore final : public Store {
       return Status(ErrorCode::kInternal, "the state generation in meta is not a number: '" + text.substr(0, 40) + "'");
     }
     return generation;
+  }
+
+  // Within a transaction: deletes volume `name` with its replicas (and snapshot records).
+  // kConflict (volume_attached) while some host has it attached; kNotFound.
+  Status deleteDetachedVolume(const std::string& name) {
+    Statement hosts(db_, "SELECT a.host FROM attachments a JOIN volumes v ON v.uuid = a.volume_uuid "
+                         "WHERE v.name = ? ORDER BY a.host");
+    hosts.bind(1, name);
+    std::string attached;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, hosts.step());
+      if (!row) break;
+      attached += (attached.empty() ? "" : ", ") + hosts.columnText(0);
+    }
+    if (!attached.empty()) {
+      return Status(ErrorCode::kConflict, "volume '" + name + "' is attached on " + attached + "; detach it first")
+          .withReason("volume_attached");
+    }
+    RETURN_IF_ERROR(Statement(db_, "DELETE FROM volumes WHERE name = ?").bind(1, name).run());
+    if (sqlite3_changes(db_) == 0) {
+      return Status(ErrorCode::kNotFound, "volume '" + name + "' does not exist").withReason("volume_not_found");
+    }
+    return Status::ok();
+  }
+
+  // One transaction: `UPDATE volumes SET <assignments>` of one volume (kNotFound
+  // volume_not_found when there is none) and a generation bump. `assignments` is a constant.
+  Status updateVolumeRow(const std::string& volume_uuid, const char* assignments) {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, std::string("UPDATE volumes SET ") + assignments + " WHERE uuid = ?")
+                          .bind(1, volume_uuid)
+                          .run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
+      }
+      return bumpGeneration();
+    });
   }
 
   Status bumpGeneration() {

@@ -54,7 +54,7 @@ Result<PoolReport> readPool(const rapidjson::Value& v, size_t index) {
   const std::string path = "pools[" + std::to_string(index) + "].";
   ObjectReader r(v, path);
   RETURN_IF_ERROR(r.rejectUnknownFields(
-      {"name", "provider", "thin", "snapshots", "total_bytes", "free_bytes", "provisioned_bytes"}));
+      {"name", "provider", "thin", "snapshots", "total_bytes", "free_bytes", "provisioned_bytes", "unmanaged"}));
   PoolReport p;
   ASSIGN_OR_RETURN(p.name, requiredName(r, path, "name"));
   ASSIGN_OR_RETURN(p.provider, r.requiredString("provider"));
@@ -67,6 +67,18 @@ Result<PoolReport> readPool(const rapidjson::Value& v, size_t index) {
   p.thin = thin.value_or(false);
   p.snapshots = snapshots.value_or(false);
   p.provisioned_bytes = provisioned.value_or(0);
+  ASSIGN_OR_RETURN(auto unmanaged, r.optionalObjectArray("unmanaged"));
+  for (size_t j = 0; j < unmanaged.size(); ++j) {
+    const std::string upath = path + "unmanaged[" + std::to_string(j) + "].";
+    ObjectReader u(*unmanaged[j], upath);
+    RETURN_IF_ERROR(u.rejectUnknownFields({"name", "size_bytes", "path"}));
+    UnmanagedVolume volume;
+    ASSIGN_OR_RETURN(volume.name, u.requiredString("name"));
+    ASSIGN_OR_RETURN(volume.size_bytes, u.requiredUint64("size_bytes"));
+    ASSIGN_OR_RETURN(auto where, u.optionalString("path"));
+    volume.path = where.value_or("");
+    p.unmanaged.push_back(std::move(volume));
+  }
   return p;
 }
 
@@ -86,7 +98,15 @@ void writePools(JsonWriter& w, const std::vector<PoolReport>& pools) {
     w.beginObject().field("name", p.name).field("provider", p.provider);
     w.field("thin", p.thin).field("snapshots", p.snapshots);
     w.field("total_bytes", p.total_bytes).field("free_bytes", p.free_bytes);
-    w.field("provisioned_bytes", p.provisioned_bytes).endObject();
+    w.field("provisioned_bytes", p.provisioned_bytes);
+    if (!p.unmanaged.empty()) {
+      w.key("unmanaged").beginArray();
+      for (const auto& u : p.unmanaged) {
+        w.beginObject().field("name", u.name).field("size_bytes", u.size_bytes).field("path", u.path).endObject();
+      }
+      w.endArray();
+    }
+    w.endObject();
   }
   w.endArray();
 }
@@ -133,6 +153,8 @@ Result<ReplicaReport> readReplicaReport(const rapidjson::Value& v, const std::st
   ASSIGN_OR_RETURN(rep.failed_snapshots, r.optionalStringArray("failed_snapshots"));
   ASSIGN_OR_RETURN(auto reverted, r.optionalString("reverted"));
   rep.reverted = reverted.value_or("");
+  ASSIGN_OR_RETURN(auto backing_path, r.optionalString("backing_path"));
+  rep.backing_path = backing_path.value_or("");
   return rep;
 }
 
@@ -182,6 +204,8 @@ Result<DesiredReplica> readDesiredReplica(const rapidjson::Value& v, const std::
   ASSIGN_OR_RETURN(auto revert_id, r.optionalString("revert_id"));
   d.revert_snapshot = revert_snapshot.value_or("");
   d.revert_id = revert_id.value_or("");
+  ASSIGN_OR_RETURN(auto adopt_from, r.optionalString("adopt_from"));
+  d.adopt_from = adopt_from.value_or("");
   return d;
 }
 
@@ -289,6 +313,7 @@ std::string encodeStatusReport(const StatusReport& report) {
     writeNames(w, "snapshots", r.snapshots);
     writeNames(w, "failed_snapshots", r.failed_snapshots);
     if (!r.reverted.empty()) w.field("reverted", r.reverted);
+    if (!r.backing_path.empty()) w.field("backing_path", r.backing_path);
     w.endObject();
   }
   w.endArray();
@@ -357,6 +382,7 @@ std::string encodeDesiredState(const DesiredState& s) {
     if (!r.clone_volume.empty()) w.field("clone_volume", r.clone_volume).field("clone_snapshot", r.clone_snapshot);
     if (r.from_primary) w.field("from_primary", true);
     if (!r.revert_id.empty()) w.field("revert_snapshot", r.revert_snapshot).field("revert_id", r.revert_id);
+    if (!r.adopt_from.empty()) w.field("adopt_from", r.adopt_from);
     w.endObject();
   }
   w.endArray();
@@ -369,7 +395,16 @@ std::string encodeDesiredState(const DesiredState& s) {
   w.endArray();
   w.key("force_detach").beginArray();
   for (const auto& name : s.force_detach) w.string(name);
-  w.endArray().endObject();
+  w.endArray();
+  if (!s.release.empty()) {
+    w.key("release").beginArray();
+    for (const auto& r : s.release) {
+      w.beginObject().field("volume_name", r.volume_name).field("volume_uuid", r.volume_uuid);
+      w.field("pool", r.pool).field("backing_name", r.backing_name).endObject();
+    }
+    w.endArray();
+  }
+  w.endObject();
   return w.str();
 }
 
@@ -393,6 +428,18 @@ Result<DesiredState> decodeDesiredState(std::string_view json) {
     s.attachments.push_back(std::move(a));
   }
   ASSIGN_OR_RETURN(s.force_detach, r.optionalStringArray("force_detach"));
+  ASSIGN_OR_RETURN(auto release, r.optionalObjectArray("release"));
+  for (size_t i = 0; i < release.size(); ++i) {
+    const std::string path = "release[" + std::to_string(i) + "].";
+    ObjectReader rr(*release[i], path);
+    DesiredRelease d;
+    ASSIGN_OR_RETURN(d.volume_name, rr.requiredString("volume_name"));
+    ASSIGN_OR_RETURN(d.volume_uuid, rr.requiredString("volume_uuid"));
+    if (!isUuid(d.volume_uuid)) return invalid("field '" + path + "volume_uuid' must be a UUID");
+    ASSIGN_OR_RETURN(d.pool, rr.requiredString("pool"));
+    ASSIGN_OR_RETURN(d.backing_name, rr.requiredString("backing_name"));
+    s.release.push_back(std::move(d));
+  }
   return s;
 }
 

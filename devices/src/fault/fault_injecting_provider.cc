@@ -127,4 +127,9 @@ Status FaultInjectingProvider::revert(const std::string& volume, const std::stri
   return inner_->revert(volume, snapshot);
 }
 
+Status FaultInjectingProvider::rename(const std::string& from, const std::string& to) {
+  if (auto s = takeInjected()) return *s;
+  return inner_->rename(from, to);
+}
+
 }  // namespace tandem::devices

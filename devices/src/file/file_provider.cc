@@ -341,4 +341,33 @@ Status FileProvider::revert(const std::string& volume, const std::string& snapsh
   return replace(tmp, dst).withContext(context);
 }
 
+Status FileProvider::rename(const std::string& from, const std::string& to) {
+  RETURN_IF_ERROR(checkName(from, "volume"));
+  RETURN_IF_ERROR(checkName(to, "volume"));
+  const std::string src = volumePath(from);
+  const std::string dst = volumePath(to);
+  const std::string context = "rename volume " + src + " to " + dst;
+  if (!exists(src)) return Status(ErrorCode::kNotFound, context + ": no such volume");
+  ASSIGN_OR_RETURN(auto snaps, snapshotsOf(from));
+  if (!snaps.empty()) return Status(ErrorCode::kConflict, context + ": it has snapshots");
+  // Never over an existing file; unlike publish(), a failure leaves the source where it is.
+  if (::renameat2(AT_FDCWD, src.c_str(), AT_FDCWD, dst.c_str(), RENAME_NOREPLACE) != 0) {
+    int err = errno;
+    if (err != EINVAL && err != ENOSYS) {
+      if (err == EEXIST) return Status(ErrorCode::kAlreadyExists, context + ": the target exists");
+      return Status::fromErrno(err, "rename").withContext(context);
+    }
+    // No RENAME_NOREPLACE on this file system: link() refuses an existing target too.
+    if (::link(src.c_str(), dst.c_str()) != 0) {
+      err = errno;
+      if (err == EEXIST) return Status(ErrorCode::kAlreadyExists, context + ": the target exists");
+      return Status::fromErrno(err, "link").withContext(context);
+    }
+    if (::unlink(src.c_str()) != 0) return Status::fromErrno(errno, "unlink " + src).withContext(context);
+  }
+  return syncDir().withContext(context);
+}
+
+std::string FileProvider::pathOf(const std::string& name) const { return volumePath(name); }
+
 }  // namespace tandem::devices

@@ -246,4 +246,22 @@ Status LvmThinProvider::revert(const std::string& volume, const std::string& sna
       .withContext(context + " (re-creating the merged snapshot)");
 }
 
+Status LvmThinProvider::rename(const std::string& from, const std::string& to) {
+  RETURN_IF_ERROR(checkName(from, "volume"));
+  RETURN_IF_ERROR(checkName(to, "volume"));
+  const std::string context = "rename volume " + lvPath(from) + " to " + to;
+  ASSIGN_OR_RETURN(auto rows, poolRows());
+  bool found = false;
+  for (const auto& row : rows) {
+    if (row.pool_lv != pool_) continue;
+    if (row.name == from) found = true;
+    if (row.name == to) return Status(ErrorCode::kAlreadyExists, context + ": LV " + lvPath(to) + " exists");
+    if (row.name.starts_with(from + kSnapSep)) return Status(ErrorCode::kConflict, context + ": it has snapshots");
+  }
+  if (!found) return Status(ErrorCode::kNotFound, context + ": no thin LV " + lvPath(from) + " in pool " + pool_);
+  return run({"lvrename", vg_, from, to}).withContext(context);
+}
+
+std::string LvmThinProvider::pathOf(const std::string& name) const { return device_dir_ + "/" + vg_ + "/" + name; }
+
 }  // namespace tandem::devices

@@ -36,6 +36,8 @@ class LvmThinProvider final : public StorageProvider {
   Status clone(const std::string& source_volume, const std::string& source_snapshot,
                const std::string& target, const ProgressFn& progress) override;
   Status revert(const std::string& volume, const std::string& snapshot) override;
+  Status rename(const std::string& from, const std::string& to) override;
+  std::string pathOf(const std::string& name) const override;
 
  private:
   std::string lvPath(const std::string& lv) const { return vg_ + "/" + lv; }

@@ -298,4 +298,22 @@ Status ZfsProvider::revert(const std::string& volume, const std::string& snapsho
   return run({"zfs", "rollback", full}).withContext(context);
 }
 
+Status ZfsProvider::rename(const std::string& from, const std::string& to) {
+  RETURN_IF_ERROR(checkName(from, "volume"));
+  RETURN_IF_ERROR(checkName(to, "volume"));
+  const std::string context = "rename volume " + ds(from) + " to " + ds(to);
+  ASSIGN_OR_RETURN(auto all, entries());
+  bool found = false;
+  for (const auto& e : all) {
+    if (e.volume == to) return Status(ErrorCode::kAlreadyExists, context + ": dataset " + ds(to) + " exists");
+    if (e.volume != from) continue;
+    if (!e.snapshot.empty()) return Status(ErrorCode::kConflict, context + ": it has snapshots");
+    found = true;
+  }
+  if (!found) return Status(ErrorCode::kNotFound, context + ": no such volume");
+  return run({"zfs", "rename", ds(from), ds(to)}).withContext(context);
+}
+
+std::string ZfsProvider::pathOf(const std::string& name) const { return device_dir_ + "/zvol/" + ds(name); }
+
 }  // namespace tandem::devices

@@ -69,22 +69,38 @@ Status Reconciler::apply(const DesiredState& desired) {
   std::lock_guard lock(mu_);
   std::set<std::string> wanted;
   for (const auto& d : desired.replicas) wanted.insert(d.volume_uuid);
+  std::set<std::string> released;
+  for (const auto& r : desired.release) released.insert(r.volume_uuid);
 
   // First everything local that is not wanted goes — replicas the engine holds and backing
   // volumes left from before a restart (named by uuid) — so that a volume re-created under the
   // same name finds its export name free.
   std::set<std::string> unwanted;
   for (const auto& [uuid, _] : active_) {
-    if (!wanted.count(uuid)) unwanted.insert(uuid);
+    if (!wanted.count(uuid) && !released.count(uuid)) unwanted.insert(uuid);
   }
   for (auto& [name, pool] : pools_) {
     auto list = pool.provider->list();
     if (!list.isOk()) continue;
     for (const auto& v : *list) {
-      if (!v.is_snapshot && isUuid(v.name) && !wanted.count(v.name)) unwanted.insert(v.name);
+      if (!v.is_snapshot && isUuid(v.name) && !wanted.count(v.name) && !released.count(v.name)) {
+        unwanted.insert(v.name);
+      }
     }
   }
   Status first;
+  // Forgotten volumes: their backing volumes are kept (renamed), never deleted.
+  for (const auto& r : desired.release) {
+    if (wanted.count(r.volume_uuid)) continue;
+    Status s = releaseReplica(r);
+    if (!s.isOk()) {
+      log::error("reconcile", "release " + r.volume_name + ": " + s.toString());
+      errors_[r.volume_uuid] = s.message();
+      if (first.isOk()) first = s;
+    } else {
+      errors_.erase(r.volume_uuid);
+    }
+  }
   for (const auto& uuid : unwanted) {
     Status s = removeReplica(uuid);
     if (!s.isOk()) {
@@ -132,11 +148,27 @@ Status Reconciler::ensureReplica(const DesiredReplica& d) {
 
   auto active = active_.find(d.volume_uuid);
   if (active == active_.end()) {
+    bool adopted = false;
+    if (d.primary && !d.adopt_from.empty() && !std::filesystem::exists(metadataPath(d.volume_uuid))) {
+      // Adoption: the backing volume is the operator's, with its data. Renamed first (a pass
+      // interrupted after the rename finds it under the uuid), then added as new to the engine
+      // with its data; its metadata, once saved, makes every later pass an ordinary one.
+      if (provider.info(d.volume_uuid).status().code() == ErrorCode::kNotFound) {
+        RETURN_IF_ERROR(provider.rename(d.adopt_from, d.volume_uuid)
+                            .withContext("adopt backing volume '" + d.adopt_from + "' of pool " + d.pool));
+        log::info("reconcile", "adopted " + provider.pathOf(d.adopt_from) + " as volume " + d.volume_name);
+      }
+      adopted = true;
+    }
     auto info = provider.info(d.volume_uuid);
     replication::VolumeConfig config = engineConfig(d);
-    config.data_replaced = reverted;
-    config.new_device = info.status().code() == ErrorCode::kNotFound;  // binds the engine's metadata to it
-    if (config.new_device && !d.clone_volume.empty()) {
+    config.data_replaced = reverted || adopted;
+    // Binds the engine's metadata to the device (an adopted one is new to the engine, with data).
+    config.new_device = adopted || info.status().code() == ErrorCode::kNotFound;
+    if (adopted) {
+      RETURN_IF_ERROR(info.status());
+      if (info->size_bytes < d.size_bytes) RETURN_IF_ERROR(growBacking(provider, d));
+    } else if (config.new_device && !d.clone_volume.empty()) {
       // Made from a snapshot: this copy is the source of the others.
       RETURN_IF_ERROR(provider.clone(d.clone_volume, d.clone_snapshot, d.volume_uuid)
                           .withContext("clone snapshot " + d.clone_snapshot + " in pool " + d.pool));
@@ -260,6 +292,33 @@ Status Reconciler::growBacking(devices::StorageProvider& provider, const Desired
   return Status::ok();
 }
 
+Status Reconciler::releaseReplica(const nodeapi::DesiredRelease& r) {
+  auto active = active_.find(r.volume_uuid);
+  if (active != active_.end()) {
+    auto exported = exported_.find(active->second.volume_name);
+    if (exported != exported_.end() && exported->second == r.volume_uuid) unexport(active->second.volume_name);
+    Status s = engine_.removeVolume(r.volume_uuid);
+    if (!s.isOk() && s.code() != ErrorCode::kNotFound) return s;
+    active_.erase(active);
+  }
+  auto pool = pools_.find(r.pool);
+  if (pool == pools_.end()) {
+    return Status(ErrorCode::kNotFound, "pool '" + r.pool + "' is not configured on this node");
+  }
+  devices::StorageProvider& provider = *pool->second.provider;
+  if (provider.info(r.volume_uuid).isOk()) {
+    // The name first, then the metadata: a pass interrupted between them finds the name done.
+    RETURN_IF_ERROR(provider.rename(r.volume_uuid, r.backing_name)
+                        .withContext("release volume " + r.volume_name + " as '" + r.backing_name + "'"));
+    log::info("reconcile", "released volume " + r.volume_name + ": its data stays in " +
+                               provider.pathOf(r.backing_name));
+  }
+  RETURN_IF_ERROR(engine_.deleteMetadata(metadataPath(r.volume_uuid)));
+  failed_snapshots_.erase(r.volume_uuid);
+  reverted_.erase(r.volume_uuid);
+  return removeRevertMarker(options_.metadata_dir, r.volume_uuid);
+}
+
 Status Reconciler::removeReplica(const std::string& uuid) {
   auto active = active_.find(uuid);
   std::string pool_name;
@@ -316,13 +375,22 @@ nodeapi::StatusReport Reconciler::report() {
   nodeapi::StatusReport report;
   report.applied_generation = applied_generation_;
   report.pools = pools();
-  // Every snapshot held, by volume uuid: one listing per pool.
+  // Every snapshot held, by volume uuid, and the volumes Tandem does not manage: one listing
+  // per pool.
   std::map<std::string, std::vector<std::string>> snapshots;
   for (auto& [name, pool] : pools_) {
     auto list = pool.provider->list();
     if (!list.isOk()) continue;
+    nodeapi::PoolReport* pool_report = nullptr;
+    for (auto& p : report.pools) {
+      if (p.name == name) pool_report = &p;
+    }
     for (const auto& v : *list) {
-      if (v.is_snapshot) snapshots[v.parent].push_back(v.name);
+      if (v.is_snapshot) {
+        snapshots[v.parent].push_back(v.name);
+      } else if (!isUuid(v.name) && pool_report != nullptr) {
+        pool_report->unmanaged.push_back({v.name, v.size_bytes, pool.provider->pathOf(v.name)});
+      }
     }
   }
   std::set<std::string> reported;
@@ -341,6 +409,11 @@ nodeapi::StatusReport Reconciler::report() {
     auto snaps = snapshots.find(v.volume_uuid);
     if (snaps != snapshots.end()) r.snapshots = snaps->second;
     if (auto done = reverted_.find(v.volume_uuid); done != reverted_.end()) r.reverted = done->second;
+    if (auto held = active_.find(v.volume_uuid); held != active_.end()) {
+      if (auto pool = pools_.find(held->second.pool); pool != pools_.end()) {
+        r.backing_path = pool->second.provider->pathOf(v.volume_uuid);
+      }
+    }
     if (auto f = failed_snapshots_.find(v.volume_uuid); f != failed_snapshots_.end()) {
       // Not in r.error: that marks the replica itself failed. The node's log has the cause.
       r.failed_snapshots.assign(f->second.begin(), f->second.end());

@@ -193,6 +193,43 @@ TEST(ParseCommand, VolumeGrow) {
   EXPECT_FALSE(commandOf({"volume", "grow", "v1", "--size", "1G", "--group", "g"}).isOk());
 }
 
+// volume adopt posts node, pool, backing name and group (and dry_run when asked); forget posts {}.
+TEST(ParseCommand, VolumeAdoptAndForget) {
+  auto c = commandOf({"volume", "adopt", "v1", "--node", "n1", "--pool", "p", "--backing", "old-disk", "--group", "g"});
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  ApiCall call = apiCallFor(*c);
+  EXPECT_EQ(call.method, "POST");
+  EXPECT_EQ(call.target, "/v1/volumes/v1/adopt");
+  EXPECT_EQ(call.body, R"({"node":"n1","pool":"p","backing_name":"old-disk","resource_group":"g"})");
+  auto dry = commandOf(
+      {"volume", "adopt", "v1", "--node", "n1", "--pool", "p", "--backing", "old-disk", "--group", "g", "--dry-run"});
+  ASSERT_TRUE(dry.isOk());
+  EXPECT_EQ(apiCallFor(*dry).body,
+            R"({"node":"n1","pool":"p","backing_name":"old-disk","resource_group":"g","dry_run":true})");
+  EXPECT_FALSE(commandOf({"volume", "adopt", "v1", "--node", "n1", "--pool", "p", "--group", "g"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "adopt", "v1", "--node", "n1", "--backing", "b", "--group", "g"}).isOk());
+  auto forget = commandOf({"volume", "forget", "v1"});
+  ASSERT_TRUE(forget.isOk());
+  EXPECT_EQ(apiCallFor(*forget).method, "POST");
+  EXPECT_EQ(apiCallFor(*forget).target, "/v1/volumes/v1/forget");
+  EXPECT_EQ(apiCallFor(*forget).body, "{}");
+  EXPECT_FALSE(commandOf({"volume", "forget", "v1", "--force"}).isOk());
+}
+
+// volume update sends only what is given, in one PATCH; nothing given is a usage error.
+TEST(ParseCommand, VolumeUpdate) {
+  auto c = commandOf({"volume", "update", "v1", "--replicas", "3", "--group", "gold", "--size", "2GiB"});
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  ApiCall call = apiCallFor(*c);
+  EXPECT_EQ(call.method, "PATCH");
+  EXPECT_EQ(call.target, "/v1/volumes/v1");
+  EXPECT_EQ(call.body, R"({"size_bytes":2147483648,"replicas":3,"resource_group":"gold"})");
+  EXPECT_EQ(apiCallFor(*commandOf({"volume", "update", "v1", "--replicas", "2"})).body, R"({"replicas":2})");
+  EXPECT_FALSE(commandOf({"volume", "update", "v1"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "update", "v1", "--replicas", "0"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "update", "v1", "--node", "n1"}).isOk());
+}
+
 // Pool and label lists and the over-provisioning ratio are checked before anything is sent.
 TEST(ParseCommand, RejectsBadPlacementOptions) {
   EXPECT_FALSE(commandOf({"group", "create", "g", "--replicas", "2", "--pools", "a,,b"}).isOk());

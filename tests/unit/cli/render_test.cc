@@ -127,6 +127,15 @@ TEST(RenderSuccess, CreateAndDeleteMessages) {
             "deleting volume 'v1' (in progress)\n");
 }
 
+// forget says where the data stays.
+TEST(RenderSuccess, ForgetSaysWhereTheDataStays) {
+  auto out = renderSuccess(commandOf(CommandKind::kVolumeForget, "v1"), 200,
+                           R"({"volume":"v1","uuid":"u","node":"n1","pool":"p","backing_name":"old",
+                               "backing_path":"/pool/old.img"})");
+  ASSERT_TRUE(out.isOk()) << out.status().toString();
+  EXPECT_EQ(*out, "forgot volume 'v1': its data stays on node n1, pool p, as 'old' (/pool/old.img)\n");
+}
+
 // A body that is not the promised shape is a protocol error, not a crash or empty output.
 TEST(RenderSuccess, RejectsUnexpectedBodies) {
   EXPECT_EQ(renderSuccess(commandOf(CommandKind::kVolumeList), 200, "not json").status().code(),

@@ -34,12 +34,13 @@ class ClusterServiceTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
-  Status registerNode(const std::string& name) {
+  Status registerNode(const std::string& name, std::vector<PoolReport> pools = {}) {
     RegisterNodeRequest request;
     request.name = name;
     request.address = "127.0.0.1";
     request.nbd_port = 10809;
     request.replication_port = 7000;
+    request.pools = std::move(pools);
     return cluster_->registerNode(request).status();
   }
   // Whether another thread can take the service's lock now (it cannot while this thread holds
@@ -339,9 +340,11 @@ TEST_F(ClusterServiceTest, GrowingAVolumeChecksEveryReplicasPool) {
   auto too_large = cluster_->updateVolume("v", {11 * kGiB, std::nullopt, std::nullopt});
   EXPECT_EQ(too_large.status().reason(), "volume_too_large");
   EXPECT_NE(too_large.status().message().find("pool p on node n1"), std::string::npos);
-  EXPECT_EQ(cluster_->updateVolume("v", {std::nullopt, 3, std::nullopt}).status().reason(), "not_implemented");
+  // Three replicas on two nodes do not fit; with a grow that would fit, nothing of it is applied.
+  EXPECT_EQ(cluster_->updateVolume("v", {std::nullopt, 3, std::nullopt}).status().reason(), "not_enough_nodes");
+  EXPECT_EQ(cluster_->updateVolume("v", {3 * kGiB, 3, std::nullopt}).status().reason(), "not_enough_nodes");
   EXPECT_EQ(cluster_->updateVolume("v", {std::nullopt, std::nullopt, std::string("h")}).status().reason(),
-            "not_implemented");
+            "resource_group_not_found");
   EXPECT_EQ(cluster_->updateVolume("nope", {2 * kGiB, std::nullopt, std::nullopt}).status().code(),
             ErrorCode::kNotFound);
   EXPECT_EQ(cluster_->getVolume("v")->volume.size_bytes, 2 * kGiB);
@@ -469,6 +472,118 @@ TEST_F(ClusterServiceTest, SnapshotLifecycleFollowsThePrimarysReports) {
   EXPECT_EQ(cluster_->deleteSnapshot("v", "s2").code(), ErrorCode::kNotFound);
   ASSERT_TRUE(cluster_->deleteVolume("v", /*cascade=*/true).isOk());
   EXPECT_EQ(cluster_->getVolume("v").status().code(), ErrorCode::kNotFound);
+}
+
+// Adopt → the node takes it → two replicas → forget → the node releases it: each step in the
+// desired states and the store, over a real SQLite store.
+TEST_F(ClusterServiceTest, AdoptGrowReplicasAndForgetThroughDesiredStates) {
+  for (const char* name : {"n1", "n2"}) {
+    ASSERT_TRUE(registerNode(name, {PoolReport{"p", "file", true, false, 1 << 30, 1 << 30, 0}}).isOk());
+  }
+  GroupRecord group;
+  group.name = "g";
+  group.replicas = 2;
+  ASSERT_TRUE(cluster_->createGroup(group).isOk());
+  auto heartbeat = [&](const std::string& node, std::vector<ReplicaReport> replicas, uint64_t applied,
+                       std::vector<nodeapi::UnmanagedVolume> unmanaged) {
+    NodeStatusReport r;
+    r.applied_generation = applied;
+    PoolReport pool{"p", "file", true, false, 1 << 30, 1 << 30, 0};
+    pool.unmanaged = std::move(unmanaged);
+    r.pools = {pool};
+    r.replicas = std::move(replicas);
+    ASSERT_TRUE(cluster_->reportStatus(node, std::move(r)).isOk());
+  };
+  heartbeat("n1", {}, 0, {{"legacy", 4 << 20, "/pool/legacy.img"}});
+  heartbeat("n2", {}, 0, {});
+
+  const uint64_t before = *cluster_->storeGeneration();
+  auto dry = cluster_->adoptVolume({"v", "n1", "p", "legacy", "g", true});
+  ASSERT_TRUE(dry.isOk()) << dry.status().toString();
+  EXPECT_EQ(dry->first.volume.size_bytes, 4u << 20);
+  EXPECT_EQ(*cluster_->storeGeneration(), before) << "a dry run changed the state";
+  EXPECT_EQ(cluster_->getVolume("v").status().code(), ErrorCode::kNotFound);
+
+  auto adopted = cluster_->adoptVolume({"v", "n1", "p", "legacy", "g", false});
+  ASSERT_TRUE(adopted.isOk()) << adopted.status().toString();
+  EXPECT_TRUE(adopted->second);
+  EXPECT_EQ(adopted->first.state, VolumeState::kCreating);
+  const std::string uuid = adopted->first.volume.uuid;
+  EXPECT_FALSE(cluster_->adoptVolume({"v", "n1", "p", "legacy", "g", false})->second) << "idempotent by name";
+  EXPECT_EQ(cluster_->adoptVolume({"w", "n1", "p", "legacy", "g", false}).status().reason(), "backing_managed");
+  EXPECT_EQ(cluster_->adoptVolume({"v", "n2", "p", "legacy", "g", false}).status().reason(), "volume_exists");
+  auto desired = cluster_->desiredState("n1");
+  ASSERT_TRUE(desired.isOk());
+  ASSERT_EQ(desired->replicas.size(), 1u);
+  EXPECT_EQ(desired->replicas[0].adopt_from, "legacy");
+  EXPECT_TRUE(desired->replicas[0].primary);
+
+  // The node took it: the adoption ends, the desired state no longer asks for it.
+  ReplicaReport held;
+  held.volume_uuid = uuid;
+  held.disk = nodeapi::DiskState::kUpToDate;
+  held.primary = true;
+  held.backing_path = "/pool/" + uuid + ".img";
+  heartbeat("n1", {held}, *cluster_->storeGeneration(), {});
+  EXPECT_FALSE(store_->getVolume("v")->adopting);
+  EXPECT_EQ(cluster_->desiredState("n1")->replicas[0].adopt_from, "");
+  EXPECT_EQ(cluster_->getVolume("v")->state, VolumeState::kAvailable);
+
+  auto two = cluster_->updateVolume("v", {std::nullopt, 2, std::nullopt});
+  ASSERT_TRUE(two.isOk()) << two.status().toString();
+  ASSERT_EQ(two->replicas.size(), 2u);
+  auto n2 = cluster_->desiredState("n2");
+  ASSERT_EQ(n2->replicas.size(), 1u);
+  EXPECT_FALSE(n2->replicas[0].primary);
+  EXPECT_EQ(cluster_->desiredState("n1")->replicas[0].peers.size(), 1u);
+
+  auto forgotten = cluster_->forgetVolume("v");
+  ASSERT_TRUE(forgotten.isOk()) << forgotten.status().toString();
+  EXPECT_EQ(forgotten->node, "n1");
+  EXPECT_EQ(forgotten->pool, "p");
+  EXPECT_EQ(forgotten->backing_name, "legacy");
+  EXPECT_EQ(forgotten->backing_path, "/pool/legacy.img");
+  EXPECT_EQ(cluster_->getVolume("v").status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(cluster_->forgetVolume("v").status().reason(), "volume_not_found");
+  auto n1 = cluster_->desiredState("n1");
+  EXPECT_TRUE(n1->replicas.empty());
+  ASSERT_EQ(n1->release.size(), 1u);
+  EXPECT_EQ(n1->release[0].volume_uuid, uuid);
+  EXPECT_EQ(n1->release[0].backing_name, "legacy");
+  EXPECT_TRUE(cluster_->desiredState("n2")->release.empty()) << "a secondary's copy is deleted, not kept";
+  EXPECT_EQ(cluster_->adoptVolume({"v2", "n1", "p", "legacy", "g", false}).status().reason(), "backing_managed")
+      << "not while it is being released";
+
+  // A report of an older generation, or still holding it, keeps the release; then it goes.
+  const uint64_t forgot_at = *cluster_->storeGeneration();
+  heartbeat("n1", {held}, forgot_at, {});
+  EXPECT_EQ(store_->listReleases()->size(), 1u);
+  heartbeat("n1", {}, forgot_at - 1, {});
+  EXPECT_EQ(store_->listReleases()->size(), 1u);
+  heartbeat("n1", {}, forgot_at, {{"legacy", 4 << 20, "/pool/legacy.img"}});
+  EXPECT_TRUE(store_->listReleases()->empty());
+  EXPECT_TRUE(cluster_->desiredState("n1")->release.empty());
+}
+
+// Forget refuses, with nothing changed: a volume with snapshots, and a name taken in the pool.
+TEST_F(ClusterServiceTest, ForgetRefusalsChangeNothing) {
+  std::string uuid;
+  volumeOnN1WithHostN2(uuid);
+  ASSERT_TRUE(cluster_->createSnapshot("v", "s").isOk());
+  const uint64_t with_snapshot = *cluster_->storeGeneration();
+  EXPECT_EQ(cluster_->forgetVolume("v").status().reason(), "volume_has_snapshots");
+  EXPECT_EQ(*cluster_->storeGeneration(), with_snapshot);
+  ASSERT_TRUE(cluster_->deleteSnapshot("v", "s").isOk());
+  NodeStatusReport r;
+  PoolReport pool{"p", "file", true, false, 1 << 30, 1 << 30, 0};
+  pool.unmanaged = {{"v", 1 << 20, "/pool/v.img"}};  // the name forget would give the backing volume
+  r.pools = {pool};
+  ASSERT_TRUE(cluster_->reportStatus("n1", std::move(r)).isOk());
+  const uint64_t before = *cluster_->storeGeneration();
+  EXPECT_EQ(cluster_->forgetVolume("v").status().reason(), "backing_exists");
+  EXPECT_EQ(*cluster_->storeGeneration(), before);
+  EXPECT_TRUE(cluster_->getVolume("v").isOk());
+  EXPECT_TRUE(store_->listReleases()->empty());
 }
 
 // A clone of the live volume: the controller takes the snapshot clone-for-<name> of the source,

@@ -84,6 +84,8 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
                          "ALTER TABLE volumes DROP COLUMN revert_id;"
                          "ALTER TABLE resource_groups DROP COLUMN allow_multiattach; DROP TABLE attachments;"
                          "ALTER TABLE volumes DROP COLUMN handover_to;"
+                         "ALTER TABLE volumes DROP COLUMN adopted_from; ALTER TABLE volumes DROP COLUMN adopting;"
+                         "DROP TABLE releases;"
                          "UPDATE schema_version SET version = 1;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK)
@@ -166,6 +168,71 @@ TEST_F(StoreTest, ReplaceReplicaIsAtomic) {
   EXPECT_EQ(replicas[0].node_name, "n1");
   EXPECT_EQ(replicas[1].node_name, "n3");
   EXPECT_EQ(replicas[1].pool_name, "fast");
+}
+
+// A volume change (size, group, replicas removed and added) is one transaction: a failing part
+// (a replica already there, an unknown one to remove) leaves everything as it was.
+TEST_F(StoreTest, ChangeVolumeIsAtomic) {
+  auto store = open();
+  ASSERT_TRUE(store->createGroup({"gu", "g", 2, "native", true, {}, {}}).isOk());
+  ASSERT_TRUE(store->createGroup({"hu", "h", 3, "native", true, {}, {}}).isOk());
+  ASSERT_TRUE(store->createVolume({"vu", "v", 4096, "g", "n1", 1, 0}, {{"vu", "n1", "p", true}, {"vu", "n2", "p", true}})
+                  .isOk());
+  const uint64_t g0 = *store->generation();
+  VolumeChange bad{"vu", 8192, std::string("h"), {"n2"}, {{"vu", "n1", "p", true}}};
+  EXPECT_EQ(store->changeVolume(bad).reason(), "replica_exists");
+  VolumeChange unknown{"vu", 8192, std::nullopt, {"n9"}, {}};
+  EXPECT_EQ(store->changeVolume(unknown).reason(), "replica_not_found");
+  EXPECT_EQ(*store->generation(), g0);
+  EXPECT_EQ(store->getVolume("v")->size_bytes, 4096u);
+  EXPECT_EQ(store->getVolume("v")->group, "g");
+  EXPECT_EQ(store->listReplicasOf("vu")->size(), 2u);
+
+  VolumeChange good{"vu", 8192, std::string("h"), {"n2"}, {{"vu", "n3", "q", true}, {"vu", "n4", "q", true}}};
+  ASSERT_TRUE(store->changeVolume(good).isOk());
+  EXPECT_GT(*store->generation(), g0);
+  EXPECT_EQ(store->getVolume("v")->size_bytes, 8192u);
+  EXPECT_EQ(store->getVolume("v")->group, "h");
+  auto replicas = *store->listReplicasOf("vu");
+  ASSERT_EQ(replicas.size(), 3u);
+  EXPECT_EQ(replicas[0].node_name, "n1");
+  EXPECT_EQ(replicas[1].node_name, "n3");
+  EXPECT_EQ(replicas[2].node_name, "n4");
+}
+
+// Forgetting deletes the volume and records its release with the new generation, in one
+// transaction; an attached volume is refused with nothing changed; adopted volumes keep their
+// adoption fields.
+TEST_F(StoreTest, ForgetRecordsAReleaseAtomically) {
+  auto store = open();
+  ASSERT_TRUE(store->upsertNode({"u1", "n1", "h", 1, 2, "x", 0, {}}, {}).isOk());
+  ASSERT_TRUE(store->createGroup({"gu", "g", 1, "native", true, {}, {}}).isOk());
+  VolumeRecord v{"vu", "v", 4096, "g", "n1", 1, 0};
+  v.adopted_from = "legacy";
+  v.adopting = true;
+  ASSERT_TRUE(store->createVolume(v, {{"vu", "n1", "p", true}}).isOk());
+  EXPECT_EQ(store->getVolume("v")->adopted_from, "legacy");
+  EXPECT_TRUE(store->getVolume("v")->adopting);
+  ASSERT_TRUE(store->finishAdoption("vu").isOk());
+  EXPECT_FALSE(store->getVolume("v")->adopting);
+
+  ASSERT_TRUE(store->addAttachment({"vu", "n1", AttachMode::kNbd, "", false, 0}).isOk());
+  const uint64_t g0 = *store->generation();
+  EXPECT_EQ(store->forgetVolume({"vu", "v", "n1", "p", "legacy", 0}).status().reason(), "volume_attached");
+  EXPECT_EQ(*store->generation(), g0);
+  EXPECT_TRUE(store->listReleases()->empty());
+  ASSERT_TRUE(store->removeAttachment("vu", "n1").isOk());
+
+  auto generation = store->forgetVolume({"vu", "v", "n1", "p", "legacy", 0});
+  ASSERT_TRUE(generation.isOk()) << generation.status().toString();
+  EXPECT_EQ(*generation, *store->generation());
+  EXPECT_EQ(store->getVolume("v").status().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(store->listReplicas()->empty());
+  EXPECT_EQ(*store->listReleases(), (std::vector<ReleaseRecord>{{"vu", "v", "n1", "p", "legacy", *generation}}));
+  EXPECT_EQ(store->forgetVolume({"vu", "v", "n1", "p", "legacy", 0}).status().reason(), "volume_not_found");
+  ASSERT_TRUE(store->removeRelease("vu").isOk());
+  EXPECT_TRUE(store->listReleases()->empty());
+  EXPECT_EQ(store->removeRelease("vu").code(), ErrorCode::kNotFound);
 }
 
 // Every change of desired state bumps the generation; reads do not.

@@ -58,6 +58,24 @@ class FileProviderTest : public ::testing::Test {
   std::unique_ptr<StorageProvider> provider_;
 };
 
+// rename() moves <from>.img to <to>.img with its data, never over an existing volume, and never
+// loses the source on a refusal; a volume with snapshots cannot be renamed.
+TEST_F(FileProviderTest, RenameKeepsDataAndRefusesConflicts) {
+  ASSERT_TRUE(provider_->create("a", 1 << 20, Provisioning::kThin).isOk());
+  ASSERT_TRUE(provider_->create("b", 1 << 20, Provisioning::kThin).isOk());
+  writeAt("a", 4096, bytes(4096, 0x5a));
+  EXPECT_EQ(provider_->rename("a", "b").code(), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(readAt("a", 4096, 4096), bytes(4096, 0x5a));
+  EXPECT_EQ(provider_->rename("missing", "c").code(), ErrorCode::kNotFound);
+  EXPECT_EQ(provider_->rename("a", "../x").code(), ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(provider_->rename("a", "c").isOk());
+  EXPECT_EQ(provider_->info("a").status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(readAt("c", 4096, 4096), bytes(4096, 0x5a));
+  EXPECT_EQ(provider_->pathOf("c"), dir_ + "/c.img");
+  ASSERT_TRUE(provider_->snapshot("c", "s1").isOk());
+  EXPECT_EQ(provider_->rename("c", "d").code(), ErrorCode::kConflict);
+}
+
 // A thin volume is a sparse <name>.img of the requested size; info and list report it.
 TEST_F(FileProviderTest, CreateMakesSparseFileOfRequestedSize) {
   ASSERT_TRUE(provider_->create("vol1", 64 << 20, Provisioning::kThin).isOk());

@@ -149,6 +149,17 @@ TEST_F(LvmThinProviderTest, RemoveRefusedWhileSnapshotsExist) {
   EXPECT_THAT(actions(), ElementsAre(Argv{"lvremove", "-y", "vg0/vol2"}));
 }
 
+// Renaming runs lvrename within the volume group; a volume with snapshots, an unknown one and
+// an existing target are refused without running anything.
+TEST_F(LvmThinProviderTest, RenameRunsLvrenameAndRefusesConflicts) {
+  EXPECT_EQ(provider_->rename("vol1", "other").code(), ErrorCode::kConflict);
+  EXPECT_EQ(provider_->rename("nope", "other").code(), ErrorCode::kNotFound);
+  EXPECT_EQ(provider_->rename("vol2", "copy").code(), ErrorCode::kAlreadyExists);
+  ASSERT_TRUE(provider_->rename("vol2", "kept").isOk());
+  EXPECT_THAT(actions(), ElementsAre(Argv{"lvrename", "vg0", "vol2", "kept"}));
+  EXPECT_EQ(provider_->pathOf("kept"), "/dev/vg0/kept");
+}
+
 // Growing runs lvextend; shrinking is refused unless forced, then lvreduce runs.
 TEST_F(LvmThinProviderTest, ResizeGrowsAndShrinksOnlyWhenForced) {
   ASSERT_TRUE(provider_->resize("vol2", 3ull << 30, false).isOk());

@@ -61,6 +61,19 @@ class ZfsProviderTest : public ::testing::Test {
   std::unique_ptr<StorageProvider> provider_;
 };
 
+// Renaming runs `zfs rename` within the dataset; a volume with snapshots (hidden ones too), an
+// unknown one and an existing target are refused without running anything.
+TEST_F(ZfsProviderTest, RenameRunsZfsRenameAndRefusesConflicts) {
+  EXPECT_EQ(provider_->rename("vol1", "kept").code(), ErrorCode::kConflict);
+  EXPECT_EQ(provider_->rename("vol2", "kept").code(), ErrorCode::kConflict);
+  EXPECT_EQ(provider_->rename("nope", "kept").code(), ErrorCode::kNotFound);
+  EXPECT_EQ(provider_->rename("c1", "vol2").code(), ErrorCode::kAlreadyExists);
+  EXPECT_TRUE(actions().empty());
+  ASSERT_TRUE(provider_->rename("c1", "kept").isOk());
+  EXPECT_THAT(actions(), ElementsAre(Argv{"zfs", "rename", "tank/tandem/c1", "tank/tandem/kept"}));
+  EXPECT_EQ(provider_->pathOf("kept"), "/dev/zvol/tank/tandem/kept");
+}
+
 // Records that no real ZFS run happens here, so a reader of the test log knows why.
 TEST_F(ZfsProviderTest, RealZfsRunIsImpossibleOnThisMachine) {
   std::printf(

@@ -25,11 +25,13 @@ StatusReport statusReport() {
   StatusReport s;
   s.applied_generation = 42;
   s.pools = {pool()};
+  s.pools[0].unmanaged = {UnmanagedVolume{"legacy", 1 << 20, "/pool/legacy.img"}, UnmanagedVolume{"x", 0, ""}};
   ReplicaReport primary{kUuid, DiskState::kUpToDate, "gen-1", true, "", {}, {"snap-a", "snap-b"}, {"snap-c"}, "revert-1"};
   primary.peers = {
       PeerReport{"n2", PeerState::kSyncing, 1 << 20, 4 << 20}, PeerReport{"n3", PeerState::kUpToDate, 0, 0},
       PeerReport{"n4", PeerState::kConnecting, 0, 0}, PeerReport{"n5", PeerState::kDisconnected, 0, 0},
       PeerReport{"n6", PeerState::kSplitBrain, 0, 0}};
+  primary.backing_path = "/pool/" + std::string(kUuid) + ".img";
   s.replicas = {
       primary,
       ReplicaReport{"6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", DiskState::kInconsistent, "", false, "", {}, {}, {}},
@@ -71,6 +73,8 @@ DesiredState desiredState() {
   s.attachments = {DesiredAttachment{"v", kUuid, 4096, "10.0.0.2", 10809, "v", false},
                    DesiredAttachment{"w", "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", 8192, "h", 1, "w", true}};
   s.force_detach = {"x", "y"};
+  s.replicas[1].adopt_from = "legacy";
+  s.release = {DesiredRelease{"gone", "7d2a7c8f-3e6f-4c9f-8b46-1d8e3a0c2b33", "p", "gone-disk"}};
   return s;
 }
 

@@ -909,6 +909,31 @@ TEST_F(ReplicationServiceTest, ReplacedPrimaryDataIsSyncedToEveryPeer) {
   expectReplicasIdentical();
 }
 
+// An adopted device (new to the engine, no metadata, but holding data: new_device with
+// data_replaced) starts UpToDate at a new generation, not the initial one that means "never
+// written", so peers at the initial generation are fully synced to its data.
+TEST_F(ReplicationServiceTest, AdoptedDeviceWithDataIsSyncedToEveryPeer) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  const std::string initial = volumeStatus(0)->generation;
+  ASSERT_TRUE(nodes_[0].service->removeVolume(uuid_).isOk());
+  std::filesystem::remove(nodes_[0].metadata);
+  ASSERT_TRUE(nodes_[0].memory->write(0, pattern(16 * kBlock, 7), true).isOk());  // the adopted data
+  VolumeConfig config = configFor(0);
+  config.new_device = true;
+  config.data_replaced = true;
+  ASSERT_TRUE(nodes_[0].service->addVolume(config, nodes_[0].device, nodes_[0].metadata).isOk());
+  EXPECT_EQ(volumeStatus(0)->disk, DiskState::kUpToDate);
+  EXPECT_NE(volumeStatus(0)->generation, initial);
+  ASSERT_TRUE(waitVolume(0, [&](const VolumeStatus& v) {
+    return v.peers.size() == 2 && std::all_of(v.peers.begin(), v.peers.end(), [&](const PeerStatus& p) {
+             return p.state == PeerState::kUpToDate && p.sync_total_bytes == size_;
+           });
+  })) << "the peers were not fully synced";
+  for (int r : {1, 2}) EXPECT_EQ(readMemory(*nodes_[r].memory, 0, 16 * kBlock), pattern(16 * kBlock, 7)) << r;
+  expectReplicasIdentical();
+}
+
 // A replica that is not up to date when the snapshot is taken gets no copy; only the primary
 // can take one.
 TEST_F(ReplicationServiceTest, SnapshotSkipsReplicasThatAreNotUpToDate) {

@@ -35,6 +35,9 @@ enum class CommandKind {
   kVolumeDetach,
   kVolumeAttachments,
   kVolumeResolve,
+  kVolumeAdopt,
+  kVolumeForget,
+  kVolumeUpdate,
   kVersion,
 };
 
@@ -43,20 +46,23 @@ struct Command {
   std::string name;            // the group or volume named by show/create/delete (snapshot: its volume)
   std::string snapshot;        // snapshot create/delete; volume clone --snapshot
   std::string source;          // volume clone --from VOLUME
-  int replicas = 0;            // group create
+  int replicas = 0;            // group create; volume update (0: unchanged)
   std::string engine = "native";
   bool thin = true;
   std::vector<std::string> pools;      // group create --pools a,b (empty: any pool)
   std::vector<std::string> spread_by;  // group create --spread-by zone,rack (replicas_on_different)
   std::optional<double> overprovision; // group create --overprovision R (thin groups)
   std::string quorum;                  // group create --quorum off|majority (empty: the default)
-  uint64_t size_bytes = 0;     // volume create, volume grow
-  std::string group;           // volume create
+  uint64_t size_bytes = 0;     // volume create, volume grow; volume update (0: unchanged)
+  std::string group;           // volume create, adopt; volume update (empty: unchanged)
   bool multiattach = false;    // group create --multiattach (allow_multiattach)
   std::string node;            // volume promote --node, volume resolve --keep
   bool force = false;          // volume promote --force, volume detach --force
   std::string host;            // volume attach|detach --host
   std::string mode = "block";  // volume attach --mode block|nbd
+  std::string pool;            // volume adopt --pool
+  std::string backing;         // volume adopt --backing (the pool's volume name)
+  bool dry_run = false;        // volume adopt --dry-run
 };
 
 // Validates the words and options: known command, right number of arguments, required options

@@ -81,6 +81,15 @@ class StorageProvider {
   virtual Status clone(const std::string& source_volume, const std::string& source_snapshot,
                        const std::string& target, const ProgressFn& progress = {}) = 0;
   virtual Status revert(const std::string& volume, const std::string& snapshot) = 0;
+
+  // Renames volume `from` to `to`, keeping its data (adopting a backing volume under Tandem's
+  // name and releasing it under another). kNotFound if `from` is absent; kAlreadyExists if `to`
+  // exists; kConflict if `from` has snapshots (they are named after their volume). Devices
+  // opened before it stay valid.
+  virtual Status rename(const std::string& from, const std::string& to) = 0;
+  // Where volume `name`'s data is on this host (a file or a device node), to tell an operator.
+  // Computed from the name: the volume need not exist.
+  virtual std::string pathOf(const std::string& name) const = 0;
 };
 
 // Names are [A-Za-z0-9][A-Za-z0-9_.-]{0,127} and never "." or "..".

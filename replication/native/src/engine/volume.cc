@@ -36,6 +36,16 @@ Result<std::shared_ptr<Volume>> Volume::open(const VolumeConfig& config,
     md.disk = config.new_device ? DiskState::kUpToDate : DiskState::kInconsistent;
     if (!config.new_device) {
       log::error(kLog, "volume " + config.volume_uuid + ": no metadata for an existing device, copy Inconsistent");
+    } else if (config.data_replaced && config.primary) {
+      // A device that comes with its data (adopted): written, so not the initial generation,
+      // and every peer (new and empty, at the initial one) is fully synced from it.
+      uint64_t g = 0;
+      do {
+        g = env.new_generation();
+      } while (g == 0 || g == md.generation);
+      md.generation = g;
+      log::info(kLog, "volume " + config.volume_uuid + ": adopted with its data, generation " +
+                          formatGeneration(md.generation));
     }
   } else {
     md = *loaded;

@@ -32,6 +32,7 @@
 
 #include "tandem/common/clock.h"
 #include "tandem/common/status.h"
+#include "tandem/controller/adoption.h"
 #include "tandem/controller/attachments.h"
 #include "tandem/controller/cluster_views.h"
 #include "tandem/controller/desired_state_watch.h"
@@ -64,6 +65,17 @@ struct CreateVolumeRequest {
 // under (a snapshot of `source`, deleted once the clone has its data): "clone-for-<clone>", or
 // for long names a shortened name with a hash of the whole name (still a valid object name).
 std::string cloneSnapshotName(const std::string& clone);
+
+// What forgetVolume answers: the volume is gone and its data is kept on `node`, in `pool`, as
+// `backing_name` (at `backing_path` on that node, "" when it has not reported where).
+struct ForgetResult {
+  std::string volume;
+  std::string uuid;
+  std::string node;
+  std::string pool;
+  std::string backing_name;
+  std::string backing_path;
+};
 
 // PATCH /v1/volumes/{v}: each field absent means "keep".
 struct UpdateVolumeRequest {
@@ -140,12 +152,28 @@ class ClusterService {
   // see checkDetachedLocked), snapshot_not_ready, snapshot_not_on_primary (the primary holds no
   // copy), node_offline (the primary's node), revert_in_progress; 404 as getSnapshot.
   Result<VolumeView> revertSnapshot(const std::string& volume, const std::string& snapshot);
-  // Changes a volume, all or nothing. size_bytes grows it online (volume_growth.h checks every
-  // replica's pool: 422 volume_shrink / volume_too_large / no_space naming the pool); the nodes
-  // grow backing store, engine and export when they read their desired state. The same values
-  // as now change nothing. A different replica count or group is not implemented yet
-  // (kUnprocessable, reason not_implemented, nothing changed). kNotFound (volume_not_found).
+  // Changes a volume, all or nothing (one store transaction, after every check). size_bytes
+  // grows it online (volume_growth.h checks every replica's pool that stays: 422 volume_shrink /
+  // volume_too_large / no_space naming the pool); the nodes grow backing store, engine and
+  // export when they read their desired state. `replicas` and `group` change which replicas the
+  // volume has (replica_layout.h: new secondaries are placed and fully synced by the primary,
+  // surplus ones deleted; its refusals). An absent field keeps its value (a group change keeps
+  // the replica count unless `replicas` is given). The same values as now change nothing.
+  // kNotFound (volume_not_found, resource_group_not_found).
   Result<VolumeView> updateVolume(const std::string& name, const UpdateVolumeRequest& request);
+  // Puts an existing backing volume under Tandem as a 1-replica volume (adoption.h has the checks
+  // and how the node takes it). Idempotent by name: the same adoption again is created=false, a
+  // volume of that name that is anything else is kAlreadyExists (volume_exists). With dry_run
+  // nothing changes and the answer is the would-be view (created=false).
+  Result<std::pair<VolumeView, bool>> adoptVolume(const AdoptRequest& request);
+  // Releases a volume without deleting its data: the volume (its row, its replicas) goes at
+  // once; the primary's node, when it reads its desired state, takes it out of its engine,
+  // deletes its metadata and renames its backing volume to releaseName() (the other replicas
+  // are deleted). Refused with nothing changed: 404 volume_not_found; 409 volume_has_snapshots,
+  // volume_attached, revert_in_progress; 409 backing_exists when the primary's pool already
+  // holds a volume of that name (by its last report), release_pending when one is being released
+  // under it.
+  Result<ForgetResult> forgetVolume(const std::string& name);
   // Makes the replica on `node` the volume's primary, with a new writer epoch, when the primary's
   // node is gone (see docs/architecture.md, "Promotion"). Without `force` it also requires that
   // the volume's group has quorum, that the old primary's last report counted that replica up to
@@ -217,6 +245,12 @@ class ClusterService {
   // Clears the pending revert of volumes whose primary `node` reports it done; true when the
   // store changed. Needs mu_.
   bool finishRevertsLocked(const std::string& node, const NodeStatusReport& report);
+  // Ends the adoption of volumes whose primary `node` reports holding them; true when the store
+  // changed. Needs mu_.
+  bool finishAdoptionsLocked(const std::string& node, const NodeStatusReport& report);
+  // Drops the releases that `node` reports done (it applied their generation and no longer holds
+  // the volume); true when the store changed. Needs mu_.
+  bool finishReleasesLocked(const std::string& node, const NodeStatusReport& report);
   // Records the snapshots a primary reports taken or failed; true when the store changed. Needs mu_.
   bool recordSnapshotsLocked(const std::string& node, const NodeStatusReport& report);
   // Answers the long-polls that are due. Must be called without mu_.
@@ -257,6 +291,7 @@ class ClusterService {
   std::vector<PendingDetach> pending_detaches_;  // guarded by mu_
   std::vector<PendingClone> pending_clones_;     // guarded by mu_
   bool handovers_pending_ = true;                // guarded by mu_: some volume may have handover_to set
+  bool adoptions_pending_ = true;                // guarded by mu_: some volume may be adopting
   std::atomic<uint64_t> replicas_replaced_{0};
   DesiredStateWatch watch_;  // thread-safe on its own
 };

@@ -25,8 +25,11 @@ struct DeclaredState {
   std::vector<GroupRecord> groups;
   std::vector<AttachmentRecord> attachments;
   std::vector<SnapshotRecord> snapshots;
+  std::vector<ReleaseRecord> releases{};
 };
 
+// An adopting volume's primary is asked to adopt (adopt_from); a node's pending releases are
+// listed (release).
 // Each replica keeps its volume's snapshots that are not in error; the primary is also asked to
 // take those still creating.
 // kNotFound (node_not_found) when `node` is not registered. A volume whose group is gone is thin

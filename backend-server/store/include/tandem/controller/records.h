@@ -64,7 +64,29 @@ struct VolumeRecord {
   // A pending revert: the snapshot's uuid and the request's id; empty when none.
   std::string revert_snapshot{};
   std::string revert_id{};
+  // An adopted volume (POST /v1/volumes/{v}/adopt): the name its backing volume had in its pool
+  // before Tandem took it (forget gives it that name back); empty for volumes Tandem created.
+  std::string adopted_from{};
+  // True until the primary reports the adopted backing volume in its engine: meanwhile its
+  // desired replica asks the node to rename adopted_from to the volume's uuid and to add it with
+  // its data (a new generation); afterwards the replica is like any other.
+  bool adopting = false;
 };
+
+// A forgotten volume's backing volume that its node is to let go of without deleting it: the
+// node removes it from its engine, deletes its metadata and renames it from the volume's uuid to
+// `backing_name`. The row goes once the node reported, after applying state generation
+// `generation`, that it no longer holds the volume.
+struct ReleaseRecord {
+  std::string volume_uuid;
+  std::string volume_name;
+  std::string node_name;
+  std::string pool_name;
+  std::string backing_name;
+  uint64_t generation = 0;  // the state generation that forgot the volume
+  bool operator==(const ReleaseRecord&) const = default;
+};
+
 
 // kCreating until the primary reports the snapshot taken, then kAvailable; kError when the
 // primary could not take it (message says why). API names only in the API's codec.
@@ -92,6 +114,15 @@ struct ReplicaRecord {
   // whose history diverged from that exact generation fully resync it; it has no effect once the
   // copy's generation has changed. Empty: never discard.
   std::string discard_generation{};
+};
+
+// A change of a volume's size, group and replicas, applied by the store in one transaction.
+struct VolumeChange {
+  std::string volume_uuid;
+  std::optional<uint64_t> size_bytes;
+  std::optional<std::string> group;
+  std::vector<std::string> remove_nodes;  // secondaries to delete (never the primary)
+  std::vector<ReplicaRecord> add;         // new replicas (synced from the primary)
 };
 
 // How a host uses an attached volume: a local block device (/dev/tandem/<volume>) or an NBD URI.

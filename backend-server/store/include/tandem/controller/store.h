@@ -85,6 +85,21 @@ class Store {
   // one on the replacement's node. Bumps the generation.
   virtual Status replaceReplica(const std::string& volume_uuid, const std::string& from_node,
                                 const ReplicaRecord& replacement) = 0;
+  // Applies `change` atomically: kNotFound (volume_not_found, resource_group_not_found,
+  // replica_not_found for a node in remove_nodes without a replica), kAlreadyExists
+  // (replica_exists) for an added node that has one. Bumps the generation.
+  virtual Status changeVolume(const VolumeChange& change) = 0;
+  // The adopted volume's primary holds it: clears `adopting`. kNotFound. Bumps the generation.
+  virtual Status finishAdoption(const std::string& volume_uuid) = 0;
+
+  // Forgets volume `release.volume_name` (its replicas, its row) and records `release` with the
+  // new state generation, which it returns: the node keeps the backing volume. kNotFound;
+  // kConflict (volume_attached) while attached; kAlreadyExists (release_pending) when a release
+  // of that backing name on that node and pool is still pending. Bumps the generation.
+  virtual Result<uint64_t> forgetVolume(ReleaseRecord release) = 0;
+  virtual Result<std::vector<ReleaseRecord>> listReleases() = 0;
+  // The node has let go of the backing volume. kNotFound. Bumps the generation.
+  virtual Status removeRelease(const std::string& volume_uuid) = 0;
 
   // Attachments. addAttachment: kNotFound (volume_not_found) for an unknown volume uuid;
   // kAlreadyExists (attachment_exists) when the host already has one. Bumps the generation.

@@ -14,6 +14,15 @@
 
 namespace tandem::nodeapi {
 
+// A volume in a node's pool that Tandem does not manage (its name is not a volume uuid): what
+// POST /v1/volumes/{v}/adopt may take.
+struct UnmanagedVolume {
+  std::string name;   // the provider's volume name (a file pool's <name>.img)
+  uint64_t size_bytes = 0;
+  std::string path;   // where its data is on the node (file or device node)
+  bool operator==(const UnmanagedVolume&) const = default;
+};
+
 // A storage pool of a node, with its live capacity.
 struct PoolReport {
   std::string name;
@@ -23,6 +32,7 @@ struct PoolReport {
   uint64_t total_bytes = 0;
   uint64_t free_bytes = 0;         // never above total_bytes
   uint64_t provisioned_bytes = 0;  // sum of the virtual sizes of the pool's volumes
+  std::vector<UnmanagedVolume> unmanaged{};  // status reports only: volumes Tandem does not manage
   bool operator==(const PoolReport&) const = default;
 };
 
@@ -65,6 +75,7 @@ struct ReplicaReport {
   std::vector<std::string> snapshots;         // snapshot uuids this node holds of the volume
   std::vector<std::string> failed_snapshots;  // primary: snapshots it was asked to take and could not
   std::string reverted{};                     // primary: the id of the last revert it completed
+  std::string backing_path{};                 // where the backing volume's data is on the node
   bool operator==(const ReplicaReport&) const = default;
 };
 
@@ -122,6 +133,10 @@ struct DesiredReplica {
   // Split-brain resolution: the generation of this node's copy that an operator chose to
   // discard (empty: none). The engine lets a diverged primary fully resync exactly that copy.
   std::string discard_generation{};
+  // Adoption (primary only): the pool's volume of this name holds the volume's data. Unless the
+  // node already has the replica's metadata, it renames it to the volume's uuid (if not done
+  // yet) and adds it to the engine with its data, at a new generation.
+  std::string adopt_from{};
   bool operator==(const DesiredReplica&) const = default;
 };
 
@@ -137,6 +152,16 @@ struct DesiredAttachment {
   bool operator==(const DesiredAttachment&) const = default;
 };
 
+// A forgotten volume whose backing volume the node lets go of without deleting it: out of the
+// engine, metadata deleted, renamed from the volume's uuid to `backing_name` in `pool`.
+struct DesiredRelease {
+  std::string volume_name;
+  std::string volume_uuid;
+  std::string pool;
+  std::string backing_name;
+  bool operator==(const DesiredRelease&) const = default;
+};
+
 // Every replica placed on one node and every block attachment on it, at one state generation
 // of one cluster. An attachment device the node holds and that is not listed is to be removed.
 struct DesiredState {
@@ -148,6 +173,7 @@ struct DesiredState {
   // Volume names whose device the node removes even while processes have it open (a forced
   // detach; a mounted device is still kept).
   std::vector<std::string> force_detach{};
+  std::vector<DesiredRelease> release{};  // backing volumes of forgotten volumes to keep
   bool operator==(const DesiredState&) const = default;
 };
 

@@ -55,7 +55,9 @@ struct VolumeConfig {
   bool new_device = false;
   // Read by addVolume only, as primary: the local data was replaced outside the engine (reverted
   // to a snapshot) while the volume was removed. The copy starts at a new generation (the old one
-  // kept in its history), so every peer is fully synced from it.
+  // kept in its history), so every peer is fully synced from it. With new_device and no
+  // metadata file: the device came with data (an adopted backing volume), so it starts UpToDate
+  // at a new generation rather than the initial one ("never written").
   bool data_replaced = false;
   // Operator-driven split-brain resolution (DRBD's --discard-my-data). If this replica's
   // current generation (16 hex digits, as VolumeStatus::generation reports it) equals this

@@ -9,7 +9,11 @@
 // longer desired, and its volume's snapshots before the volume itself. A primary asked to revert
 // does it once per request (revert_marker.h), out of service, and comes back at a new generation
 // so its peers are fully synced. Replicas that are no longer desired are unexported,
-// released by the engine and deleted. The reconciler trusts its caller about the cluster: the
+// released by the engine and deleted — except the backing volumes of forgotten volumes
+// (DesiredState::release), which are renamed and kept. A primary asked to adopt a backing volume
+// (DesiredReplica::adopt_from) renames it to the volume's uuid and adds it to the engine with its
+// data. The report lists each pool's volumes whose names are not uuids (what may be adopted).
+// The reconciler trusts its caller about the cluster: the
 // NodeAgent, which owns the cluster id, never hands it a desired state from another cluster.
 //
 // Thread-safety: apply() and report() may be called from different threads (internal mutex).
@@ -74,6 +78,10 @@ class Reconciler {
  private:
   Status ensureReplica(const DesiredReplica& d);
   Status removeReplica(const std::string& volume_uuid);
+  // Lets go of a forgotten volume's replica without deleting its data: out of the engine and
+  // the NBD exports, the backing volume renamed to r.backing_name, the metadata deleted.
+  // Idempotent (a pass after a crash finishes what is left).
+  Status releaseReplica(const nodeapi::DesiredRelease& r);
   // Removes the replica's snapshots not in d.snapshots and, on the primary, takes those in
   // d.take_snapshots it does not hold (through the engine, on every up-to-date replica at once).
   // A snapshot that fails is reported (failed_snapshots) and not retried.
