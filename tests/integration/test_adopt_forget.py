@@ -27,11 +27,13 @@ class AdoptForgetTest(ClusterTestCase):
     def write_backing(self, node, name, mib):
         """A file-pool backing volume <pool>/<name>.img of `mib` MiB, MiB i filled with pattern_of(i)."""
         path = os.path.join(self.cluster.pool_dir(node), name + ".img")
-        with open(path, "wb") as f:
+        # Written aside and renamed into place: a heartbeat must never see it half written.
+        with open(path + ".partial", "wb") as f:
             for i in range(mib):
                 f.write(bytes([pattern_of(i)]) * MiB)
             f.flush()
             os.fsync(f.fileno())
+        os.rename(path + ".partial", path)
         return path
 
     def adopt(self, volume, body):
