@@ -10,9 +10,12 @@
 namespace tandem::drbd {
 
 std::vector<std::string> drbdadmAs(const std::string& host, const std::string& drbdadm,
-                                   const std::string& driver_version_override, std::vector<std::string> args) {
+                                   const std::string& driver_version_override, std::vector<std::string> args,
+                                   const std::vector<std::string>& extra_env) {
   std::vector<std::string> argv{"env", "__DRBD_NODE__=" + host,
-                                "DRBD_DRIVER_VERSION_OVERRIDE=" + driver_version_override, drbdadm};
+                                "DRBD_DRIVER_VERSION_OVERRIDE=" + driver_version_override};
+  argv.insert(argv.end(), extra_env.begin(), extra_env.end());
+  argv.push_back(drbdadm);
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }

@@ -44,7 +44,8 @@ Result<devices::CommandOutput> DrbdLifecycle::drbdadm(std::vector<std::string> a
   if (!options_.dry_run_as_host.empty()) pre.push_back("-d");
   args.insert(args.begin(), pre.begin(), pre.end());
   if (options_.dry_run_as_host.empty()) return tool(options_.drbdadm, std::move(args));
-  return devices::runChecked(runner_, drbdadmAs(options_.dry_run_as_host, options_.drbdadm, "9.0.0", std::move(args)));
+  return devices::runChecked(runner_, drbdadmAs(options_.dry_run_as_host, options_.drbdadm, "9.0.0", std::move(args),
+                                                  options_.dry_run_env));
 }
 
 std::vector<std::string> DrbdLifecycle::drbdmetaArgs(uint32_t minor, const std::string& backing,

@@ -182,9 +182,10 @@ class DrbdDryRunTest : public ::testing::Test {
     ASSERT_TRUE(writer_.ensureConfig().isOk());
     ASSERT_TRUE(writer_.write(spec_).isOk());
   }
-  std::string dryRun(const std::string& host, const std::function<Status(DrbdLifecycle&)>& step) {
+  std::string dryRun(const std::string& host, const std::function<Status(DrbdLifecycle&)>& step,
+                     std::vector<std::string> env = {}) {
     RecordingRealRunner runner;
-    DrbdLifecycle drbd(runner, writer_, {"drbdadm", "drbdsetup", "drbdmeta", dir_.path + "/drbd.conf", host});
+    DrbdLifecycle drbd(runner, writer_, {"drbdadm", "drbdsetup", "drbdmeta", dir_.path + "/drbd.conf", host, env});
     Status s = step(drbd);
     EXPECT_TRUE(s.isOk()) << s.toString();
     return runner.allStdout();
@@ -222,6 +223,62 @@ TEST_F(DrbdDryRunTest, LifecycleStepsPrintTheirCommands) {
                            "drbdmeta 1000 v09 /dev/tandem/vol internal --node-id=1 forget-peer"}) {
     EXPECT_TRUE(contains(removed, line)) << line << "\n" << removed;
   }
+}
+
+// `adjust` against a recorded running state (FAKE_DRBDSETUP_SHOW, the shape of `drbdsetup show`)
+// where host d1 is missing and a removed peer (node-id 5) is still connected: drbdadm adds d1's
+// peer, path and connection and deletes the old peer, nothing else.
+TEST_F(DrbdDryRunTest, AdjustAgainstRecordedStateAddsAndRemovesPeers) {
+  const std::string show = dir_.path + "/show.txt";
+  std::ofstream(show) << R"(resource "vol" {
+    options {
+        auto-promote    yes;
+        quorum          majority;
+        on-no-quorum    io-error;
+    }
+    _this_host {
+        node-id 0;
+        volume 0 {
+            device minor 1000;
+            disk "/dev/tandem/vol";
+            meta-disk internal;
+        }
+    }
+    connection {
+        _peer_node_id 1;
+        path {
+            _this_host ipv4 10.0.0.1:7000;
+            _remote_host ipv4 10.0.0.2:7000;
+        }
+        net {
+            protocol C;
+            cram-hmac-alg "sha256";
+            shared-secret "secret-vol";
+            _name "n2";
+        }
+    }
+    connection {
+        _peer_node_id 5;
+        path {
+            _this_host ipv4 10.0.0.1:7000;
+            _remote_host ipv4 10.0.0.7:7000;
+        }
+        net {
+            protocol C;
+            cram-hmac-alg "sha256";
+            shared-secret "secret-vol";
+            _name "gone";
+        }
+    }
+}
+)";
+  std::string out = dryRun("n1", [](DrbdLifecycle& d) { return d.adjust("vol"); }, {"FAKE_DRBDSETUP_SHOW=" + show});
+  EXPECT_TRUE(contains(out, "drbdsetup del-peer vol 5")) << out;
+  EXPECT_TRUE(contains(out, "drbdsetup new-peer vol 2 --_name=d1")) << out;
+  EXPECT_TRUE(contains(out, "drbdsetup new-path vol 2 ipv4:10.0.0.1:7000 ipv4:10.0.1.1:7000")) << out;
+  EXPECT_TRUE(contains(out, "drbdsetup connect vol 2")) << out;
+  EXPECT_FALSE(contains(out, "new-peer vol 1")) << "n2 is already connected\n" << out;
+  EXPECT_FALSE(contains(out, "attach")) << "the disk is already attached\n" << out;
 }
 
 // Only on a host with the DRBD 9 module: the same lifecycle for real. Skipped here, saying why.

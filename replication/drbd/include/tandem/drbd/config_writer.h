@@ -58,8 +58,10 @@ class ConfigWriter {
   ConfigWriterOptions options_;
 };
 
-// The argv that runs drbdadm acting as `host` (through env(1), so the runner needs no environment).
+// The argv that runs drbdadm acting as `host` (through env(1), so the runner needs no environment),
+// with `extra_env` (KEY=VALUE) set too.
 std::vector<std::string> drbdadmAs(const std::string& host, const std::string& drbdadm,
-                                   const std::string& driver_version_override, std::vector<std::string> args);
+                                   const std::string& driver_version_override, std::vector<std::string> args,
+                                   const std::vector<std::string>& extra_env = {});
 
 }  // namespace tandem::drbd

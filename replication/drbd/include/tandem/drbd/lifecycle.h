@@ -38,6 +38,9 @@ struct DrbdToolOptions {
   // DRBD_DRIVER_VERSION_OVERRIDE=9.0.0 drbdadm -d ...` (prints the drbdsetup/drbdmeta commands
   // instead of running them). Empty on a real host.
   std::string dry_run_as_host;
+  // With dry_run_as_host: more environment for drbdadm, e.g. FAKE_DRBDSETUP_SHOW=<file> (a
+  // recorded `drbdsetup show` that `adjust` diffs against instead of the kernel's state).
+  std::vector<std::string> dry_run_env{};
 };
 
 // What is known about a volume when deciding whether its initial full sync can be skipped.
