@@ -173,5 +173,37 @@ TEST(DrbdEvents2, DestroyAndDisklessPeers) {
   EXPECT_EQ(fold(lines).resource("vol"), nullptr);
 }
 
+// Every truncation of the sample lines, and seeded random byte changes to them, parse or fail
+// cleanly, and whatever applies leaves a state that maps onto a report (the fuzzer's contract,
+// run here on every build; fuzz/events2_fuzzer.cc explores further).
+TEST(DrbdEvents2, TruncatedAndMutatedLinesNeverCrash) {
+  Events2State state;
+  size_t parsed = 0, failed = 0;
+  auto feed = [&](const std::string& line) {
+    auto ev = parseEvents2Line(line);
+    if (!ev.isOk()) {
+      EXPECT_EQ(ev.status().code(), ErrorCode::kProtocol);
+      ++failed;
+      return;
+    }
+    ++parsed;
+    Status s = state.apply(*ev);
+    EXPECT_TRUE(s.isOk() || s.code() == ErrorCode::kProtocol) << s.toString();
+  };
+  uint32_t seed = 12345;
+  auto next = [&] { return seed = seed * 1103515245u + 12345u; };
+  for (const auto& line : dump()) {
+    for (size_t n = 0; n <= line.size(); ++n) feed(line.substr(0, n));
+    for (int i = 0; i < 200; ++i) {
+      std::string mutated = line;
+      for (int k = 0; k < 3; ++k) mutated[next() % mutated.size()] = static_cast<char>(next() % 256);
+      feed(mutated);
+    }
+  }
+  EXPECT_GT(parsed, 0u);
+  EXPECT_GT(failed, 0u);
+  for (const auto& [name, resource] : state.resources()) (void)drbdReplicaReport(name, 1 << 20, &resource);
+}
+
 }  // namespace
 }  // namespace tandem::drbd
