@@ -56,15 +56,6 @@ Status ConfigWriter::validateFile(const DrbdResourceSpec& spec, const std::strin
   return Status::ok();
 }
 
-Status ConfigWriter::validate(const DrbdResourceSpec& spec) {
-  ASSIGN_OR_RETURN(std::string text, renderResource(spec));
-  const std::string tmp = options_.res_dir + "/." + spec.resource + ".res.check";
-  RETURN_IF_ERROR(writeFileSynced(tmp, text));
-  Status s = validateFile(spec, tmp);
-  (void)removeFileSynced(tmp);
-  return s;
-}
-
 Result<bool> ConfigWriter::write(const DrbdResourceSpec& spec) {
   ASSIGN_OR_RETURN(std::string text, renderResource(spec));
   const std::string live = livePath(spec.resource);

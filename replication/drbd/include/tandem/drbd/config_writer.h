@@ -43,9 +43,6 @@ class ConfigWriter {
   // Result: true when the file changed, false when it already had this text.
   Result<bool> write(const DrbdResourceSpec& spec);
 
-  // Checks text as the file of `spec.resource` without installing it (the same drbdadm runs).
-  Status validate(const DrbdResourceSpec& spec);
-
   // Removes <res_dir>/<resource>.res (no error when absent).
   Status remove(const std::string& resource);
 
