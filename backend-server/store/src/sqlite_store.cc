@@ -91,6 +91,18 @@ const char* const kMigrations[] = {
       pool_name TEXT NOT NULL, backing_name TEXT NOT NULL, generation INTEGER NOT NULL,
       UNIQUE (node_name, pool_name, backing_name));
     )sql",
+    // 7 → 8: DRBD allocations. A minor per volume (unique in the cluster), a node-id
+    // (unique in the volume) and a port (unique on the node) per replica; freed with their rows.
+    R"sql(
+    CREATE TABLE drbd_minors (
+      volume_uuid TEXT PRIMARY KEY REFERENCES volumes(uuid) ON DELETE CASCADE,
+      minor INTEGER NOT NULL UNIQUE);
+    CREATE TABLE drbd_replicas (
+      volume_uuid TEXT NOT NULL, node_name TEXT NOT NULL,
+      node_id INTEGER NOT NULL, port INTEGER NOT NULL,
+      PRIMARY KEY (volume_uuid, node_name), UNIQUE (volume_uuid, node_id), UNIQUE (node_name, port),
+      FOREIGN KEY (volume_uuid, node_name) REFERENCES replicas(volume_uuid, node_name) ON DELETE CASCADE);
+    )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -730,6 +742,86 @@ class SqliteStore final : public Store {
       out.push_back(read(q));
     }
     return out;
+  }
+
+  Status addDrbdVolumeAllocation(const DrbdVolumeAllocation& a) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(requireVolume(a.volume_uuid));
+      RETURN_IF_ERROR(drbdInUse(Statement(db_, "INSERT INTO drbd_minors (volume_uuid, minor) VALUES (?,?)")
+                                    .bind(1, a.volume_uuid).bind(2, int64_t{a.minor})
+                                    .run(),
+                                "minor " + std::to_string(a.minor)));
+      for (const auto& r : a.replicas) {
+        if (r.volume_uuid != a.volume_uuid) {
+          return Status(ErrorCode::kInvalidArgument, "DRBD replica allocation for volume " + r.volume_uuid +
+                                                         " inside the allocation of " + a.volume_uuid);
+        }
+        RETURN_IF_ERROR(insertDrbdReplica(r));
+      }
+      return Status::ok();
+    });
+  }
+
+  Status addDrbdReplicaAllocation(const DrbdReplicaAllocation& r) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(requireVolume(r.volume_uuid));
+      Statement q(db_, "SELECT 1 FROM drbd_minors WHERE volume_uuid = ?");
+      q.bind(1, r.volume_uuid);
+      ASSIGN_OR_RETURN(bool row, q.step());
+      if (!row) return Status(ErrorCode::kNotFound, "DRBD volume " + r.volume_uuid + " has no allocation");
+      return insertDrbdReplica(r);
+    });
+  }
+
+  Result<std::vector<DrbdVolumeAllocation>> listDrbdAllocations() override {
+    std::lock_guard lock(mu_);
+    std::vector<DrbdVolumeAllocation> out;
+    Statement q(db_, "SELECT volume_uuid, minor FROM drbd_minors ORDER BY volume_uuid");
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q.step());
+      if (!row) break;
+      out.push_back({q.columnText(0), static_cast<uint32_t>(q.columnInt(1)), {}});
+    }
+    for (auto& v : out) {
+      Statement r(db_, "SELECT node_name, node_id, port FROM drbd_replicas WHERE volume_uuid = ? ORDER BY node_id");
+      r.bind(1, v.volume_uuid);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, r.step());
+        if (!row) break;
+        v.replicas.push_back({v.volume_uuid, r.columnText(0), static_cast<uint32_t>(r.columnInt(1)),
+                              static_cast<uint32_t>(r.columnInt(2))});
+      }
+    }
+    return out;
+  }
+
+  Status requireVolume(const std::string& uuid) {
+    Statement q(db_, "SELECT 1 FROM volumes WHERE uuid = ?");
+    q.bind(1, uuid);
+    ASSIGN_OR_RETURN(bool row, q.step());
+    if (!row) return Status(ErrorCode::kNotFound, "volume " + uuid + " does not exist").withReason("volume_not_found");
+    return Status::ok();
+  }
+
+  Status insertDrbdReplica(const DrbdReplicaAllocation& r) {
+    Statement q(db_, "SELECT 1 FROM replicas WHERE volume_uuid = ? AND node_name = ?");
+    q.bind(1, r.volume_uuid).bind(2, r.node);
+    ASSIGN_OR_RETURN(bool row, q.step());
+    if (!row) {
+      return Status(ErrorCode::kNotFound, "volume " + r.volume_uuid + " has no replica on node '" + r.node + "'")
+          .withReason("replica_not_found");
+    }
+    return drbdInUse(Statement(db_, "INSERT INTO drbd_replicas (volume_uuid, node_name, node_id, port) VALUES (?,?,?,?)")
+                         .bind(1, r.volume_uuid).bind(2, r.node).bind(3, int64_t{r.node_id}).bind(4, int64_t{r.port})
+                         .run(),
+                     "node-id " + std::to_string(r.node_id) + " or port " + std::to_string(r.port) + " on node '" +
+                         r.node + "' (or that replica's allocation)");
+  }
+
+  // A unique-constraint failure as "that number is in use".
+  static Status drbdInUse(Status s, const std::string& what) {
+    if (s.code() != ErrorCode::kAlreadyExists) return s;
+    return Status(ErrorCode::kAlreadyExists, "DRBD " + what + " is already in use").withReason("drbd_number_in_use");
   }
 
   Result<uint64_t> readGeneration() {

@@ -84,6 +84,7 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
                          "ALTER TABLE volumes DROP COLUMN revert_id;"
                          "ALTER TABLE resource_groups DROP COLUMN allow_multiattach; DROP TABLE attachments;"
                          "ALTER TABLE volumes DROP COLUMN handover_to;"
+                         "DROP TABLE drbd_replicas; DROP TABLE drbd_minors;"
                          "ALTER TABLE volumes DROP COLUMN adopted_from; ALTER TABLE volumes DROP COLUMN adopting;"
                          "DROP TABLE releases;"
                          "UPDATE schema_version SET version = 1;",

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tandem/common/status.h"
+#include "tandem/controller/drbd_allocation.h"
 #include "tandem/controller/records.h"
 
 namespace tandem::controller {
@@ -114,6 +115,18 @@ class Store {
   virtual Result<std::vector<AttachmentRecord>> listAttachments() = 0;
   // The attachments of one volume, by host (empty for an unknown uuid).
   virtual Result<std::vector<AttachmentRecord>> listAttachmentsOf(const std::string& volume_uuid) = 0;
+
+  // DRBD allocations (drbd_allocation.h). A replica's node-id and port are freed when its replica
+  // record goes (replaceReplica, deleteVolume), the minor when its volume goes.
+  // addDrbdVolumeAllocation: stores the minor and the replicas' numbers at once. kNotFound
+  // (volume_not_found, replica_not_found) when the volume or one of the replicas has no record;
+  // kAlreadyExists (drbd_number_in_use) when a minor, a node-id of the volume or a port of a node
+  // is taken (nothing is stored). Does not change the generation.
+  virtual Status addDrbdVolumeAllocation(const DrbdVolumeAllocation& allocation) = 0;
+  // One more replica of an allocated volume; same errors.
+  virtual Status addDrbdReplicaAllocation(const DrbdReplicaAllocation& allocation) = 0;
+  // Every allocation, by volume uuid, replicas by node-id.
+  virtual Result<std::vector<DrbdVolumeAllocation>> listDrbdAllocations() = 0;
 };
 
 struct SqliteStoreOptions {
