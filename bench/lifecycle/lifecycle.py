@@ -1,7 +1,9 @@
 """Lifecycle benchmark: snapshot write pause (idle and busy volume) and clone by reflink vs copy.
 
-Part 1, snapshot pause: a local cluster (controller + 3 node workers, release build), a 3-replica
-volume of 1 GiB. SNAPSHOTS snapshots are taken on the idle volume, then again while fio writes
+Part 1, snapshot pause: a local cluster (controller + 3 node workers, release build, their pools
+on a loop-mounted XFS with reflink: on a file system without reflink, such as ext4, the file
+provider's snapshot is a full copy and the pause lasts as long as the copy), a 3-replica volume
+of 1 GiB. SNAPSHOTS snapshots are taken on the idle volume, then again while fio writes
 4 KiB random blocks at QD16 through the nbd engine. The pause is what the primary's engine
 measures while it holds back writes ("writes paused N us" in its log: flush, provider snapshot,
 SNAPSHOT frame queued to every up-to-date peer). Baseline in the same run: fio's completion
@@ -55,7 +57,7 @@ def take_snapshots(cluster, volume, prefix, count):
         name = f"{prefix}-{i}"
         made = cluster.api.post(f"/v1/volumes/{volume}/snapshots", {"name": name})
         wait_for(f"snapshot {name}", lambda: cluster.api.get(
-            f"/v1/volumes/{volume}/snapshots/{name}")["state"] == "available", 60, 0.02)
+            f"/v1/volumes/{volume}/snapshots/{name}")["state"] == "available", 900, 0.02)
         uuids.append(made["uuid"])
         cluster.api.call("DELETE", f"/v1/volumes/{volume}/snapshots/{name}")
     return uuids
@@ -71,9 +73,13 @@ def fio_nbd(uri, seconds):
     return job["iops"], pct["50.000000"] / 1000, pct["99.000000"] / 1000, job["clat_ns"]["max"] / 1000
 
 
-def snapshot_pause(bin_dir, root):
+def snapshot_pause(bin_dir, root, pools):
+    """`pools`: a directory on the file system under test; node N's pool is pools/N."""
+    def pool_of(name):
+        os.makedirs(os.path.join(pools, name), exist_ok=True)
+        return (f"--pool=default=file:{os.path.join(pools, name)}",)
     cluster = LocalCluster(os.path.join(root, "pause"), bin_dir, nodes=3, controller_args=["--log-level=warn"],
-                           heartbeat_interval="200ms")
+                           heartbeat_interval="200ms", node_args=pool_of)
     try:
         cluster.start()
         cluster.api.post("/v1/resource-groups", {"name": "triple", "replicas": 3})
@@ -158,11 +164,16 @@ def main():
     bin_dir = sys.argv[1]
     root = tempfile.mkdtemp(prefix="tandem-lifecyclebench-", dir=os.environ.get("TMPDIR", "/var/tmp"))
     try:
-        idle, busy, base, loaded = snapshot_pause(bin_dir, root)
+        pause_fs = loop_fs(root, "pausefs", 8, ["mkfs.xfs", "-q", "-m", "reflink=1"])
+        try:
+            idle, busy, base, loaded = snapshot_pause(bin_dir, root, pause_fs)
+        finally:
+            subprocess.run(["umount", pause_fs], check=False)
         clones = clone_times(bin_dir, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(f"\nSnapshot write pause (3 replicas, 1 GiB, {SNAPSHOTS} snapshots each; engine-measured)")
+    print(f"\nSnapshot write pause (3 replicas, 1 GiB, pools on XFS with reflink, {SNAPSHOTS} snapshots each;"
+          " engine-measured)")
     print(f"{'volume':<28}{'p50 us':>10}{'p99 us':>10}{'max us':>10}")
     for label, values in (("idle", idle), ("busy (fio QD16 4k randwrite)", busy)):
         if values:
