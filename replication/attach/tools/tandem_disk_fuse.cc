@@ -6,7 +6,7 @@
 //
 // --connections: NBD connections (default 4; a request takes a free one, FLUSH goes on all).
 // --io-wait-ms: how long a request waits for a connected primary (reconnect or retarget) and is
-// sent again there before it fails with EIO (default 15000; 0: fail at once).
+// sent again there before it fails with EIO (default 30000; 0: fail at once).
 // --threads: idle FUSE worker threads kept (default 8; libfuse's multithreaded loop).
 // ATTACHMENT_DIR holds the spec file (volume, size, endpoint; see attachment_files.h) and the
 // mount point `mnt`. Unless --foreground, the program detaches: the parent returns once the
@@ -53,7 +53,7 @@ struct Options {
   std::string dir;
   unsigned connections = 4;
   unsigned threads = 8;
-  unsigned io_wait_ms = 15000;
+  unsigned io_wait_ms = 30000;
   bool foreground = false;
 };
 

@@ -48,7 +48,7 @@ std::vector<OptionSpec> optionTable() {
       {"nbd-socket", OptionType::kString, "", "NBD UNIX socket (default: <state-dir>/nbd.sock)"},
       {"device-link-root", OptionType::kString, "/dev/tandem",
        "directory of the attached volumes' stable paths (<root>/<volume>)"},
-      {"attach-io-wait", OptionType::kDuration, "15s",
+      {"attach-io-wait", OptionType::kDuration, "30s",
        "a block attachment's I/O waits this long for its primary (a reconnect, or a planned handover) "
        "before failing with EIO"},
       {"replication-port", OptionType::kUint, "7789", "replication TCP port (0: any free port)"},

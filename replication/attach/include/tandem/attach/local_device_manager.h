@@ -135,7 +135,7 @@ struct LocalDeviceOptions {
   bool loop_direct_io = true;                          // losetup --direct-io=on (falls back to off)
   // How long a device's I/O waits for a connected primary (a reconnect, or the retarget of a
   // planned handover) before failing with EIO; zero fails at once. Passed to tandem-disk-fuse.
-  std::chrono::milliseconds io_wait = std::chrono::seconds(15);
+  std::chrono::milliseconds io_wait = std::chrono::seconds(30);
   std::chrono::milliseconds retarget_wait = std::chrono::seconds(10);
   std::chrono::milliseconds stop_wait = std::chrono::seconds(10);  // for the server to exit
   std::string proc_root = "/proc";                                 // for mountinfo and the open-file scan
