@@ -33,7 +33,7 @@
 #include <thread>
 
 #include "disk_fuse_ops.h"
-#include "nbd_connection_pool.h"
+#include "tandem/attach/nbd_connection_pool.h"
 #include "tandem/common/log.h"
 
 namespace {
@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  NbdConnectionPool pool(options.dir, options.connections);
+  NbdConnectionPool pool(tandem::attach::attachmentDirSource(options.dir), options.connections);
   if (Status s = pool.start(); !s.isOk()) {
     report.fail(s.code() == tandem::ErrorCode::kUnavailable ? kExitUnavailable : kExitError, s.toString());
     return kExitError;

@@ -1,4 +1,4 @@
-#include "nbd_connection_pool.h"
+#include "tandem/attach/nbd_connection_pool.h"
 
 #include <libnbd.h>
 #include <netdb.h>
@@ -18,7 +18,6 @@
 namespace tandem::attach {
 namespace {
 
-constexpr std::string_view kLog = "disk-fuse";
 // A TCP peer that vanishes without a reset (host down, partition) fails requests after this
 // long instead of hanging them: TCP_USER_TIMEOUT plus keepalive probes.
 constexpr int kTcpUserTimeoutMs = 15000;
@@ -76,8 +75,23 @@ NbdConnectionPool::Generation::~Generation() {
   }
 }
 
-NbdConnectionPool::NbdConnectionPool(std::string attachment_dir, unsigned connections)
-    : dir_(std::move(attachment_dir)), connections_(std::max(1u, connections)) {}
+NbdPoolSource attachmentDirSource(const std::string& attachment_dir) {
+  NbdPoolSource source;
+  source.log_tag = "disk-fuse";
+  source.read_spec = [attachment_dir]() -> Result<AttachmentSpecFile> {
+    auto text = readWholeFile(attachment_dir + "/" + std::string(kSpecFile));
+    if (!text.isOk()) return text.status();
+    return decodeSpec(*text);
+  };
+  source.report_status = [attachment_dir](const AttachmentStatusFile& status) {
+    Status s = writeFileAtomically(attachment_dir + "/" + std::string(kStatusFile), encodeStatus(status));
+    if (!s.isOk()) log::error("disk-fuse", "status file: " + s.toString());
+  };
+  return source;
+}
+
+NbdConnectionPool::NbdConnectionPool(NbdPoolSource source, unsigned connections)
+    : source_(std::move(source)), connections_(std::max(1u, connections)) {}
 
 NbdConnectionPool::~NbdConnectionPool() { stop(); }
 
@@ -119,9 +133,7 @@ Result<std::shared_ptr<NbdConnectionPool::Generation>> NbdConnectionPool::connec
 }
 
 Status NbdConnectionPool::start() {
-  auto text = readWholeFile(dir_ + "/" + std::string(kSpecFile));
-  if (!text.isOk()) return text.status();
-  auto spec = decodeSpec(*text);
+  auto spec = source_.read_spec();
   if (!spec.isOk()) return spec.status();
   auto generation = connect(*spec);
   if (!generation.isOk()) return generation.status();
@@ -160,7 +172,7 @@ std::shared_ptr<NbdConnectionPool::Generation> NbdConnectionPool::current() {
 
 void NbdConnectionPool::markBroken(Generation& generation) {
   if (generation.broken.exchange(true)) return;
-  log::warn(kLog, "connection lost (generation " + std::to_string(generation.id) +
+  log::warn(source_.log_tag, "connection lost (generation " + std::to_string(generation.id) +
                       "); I/O fails with EIO until reconnected");
   // Reported before the failing request returns, so whoever saw the EIO also sees why.
   writeStatus(generation.id, LinkState::kDisconnected, "connection lost");
@@ -244,9 +256,7 @@ int NbdConnectionPool::zero(uint64_t offset, uint64_t length, bool keep_allocate
 }
 
 void NbdConnectionPool::writeStatus(uint64_t generation, LinkState state, const std::string& error) {
-  Status s =
-      writeFileAtomically(dir_ + "/" + std::string(kStatusFile), encodeStatus({generation, state, error}));
-  if (!s.isOk()) log::error(kLog, "status file: " + s.toString());
+  if (source_.report_status) source_.report_status({generation, state, error});
 }
 
 void NbdConnectionPool::reconnectLoop() {
@@ -259,20 +269,18 @@ void NbdConnectionPool::reconnectLoop() {
     if (retarget_requested_) {
       retarget_requested_ = false;
       lock.unlock();
-      auto text = readWholeFile(dir_ + "/" + std::string(kSpecFile));
-      Result<AttachmentSpecFile> spec =
-          text.isOk() ? decodeSpec(*text) : Result<AttachmentSpecFile>(text.status());
+      Result<AttachmentSpecFile> spec = source_.read_spec();
       lock.lock();
       if (!spec.isOk()) {
-        log::error(kLog, "retarget: bad spec file, keeping " + spec_.endpoint.describe() + ": " +
+        log::error(source_.log_tag, "retarget: bad spec file, keeping " + spec_.endpoint.describe() + ": " +
                              spec.status().toString());
         continue;
       }
       if (spec->size_bytes != size_bytes_) {
-        log::error(kLog, "retarget: the spec changed the size; ignored");
+        log::error(source_.log_tag, "retarget: the spec changed the size; ignored");
         continue;
       }
-      log::info(kLog, "retarget to " + spec->endpoint.describe() + " (generation " +
+      log::info(source_.log_tag, "retarget to " + spec->endpoint.describe() + " (generation " +
                           std::to_string(spec->generation) + ")");
       spec_ = *spec;
       current_.reset();  // nothing more goes to the old endpoint
@@ -289,13 +297,13 @@ void NbdConnectionPool::reconnectLoop() {
       current_ = std::move(generation).value();
       backoff = std::chrono::milliseconds(50);
       lock.unlock();
-      log::info(kLog, "connected to " + spec.endpoint.describe());
+      log::info(source_.log_tag, "connected to " + spec.endpoint.describe());
       writeStatus(spec.generation, LinkState::kConnected, "");
       lock.lock();
       continue;
     }
     if (!generation.isOk()) {
-      log::warn(kLog, generation.status().toString());
+      log::warn(source_.log_tag, generation.status().toString());
       lock.unlock();
       writeStatus(spec.generation, LinkState::kDisconnected, generation.status().message());
       lock.lock();

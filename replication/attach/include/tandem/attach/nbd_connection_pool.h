@@ -1,12 +1,17 @@
-// NbdConnectionPool: tandem-disk-fuse's connections to the NBD export of its volume.
+// NbdConnectionPool: libnbd connections to the NBD export of one volume, shared by the FUSE
+// servers (tandem-disk-fuse: one attachment; tandem-pool-fs: every open volume of a pool).
+//
+// Where to connect comes from `NbdPoolSource::read_spec` (tandem-disk-fuse: the attachment's spec
+// file; tandem-pool-fs: the attachment's connection info) and every change of the link is
+// reported to `NbdPoolSource::report_status` (the status file; a log line).
 //
 // A "generation" is a set of `connections` libnbd handles to one endpoint (one spec
 // generation). I/O picks a free handle of the current generation. When a handle's connection
 // dies, the generation is marked broken: from then on every request fails at once with EIO
 // (never blocks, never pretends success) until the background reconnector has connected a new
-// generation to the same endpoint. retarget() re-reads the spec file, drops the current
+// generation to the same endpoint. retarget() re-reads the spec, drops the current
 // generation at once (no write may reach a stale primary after a retarget) and connects to the
-// new endpoint. The status file reports each change.
+// new endpoint. report_status hears of each change.
 //
 // fsync: flush() sends NBD FLUSH on every handle of the generation, so it covers every write
 // acknowledged before it on any connection (correct without the server's CAN_MULTI_CONN).
@@ -18,6 +23,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -30,9 +36,20 @@ struct nbd_handle;
 
 namespace tandem::attach {
 
+// Where the pool connects and whom it tells. Both are called from the pool's threads (never
+// concurrently with themselves) and must not call back into the pool.
+struct NbdPoolSource {
+  std::function<Result<AttachmentSpecFile>()> read_spec;
+  std::function<void(const AttachmentStatusFile&)> report_status;
+  std::string log_tag = "nbd-pool";
+};
+
+// The source of an attachment directory: its spec file, its status file.
+NbdPoolSource attachmentDirSource(const std::string& attachment_dir);
+
 class NbdConnectionPool {
  public:
-  NbdConnectionPool(std::string attachment_dir, unsigned connections);
+  NbdConnectionPool(NbdPoolSource source, unsigned connections);
   ~NbdConnectionPool();
   NbdConnectionPool(const NbdConnectionPool&) = delete;
   NbdConnectionPool& operator=(const NbdConnectionPool&) = delete;
@@ -40,7 +57,7 @@ class NbdConnectionPool {
   // Reads the spec and connects the first generation; fails (kUnavailable, kInvalidArgument
   // when the export is smaller than the spec's size) without starting anything.
   Status start();
-  // Re-reads the spec file and reconnects to its endpoint (from the SIGHUP handler thread).
+  // Re-reads the spec and reconnects to its endpoint (e.g. from a SIGHUP handler thread).
   void retarget();
   // Stops the reconnector and closes every connection.
   void stop();
@@ -78,7 +95,7 @@ class NbdConnectionPool {
   void reconnectLoop();
   void writeStatus(uint64_t generation, LinkState state, const std::string& error);
 
-  const std::string dir_;
+  const NbdPoolSource source_;
   const unsigned connections_;
   uint64_t size_bytes_ = 0;
 
