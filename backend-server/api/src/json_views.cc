@@ -211,7 +211,7 @@ Result<PromoteRequest> parsePromote(std::string_view body) {
 Result<AttachRequest> parseAttach(std::string_view body) {
   ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
   ObjectReader r(doc);
-  RETURN_IF_ERROR(r.rejectUnknownFields({"host", "mode", "connector"}));
+  RETURN_IF_ERROR(r.rejectUnknownFields({"host", "mode", "connector", "move_primary"}));
   AttachRequest req;
   ASSIGN_OR_RETURN(req.host, requiredName(r, "host"));
   ASSIGN_OR_RETURN(auto mode, r.optionalString("mode"));
@@ -220,6 +220,8 @@ Result<AttachRequest> parseAttach(std::string_view body) {
     if (!parsed) return invalid("field 'mode' must be \"block\" or \"nbd\"");
     req.mode = *parsed;
   }
+  ASSIGN_OR_RETURN(auto move_primary, r.optionalBool("move_primary"));
+  req.move_primary = move_primary.value_or(false);
   if (r.has("connector") && !doc["connector"].IsNull()) {
     if (!doc["connector"].IsObject()) return invalid("field 'connector' must be an object");
     rapidjson::StringBuffer buffer;

@@ -205,6 +205,29 @@ TEST_F(AttachmentsTest, HandoverOnlyOntoALoneUpToDateReplica) {
   EXPECT_FALSE(handoverDemoted(v_, observed_));
 }
 
+// An nbd attachment that asks for it (move_primary, tandem-pool-fs) moves the primary like a
+// block one, and is `attaching` until the handover is done.
+TEST_F(AttachmentsTest, NbdAttachmentWithMovePrimaryHandsOver) {
+  using nodeapi::DiskState;
+  using nodeapi::PeerState;
+  std::vector<ReplicaRecord> replicas = replicasOf(v_, {"n1", "n2"});
+  ReplicaReport primary = replicaReport(v_, DiskState::kUpToDate, {peer("n2", PeerState::kUpToDate)});
+  primary.primary = true;
+  report(observed_, "n1", {primary});
+  report(observed_, "n2", {replicaReport(v_, DiskState::kUpToDate)});
+  std::vector<AttachmentRecord> nbd_on_n2 = {attached("n2", AttachMode::kNbd)};
+  EXPECT_FALSE(shouldHandOver(v_, replicas, nbd_on_n2, "n2", observed_, false));
+  EXPECT_TRUE(shouldHandOver(v_, replicas, nbd_on_n2, "n2", observed_, true));
+  EXPECT_FALSE(shouldHandOver(v_, replicas, {attached("n3", AttachMode::kNbd)}, "n3", observed_, true))
+      << "no replica there";
+
+  VolumeRecord moving = v_;
+  moving.handover_to = "n2";
+  AttachmentView during = deriveAttachmentView(moving, attached("n2", AttachMode::kNbd), &primary_, observed_, 0);
+  EXPECT_EQ(during.state, AttachmentState::kAttaching);
+  EXPECT_NE(during.reason.find("n2"), std::string::npos) << during.reason;
+}
+
 // During a handover no node is told to be primary; after it the target is.
 TEST_F(AttachmentsTest, HandoverDesiredStates) {
   DeclaredState declared;
