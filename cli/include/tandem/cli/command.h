@@ -35,6 +35,8 @@ enum class CommandKind {
   kVolumeDetach,
   kVolumeAttachments,
   kVolumeResolve,
+  kLibvirtPoolXml,
+  kLibvirtDiskXml,
   kVersion,
 };
 
@@ -57,6 +59,10 @@ struct Command {
   bool force = false;          // volume promote --force, volume detach --force
   std::string host;            // volume attach|detach --host
   std::string mode = "block";  // volume attach --mode block|nbd
+  std::string mount;           // libvirt pool-xml --mount DIR
+  std::string libvirt_pool;    // libvirt pool-xml --name, disk-xml --pool (default tandem-<group>)
+  std::string target = "vdb";  // libvirt disk-xml --target DEV
+  bool nbd = false;            // libvirt disk-xml --nbd
 };
 
 // Validates the words and options: known command, right number of arguments, required options
