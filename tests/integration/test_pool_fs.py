@@ -32,16 +32,20 @@ class PoolFsTest(ClusterTestCase):
             cls.fs.start()
         except Exception:
             cls.dump_logs()
-            cls.tearDownClass()
+            cls.fs.stop()
+            super().tearDownClass()
             raise
 
     @classmethod
     def tearDownClass(cls):
+        rc, left_mounted = 0, False
         if getattr(cls, "fs", None):
             rc = cls.fs.stop()
-            assert not mounted(cls.fs.mount), "tandem-pool-fs left its mount"
-            assert rc == 0, f"tandem-pool-fs exited {rc}"
+            left_mounted = mounted(cls.fs.mount)
         super().tearDownClass()
+        assert not left_mounted, "tandem-pool-fs left its mount"
+        assert rc == 0, f"tandem-pool-fs exited {rc}"
+
 
     def path(self, name):
         return os.path.join(self.fs.volumes, name)
