@@ -316,13 +316,18 @@ nodeapi::StatusReport Reconciler::report() {
   nodeapi::StatusReport report;
   report.applied_generation = applied_generation_;
   report.pools = pools();
-  // Every snapshot held, by volume uuid: one listing per pool.
+  // Every snapshot held and each backing volume's allocation, by volume uuid: one listing per pool.
   std::map<std::string, std::vector<std::string>> snapshots;
+  std::map<std::string, uint64_t> allocated;
   for (auto& [name, pool] : pools_) {
     auto list = pool.provider->list();
     if (!list.isOk()) continue;
     for (const auto& v : *list) {
-      if (v.is_snapshot) snapshots[v.parent].push_back(v.name);
+      if (v.is_snapshot) {
+        snapshots[v.parent].push_back(v.name);
+      } else {
+        allocated[v.name] = v.allocated_bytes;
+      }
     }
   }
   std::set<std::string> reported;
@@ -340,6 +345,7 @@ nodeapi::StatusReport Reconciler::report() {
     }
     auto snaps = snapshots.find(v.volume_uuid);
     if (snaps != snapshots.end()) r.snapshots = snaps->second;
+    if (auto a = allocated.find(v.volume_uuid); a != allocated.end()) r.allocated_bytes = a->second;
     if (auto done = reverted_.find(v.volume_uuid); done != reverted_.end()) r.reverted = done->second;
     if (auto f = failed_snapshots_.find(v.volume_uuid); f != failed_snapshots_.end()) {
       // Not in r.error: that marks the replica itself failed. The node's log has the cause.
