@@ -48,6 +48,13 @@ Result<VolumeView> decodeVolume(const rapidjson::Value& v) {
   ASSIGN_OR_RETURN(auto uri, r.optionalString("nbd_uri"));
   out.nbd_uri = uri.value_or("");
   ASSIGN_OR_RETURN(out.attached_hosts, r.optionalStringArray("attached_hosts"));
+  ASSIGN_OR_RETURN(auto replicas, r.optionalObjectArray("replicas"));
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    ObjectReader replica(*replicas[i], "replicas[" + std::to_string(i) + "].");
+    ASSIGN_OR_RETURN(auto allocated, replica.optionalUint64("allocated_bytes"));
+    ASSIGN_OR_RETURN(auto primary, replica.optionalBool("primary"));
+    if (allocated && (primary.value_or(false) || !out.allocated_bytes)) out.allocated_bytes = *allocated;
+  }
   return out;
 }
 

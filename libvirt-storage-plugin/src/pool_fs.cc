@@ -105,6 +105,7 @@ Status PoolFs::refreshLocked(bool force) {
     if (e.uuid != v->uuid) e.wiped = false;  // another volume of the same name
     e.uuid = v->uuid;
     e.size_bytes = v->size_bytes;
+    e.allocated_bytes = v->allocated_bytes;
     e.attached_hosts = v->attached_hosts;
     e.nbd_uri = v->nbd_uri;
   }
@@ -142,7 +143,8 @@ void PoolFs::fillAttr(const Entry& e, struct stat* st) const {
   st->st_nlink = 1;
   st->st_size = static_cast<off_t>(e.shownSize());
   st->st_blksize = 4096;
-  st->st_blocks = static_cast<blkcnt_t>(e.shownSize() / kSector);
+  uint64_t allocated = e.wiped ? 0 : e.allocated_bytes.value_or(e.size_bytes);
+  st->st_blocks = static_cast<blkcnt_t>((allocated + kSector - 1) / kSector);
   st->st_atime = st->st_mtime = st->st_ctime = mounted_at_;
 }
 

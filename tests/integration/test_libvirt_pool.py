@@ -143,6 +143,12 @@ class LibvirtPoolTest(ClusterTestCase):
         self.virsh("vol-download", "v1", down, "--pool", POOL)
         with open(down, "rb") as f:
             self.assertTrue(f.read() == data, "vol-download differs from vol-upload")
+        # libvirt's allocation is the primary copy's (thin group: what was written).
+        def allocations():
+            self.virsh("pool-refresh", POOL)
+            api_allocated = next(r["allocated_bytes"] for r in self.volume("v1")["replicas"] if r["primary"])
+            return self.vol_info("v1")["Allocation"] == f"{api_allocated} bytes" and api_allocated >= 24 * MiB
+        wait_for("vol-info's allocation of v1 to be the API's", allocations, 30)
 
         # -- vol-wipe: zeroes, same volume
         uuid = self.volume("v1")["uuid"]

@@ -24,7 +24,8 @@
 //   read/write               the volume's bytes over NBD; past the end: short read / ENOSPC
 //   fsync                    NBD FLUSH
 //   chmod/chown              stored in the AttrStore (mode, uid, gid)
-//   stat                     size, blocks = size/512 (the controller does not report allocation),
+//   stat                     size, blocks = what the primary's copy uses (replicas[].allocated_bytes;
+//                            the size when the controller does not say),
 //                            mode/owner from the AttrStore (default 0600 root)
 //   statfs                   the group's capacity and free space: the sums over the storage pools
 //                            it may use (online ones), divided by its replica count
@@ -114,6 +115,7 @@ class PoolFs {
     std::string name;
     std::string uuid;  // empty while pending (created, no volume yet)
     uint64_t size_bytes = 0;  // the volume's
+    std::optional<uint64_t> allocated_bytes;  // the primary copy's, when the controller reports it
     bool wiped = false;       // ftruncate(0) seen: shows size 0 until truncated back
     FileAttrs pending_attrs;  // while pending
     std::vector<std::string> attached_hosts;

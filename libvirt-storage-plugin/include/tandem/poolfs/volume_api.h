@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,8 @@ struct VolumeView {
   std::string primary_node;
   std::string nbd_uri;  // nbd://address:port/name (empty while nothing serves it)
   uint64_t size_bytes = 0;
+  // What the primary's copy really uses (replicas[].allocated_bytes); absent from an older controller.
+  std::optional<uint64_t> allocated_bytes;
   std::vector<std::string> attached_hosts;
 };
 
