@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 
-from clusterfixture import BIN_DIR, ClusterTestCase, ApiError, run, wait_for
+from clusterfixture import BIN_DIR, ClusterTestCase, ApiError, processes_where, run, wait_for
 from libvirtns import PrivateLibvirt, read
 from poolfs import PoolFs, mounted
 
@@ -22,18 +22,7 @@ DOMAIN = "tandem-it-libvirt"
 
 
 def qemu_pids(domain):
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and b"qemu-system" in argv[0] and f"guest={domain}".encode() in b" ".join(argv):
-            found.append(int(pid))
-    return found
+    return processes_where(lambda argv: b"qemu-system" in argv[0] and f"guest={domain}".encode() in b" ".join(argv))
 
 
 class LibvirtPoolTest(ClusterTestCase):

@@ -33,6 +33,14 @@ class AttachmentsTest : public ::testing::Test {
     r.nbd_socket = "/run/" + host + "/nbd.sock";
     observed_.reported(host, std::move(r), kStart, 0);
   }
+  // n1 primary and up to date, seeing n2 up to date: a handover onto n2 may start.
+  void reportN1PrimaryWithN2UpToDate() {
+    ReplicaReport primary =
+        replicaReport(v_, nodeapi::DiskState::kUpToDate, {peer("n2", nodeapi::PeerState::kUpToDate)});
+    primary.primary = true;
+    report(observed_, "n1", {primary});
+    report(observed_, "n2", {replicaReport(v_, nodeapi::DiskState::kUpToDate)});
+  }
 
   VolumeRecord v_ = volume("v", "n1");
   GroupRecord group_;
@@ -208,13 +216,8 @@ TEST_F(AttachmentsTest, HandoverOnlyOntoALoneUpToDateReplica) {
 // An nbd attachment that asks for it (move_primary, tandem-pool-fs) moves the primary like a
 // block one, and is `attaching` until the handover is done.
 TEST_F(AttachmentsTest, NbdAttachmentWithMovePrimaryHandsOver) {
-  using nodeapi::DiskState;
-  using nodeapi::PeerState;
   std::vector<ReplicaRecord> replicas = replicasOf(v_, {"n1", "n2"});
-  ReplicaReport primary = replicaReport(v_, DiskState::kUpToDate, {peer("n2", PeerState::kUpToDate)});
-  primary.primary = true;
-  report(observed_, "n1", {primary});
-  report(observed_, "n2", {replicaReport(v_, DiskState::kUpToDate)});
+  reportN1PrimaryWithN2UpToDate();
   std::vector<AttachmentRecord> nbd_on_n2 = {attached("n2", AttachMode::kNbd)};
   EXPECT_FALSE(shouldHandOver(v_, replicas, nbd_on_n2, "n2", observed_, false));
   EXPECT_TRUE(shouldHandOver(v_, replicas, nbd_on_n2, "n2", observed_, true));
