@@ -265,6 +265,30 @@ class PoolFsTest(ClusterTestCase):
             f.seek(MiB)
             self.assertEqual(f.read(65536), buf[:])
 
+    def test_writing_moves_the_primary_to_the_writers_host(self):
+        api = self.cluster.api
+        api.post("/v1/volumes", {"name": "pf-move", "size_bytes": 4 * MiB, "resource_group": GROUP})
+        self.cluster.wait_volume_state("pf-move", "available", 60)
+        # The same group mounted on "node2"'s behalf (a second host, as far as the API knows).
+        other = PoolFs(self.cluster, GROUP, os.path.join(self.tmp, "mnt2"), os.path.join(self.tmp, "state2"),
+                       os.path.join(self.tmp, "pool-fs-node2.log"), node_name="node2").start()
+        try:
+            data = os.urandom(MiB)
+            for fs, host in ((other, "node2"), (self.fs, "node1"), (other, "node2")):
+                with open(os.path.join(fs.volumes, "pf-move"), "r+b", buffering=0) as f:
+                    v = self.cluster.volume("pf-move")
+                    self.assertEqual(v["primary_node"], host)
+                    self.assertEqual([(a["host"], a["state"]) for a in self.attachments("pf-move")], [(host, "attached")])
+                    os.pwrite(f.fileno(), data, 0)
+                    os.fsync(f.fileno())
+                self.wait_detached("pf-move")
+                with open(os.path.join(self.fs.volumes, "pf-move"), "rb") as f:
+                    self.assertEqual(f.read(MiB), data, f"written through {host}'s mount")
+                data = os.urandom(MiB)
+        finally:
+            self.assertEqual(other.stop(), 0)
+        self.assert_replicas_identical(self.cluster.wait_volume_state("pf-move", "available", 60), 3)
+
     def test_refuses_a_non_empty_mount_point(self):
         d = tempfile.mkdtemp(dir=self.tmp)
         open(os.path.join(d, "stray"), "w").close()
