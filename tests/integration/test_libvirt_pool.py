@@ -6,6 +6,7 @@ QEMU's qemu-io. Needs root, /dev/fuse, libvirt-daemon-system, libvirt-clients, q
 (script/deps test installs them). Leaves no process, mount or file behind."""
 
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -193,6 +194,9 @@ class LibvirtPoolTest(ClusterTestCase):
             aliases = {}
             for disk in ET.fromstring(self.virsh("dumpxml", DOMAIN).stdout).iter("disk"):
                 aliases[disk.find("target").get("dev")] = disk.find("alias").get("name")
+            # libvirt handed the disk to the qemu user (chown, kept by tandem-pool-fs).
+            qemu_uid = pwd.getpwnam("libvirt-qemu").pw_uid
+            self.assertEqual(os.stat(os.path.join(self.mount, "volumes", "v1")).st_uid, qemu_uid)
             # The domain holds v1 open for writing: attached here and primary here.
             att = api.get("/v1/volumes/v1/attachments")["attachments"]
             self.assertEqual([(a["host"], a["mode"]) for a in att], [("node1", "nbd")])
