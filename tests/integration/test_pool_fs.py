@@ -292,8 +292,13 @@ class PoolFsTest(ClusterTestCase):
     def test_refuses_a_non_empty_mount_point(self):
         d = tempfile.mkdtemp(dir=self.tmp)
         open(os.path.join(d, "stray"), "w").close()
-        other = PoolFs(self.cluster, GROUP, d, os.path.join(self.tmp, "state2"), os.path.join(self.tmp, "pf2.log"))
-        p = subprocess.run(other.argv, capture_output=True, text=True, timeout=30)
+        # The options from a config file, like the daemons' (`name = value` lines).
+        config = os.path.join(self.tmp, "pool-fs.conf")
+        with open(config, "w") as f:
+            f.write(f"# tandem-pool-fs\ngroup = {GROUP}\nmount = {d}\ncontroller-url = {self.cluster.url}\n"
+                    f"token-file = {self.cluster.service_token_file}\nca-file = {self.cluster.ca}\n"
+                    f"state-dir = {os.path.join(self.tmp, 'state2')}\n")
+        p = subprocess.run([self.fs.argv[0], f"--config={config}"], capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 1)
         self.assertIn("not empty", p.stderr)
         self.assertFalse(mounted(d))
