@@ -226,10 +226,12 @@ Result<Command> parseVolume(const ParsedArgs& args) {
   if (verb == "clone") {
     ASSIGN_OR_RETURN(Command cmd,
                      volumeCommand(args, CommandKind::kVolumeClone,
-                                   " NAME --from VOLUME --snapshot SNAPSHOT --size SIZE --group GROUP",
+                                   " NAME --from VOLUME [--snapshot SNAPSHOT] --size SIZE --group GROUP",
                                    {"from", "snapshot", "size", "group"}));
     ASSIGN_OR_RETURN(cmd.source, nameOption(args, "from", "volume", "volume clone needs --from"));
-    ASSIGN_OR_RETURN(cmd.snapshot, nameOption(args, "snapshot", "snapshot", "volume clone needs --snapshot"));
+    if (args.options.count("snapshot")) {  // without it: a clone of the live volume
+      ASSIGN_OR_RETURN(cmd.snapshot, nameOption(args, "snapshot", "snapshot", ""));
+    }
     ASSIGN_OR_RETURN(cmd.size_bytes, sizeOption(args, "volume clone needs --size"));
     ASSIGN_OR_RETURN(cmd.group, nameOption(args, "group", "group", "volume clone needs --group"));
     return cmd;
@@ -431,8 +433,10 @@ ApiCall apiCallFor(const Command& cmd) {
       json.StartObject();
       json.Key("volume");
       json.String(cmd.source);
-      json.Key("snapshot");
-      json.String(cmd.snapshot);
+      if (!cmd.snapshot.empty()) {
+        json.Key("snapshot");
+        json.String(cmd.snapshot);
+      }
       json.EndObject();
       json.EndObject();
       return {"POST", "/v1/volumes", buffer.GetString()};
@@ -491,7 +495,7 @@ std::string usageText() {
          "  volume detach NAME --host HOST [--force]   (force: also when open, or host offline)\n"
          "  volume attachments NAME\n"
          "  volume grow NAME --size SIZE   (online; the new size, never smaller)\n"
-         "  volume clone NAME --from VOLUME --snapshot SNAPSHOT --size SIZE --group GROUP\n"
+         "  volume clone NAME --from VOLUME [--snapshot SNAPSHOT] --size SIZE --group GROUP\n"
          "               (a new volume with the snapshot's data; SIZE at least the snapshot's)\n"
          "  snapshot create VOLUME SNAPSHOT   (crash-consistent, on every up-to-date replica)\n"
          "  snapshot list VOLUME | snapshot delete VOLUME SNAPSHOT\n"

@@ -49,6 +49,8 @@ std::vector<OptionSpec> optionTable() {
       {"state-dir", OptionType::kString, "/var/lib/tandem/pool-fs",
        "where the files' owner/mode are kept (attrs-<group>)"},
       {"connections", OptionType::kUint, "4", "NBD connections per open volume"},
+      {"io-wait", OptionType::kDuration, "15s",
+       "how long a request whose NBD connection broke waits for a reconnect before it fails (EIO)"},
       {"threads", OptionType::kUint, "16", "idle FUSE worker threads kept (multithreaded loop)"},
       {"metadata-ttl", OptionType::kDuration, "1s", "how long listings and the kernel's attributes are reused"},
       {"wait-timeout", OptionType::kDuration, "60s", "wait for a new volume, an attachment, a grown export"},
@@ -142,7 +144,12 @@ int main(int argc, char** argv) {
   fs_options.metadata_ttl = options.duration("metadata-ttl");
   fs_options.wait_timeout = options.duration("wait-timeout");
   unsigned connections = static_cast<unsigned>(std::max<uint64_t>(1, std::min<uint64_t>(options.uint("connections"), 64)));
-  tandem::poolfs::PoolFs fs(fs_options, **api, attrs, tandem::poolfs::nbdVolumeIoFactory(connections),
+  // Each open volume's connections are described by a directory under <state-dir>/io-<group>
+  // (left over from a crash: removed here).
+  std::string io_dir = options.string("state-dir") + "/io-" + options.string("group");
+  std::filesystem::remove_all(io_dir, ec);
+  tandem::poolfs::PoolFs fs(fs_options, **api, attrs,
+                            tandem::poolfs::nbdVolumeIoFactory(connections, io_dir, options.duration("io-wait")),
                             tandem::RealClock::instance());
   if (auto s = fs.start(); !s.isOk()) return fail("resource group " + fs_options.group + ": " + s.toString());
 

@@ -217,13 +217,15 @@ class LocalCluster:
     def _dead(self, p):
         return not p.running()
 
-    def start_node(self, name, extra_args=()):
+    def start_node(self, name, extra_args=(), wrapper=None):
         """Starts (or restarts, with the same arguments) node worker `name`. `extra_args` (first
-        start only) are added to its command line, e.g. ["--pool=fast=file:/dir"]."""
+        start only) are added to its command line, e.g. ["--pool=fast=file:/dir"]; `wrapper`
+        (first start only) replaces the cluster's node wrapper: argv that runs the rest."""
         os.makedirs(self.pool_dir(name), exist_ok=True)
         if name not in self.nodes:
+            prefix = self.node_wrapper(name) if wrapper is None else wrapper
             self.nodes[name] = Process(name, [
-                *self.node_wrapper(name), os.path.join(self.bin_dir, "tandem-node"), f"--name={name}", f"--controller-url={self.url}",
+                *prefix, os.path.join(self.bin_dir, "tandem-node"), f"--name={name}", f"--controller-url={self.url}",
                 f"--ca-file={self.ca}", f"--join-token-file={self.join_token_file}",
                 f"--state-dir={self.node_dir(name)}", f"--heartbeat-interval={self.heartbeat_interval}",
                 "--poll-wait=5s", "--nbd-port=0", "--replication-port=0",

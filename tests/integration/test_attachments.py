@@ -179,6 +179,80 @@ class AttachmentTest(ClusterTestCase):
         status, _ = self.api.call("DELETE", "/v1/volumes/att-fs")
         self.assertEqual(status, 204)
 
+    def test_detach_pending_across_a_worker_restart_still_sees_the_mount(self):
+        # Regression: a detach is asked while the host's worker is down (killed -9) and the device
+        # is mounted; the worker restarts during the detach's wait. It never saw the volume
+        # desired, yet must report the device busy (by the uuid kept on the host): the detach is
+        # 409 device_busy and the attachment stays. Before the fix the restarted worker reported
+        # nothing, and the controller dropped the attachment of a mounted device (204).
+        view = self.available_volume("att-rs", 16 * MiB, replicas=3)
+        client = self.replica_less_node(view)
+        dev = self.wait_attached("att-rs", self.attach("att-rs", client)["host"])
+        run("mkfs.ext4", "-q", "-F", dev)
+        run("mount", dev, self.mnt)
+        self.cluster.nodes[client].kill9()
+        self.addCleanup(lambda: self.cluster.nodes[client].running() or self.cluster.start_node(client))
+        answer = {}
+
+        def detach():
+            try:
+                answer["status"] = self.api.call("DELETE", f"/v1/volumes/att-rs/attachments/{client}")[0]
+            except ApiError as e:
+                answer["status"], answer["body"] = e.status, e.body
+        t = threading.Thread(target=detach)
+        t.start()
+        wait_for("the detach to be pending", lambda: any(
+            a["state"] == "detaching" for a in self.api.get("/v1/volumes/att-rs/attachments")["attachments"]), 10)
+        self.cluster.start_node(client)
+        t.join()
+        self.assertEqual(answer.get("status"), 409, answer)
+        self.assertEqual(json.loads(answer["body"])["error"]["code"], "device_busy", answer)
+        self.assertEqual([a["host"] for a in self.api.get("/v1/volumes/att-rs/attachments")["attachments"]], [client])
+        self.expect_error(409, "volume_attached", "DELETE", "/v1/volumes/att-rs")
+        run("umount", self.mnt)
+        self.detach("att-rs", client)
+        self.assertFalse(os.path.lexists(dev))
+
+    def test_online_grow_reaches_a_mounted_block_device(self):
+        # PATCH size while ext4 is mounted on a diskless client's device: the device grows
+        # (the node worker grows its FUSE file once the primary's export has grown, then
+        # `losetup -c`) under the mounted file system, resize2fs grows the file system, and more
+        # than the old size can be written and read back; the replicas end identical.
+        view = self.available_volume("att-grow", 32 * MiB, replicas=3)
+        client = self.replica_less_node(view)
+        dev = self.wait_attached("att-grow", self.attach("att-grow", client)["host"])
+        run("mkfs.ext4", "-q", "-F", dev)
+        run("mount", dev, self.mnt)
+        before = os.urandom(4 * MiB)
+        with open(os.path.join(self.mnt, "before.bin"), "wb") as f:
+            f.write(before)
+        self.api.call("PATCH", "/v1/volumes/att-grow", {"size_bytes": 96 * MiB})
+
+        def device_size():
+            return int(run("blockdev", "--getsize64", dev).stdout.strip())
+        wait_for("the device to grow", lambda: device_size() == 96 * MiB, 60)
+        with open(os.path.join(self.mnt, "before.bin"), "rb") as f:
+            self.assertEqual(f.read(), before, "the mounted file system works on across the grow")
+        # The file system grows offline: online resize2fs needs CAP_SYS_RESOURCE, which root lacks
+        # on this machine (the device itself grew while mounted).
+        run("umount", self.mnt)
+        run("e2fsck", "-f", "-y", dev)
+        run("resize2fs", dev)
+        run("mount", dev, self.mnt)
+        big = os.urandom(48 * MiB)  # more than the volume's old size
+        with open(os.path.join(self.mnt, "big.bin"), "wb") as f:
+            f.write(big)
+        run("sync")
+        run("umount", self.mnt)
+        run("mount", dev, self.mnt)
+        with open(os.path.join(self.mnt, "before.bin"), "rb") as f:
+            self.assertEqual(f.read(), before)
+        with open(os.path.join(self.mnt, "big.bin"), "rb") as f:
+            self.assertEqual(f.read(), big)
+        run("umount", self.mnt)
+        self.detach("att-grow", client)
+        self.assert_replicas_identical(self.cluster.wait_volume_state("att-grow", "available"))
+
     def test_refusals(self):
         view = self.available_volume("att-no", 16 * MiB, replicas=3)
         client = self.replica_less_node(view)
@@ -280,6 +354,43 @@ class AttachmentTest(ClusterTestCase):
         self.assert_replicas_identical(final)
         self.assertNotEqual(old, target)
 
+    def test_primary_follows_the_end_of_a_live_migration_under_fio_verify(self):
+        # Multi-attached on the primary's host P and on S, which holds the other replica (the
+        # middle of a live migration): the primary stays on P. P detaches (the migration's end):
+        # S is now the only host, so the primary moves there by a planned handover, while fio
+        # writes S's device with crc32c verification. No I/O may fail across the handover, every
+        # block verifies, and the old primary no longer serves the volume.
+        self.api.post("/v1/resource-groups", {"name": "att-end", "replicas": 2, "allow_multiattach": True})
+        view = self.available_volume("att-end", 64 * MiB, group="att-end")
+        p, epoch = view["primary_node"], view["epoch"]
+        s = next(r["node"] for r in view["replicas"] if not r["primary"])
+        self.wait_attached("att-end", self.attach("att-end", p)["host"])
+        dev_s = self.wait_attached("att-end", self.attach("att-end", s)["host"])
+        self.assertEqual(self.cluster.volume("att-end")["primary_node"], p, "two hosts: the primary stays")
+        # About 12 s of writes (3072 x 4 KiB at 256 IOPS), then every block is read and verified.
+        fio = subprocess.Popen(
+            ["fio", "--name=handover", f"--filename={dev_s}", "--rw=randwrite", "--bs=4k", "--size=12M",
+             "--direct=1", "--ioengine=psync", "--rate_iops=256", "--verify=crc32c", "--do_verify=1",
+             "--verify_fatal=1", "--verify_state_save=0", "--output-format=normal"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.addCleanup(lambda: fio.poll() is None and fio.kill())
+        self.detach("att-end", p)
+        moved = wait_for("the primary to follow the remaining attachment",
+                         lambda: (lambda v: v if v["primary_node"] == s else None)(self.cluster.volume("att-end")),
+                         30)
+        self.assertIsNone(fio.poll(), "fio ended before the handover: the test proves nothing")
+        self.assertEqual(moved["epoch"], epoch + 1)
+        out, _ = fio.communicate(timeout=120)
+        self.assertEqual(fio.returncode, 0, out)
+        self.assertIn("err= 0", out)
+        self.assertIn("issued rwts: total=3072,3072,", out, "every written block was read back and verified")
+        p_run = run("qemu-io", "-f", "raw", "-c", "write -P 0x11 0 4k", view["nbd_uri"], check=False)
+        self.assertNotEqual(p_run.returncode, 0, "the old primary still serves: " + p_run.stdout + p_run.stderr)
+        self.detach("att-end", s)
+        final = self.cluster.wait_volume_state("att-end", "available")
+        self.assertEqual(final["primary_node"], s)
+        self.assert_replicas_identical(final, count=2)
+
     def test_node_worker_killed_while_attached(self):
         # kill -9 of the attaching host's worker while a writer runs: the device keeps working,
         # every fsynced write reads back, and the restarted worker adopts the device instead of
@@ -358,6 +469,50 @@ class AttachmentTest(ClusterTestCase):
             f.seek(4 * MiB)
             self.assertEqual(f.read(MiB), after)
         self.detach("att-fo", client)
+
+
+# Runs the rest of the command line in a private mount namespace whose /dev is a tmpfs with only
+# null, zero, full, random, urandom and tty: no /dev/fuse and no /dev/loop-control, like a host
+# whose kernel has neither nbd nor FUSE (the real detection code runs, against a real /dev).
+NO_BLOCK_DEVICES = """
+real=$1; shift
+mkdir -p "$real"; mount --bind /dev "$real"
+mount -t tmpfs -o mode=755 tmpfs /dev
+for n in null zero full random urandom tty; do touch "/dev/$n"; mount --bind "$real/$n" "/dev/$n"; done
+ln -s /proc/self/fd /dev/fd
+umount -l "$real"
+exec "$@"
+"""
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root (mount namespaces)")
+class HostWithoutBlockDevicesTest(ClusterTestCase):
+    nodes = 1
+
+    def test_block_attach_is_refused_with_the_hosts_reason(self):
+        name = "nodev"
+        wrapper = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec", NO_BLOCK_DEVICES, "sh",
+                   os.path.join(self.tmp, "realdev-" + name)]
+        self.cluster.start_node(name, wrapper=wrapper)
+        self.addCleanup(lambda: self.cluster.nodes[name].stop())
+        wait_for(f"{name} online", lambda: any(n["name"] == name and n["state"] == "online"
+                                               for n in self.cluster.api.get("/v1/nodes")["nodes"]), 30)
+        self.cluster.api.post("/v1/resource-groups", {"name": "one", "replicas": 1})
+        self.cluster.api.post("/v1/volumes", {"name": "v", "size_bytes": 4 * MiB, "resource_group": "one"})
+        self.cluster.wait_volume_state("v", "available", timeout=60)
+        with self.assertRaises(ApiError) as caught:
+            self.cluster.api.call("POST", "/v1/volumes/v/attachments", {"host": name, "mode": "block"})
+        self.assertEqual(caught.exception.status, 422, caught.exception.body)
+        error = json.loads(caught.exception.body)["error"]
+        self.assertEqual(error["code"], "no_block_device_support")
+        self.assertIn("/dev/fuse", error["message"])
+        self.assertEqual(self.cluster.api.get("/v1/volumes/v/attachments")["attachments"], [], "nothing half-made")
+        # The NBD shape needs nothing on the host: it is still allowed there.
+        status, body = self.cluster.api.call("POST", "/v1/volumes/v/attachments", {"host": name, "mode": "nbd"})
+        self.assertEqual(status, 201, body)
+        self.assertEqual(body["connection_info"]["driver_volume_type"], "nbd")
+        status, _ = self.cluster.api.call("DELETE", f"/v1/volumes/v/attachments/{name}")
+        self.assertEqual(status, 204)
 
 
 if __name__ == "__main__":

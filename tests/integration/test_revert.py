@@ -61,4 +61,12 @@ class RevertTest(ClusterTestCase):
                 self.cluster.api.call("POST", path, body)
             self.assertEqual((e.exception.status, e.exception.code), (status, code), e.exception.body)
         self.assertEqual(self.cluster.volume("keep")["state"], "available")
+        # Attached (here as an NBD attachment: nothing is made on the host): 409, nothing reverted.
+        host = vol["replicas"][0]["node"]
+        self.cluster.api.post("/v1/volumes/keep/attachments", {"host": host, "mode": "nbd"})
+        with self.assertRaises(ApiError) as e:
+            self.cluster.api.call("POST", "/v1/volumes/keep/snapshots/keep-s1/revert", {})
+        self.assertEqual((e.exception.status, e.exception.code), (409, "volume_attached"), e.exception.body)
+        self.cluster.api.call("DELETE", f"/v1/volumes/keep/attachments/{host}")
+        self.assertEqual(self.cluster.volume("keep")["state"], "available")
         self.qemu_io(vol["nbd_uri"], "read -P 0x12 0 8M")

@@ -12,6 +12,12 @@ void listVolumes(const RouteCall& call, http::Responder respond) {
 void createVolume(const RouteCall& call, http::Responder respond) {
   auto parsed = parseCreateVolume(call.request.body);
   if (!parsed.isOk()) return respond(errorResponse(parsed.status()));
+  if (!parsed->source_volume.empty() && parsed->source_snapshot.empty()) {
+    // A clone of the live volume: answered once the source's primary has taken its snapshot.
+    return call.cluster.cloneVolume(*parsed, [respond = std::move(respond)](auto result) {
+      respond(createdResponse(std::move(result), writeVolume));
+    });
+  }
   respond(createdResponse(call.cluster.createVolume(*parsed), writeVolume));
 }
 

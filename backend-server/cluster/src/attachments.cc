@@ -45,6 +45,14 @@ Result<std::optional<AttachmentRecord>> checkAttach(const VolumeRecord& volume, 
   if (!observed.online(request.host)) {
     return Status(ErrorCode::kConflict, "host '" + request.host + "' is offline").withReason("node_offline");
   }
+  if (request.mode == AttachMode::kBlock) {
+    const NodeObservation* host = observed.find(request.host);
+    if (host != nullptr && !host->report.no_block_devices.empty()) {
+      return Status(ErrorCode::kUnprocessable, "host '" + request.host + "' cannot make local block devices (" +
+                                                   host->report.no_block_devices + "); attach in mode nbd")
+          .withReason("no_block_device_support");
+    }
+  }
   if (!others.empty() && !group.allow_multiattach) {
     std::string list;
     for (const auto& h : others) list += (list.empty() ? "" : ", ") + h;

@@ -1,10 +1,12 @@
 #include "tandem/controller/cluster_service.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <optional>
 #include <unordered_map>
 
 #include "tandem/common/log.h"
+#include "tandem/common/object_name.h"
 #include "tandem/controller/attachments.h"
 #include "tandem/common/uuid.h"
 #include "tandem/controller/desired_state_builder.h"
@@ -103,6 +105,7 @@ Status ClusterService::reportStatus(const std::string& name, NodeStatusReport re
   RETURN_IF_ERROR(store_.getNode(name).status());
   bool changed = false;
   std::vector<std::pair<std::function<void(Status)>, Status>> settled;
+  std::vector<std::function<void()>> clones;
   {
     std::lock_guard lock(mu_);
     changed = recordSnapshotsLocked(name, report);
@@ -112,9 +115,15 @@ Status ClusterService::reportStatus(const std::string& name, NodeStatusReport re
     }
     if (finishSourcesLocked()) changed = true;
     settled = settleDetachesLocked(name);
+    // After the report is recorded: a clone is placed where the report says the snapshot is.
+    for (auto& call : settleClonesLocked()) {
+      clones.push_back(std::move(call));
+      changed = true;
+    }
   }
   if (changed || !settled.empty()) notifyWatchers();
   for (auto& [done, status] : settled) done(status);
+  for (auto& call : clones) call();
   return Status::ok();
 }
 
@@ -238,8 +247,122 @@ Status ClusterService::deleteGroup(const std::string& name) {
   return store_.deleteGroup(name);
 }
 
+std::string cloneSnapshotName(const std::string& clone) {
+  const std::string prefix = "clone-for-";
+  if (prefix.size() + clone.size() <= kMaxObjectNameLength) return prefix + clone;
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a: stable across builds and platforms
+  for (unsigned char c : clone) hash = (hash ^ c) * 1099511628211ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  std::string kept = clone.substr(0, kMaxObjectNameLength - prefix.size() - 17);
+  return prefix + kept + "-" + hex;
+}
+
 Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVolumeRequest& request) {
   std::unique_lock lock(mu_);
+  auto created = createVolumeLocked(request);
+  lock.unlock();
+  if (created.isOk() && created->second) notifyWatchers();
+  return created;
+}
+
+void ClusterService::cloneVolume(const CreateVolumeRequest& request,
+                                 std::function<void(Result<std::pair<VolumeView, bool>>)> done) {
+  std::unique_lock lock(mu_);
+  bool snapshot_made = false;
+  auto start = [&]() -> Result<std::optional<std::pair<VolumeView, bool>>> {
+    using Answer = std::optional<std::pair<VolumeView, bool>>;
+    if (store_.getVolume(request.name).isOk()) {  // a repeat of a finished clone
+      ASSIGN_OR_RETURN(auto made, createVolumeLocked(request));
+      return Answer(std::move(made));
+    }
+    ASSIGN_OR_RETURN(VolumeRecord source, store_.getVolume(request.source_volume));
+    ASSIGN_OR_RETURN(GroupRecord group, store_.getGroup(request.group));
+    (void)group;
+    if (request.size_bytes < source.size_bytes) {
+      return Status(ErrorCode::kUnprocessable, "the volume must be at least as large as volume '" + source.name +
+                                                   "' (" + std::to_string(source.size_bytes) + " bytes)")
+          .withReason("volume_too_small");
+    }
+    const std::string snapshot_name = cloneSnapshotName(request.name);
+    auto existing = store_.getSnapshot(snapshot_name);
+    SnapshotRecord snapshot;
+    if (existing.isOk()) {
+      if (existing->volume_uuid != source.uuid) {
+        return Status(ErrorCode::kAlreadyExists, "snapshot '" + snapshot_name +
+                                                     "', which a clone named '" + request.name +
+                                                     "' needs, already exists for another volume")
+            .withReason("snapshot_exists");
+      }
+      snapshot = *existing;
+    } else if (existing.status().code() != ErrorCode::kNotFound) {
+      return existing.status();
+    } else {
+      snapshot.uuid = newUuid();
+      snapshot.name = snapshot_name;
+      snapshot.volume_uuid = source.uuid;
+      snapshot.size_bytes = source.size_bytes;
+      snapshot.created_at = unixSeconds(clock_.wallNow());
+      RETURN_IF_ERROR(store_.createSnapshot(snapshot));
+      snapshot_made = true;
+      log::info("cluster", "volume " + request.name + " clones volume " + source.name + ": snapshot " +
+                               snapshot_name + " requested from " + source.primary_node);
+    }
+    CreateVolumeRequest from_snapshot = request;
+    from_snapshot.source_snapshot = snapshot_name;
+    pending_clones_.push_back(
+        PendingClone{from_snapshot, snapshot.uuid, clock_.steadyNow() + options_.clone_snapshot_wait, std::move(done)});
+    return Answer();
+  };
+  auto started = start();
+  std::vector<std::function<void()>> settled;
+  if (started.isOk() && !started->has_value()) settled = settleClonesLocked();  // already taken (a retry)
+  lock.unlock();
+  if (snapshot_made || !settled.empty()) notifyWatchers();
+  for (auto& call : settled) call();
+  if (!started.isOk()) return done(started.status());
+  if (started->has_value()) return done(std::move(**started));
+}
+
+std::vector<std::function<void()>> ClusterService::settleClonesLocked() {
+  std::vector<std::function<void()>> out;
+  const auto now = clock_.steadyNow();
+  for (auto it = pending_clones_.begin(); it != pending_clones_.end();) {
+    PendingClone& p = *it;
+    std::optional<Result<std::pair<VolumeView, bool>>> result;
+    auto snapshot = store_.getSnapshot(p.request.source_snapshot);
+    if (!snapshot.isOk() || snapshot->uuid != p.snapshot_uuid) {
+      result = Status(ErrorCode::kConflict, "the snapshot of volume '" + p.request.source_volume +
+                                                "' that the clone was made from was deleted meanwhile; retry")
+                   .withReason("snapshot_not_found");
+    } else if (snapshot->state == SnapshotState::kAvailable) {
+      result = createVolumeLocked(p.request);
+      if (!result->isOk() && !store_.getVolume(p.request.name).isOk()) {
+        // Refused (no room, no node...): the snapshot taken for it goes too, nothing is left.
+        (void)store_.deleteSnapshot(snapshot->name);
+      }
+    } else if (snapshot->state == SnapshotState::kError) {
+      (void)store_.deleteSnapshot(snapshot->name);  // retrying takes a new one
+      result = Status(ErrorCode::kInternal, "the primary of volume '" + p.request.source_volume +
+                                                "' could not take the snapshot to clone it from: " + snapshot->message)
+                   .withReason("snapshot_failed");
+    } else if (now >= p.deadline) {
+      result = Status(ErrorCode::kUnavailable, "the primary of volume '" + p.request.source_volume +
+                                                   "' has not taken the snapshot to clone it from yet; retry "
+                                                   "(the same request continues where this one stopped)")
+                   .withReason("clone_timeout");
+    }
+    if (!result) {
+      ++it;
+      continue;
+    }
+    out.push_back([done = std::move(p.done), r = std::move(*result)]() mutable { done(std::move(r)); });
+    it = pending_clones_.erase(it);
+  }
+  return out;
+}
+
+Result<std::pair<VolumeView, bool>> ClusterService::createVolumeLocked(const CreateVolumeRequest& request) {
   auto existing = store_.getVolume(request.name);
   if (existing.isOk()) {
     if (existing->size_bytes != request.size_bytes || existing->group != request.group) {
@@ -263,9 +386,7 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
   ASSIGN_OR_RETURN(auto candidates, candidatesLocked());
   if (!request.source_volume.empty()) {
     if (request.source_snapshot.empty()) {
-      return Status(ErrorCode::kUnprocessable, "cloning a volume directly is not implemented yet; "
-                                               "snapshot it and make the volume from the snapshot")
-          .withReason("not_implemented");
+      return Status(ErrorCode::kInternal, "a clone of a live volume goes through cloneVolume");
     }
     ASSIGN_OR_RETURN(auto found, findSnapshotLocked(request.source_volume, request.source_snapshot));
     const auto& [source, snapshot] = found;
@@ -319,8 +440,6 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
   log::info("cluster", "created volume " + volume.name + " (" + std::to_string(volume.size_bytes) +
                            " bytes) with primary " + volume.primary_node);
   ASSIGN_OR_RETURN(auto views, viewsLocked(&request.name));
-  lock.unlock();
-  notifyWatchers();
   return std::make_pair(views.at(0), true);
 }
 
@@ -455,6 +574,15 @@ bool ClusterService::finishSourcesLocked() {
       continue;
     }
     log::info("cluster", "volume " + v.name + ": every replica has the data of its source snapshot");
+    // A clone of a live volume: the snapshot it was made from was its own.
+    auto snapshot = store_.getSnapshot(cloneSnapshotName(v.name));
+    if (snapshot.isOk() && snapshot->uuid == v.source_snapshot) {
+      if (Status st = store_.deleteSnapshot(snapshot->name); !st.isOk()) {
+        log::warn("cluster", "volume " + v.name + ": deleting snapshot " + snapshot->name + ": " + st.toString());
+      } else {
+        log::info("cluster", "volume " + v.name + ": deleted snapshot " + snapshot->name + ", which it was cloned from");
+      }
+    }
     changed = true;
   }
   return changed;
@@ -545,6 +673,13 @@ Status ClusterService::deleteVolume(const std::string& name, bool cascade) {
     }
     RETURN_IF_ERROR(checkNotASourceLocked(snapshots));
     RETURN_IF_ERROR(store_.deleteVolume(name));  // its snapshot records go with it
+    // A clone of a live volume deleted before it had its data: its own snapshot of the source goes too.
+    auto own = store_.getSnapshot(cloneSnapshotName(name));
+    if (!volume.source_snapshot.empty() && own.isOk() && own->uuid == volume.source_snapshot) {
+      if (Status st = store_.deleteSnapshot(own->name); !st.isOk()) {
+        log::warn("cluster", "deleting snapshot " + own->name + " of clone " + name + ": " + st.toString());
+      }
+    }
   }
   log::info("cluster", "deleted volume " + name + "; nodes remove their replicas");
   notifyWatchers();
@@ -752,6 +887,7 @@ void ClusterService::detachVolume(const std::string& name, const std::string& ho
     if (found->mode == AttachMode::kNbd || (force && !online)) {
       RETURN_IF_ERROR(store_.removeAttachment(volume.uuid, host));
       log::info("cluster", "volume " + name + " detached from " + host + (online ? "" : " (host offline, forced)"));
+      followRemainingAttachmentLocked(name);
       return false;
     }
     if (!online) {
@@ -791,7 +927,10 @@ std::vector<std::pair<std::function<void(Status)>, Status>> ClusterService::sett
       if (applied && report == nullptr) {
         Status s = store_.removeAttachment(p.volume_uuid, p.host);
         if (s.code() == ErrorCode::kNotFound) s = Status::ok();  // removed meanwhile (forced)
-        if (s.isOk()) log::info("cluster", "volume " + p.volume + " detached from " + p.host);
+        if (s.isOk()) {
+          log::info("cluster", "volume " + p.volume + " detached from " + p.host);
+          followRemainingAttachmentLocked(p.volume);
+        }
         result = s;
       } else if (applied && report->busy) {
         (void)store_.setDetaching(p.volume_uuid, p.host, false);
@@ -813,6 +952,27 @@ std::vector<std::pair<std::function<void(Status)>, Status>> ClusterService::sett
     it = pending_detaches_.erase(it);
   }
   return settled;
+}
+
+void ClusterService::followRemainingAttachmentLocked(const std::string& volume_name) {
+  auto plan = [&]() -> Status {
+    ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(volume_name));
+    ASSIGN_OR_RETURN(auto attachments, store_.listAttachmentsOf(volume.uuid));
+    if (attachments.size() != 1) return Status::ok();
+    const std::string& host = attachments.front().host;
+    ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(volume.uuid));
+    if (!shouldHandOver(volume, replicas, attachments, host, observed_)) return Status::ok();
+    RETURN_IF_ERROR(store_.setHandover(volume.uuid, host));
+    handovers_pending_ = true;
+    log::info("cluster", "volume " + volume_name + " is attached on " + host + " only now: " + volume.primary_node +
+                             " stops serving, then " + host + " takes over as the primary");
+    return Status::ok();
+  };
+  Status s = plan();
+  if (!s.isOk()) {
+    log::warn("cluster", "volume " + volume_name + ": planning the handover to its remaining attachment failed: " +
+                             s.toString());
+  }
 }
 
 Result<VolumeView> ClusterService::resolveSplitBrain(const std::string& name, const std::string& keep) {
@@ -927,6 +1087,7 @@ bool ClusterService::completeHandoversLocked() {
 
 void ClusterService::tick() {
   std::vector<std::pair<std::function<void(Status)>, Status>> settled;
+  std::vector<std::function<void()>> clones;
   {
     std::lock_guard lock(mu_);
     for (const auto& name : observed_.markSilentOffline(clock_.steadyNow(), options_.heartbeat_timeout)) {
@@ -935,9 +1096,11 @@ void ClusterService::tick() {
     replaceLostReplicasLocked();
     completeHandoversLocked();
     settled = settleDetachesLocked("");
+    clones = settleClonesLocked();
   }
   notifyWatchers();
   for (auto& [done, status] : settled) done(status);
+  for (auto& call : clones) call();
 }
 
 }  // namespace tandem::controller

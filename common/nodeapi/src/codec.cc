@@ -305,6 +305,7 @@ std::string encodeStatusReport(const StatusReport& report) {
   w.endArray();
   if (!report.nbd_socket.empty()) w.field("nbd_socket", report.nbd_socket);
   if (!report.device_link_root.empty()) w.field("device_link_root", report.device_link_root);
+  if (!report.no_block_devices.empty()) w.field("no_block_devices", report.no_block_devices);
   w.endObject();
   return w.str();
 }
@@ -313,7 +314,7 @@ Result<StatusReport> decodeStatusReport(std::string_view json) {
   ASSIGN_OR_RETURN(auto doc, json::parseObject(json));
   ObjectReader r(doc);
   RETURN_IF_ERROR(r.rejectUnknownFields({"applied_generation", "pools", "replicas", "attachments", "nbd_socket",
-                                          "device_link_root"}));
+                                          "device_link_root", "no_block_devices"}));
   StatusReport report;
   ASSIGN_OR_RETURN(auto gen, r.optionalUint64("applied_generation"));
   report.applied_generation = gen.value_or(0);
@@ -334,6 +335,8 @@ Result<StatusReport> decodeStatusReport(std::string_view json) {
   report.nbd_socket = socket.value_or("");
   ASSIGN_OR_RETURN(auto link_root, r.optionalString("device_link_root"));
   report.device_link_root = link_root.value_or("");
+  ASSIGN_OR_RETURN(auto no_block_devices, r.optionalString("no_block_devices"));
+  report.no_block_devices = no_block_devices.value_or("");
   return report;
 }
 

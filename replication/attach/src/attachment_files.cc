@@ -68,7 +68,7 @@ std::string encodeSpec(const AttachmentSpecFile& s) {
   return "volume=" + s.volume + "\nsize=" + std::to_string(s.size_bytes) +
          "\nexport=" + s.endpoint.export_name + "\ntcp_host=" + s.endpoint.tcp_host +
          "\ntcp_port=" + std::to_string(s.endpoint.tcp_port) + "\nunix_path=" + s.endpoint.unix_path +
-         "\ngeneration=" + std::to_string(s.generation) + "\n";
+         "\ngeneration=" + std::to_string(s.generation) + "\nvolume_uuid=" + s.volume_uuid + "\n";
 }
 
 Result<AttachmentSpecFile> decodeSpec(std::string_view text) {
@@ -81,6 +81,7 @@ Result<AttachmentSpecFile> decodeSpec(std::string_view text) {
   RETURN_IF_ERROR(field(fields, "tcp_port", &s.endpoint.tcp_port));
   RETURN_IF_ERROR(field(fields, "unix_path", &s.endpoint.unix_path));
   RETURN_IF_ERROR(field(fields, "generation", &s.generation));
+  if (fields.count("volume_uuid")) RETURN_IF_ERROR(field(fields, "volume_uuid", &s.volume_uuid));
   RETURN_IF_ERROR(validateEndpoint(s.endpoint).withContext("spec"));
   if (s.volume.empty() || s.size_bytes == 0)
     return Status(ErrorCode::kInvalidArgument, "spec: empty volume or size");

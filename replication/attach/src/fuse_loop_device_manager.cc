@@ -94,6 +94,7 @@ Result<AttachmentInfo> FuseLoopDeviceManager::inspect(const std::string& volume,
     info.endpoint = spec->endpoint;
     info.size_bytes = spec->size_bytes;
     info.generation = spec->generation;
+    info.volume_uuid = spec->volume_uuid;
   }
   info.server_pid = runningServerPid(dir, options_.proc_root);
   if (!spec.isOk()) {
@@ -136,6 +137,13 @@ Result<AttachedDevice> FuseLoopDeviceManager::attach(const AttachSpec& spec) {
   HostLock lock(mu_, options_.state_dir);
   auto existing = inspect(spec.volume);
   if (existing.isOk()) {
+    if (!spec.volume_uuid.empty() && !existing->volume_uuid.empty() && existing->volume_uuid != spec.volume_uuid) {
+      // A device of an earlier volume of the same name (deleted, then created again) is still
+      // here, kept because it is in use: never point it at the new volume's data.
+      return Status(ErrorCode::kConflict, "a device of an earlier volume named " + spec.volume + " (uuid " +
+                                              existing->volume_uuid + ") is still attached here; detach it first")
+          .withReason(std::string(kReasonDeviceBusy));
+    }
     if (existing->health != AttachmentHealth::kBroken) {
       if (existing->size_bytes != spec.size_bytes) {
         return Status(ErrorCode::kConflict, "volume " + spec.volume + " is attached with size " +
@@ -164,9 +172,10 @@ Result<AttachedDevice> FuseLoopDeviceManager::createLocked(const AttachSpec& spe
   fs::create_directories(dir + "/" + std::string(kMountDir), ec);
   if (ec) return Status(ErrorCode::kIo, "create " + dir + ": " + ec.message());
   RETURN_IF_ERROR(writeFileAtomically(dir + "/" + std::string(kSpecFile),
-                                      encodeSpec({spec.volume, spec.size_bytes, spec.endpoint, 1})));
+                                      encodeSpec({spec.volume, spec.size_bytes, spec.endpoint, 1, spec.volume_uuid})));
   std::vector<std::string> argv = {options_.disk_fuse_program, "--dir", dir, "--connections",
-                                   std::to_string(options_.nbd_connections)};
+                                   std::to_string(options_.nbd_connections), "--io-wait-ms",
+                                   std::to_string(options_.io_wait.count())};
   ASSIGN_OR_RETURN(auto out, runner_->run(argv));
   if (out.exit_code != 0) {
     Status s = devices::commandFailed(
@@ -194,12 +203,58 @@ Status FuseLoopDeviceManager::retargetLocked(const std::string& volume, const Nb
     return Status(ErrorCode::kConflict, "attachment of " + volume + " is broken: " + info.detail)
         .withReason(std::string(kReasonAttachmentBroken));
   }
-  AttachmentSpecFile spec{volume, info.size_bytes, endpoint, info.generation + 1};
+  AttachmentSpecFile spec{volume, info.size_bytes, endpoint, info.generation + 1, info.volume_uuid};
   std::string dir = dirOf(volume);
   RETURN_IF_ERROR(writeFileAtomically(dir + "/" + std::string(kSpecFile), encodeSpec(spec)));
   if (::kill(info.server_pid, SIGHUP) != 0) return Status::fromErrno(errno, "signal tandem-disk-fuse");
   log::info(kLog, "retargeting " + volume + " to " + endpoint.describe());
   return waitForConnected(dir, spec.generation, options_.retarget_wait).withContext("retarget " + volume);
+}
+
+Status FuseLoopDeviceManager::resize(std::string_view name, uint64_t size_bytes) {
+  RETURN_IF_ERROR(checkVolumeName(name));
+  if (size_bytes == 0 || size_bytes % 512 != 0) {
+    return Status(ErrorCode::kInvalidArgument, "volume size must be a non-zero multiple of 512");
+  }
+  HostLock lock(mu_, options_.state_dir);
+  const std::string volume(name);
+  ASSIGN_OR_RETURN(AttachmentInfo info, inspect(volume));
+  if (size_bytes < info.size_bytes) {
+    return Status(ErrorCode::kInvalidArgument, "the device of " + volume + " has " + std::to_string(info.size_bytes) +
+                                                   " bytes; it cannot shrink to " + std::to_string(size_bytes));
+  }
+  if (info.health == AttachmentHealth::kBroken) {
+    return Status(ErrorCode::kConflict, "attachment of " + volume + " is broken: " + info.detail)
+        .withReason(std::string(kReasonAttachmentBroken));
+  }
+  const std::string dir = dirOf(volume);
+  if (size_bytes > info.size_bytes) {
+    ::unlink((dir + "/" + std::string(kGrowErrorFile)).c_str());
+    RETURN_IF_ERROR(writeFileAtomically(dir + "/" + std::string(kGrowFile), std::to_string(size_bytes) + "\n"));
+    if (::kill(info.server_pid, SIGUSR1) != 0) return Status::fromErrno(errno, "signal tandem-disk-fuse");
+    // Until the server has grown (status at the next generation) or said why not (grow-error).
+    const auto deadline = std::chrono::steady_clock::now() + options_.retarget_wait;
+    Status grown;
+    for (;;) {
+      grown = waitForConnected(dir, info.generation + 1, std::chrono::milliseconds(100));
+      if (grown.isOk() || fs::exists(dir + "/" + std::string(kGrowErrorFile)) ||
+          std::chrono::steady_clock::now() >= deadline) {
+        break;
+      }
+    }
+    if (!grown.isOk()) {
+      auto why = readWholeFile(dir + "/" + std::string(kGrowErrorFile));
+      return Status(ErrorCode::kUnavailable, "the device of " + volume + " stays at " + std::to_string(info.size_bytes) +
+                                                 " bytes: " + (why.isOk() ? *why : grown.message()))
+          .withReason(std::string(kReasonEndpointUnavailable));
+    }
+    log::info(kLog, "grew the device of " + volume + " to " + std::to_string(size_bytes) + " bytes");
+  }
+  // The loop device re-reads the file's size (also after an interrupted earlier grow).
+  if (!info.device_path.empty()) {
+    RETURN_IF_ERROR(devices::runChecked(*runner_, {"losetup", "--set-capacity", info.device_path}).status());
+  }
+  return Status::ok();
 }
 
 Status FuseLoopDeviceManager::detach(std::string_view volume, bool force) {

@@ -20,6 +20,7 @@ class FuseLoopDeviceManager final : public LocalDeviceManager {
   std::string_view backendName() const override { return "fuse-loop"; }
   Result<AttachedDevice> attach(const AttachSpec& spec) override;
   Status retarget(std::string_view volume, const NbdEndpoint& endpoint) override;
+  Status resize(std::string_view volume, uint64_t size_bytes) override;
   Status detach(std::string_view volume, bool force) override;
   Result<std::vector<AttachmentInfo>> list() override;
   Result<AdoptReport> adopt() override;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <vector>
@@ -18,6 +19,7 @@
 namespace tandem::attach {
 namespace {
 
+constexpr std::string_view kLog = "disk-fuse";
 // A TCP peer that vanishes without a reset (host down, partition) fails requests after this
 // long instead of hanging them: TCP_USER_TIMEOUT plus keepalive probes.
 constexpr int kTcpUserTimeoutMs = 15000;
@@ -75,23 +77,9 @@ NbdConnectionPool::Generation::~Generation() {
   }
 }
 
-NbdPoolSource attachmentDirSource(const std::string& attachment_dir) {
-  NbdPoolSource source;
-  source.log_tag = "disk-fuse";
-  source.read_spec = [attachment_dir]() -> Result<AttachmentSpecFile> {
-    auto text = readWholeFile(attachment_dir + "/" + std::string(kSpecFile));
-    if (!text.isOk()) return text.status();
-    return decodeSpec(*text);
-  };
-  source.report_status = [attachment_dir](const AttachmentStatusFile& status) {
-    Status s = writeFileAtomically(attachment_dir + "/" + std::string(kStatusFile), encodeStatus(status));
-    if (!s.isOk()) log::error("disk-fuse", "status file: " + s.toString());
-  };
-  return source;
-}
-
-NbdConnectionPool::NbdConnectionPool(NbdPoolSource source, unsigned connections)
-    : source_(std::move(source)), connections_(std::max(1u, connections)) {}
+NbdConnectionPool::NbdConnectionPool(std::string attachment_dir, unsigned connections,
+                                     std::chrono::milliseconds io_wait)
+    : dir_(std::move(attachment_dir)), connections_(std::max(1u, connections)), io_wait_(io_wait) {}
 
 NbdConnectionPool::~NbdConnectionPool() { stop(); }
 
@@ -133,7 +121,9 @@ Result<std::shared_ptr<NbdConnectionPool::Generation>> NbdConnectionPool::connec
 }
 
 Status NbdConnectionPool::start() {
-  auto spec = source_.read_spec();
+  auto text = readWholeFile(dir_ + "/" + std::string(kSpecFile));
+  if (!text.isOk()) return text.status();
+  auto spec = decodeSpec(*text);
   if (!spec.isOk()) return spec.status();
   auto generation = connect(*spec);
   if (!generation.isOk()) return generation.status();
@@ -154,6 +144,67 @@ void NbdConnectionPool::retarget() {
   changed_.notify_all();
 }
 
+void NbdConnectionPool::grow() {
+  std::lock_guard lock(mu_);
+  grow_requested_ = true;
+  changed_.notify_all();
+}
+
+void NbdConnectionPool::setOnGrown(std::function<void()> on_grown) {
+  std::lock_guard lock(mu_);
+  on_grown_ = std::move(on_grown);
+}
+
+void NbdConnectionPool::growLocked(std::unique_lock<std::mutex>& lock) {
+  grow_requested_ = false;
+  const std::string error_path = dir_ + "/" + std::string(kGrowErrorFile);
+  auto fail = [&](const std::string& why) {
+    log::warn(kLog, "grow: " + why);
+    lock.unlock();
+    Status s = writeFileAtomically(error_path, why + "\n");
+    if (!s.isOk()) log::error(kLog, "grow error file: " + s.toString());
+    lock.lock();
+  };
+  lock.unlock();
+  auto text = readWholeFile(dir_ + "/" + std::string(kGrowFile));
+  lock.lock();
+  uint64_t target = 0;
+  if (!text.isOk()) return fail("no grow request: " + text.status().toString());
+  std::string digits = *text;
+  while (!digits.empty() && (digits.back() == '\n' || digits.back() == ' ')) digits.pop_back();
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), target);
+  if (ec != std::errc() || end != digits.data() + digits.size() || target % 512 != 0) {
+    return fail("bad grow request '" + digits + "'");
+  }
+  if (target <= size_bytes_.load()) return;  // nothing to do (a repeat, or already that big)
+  if (!current_) return fail("not connected; retry");
+  AttachmentSpecFile spec = spec_;
+  spec.size_bytes = target;
+  spec.generation = spec_.generation + 1;
+  lock.unlock();
+  auto generation = connect(spec);  // the current generation keeps serving meanwhile
+  lock.lock();
+  if (!generation.isOk()) return fail("cannot serve " + std::to_string(target) + " bytes yet: " +
+                                      generation.status().message());
+  if (retarget_requested_ || stopping_ || spec_.generation + 1 != spec.generation) {
+    return fail("the attachment changed meanwhile; retry");
+  }
+  // The spec first (what is served must never be less than the spec says), then the switch.
+  Status written = writeFileAtomically(dir_ + "/" + std::string(kSpecFile), encodeSpec(spec));
+  if (!written.isOk()) return fail("writing the spec: " + written.toString());
+  current_ = std::move(generation).value();
+  spec_ = spec;
+  size_bytes_.store(target);
+  changed_.notify_all();
+  auto on_grown = on_grown_;
+  lock.unlock();
+  ::unlink(error_path.c_str());
+  writeStatus(spec.generation, LinkState::kConnected, "");
+  log::info(kLog, "grown to " + std::to_string(target) + " bytes (generation " + std::to_string(spec.generation) + ")");
+  if (on_grown) on_grown();
+  lock.lock();
+}
+
 void NbdConnectionPool::stop() {
   {
     std::lock_guard lock(mu_);
@@ -170,10 +221,18 @@ std::shared_ptr<NbdConnectionPool::Generation> NbdConnectionPool::current() {
   return current_;
 }
 
+std::shared_ptr<NbdConnectionPool::Generation> NbdConnectionPool::connectedBy(
+    std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  changed_.wait_until(lock, deadline, [&] { return stopping_ || (current_ && !current_->broken.load()); });
+  if (stopping_ || !current_ || current_->broken.load()) return nullptr;
+  return current_;
+}
+
 void NbdConnectionPool::markBroken(Generation& generation) {
   if (generation.broken.exchange(true)) return;
-  log::warn(source_.log_tag, "connection lost (generation " + std::to_string(generation.id) +
-                      "); I/O fails with EIO until reconnected");
+  log::warn(kLog, "connection lost (generation " + std::to_string(generation.id) + "); I/O waits up to " +
+                      std::to_string(io_wait_.count()) + " ms for a reconnect or retarget, then fails with EIO");
   // Reported before the failing request returns, so whoever saw the EIO also sees why.
   writeStatus(generation.id, LinkState::kDisconnected, "connection lost");
   std::lock_guard lock(mu_);
@@ -192,27 +251,32 @@ int NbdConnectionPool::onFailure(Generation& generation, nbd_handle* handle) {
 
 template <typename Op>
 int NbdConnectionPool::withHandle(Op op) {
-  std::shared_ptr<Generation> g = current();
-  if (!g || g->broken.load()) return EIO;
-  size_t n = g->connections.size();
-  size_t start = g->next.fetch_add(1) % n;
-  Connection* chosen = nullptr;
-  std::unique_lock<std::mutex> lock;
-  for (size_t i = 0; i < n && chosen == nullptr; ++i) {
-    Connection* c = g->connections[(start + i) % n].get();
-    std::unique_lock<std::mutex> attempt(c->mu, std::try_to_lock);
-    if (attempt.owns_lock()) {
-      chosen = c;
-      lock = std::move(attempt);
+  const auto deadline = std::chrono::steady_clock::now() + io_wait_;
+  for (;;) {
+    std::shared_ptr<Generation> g = connectedBy(deadline);
+    if (!g) return EIO;
+    size_t n = g->connections.size();
+    size_t start = g->next.fetch_add(1) % n;
+    Connection* chosen = nullptr;
+    std::unique_lock<std::mutex> lock;
+    for (size_t i = 0; i < n && chosen == nullptr; ++i) {
+      Connection* c = g->connections[(start + i) % n].get();
+      std::unique_lock<std::mutex> attempt(c->mu, std::try_to_lock);
+      if (attempt.owns_lock()) {
+        chosen = c;
+        lock = std::move(attempt);
+      }
     }
+    if (chosen == nullptr) {
+      chosen = g->connections[start].get();
+      lock = std::unique_lock<std::mutex>(chosen->mu);
+    }
+    if (g->broken.load()) continue;  // lost while this request waited for a handle: not sent
+    if (op(chosen->handle, *g) != -1) return 0;
+    int err = onFailure(*g, chosen->handle);
+    if (!g->broken.load()) return err;  // the server answered with an error
+    // The connection was lost with the request in flight: send it again on the next one.
   }
-  if (chosen == nullptr) {
-    chosen = g->connections[start].get();
-    lock = std::unique_lock<std::mutex>(chosen->mu);
-  }
-  if (g->broken.load()) return EIO;
-  if (op(chosen->handle, *g) == -1) return onFailure(*g, chosen->handle);
-  return 0;
 }
 
 int NbdConnectionPool::pread(void* buf, size_t count, uint64_t offset) {
@@ -224,14 +288,27 @@ int NbdConnectionPool::pwrite(const void* buf, size_t count, uint64_t offset) {
 }
 
 int NbdConnectionPool::flush() {
-  std::shared_ptr<Generation> g = current();
-  if (!g || g->broken.load()) return EIO;
-  for (auto& c : g->connections) {
-    std::lock_guard lock(c->mu);
-    if (g->broken.load()) return EIO;
-    if (nbd_flush(c->handle, 0) == -1) return onFailure(*g, c->handle);
+  const auto deadline = std::chrono::steady_clock::now() + io_wait_;
+  for (;;) {
+    std::shared_ptr<Generation> g = connectedBy(deadline);
+    if (!g) return EIO;
+    bool lost = false;
+    for (auto& c : g->connections) {
+      std::lock_guard lock(c->mu);
+      if (g->broken.load()) {
+        lost = true;
+        break;
+      }
+      if (nbd_flush(c->handle, 0) == -1) {
+        int err = onFailure(*g, c->handle);
+        if (!g->broken.load()) return err;
+        lost = true;
+        break;
+      }
+    }
+    if (!lost) return 0;
+    // Lost part-way: flush every connection of the next generation.
   }
-  return 0;
 }
 
 int NbdConnectionPool::zero(uint64_t offset, uint64_t length, bool keep_allocated) {
@@ -256,31 +333,40 @@ int NbdConnectionPool::zero(uint64_t offset, uint64_t length, bool keep_allocate
 }
 
 void NbdConnectionPool::writeStatus(uint64_t generation, LinkState state, const std::string& error) {
-  if (source_.report_status) source_.report_status({generation, state, error});
+  Status s =
+      writeFileAtomically(dir_ + "/" + std::string(kStatusFile), encodeStatus({generation, state, error}));
+  if (!s.isOk()) log::error(kLog, "status file: " + s.toString());
 }
 
 void NbdConnectionPool::reconnectLoop() {
   auto backoff = std::chrono::milliseconds(50);
   std::unique_lock lock(mu_);
   for (;;) {
-    changed_.wait(lock,
-                  [&] { return stopping_ || retarget_requested_ || !current_ || current_->broken.load(); });
+    changed_.wait(lock, [&] {
+      return stopping_ || retarget_requested_ || grow_requested_ || !current_ || current_->broken.load();
+    });
     if (stopping_) return;
+    if (grow_requested_ && !retarget_requested_ && current_ && !current_->broken.load()) {
+      growLocked(lock);
+      continue;
+    }
     if (retarget_requested_) {
       retarget_requested_ = false;
       lock.unlock();
-      Result<AttachmentSpecFile> spec = source_.read_spec();
+      auto text = readWholeFile(dir_ + "/" + std::string(kSpecFile));
+      Result<AttachmentSpecFile> spec =
+          text.isOk() ? decodeSpec(*text) : Result<AttachmentSpecFile>(text.status());
       lock.lock();
       if (!spec.isOk()) {
-        log::error(source_.log_tag, "retarget: bad spec file, keeping " + spec_.endpoint.describe() + ": " +
+        log::error(kLog, "retarget: bad spec file, keeping " + spec_.endpoint.describe() + ": " +
                              spec.status().toString());
         continue;
       }
       if (spec->size_bytes != size_bytes_) {
-        log::error(source_.log_tag, "retarget: the spec changed the size; ignored");
+        log::error(kLog, "retarget: the spec changed the size; ignored");
         continue;
       }
-      log::info(source_.log_tag, "retarget to " + spec->endpoint.describe() + " (generation " +
+      log::info(kLog, "retarget to " + spec->endpoint.describe() + " (generation " +
                           std::to_string(spec->generation) + ")");
       spec_ = *spec;
       current_.reset();  // nothing more goes to the old endpoint
@@ -295,15 +381,16 @@ void NbdConnectionPool::reconnectLoop() {
     lock.lock();
     if (generation.isOk() && !retarget_requested_ && !stopping_) {
       current_ = std::move(generation).value();
+      changed_.notify_all();  // requests waiting for a connected generation
       backoff = std::chrono::milliseconds(50);
       lock.unlock();
-      log::info(source_.log_tag, "connected to " + spec.endpoint.describe());
+      log::info(kLog, "connected to " + spec.endpoint.describe());
       writeStatus(spec.generation, LinkState::kConnected, "");
       lock.lock();
       continue;
     }
     if (!generation.isOk()) {
-      log::warn(source_.log_tag, generation.status().toString());
+      log::warn(kLog, generation.status().toString());
       lock.unlock();
       writeStatus(spec.generation, LinkState::kDisconnected, generation.status().message());
       lock.lock();

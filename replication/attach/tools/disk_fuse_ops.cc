@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -12,7 +13,7 @@ namespace tandem::attach {
 namespace {
 
 constexpr fuse_ino_t kDiskIno = 2;
-constexpr double kAttrTimeout = 3600.0;  // nothing about the file changes while mounted
+constexpr double kAttrTimeout = 3600.0;  // changes only by a grow, which invalidates it
 
 NbdConnectionPool& pool(fuse_req_t req) { return *static_cast<NbdConnectionPool*>(fuse_req_userdata(req)); }
 
@@ -200,6 +201,13 @@ fuse_lowlevel_ops makeOps() {
 const fuse_lowlevel_ops& diskFuseOperations() {
   static const fuse_lowlevel_ops ops = makeOps();
   return ops;
+}
+
+void invalidateDiskAttributes(fuse_session* se) {
+  int rc = fuse_lowlevel_notify_inval_inode(se, kDiskIno, 0, 0);
+  if (rc != 0 && rc != -ENOENT) {  // ENOENT: the kernel has not looked the file up yet
+    std::fprintf(stderr, "tandem-disk-fuse: invalidating the disk's attributes failed: %s\n", std::strerror(-rc));
+  }
 }
 
 }  // namespace tandem::attach

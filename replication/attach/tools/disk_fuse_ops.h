@@ -6,7 +6,8 @@
 // to the writer (no writeback that could drop an error). fsync -> NBD FLUSH on every connection;
 // fallocate PUNCH_HOLE -> NBD WRITE_ZEROES (the server may deallocate), ZERO_RANGE -> NBD
 // WRITE_ZEROES with NO_HOLE; plain allocation succeeds without I/O (the volume is fully
-// provisioned as far as the file is concerned). The size cannot change.
+// provisioned as far as the file is concerned). The size changes only by an online grow
+// (NbdConnectionPool::grow), after which invalidateDiskAttributes drops the kernel's cached size.
 #pragma once
 
 #define FUSE_USE_VERSION 35
@@ -18,5 +19,8 @@ namespace tandem::attach {
 
 // The operations table; fuse_session_new's userdata must be the NbdConnectionPool.
 const fuse_lowlevel_ops& diskFuseOperations();
+
+// Tells the kernel that the disk file's attributes (its size) changed.
+void invalidateDiskAttributes(fuse_session* se);
 
 }  // namespace tandem::attach

@@ -1,10 +1,12 @@
 // tandem-disk-fuse: the per-attachment process. Serves <dir>/mnt/disk, a FUSE file whose bytes
 // are an NBD export, so that a loop device bound to it is a local block device of the volume.
 //
-//   tandem-disk-fuse --dir ATTACHMENT_DIR [--connections N] [--threads N] [--foreground]
-//                    [--log-level debug|info|warn|error]
+//   tandem-disk-fuse --dir ATTACHMENT_DIR [--connections N] [--threads N] [--io-wait-ms MS]
+//                    [--foreground] [--log-level debug|info|warn|error]
 //
 // --connections: NBD connections (default 4; a request takes a free one, FLUSH goes on all).
+// --io-wait-ms: how long a request waits for a connected primary (reconnect or retarget) and is
+// sent again there before it fails with EIO (default 15000; 0: fail at once).
 // --threads: idle FUSE worker threads kept (default 8; libfuse's multithreaded loop).
 // ATTACHMENT_DIR holds the spec file (volume, size, endpoint; see attachment_files.h) and the
 // mount point `mnt`. Unless --foreground, the program detaches: the parent returns once the
@@ -13,8 +15,9 @@
 // its own session with stdout/stderr appended to ATTACHMENT_DIR/log, so it outlives whoever
 // started it (the node worker).
 //
-// Signals: SIGHUP re-reads the spec file and reconnects to its endpoint (retarget; I/O fails
-// with EIO until connected). SIGTERM/SIGINT unmount and exit 0 — but only when nothing holds the
+// Signals: SIGHUP re-reads the spec file and reconnects to its endpoint (retarget; I/O waits
+// for the new connection as above). SIGUSR1 grows the file to the size in ATTACHMENT_DIR/grow
+// once the export is that large (see NbdConnectionPool::grow). SIGTERM/SIGINT unmount and exit 0 — but only when nothing holds the
 // file (the loop device must be detached first); while it is held the signal is logged and
 // ignored, so a live device is never pulled away.
 #include <fcntl.h>
@@ -50,19 +53,21 @@ struct Options {
   std::string dir;
   unsigned connections = 4;
   unsigned threads = 8;
+  unsigned io_wait_ms = 15000;
   bool foreground = false;
 };
 
 int usage(std::string_view error) {
   std::cerr << "tandem-disk-fuse: " << error << "\n"
-            << "usage: tandem-disk-fuse --dir ATTACHMENT_DIR [--connections N] [--threads N] [--foreground]\n"
-            << "                        [--log-level debug|info|warn|error]\n";
+            << "usage: tandem-disk-fuse --dir ATTACHMENT_DIR [--connections N] [--threads N] [--io-wait-ms MS]\n"
+            << "                        [--foreground] [--log-level debug|info|warn|error]\n";
   return kExitUsage;
 }
 
-bool parseUnsigned(std::string_view text, unsigned* out) {
+// A whole decimal number; `allow_zero` false refuses 0.
+bool parseUnsigned(std::string_view text, unsigned* out, bool allow_zero = false) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && end == text.data() + text.size() && *out > 0;
+  return ec == std::errc() && end == text.data() + text.size() && (allow_zero || *out > 0);
 }
 
 // Reports the start-up outcome to the waiting parent (or to stderr in the foreground).
@@ -134,13 +139,18 @@ int daemonise(const Options& options) {
   return fds[1];
 }
 
-// Handles SIGHUP (retarget) and SIGTERM/SIGINT (unmount when unused, then the loop ends).
+// Handles SIGHUP (retarget), SIGUSR1 (grow) and SIGTERM/SIGINT (unmount when unused, then the
+// loop ends).
 void signalLoop(sigset_t signals, NbdConnectionPool* pool, std::string mountpoint) {
   for (;;) {
     int received = 0;
     if (sigwait(&signals, &received) != 0) continue;
     if (received == SIGHUP) {
       pool->retarget();
+      continue;
+    }
+    if (received == SIGUSR1) {
+      pool->grow();
       continue;
     }
     if (::umount2(mountpoint.c_str(), UMOUNT_NOFOLLOW) == 0) {
@@ -168,6 +178,8 @@ int main(int argc, char** argv) {
       options.dir = v;
     } else if (arg == "--connections") {
       if (!parseUnsigned(v, &options.connections)) return usage("bad --connections");
+    } else if (arg == "--io-wait-ms") {
+      if (!parseUnsigned(v, &options.io_wait_ms, /*allow_zero=*/true)) return usage("bad --io-wait-ms");
     } else if (arg == "--threads") {
       if (!parseUnsigned(v, &options.threads)) return usage("bad --threads");
     } else if (arg == "--log-level") {
@@ -187,10 +199,11 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  NbdConnectionPool pool(tandem::attach::attachmentDirSource(options.dir), options.connections);
+  NbdConnectionPool pool(options.dir, options.connections, std::chrono::milliseconds(options.io_wait_ms));
   if (Status s = pool.start(); !s.isOk()) {
     report.fail(s.code() == tandem::ErrorCode::kUnavailable ? kExitUnavailable : kExitError, s.toString());
     return kExitError;
@@ -222,6 +235,9 @@ int main(int argc, char** argv) {
     report.fail(kExitError, s.toString());
     return kExitError;
   }
+  // After a grow the kernel must not keep the old size it cached (the loop device reads it at
+  // `losetup -c`).
+  pool.setOnGrown([se] { tandem::attach::invalidateDiskAttributes(se); });
   std::thread(signalLoop, signals, &pool, mountpoint).detach();
   tandem::log::info(kLog, "serving " + mountpoint + "/disk");
   report.ready();

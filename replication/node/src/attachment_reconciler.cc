@@ -41,6 +41,10 @@ Status AttachmentReconciler::apply(const std::vector<nodeapi::DesiredAttachment>
 
   // First the devices no longer desired (a volume detached here, or deleted).
   auto present = devices_.list();
+  std::map<std::string, uint64_t> present_sizes;
+  if (present.isOk()) {
+    for (const auto& info : *present) present_sizes[info.volume] = info.size_bytes;
+  }
   if (!present.isOk()) {
     log::error("attach", "listing the attachments failed: " + present.status().toString());
     fail(present.status());
@@ -62,9 +66,23 @@ Status AttachmentReconciler::apply(const std::vector<nodeapi::DesiredAttachment>
 
   for (const auto& [name, d] : desired_) {
     busy_.erase(name);
+    // A volume grown online: the device follows once the primary's export has grown.
+    auto size = present_sizes.find(name);
+    if (size != present_sizes.end() && (size->second < d.size_bytes || !sized_.count(name))) {
+      Status grown = size->second <= d.size_bytes ? devices_.resize(name, d.size_bytes) : Status::ok();
+      if (!grown.isOk()) {
+        log::warn("attach", "grow of the device of volume " + name + " to " + std::to_string(d.size_bytes) +
+                                " bytes: " + grown.toString());
+        errors_[name] = grown.toString();
+        fail(grown);
+        continue;
+      }
+      sized_.insert(name);
+    }
     attach::AttachSpec spec;
     spec.volume = name;
     spec.size_bytes = d.size_bytes;
+    spec.volume_uuid = d.volume_uuid;
     spec.endpoint = d.primary_here && !nbd_socket_.empty()
                         ? attach::NbdEndpoint::unixSocket(nbd_socket_, d.nbd_export)
                         : attach::NbdEndpoint::tcp(d.nbd_host, d.nbd_port, d.nbd_export);
@@ -79,6 +97,9 @@ Status AttachmentReconciler::apply(const std::vector<nodeapi::DesiredAttachment>
   }
   for (auto it = errors_.begin(); it != errors_.end();) {
     it = desired_.count(it->first) ? std::next(it) : errors_.erase(it);
+  }
+  for (auto it = sized_.begin(); it != sized_.end();) {
+    it = desired_.count(*it) ? std::next(it) : sized_.erase(it);
   }
   return first;
 }
@@ -106,12 +127,23 @@ std::vector<nodeapi::AttachmentReport> AttachmentReconciler::report() {
     if (auto err = errors_.find(name); err != errors_.end()) r.error = err->second;
     out.push_back(std::move(r));
   }
-  for (const auto& [name, why] : busy_) {
-    auto uuid = uuids_.find(name);
-    if (desired_.count(name) || uuid == uuids_.end() || !present.count(name)) continue;
-    nodeapi::AttachmentReport r = describe(name, uuid->second);
-    r.busy = true;
-    r.error = why;
+  // Every other device the host holds: kept because its detach was refused (busy), or not yet
+  // detached. Its uuid comes from the host (the attachment's spec), so a restarted node worker,
+  // which has not seen the volume in a desired state, still names it: the controller must never
+  // take a device it does not hear about for removed.
+  for (const auto& [name, info] : present) {
+    if (desired_.count(name)) continue;
+    std::string uuid = info.volume_uuid;
+    if (auto remembered = uuids_.find(name); uuid.empty() && remembered != uuids_.end()) uuid = remembered->second;
+    if (uuid.empty()) {
+      log::warn("attach", "device of volume " + name + " has no recorded uuid; it cannot be reported");
+      continue;
+    }
+    nodeapi::AttachmentReport r = describe(name, uuid);
+    if (auto why = busy_.find(name); why != busy_.end()) {
+      r.busy = true;
+      r.error = why->second;
+    }
     out.push_back(std::move(r));
   }
   return out;

@@ -365,6 +365,8 @@ nodeapi::StatusReport Reconciler::report() {
     report.attachments = attachments_->report();
     report.nbd_socket = attachments_->nbdSocket();
     report.device_link_root = attachments_->linkRoot();
+  } else {
+    report.no_block_devices = no_block_devices_;
   }
   return report;
 }

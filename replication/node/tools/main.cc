@@ -48,6 +48,9 @@ std::vector<OptionSpec> optionTable() {
       {"nbd-socket", OptionType::kString, "", "NBD UNIX socket (default: <state-dir>/nbd.sock)"},
       {"device-link-root", OptionType::kString, "/dev/tandem",
        "directory of the attached volumes' stable paths (<root>/<volume>)"},
+      {"attach-io-wait", OptionType::kDuration, "15s",
+       "a block attachment's I/O waits this long for its primary (a reconnect, or a planned handover) "
+       "before failing with EIO"},
       {"replication-port", OptionType::kUint, "7789", "replication TCP port (0: any free port)"},
       {"nbd-requests-in-flight", OptionType::kUint, "8",
        "requests of one NBD connection executed concurrently (writes wait for replicas; 1: in order)"},
@@ -153,6 +156,7 @@ int main(int argc, char** argv) {
   tandem::attach::LocalDeviceOptions device_options;
   device_options.link_root = options.string("device-link-root");
   device_options.state_dir = state_dir + "/attach";
+  device_options.io_wait = options.duration("attach-io-wait");
   std::error_code exe_ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", exe_ec);
   device_options.disk_fuse_program = exe_ec ? "tandem-disk-fuse" : (exe.parent_path() / "tandem-disk-fuse").string();
@@ -161,8 +165,9 @@ int main(int argc, char** argv) {
       std::make_shared<tandem::devices::SubprocessCommandRunner>(std::chrono::seconds(60)));
   std::unique_ptr<tandem::node::AttachmentReconciler> attachments;
   if (!devices.isOk()) {
-    tandem::log::warn("node", "no local block devices on this host (attachments in block mode will fail): " +
+    tandem::log::warn("node", "no local block devices on this host (attachments in block mode are refused): " +
                                   devices.status().toString());
+    reconciler.setNoBlockDevices(devices.status().message());
   } else {
     auto adopted = (*devices)->adopt();
     if (!adopted.isOk()) return fail("adopting the attachments of " + device_options.state_dir + ": " +

@@ -99,6 +99,7 @@ class AttachE2eTest : public ::testing::Test {
 
   std::unique_ptr<LocalDeviceManager> newManager() {
     LocalDeviceOptions options;
+    options.io_wait = io_wait_;
     options.link_root = dir_ + "/dev-tandem";
     options.state_dir = dir_ + "/state";
     options.disk_fuse_program = TANDEM_DISK_FUSE_PATH;
@@ -121,8 +122,9 @@ class AttachE2eTest : public ::testing::Test {
   }
 
   AttachSpec spec() const {
-    return AttachSpec{"vol", NbdEndpoint::tcp("127.0.0.1", port_, "vol"), kVolumeSize};
+    return AttachSpec{"vol", NbdEndpoint::tcp("127.0.0.1", port_, "vol"), kVolumeSize, kVolumeUuid};
   }
+  static constexpr const char* kVolumeUuid = "6f1c1d2e-8f5b-4c8e-9f0e-2a7d3b4c5d6e";
   std::string fsMount() const { return dir_ + "/fs"; }
   std::string stablePath() const { return dir_ + "/dev-tandem/vol"; }
 
@@ -181,6 +183,8 @@ class AttachE2eTest : public ::testing::Test {
   }
 
   std::string dir_, backing_;
+  // Short, so that the tests of a lost server see EIO soon; the handover test sets a long one.
+  std::chrono::milliseconds io_wait_{1000};
   uint16_t port_ = 0;
   std::unique_ptr<BackgroundProcess> server_;
   std::unique_ptr<nbd::NbdServer> in_process_server_;
@@ -283,15 +287,22 @@ TEST_F(AttachE2eTest, RestartedManagerAdoptsWithoutDuplicates) {
   EXPECT_EQ(report->attachments[0].device_path, attached.device_path);
   EXPECT_EQ(report->attachments[0].server_pid, server_pid);
   EXPECT_EQ(report->attachments[0].health, AttachmentHealth::kHealthy);
+  EXPECT_EQ(report->attachments[0].volume_uuid, kVolumeUuid) << "the uuid is kept on the host";
   EXPECT_EQ(fs::read_symlink(stablePath()), attached.device_path);
   EXPECT_EQ(attachOk(spec()).device_path, attached.device_path);
+  AttachSpec other_volume = spec();
+  other_volume.volume_uuid = "00000000-0000-4000-8000-000000000001";  // deleted, then created again
+  auto refused = manager_->attach(other_volume);
+  EXPECT_EQ(refused.status().reason(), kReasonDeviceBusy)
+      << "a device of an earlier volume of the same name is never pointed at a new one";
   EXPECT_EQ(leftoverLoops().size(), 1u);
   EXPECT_EQ(leftoverServers(), std::vector<int>{server_pid});
   EXPECT_TRUE(manager_->detach("vol", false).isOk());
 }
 
-// kill -9 of the NBD server: writes fail with EIO (never silently accepted); after a retarget
-// to a server on a new port, I/O resumes on the same stable path and device.
+// kill -9 of the NBD server: once the I/O wait has passed, writes fail with EIO (never silently
+// accepted); after a retarget to a server on a new port, I/O resumes on the same stable path and
+// device.
 TEST_F(AttachE2eTest, ServerKilledWritesFailWithEioThenRetargetResumes) {
   AttachedDevice attached = attachOk(spec());
   int fd = ::open(stablePath().c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
@@ -339,6 +350,53 @@ TEST_F(AttachE2eTest, ServerKilledWritesFailWithEioThenRetargetResumes) {
   EXPECT_EQ(listed->at(0).generation, 2u);
   Status detached = manager_->detach("vol", false);
   EXPECT_TRUE(detached.isOk()) << detached.toString();
+}
+
+// A planned handover as the device sees it: the server goes away under a pending write and a
+// pending fsync, and the device is retargeted to a new server within the I/O wait. Neither
+// fails: both are sent again on the new connection and complete there, with the bytes in the
+// served file. (Before the wait existed both failed with EIO at once: a live migration's end
+// was an I/O error in the guest.)
+TEST_F(AttachE2eTest, RetargetWithinTheIoWaitCompletesPendingIo) {
+  manager_.reset();
+  io_wait_ = std::chrono::seconds(30);
+  manager_ = newManager();
+  attachOk(spec());
+  int fd = ::open(stablePath().c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  AlignedBlock first;
+  std::memset(first.data, 0x11, kBlock);
+  ASSERT_EQ(::pwrite(fd, first.data, kBlock, 0), static_cast<ssize_t>(kBlock));
+
+  ASSERT_TRUE(server_->stop(SIGKILL, std::chrono::seconds(10)).isOk());
+  std::atomic<ssize_t> written{-2};
+  std::atomic<int> write_errno{0}, synced{-2};
+  std::thread writer([&] {
+    AlignedBlock block;
+    std::memset(block.data, 0x22, kBlock);
+    ssize_t n = ::pwrite(fd, block.data, kBlock, kBlock);
+    write_errno = errno;
+    written = n;
+    synced = ::fsync(fd);
+  });
+  // The write is waiting for a server (the device reports it disconnected), not failed.
+  bool disconnected = waitFor([&] {
+    auto listed = manager_->list();
+    return listed.isOk() && listed->size() == 1 && (*listed)[0].health == AttachmentHealth::kDisconnected;
+  }, std::chrono::seconds(10));
+  EXPECT_TRUE(disconnected);
+  EXPECT_EQ(written.load(), -2) << "the write returned while no server was there (errno " << write_errno << ")";
+
+  ASSERT_NO_FATAL_FAILURE(startServer());
+  Status retargeted = manager_->retarget("vol", NbdEndpoint::tcp("127.0.0.1", port_, "vol"));
+  ASSERT_TRUE(retargeted.isOk()) << retargeted.toString();
+  writer.join();
+  EXPECT_EQ(written.load(), static_cast<ssize_t>(kBlock)) << std::strerror(write_errno.load());
+  EXPECT_EQ(synced.load(), 0);
+  EXPECT_EQ(readFileRange(backing_, kBlock, kBlock), std::string(kBlock, '\x22'));
+  EXPECT_EQ(readFileRange(backing_, 0, kBlock), std::string(kBlock, '\x11'));
+  ::close(fd);
+  EXPECT_TRUE(manager_->detach("vol", false).isOk());
 }
 
 // fsync on the device reaches the server as NBD FLUSH after the data (over a UNIX socket).

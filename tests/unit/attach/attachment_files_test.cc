@@ -10,7 +10,7 @@ namespace {
 TEST(AttachmentFiles, SpecRoundTrips) {
   for (const NbdEndpoint& e :
        {NbdEndpoint::tcp("10.0.0.7", 10809, "vol-1"), NbdEndpoint::unixSocket("/run/x.sock", "v")}) {
-    AttachmentSpecFile spec{"vol-1", 1ull << 30, e, 7};
+    AttachmentSpecFile spec{"vol-1", 1ull << 30, e, 7, "0b0e2b5e-4c0a-4f43-9a86-3f1b7a0f5e11"};
     auto decoded = decodeSpec(encodeSpec(spec));
     ASSERT_TRUE(decoded.isOk()) << decoded.status().toString();
     EXPECT_EQ(*decoded, spec);
@@ -18,6 +18,16 @@ TEST(AttachmentFiles, SpecRoundTrips) {
 }
 
 // Missing fields, bad numbers and endpoints with both or no transports are refused.
+// A spec written before the volume's uuid was kept decodes with an empty uuid (attachments made
+// by an older node worker stay adoptable).
+TEST(AttachmentFiles, SpecWithoutUuidDecodes) {
+  auto decoded = decodeSpec(
+      "volume=v\nsize=4096\nexport=v\ntcp_host=h\ntcp_port=1\nunix_path=\ngeneration=3\n");
+  ASSERT_TRUE(decoded.isOk()) << decoded.status().toString();
+  EXPECT_EQ(decoded->volume_uuid, "");
+  EXPECT_EQ(decoded->generation, 3u);
+}
+
 TEST(AttachmentFiles, BadSpecsAreRefused) {
   std::string good = encodeSpec({"v", 4096, NbdEndpoint::tcp("h", 1, "v"), 1});
   EXPECT_TRUE(decodeSpec(good).isOk());

@@ -162,7 +162,6 @@ TEST(ParseCommand, Snapshots) {
   EXPECT_FALSE(commandOf({"snapshot", "explode", "v1", "s1"}).isOk());
 }
 
-// volume clone NAME --from V --snapshot S --size SIZE --group G creates a volume with a source.
 // libvirt pool-xml reads the group, disk-xml the volume; --mount must be absolute.
 TEST(ParseCommand, LibvirtXml) {
   auto pool = commandOf({"libvirt", "pool-xml", "g1", "--mount", "/srv/tandem/g1"});
@@ -183,6 +182,7 @@ TEST(ParseCommand, LibvirtXml) {
   EXPECT_FALSE(commandOf({"libvirt", "disk-xml"}).isOk());
 }
 
+// volume clone NAME --from V [--snapshot S] --size SIZE --group G creates a volume with a source.
 TEST(ParseCommand, VolumeClone) {
   auto c = commandOf({"volume", "clone", "v2", "--from", "v1", "--snapshot", "s1", "--size", "1GiB", "--group", "g"});
   ASSERT_TRUE(c.isOk()) << c.status().toString();
@@ -191,7 +191,11 @@ TEST(ParseCommand, VolumeClone) {
   EXPECT_EQ(call.target, "/v1/volumes");
   EXPECT_EQ(call.body,
             R"({"name":"v2","size_bytes":1073741824,"resource_group":"g","source":{"volume":"v1","snapshot":"s1"}})");
-  EXPECT_FALSE(commandOf({"volume", "clone", "v2", "--from", "v1", "--size", "1GiB", "--group", "g"}).isOk());
+  auto live = commandOf({"volume", "clone", "v2", "--from", "v1", "--size", "1GiB", "--group", "g"});
+  ASSERT_TRUE(live.isOk()) << "without --snapshot: a clone of the live volume";
+  EXPECT_EQ(apiCallFor(*live).body,
+            R"({"name":"v2","size_bytes":1073741824,"resource_group":"g","source":{"volume":"v1"}})");
+  EXPECT_FALSE(commandOf({"volume", "clone", "v2", "--size", "1GiB", "--group", "g"}).isOk());
   EXPECT_FALSE(commandOf({"volume", "clone", "v2", "--from", "bad name", "--snapshot", "s1", "--size", "1G",
                           "--group", "g"}).isOk());
 }

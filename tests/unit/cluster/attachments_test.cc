@@ -75,6 +75,20 @@ TEST_F(AttachmentsTest, RepeatReturnsTheSameAttachment) {
   EXPECT_EQ(check("n4").status().reason(), "attachment_exists");
 }
 
+// A host that reports it cannot make local block devices (no nbd module, no usable FUSE/loop) is
+// refused a block attachment with its reason (422 no_block_device_support); nbd mode is fine.
+TEST_F(AttachmentsTest, RefusesBlockOnAHostWithoutBlockDevices) {
+  NodeStatusReport r;
+  r.no_block_devices = "cannot open /dev/fuse; no /dev/loop-control";
+  observed_.reported("n3", std::move(r), kStart, 0);
+  auto refused = check("n3");
+  EXPECT_EQ(refused.status().code(), ErrorCode::kUnprocessable);
+  EXPECT_EQ(refused.status().reason(), "no_block_device_support");
+  EXPECT_NE(refused.status().message().find("cannot open /dev/fuse"), std::string::npos)
+      << refused.status().message();
+  EXPECT_TRUE(check("n3", AttachMode::kNbd).isOk());
+}
+
 // A second host is refused unless the group allows multi-attach.
 TEST_F(AttachmentsTest, SecondHostNeedsMultiattach) {
   attachments_ = {attached("n2")};

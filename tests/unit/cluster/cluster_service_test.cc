@@ -9,6 +9,8 @@
 #include <optional>
 #include <thread>
 
+#include "tandem/common/object_name.h"
+
 namespace tandem::controller {
 namespace {
 
@@ -193,6 +195,72 @@ TEST_F(ClusterServiceTest, DetachWaitsForTheHostsReport) {
   EXPECT_TRUE(cluster_->deleteVolume("v").isOk());
 }
 
+// The end of a live migration: a multi-attach volume attached on its primary's host n1 and on
+// n2, which holds the other (up-to-date) replica, stays served by n1; once n1's detach is done,
+// n2 is the only host and the primary follows it by the planned handover (n1 stops first, then
+// n2 takes the next epoch). Without followRemainingAttachmentLocked the primary stayed on n1.
+TEST_F(ClusterServiceTest, PrimaryFollowsTheLastRemainingAttachment) {
+  for (const char* name : {"n1", "n2"}) {
+    RegisterNodeRequest storage;
+    storage.name = name;
+    storage.address = "127.0.0.1";
+    storage.nbd_port = 10809;
+    storage.replication_port = 7000;
+    storage.pools = {PoolReport{"p", "file", true, false, 1 << 30, 1 << 30, 0}};
+    ASSERT_TRUE(cluster_->registerNode(storage).isOk());
+  }
+  GroupRecord group;
+  group.name = "g";
+  group.replicas = 2;
+  group.allow_multiattach = true;
+  ASSERT_TRUE(cluster_->createGroup(group).isOk());
+  auto created = cluster_->createVolume({"v", 1 << 20, "g"});
+  ASSERT_TRUE(created.isOk()) << created.status().toString();
+  const std::string uuid = created->first.volume.uuid;
+  const std::string p = created->first.volume.primary_node;
+  const std::string s = p == "n1" ? "n2" : "n1";
+  const uint64_t epoch = cluster_->getVolume("v")->volume.epoch;
+  auto report = [&](const std::string& node, bool primary, bool with_device) {
+    NodeStatusReport r;
+    r.applied_generation = *cluster_->storeGeneration();
+    ReplicaReport replica;
+    replica.volume_uuid = uuid;
+    replica.disk = nodeapi::DiskState::kUpToDate;
+    replica.generation = "g1";
+    replica.primary = primary;
+    if (primary) replica.peers = {{node == p ? s : p, nodeapi::PeerState::kUpToDate, 0, 0}};
+    r.replicas = {replica};
+    if (with_device) r.attachments = {{uuid, "/dev/tandem/v", nodeapi::DeviceHealth::kHealthy, false, ""}};
+    return cluster_->reportStatus(node, r);
+  };
+  ASSERT_TRUE(cluster_->attachVolume("v", {p, AttachMode::kBlock, ""}).isOk());
+  ASSERT_TRUE(report(p, true, true).isOk());
+  ASSERT_TRUE(report(s, false, false).isOk());
+  ASSERT_TRUE(cluster_->attachVolume("v", {s, AttachMode::kBlock, ""}).isOk());
+  ASSERT_TRUE(report(s, false, true).isOk());
+  cluster_->tick();
+  EXPECT_EQ(cluster_->getVolume("v")->volume.primary_node, p) << "attached on two hosts: the primary stays";
+
+  std::optional<Status> result;
+  cluster_->detachVolume("v", p, false, [&](Status st) { result = st; });
+  ASSERT_FALSE(result.has_value());
+  ASSERT_TRUE(report(p, true, false).isOk());  // the device on p is gone
+  ASSERT_TRUE(result.has_value() && result->isOk()) << (result ? result->toString() : "");
+  auto desired = cluster_->desiredState(p);
+  ASSERT_TRUE(desired.isOk());
+  ASSERT_EQ(desired->replicas.size(), 1u);
+  EXPECT_FALSE(desired->replicas[0].primary) << "the handover starts: the old primary stops serving first";
+  EXPECT_EQ(cluster_->getVolume("v")->volume.primary_node, p) << "not before it has stopped";
+
+  ASSERT_TRUE(report(p, false, false).isOk());  // demoted
+  cluster_->tick();
+  auto moved = cluster_->getVolume("v");
+  ASSERT_TRUE(moved.isOk());
+  EXPECT_EQ(moved->volume.primary_node, s);
+  EXPECT_EQ(moved->volume.epoch, epoch + 1);
+  EXPECT_TRUE(cluster_->desiredState(s)->replicas.at(0).primary);
+}
+
 // A host that stays silent: the detach gives up at the deadline and restores the attachment;
 // an offline host needs force, which forgets the attachment at once.
 TEST_F(ClusterServiceTest, DetachTimesOutAndForceForgetsAnOfflineHost) {
@@ -357,7 +425,8 @@ TEST_F(ClusterServiceTest, SnapshotLifecycleFollowsThePrimarysReports) {
   // and s1 cannot go while that copy is being made.
   EXPECT_EQ(cluster_->createVolume({"c", 1 << 29, "g", "v", "s1"}).status().reason(), "volume_too_small");
   EXPECT_EQ(cluster_->createVolume({"c", 1 << 30, "g", "v", "s2"}).status().reason(), "snapshot_not_ready");
-  EXPECT_EQ(cluster_->createVolume({"c", 1 << 30, "g", "v", ""}).status().reason(), "not_implemented");
+  EXPECT_EQ(cluster_->createVolume({"c", 1 << 30, "g", "v", ""}).status().code(), ErrorCode::kInternal)
+      << "a clone of the live volume is cloneVolume's";
   auto copy = cluster_->createVolume({"c", 2u << 30, "g", "v", "s1"});
   ASSERT_TRUE(copy.isOk()) << copy.status().toString();
   EXPECT_EQ(copy->first.state, VolumeState::kCreating);
@@ -400,6 +469,116 @@ TEST_F(ClusterServiceTest, SnapshotLifecycleFollowsThePrimarysReports) {
   EXPECT_EQ(cluster_->deleteSnapshot("v", "s2").code(), ErrorCode::kNotFound);
   ASSERT_TRUE(cluster_->deleteVolume("v", /*cascade=*/true).isOk());
   EXPECT_EQ(cluster_->getVolume("v").status().code(), ErrorCode::kNotFound);
+}
+
+// A clone of the live volume: the controller takes the snapshot clone-for-<name> of the source,
+// answers once the source's primary has taken it (a repeat waits for the same snapshot), makes
+// the clone from it, and deletes that snapshot once every replica of the clone has the data.
+// A primary that does not take it in time: 503 clone_timeout, nothing made but the snapshot,
+// which a retry reuses.
+TEST_F(ClusterServiceTest, CloneOfALiveVolume) {
+  const PoolReport pool{"p", "file", true, true, 10ull << 30, 10ull << 30, 0};
+  for (const char* name : {"n1", "n2"}) {
+    RegisterNodeRequest request;
+    request.name = name;
+    request.address = "127.0.0.1";
+    request.nbd_port = 10809;
+    request.replication_port = 7000;
+    request.pools = {pool};
+    ASSERT_TRUE(cluster_->registerNode(request).isOk());
+  }
+  GroupRecord group;
+  group.name = "g";
+  group.replicas = 2;
+  ASSERT_TRUE(cluster_->createGroup(group).isOk());
+  auto volume = cluster_->createVolume({"v", 1 << 30, "g"});
+  ASSERT_TRUE(volume.isOk());
+  const std::string uuid = volume->first.volume.uuid;
+  const std::string primary = volume->first.volume.primary_node;
+  const std::string secondary = primary == "n1" ? "n2" : "n1";
+
+  std::vector<Result<std::pair<VolumeView, bool>>> answers;
+  auto clone = [&](CreateVolumeRequest request) {
+    cluster_->cloneVolume(request, [&](Result<std::pair<VolumeView, bool>> r) { answers.push_back(std::move(r)); });
+  };
+  clone({"small", 1 << 29, "g", "v", ""});
+  clone({"c", 1 << 30, "g", "nope", ""});
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[0].status().reason(), "volume_too_small");
+  EXPECT_EQ(answers[1].status().reason(), "volume_not_found");
+  EXPECT_TRUE(cluster_->listSnapshots("v")->empty()) << "nothing made for a refused clone";
+  answers.clear();
+
+  clone({"c", 2u << 30, "g", "v", ""});
+  clone({"c", 2u << 30, "g", "v", ""});  // a retry while the snapshot is being taken
+  EXPECT_TRUE(answers.empty()) << "answered once the snapshot is taken";
+  auto snapshot = cluster_->getSnapshot("v", cloneSnapshotName("c"));
+  ASSERT_TRUE(snapshot.isOk()) << snapshot.status().toString();
+  EXPECT_EQ(cluster_->listSnapshots("v")->size(), 1u) << "one snapshot for both";
+  const std::string snap = snapshot->snapshot.uuid;
+
+  NodeStatusReport from_primary;
+  from_primary.pools = {pool};
+  from_primary.replicas.push_back(ReplicaReport{uuid, nodeapi::DiskState::kUpToDate, "g1", true, "", {}, {snap}, {}});
+  ASSERT_TRUE(cluster_->reportStatus(primary, from_primary).isOk());
+  ASSERT_EQ(answers.size(), 2u);
+  ASSERT_TRUE(answers[0].isOk()) << answers[0].status().toString();
+  EXPECT_TRUE(answers[0]->second);
+  ASSERT_TRUE(answers[1].isOk()) << answers[1].status().toString();
+  EXPECT_FALSE(answers[1]->second) << "the repeat gets the same volume";
+  const VolumeView made = answers[0]->first;
+  EXPECT_EQ(made.state, VolumeState::kCreating);
+  EXPECT_EQ(made.volume.source_snapshot, snap);
+  EXPECT_EQ(made.volume.size_bytes, 2u << 30);
+
+  // Every replica of the clone up to date: its snapshot of the source goes.
+  const std::string copy_uuid = made.volume.uuid;
+  const std::string copy_primary = made.volume.primary_node;
+  const std::string copy_secondary = copy_primary == "n1" ? "n2" : "n1";
+  NodeStatusReport p_report = copy_primary == primary ? from_primary : NodeStatusReport{};
+  p_report.pools = {pool};
+  p_report.replicas.push_back(ReplicaReport{copy_uuid, nodeapi::DiskState::kUpToDate, "g2", true, "",
+                                            {{copy_secondary, nodeapi::PeerState::kUpToDate, 0, 0}}, {}, {}});
+  NodeStatusReport s_report = copy_secondary == primary ? from_primary : NodeStatusReport{};
+  s_report.pools = {pool};
+  s_report.replicas.push_back(ReplicaReport{copy_uuid, nodeapi::DiskState::kUpToDate, "g2", false, "", {}, {}, {}});
+  ASSERT_TRUE(cluster_->reportStatus(copy_secondary, s_report).isOk());
+  ASSERT_TRUE(cluster_->reportStatus(copy_primary, p_report).isOk());
+  EXPECT_TRUE(cluster_->getVolume("c")->volume.source_snapshot.empty());
+  EXPECT_TRUE(cluster_->listSnapshots("v")->empty()) << "the clone's snapshot of the source is deleted";
+
+  // The source's primary never takes it: 503 clone_timeout; a retry reuses the snapshot.
+  answers.clear();
+  clone({"d", 1 << 30, "g", "v", ""});
+  clock_.advance(31s);
+  cluster_->tick();
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].status().reason(), "clone_timeout");
+  EXPECT_EQ(cluster_->getVolume("d").status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(cluster_->listSnapshots("v")->size(), 1u);
+  // Deleting a clone before it has its data deletes its snapshot of the source too.
+  NodeStatusReport from_secondary;  // (back online after the clock jump)
+  from_secondary.pools = {pool};
+  ASSERT_TRUE(cluster_->reportStatus(secondary, from_secondary).isOk());
+  clone({"d", 1 << 30, "g", "v", ""});
+  const std::string snap_d = cluster_->getSnapshot("v", cloneSnapshotName("d"))->snapshot.uuid;
+  from_primary.replicas[0].snapshots = {snap_d};
+  ASSERT_TRUE(cluster_->reportStatus(primary, from_primary).isOk());
+  ASSERT_EQ(answers.size(), 2u);
+  ASSERT_TRUE(answers[1].isOk()) << answers[1].status().toString();
+  ASSERT_TRUE(cluster_->deleteVolume("d").isOk());
+  EXPECT_TRUE(cluster_->listSnapshots("v")->empty());
+}
+
+// Snapshot names for clones are valid object names, distinct for distinct long names.
+TEST(CloneSnapshotName, StaysAValidNameForLongVolumeNames) {
+  EXPECT_EQ(cloneSnapshotName("c"), "clone-for-c");
+  const std::string a(64, 'a');
+  std::string b = a;
+  b.back() = 'b';
+  EXPECT_TRUE(isValidObjectName(cloneSnapshotName(a))) << cloneSnapshotName(a);
+  EXPECT_LE(cloneSnapshotName(a).size(), kMaxObjectNameLength);
+  EXPECT_NE(cloneSnapshotName(a), cloneSnapshotName(b));
 }
 
 }  // namespace

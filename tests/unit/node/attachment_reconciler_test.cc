@@ -24,10 +24,20 @@ class FakeDevices final : public attach::LocalDeviceManager {
     info.stable_path = "/links/" + spec.volume;
     info.endpoint = spec.endpoint;
     info.size_bytes = spec.size_bytes;
+    info.volume_uuid = spec.volume_uuid;
     info.health = attach::AttachmentHealth::kHealthy;
     return attach::AttachedDevice{spec.volume, info.device_path, info.stable_path};
   }
   Status retarget(std::string_view, const attach::NbdEndpoint&) override { return Status::ok(); }
+  Status resize(std::string_view volume, uint64_t size_bytes) override {
+    ++resize_calls;
+    if (size_bytes > export_size) {
+      return Status(ErrorCode::kUnavailable, "export has " + std::to_string(export_size) + " bytes")
+          .withReason("nbd_endpoint_unavailable");
+    }
+    devices[std::string(volume)].size_bytes = size_bytes;
+    return Status::ok();
+  }
   Status detach(std::string_view volume, bool force) override {
     if (busy.count(std::string(volume)) && !(force && !mounted)) {
       return Status(ErrorCode::kConflict, "mounted on /mnt").withReason("device_busy");
@@ -46,7 +56,9 @@ class FakeDevices final : public attach::LocalDeviceManager {
   std::set<std::string> busy;  // open (detached with force) or, with `mounted`, pinned
   bool mounted = false;
   bool unreachable = false;
+  uint64_t export_size = 1 << 20;  // what the primary serves: a resize past it fails
   int attach_calls = 0;
+  int resize_calls = 0;
   int devices_made = 0;
 };
 
@@ -115,6 +127,52 @@ TEST(AttachmentReconciler, DetachesWhatIsNoLongerDesiredUnlessBusy) {
   ASSERT_TRUE(r.apply({}).isOk());
   EXPECT_TRUE(devices.devices.empty());
   EXPECT_TRUE(r.report().empty());
+}
+
+// Regression: a node worker restarted while a detach was refused (the device is mounted) has
+// never seen the volume desired. It must still report the device busy, by the uuid kept on the
+// host; before the fix it reported nothing, and the controller took the silence for "removed"
+// and dropped the attachment of a device still mounted on the host.
+TEST(AttachmentReconciler, RestartedWorkerStillReportsABusyDevice) {
+  FakeDevices devices;
+  {
+    AttachmentReconciler before(devices, "");
+    ASSERT_TRUE(before.apply({desired()}).isOk());
+  }
+  devices.busy.insert("v");
+  AttachmentReconciler after(devices, "");  // the restarted worker, detach pending at the controller
+  auto early = after.report();
+  ASSERT_EQ(early.size(), 1u) << "reported before its first apply too";
+  EXPECT_EQ(early[0].volume_uuid, kUuid);
+  EXPECT_FALSE(early[0].busy);
+  EXPECT_EQ(after.apply({}).reason(), "device_busy");
+  auto report = after.report();
+  ASSERT_EQ(report.size(), 1u);
+  EXPECT_EQ(report[0].volume_uuid, kUuid);
+  EXPECT_TRUE(report[0].busy);
+  EXPECT_EQ(report[0].device_path, "/links/v");
+}
+
+// An online grow: the device follows the desired size once the export has grown (until then
+// the error is reported and the apply fails, to be retried), and is never re-made meanwhile.
+TEST(AttachmentReconciler, GrowsTheDeviceOnceTheExportHasGrown) {
+  FakeDevices devices;
+  AttachmentReconciler r(devices, "");
+  ASSERT_TRUE(r.apply({desired()}).isOk());
+  nodeapi::DesiredAttachment bigger = desired();
+  bigger.size_bytes = 4 << 20;
+  Status s = r.apply({bigger});
+  EXPECT_EQ(s.reason(), "nbd_endpoint_unavailable") << "the primary has not grown it yet";
+  EXPECT_EQ(devices.devices["v"].size_bytes, 1u << 20);
+  EXPECT_NE(r.report().at(0).error.find("export has"), std::string::npos) << r.report().at(0).error;
+  devices.export_size = 4 << 20;
+  ASSERT_TRUE(r.apply({bigger}).isOk());
+  EXPECT_EQ(devices.devices["v"].size_bytes, 4u << 20);
+  EXPECT_EQ(devices.devices_made, 1) << "the same device, grown";
+  EXPECT_EQ(r.report().at(0).error, "");
+  const int calls = devices.resize_calls;
+  ASSERT_TRUE(r.apply({bigger}).isOk());
+  EXPECT_EQ(devices.resize_calls, calls) << "confirmed once, not on every apply";
 }
 
 // A forced detach removes a device that is only open, never one that is mounted.

@@ -40,6 +40,7 @@ StatusReport statusReport() {
                    AttachmentReport{"u4", "/dev/tandem/x", DeviceHealth::kBroken, false, ""}};
   s.nbd_socket = "/var/lib/tandem/nbd.sock";
   s.device_link_root = "/dev/tandem";
+  s.no_block_devices = "cannot open /dev/fuse; no /dev/loop-control";  // round-trips (not a real combination)
   return s;
 }
 

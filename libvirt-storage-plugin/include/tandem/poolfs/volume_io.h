@@ -3,6 +3,7 @@
 // from any thread; they return 0 or a positive errno (what FUSE replies).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -30,7 +31,9 @@ class VolumeIo {
 using VolumeIoFactory = std::function<Result<std::shared_ptr<VolumeIo>>(
     const attach::NbdEndpoint& endpoint, const std::string& volume, uint64_t size_bytes)>;
 
-// libnbd: `connections` connections per volume (tandem::attach::NbdConnectionPool).
-VolumeIoFactory nbdVolumeIoFactory(unsigned connections);
+// libnbd: `connections` connections per volume (tandem::attach::NbdConnectionPool), each set
+// described by a directory of its own under `dir` (spec and status files, removed at close). A
+// request whose connection breaks waits up to `io_wait` for a reconnect before it fails (EIO).
+VolumeIoFactory nbdVolumeIoFactory(unsigned connections, std::string dir, std::chrono::milliseconds io_wait);
 
 }  // namespace tandem::poolfs

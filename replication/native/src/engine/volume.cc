@@ -339,11 +339,13 @@ Result<std::vector<std::string>> Volume::snapshot(const std::string& name) {
   std::vector<std::pair<std::string, std::shared_ptr<AckWaiter>>> acks;
   std::vector<std::string> copies{env_.options.node_name};
   const auto payload = std::as_bytes(std::span(name.data(), name.size()));
+  std::chrono::nanoseconds paused{0};
   {
     // The pause: no write is applied while the ordering mutex is held. Every write applied
     // before is on the local device (flushed now) and queued to the peers ahead of SNAPSHOT,
     // so every copy is taken at this same point of the write order.
     std::lock_guard order(order_mu_);
+    const auto pause_start = env_.clock->steadyNow();
     if (!primary_ || closed_) return unavailable("not the primary of this volume");
     RETURN_IF_ERROR(local_->flush());
     RETURN_IF_ERROR(env_.options.take_snapshot(config().volume_uuid, name));
@@ -353,6 +355,7 @@ Result<std::vector<std::string>> Volume::snapshot(const std::string& name) {
       auto waiter = sendLocked(*link, conn, wire::FrameHeader::of(wire::FrameType::kSnapshot), payload);
       if (waiter) acks.emplace_back(link->address().node, std::move(waiter));
     }
+    paused = env_.clock->steadyNow() - pause_start;
   }
   // A peer that fails or does not answer has no copy; its data is not in question, so it is not
   // dropped here (a dead peer is dropped by the next write).
@@ -366,8 +369,10 @@ Result<std::vector<std::string>> Volume::snapshot(const std::string& name) {
       log::warn(kLog, "volume " + config().volume_uuid + ": snapshot " + name + " on " + node + " failed: " + st.toString());
     }
   }
+  // "writes paused N us" is what bench/lifecycle reads: the time no write could be applied.
   log::info(kLog, "volume " + config().volume_uuid + ": snapshot " + name + " taken on " +
-                      std::to_string(copies.size()) + " node(s)");
+                      std::to_string(copies.size()) + " node(s); writes paused " +
+                      std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(paused).count()) + " us");
   return copies;
 }
 

@@ -48,6 +48,8 @@ struct ClusterOptions {
   std::chrono::milliseconds replace_after{0};
   // How long a detach waits for the host to report its block device removed (or busy).
   std::chrono::milliseconds detach_wait{10000};
+  // How long a clone of a live volume waits for the source's primary to take its snapshot.
+  std::chrono::milliseconds clone_snapshot_wait{30000};
 };
 
 struct CreateVolumeRequest {
@@ -55,8 +57,13 @@ struct CreateVolumeRequest {
   uint64_t size_bytes = 0;
   std::string group;
   std::string source_volume{};    // make it from a snapshot of this volume (names)...
-  std::string source_snapshot{};  // ...this one; empty with a source volume: a clone (not yet)
+  std::string source_snapshot{};  // ...this one; empty with a source volume: a clone of it (cloneVolume)
 };
+
+// The snapshot a clone of the live volume `source` made for the new volume `clone` is taken
+// under (a snapshot of `source`, deleted once the clone has its data): "clone-for-<clone>", or
+// for long names a shortened name with a hash of the whole name (still a valid object name).
+std::string cloneSnapshotName(const std::string& clone);
 
 // PATCH /v1/volumes/{v}: each field absent means "keep".
 struct UpdateVolumeRequest {
@@ -99,8 +106,18 @@ class ClusterService {
   // volume_not_found / snapshot_not_found) the primary is placed on a node holding a copy, in
   // the source replica's pool, and clones it there; the other replicas are synced from it; the
   // volume is `creating` until all have the data. Its size must be at least the snapshot's (422
-  // volume_too_small). A source volume without a snapshot is 422 not_implemented.
+  // volume_too_small). A source volume without a snapshot: use cloneVolume.
   Result<std::pair<VolumeView, bool>> createVolume(const CreateVolumeRequest& request);
+  // A clone of the live volume `request.source_volume` (no source snapshot), answered through
+  // `done` (deferred, without mu_): takes the crash-consistent snapshot cloneSnapshotName(name)
+  // of the source (as createSnapshot), waits until its primary has taken it, then creates the
+  // volume from it (as createVolume with that snapshot). The snapshot belongs to the clone: it
+  // is deleted once every replica of the clone has the data, or with the clone. Idempotent by
+  // name (a repeat while the snapshot is being taken waits for the same snapshot). Errors as
+  // createVolume, plus 503 clone_timeout (the snapshot was not taken within
+  // clone_snapshot_wait; nothing else was made, retrying continues) and 500 snapshot_failed.
+  void cloneVolume(const CreateVolumeRequest& request,
+                   std::function<void(Result<std::pair<VolumeView, bool>>)> done);
   Result<VolumeView> getVolume(const std::string& name);
   Result<std::vector<VolumeView>> listVolumes();
   // kConflict (volume_has_snapshots) while it has snapshots, unless `cascade` (they go too).
@@ -177,6 +194,10 @@ class ClusterService {
   bool replaceLostReplicasLocked();
   // Completes the planned handovers whose old primary has demoted; true when one did. Needs mu_.
   bool completeHandoversLocked();
+  // After a detach of `volume_name`: when the one host it stays attached on should become its
+  // primary (shouldHandOver: the end of a live migration), plans that handover. A failure is
+  // logged, never returned: the detach itself is done. Needs mu_.
+  void followRemainingAttachmentLocked(const std::string& volume_name);
   // A snapshot's view with its copies from the observed state. Needs mu_.
   SnapshotView snapshotViewLocked(const SnapshotRecord& snapshot, const VolumeRecord& volume);
   // The snapshot `snapshot` of `volume` (kNotFound as getSnapshot says). Needs mu_.
@@ -200,6 +221,19 @@ class ClusterService {
   bool recordSnapshotsLocked(const std::string& node, const NodeStatusReport& report);
   // Answers the long-polls that are due. Must be called without mu_.
   void notifyWatchers();
+  // The body of createVolume. Needs mu_ (the caller notifies the watchers after releasing it
+  // when a volume was created).
+  Result<std::pair<VolumeView, bool>> createVolumeLocked(const CreateVolumeRequest& request);
+  // A clone of a live volume waiting for its snapshot.
+  struct PendingClone {
+    CreateVolumeRequest request;  // with source_snapshot set to the clone's snapshot
+    std::string snapshot_uuid;
+    std::chrono::steady_clock::time_point deadline;
+    std::function<void(Result<std::pair<VolumeView, bool>>)> done;
+  };
+  // Creates the clones whose snapshot is taken, fails those whose snapshot failed or (with the
+  // clock) whose wait ran out. Needs mu_; returns the callbacks to run after releasing it.
+  std::vector<std::function<void()>> settleClonesLocked();
   // A detach waiting for its host's report.
   struct PendingDetach {
     std::string volume_uuid;
@@ -221,6 +255,7 @@ class ClusterService {
   ObservedState observed_;             // guarded by mu_
   std::set<std::string> heal_warned_;  // guarded by mu_: "volume/node:reason" already logged
   std::vector<PendingDetach> pending_detaches_;  // guarded by mu_
+  std::vector<PendingClone> pending_clones_;     // guarded by mu_
   bool handovers_pending_ = true;                // guarded by mu_: some volume may have handover_to set
   std::atomic<uint64_t> replicas_replaced_{0};
   DesiredStateWatch watch_;  // thread-safe on its own

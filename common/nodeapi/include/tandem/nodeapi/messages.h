@@ -87,6 +87,7 @@ struct StatusReport {
   std::vector<AttachmentReport> attachments;  // every attachment device the node holds or is making
   std::string nbd_socket;                     // the node's NBD UNIX socket ("" when none)
   std::string device_link_root;               // where its block attachments' stable paths go ("": none)
+  std::string no_block_devices{};             // why the node cannot make local block devices ("": it can)
   bool operator==(const StatusReport&) const = default;
 };
 

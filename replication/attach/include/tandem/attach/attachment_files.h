@@ -50,6 +50,10 @@ struct AttachmentSpecFile {
   uint64_t size_bytes = 0;
   NbdEndpoint endpoint;
   uint64_t generation = 1;
+  // The volume's uuid, so that a restarted node worker can name in its reports a device it no
+  // longer desires (a refused detach). Optional on decode: spec files written before it was
+  // added have none ("").
+  std::string volume_uuid{};
   bool operator==(const AttachmentSpecFile&) const = default;
 };
 
@@ -81,5 +85,10 @@ inline constexpr std::string_view kPidFile = "pid";
 inline constexpr std::string_view kMountDir = "mnt";
 inline constexpr std::string_view kDiskFile = "disk";
 inline constexpr std::string_view kLogFile = "log";
+// Online grow: the manager writes the new size to kGrowFile and signals SIGUSR1; the server
+// connects at that size and, once connected, rewrites the spec (size, generation + 1) itself, or
+// writes why it could not to kGrowErrorFile (the export has not grown yet) and keeps serving.
+inline constexpr std::string_view kGrowFile = "grow";
+inline constexpr std::string_view kGrowErrorFile = "grow-error";
 
 }  // namespace tandem::attach

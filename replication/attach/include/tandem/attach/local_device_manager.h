@@ -42,6 +42,7 @@ struct AttachSpec {
   std::string volume;       // a valid object name (isValidObjectName)
   NbdEndpoint endpoint;     // the export serving the volume (the primary's NBD server)
   uint64_t size_bytes = 0;  // the volume's size; a multiple of 512; the export must be at least this big
+  std::string volume_uuid{};  // kept with the attachment on the host (AttachmentInfo::volume_uuid)
 };
 
 struct AttachedDevice {
@@ -61,6 +62,7 @@ std::string_view attachmentHealthName(AttachmentHealth health);
 
 struct AttachmentInfo {
   std::string volume;
+  std::string volume_uuid;  // as attached ("" for attachments made before uuids were kept)
   std::string device_path;  // empty when no loop device is bound
   std::string stable_path;
   NbdEndpoint endpoint;  // from the spec (empty when the spec is unreadable)
@@ -99,6 +101,15 @@ class LocalDeviceManager {
   // (attachment_not_found), kConflict (attachment_broken: no server process).
   virtual Status retarget(std::string_view volume, const NbdEndpoint& endpoint) = 0;
 
+  // Online grow: the device becomes `size_bytes` large (a multiple of 512, not smaller than
+  // now) once the export serving it is at least that large, without a pause in its I/O (the
+  // server connects at the new size before it lets go of the old connections); then the loop
+  // device re-reads its size (`losetup -c`). Returns OK when the device has the size (at once
+  // when it has already). kUnavailable (+ nbd_endpoint_unavailable) when the export is still
+  // smaller after the wait (nothing changed; retry once the primary has grown it);
+  // kInvalidArgument for a smaller size; kNotFound (attachment_not_found).
+  virtual Status resize(std::string_view volume, uint64_t size_bytes) = 0;
+
   // Removes the device, the stable path, the server process and the state. While the device is
   // mounted, held by another device (holders) or opened O_EXCL: kConflict + device_busy, even
   // with `force` (never pull a device from under a file system). While processes merely have it
@@ -122,6 +133,9 @@ struct LocalDeviceOptions {
   std::string disk_fuse_program = "tandem-disk-fuse";  // path, or a name looked up in PATH
   unsigned nbd_connections = 4;  // NBD connections per attachment (bench/attach: 4 beats 1)
   bool loop_direct_io = true;                          // losetup --direct-io=on (falls back to off)
+  // How long a device's I/O waits for a connected primary (a reconnect, or the retarget of a
+  // planned handover) before failing with EIO; zero fails at once. Passed to tandem-disk-fuse.
+  std::chrono::milliseconds io_wait = std::chrono::seconds(15);
   std::chrono::milliseconds retarget_wait = std::chrono::seconds(10);
   std::chrono::milliseconds stop_wait = std::chrono::seconds(10);  // for the server to exit
   std::string proc_root = "/proc";                                 // for mountinfo and the open-file scan

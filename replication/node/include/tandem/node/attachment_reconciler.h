@@ -2,7 +2,9 @@
 // block attachments of its desired state. Level-triggered and idempotent like the Reconciler,
 // which calls it after the replicas (so that an attachment on the primary's own node finds its
 // export): every desired attachment is attached (LocalDeviceManager::attach is idempotent and
-// retargets a device whose primary moved), every other device of the host is detached without
+// retargets a device whose primary moved; a device smaller than its volume is grown first, once
+// per worker confirmed so that an interrupted `losetup -c` is redone), every other device of the
+// host is detached without
 // force — a mounted or open device is kept and reported busy, so the controller can refuse
 // the detach with device_busy.
 //
@@ -15,6 +17,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,7 +40,8 @@ class AttachmentReconciler {
                const std::vector<std::string>& force_detach = {});
 
   // One report per desired attachment (health read from the host now, and the last error) and
-  // per device kept because its detach was refused (busy).
+  // per other device the host holds (busy when its detach was refused), named by the uuid kept
+  // with the device on the host: a restarted worker reports a busy device it never saw desired.
   std::vector<nodeapi::AttachmentReport> report();
 
   const std::string& nbdSocket() const { return nbd_socket_; }
@@ -53,6 +57,7 @@ class AttachmentReconciler {
   std::map<std::string, std::string> uuids_;                   // volume name -> uuid, as last desired
   std::map<std::string, std::string> errors_;                  // by volume name: last attach error
   std::map<std::string, std::string> busy_;                    // by volume name: why the detach was refused
+  std::set<std::string> sized_;  // devices whose size (loop device included) this worker has confirmed
 };
 
 }  // namespace tandem::node

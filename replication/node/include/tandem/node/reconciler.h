@@ -55,6 +55,9 @@ class Reconciler {
   // Also applies and reports the desired state's block attachments through `attachments`
   // (after the replicas). Without it (null, the default) attachments are ignored.
   void setAttachments(AttachmentReconciler* attachments) { attachments_ = attachments; }
+  // Why this host cannot make local block devices (no attachments reconciler); reported so that
+  // the controller refuses block attachments here with that reason.
+  void setNoBlockDevices(std::string why) { no_block_devices_ = std::move(why); }
 
   // Applies `desired` (which must be from this node's cluster). Per-replica failures do not stop
   // the others; they are kept and reported (see report()). Returns the first failure, or OK.
@@ -94,6 +97,7 @@ class Reconciler {
   nbd::StaticExportRegistry& exports_;
   std::function<void(const std::string&)> on_unexport_;
   AttachmentReconciler* attachments_ = nullptr;
+  std::string no_block_devices_;
 
   std::mutex mu_;
   uint64_t applied_generation_ = 0;
