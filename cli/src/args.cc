@@ -8,8 +8,8 @@ namespace {
 
 const std::set<std::string, std::less<>> kCommandValueOptions = {
     "replicas", "engine", "size", "group", "pools", "spread-by", "overprovision", "node", "quorum", "keep", "from",
-    "snapshot", "host", "mode", "pool", "backing"};
-const std::set<std::string, std::less<>> kCommandFlagOptions = {"thin", "thick", "force", "multiattach", "dry-run"};
+    "snapshot", "host", "mode", "pool", "backing", "mount", "name", "target"};
+const std::set<std::string, std::less<>> kCommandFlagOptions = {"thin", "thick", "force", "multiattach", "dry-run", "nbd"};
 
 }  // namespace
 

@@ -301,6 +301,49 @@ Result<Command> parseSnapshot(const ParsedArgs& args) {
   return usage("usage: tandem snapshot create|list|delete|revert ...");
 }
 
+// libvirt pool-xml GROUP --mount DIR [--name POOL]; libvirt disk-xml VOLUME [--nbd] [--pool POOL]
+// [--target DEV]. Each reads its group or volume (GET) and prints XML.
+Result<Command> parseLibvirt(const ParsedArgs& args) {
+  const std::string verb = args.words.size() > 1 ? args.words[1] : "";
+  Command cmd;
+  if (verb == "pool-xml") {
+    RETURN_IF_ERROR(checkArity(args, 3, "libvirt pool-xml", " GROUP --mount DIR [--name POOL]"));
+    RETURN_IF_ERROR(checkOptions(args, "libvirt pool-xml", {"mount", "name"}));
+    RETURN_IF_ERROR(checkName("group", args.words[2]));
+    auto mount = args.options.find("mount");
+    if (mount == args.options.end() || mount->second.empty() || mount->second[0] != '/') {
+      return usage("libvirt pool-xml needs --mount DIR, an absolute path (tandem-pool-fs's mount point)");
+    }
+    cmd.kind = CommandKind::kLibvirtPoolXml;
+    cmd.name = args.words[2];
+    cmd.mount = mount->second;
+    if (auto name = args.options.find("name"); name != args.options.end()) {
+      RETURN_IF_ERROR(checkName("libvirt pool", name->second));
+      cmd.libvirt_pool = name->second;
+    }
+    return cmd;
+  }
+  if (verb == "disk-xml") {
+    RETURN_IF_ERROR(checkArity(args, 3, "libvirt disk-xml", " VOLUME [--nbd] [--pool POOL] [--target DEV]"));
+    RETURN_IF_ERROR(checkOptions(args, "libvirt disk-xml", {"nbd", "pool", "target"}));
+    RETURN_IF_ERROR(checkName("volume", args.words[2]));
+    cmd.kind = CommandKind::kLibvirtDiskXml;
+    cmd.name = args.words[2];
+    cmd.nbd = args.options.count("nbd") > 0;
+    if (auto pool = args.options.find("pool"); pool != args.options.end()) {
+      if (cmd.nbd) return usage("--pool does not apply with --nbd");
+      RETURN_IF_ERROR(checkName("libvirt pool", pool->second));
+      cmd.libvirt_pool = pool->second;
+    }
+    if (auto target = args.options.find("target"); target != args.options.end()) {
+      RETURN_IF_ERROR(checkName("target device", target->second));
+      cmd.target = target->second;
+    }
+    return cmd;
+  }
+  return usage("usage: tandem libvirt pool-xml GROUP --mount DIR | libvirt disk-xml VOLUME [--nbd]");
+}
+
 Result<Command> parseListOnly(const ParsedArgs& args, CommandKind kind) {
   const std::string noun = args.words[0];
   if (args.words.size() != 2 || args.words[1] != "list") return usage("usage: tandem " + noun + " list");
@@ -329,6 +372,7 @@ Result<Command> parseCommand(const ParsedArgs& args) {
   if (noun == "group") return parseGroup(args);
   if (noun == "volume") return parseVolume(args);
   if (noun == "snapshot") return parseSnapshot(args);
+  if (noun == "libvirt") return parseLibvirt(args);
   if (noun == "version") {
     RETURN_IF_ERROR(checkArity(args, 1, "version", ""));
     RETURN_IF_ERROR(checkOptions(args, "version", {}));
@@ -493,6 +537,8 @@ ApiCall apiCallFor(const Command& cmd) {
       }
       json.EndObject();
       return {"PATCH", volume_path, buffer.GetString()};
+    case CommandKind::kLibvirtPoolXml: return {"GET", group_path, ""};
+    case CommandKind::kLibvirtDiskXml: return {"GET", volume_path, ""};
     case CommandKind::kVersion: return {"GET", "/v1/version", ""};
   }
   return {"GET", "/v1/version", ""};
@@ -529,6 +575,9 @@ std::string usageText() {
          "  snapshot list VOLUME | snapshot delete VOLUME SNAPSHOT\n"
          "  snapshot revert VOLUME SNAPSHOT   (the volume returns to it; not while attached)\n"
          "  volume resolve NAME --keep NODE   (split brain: keep NODE's data, resync the others)\n"
+         "  libvirt pool-xml GROUP --mount DIR [--name POOL]   (a dir pool on tandem-pool-fs's mount)\n"
+         "  libvirt disk-xml VOLUME [--pool POOL] [--target DEV]   (<disk type='volume'> of the pool)\n"
+         "  libvirt disk-xml VOLUME --nbd [--target DEV]   (<disk type='network'>: the NBD export)\n"
          "  version\n"
          "\n"
          "settings: flags > TANDEM_URL, TANDEM_TOKEN, TANDEM_CA_FILE > config file\n"

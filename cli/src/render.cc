@@ -1,10 +1,12 @@
 #include "tandem/cli/render.h"
 
+#include <charconv>
 #include <cstdio>
 #include <vector>
 
 #include <rapidjson/document.h>
 
+#include "tandem/cli/libvirt_xml.h"
 #include "tandem/cli/size.h"
 #include "tandem/cli/table.h"
 
@@ -277,6 +279,26 @@ std::string createdLine(const char* what, const Command& cmd, int status) {
   return std::string("created ") + what + " '" + cmd.name + "'\n\n";
 }
 
+// The volume's <disk>: from its pool (the group's libvirt pool unless --pool), or its NBD export.
+Result<std::string> renderDiskXml(const Command& cmd, const Value& v) {
+  if (!cmd.nbd) {
+    std::string pool = cmd.libvirt_pool.empty() ? libvirtPoolName(text(v, "resource_group")) : cmd.libvirt_pool;
+    return libvirtVolumeDiskXml(pool, cmd.name, cmd.target);
+  }
+  const std::string uri = text(v, "nbd_uri");  // nbd://host:port/export
+  constexpr std::string_view kScheme = "nbd://";
+  size_t slash = uri.find('/', kScheme.size());
+  size_t colon = uri.rfind(':', slash);
+  if (uri.rfind(kScheme, 0) != 0 || slash == std::string::npos || colon == std::string::npos || colon < kScheme.size()) {
+    return Status(ErrorCode::kUnavailable, "volume '" + cmd.name + "' has no NBD export now (nbd_uri '" + uri + "')");
+  }
+  int port = 0;
+  std::string port_text = uri.substr(colon + 1, slash - colon - 1);
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size()) return unexpected("nbd_uri '" + uri + "'");
+  return libvirtNbdDiskXml(uri.substr(kScheme.size(), colon - kScheme.size()), port, uri.substr(slash + 1), cmd.target);
+}
+
 }  // namespace
 
 Result<std::string> renderSuccess(const Command& cmd, int status, const std::string& body) {
@@ -347,6 +369,10 @@ Result<std::string> renderSuccess(const Command& cmd, int status, const std::str
              text(doc, "pool") + ", as '" + text(doc, "backing_name") + "'" +
              (text(doc, "backing_path").empty() ? std::string() : " (" + text(doc, "backing_path") + ")") + "\n";
     case CommandKind::kVolumeUpdate: return "updated volume '" + cmd.name + "'\n\n" + renderVolume(doc);
+    case CommandKind::kLibvirtPoolXml:
+      return libvirtPoolXml(cmd.libvirt_pool.empty() ? libvirtPoolName(text(doc, "name")) : cmd.libvirt_pool,
+                            cmd.mount);
+    case CommandKind::kLibvirtDiskXml: return renderDiskXml(cmd, doc);
     case CommandKind::kVersion:
       return std::string("client: ") + TANDEM_VERSION + "\nserver: " + text(doc, "version") +
              " (API " + text(doc, "api_version") + ")\n";

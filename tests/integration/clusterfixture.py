@@ -24,6 +24,22 @@ def run(*argv, check=True):
     return p
 
 
+def processes_where(match):
+    """Pids of the processes whose argv (a list of bytes) satisfies `match`."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and match(argv):
+            found.append(int(pid))
+    return found
+
+
 class ClusterTestCase(unittest.TestCase):
     nodes = 3
     controller_args = ()

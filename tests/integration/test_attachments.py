@@ -11,7 +11,7 @@ import tempfile
 import threading
 import unittest
 
-from clusterfixture import ClusterTestCase, ApiError, run, wait_for
+from clusterfixture import ClusterTestCase, ApiError, processes_where, run, wait_for
 
 MiB = 1 << 20
 
@@ -29,18 +29,8 @@ def mounts_under(root):
 
 
 def disk_fuse_processes_under(root):
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"tandem-disk-fuse") and any(a.startswith(root.encode()) for a in argv):
-            found.append(int(pid))
-    return found
+    return processes_where(lambda argv: argv[0].endswith(b"tandem-disk-fuse") and
+                           any(a.startswith(root.encode()) for a in argv))
 
 
 class FsyncWriter:

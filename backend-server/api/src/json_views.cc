@@ -93,7 +93,7 @@ void writeVolume(JsonWriter& w, const VolumeView& v) {
   for (const auto& r : v.replicas) {
     w.beginObject().field("node", r.node).field("pool", r.pool).field("diskful", r.diskful);
     w.field("primary", r.primary).field("state", name(r.state)).field("sync_progress", r.sync_progress);
-    w.field("reason", r.reason).endObject();
+    w.field("reason", r.reason).field("allocated_bytes", r.allocated_bytes).endObject();
   }
   w.endArray();
   w.key("attached_hosts").beginArray();
@@ -216,7 +216,7 @@ Result<PromoteRequest> parsePromote(std::string_view body) {
 Result<AttachRequest> parseAttach(std::string_view body) {
   ASSIGN_OR_RETURN(auto doc, json::parseObject(body));
   ObjectReader r(doc);
-  RETURN_IF_ERROR(r.rejectUnknownFields({"host", "mode", "connector"}));
+  RETURN_IF_ERROR(r.rejectUnknownFields({"host", "mode", "connector", "move_primary"}));
   AttachRequest req;
   ASSIGN_OR_RETURN(req.host, requiredName(r, "host"));
   ASSIGN_OR_RETURN(auto mode, r.optionalString("mode"));
@@ -225,6 +225,8 @@ Result<AttachRequest> parseAttach(std::string_view body) {
     if (!parsed) return invalid("field 'mode' must be \"block\" or \"nbd\"");
     req.mode = *parsed;
   }
+  ASSIGN_OR_RETURN(auto move_primary, r.optionalBool("move_primary"));
+  req.move_primary = move_primary.value_or(false);
   if (r.has("connector") && !doc["connector"].IsNull()) {
     if (!doc["connector"].IsObject()) return invalid("field 'connector' must be an object");
     rapidjson::StringBuffer buffer;

@@ -66,11 +66,12 @@ Result<std::optional<AttachmentRecord>> checkAttach(const VolumeRecord& volume, 
 
 bool shouldHandOver(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas,
                     const std::vector<AttachmentRecord>& attachments, const std::string& host,
-                    const ObservedState& observed) {
+                    const ObservedState& observed, bool nbd_follows) {
   if (host == volume.primary_node || !volume.handover_to.empty()) return false;
   for (const auto& a : attachments) {
-    // An nbd attachment was given the primary's URI: the primary stays where it is.
-    if (a.host != host || a.mode != AttachMode::kBlock) return false;
+    // An nbd attachment was given the primary's URI: the primary stays where it is, unless the
+    // client asked for it to follow (and then waits for the attachment to be `attached`).
+    if (a.host != host || (a.mode != AttachMode::kBlock && !nbd_follows)) return false;
   }
   bool holds = false;
   for (const auto& r : replicas) holds = holds || (r.node_name == host && r.diskful);
@@ -149,7 +150,15 @@ AttachmentView deriveAttachmentView(const VolumeRecord& volume, const Attachment
     }
   } else {
     info.driver_volume_type = "nbd";
-    view.state = attachment.detaching ? AttachmentState::kDetaching : AttachmentState::kAttached;
+    if (attachment.detaching) {
+      view.state = AttachmentState::kDetaching;
+    } else if (!volume.handover_to.empty()) {
+      // Nothing serves the volume until the handover completes; the URI names the new primary then.
+      view.state = AttachmentState::kAttaching;
+      view.reason = "the primary moves to " + volume.handover_to;
+    } else {
+      view.state = AttachmentState::kAttached;
+    }
   }
   if (primary_node != nullptr) {
     info.nbd_host = primary_node->address;

@@ -1031,7 +1031,7 @@ Result<std::pair<AttachmentView, bool>> ClusterService::attachVolume(const std::
                            std::string(controller::name(request.mode)) + ")");
   attachments.push_back(record);
   ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(volume.uuid));
-  if (shouldHandOver(volume, replicas, attachments, request.host, observed_)) {
+  if (shouldHandOver(volume, replicas, attachments, request.host, observed_, request.move_primary)) {
     RETURN_IF_ERROR(store_.setHandover(volume.uuid, request.host));
     volume.handover_to = request.host;
     handovers_pending_ = true;

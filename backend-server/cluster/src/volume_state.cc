@@ -55,6 +55,7 @@ VolumeView deriveVolumeView(const VolumeRecord& volume, const std::vector<const 
     rv.diskful = r.diskful;
     rv.primary = r.node_name == volume.primary_node;
     const ReplicaReport* own = observed.replicaReport(r.node_name, volume.uuid);
+    if (own != nullptr) rv.allocated_bytes = own->allocated_bytes;
     if (!observed.online(r.node_name)) {
       rv.state = ReplicaState::kOffline;
       rv.reason = "node " + r.node_name + " is offline";

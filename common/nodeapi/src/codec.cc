@@ -153,6 +153,8 @@ Result<ReplicaReport> readReplicaReport(const rapidjson::Value& v, const std::st
   ASSIGN_OR_RETURN(rep.failed_snapshots, r.optionalStringArray("failed_snapshots"));
   ASSIGN_OR_RETURN(auto reverted, r.optionalString("reverted"));
   rep.reverted = reverted.value_or("");
+  ASSIGN_OR_RETURN(auto allocated, r.optionalUint64("allocated_bytes"));
+  rep.allocated_bytes = allocated.value_or(0);
   ASSIGN_OR_RETURN(auto backing_path, r.optionalString("backing_path"));
   rep.backing_path = backing_path.value_or("");
   return rep;
@@ -313,6 +315,7 @@ std::string encodeStatusReport(const StatusReport& report) {
     writeNames(w, "snapshots", r.snapshots);
     writeNames(w, "failed_snapshots", r.failed_snapshots);
     if (!r.reverted.empty()) w.field("reverted", r.reverted);
+    w.field("allocated_bytes", r.allocated_bytes);
     if (!r.backing_path.empty()) w.field("backing_path", r.backing_path);
     w.endObject();
   }

@@ -13,7 +13,7 @@
 #define FUSE_USE_VERSION 35
 #include <fuse_lowlevel.h>
 
-#include "nbd_connection_pool.h"
+#include "tandem/attach/nbd_connection_pool.h"
 
 namespace tandem::attach {
 

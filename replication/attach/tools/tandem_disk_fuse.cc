@@ -36,7 +36,7 @@
 #include <thread>
 
 #include "disk_fuse_ops.h"
-#include "nbd_connection_pool.h"
+#include "tandem/attach/nbd_connection_pool.h"
 #include "tandem/common/log.h"
 
 namespace {

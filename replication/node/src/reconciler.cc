@@ -375,9 +375,10 @@ nodeapi::StatusReport Reconciler::report() {
   nodeapi::StatusReport report;
   report.applied_generation = applied_generation_;
   report.pools = pools();
-  // Every snapshot held, by volume uuid, and the volumes Tandem does not manage: one listing
-  // per pool.
+  // Every snapshot held and each backing volume's allocation, by volume uuid, and the volumes
+  // Tandem does not manage: one listing per pool.
   std::map<std::string, std::vector<std::string>> snapshots;
+  std::map<std::string, uint64_t> allocated;
   for (auto& [name, pool] : pools_) {
     auto list = pool.provider->list();
     if (!list.isOk()) continue;
@@ -388,8 +389,10 @@ nodeapi::StatusReport Reconciler::report() {
     for (const auto& v : *list) {
       if (v.is_snapshot) {
         snapshots[v.parent].push_back(v.name);
-      } else if (!isUuid(v.name) && pool_report != nullptr) {
-        pool_report->unmanaged.push_back({v.name, v.size_bytes, pool.provider->pathOf(v.name)});
+      } else if (!isUuid(v.name)) {
+        if (pool_report != nullptr) pool_report->unmanaged.push_back({v.name, v.size_bytes, pool.provider->pathOf(v.name)});
+      } else {
+        allocated[v.name] = v.allocated_bytes;
       }
     }
   }
@@ -408,6 +411,7 @@ nodeapi::StatusReport Reconciler::report() {
     }
     auto snaps = snapshots.find(v.volume_uuid);
     if (snaps != snapshots.end()) r.snapshots = snaps->second;
+    if (auto a = allocated.find(v.volume_uuid); a != allocated.end()) r.allocated_bytes = a->second;
     if (auto done = reverted_.find(v.volume_uuid); done != reverted_.end()) r.reverted = done->second;
     if (auto held = active_.find(v.volume_uuid); held != active_.end()) {
       if (auto pool = pools_.find(held->second.pool); pool != pools_.end()) {

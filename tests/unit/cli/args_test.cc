@@ -162,6 +162,26 @@ TEST(ParseCommand, Snapshots) {
   EXPECT_FALSE(commandOf({"snapshot", "explode", "v1", "s1"}).isOk());
 }
 
+// libvirt pool-xml reads the group, disk-xml the volume; --mount must be absolute.
+TEST(ParseCommand, LibvirtXml) {
+  auto pool = commandOf({"libvirt", "pool-xml", "g1", "--mount", "/srv/tandem/g1"});
+  ASSERT_TRUE(pool.isOk()) << pool.status().toString();
+  EXPECT_EQ(pool->kind, CommandKind::kLibvirtPoolXml);
+  EXPECT_EQ(pool->mount, "/srv/tandem/g1");
+  EXPECT_EQ(apiCallFor(*pool).target, "/v1/resource-groups/g1");
+  EXPECT_FALSE(commandOf({"libvirt", "pool-xml", "g1"}).isOk());
+  EXPECT_FALSE(commandOf({"libvirt", "pool-xml", "g1", "--mount", "relative"}).isOk());
+  auto disk = commandOf({"libvirt", "disk-xml", "v1", "--nbd", "--target", "vdc"});
+  ASSERT_TRUE(disk.isOk()) << disk.status().toString();
+  EXPECT_EQ(disk->kind, CommandKind::kLibvirtDiskXml);
+  EXPECT_TRUE(disk->nbd);
+  EXPECT_EQ(disk->target, "vdc");
+  EXPECT_EQ(apiCallFor(*disk).method, "GET");
+  EXPECT_EQ(apiCallFor(*disk).target, "/v1/volumes/v1");
+  EXPECT_FALSE(commandOf({"libvirt", "disk-xml", "v1", "--nbd", "--pool", "p"}).isOk());
+  EXPECT_FALSE(commandOf({"libvirt", "disk-xml"}).isOk());
+}
+
 // volume clone NAME --from V [--snapshot S] --size SIZE --group G creates a volume with a source.
 TEST(ParseCommand, VolumeClone) {
   auto c = commandOf({"volume", "clone", "v2", "--from", "v1", "--snapshot", "s1", "--size", "1GiB", "--group", "g"});

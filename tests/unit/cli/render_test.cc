@@ -36,6 +36,26 @@ TEST(RenderSuccess, Attachments) {
   EXPECT_EQ(*renderSuccess(detach, 204, ""), "detached volume 'v1' from h1\n");
 }
 
+// The libvirt XML: a dir pool on <mount>/volumes, a volume disk of the group's pool, an NBD disk.
+TEST(RenderSuccess, LibvirtXml) {
+  Command pool = commandOf(CommandKind::kLibvirtPoolXml, "g1");
+  pool.mount = "/srv/tandem/g1/";
+  EXPECT_EQ(*renderSuccess(pool, 200, R"({"name":"g1","replicas":2})"),
+            "<pool type='dir'>\n  <name>tandem-g1</name>\n  <target>\n    <path>/srv/tandem/g1/volumes</path>\n"
+            "  </target>\n</pool>\n");
+  const std::string volume = R"({"name":"v1","resource_group":"g1","nbd_uri":"nbd://10.0.0.2:10809/v1"})";
+  Command disk = commandOf(CommandKind::kLibvirtDiskXml, "v1");
+  EXPECT_EQ(*renderSuccess(disk, 200, volume),
+            "<disk type='volume' device='disk'>\n  <driver name='qemu' type='raw' cache='none' io='native'/>\n"
+            "  <source pool='tandem-g1' volume='v1'/>\n  <target dev='vdb' bus='virtio'/>\n</disk>\n");
+  disk.nbd = true;
+  EXPECT_EQ(*renderSuccess(disk, 200, volume),
+            "<disk type='network' device='disk'>\n  <driver name='qemu' type='raw' cache='none' io='native'/>\n"
+            "  <source protocol='nbd' name='v1'>\n    <host name='10.0.0.2' port='10809'/>\n  </source>\n"
+            "  <target dev='vdb' bus='virtio'/>\n</disk>\n");
+  EXPECT_FALSE(renderSuccess(disk, 200, R"({"name":"v1","resource_group":"g1","nbd_uri":""})").isOk());
+}
+
 // Nodes render as an aligned table; pool objects and pool names both list by name.
 TEST(RenderSuccess, NodeListIsAnAlignedTable) {
   const std::string body = R"({"nodes":[

@@ -33,6 +33,14 @@ class AttachmentsTest : public ::testing::Test {
     r.nbd_socket = "/run/" + host + "/nbd.sock";
     observed_.reported(host, std::move(r), kStart, 0);
   }
+  // n1 primary and up to date, seeing n2 up to date: a handover onto n2 may start.
+  void reportN1PrimaryWithN2UpToDate() {
+    ReplicaReport primary =
+        replicaReport(v_, nodeapi::DiskState::kUpToDate, {peer("n2", nodeapi::PeerState::kUpToDate)});
+    primary.primary = true;
+    report(observed_, "n1", {primary});
+    report(observed_, "n2", {replicaReport(v_, nodeapi::DiskState::kUpToDate)});
+  }
 
   VolumeRecord v_ = volume("v", "n1");
   GroupRecord group_;
@@ -217,6 +225,24 @@ TEST_F(AttachmentsTest, HandoverOnlyOntoALoneUpToDateReplica) {
   EXPECT_TRUE(handoverDemoted(v_, observed_)) << "n1 reports its copy no longer primary";
   report(observed_, "n1", {primary});
   EXPECT_FALSE(handoverDemoted(v_, observed_));
+}
+
+// An nbd attachment that asks for it (move_primary, tandem-pool-fs) moves the primary like a
+// block one, and is `attaching` until the handover is done.
+TEST_F(AttachmentsTest, NbdAttachmentWithMovePrimaryHandsOver) {
+  std::vector<ReplicaRecord> replicas = replicasOf(v_, {"n1", "n2"});
+  reportN1PrimaryWithN2UpToDate();
+  std::vector<AttachmentRecord> nbd_on_n2 = {attached("n2", AttachMode::kNbd)};
+  EXPECT_FALSE(shouldHandOver(v_, replicas, nbd_on_n2, "n2", observed_, false));
+  EXPECT_TRUE(shouldHandOver(v_, replicas, nbd_on_n2, "n2", observed_, true));
+  EXPECT_FALSE(shouldHandOver(v_, replicas, {attached("n3", AttachMode::kNbd)}, "n3", observed_, true))
+      << "no replica there";
+
+  VolumeRecord moving = v_;
+  moving.handover_to = "n2";
+  AttachmentView during = deriveAttachmentView(moving, attached("n2", AttachMode::kNbd), &primary_, observed_, 0);
+  EXPECT_EQ(during.state, AttachmentState::kAttaching);
+  EXPECT_NE(during.reason.find("n2"), std::string::npos) << during.reason;
 }
 
 // During a handover no node is told to be primary; after it the target is.

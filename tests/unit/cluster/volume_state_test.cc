@@ -43,6 +43,20 @@ TEST_F(VolumeStateTest, AvailableWhenThePrimarySeesEveryPeerUpToDate) {
   EXPECT_EQ(view.replicas[1].sync_progress, 1.0);
 }
 
+// Each replica's view carries the allocation its node reported (thin copies use less than the size).
+TEST_F(VolumeStateTest, ReplicasShowTheirReportedAllocation) {
+  ReplicaReport primary = replicaReport(volume_, DiskState::kUpToDate, {peer("n2", PeerState::kUpToDate)});
+  primary.allocated_bytes = 1 << 20;
+  ReplicaReport secondary = replicaReport(volume_, DiskState::kUpToDate);
+  secondary.allocated_bytes = 2 << 20;
+  report(observed_, "n1", {primary});
+  report(observed_, "n2", {secondary});
+  VolumeView view = derive();
+  ASSERT_EQ(view.replicas.size(), 2u);
+  EXPECT_EQ(view.replicas[0].allocated_bytes, 1u << 20);
+  EXPECT_EQ(view.replicas[1].allocated_bytes, 2u << 20);
+}
+
 // A syncing peer makes the volume resyncing, with the primary's progress.
 TEST_F(VolumeStateTest, SyncingPeerShowsProgress) {
   report(observed_, "n1",

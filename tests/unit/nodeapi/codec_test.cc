@@ -26,7 +26,7 @@ StatusReport statusReport() {
   s.applied_generation = 42;
   s.pools = {pool()};
   s.pools[0].unmanaged = {UnmanagedVolume{"legacy", 1 << 20, "/pool/legacy.img"}, UnmanagedVolume{"x", 0, ""}};
-  ReplicaReport primary{kUuid, DiskState::kUpToDate, "gen-1", true, "", {}, {"snap-a", "snap-b"}, {"snap-c"}, "revert-1"};
+  ReplicaReport primary{kUuid, DiskState::kUpToDate, "gen-1", true, "", {}, {"snap-a", "snap-b"}, {"snap-c"}, "revert-1", 3 << 20};
   primary.peers = {
       PeerReport{"n2", PeerState::kSyncing, 1 << 20, 4 << 20}, PeerReport{"n3", PeerState::kUpToDate, 0, 0},
       PeerReport{"n4", PeerState::kConnecting, 0, 0}, PeerReport{"n5", PeerState::kDisconnected, 0, 0},
@@ -126,6 +126,7 @@ TEST(NodeApiCodec, DefaultsOfOptionalFields) {
   EXPECT_EQ(s->applied_generation, 0u);
   EXPECT_EQ(s->replicas[0].disk, DiskState::kOutdated);
   EXPECT_FALSE(s->replicas[0].primary);
+  EXPECT_EQ(s->replicas[0].allocated_bytes, 0u) << "an older node reports no allocation";
   auto d = decodeDesiredState(std::string(R"({"generation":1,"cluster_id":"c","node":"n","replicas":[
     {"volume":{"name":"v","uuid":")") +
                               kUuid + R"(","size_bytes":4096,"epoch":1},"pool":"p"}]})");

@@ -38,6 +38,8 @@ enum class CommandKind {
   kVolumeAdopt,
   kVolumeForget,
   kVolumeUpdate,
+  kLibvirtPoolXml,
+  kLibvirtDiskXml,
   kVersion,
 };
 
@@ -63,6 +65,10 @@ struct Command {
   std::string pool;            // volume adopt --pool
   std::string backing;         // volume adopt --backing (the pool's volume name)
   bool dry_run = false;        // volume adopt --dry-run
+  std::string mount;           // libvirt pool-xml --mount DIR
+  std::string libvirt_pool;    // libvirt pool-xml --name, disk-xml --pool (default tandem-<group>)
+  std::string target = "vdb";  // libvirt disk-xml --target DEV
+  bool nbd = false;            // libvirt disk-xml --nbd
 };
 
 // Validates the words and options: known command, right number of arguments, required options

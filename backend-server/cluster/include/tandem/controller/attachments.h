@@ -38,6 +38,8 @@ struct AttachRequest {
   std::string host;
   AttachMode mode = AttachMode::kBlock;
   std::string connector;  // Cinder's connector object (JSON text), "" when none
+  // nbd mode: the primary follows the attachment as for block mode (tandem-pool-fs asks for it).
+  bool move_primary = false;
 };
 
 enum class AttachmentState {
@@ -80,7 +82,8 @@ AttachmentView deriveAttachmentView(const VolumeRecord& volume, const Attachment
                                     const NodeRecord* primary_node, const ObservedState& observed,
                                     uint64_t generation);
 
-// The primary follows the attachment: true when the attachment on `host` is a block one, `host`
+// The primary follows the attachment: true when the attachment on `host` is a block one (or an
+// nbd one with `nbd_follows`: AttachRequest::move_primary), `host`
 // is not the primary, holds a diskful
 // replica that the online primary's last report counts up to date, is the only host the volume
 // is attached on (`attachments` includes the new one), and no handover is under way. The
@@ -89,7 +92,7 @@ AttachmentView deriveAttachmentView(const VolumeRecord& volume, const Attachment
 // the next epoch (handoverDemoted).
 bool shouldHandOver(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas,
                     const std::vector<AttachmentRecord>& attachments, const std::string& host,
-                    const ObservedState& observed);
+                    const ObservedState& observed, bool nbd_follows = false);
 // True when the volume's handover may complete: its primary's node is online and its last report
 // holds the volume's replica no longer primary.
 bool handoverDemoted(const VolumeRecord& volume, const ObservedState& observed);

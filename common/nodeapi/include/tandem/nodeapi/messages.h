@@ -75,6 +75,7 @@ struct ReplicaReport {
   std::vector<std::string> snapshots;         // snapshot uuids this node holds of the volume
   std::vector<std::string> failed_snapshots;  // primary: snapshots it was asked to take and could not
   std::string reverted{};                     // primary: the id of the last revert it completed
+  uint64_t allocated_bytes = 0;  // blocks the copy's backing volume really uses (thin pools: < size)
   std::string backing_path{};                 // where the backing volume's data is on the node
   bool operator==(const ReplicaReport&) const = default;
 };

@@ -1,4 +1,7 @@
-// NbdConnectionPool: tandem-disk-fuse's connections to the NBD export of its volume.
+// NbdConnectionPool: the libnbd connections to the NBD export of one volume, described by an
+// attachment directory (spec file in, status file out; attachment_files.h). Used by
+// tandem-disk-fuse (its attachment's directory) and tandem-pool-fs (a directory per open volume
+// under its state directory; libvirt-storage-plugin/).
 //
 // A "generation" is a set of `connections` libnbd handles to one endpoint (one spec
 // generation). I/O picks a free handle of the current generation. When a handle's connection

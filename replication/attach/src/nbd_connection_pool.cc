@@ -1,4 +1,4 @@
-#include "nbd_connection_pool.h"
+#include "tandem/attach/nbd_connection_pool.h"
 
 #include <libnbd.h>
 #include <netdb.h>
