@@ -75,6 +75,10 @@ class RealCinderTest(unittest.TestCase):
         out = super().run(result)
         if result and len(result.failures) + len(result.errors) > before:
             services.dump(self.logs())
+        if os.environ.get('TANDEM_KEEP_TMP'):
+            print('kept', self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)  # after the logs were shown
         return out
 
     def cleanup(self):
@@ -94,10 +98,6 @@ class RealCinderTest(unittest.TestCase):
             finally:
                 self.cluster.stop()
         left = (loop_devices_under(self.tmp), mounts_under(self.tmp), disk_fuse_processes_under(self.tmp))
-        if os.environ.get('TANDEM_KEEP_TMP'):
-            print('kept', self.tmp)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
         self.assertEqual(([], [], []), left, 'loop devices, mounts, tandem-disk-fuse left behind')
 
     def test_cinder_cli_against_real_services(self):
