@@ -507,10 +507,32 @@ class TandemDriver(driver.VolumeDriver):
                      'another attachment there still uses it',
                      {'name': name, 'host': host})
             return
-        self._call('detach %s from %s' % (name, host), 'DELETE',
-                   tandem_client.path('volumes', name, 'attachments', host),
-                   query={'force': 'true'} if force else None,
-                   missing_ok=True)
+        self._detach(name, host, force)
+
+    def _detach(self, name, host, force):
+        """DELETE the host's attachment. 503 detach_timeout means the host did
+        not report the device gone within the controller's wait and the
+        attachment was restored (nothing done): asked again until
+        tandem_ready_timeout."""
+        what = 'detach %s from %s' % (name, host)
+        url = tandem_client.path('volumes', name, 'attachments', host)
+        deadline = time.monotonic() + self._conf('tandem_ready_timeout')
+        while True:
+            try:
+                self.client.delete(url, query={'force': 'true'} if force else None)
+                return
+            except tandem_client.TandemError as e:
+                if e.status == 404:
+                    LOG.info('Tandem %(what)s: already gone (%(code)s)',
+                             {'what': what, 'code': e.code})
+                    return
+                if (getattr(e, 'busy_code', None) != 'detach_timeout' or
+                        time.monotonic() >= deadline):
+                    raise self._api_error(what, e)
+                LOG.warning('Tandem %(what)s: the host has not removed the '
+                            'device yet, asking again: %(err)s',
+                            {'what': what, 'err': e})
+            time.sleep(self.poll_interval)
 
     # -- image copy through the data stream --------------------------------
 

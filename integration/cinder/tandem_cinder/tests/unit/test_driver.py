@@ -754,6 +754,36 @@ class TandemDriverTestCase(test.TestCase):
         self.assertBackendError(['force detach', 'boom'],
                                 self.driver.terminate_connection, vol, None)
 
+    def test_terminate_connection_asks_again_after_detach_timeout(self):
+        # 503 detach_timeout: the host did not report the device gone in
+        # time and the controller restored the attachment; ask again.
+        vol = self.attached(['node1'])
+        self.fake.fail('DELETE', '/attachments/node1$', 503, 'detach_timeout',
+                       'host node1 did not report the device', times=2)
+        self.driver.terminate_connection(vol, {'host': 'node1'})
+        self.assertEqual({}, self.tandem(vol)['attachments'])
+        self.assertEqual(3, len(self.fake.calls('DELETE')))
+
+    def test_terminate_connection_detach_timeout_gives_up(self):
+        vol = self.attached(['node1'])
+        self.set_conf(tandem_ready_timeout=1)
+        self.driver.poll_interval = 0.2
+        self.fake.fail('DELETE', '/attachments/node1$', 503, 'detach_timeout',
+                       'host node1 did not report the device', times=10 ** 6)
+        self.assertBackendError(['detach cinder-%s from node1' % vol.id,
+                                 'detach_timeout'],
+                                self.driver.terminate_connection, vol,
+                                {'host': 'node1'})
+
+    def test_terminate_connection_other_503_is_final(self):
+        vol = self.attached(['node1'])
+        self.fake.fail('DELETE', '/attachments/node1$', 503, 'store_busy',
+                       'busy', times=1)
+        self.assertBackendError(['store_busy'],
+                                self.driver.terminate_connection, vol,
+                                {'host': 'node1'})
+        self.assertEqual(1, len(self.fake.calls('DELETE')))
+
     def test_terminate_connection_keeps_device_for_other_attachment(self):
         vol = self.attached(['node1'])
         attachments = [objects.VolumeAttachment(
