@@ -1,5 +1,6 @@
-"""Real OpenStack services started by hand for the end-to-end tests: a private RabbitMQ, Glance
-(file store, no Keystone) and Cinder's api, scheduler and volume services (noauth, SQLite), as
+"""Real OpenStack services started by hand for the end-to-end tests: a private RabbitMQ and
+MariaDB, Glance (file store, no Keystone, SQLite) and Cinder's api, scheduler and volume services
+(noauth), as
 ../shared/recipes/cinder.md records them. Everything lives under one temp dir, listens on
 127.0.0.1 on free ports, and is stopped by the PID it was started with.
 
@@ -142,6 +143,43 @@ class RabbitMQ(object):
         return [s.log for s in self.services]
 
 
+class MariaDB(object):
+    """A private MariaDB for Cinder's database (SQLite shared by three services answers "database
+    is locked" under the flow's load: the recipe saw it, and so did this test). Its own data dir,
+    UNIX socket and TCP port on 127.0.0.1; a `cinder` user for the `cinder` database."""
+
+    def __init__(self, root):
+        self.root = os.path.join(root, 'mariadb')
+        self.port = free_port()
+        self.sock = os.path.join(self.root, 'sock')
+        self.url = 'mysql+pymysql://cinder:cinder@127.0.0.1:%d/cinder?charset=utf8' % self.port
+        self.service = None
+
+    def start(self):
+        data = os.path.join(self.root, 'data')
+        os.makedirs(self.root, exist_ok=True)
+        run(['mariadb-install-db', '--no-defaults', '--user=root', '--datadir=' + data], timeout=300)
+        self.service = Service('mariadbd', [
+            'mariadbd', '--no-defaults', '--user=root', '--datadir=' + data, '--socket=' + self.sock,
+            '--port=%d' % self.port, '--bind-address=127.0.0.1',
+            '--pid-file=' + os.path.join(self.root, 'mariadbd.pid')],
+            os.path.join(self.root, 'mariadbd.log')).start()
+        wait_for('MariaDB on port %d' % self.port, lambda: port_open(self.port) or not self.service.running(), 60)
+        if not self.service.running():
+            raise RuntimeError('mariadbd exited:\n' + tail(self.service.log))
+        run(['mariadb', '--no-defaults', '-S', self.sock, '-u', 'root', '-e',
+             "CREATE DATABASE cinder; CREATE USER 'cinder'@'127.0.0.1' IDENTIFIED BY 'cinder'; "
+             "GRANT ALL ON cinder.* TO 'cinder'@'127.0.0.1';"])
+        return self
+
+    def stop(self):
+        if self.service:
+            self.service.stop(timeout=60)
+
+    def logs(self):
+        return [self.service.log] if self.service else []
+
+
 def write_ini(path, sections, base=None):
     """Writes `sections` ({section: {key: value}}) into `path`, over the contents of `base`
     (another ini file) when given."""
@@ -251,11 +289,11 @@ class Cinder(object):
 
     The configuration is `base_conf` (e.g. the cinder.conf the devstack plugin wrote, holding the
     backend section) or `backend` ({option: value} of a backend section named `backend_name`),
-    plus the essentials of running by hand: noauth, SQLite, the broker, paths under `root`,
+    plus the essentials of running by hand: noauth, the database, the broker, paths under `root`,
     `host` (Cinder's host name, which is what Cinder's own connector names: it must be a Tandem
     node's --name for the cinder-volume host to attach)."""
 
-    def __init__(self, root, transport_url, host, backend_name, backend=None, base_conf=None,
+    def __init__(self, root, transport_url, database_url, host, backend_name, backend=None, base_conf=None,
                  glance_url=None):
         self.root = os.path.join(root, 'cinder')
         self.port = free_port()
@@ -265,6 +303,7 @@ class Cinder(object):
         self.glance_url = glance_url
         self.services = []
         self.conf = os.path.join(self.root, 'cinder.conf')
+        self.database_url = database_url
         self.env = dict(os.environ, PYTHONPATH=DRIVER_DIR, PYTHONDONTWRITEBYTECODE='1', HOME=self.root)
 
     def write_conf(self):
@@ -280,13 +319,13 @@ class Cinder(object):
             'image_conversion_dir': os.path.join(self.root, 'conversion'),
             'verify_glance_signatures': 'disabled', 'debug': 'True',
             # Fast service reports: the scheduler sees the backend's pools within seconds.
-            'report_interval': 2, 'periodic_interval': 5,
+            'report_interval': 5, 'periodic_interval': 5,
         }
         if self.glance_url:
             default['glance_api_servers'] = self.glance_url
         sections = {
             'DEFAULT': default,
-            'database': {'connection': 'sqlite:///' + os.path.join(self.root, 'cinder.sqlite')},
+            'database': {'connection': self.database_url},
             'oslo_concurrency': {'lock_path': os.path.join(self.root, 'lock')},
         }
         if self.backend is not None:
@@ -305,6 +344,11 @@ class Cinder(object):
         wait_for('cinder-volume %s@%s up with its pools' % (self.host, self.backend_name),
                  lambda: self.backend_pools() or self.dead(), 90)
         self.check_running()
+        # The default volume type (default_volume_type), as devstack makes one per backend: Cinder
+        # refuses some requests (type-delete, a create without a type) while it is missing.
+        if self.backend_name not in [t['name'] for t in self.rest('GET', '/types')['volume_types']]:
+            self.cli('type-create', self.backend_name)
+            self.cli('type-key', self.backend_name, 'set', 'volume_backend_name=' + self.backend_name)
         return self
 
     def dead(self):
@@ -316,10 +360,12 @@ class Cinder(object):
             raise RuntimeError('%s exited:\n%s' % (', '.join(dead), self.log_text()))
 
     def backend_pools(self):
-        services = self.rest('GET', '/os-services')['services']
-        up = [s for s in services if s['binary'] == 'cinder-volume' and s['state'] == 'up'
-              and s['host'] == '%s@%s' % (self.host, self.backend_name)]
-        if not up:
+        """The pools the scheduler has of our backend, once the scheduler and the volume service
+        are up (os-services at 3.0 reads the database only; later versions and get_pools ask the
+        scheduler over RPC, which a scheduler still starting never answers)."""
+        services = self.rest('GET', '/os-services', version='3.0')['services']
+        up = {(s['binary'], s['host']) for s in services if s['state'] == 'up'}
+        if not {('cinder-scheduler', self.host), ('cinder-volume', '%s@%s' % (self.host, self.backend_name))} <= up:
             return None
         pools = self.rest('GET', '/scheduler-stats/get_pools?detail=True')['pools']
         return [p for p in pools if p['name'].startswith('%s@%s#' % (self.host, self.backend_name))]
@@ -358,12 +404,12 @@ class Cinder(object):
                     rows[cells[0]] = cells[1]
         return rows
 
-    def rest(self, method, path, body=None):
+    def rest(self, method, path, body=None, version=API_VERSION):
         """Cinder's REST API (noauth token admin:admin); returns the decoded answer."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.endpoint + path, data=data, method=method)
         req.add_header('X-Auth-Token', 'admin:admin')
-        req.add_header('OpenStack-API-Version', 'volume ' + API_VERSION)
+        req.add_header('OpenStack-API-Version', 'volume ' + version)
         req.add_header('Accept', 'application/json')
         if data is not None:
             req.add_header('Content-Type', 'application/json')
@@ -424,8 +470,9 @@ def dump(paths, out=sys.stderr, lines=60):
 
 
 class OpenStack(object):
-    """RabbitMQ, Glance (when it can run here: else `glance` is None and `glance_reason` says
-    why) and Cinder, started in that order; stop() stops whatever started, in reverse."""
+    """RabbitMQ, MariaDB, Glance (when it can run here: else `glance` is None and
+    `glance_reason` says why) and Cinder, started in that order; stop() stops whatever started,
+    in reverse."""
 
     def __init__(self, root, host, backend_name, backend=None, base_conf=None):
         self.root, self.host, self.backend_name = root, host, backend_name
@@ -437,13 +484,16 @@ class OpenStack(object):
         self.rabbit = RabbitMQ(self.root)
         self.started.append(self.rabbit)
         self.rabbit.start()
+        self.mariadb = MariaDB(self.root)
+        self.started.append(self.mariadb)
+        self.mariadb.start()
         glance = Glance(self.root)
         self.started.append(glance)
         try:
             self.glance = glance.start()
         except Exception as e:  # noqa: BLE001 - the image copy step says why it skips
             self.glance_reason = 'glance-api did not start: %s' % e
-        self.cinder = Cinder(self.root, self.rabbit.url, self.host, self.backend_name, backend=self.backend,
+        self.cinder = Cinder(self.root, self.rabbit.url, self.mariadb.url, self.host, self.backend_name, backend=self.backend,
                              base_conf=self.base_conf, glance_url=self.glance.url if self.glance else None)
         self.started.append(self.cinder)
         self.cinder.start()

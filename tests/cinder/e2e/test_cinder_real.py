@@ -1,6 +1,6 @@
 """Tandem in real Cinder services (issue 11 item 3): a 3-node Tandem cluster of this build,
-a private RabbitMQ, Glance (file store, no Keystone) and cinder-api, cinder-scheduler and
-cinder-volume (noauth, SQLite, the Tandem backend in enabled_backends, the driver on
+a private RabbitMQ and MariaDB, Glance (file store, no Keystone) and cinder-api, cinder-scheduler and
+cinder-volume (noauth, MariaDB, the Tandem backend in enabled_backends, the driver on
 PYTHONPATH), driven through the `cinder` CLI by cinder_flow.CinderFlow.
 
 Cinder's `host` is the Tandem node `node1`, so the connector this host builds (os-brick) names
@@ -12,6 +12,8 @@ its PID, and no mount, loop device or tandem-disk-fuse process is left behind.
 
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -42,6 +44,21 @@ def release_attachments(api):
                 pass
 
 
+def force_clean(root):
+    """Last resort after a failure (the test still fails): the loop devices, tandem-disk-fuse
+    processes (started by this test's nodes) and mounts under `root` go, so that nothing stays on
+    the machine."""
+    for dev in loop_devices_under(root):
+        subprocess.run(['losetup', '-d', dev], check=False)
+    for pid in disk_fuse_processes_under(root):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for m in reversed(mounts_under(root)):
+        subprocess.run(['umount', '-l', m], check=False)
+
+
 @unittest.skipUnless(os.geteuid() == 0 and os.path.exists('/dev/fuse'), 'needs root and /dev/fuse')
 class RealCinderTest(unittest.TestCase):
 
@@ -59,7 +76,7 @@ class RealCinderTest(unittest.TestCase):
             'tandem_token_file': self.cluster.service_token_file,
             'tandem_ca_file': self.cluster.ca,
             'tandem_default_resource_group': 'cinder',
-            'tandem_ready_timeout': 300,
+            'tandem_ready_timeout': 900,
         })
         self.started.append(self.openstack)
         self.openstack.start()
@@ -94,10 +111,11 @@ class RealCinderTest(unittest.TestCase):
             try:
                 services.wait_for('no loop device of the test', lambda: not loop_devices_under(self.tmp), 30)
                 services.wait_for('no tandem-disk-fuse of the test',
-                                  lambda: not disk_fuse_processes_under(self.tmp), 30)
+                                  lambda: not disk_fuse_processes_under(self.tmp), 60)
             finally:
                 self.cluster.stop()
         left = (loop_devices_under(self.tmp), mounts_under(self.tmp), disk_fuse_processes_under(self.tmp))
+        force_clean(self.tmp)
         self.assertEqual(([], [], []), left, 'loop devices, mounts, tandem-disk-fuse left behind')
 
     def test_cinder_cli_against_real_services(self):
