@@ -133,7 +133,16 @@ class RabbitMQ(object):
                  lambda: port_open(self.port) or not broker.running(), 90)
         if not broker.running():
             raise RuntimeError('rabbitmq-server exited:\n' + tail(broker.log))
+        self.env = env
         return self
+
+    def consumed(self, queue):
+        """Whether `queue` exists and has a consumer (a service's RPC server is listening: a call
+        sent before that is lost and times out)."""
+        p = subprocess.run(['/usr/lib/rabbitmq/bin/rabbitmqctl', '-q', 'list_queues', 'name', 'consumers'],
+                           capture_output=True, text=True, env=self.env, timeout=60)
+        rows = [line.split() for line in p.stdout.splitlines()]
+        return any(len(r) == 2 and r[0] == queue and r[1].isdigit() and int(r[1]) > 0 for r in rows)
 
     def stop(self):
         for s in reversed(self.services):
@@ -301,6 +310,7 @@ class Cinder(object):
         self.host, self.backend_name = host, backend_name
         self.transport_url, self.backend, self.base_conf = transport_url, backend, base_conf
         self.glance_url = glance_url
+        self.broker = None  # a RabbitMQ: start() waits until the scheduler consumes its queue
         self.services = []
         self.conf = os.path.join(self.root, 'cinder.conf')
         self.database_url = database_url
@@ -341,6 +351,10 @@ class Cinder(object):
         wait_for('cinder-api on port %d' % self.port, lambda: port_open(self.port) or self.dead(), 60)
         self.check_running()
         # The scheduler places nothing until the volume service has reported its pools.
+        if self.broker is not None:
+            wait_for("the scheduler's RPC server", lambda: self.broker.consumed('cinder-scheduler') or self.dead(),
+                     90, 1)
+            self.check_running()
         wait_for('cinder-volume %s@%s up with its pools' % (self.host, self.backend_name),
                  lambda: self.backend_pools() or self.dead(), 90)
         self.check_running()
@@ -495,6 +509,7 @@ class OpenStack(object):
             self.glance_reason = 'glance-api did not start: %s' % e
         self.cinder = Cinder(self.root, self.rabbit.url, self.mariadb.url, self.host, self.backend_name, backend=self.backend,
                              base_conf=self.base_conf, glance_url=self.glance.url if self.glance else None)
+        self.cinder.broker = self.rabbit
         self.started.append(self.cinder)
         self.cinder.start()
         return self
