@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -23,6 +22,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, '..', '..', '..'))
 DRIVER_DIR = os.path.join(ROOT, 'integration', 'cinder')
 API_VERSION = '3.70'
+
+sys.path.insert(0, os.path.join(ROOT, 'script', 'lib'))
+from localcluster import wait_for  # noqa: E402,F401 - also what the tests here import
 
 
 def free_port():
@@ -37,18 +39,6 @@ def port_open(port):
         return True
     except OSError:
         return False
-
-
-def wait_for(what, predicate, timeout=60.0, interval=0.2):
-    """Polls predicate() until it returns a truthy value; raises TimeoutError naming `what`."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise TimeoutError('timed out after %.0fs waiting for %s (last: %r)' % (timeout, what, last))
 
 
 class Service(object):
