@@ -292,7 +292,7 @@ class CinderFlow(object):
         self.ran += ['online extend', 'write past the old size']
 
         self.retype(c, silver, group_b, missing)
-        self.manage(a, gold, missing)
+        self.manage(b, gold, missing)  # b has no snapshot (forget refuses a volume with snapshots)
         self.image_copy(gold, missing)
 
         # Every volume's replicas are identical; then delete everything.
@@ -342,25 +342,26 @@ class CinderFlow(object):
         self.ran.append('retype')
 
     def manage(self, vid, vol_type, missing):
-        """unmanage (forget: the data stays), then manage the primary's backing volume back."""
+        """unmanage (forget: the primary's copy stays, renamed to the volume's name; the other
+        replicas go), then manage that backing volume back (adopt, then more replicas)."""
         if 'adopt' in missing:
             self.skipped.append('manage/unmanage')
             return skip_loudly('manage/unmanage (cinder unmanage, cinder manage)', missing['adopt'])
         view = self.settled(vid)
         data = self.head(vid)
         primary = next(r for r in view['replicas'] if r['primary'])
-        backing = self.backing_file(primary['node'], view['uuid'])
         self.cli('unmanage', vid)
         self.cinder.wait_gone('volume', vid)
         self.volumes.remove(vid)
         self.t.assertNotIn('cinder-' + vid, self.tandem_names())
-        self.t.assertTrue(os.path.exists(backing), 'unmanage keeps the data')
-        # Forget leaves every copy; manage adopts one. The other copies are the operator's to
-        # remove (as they would be when managing a volume from another system).
-        for r in view['replicas']:
-            if r['node'] != primary['node']:
-                os.unlink(self.backing_file(r['node'], view['uuid']))
-        ref = '%s/%s/%s' % (primary['node'], primary['pool'], os.path.basename(backing))
+        backing = 'cinder-' + vid  # forget names the released copy after the volume
+        probe = {'node': primary['node'], 'pool': primary['pool'], 'backing_name': backing,
+                 'resource_group': self.group, 'dry_run': True}
+        # The node releases the copy when it next reads its desired state, and lists it in the
+        # heartbeat after that: until then an adopt is 404 backing_not_found.
+        wait_for('the released copy %s on %s' % (backing, primary['node']), lambda: ApiAnswer(
+            self.tandem, 'POST', '/v1/volumes/cinder-probe-%s/adopt' % self.tag, probe).status == 200, 120, 0.5)
+        ref = '%s/%s/%s' % (primary['node'], primary['pool'], backing)
         host = '%s@%s#%s' % (self.node, self.backend, self.group)
         rows = self.cinder.table(self.cli('manage', '--id-type', 'source-name', '--volume-type', vol_type,
                                           '--name', 'm-' + self.tag, host, ref))
