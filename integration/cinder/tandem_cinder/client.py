@@ -48,9 +48,12 @@ class TandemError(Exception):
 class ControllerUnreachable(TandemError):
     """No controller answered (connection, TLS, timeout errors or 503)."""
 
-    def __init__(self, message):
+    def __init__(self, message, busy_code=None):
         super(ControllerUnreachable, self).__init__(None, 'unreachable',
                                                     message)
+        # The error code of the last 503 answer (e.g. detach_timeout), if
+        # the last controller tried answered 503.
+        self.busy_code = busy_code
 
 
 def path(*segments):
@@ -139,6 +142,7 @@ class Client(object):
         headers = dict(headers)
         headers['Authorization'] = 'Bearer ' + self._token()
         failures = []
+        busy_code = None
         n = len(self._targets)
         for i in [(self._preferred + k) % n for k in range(n)]:
             target = self._targets[i]
@@ -151,15 +155,17 @@ class Client(object):
                 failures.append('%s: %s' % (target[0], e))
                 continue
             if resp.status == 503:
-                failures.append('%s: %s' % (
-                    target[0], _error_from(503, resp.read())))
+                err = _error_from(503, resp.read())
+                failures.append('%s: %s' % (target[0], err))
+                busy_code = err.code
                 conn.close()
                 continue
+            busy_code = None
             self._preferred = i
             return conn, resp
         raise ControllerUnreachable(
             'no Tandem controller answered %s %s: %s'
-            % (method, url_path, '; '.join(failures)))
+            % (method, url_path, '; '.join(failures)), busy_code)
 
     def request(self, method, url_path, body=None, query=None):
         """Sends a JSON request; returns the decoded JSON answer (None for

@@ -81,6 +81,8 @@ CONF.register_opts(tandem_opts, group=configuration.SHARED_CONF_GROUP)
 API_VERSION = 'v1'
 VOLUME_PREFIX = 'cinder-'
 SNAPSHOT_PREFIX = 'cinder-snap-'
+# A clone's temporary snapshot of its source (see _clone_through_snapshot).
+CLONE_SNAPSHOT_PREFIX = 'cinder-clone-'
 SPEC_GROUP = 'tandem:resource_group'
 SPEC_REPLICAS = 'tandem:replicas'
 MAX_REPLICAS = 8
@@ -292,12 +294,37 @@ class TandemDriver(driver.VolumeDriver):
         if source:
             body['source'] = source
         what = 'create volume %s' % name
-        view = self._call(what, 'POST', tandem_client.path('volumes'), body)
+        try:
+            view = self.client.post(tandem_client.path('volumes'), body)
+        except tandem_client.TandemError as e:
+            if (e.status == 422 and e.code == 'not_implemented' and source
+                    and 'snapshot' not in source):
+                # A controller without direct clones (only volumes from a
+                # snapshot): clone through a snapshot of the source.
+                return self._clone_through_snapshot(volume, source['volume'])
+            raise self._api_error(what, e)
         if replicas is not None:
             view = self._call(what, 'PATCH',
                               tandem_client.path('volumes', name),
                               {'replicas': replicas})
         self._wait_ready(view, tandem_client.path('volumes', name), what)
+
+    def _clone_through_snapshot(self, volume, source):
+        """Clones ``source`` as a volume made from a temporary snapshot of
+        it (named after the new volume, so a retried clone finds it), which
+        is deleted once the clone is ready or has failed."""
+        snap = CLONE_SNAPSHOT_PREFIX + volume.name_id
+        snaps = tandem_client.path('volumes', source, 'snapshots')
+        what = 'clone %s through snapshot %s' % (source, snap)
+        LOG.info('Tandem %s: the controller has no direct clone', what)
+        view = self._call(what, 'POST', snaps, {'name': snap})
+        try:
+            self._wait_ready(view, tandem_client.path(
+                'volumes', source, 'snapshots', snap), what)
+            self._create(volume, {'volume': source, 'snapshot': snap})
+        finally:
+            self._call(what, 'DELETE', tandem_client.path(
+                'volumes', source, 'snapshots', snap), missing_ok=True)
 
     # -- volumes -----------------------------------------------------------
 
@@ -402,7 +429,8 @@ class TandemDriver(driver.VolumeDriver):
                           tandem_client.path('volumes', name, 'attachments'),
                           {'host': host, 'mode': 'block',
                            'connector': connector})
-        info = (view or {}).get('connection_info') or {}
+        view = self._wait_attached(view or {}, name, host, what)
+        info = view.get('connection_info') or {}
         if info.get('driver_volume_type') != 'local' or not (
                 info.get('data') or {}).get('device_path'):
             raise self._backend_error(
@@ -412,6 +440,46 @@ class TandemDriver(driver.VolumeDriver):
                  {'name': name, 'host': host,
                   'dev': info['data']['device_path']})
         return info
+
+    def _wait_attached(self, view, name, host, what):
+        """Polls the volume's attachments until the one on ``host`` is
+        'attached': the controller answers 'attaching' until the host has
+        made the device, and the caller (Nova, os-brick) opens the device
+        path as soon as it gets it. 'error' or the ready timeout fail the
+        attach, which is then withdrawn."""
+        deadline = time.monotonic() + self._conf('tandem_ready_timeout')
+        url = tandem_client.path('volumes', name, 'attachments')
+        while view.get('state') == 'attaching':
+            if time.monotonic() >= deadline:
+                self._withdraw(name, host, what)
+                raise self._backend_error(
+                    _('Tandem %(what)s: the device is not there after %(t)s '
+                      's (%(reason)s)'), what=what,
+                    t=self._conf('tandem_ready_timeout'),
+                    reason=view.get('reason') or 'no reason given')
+            time.sleep(self.poll_interval)
+            listing = self._call(what, 'GET', url) or {}
+            view = next((a for a in listing.get('attachments') or []
+                         if a.get('host') == host), {})
+        if view.get('state') != 'attached':
+            self._withdraw(name, host, what)
+            raise self._backend_error(
+                _('Tandem %(what)s: the attachment is %(state)s: '
+                  '%(reason)s'), what=what,
+                state=view.get('state') or 'gone',
+                reason=view.get('reason') or 'no reason given')
+        return view
+
+    def _withdraw(self, name, host, what):
+        """Best effort: removes a failed attachment (forced, nothing uses
+        the device yet)."""
+        try:
+            self.client.delete(tandem_client.path(
+                'volumes', name, 'attachments', host),
+                query={'force': 'true'})
+        except tandem_client.TandemError as e:
+            LOG.warning('Tandem %(what)s: withdrawing the failed attachment '
+                        'failed: %(err)s', {'what': what, 'err': e})
 
     @staticmethod
     def _attachments_on(volume, host):
@@ -439,10 +507,32 @@ class TandemDriver(driver.VolumeDriver):
                      'another attachment there still uses it',
                      {'name': name, 'host': host})
             return
-        self._call('detach %s from %s' % (name, host), 'DELETE',
-                   tandem_client.path('volumes', name, 'attachments', host),
-                   query={'force': 'true'} if force else None,
-                   missing_ok=True)
+        self._detach(name, host, force)
+
+    def _detach(self, name, host, force):
+        """DELETE the host's attachment. 503 detach_timeout means the host did
+        not report the device gone within the controller's wait and the
+        attachment was restored (nothing done): asked again until
+        tandem_ready_timeout."""
+        what = 'detach %s from %s' % (name, host)
+        url = tandem_client.path('volumes', name, 'attachments', host)
+        deadline = time.monotonic() + self._conf('tandem_ready_timeout')
+        while True:
+            try:
+                self.client.delete(url, query={'force': 'true'} if force else None)
+                return
+            except tandem_client.TandemError as e:
+                if e.status == 404:
+                    LOG.info('Tandem %(what)s: already gone (%(code)s)',
+                             {'what': what, 'code': e.code})
+                    return
+                if (getattr(e, 'busy_code', None) != 'detach_timeout' or
+                        time.monotonic() >= deadline):
+                    raise self._api_error(what, e)
+                LOG.warning('Tandem %(what)s: the host has not removed the '
+                            'device yet, asking again: %(err)s',
+                            {'what': what, 'err': e})
+            time.sleep(self.poll_interval)
 
     # -- image copy through the data stream --------------------------------
 

@@ -4,7 +4,10 @@ the routes of issues 9 and 10 as integration/cinder/API_ASSUMPTIONS.md describes
 
 State lives in plain dicts the tests read directly. ``fail()`` makes the next matching request
 answer an error; ``unavailable`` makes every request answer 503; ``creating_polls`` keeps new
-volumes and snapshots ``creating`` for that many GETs.
+volumes and snapshots ``creating`` for that many GETs, ``attaching_polls`` new attachments
+``attaching`` for that many GETs of the list (then ``attached``, or ``error`` with
+``attach_error`` as reason when set). ``native_clone = False`` answers a clone (a source volume
+without a snapshot) 422 ``not_implemented``, as the controller does today.
 """
 
 import datetime
@@ -92,6 +95,9 @@ class FakeController(object):
         self.api_version = 'v1'
         self.unavailable = False
         self.creating_polls = 0
+        self.attaching_polls = 0
+        self.attach_error = None
+        self.native_clone = True
         self.stream_limit = None  # stop a data stream after this many bytes (a broken connection)
         self.raw_answer = None  # (status, bytes): the next request gets exactly this body
         self.requests = []  # (method, path, query dict, JSON body or byte count)
@@ -245,6 +251,12 @@ class FakeController(object):
         if tail == ['attachments'] and method == 'POST':
             return self._attach(vol, body)
         if tail == ['attachments'] and method == 'GET':
+            for host, att in vol['attachments'].items():
+                polls = vol['attach_polls'].get(host, 0)
+                if att['state'] == 'attaching' and polls <= 1:
+                    att['state'] = 'error' if self.attach_error else 'attached'
+                    att['reason'] = self.attach_error or ''
+                vol['attach_polls'][host] = polls - 1
             return 200, {'attachments': list(vol['attachments'].values())}
         if len(tail) == 2 and tail[0] == 'attachments' and method == 'DELETE':
             att = vol['attachments'].get(tail[1])
@@ -314,6 +326,8 @@ class FakeController(object):
                 if snap is None:
                     raise ApiError(404, 'snapshot_not_found', 'snapshot %s does not exist' % source['snapshot'])
                 data, src_size = bytearray(snap['data']), snap['size_bytes']
+            elif not self.native_clone:
+                raise ApiError(422, 'not_implemented', 'a clone needs a snapshot of its source (not yet)')
             else:
                 data, src_size = bytearray(src['data']), src['size_bytes']
             if size < src_size:
@@ -321,7 +335,8 @@ class FakeController(object):
         if size > 100 * GI:
             raise ApiError(422, 'volume_too_large', 'larger than every pool of group ' + group['name'])
         vol = dict(name=body['name'], uuid=str(uuid.uuid4()), size_bytes=size, resource_group=group['name'],
-                   replicas=self._replicas(group['replicas']), snapshots={}, attachments={}, data=data,
+                   replicas=self._replicas(group['replicas']), snapshots={}, attachments={}, attach_polls={},
+                   data=data,
                    polls=self.creating_polls, source=source)
         self.volumes[vol['name']] = vol
         return 201, self._view(vol)
@@ -388,7 +403,9 @@ class FakeController(object):
         group = self.groups.get(vol['resource_group'], {})
         if others and not group.get('allow_multiattach'):
             raise ApiError(409, 'volume_attached', 'volume %s is attached on %s' % (vol['name'], others[0]))
-        att = dict(host=host, mode=mode, state='attached', connector=body.get('connector'),
+        vol['attach_polls'][host] = self.attaching_polls
+        att = dict(host=host, mode=mode, state='attaching' if self.attaching_polls else 'attached',
+                   reason='', connector=body.get('connector'),
                    connection_info=dict(driver_volume_type='local',
                                         data=dict(device_path='/dev/tandem/' + vol['name'])))
         vol['attachments'][host] = att
@@ -404,7 +421,8 @@ class FakeController(object):
         replicas = [dict(node=key[0], pool=key[1], diskful=True, primary=True, state='up_to_date',
                          sync_progress=0, reason='')]
         vol = dict(name=name, uuid=str(uuid.uuid4()), size_bytes=size, resource_group=group['name'],
-                   replicas=replicas, snapshots={}, attachments={}, data=bytearray(), polls=0, source=None)
+                   replicas=replicas, snapshots={}, attachments={}, attach_polls={}, data=bytearray(),
+                   polls=0, source=None)
         if body.get('dry_run'):
             return 200, self._view(vol)
         if name in self.volumes:

@@ -495,6 +495,38 @@ class TandemDriverTestCase(test.TestCase):
         self.assertEqual({'volume': 'cinder-' + src.id}, tv['source'])
         self.assertEqual(3, len(tv['replicas']))
 
+    def test_create_cloned_volume_through_a_snapshot(self):
+        # The controller makes volumes from snapshots only (422
+        # not_implemented for a plain source volume): the driver clones
+        # through a temporary snapshot of the source, deleted afterwards.
+        self.fake.native_clone = False
+        src = self.volume()
+        self.driver.create_volume(src)
+        self.tandem(src)['data'][:6] = b'source'
+        self.fake.creating_polls = 1
+        vol = self.volume(fake.VOLUME2_ID, size=2)
+        self.driver.create_cloned_volume(vol, src)
+        tv = self.tandem(vol)
+        self.assertEqual(b'source', bytes(tv['data']))
+        self.assertEqual(2 * GI, tv['size_bytes'])
+        self.assertEqual({'volume': 'cinder-' + src.id,
+                          'snapshot': 'cinder-clone-' + vol.id}, tv['source'])
+        self.assertEqual({}, self.tandem(src)['snapshots'])
+        self.assertEqual(['/v1/volumes/cinder-%s/snapshots/cinder-clone-%s'
+                          % (src.id, vol.id)],
+                         [c[1] for c in self.fake.calls('DELETE')])
+
+    def test_create_cloned_volume_through_a_snapshot_failing(self):
+        # The temporary snapshot goes also when the clone fails.
+        self.fake.native_clone = False
+        src = self.volume(size=2)
+        self.driver.create_volume(src)
+        self.assertBackendError(['volume_too_small'],
+                                self.driver.create_cloned_volume,
+                                self.volume(fake.VOLUME2_ID, size=1), src)
+        self.assertEqual({}, self.tandem(src)['snapshots'])
+        self.assertNotIn('cinder-' + fake.VOLUME2_ID, self.fake.volumes)
+
     def test_create_cloned_volume_error(self):
         self.assertBackendError(['volume_not_found', 'cinder-' +
                                  fake.VOLUME_ID],
@@ -572,6 +604,44 @@ class TandemDriverTestCase(test.TestCase):
         self.assertEqual(info, self.driver.initialize_connection(vol,
                                                                  connector))
         self.assertEqual(1, len(self.tandem(vol)['attachments']))
+
+    def test_initialize_connection_waits_for_the_device(self):
+        # The controller answers 'attaching' until the host has made the
+        # device; the path goes back to Cinder only once it is 'attached'.
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        self.fake.attaching_polls = 3
+        info = self.driver.initialize_connection(vol, {'host': 'node2'})
+        self.assertEqual('/dev/tandem/cinder-' + vol.id,
+                         info['data']['device_path'])
+        self.assertEqual('attached',
+                         self.tandem(vol)['attachments']['node2']['state'])
+        self.assertEqual(3, len(self.fake.calls(
+            'GET', '/v1/volumes/cinder-%s/attachments' % vol.id)))
+
+    def test_initialize_connection_attachment_error(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        self.fake.attaching_polls = 1
+        self.fake.attach_error = 'no loop device free'
+        self.assertBackendError(['attach cinder-%s on node2' % vol.id,
+                                 'error', 'no loop device free'],
+                                self.driver.initialize_connection, vol,
+                                {'host': 'node2'})
+        # The failed attachment is withdrawn (forced).
+        self.assertEqual({}, self.tandem(vol)['attachments'])
+        self.assertEqual({'force': 'true'}, self.fake.calls('DELETE')[-1][2])
+
+    def test_initialize_connection_attach_timeout(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        self.set_conf(tandem_ready_timeout=1)
+        self.fake.attaching_polls = 10 ** 6
+        self.driver.poll_interval = 0.2
+        self.assertBackendError(['the device is not there after 1 s'],
+                                self.driver.initialize_connection, vol,
+                                {'host': 'node2'})
+        self.assertEqual({}, self.tandem(vol)['attachments'])
 
     def test_connection_info_is_what_os_brick_local_takes(self):
         # Cinder's own generic attach (backup, migration, image copy on the
@@ -683,6 +753,36 @@ class TandemDriverTestCase(test.TestCase):
         self.fake.fail('GET', '/attachments$', 500, 'internal', 'boom')
         self.assertBackendError(['force detach', 'boom'],
                                 self.driver.terminate_connection, vol, None)
+
+    def test_terminate_connection_asks_again_after_detach_timeout(self):
+        # 503 detach_timeout: the host did not report the device gone in
+        # time and the controller restored the attachment; ask again.
+        vol = self.attached(['node1'])
+        self.fake.fail('DELETE', '/attachments/node1$', 503, 'detach_timeout',
+                       'host node1 did not report the device', times=2)
+        self.driver.terminate_connection(vol, {'host': 'node1'})
+        self.assertEqual({}, self.tandem(vol)['attachments'])
+        self.assertEqual(3, len(self.fake.calls('DELETE')))
+
+    def test_terminate_connection_detach_timeout_gives_up(self):
+        vol = self.attached(['node1'])
+        self.set_conf(tandem_ready_timeout=1)
+        self.driver.poll_interval = 0.2
+        self.fake.fail('DELETE', '/attachments/node1$', 503, 'detach_timeout',
+                       'host node1 did not report the device', times=10 ** 6)
+        self.assertBackendError(['detach cinder-%s from node1' % vol.id,
+                                 'detach_timeout'],
+                                self.driver.terminate_connection, vol,
+                                {'host': 'node1'})
+
+    def test_terminate_connection_other_503_is_final(self):
+        vol = self.attached(['node1'])
+        self.fake.fail('DELETE', '/attachments/node1$', 503, 'store_busy',
+                       'busy', times=1)
+        self.assertBackendError(['store_busy'],
+                                self.driver.terminate_connection, vol,
+                                {'host': 'node1'})
+        self.assertEqual(1, len(self.fake.calls('DELETE')))
 
     def test_terminate_connection_keeps_device_for_other_attachment(self):
         vol = self.attached(['node1'])
