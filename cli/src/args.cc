@@ -8,8 +8,9 @@ namespace {
 
 const std::set<std::string, std::less<>> kCommandValueOptions = {
     "replicas", "engine", "size", "group", "pools", "spread-by", "overprovision", "node", "quorum", "keep", "from",
-    "snapshot", "host", "mode"};
-const std::set<std::string, std::less<>> kCommandFlagOptions = {"thin", "thick", "force", "multiattach"};
+    "snapshot", "host", "mode", "offset"};
+const std::set<std::string, std::less<>> kCommandFlagOptions = {"thin",     "thick",         "force", "multiattach",
+                                                                "progress", "target-is-zero"};
 
 }  // namespace
 
