@@ -211,9 +211,9 @@ void Session::readStreamPiece(std::shared_ptr<std::vector<std::byte>> buffer, Do
   body.data = buffer->data();
   body.size = buffer->size();
   beast::get_lowest_layer(stream_).expires_after(state_->io_timeout);
-  // read_some: whatever arrived (a piece need not fill the buffer, so a slow client's bytes are
-  // handed on as they come).
-  bhttp::async_read_some(stream_, buffer_, *stream_parser_,
+  // The whole buffer (or the rest of the body) per hand-off: read_some would hand on one TLS
+  // record (16 KiB) at a time, and the hand-offs, not the bytes, would set the pace.
+  bhttp::async_read(stream_, buffer_, *stream_parser_,
                     [self = shared_from_this(), buffer, done = std::move(done)](beast::error_code ec, size_t) mutable {
                       guarded("read request body", [&] {
                         beast::get_lowest_layer(self->stream_).expires_never();

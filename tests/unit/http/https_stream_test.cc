@@ -36,7 +36,8 @@ class StreamingHandler : public Handler {
   bool streams(const Request& head) override { return head.path != "/buffered"; }
   void handleStream(Request head, StreamExchange& exchange) override {
     if (head.path == "/sink" || head.path == "/wait") {
-      std::vector<std::byte> piece(100000);
+      // A read fills its buffer unless the body ends: /wait reads 3 bytes at a time.
+      std::vector<std::byte> piece(head.path == "/wait" ? 3 : 100000);
       uint64_t size = 0, sum = 0;
       for (;;) {
         auto n = exchange.readBody(piece);
@@ -196,14 +197,16 @@ TEST_F(HttpsStreamTest, ShortStreamedResponseClosesTheConnection) {
 // stop() wakes a handler thread waiting for body bytes that never come, and returns.
 TEST_F(HttpsStreamTest, StopWakesAHandlerWaitingForTheBody) {
   auto client = std::async(std::launch::async, [&] {
-    return exchange("PUT /wait HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc");
+    // A read returns once its buffer is full and more input is pending: 6 bytes give the
+    // handler its first 3, then it waits for more.
+    return exchange("PUT /wait HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabcdef");
   });
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (!handler_.got_bytes_.load() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(5ms);  // polling a condition with a deadline
   }
   ASSERT_TRUE(handler_.got_bytes_.load()) << "the handler never read the first bytes";
-  server_->stop();  // the handler now waits for 97 more bytes
+  server_->stop();  // the handler now waits for more bytes
   client.wait();
   EXPECT_TRUE(handler_.read_failed_.load());
 }

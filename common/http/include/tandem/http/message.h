@@ -47,8 +47,9 @@ using Responder = std::function<void(Response)>;
 class StreamExchange {
  public:
   virtual ~StreamExchange() = default;
-  // Reads the next bytes of the request body into `out`: how many (at least 1), or 0 at the end
-  // of the body. The first read answers "100 Continue" when the client asked for it.
+  // Reads the next bytes of the request body into `out`, filling it unless the body ends first:
+  // how many, 0 at the end of the body (a call moves at most 256 KiB). The first read answers
+  // "100 Continue" when the client asked for it.
   virtual Result<size_t> readBody(std::span<std::byte> out) = 0;
   // Sends a whole response and ends the exchange. When the request body was not read to its
   // end, the connection is closed after the response (after reading what the client still
