@@ -140,21 +140,26 @@ void Session::readRequest() {
                            });
 }
 
-void Session::onHeader(beast::error_code ec) {
-  if (closed_) return;
+bool Session::endsOnReadError(beast::error_code ec) {
+  if (!ec) return false;
   if (ec == bhttp::error::end_of_stream) {
     shutdown();
-    return;
-  }
-  if (ec && isHttpParseError(ec) && ec != bhttp::error::partial_message) {
+  } else if (ec == bhttp::error::body_limit) {
+    drain_after_write_ = true;
+    drain_budget_ = 64ull << 20;
+    sendTransportError(413, "body_too_large",
+                       "request body exceeds " + std::to_string(state_->body_limit) + " bytes");
+  } else if (isHttpParseError(ec) && ec != bhttp::error::partial_message) {
     sendTransportError(400, "bad_request", "malformed HTTP request: " + ec.message());
-    return;
-  }
-  if (ec) {
+  } else {
     log::debug(kComponent, "read from " + remote_address_ + ": " + ec.message());
     close();
-    return;
   }
+  return true;
+}
+
+void Session::onHeader(beast::error_code ec) {
+  if (closed_ || endsOnReadError(ec)) return;
   const auto& message = header_parser_->get();
   request_version_ = message.version();
   request_keep_alive_ = message.keep_alive();
@@ -187,27 +192,7 @@ void Session::onHeader(beast::error_code ec) {
 }
 
 void Session::onRead(beast::error_code ec) {
-  if (closed_) return;
-  if (ec == bhttp::error::end_of_stream) {
-    shutdown();
-    return;
-  }
-  if (ec == bhttp::error::body_limit) {
-    drain_after_write_ = true;
-    drain_budget_ = 64ull << 20;
-    sendTransportError(413, "body_too_large",
-                       "request body exceeds " + std::to_string(state_->body_limit) + " bytes");
-    return;
-  }
-  if (ec && isHttpParseError(ec) && ec != bhttp::error::partial_message) {
-    sendTransportError(400, "bad_request", "malformed HTTP request: " + ec.message());
-    return;
-  }
-  if (ec) {
-    log::debug(kComponent, "read from " + remote_address_ + ": " + ec.message());
-    close();
-    return;
-  }
+  if (closed_ || endsOnReadError(ec)) return;
   dispatchToHandler();
 }
 
@@ -281,6 +266,11 @@ void Session::deliver(Response response) {
   auto self = shared_from_this();  // releaseAwaiting() may drop the last other reference
   releaseAwaiting();
   if (closed_) return;
+  prepareResponse(std::move(response));
+  write(request_keep_alive_);
+}
+
+void Session::prepareResponse(Response response) {
   response_ = {};
   response_.version(request_version_);
   response_.result(static_cast<unsigned>(response.status));
@@ -290,7 +280,6 @@ void Session::deliver(Response response) {
     response_.body() = std::move(response.body);
   }
   for (const auto& [name, value] : response.headers) response_.set(name, value);
-  write(request_keep_alive_);
 }
 
 void Session::sendTransportError(int status, std::string_view code, const std::string& message) {

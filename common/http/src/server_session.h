@@ -132,6 +132,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void readRequest();
   void onHeader(boost::beast::error_code ec);
   void onRead(boost::beast::error_code ec);
+  // A failed read of a request: shuts down (end of stream), answers 413/400, or closes; true
+  // when `ec` was an error (the request is over).
+  bool endsOnReadError(boost::beast::error_code ec);
+  // Fills response_ from `response` (no body or Content-Type for 1xx/204/304).
+  void prepareResponse(Response response);
   // Fills `request` from a request head; false after answering 400.
   template <typename Message>
   bool describe(const Message& message, Request& request);

@@ -26,8 +26,6 @@ namespace {
 constexpr std::string_view kComponent = "http";
 constexpr size_t kPieceBytes = 256 * 1024;  // largest piece one read or write moves
 
-bool statusHasNoBody(int status) { return (status >= 100 && status < 200) || status == 204 || status == 304; }
-
 class SessionStream final : public StreamExchange {
  public:
   SessionStream(std::shared_ptr<Session> session, std::shared_ptr<StreamCancel> cancel)
@@ -233,15 +231,7 @@ void Session::streamRespond(Response response, Done done) {
   releaseAwaiting();
   if (closed_) return done(net::error::operation_aborted, 0);
   const bool body_read = stream_parser_->is_done();
-  response_ = {};
-  response_.version(request_version_);
-  response_.result(static_cast<unsigned>(response.status));
-  response_.set(bhttp::field::server, "tandem");
-  if (!statusHasNoBody(response.status)) {
-    response_.set(bhttp::field::content_type, response.content_type);
-    response_.body() = std::move(response.body);
-  }
-  for (const auto& [name, value] : response.headers) response_.set(name, value);
+  prepareResponse(std::move(response));
   if (!body_read) {
     // The client may still be sending the body it was not asked for (no 100 Continue): read
     // and drop a bounded amount so it sees this answer rather than a reset.
