@@ -238,7 +238,7 @@ Result<TransferReport> importVolume(ApiTransport& api, const TransferRequest& re
   if (request.offset > (regular ? input : size)) {
     return Status(ErrorCode::kInvalidArgument, "--offset " + std::to_string(request.offset) + " is past the input");
   }
-  if (from_stdin && request.offset > 0) {
+  if (!regular && request.offset > 0) {
     // Skip what an earlier run sent.
     std::vector<char> skip(1 << 20);
     for (uint64_t left = request.offset; left > 0;) {
@@ -262,8 +262,9 @@ Result<TransferReport> importVolume(ApiTransport& api, const TransferRequest& re
       ASSIGN_OR_RETURN(n, readFull(fd, chunk.data(), chunk.size(), at, regular, request.file));
       if (n == 0) break;
       chunk.resize(n);
-      if (from_stdin && at + n == size) {
-        // The volume is full: anything more on stdin is too much.
+      if (!regular && at + n == size) {
+        // The volume is full: anything more on the pipe is too much (a regular file's size was
+        // checked above).
         char extra;
         ASSIGN_OR_RETURN(size_t more, readFull(fd, &extra, 1, 0, false, "stdin"));
         if (more != 0) {
@@ -286,7 +287,7 @@ Result<TransferReport> importVolume(ApiTransport& api, const TransferRequest& re
     at += n;
     if (progress) progress->update(at - request.offset, regular ? input - request.offset : 0);
     if (n < want) break;  // stdin ended
-    if (from_stdin && at == size) break;
+    if (!regular && at == size) break;
   }
   if (progress) progress->finish();
   report.seconds = secondsSince(clock, start);
