@@ -269,9 +269,34 @@ Result<Command> parseVolume(const ParsedArgs& args) {
     }
     return cmd;
   }
+  if (verb == "export" || verb == "import") {
+    const bool out = verb == "export";
+    const std::string command = "volume " + verb;
+    RETURN_IF_ERROR(checkArity(args, 4, command,
+                               out ? " NAME FILE [--offset BYTES] [--progress]   (FILE -: stdout)"
+                                   : " NAME FILE [--offset BYTES] [--progress] [--target-is-zero]   (FILE -: stdin)"));
+    RETURN_IF_ERROR(checkOptions(args, command,
+                                 out ? std::set<std::string>{"offset", "progress"}
+                                     : std::set<std::string>{"offset", "progress", "target-is-zero"}));
+    RETURN_IF_ERROR(checkName("volume", args.words[2]));
+    Command cmd;
+    cmd.kind = out ? CommandKind::kVolumeExport : CommandKind::kVolumeImport;
+    cmd.name = args.words[2];
+    cmd.file = args.words[3];
+    if (auto offset = args.options.find("offset"); offset != args.options.end()) {
+      const std::string& text = offset->second;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), cmd.offset);
+      if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+        return usage("--offset must be a byte count, not '" + text + "'");
+      }
+    }
+    cmd.progress = args.options.count("progress") > 0;
+    cmd.target_is_zero = args.options.count("target-is-zero") > 0;
+    return cmd;
+  }
   return usage(
       "usage: tandem volume create|list|show|delete|promote|resolve|grow|update|clone|adopt|forget|attach|detach|"
-      "attachments ...");
+      "attachments|export|import ...");
 }
 
 // snapshot create|delete|revert VOLUME SNAPSHOT, snapshot list VOLUME.
@@ -430,7 +455,9 @@ ApiCall apiCallFor(const Command& cmd) {
       json.EndObject();
       return {"POST", "/v1/resource-groups", buffer.GetString()};
     case CommandKind::kVolumeList: return {"GET", "/v1/volumes", ""};
-    case CommandKind::kVolumeShow: return {"GET", volume_path, ""};
+    case CommandKind::kVolumeShow:
+    case CommandKind::kVolumeExport:
+    case CommandKind::kVolumeImport: return {"GET", volume_path, ""};
     case CommandKind::kVolumeDelete: return {"DELETE", volume_path, ""};
     case CommandKind::kVolumeCreate:
       json.StartObject();
@@ -575,6 +602,10 @@ std::string usageText() {
          "  snapshot list VOLUME | snapshot delete VOLUME SNAPSHOT\n"
          "  snapshot revert VOLUME SNAPSHOT   (the volume returns to it; not while attached)\n"
          "  volume resolve NAME --keep NODE   (split brain: keep NODE's data, resync the others)\n"
+         "  volume export NAME FILE [--offset BYTES] [--progress]\n"
+         "               (the volume's bytes to FILE, sparse; FILE - is stdout; --offset resumes)\n"
+         "  volume import NAME FILE [--offset BYTES] [--progress] [--target-is-zero]\n"
+         "               (FILE's bytes into the volume; - is stdin; --target-is-zero skips zero chunks)\n"
          "  libvirt pool-xml GROUP --mount DIR [--name POOL]   (a dir pool on tandem-pool-fs's mount)\n"
          "  libvirt disk-xml VOLUME [--pool POOL] [--target DEV]   (<disk type='volume'> of the pool)\n"
          "  libvirt disk-xml VOLUME --nbd [--target DEV]   (<disk type='network'>: the NBD export)\n"

@@ -14,9 +14,14 @@ class HttpsTransport final : public ApiTransport {
 
   Result<http::Response> call(const std::string& method, const std::string& target,
                               const std::string& body) override {
+    return call(method, target, body, {});
+  }
+  Result<http::Response> call(const std::string& method, const std::string& target, const std::string& body,
+                              const std::map<std::string, std::string>& extra) override {
     std::map<std::string, std::string> headers = {{"Accept", "application/json"}};
     if (!body.empty()) headers["Content-Type"] = "application/json";
     if (!token_.empty()) headers["Authorization"] = "Bearer " + token_;
+    for (const auto& [name, value] : extra) headers[name] = value;
     return client_->request(method, target, body, headers, timeout_);
   }
 

@@ -332,7 +332,9 @@ Result<std::string> renderSuccess(const Command& cmd, int status, const std::str
     }
     case CommandKind::kGroupShow: return renderGroup(doc);
     case CommandKind::kGroupCreate: return createdLine("resource group", cmd, status) + renderGroup(doc);
-    case CommandKind::kVolumeShow: return renderVolume(doc);
+    case CommandKind::kVolumeShow:
+    case CommandKind::kVolumeExport:  // app.cc renders transfers itself
+    case CommandKind::kVolumeImport: return renderVolume(doc);
     case CommandKind::kVolumeCreate:
     case CommandKind::kVolumeClone: return createdLine("volume", cmd, status) + renderVolume(doc);
     case CommandKind::kVolumePromote:

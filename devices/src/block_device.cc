@@ -13,4 +13,11 @@ Status checkRange(uint64_t offset, uint64_t length, uint64_t size) {
   return Status::ok();
 }
 
+Result<std::vector<Extent>> BlockDevice::extents(uint64_t offset, uint64_t length) {
+  RETURN_IF_ERROR(checkRange(offset, length, sizeBytes()));
+  std::vector<Extent> out;
+  if (length > 0) out.push_back(Extent{length, false});
+  return out;
+}
+
 }  // namespace tandem::devices

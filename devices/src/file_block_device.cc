@@ -114,4 +114,42 @@ Status FileBlockDevice::writeZeroes(uint64_t offset, uint64_t length, bool fua) 
   return fua ? flush() : Status::ok();
 }
 
+Result<std::vector<Extent>> FileBlockDevice::extents(uint64_t offset, uint64_t length) {
+  RETURN_IF_ERROR(checkRange(offset, length, sizeBytes()));
+  std::vector<Extent> out;
+  auto add = [&](uint64_t n, bool hole) {
+    if (n == 0) return;
+    if (!out.empty() && out.back().hole == hole) {
+      out.back().length += n;
+    } else {
+      out.push_back(Extent{n, hole});
+    }
+  };
+  const uint64_t end = offset + length;
+  uint64_t at = offset;
+  while (at < end) {
+    off_t data = ::lseek(fd_, static_cast<off_t>(at), SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) {  // no data from `at` to the end of the file
+        add(end - at, true);
+        break;
+      }
+      if (errno == EINVAL || errno == EOPNOTSUPP) {  // no hole support: all data
+        add(end - at, false);
+        break;
+      }
+      return Status::fromErrno(errno, "lseek(SEEK_DATA) " + path_);
+    }
+    uint64_t data_at = std::min<uint64_t>(static_cast<uint64_t>(data), end);
+    add(data_at - at, true);
+    if (data_at >= end) break;
+    off_t hole = ::lseek(fd_, static_cast<off_t>(data_at), SEEK_HOLE);
+    if (hole < 0) return Status::fromErrno(errno, "lseek(SEEK_HOLE) " + path_);
+    uint64_t hole_at = std::min<uint64_t>(std::max<uint64_t>(static_cast<uint64_t>(hole), data_at + 1), end);
+    add(hole_at - data_at, false);
+    at = hole_at;
+  }
+  return out;
+}
+
 }  // namespace tandem::devices

@@ -23,8 +23,6 @@ PLANNED = [
     ("GET", "/v1/events"),
     ("POST", "/v1/nodes/og-node/evacuate"),
     ("GET", "/v1/resource-groups/og-group/stats"),
-    ("GET", "/v1/volumes/og-vol/data"),
-    ("PUT", "/v1/volumes/og-vol/data"),
     ("POST", "/v1/volumes/og-vol/verify"),
 ]
 
@@ -278,6 +276,19 @@ class OpenApiConformanceTest(ClusterTestCase):
                           {"volume": "og-v1", "snapshot": "og-nope"}, body={})
         c("DELETE", "/v1/volumes/{volume}/snapshots/{snapshot}", {"volume": "og-v1", "snapshot": "og-s1"},
           expect=204)
+        # The volume's bytes, once every replica serves it: whole, a range, a write, the errors.
+        deadline = time.monotonic() + 60
+        while c("GET", "/v1/volumes/{volume}", {"volume": "og-v1"}, expect=200).body["state"] != "available":
+            self.assertLess(time.monotonic(), deadline, "og-v1 never became available")
+            time.sleep(0.2)
+        data, v1p = "/v1/volumes/{volume}/data", {"volume": "og-v1"}
+        self.assertEqual(len(c("GET", data, v1p, expect=200).raw), 2 << 20)
+        written = c("PUT", data, v1p, raw=b"\x01" * (2 << 20), expect=200).body
+        self.assertEqual((written["bytes_written"], written["size_bytes"]), (2 << 20, 2 << 20))
+        self.expect_error("PUT", data, 400, "length_mismatch", v1p, raw=b"\x01" * 10)
+        self.expect_error("PUT", data, 413, "body_exceeds_volume", v1p, raw=b"\x01" * ((2 << 20) + 1))
+        self.expect_error("PUT", data, 404, "volume_not_found", {"volume": "og-nope"}, raw=b"\x01")
+        self.expect_error("GET", data, 404, "volume_not_found", {"volume": "og-nope"})
         # Attachments (nbd mode: nothing to make on the host, so no device is involved here).
         attachments = "/v1/volumes/{volume}/attachments"
         one = {"volume": "og-v1", "host": "node1"}

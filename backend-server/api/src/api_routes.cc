@@ -99,6 +99,9 @@ const std::vector<Route>& apiRoutes() {
       {"GET", "/v1/volumes/{volume}/attachments", "listAttachments", kAdminOrService, listAttachments},
       {"POST", "/v1/volumes/{volume}/attachments", "attachVolume", kAdminOrService, attachVolume},
       {"DELETE", "/v1/volumes/{volume}/attachments/{host}", "detachVolume", kAdminOrService, detachVolume},
+      // The volume's bytes, streamed (Cinder's image copies).
+      {"GET", "/v1/volumes/{volume}/data", "exportVolumeData", kAdminOrService, exportVolumeData},
+      {"PUT", "/v1/volumes/{volume}/data", "importVolumeData", kAdminOrService, importVolumeData},
       {"GET", "/v1/internal/nodes/{node}/desired", "pollDesiredState", kAdminOrOwnNode, pollDesiredState},
       {"PUT", "/v1/internal/nodes/{node}/status", "reportNodeStatus", kAdminOrOwnNode, reportNodeStatus},
   };

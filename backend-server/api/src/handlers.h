@@ -1,6 +1,6 @@
 // The API's handlers, one file per resource: meta_handlers.cc (version, health, metrics),
 // node_handlers.cc, pool_handlers.cc, group_handlers.cc, volume_handlers.cc, snapshot_handlers.cc,
-// attachment_handlers.cc and
+// attachment_handlers.cc, data_handlers.cc (the volume's bytes, streamed) and
 // internal_handlers.cc (a node's desired state and status). Each is a RouteHandler named after
 // its operationId in docs/openapi.yaml: request in, response out, over the ClusterService. The
 // route table (api_routes.cc) has already authenticated the caller and checked its scope.
@@ -45,6 +45,10 @@ void revertSnapshot(const RouteCall& call, http::Responder respond);
 void listAttachments(const RouteCall& call, http::Responder respond);
 void attachVolume(const RouteCall& call, http::Responder respond);
 void detachVolume(const RouteCall& call, http::Responder respond);
+
+// data_handlers.cc: streamed.
+void exportVolumeData(const RouteCall& call, http::StreamExchange& exchange);
+void importVolumeData(const RouteCall& call, http::StreamExchange& exchange);
 
 void pollDesiredState(const RouteCall& call, http::Responder respond);
 void reportNodeStatus(const RouteCall& call, http::Responder respond);

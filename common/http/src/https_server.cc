@@ -101,6 +101,10 @@ class HttpsServerImpl final : public HttpsServer {
         if (auto s = weak.lock()) sessions.push_back(std::move(s));
       }
       awaiting.swap(state_->awaiting);
+      // Streamed exchanges' handler threads wake up with an error from any wait on the socket.
+      for (auto& [key, weak] : state_->streams) {
+        if (auto cancel = weak.lock()) cancel->cancel();
+      }
     }
     net::post(acceptor_.get_executor(), [this] {
       guarded("close acceptor", [&] {
@@ -122,6 +126,9 @@ class HttpsServerImpl final : public HttpsServer {
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
+    // The Handler must outlive every thread that calls it.
+    std::unique_lock<std::mutex> lock(state_->mu);
+    state_->streams_gone.wait(lock, [&] { return state_->stream_threads == 0; });
   }
 
  private:

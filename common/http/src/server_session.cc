@@ -1,6 +1,7 @@
 #include "server_session.h"
 
 #include <algorithm>
+#include <limits>
 #include <atomic>
 #include <cctype>
 #include <utility>
@@ -113,6 +114,7 @@ void Session::start() {
 
 void Session::close() {
   closed_ = true;
+  if (stream_cancel_) stream_cancel_->cancel();
   beast::get_lowest_layer(stream_).close();
 }
 
@@ -127,47 +129,75 @@ void Session::onHandshake(beast::error_code ec) {
 
 void Session::readRequest() {
   if (closed_) return;
-  parser_.emplace();
-  parser_->body_limit(state_->body_limit);
+  header_parser_.emplace();
+  // The body limit depends on the route (streamed routes have none): checked in onHeader. Not
+  // boost::none: Boost 1.74 compares a Content-Length with it as "greater than none" (refused).
+  header_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
   beast::get_lowest_layer(stream_).expires_after(state_->io_timeout);
-  bhttp::async_read(stream_, buffer_, *parser_,
-                    [self = shared_from_this()](beast::error_code ec, size_t) {
-                      guarded("read request", [&] { self->onRead(ec); });
-                    });
+  bhttp::async_read_header(stream_, buffer_, *header_parser_,
+                           [self = shared_from_this()](beast::error_code ec, size_t) {
+                             guarded("read request header", [&] { self->onHeader(ec); });
+                           });
 }
 
-void Session::onRead(beast::error_code ec) {
-  if (closed_) return;
+bool Session::endsOnReadError(beast::error_code ec) {
+  if (!ec) return false;
   if (ec == bhttp::error::end_of_stream) {
     shutdown();
-    return;
-  }
-  if (ec == bhttp::error::body_limit) {
+  } else if (ec == bhttp::error::body_limit) {
     drain_after_write_ = true;
     drain_budget_ = 64ull << 20;
     sendTransportError(413, "body_too_large",
                        "request body exceeds " + std::to_string(state_->body_limit) + " bytes");
-    return;
-  }
-  if (ec && isHttpParseError(ec) && ec != bhttp::error::partial_message) {
+  } else if (isHttpParseError(ec) && ec != bhttp::error::partial_message) {
     sendTransportError(400, "bad_request", "malformed HTTP request: " + ec.message());
-    return;
-  }
-  if (ec) {
+  } else {
     log::debug(kComponent, "read from " + remote_address_ + ": " + ec.message());
     close();
+  }
+  return true;
+}
+
+void Session::onHeader(beast::error_code ec) {
+  if (closed_ || endsOnReadError(ec)) return;
+  const auto& message = header_parser_->get();
+  request_version_ = message.version();
+  request_keep_alive_ = message.keep_alive();
+  Request head;
+  if (!describe(message, head)) return;
+  bool streamed = false;
+  try {
+    streamed = state_->handler.streams(head);
+  } catch (const std::exception& e) {
+    log::error(kComponent, std::string("Handler::streams threw: ") + e.what());
+  }
+  if (streamed) {
+    dispatchStream(std::move(head));
     return;
   }
+  auto length = header_parser_->content_length();
+  if (length && *length > state_->body_limit) {
+    drain_after_write_ = true;
+    drain_budget_ = 64ull << 20;
+    sendTransportError(413, "body_too_large", "request body exceeds " + std::to_string(state_->body_limit) + " bytes");
+    return;
+  }
+  parser_.emplace(std::move(*header_parser_));
+  header_parser_.reset();
+  parser_->body_limit(state_->body_limit);
+  beast::get_lowest_layer(stream_).expires_after(state_->io_timeout);
+  bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    guarded("read request", [&] { self->onRead(ec); });
+  });
+}
+
+void Session::onRead(beast::error_code ec) {
+  if (closed_ || endsOnReadError(ec)) return;
   dispatchToHandler();
 }
 
-void Session::dispatchToHandler() {
-  auto message = parser_->release();
-  parser_.reset();
-  request_version_ = message.version();
-  request_keep_alive_ = message.keep_alive();
-
-  Request request;
+template <typename Message>
+bool Session::describe(const Message& message, Request& request) {
   request.method = std::string(message.method_string());
   request.remote_address = remote_address_;
   std::string_view target = message.target();
@@ -175,14 +205,14 @@ void Session::dispatchToHandler() {
   auto path = percentDecode(target.substr(0, question), false);
   if (!path.isOk()) {
     sendTransportError(400, "bad_request", path.status().message());
-    return;
+    return false;
   }
   request.path = std::move(path).value();
   if (question != std::string_view::npos) {
     auto query = parseQuery(target.substr(question + 1));
     if (!query.isOk()) {
       sendTransportError(400, "bad_request", query.status().message());
-      return;
+      return false;
     }
     request.query = std::move(query).value();
   }
@@ -191,6 +221,14 @@ void Session::dispatchToHandler() {
     auto [it, inserted] = request.headers.emplace(name, std::string(field.value()));
     if (!inserted) it->second += ", " + std::string(field.value());
   }
+  return true;
+}
+
+void Session::dispatchToHandler() {
+  auto message = parser_->release();
+  parser_.reset();
+  Request request;
+  if (!describe(message, request)) return;
   request.body = std::move(message.body());
 
   // No timeout while the Handler works: a long-poll may take as long as it likes.
@@ -214,17 +252,25 @@ void Session::dispatchToHandler() {
   }
 }
 
-void Session::deliver(Response response) {
+void Session::releaseAwaiting() {
   std::shared_ptr<Session> pinned;  // released after the lock
-  {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    auto it = state_->awaiting.find(this);
-    if (it != state_->awaiting.end()) {
-      pinned = std::move(it->second);
-      state_->awaiting.erase(it);
-    }
+  std::lock_guard<std::mutex> lock(state_->mu);
+  auto it = state_->awaiting.find(this);
+  if (it != state_->awaiting.end()) {
+    pinned = std::move(it->second);
+    state_->awaiting.erase(it);
   }
+}
+
+void Session::deliver(Response response) {
+  auto self = shared_from_this();  // releaseAwaiting() may drop the last other reference
+  releaseAwaiting();
   if (closed_) return;
+  prepareResponse(std::move(response));
+  write(request_keep_alive_);
+}
+
+void Session::prepareResponse(Response response) {
   response_ = {};
   response_.version(request_version_);
   response_.result(static_cast<unsigned>(response.status));
@@ -234,7 +280,6 @@ void Session::deliver(Response response) {
     response_.body() = std::move(response.body);
   }
   for (const auto& [name, value] : response.headers) response_.set(name, value);
-  write(request_keep_alive_);
 }
 
 void Session::sendTransportError(int status, std::string_view code, const std::string& message) {

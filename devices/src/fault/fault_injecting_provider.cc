@@ -18,6 +18,9 @@ class SharedDeviceHandle final : public BlockDevice {
     return dev_->writeZeroes(offset, length, fua);
   }
   Status refreshSize() override { return dev_->refreshSize(); }
+  Result<std::vector<Extent>> extents(uint64_t offset, uint64_t length) override {
+    return dev_->extents(offset, length);
+  }
 
  private:
   std::shared_ptr<FaultInjectingBlockDevice> dev_;

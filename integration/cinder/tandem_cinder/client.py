@@ -218,10 +218,14 @@ class Client(object):
         return self.get(path('version'))
 
     def upload(self, url_path, fileobj, length):
-        """PUT ``length`` bytes of ``fileobj`` (seekable, sent from 0)."""
+        """PUT ``length`` bytes of ``fileobj`` (seekable, sent from 0) as
+        bytes [0, length) of the volume: a Content-Range says so, as the
+        controller takes a body shorter than the volume only with one."""
         headers = {'Content-Type': 'application/octet-stream',
                    'Content-Length': str(length),
                    'Accept': 'application/json'}
+        if length > 0:
+            headers['Content-Range'] = 'bytes 0-%d/*' % (length - 1)
         conn, resp = self._exchange('PUT', url_path, headers, fileobj)
         try:
             raw = resp.read()

@@ -544,6 +544,8 @@ class TandemDriver(driver.VolumeDriver):
                 self.configuration.volume_dd_blocksize,
                 size=volume.size, run_as_root=False)
             length = os.path.getsize(tmp)
+            if length == 0:  # nothing to write (a PUT carries at least one byte)
+                return
             with open(tmp, 'rb') as f:
                 try:
                     self.client.upload(

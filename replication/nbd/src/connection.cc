@@ -25,7 +25,7 @@ void Connection::run() {
     return;
   }
   log::debug(kLog, "client entered transmission on export '" + outcome.export_name + "'");
-  transmit(*outcome.device, outcome.export_name);
+  transmit(*outcome.device, outcome);
 }
 
 OptionOutcome Connection::negotiate() {
@@ -76,18 +76,39 @@ struct Job {
   Bytes buffer;
 };
 
-// Writes whole replies from any thread; remembers a failed socket.
+// Writes whole replies from any thread; remembers a failed socket. With structured replies,
+// READ and BLOCK_STATUS are answered with one chunk (flag DONE): OFFSET_DATA, BLOCK_STATUS or
+// ERROR; every other command keeps its simple reply.
 class ReplyWriter {
  public:
-  explicit ReplyWriter(int fd) : fd_(fd) {}
+  ReplyWriter(int fd, bool structured) : fd_(fd), structured_(structured) {}
   // False once a write failed (the client is gone); later replies are dropped.
   bool send(uint64_t handle, NbdError error, std::span<const std::byte> data) {
     std::array<std::byte, kSimpleReplyHeaderSize> header;
     encodeSimpleReplyHeader(SimpleReply{error, handle}, header);
-    std::lock_guard lock(mu_);
-    if (broken_) return false;
-    if (!writeFull(fd_, header, data).isOk()) broken_ = true;
-    return !broken_;
+    return sendWhole(header, data);
+  }
+  // The reply to `request`: `error`, or success with the read data.
+  bool reply(const Request& request, NbdError error, std::span<const std::byte> data) {
+    bool chunked = structured_ && (request.type == Command::kRead || request.type == Command::kBlockStatus);
+    if (!chunked) return send(request.handle, error, data);
+    if (error != NbdError::kOk) {
+      Bytes payload = encodeErrorChunkPayload(error, "");
+      return sendChunk(ChunkHeader{kReplyFlagDone, ChunkType::kError, request.handle,
+                                   static_cast<uint32_t>(payload.size())},
+                       payload, {});
+    }
+    Bytes offset;
+    offset.reserve(8);
+    for (int shift = 56; shift >= 0; shift -= 8) offset.push_back(static_cast<std::byte>(request.offset >> shift));
+    return sendChunk(ChunkHeader{kReplyFlagDone, ChunkType::kOffsetData, request.handle,
+                                 static_cast<uint32_t>(8 + data.size())},
+                     offset, data);
+  }
+  bool blockStatus(uint64_t handle, const BlockStatusPayload& status) {
+    Bytes payload = encodeBlockStatusPayload(status);
+    return sendChunk(ChunkHeader{kReplyFlagDone, ChunkType::kBlockStatus, handle, static_cast<uint32_t>(payload.size())},
+                     payload, {});
   }
   bool broken() {
     std::lock_guard lock(mu_);
@@ -95,12 +116,35 @@ class ReplyWriter {
   }
 
  private:
+  bool sendChunk(const ChunkHeader& header, std::span<const std::byte> first, std::span<const std::byte> data) {
+    Bytes head = encodeChunkHeader(header);
+    head.insert(head.end(), first.begin(), first.end());
+    return sendWhole(head, data);
+  }
+  bool sendWhole(std::span<const std::byte> head, std::span<const std::byte> data) {
+    std::lock_guard lock(mu_);
+    if (broken_) return false;
+    if (!writeFull(fd_, head, data).isOk()) broken_ = true;
+    return !broken_;
+  }
+
   int fd_;
+  const bool structured_;
   std::mutex mu_;
   bool broken_ = false;
 };
 
 void executeAndReply(devices::BlockDevice& device, Job& job, ReplyWriter& writer, const std::string& export_name) {
+  if (job.request.type == Command::kBlockStatus) {
+    auto extents = blockStatus(device, job.request);
+    if (extents.isOk()) {
+      writer.blockStatus(job.request.handle, BlockStatusPayload{kBaseAllocationContextId, std::move(extents).value()});
+      return;
+    }
+    log::debug(kLog, export_name + ": BLOCK_STATUS failed: " + extents.status().toString());
+    writer.reply(job.request, nbdErrorFromStatus(extents.status()), {});
+    return;
+  }
   NbdError error = executeRequest(device, job.request, job.buffer, job.buffer);
   if (error != NbdError::kOk) {
     log::debug(kLog, export_name + ": " + std::string(commandName(job.request.type)) + " failed with NBD error " +
@@ -108,7 +152,7 @@ void executeAndReply(devices::BlockDevice& device, Job& job, ReplyWriter& writer
   }
   std::span<const std::byte> data;
   if (job.request.type == Command::kRead && error == NbdError::kOk) data = std::span(job.buffer.data(), job.request.length);
-  writer.send(job.request.handle, error, data);
+  writer.reply(job.request, error, data);
 }
 
 // A bounded queue feeding the connection's worker threads.
@@ -154,9 +198,10 @@ class JobQueue {
 
 }  // namespace
 
-void Connection::transmit(devices::BlockDevice& device, const std::string& export_name) {
-  TransmissionLimits limits{device.sizeBytes(), config_.block_sizes.maximum};
-  ReplyWriter writer(fd_);
+void Connection::transmit(devices::BlockDevice& device, const OptionOutcome& negotiated) {
+  const std::string& export_name = negotiated.export_name;
+  TransmissionLimits limits{device.sizeBytes(), config_.block_sizes.maximum, negotiated.block_status};
+  ReplyWriter writer(fd_, negotiated.structured_replies);
   const uint32_t workers = std::max<uint32_t>(1, config_.requests_in_flight);
   JobQueue queue(workers);
   std::vector<std::thread> threads;
@@ -189,14 +234,14 @@ void Connection::transmit(devices::BlockDevice& device, const std::string& expor
       if (payload > 0 && !discardBytes(fd_, payload).isOk()) break;
       log::debug(kLog, export_name + ": " + std::string(commandName(request->type)) + " rejected with NBD error " +
                            std::to_string(static_cast<uint32_t>(check.error)));
-      writer.send(request->handle, check.error, {});
+      writer.reply(*request, check.error, {});
       continue;
     }
     Job job{*request, Bytes(request->type == Command::kRead || payload > 0 ? request->length : 0)};
     if (payload > 0 && !readFull(fd_, std::span(job.buffer.data(), payload)).isOk()) break;
     // Reads are local and quick on every device Tandem exports: answering them on this thread
     // saves the hand-off; writes and flushes, which may wait for replicas, go to the workers.
-    if (threads.empty() || job.request.type == Command::kRead) {
+    if (threads.empty() || job.request.type == Command::kRead || job.request.type == Command::kBlockStatus) {
       executeAndReply(device, job, writer, export_name);
     } else if (!queue.push(std::move(job))) {
       break;

@@ -39,7 +39,8 @@ class Connection {
  private:
   // Returns the chosen export, or an empty outcome device when the session ends here.
   OptionOutcome negotiate();
-  void transmit(devices::BlockDevice& device, const std::string& export_name);
+  // Serves `device` as negotiated (export name, structured replies, BLOCK_STATUS).
+  void transmit(devices::BlockDevice& device, const OptionOutcome& negotiated);
 
   int fd_;
   ExportRegistry& registry_;

@@ -24,6 +24,46 @@ BlockSizeConstraints effectiveBlockSizes(const BlockSizeConstraints& s) {
   return out;
 }
 
+// Enters transmission on `name` with what was negotiated for it.
+void enterTransmission(OptionOutcome& outcome, const std::string& name, const NegotiationSettings& settings) {
+  outcome.next = OptionOutcome::Next::kTransmission;
+  outcome.export_name = name;
+  outcome.structured_replies = settings.structured_replies;
+  outcome.block_status = settings.structured_replies && settings.allocation_context &&
+                         settings.allocation_context_export == name;
+}
+
+// LIST_META_CONTEXT (which contexts match the queries) and SET_META_CONTEXT (select them).
+OptionOutcome handleMetaContext(OptionType option, std::span<const std::byte> data, ExportRegistry& registry,
+                                NegotiationSettings& settings) {
+  if (!settings.structured_replies) {
+    return errorReply(option, ReplyType::kErrInvalid, "meta contexts need NBD_OPT_STRUCTURED_REPLY first");
+  }
+  Result<MetaContextRequest> request = decodeMetaContextRequest(data);
+  if (!request.isOk()) return errorReply(option, ReplyType::kErrInvalid, request.status().message());
+  if (!registry.find(request->export_name)) {
+    return errorReply(option, ReplyType::kErrUnknown, "unknown export '" + request->export_name + "'");
+  }
+  const bool set = option == OptionType::kSetMetaContext;
+  bool selected = false;
+  for (const std::string& query : request->queries) {
+    // LIST also takes the namespace alone ("base:"); SET only full context names.
+    if (query == kBaseAllocation || (!set && query == "base:")) selected = true;
+  }
+  if (!set && request->queries.empty()) selected = true;  // LIST with no query: every context
+  OptionOutcome outcome;
+  if (selected) {
+    append(outcome.reply, encodeOptionReply(option, ReplyType::kMetaContext,
+                                            encodeMetaContextReplyData(kBaseAllocationContextId, kBaseAllocation)));
+  }
+  append(outcome.reply, encodeOptionReply(option, ReplyType::kAck, {}));
+  if (set) {
+    settings.allocation_context = selected;
+    settings.allocation_context_export = request->export_name;
+  }
+  return outcome;
+}
+
 OptionOutcome handleInfoOrGo(OptionType option, std::span<const std::byte> data, ExportRegistry& registry,
                              const NegotiationSettings& settings) {
   Result<InfoRequest> request = decodeInfoRequest(data);
@@ -48,8 +88,7 @@ OptionOutcome handleInfoOrGo(OptionType option, std::span<const std::byte> data,
                                           encodeInfoBlockSize(effectiveBlockSizes(settings.block_sizes))));
   append(outcome.reply, encodeOptionReply(option, ReplyType::kAck, {}));
   if (option == OptionType::kGo) {
-    outcome.next = OptionOutcome::Next::kTransmission;
-    outcome.export_name = request->export_name;
+    enterTransmission(outcome, request->export_name, settings);
     outcome.device = std::move(device);
   }
   return outcome;
@@ -64,7 +103,7 @@ uint16_t transmissionFlags(const NegotiationSettings& settings) {
 }
 
 OptionOutcome handleOption(OptionType option, std::span<const std::byte> data, ExportRegistry& registry,
-                           const NegotiationSettings& settings) {
+                           NegotiationSettings& settings) {
   switch (option) {
     case OptionType::kExportName: {
       OptionOutcome outcome;
@@ -76,8 +115,7 @@ OptionOutcome handleOption(OptionType option, std::span<const std::byte> data, E
         return outcome;
       }
       outcome.reply = encodeExportNameReply(device->sizeBytes(), transmissionFlags(settings), settings.no_zeroes);
-      outcome.next = OptionOutcome::Next::kTransmission;
-      outcome.export_name = std::move(name);
+      enterTransmission(outcome, name, settings);
       outcome.device = std::move(device);
       return outcome;
     }
@@ -101,9 +139,16 @@ OptionOutcome handleOption(OptionType option, std::span<const std::byte> data, E
       return handleInfoOrGo(option, data, registry, settings);
     case OptionType::kStartTls:
       return errorReply(option, ReplyType::kErrUnsup, "TLS is not supported by this server yet");
-    case OptionType::kStructuredReply:
+    case OptionType::kStructuredReply: {
+      if (!data.empty()) return errorReply(option, ReplyType::kErrInvalid, "NBD_OPT_STRUCTURED_REPLY takes no data");
+      settings.structured_replies = true;
+      OptionOutcome outcome;
+      outcome.reply = encodeOptionReply(option, ReplyType::kAck, {});
+      return outcome;
+    }
     case OptionType::kListMetaContext:
     case OptionType::kSetMetaContext:
+      return handleMetaContext(option, data, registry, settings);
     case OptionType::kExtendedHeaders:
     default:
       return errorReply(option, ReplyType::kErrUnsup,

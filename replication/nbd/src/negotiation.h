@@ -13,12 +13,21 @@
 
 namespace tandem::nbd {
 
-// What the server offers every export on this connection.
+// What the server offers every export on this connection, and what the client negotiated so
+// far (handleOption updates the latter).
 struct NegotiationSettings {
   bool no_zeroes = false;       // the client set NBD_FLAG_C_NO_ZEROES
   bool multi_conn = false;      // advertise NBD_FLAG_CAN_MULTI_CONN
   BlockSizeConstraints block_sizes;
+  // Negotiated: NBD_OPT_STRUCTURED_REPLY was acknowledged.
+  bool structured_replies = false;
+  // Negotiated: the last SET_META_CONTEXT selected base:allocation for this export.
+  std::string allocation_context_export;
+  bool allocation_context = false;
 };
+
+// The id of the base:allocation context in META_CONTEXT replies and BLOCK_STATUS chunks.
+inline constexpr uint32_t kBaseAllocationContextId = 1;
 
 // The transmission flags sent for an export.
 uint16_t transmissionFlags(const NegotiationSettings& settings);
@@ -33,12 +42,18 @@ struct OptionOutcome {
   Next next = Next::kContinue;
   std::string export_name;
   std::shared_ptr<devices::BlockDevice> device;
+  // kTransmission: replies to READ and BLOCK_STATUS are structured; BLOCK_STATUS is allowed
+  // (base:allocation was set for this very export).
+  bool structured_replies = false;
+  bool block_status = false;
 };
 
 // Handles one option whose data was read completely. Implements EXPORT_NAME, ABORT, LIST,
-// INFO, GO; refuses every other option with NBD_REP_ERR_UNSUP; malformed data gives
-// NBD_REP_ERR_INVALID, an unknown export NBD_REP_ERR_UNKNOWN (or a close for EXPORT_NAME).
+// INFO, GO, STRUCTURED_REPLY and LIST/SET_META_CONTEXT (the one context base:allocation; a
+// meta context option before STRUCTURED_REPLY is NBD_REP_ERR_INVALID); refuses every other
+// option with NBD_REP_ERR_UNSUP; malformed data gives NBD_REP_ERR_INVALID, an unknown export
+// NBD_REP_ERR_UNKNOWN (or a close for EXPORT_NAME).
 OptionOutcome handleOption(OptionType option, std::span<const std::byte> data, ExportRegistry& registry,
-                           const NegotiationSettings& settings);
+                           NegotiationSettings& settings);
 
 }  // namespace tandem::nbd

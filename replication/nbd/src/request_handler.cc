@@ -9,6 +9,7 @@ namespace {
 uint16_t allowedFlags(Command command) {
   switch (command) {
     case Command::kWriteZeroes: return kCmdFlagFua | kCmdFlagNoHole;
+    case Command::kBlockStatus: return kCmdFlagReqOne;
     // FUA is valid on every command once NBD_FLAG_SEND_FUA is advertised (spec).
     default: return kCmdFlagFua;
   }
@@ -39,6 +40,9 @@ RequestCheck checkRequest(const Request& request, const TransmissionLimits& limi
     case Command::kFlush:
     case Command::kTrim:
     case Command::kWriteZeroes:
+      break;
+    case Command::kBlockStatus:
+      if (!limits.block_status || request.length == 0) return reject(NbdError::kInval);
       break;
     default:
       // A payload-less unknown command: nothing to drain, EINVAL as the spec recommends.
@@ -76,6 +80,18 @@ NbdError executeRequest(devices::BlockDevice& device, const Request& request, st
     default:
       return NbdError::kInval;
   }
+}
+
+Result<std::vector<BlockStatusDescriptor>> blockStatus(devices::BlockDevice& device, const Request& request) {
+  ASSIGN_OR_RETURN(std::vector<devices::Extent> extents, device.extents(request.offset, request.length));
+  std::vector<BlockStatusDescriptor> out;
+  const size_t limit = (request.flags & kCmdFlagReqOne) != 0 ? 1 : kMaxBlockStatusExtents;
+  for (const devices::Extent& e : extents) {
+    if (out.size() == limit) break;
+    out.push_back(BlockStatusDescriptor{static_cast<uint32_t>(e.length), e.hole ? kStateHole | kStateZero : 0u});
+  }
+  if (out.empty()) return Status(ErrorCode::kInternal, "the device described no extent");
+  return out;
 }
 
 }  // namespace tandem::nbd

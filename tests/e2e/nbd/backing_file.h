@@ -33,7 +33,10 @@ class CountingDevice final : public devices::BlockDevice {
   Status writeZeroes(uint64_t offset, uint64_t length, bool fua) override {
     ++write_zeroes;
     return inner_->writeZeroes(offset, length, fua);
+  }  Result<std::vector<devices::Extent>> extents(uint64_t offset, uint64_t length) override {
+    return inner_->extents(offset, length);
   }
+
   std::atomic<int> fua_writes{0}, plain_writes{0}, flushes{0}, trims{0}, write_zeroes{0};
 
  private:

@@ -80,8 +80,8 @@ class NbdE2eTest : public ::testing::Test {
   std::unique_ptr<NbdServer> server_;
 };
 
-// qemu-io writes a pattern and reads it back; the bytes land in the backing file. QEMU asks
-// for structured replies and meta contexts first, is refused, and falls back to simple replies.
+// qemu-io writes a pattern and reads it back; the bytes land in the backing file. QEMU
+// negotiates structured replies and base:allocation.
 TEST_F(NbdE2eTest, QemuIoWritesAndReadsBackThroughTheExport) {
   std::string out = runOk({"qemu-io", "-f", "raw", uri(), "-c", "write -P 0xab 0 1M", "-c", "read -P 0xab 0 1M"});
   EXPECT_EQ(out.find("Pattern verification failed"), std::string::npos) << out;
@@ -140,17 +140,33 @@ TEST_F(NbdE2eTest, QemuImgConvertCopiesIntoAndOutOfTheExport) {
   EXPECT_EQ(readWholeFile(copy), readWholeFile(backing_));
 }
 
-// nbdinfo --list shows the export with its size, flags and block sizes, over simple replies.
+// nbdinfo --list shows the export with its size, flags and block sizes, over structured replies.
 TEST_F(NbdE2eTest, NbdinfoListShowsTheExport) {
   std::string out =
       runOk({"nbdinfo", "--list", "nbd://127.0.0.1:" + std::to_string(server_->tcpPort())});
   EXPECT_NE(out.find("export=\"vol\""), std::string::npos) << out;
   EXPECT_NE(out.find("export-size: 67108864"), std::string::npos) << out;
-  EXPECT_NE(out.find("using simple packets"), std::string::npos) << out;
+  EXPECT_NE(out.find("using structured packets"), std::string::npos) << out;
+  EXPECT_NE(out.find("base:allocation"), std::string::npos) << out;
   EXPECT_NE(out.find("can_fua: true"), std::string::npos) << out;
   EXPECT_NE(out.find("can_trim: true"), std::string::npos) << out;
   EXPECT_NE(out.find("can_zero: true"), std::string::npos) << out;
   EXPECT_NE(out.find("block_size_minimum: 1"), std::string::npos) << out;
+}
+
+// nbdinfo --map (BLOCK_STATUS on base:allocation) shows the backing file's holes and data.
+TEST_F(NbdE2eTest, NbdinfoMapShowsTheHolesOfTheBackingFile) {
+  runOk({"qemu-io", "-f", "raw", "-c", "write -P 0x5a 4M 1M", uri()});
+  std::string raw = runOk({"nbdinfo", "--map", uri()});
+  // "offset length type description" per extent, spaces collapsed: a hole, the 1 MiB written, a
+  // hole to the end.
+  std::string out;
+  for (char c : raw) {
+    if (c != ' ' || (!out.empty() && out.back() != ' ' && out.back() != '\n')) out += c;
+  }
+  EXPECT_NE(out.find("0 4194304 3 hole,zero\n"), std::string::npos) << raw;
+  EXPECT_NE(out.find("4194304 1048576 0 data\n"), std::string::npos) << raw;
+  EXPECT_NE(out.find("5242880 61865984 3 hole,zero\n"), std::string::npos) << raw;
 }
 
 // nbdinfo reaches the export over the UNIX socket.

@@ -250,6 +250,30 @@ TEST(ParseCommand, VolumeUpdate) {
   EXPECT_FALSE(commandOf({"volume", "update", "v1", "--node", "n1"}).isOk());
 }
 
+// volume export|import NAME FILE take --offset (bytes), --progress, and for import
+// --target-is-zero; FILE may be "-".
+TEST(ParseCommand, VolumeExportImport) {
+  auto e = commandOf({"volume", "export", "v1", "-", "--offset", "4096", "--progress"});
+  ASSERT_TRUE(e.isOk()) << e.status().toString();
+  EXPECT_EQ(e->kind, CommandKind::kVolumeExport);
+  EXPECT_EQ(e->file, "-");
+  EXPECT_EQ(e->name, "v1");
+  EXPECT_EQ(e->offset, 4096u);
+  EXPECT_TRUE(e->progress);
+  auto i = commandOf({"volume", "import", "v1", "/tmp/x.img", "--target-is-zero"});
+  ASSERT_TRUE(i.isOk()) << i.status().toString();
+  EXPECT_EQ(i->kind, CommandKind::kVolumeImport);
+  EXPECT_EQ(i->file, "/tmp/x.img");
+  EXPECT_TRUE(i->target_is_zero);
+  EXPECT_FALSE(i->progress);
+  EXPECT_EQ(apiCallFor(*i).target, "/v1/volumes/v1");
+  EXPECT_FALSE(commandOf({"volume", "export", "v1"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "export", "v1", "f", "--offset", "-1"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "export", "v1", "f", "--offset", "1GiB"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "export", "v1", "f", "--target-is-zero"}).isOk());
+  EXPECT_FALSE(commandOf({"volume", "import", "bad name", "f"}).isOk());
+}
+
 // Pool and label lists and the over-provisioning ratio are checked before anything is sent.
 TEST(ParseCommand, RejectsBadPlacementOptions) {
   EXPECT_FALSE(commandOf({"group", "create", "g", "--replicas", "2", "--pools", "a,,b"}).isOk());

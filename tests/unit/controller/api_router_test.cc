@@ -612,3 +612,83 @@ TEST_F(ApiRouterTest, NoReplacementWithoutAnOnlinePrimary) {
 
 }  // namespace
 }  // namespace tandem::controller
+
+namespace tandem::controller {
+namespace {
+
+// A StreamExchange that records what the router did with it; the body is never available.
+class RecordingExchange final : public http::StreamExchange {
+ public:
+  Result<size_t> readBody(std::span<std::byte>) override {
+    ++reads;
+    return Status(ErrorCode::kUnavailable, "no body in this test");
+  }
+  Status respond(http::Response r) override {
+    response = std::move(r);
+    return Status::ok();
+  }
+  Status beginResponse(const http::Response&, uint64_t) override {
+    ++begun;
+    return Status::ok();
+  }
+  Status writeBody(std::span<const std::byte>) override { return Status::ok(); }
+  Status finish() override { return Status::ok(); }
+
+  int reads = 0;
+  int begun = 0;
+  std::optional<http::Response> response;
+};
+
+std::string codeOf(const http::Response& r) {
+  auto doc = json::parseObject(r.body);
+  if (!doc.isOk() || !doc->HasMember("error")) return "";
+  return (*doc)["error"]["code"].GetString();
+}
+
+// Only the data routes stream; their token, scope and volume are checked before any body byte
+// is read: no token 401, the join token 403, an unknown volume 404, a volume still being made
+// 409 volume_not_ready.
+TEST_F(ApiRouterTest, DataRoutesStreamAndRefuseBeforeReadingTheBody) {
+  auto head = [](const std::string& method, const std::string& path, const std::string& token) {
+    http::Request r;
+    r.method = method;
+    r.path = path;
+    if (!token.empty()) r.headers["authorization"] = "Bearer " + token;
+    r.headers["content-length"] = "1048576";
+    return r;
+  };
+  EXPECT_TRUE(router_->streams(head("GET", "/v1/volumes/v1/data", "")));
+  EXPECT_TRUE(router_->streams(head("PUT", "/v1/volumes/v1/data", "")));
+  EXPECT_FALSE(router_->streams(head("GET", "/v1/volumes/v1", "")));
+  EXPECT_FALSE(router_->streams(head("POST", "/v1/volumes/v1/data", "")));
+
+  registerNode("n1");
+  makeGroup("g1", 1);
+  auto made = call("POST", "/v1/volumes", R"({"name":"v1","size_bytes":1048576,"resource_group":"g1"})");
+  ASSERT_TRUE(made && made->status == 201) << (made ? made->body : "");
+
+  struct Case {
+    std::string method, path, token;
+    int status;
+    std::string code;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"PUT", "/v1/volumes/v1/data", "", 401, "unauthenticated"},
+           {"PUT", "/v1/volumes/v1/data", kJoin, 403, "permission_denied"},
+           {"PUT", "/v1/volumes/nope/data", kService, 404, "volume_not_found"},
+           {"GET", "/v1/volumes/nope/data", kAdmin, 404, "volume_not_found"},
+           {"PUT", "/v1/volumes/v1/data", kService, 409, "volume_not_ready"},
+           {"GET", "/v1/volumes/v1/data", kAdmin, 409, "volume_not_ready"},
+       }) {
+    RecordingExchange exchange;
+    router_->handleStream(head(c.method, c.path, c.token), exchange);
+    ASSERT_TRUE(exchange.response) << c.method << " " << c.path;
+    EXPECT_EQ(exchange.response->status, c.status) << c.method << " " << c.path << ": " << exchange.response->body;
+    EXPECT_EQ(codeOf(*exchange.response), c.code) << c.method << " " << c.path;
+    EXPECT_EQ(exchange.reads, 0) << "the body was read before the refusal";
+    EXPECT_EQ(exchange.begun, 0);
+  }
+}
+
+}  // namespace
+}  // namespace tandem::controller

@@ -60,6 +60,29 @@ TEST_F(FileBlockDeviceTest, ZeroesAndTrimReadAsZero) {
   EXPECT_EQ(rest, std::vector<std::byte>(4096, std::byte{0x11}));
 }
 
+// extents() reports the file system's holes and data, merged, covering exactly the range asked;
+// a punched hole is a hole again; a range past the end is refused.
+TEST_F(FileBlockDeviceTest, ExtentsFollowTheFilesHolesAndData) {
+  auto dev = FileBlockDevice::open(path_);
+  ASSERT_TRUE(dev.isOk());
+  constexpr uint64_t kQuarter = 256 * 1024;
+  std::vector<std::byte> data(kQuarter, std::byte{0x22});
+  ASSERT_TRUE((*dev)->write(kQuarter, data, false).isOk());
+  ASSERT_TRUE((*dev)->write(2 * kQuarter, data, false).isOk());
+  auto all = (*dev)->extents(0, 4 * kQuarter);
+  ASSERT_TRUE(all.isOk()) << all.status().toString();
+  EXPECT_EQ(*all, (std::vector<Extent>{{kQuarter, true}, {2 * kQuarter, false}, {kQuarter, true}}));
+  auto inner = (*dev)->extents(kQuarter / 2, kQuarter);
+  ASSERT_TRUE(inner.isOk());
+  EXPECT_EQ(*inner, (std::vector<Extent>{{kQuarter / 2, true}, {kQuarter / 2, false}}));
+  ASSERT_TRUE((*dev)->trim(kQuarter, kQuarter, false).isOk());
+  auto trimmed = (*dev)->extents(0, 4 * kQuarter);
+  ASSERT_TRUE(trimmed.isOk());
+  EXPECT_EQ(*trimmed, (std::vector<Extent>{{2 * kQuarter, true}, {kQuarter, false}, {kQuarter, true}}));
+  EXPECT_EQ((*dev)->extents(4 * kQuarter - 1, 2).status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE((*dev)->extents(0, 0)->empty());
+}
+
 TEST_F(FileBlockDeviceTest, OpenMissingFileIsNotFound) {
   auto dev = FileBlockDevice::open(dir_ + "/missing");
   ASSERT_FALSE(dev.isOk());

@@ -15,6 +15,7 @@
 
 #include "nbd_test_client.h"
 #include "recording_block_device.h"
+#include "tandem/devices/file_block_device.h"
 #include "tandem/devices/memory_block_device.h"
 #include "tandem/nbd/static_export_registry.h"
 
@@ -170,12 +171,11 @@ TEST_F(NbdServerTest, MalformedGoIsInvalid) {
   EXPECT_EQ(reply->header.type, ReplyType::kErrInvalid);
 }
 
-// Unknown options, STRUCTURED_REPLY, meta contexts and STARTTLS are refused with ERR_UNSUP.
+// Unknown options, EXTENDED_HEADERS and STARTTLS are refused with ERR_UNSUP.
 TEST_F(NbdServerTest, UnsupportedOptionsAreRefusedWithUnsup) {
   auto client = connect();
   ASSERT_TRUE(client->handshake().isOk());
-  for (OptionType option : {static_cast<OptionType>(0x77), OptionType::kStructuredReply,
-                            OptionType::kListMetaContext, OptionType::kSetMetaContext, OptionType::kStartTls}) {
+  for (OptionType option : {static_cast<OptionType>(0x77), OptionType::kExtendedHeaders, OptionType::kStartTls}) {
     Bytes data(5, std::byte{1});
     ASSERT_TRUE(client->sendOption(option, data).isOk());
     auto reply = client->readOptionReply();
@@ -186,6 +186,151 @@ TEST_F(NbdServerTest, UnsupportedOptionsAreRefusedWithUnsup) {
   auto go = client->infoOrGo(OptionType::kGo, "disk");
   ASSERT_TRUE(go.isOk());
   EXPECT_EQ(go->final_reply, ReplyType::kAck);
+}
+
+// Sends a meta context option and returns the context names the server answered, up to its ACK
+// (or the error reply type in `*final_type`).
+std::vector<std::string> metaContexts(TestNbdClient& client, OptionType option, const std::string& name,
+                                      std::vector<std::string> queries, ReplyType* final_type) {
+  std::vector<std::string> names;
+  EXPECT_TRUE(client.sendOption(option, encodeMetaContextRequest(MetaContextRequest{name, std::move(queries)})).isOk());
+  for (;;) {
+    auto reply = client.readOptionReply();
+    EXPECT_TRUE(reply.isOk());
+    if (!reply.isOk()) return names;
+    if (reply->header.type != ReplyType::kMetaContext) {
+      *final_type = reply->header.type;
+      return names;
+    }
+    auto data = decodeMetaContextReplyData(reply->data);
+    EXPECT_TRUE(data.isOk());
+    EXPECT_EQ(data->context_id, 1u);
+    names.push_back(data->name);
+  }
+}
+
+// STRUCTURED_REPLY is acknowledged; LIST_META_CONTEXT offers base:allocation (for no query and
+// for the "base:" namespace); SET_META_CONTEXT selects it and ignores contexts it does not know.
+TEST_F(NbdServerTest, StructuredRepliesAndBaseAllocationAreNegotiated) {
+  auto client = connect();
+  ASSERT_TRUE(client->handshake().isOk());
+  ASSERT_TRUE(client->sendOption(OptionType::kStructuredReply).isOk());
+  auto ack = client->readOptionReply();
+  ASSERT_TRUE(ack.isOk());
+  EXPECT_EQ(ack->header.type, ReplyType::kAck);
+  ReplyType final_type{};
+  using Names = std::vector<std::string>;
+  EXPECT_EQ(metaContexts(*client, OptionType::kListMetaContext, "disk", {}, &final_type), Names{"base:allocation"});
+  EXPECT_EQ(final_type, ReplyType::kAck);
+  EXPECT_EQ(metaContexts(*client, OptionType::kListMetaContext, "disk", {"base:"}, &final_type),
+            Names{"base:allocation"});
+  EXPECT_EQ(metaContexts(*client, OptionType::kSetMetaContext, "disk", {"qemu:dirty-bitmap:x", "base:allocation"},
+                         &final_type),
+            Names{"base:allocation"});
+  EXPECT_EQ(final_type, ReplyType::kAck);
+  EXPECT_TRUE(metaContexts(*client, OptionType::kSetMetaContext, "nope", {"base:allocation"}, &final_type).empty());
+  EXPECT_EQ(final_type, ReplyType::kErrUnknown);
+}
+
+// Meta contexts need structured replies first (the spec's ERR_INVALID), and BLOCK_STATUS needs a
+// context: without one it is EINVAL and the connection goes on.
+TEST_F(NbdServerTest, MetaContextsNeedStructuredRepliesAndBlockStatusNeedsAContext) {
+  auto client = connect();
+  ASSERT_TRUE(client->handshake().isOk());
+  ReplyType final_type{};
+  EXPECT_TRUE(metaContexts(*client, OptionType::kSetMetaContext, "disk", {"base:allocation"}, &final_type).empty());
+  EXPECT_EQ(final_type, ReplyType::kErrInvalid);
+  auto go = client->infoOrGo(OptionType::kGo, "disk");
+  ASSERT_TRUE(go.isOk());
+  ASSERT_EQ(go->final_reply, ReplyType::kAck);
+  auto reply = client->call(Request{0, Command::kBlockStatus, 5, 0, 4096});
+  ASSERT_TRUE(reply.isOk()) << reply.status().toString();
+  EXPECT_EQ(reply->error, NbdError::kInval);
+  Bytes out(512);
+  auto read = client->call(Request{0, Command::kRead, 6, 0, 512}, {}, out);
+  ASSERT_TRUE(read.isOk());
+  EXPECT_EQ(read->error, NbdError::kOk);
+}
+
+// With structured replies a READ is one OFFSET_DATA chunk (flag DONE) and a failed READ one
+// ERROR chunk; other commands keep simple replies.
+TEST_F(NbdServerTest, StructuredReadsAnswerWithOffsetDataOrErrorChunks) {
+  auto client = connect();
+  ASSERT_TRUE(client->handshake().isOk());
+  ASSERT_TRUE(client->sendOption(OptionType::kStructuredReply).isOk());
+  ASSERT_TRUE(client->readOptionReply().isOk());
+  auto go = client->infoOrGo(OptionType::kGo, "disk");
+  ASSERT_TRUE(go.isOk());
+  ASSERT_EQ(go->final_reply, ReplyType::kAck);
+  Bytes data = pattern(4096, 3);
+  auto write = client->call(Request{0, Command::kWrite, 1, 8192, 4096}, data);
+  ASSERT_TRUE(write.isOk());
+  EXPECT_EQ(write->error, NbdError::kOk);
+
+  auto chunk = client->callStructured(Request{0, Command::kRead, 2, 8192, 4096});
+  ASSERT_TRUE(chunk.isOk()) << chunk.status().toString();
+  EXPECT_EQ(chunk->header, (ChunkHeader{kReplyFlagDone, ChunkType::kOffsetData, 2, 8 + 4096}));
+  Bytes offset(chunk->payload.begin(), chunk->payload.begin() + 8);
+  EXPECT_EQ(offset, (Bytes{std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0},
+                           std::byte{0x20}, std::byte{0}}));
+  EXPECT_EQ(Bytes(chunk->payload.begin() + 8, chunk->payload.end()), data);
+
+  auto error = client->callStructured(Request{0, Command::kRead, 3, kDiskSize, 4096});
+  ASSERT_TRUE(error.isOk()) << error.status().toString();
+  EXPECT_EQ(error->header.type, ChunkType::kError);
+  EXPECT_EQ(error->header.flags, kReplyFlagDone);
+  auto decoded = decodeErrorChunkPayload(error->payload);
+  ASSERT_TRUE(decoded.isOk());
+  EXPECT_EQ(decoded->error, NbdError::kInval);
+}
+
+// BLOCK_STATUS on base:allocation describes a sparse file's holes (HOLE|ZERO) and data (0) as
+// the file system has them; REQ_ONE returns only the first extent; a range past the end is EINVAL.
+TEST_F(NbdServerTest, BlockStatusReportsTheHolesAndDataOfASparseFile) {
+  constexpr uint64_t kUnit = 1 << 20;  // larger than any file system's allocation unit
+  std::string path = dir_ + "/sparse.img";
+  {
+    std::ofstream(path).close();
+    std::filesystem::resize_file(path, 4 * kUnit);
+  }
+  auto file = devices::FileBlockDevice::open(path);
+  ASSERT_TRUE(file.isOk());
+  std::shared_ptr<devices::BlockDevice> sparse = std::move(file).value();
+  Bytes data = pattern(kUnit, 9);
+  ASSERT_TRUE(sparse->write(kUnit, data, false).isOk());
+  registry_.add("sparse", sparse);
+
+  auto client = connect();
+  ASSERT_TRUE(client->handshake().isOk());
+  ASSERT_TRUE(client->sendOption(OptionType::kStructuredReply).isOk());
+  ASSERT_TRUE(client->readOptionReply().isOk());
+  ReplyType final_type{};
+  ASSERT_EQ(metaContexts(*client, OptionType::kSetMetaContext, "sparse", {"base:allocation"}, &final_type).size(), 1u);
+  auto go = client->infoOrGo(OptionType::kGo, "sparse");
+  ASSERT_TRUE(go.isOk());
+  ASSERT_EQ(go->final_reply, ReplyType::kAck);
+
+  auto chunk = client->callStructured(Request{0, Command::kBlockStatus, 7, 0, 4 * kUnit});
+  ASSERT_TRUE(chunk.isOk()) << chunk.status().toString();
+  EXPECT_EQ(chunk->header.type, ChunkType::kBlockStatus);
+  EXPECT_EQ(chunk->header.flags, kReplyFlagDone);
+  auto status = decodeBlockStatusPayload(chunk->payload);
+  ASSERT_TRUE(status.isOk());
+  EXPECT_EQ(status->context_id, 1u);
+  using D = BlockStatusDescriptor;
+  const uint32_t hole = kStateHole | kStateZero;
+  EXPECT_EQ(status->extents, (std::vector<D>{D{kUnit, hole}, D{kUnit, 0}, D{2 * kUnit, hole}}));
+
+  auto one = client->callStructured(Request{kCmdFlagReqOne, Command::kBlockStatus, 8, kUnit / 2, 2 * kUnit});
+  ASSERT_TRUE(one.isOk());
+  auto first = decodeBlockStatusPayload(one->payload);
+  ASSERT_TRUE(first.isOk());
+  EXPECT_EQ(first->extents, (std::vector<D>{D{kUnit / 2, hole}}));
+
+  auto past = client->callStructured(Request{0, Command::kBlockStatus, 9, 4 * kUnit - 512, 4096});
+  ASSERT_TRUE(past.isOk());
+  EXPECT_EQ(past->header.type, ChunkType::kError);
+  EXPECT_EQ(decodeErrorChunkPayload(past->payload)->error, NbdError::kInval);
 }
 
 // EXPORT_NAME ends negotiation with size and flags, without the 124 zeroes under NO_ZEROES.

@@ -97,6 +97,17 @@ Status TestNbdClient::sendOption(OptionType option, std::span<const std::byte> d
   return sendRaw(encodeOption(option, data));
 }
 
+Result<Chunk> TestNbdClient::callStructured(const Request& request) {
+  RETURN_IF_ERROR(sendRaw(encodeRequestHeader(request)));
+  Bytes header(kStructuredReplyHeaderSize);
+  RETURN_IF_ERROR(readRaw(header));
+  Chunk chunk;
+  ASSIGN_OR_RETURN(chunk.header, decodeChunkHeader(header));
+  chunk.payload.resize(chunk.header.length);
+  RETURN_IF_ERROR(readRaw(chunk.payload));
+  return chunk;
+}
+
 Result<OptionReply> TestNbdClient::readOptionReply() {
   Bytes header(kOptionReplyHeaderSize);
   RETURN_IF_ERROR(readRaw(header));

@@ -18,6 +18,12 @@ struct OptionReply {
   Bytes data;
 };
 
+// One structured reply chunk with its payload.
+struct Chunk {
+  ChunkHeader header;
+  Bytes payload;
+};
+
 struct GoResult {
   ReplyType final_reply{};         // kAck on success, else the error reply
   std::vector<InfoReply> infos;
@@ -42,6 +48,8 @@ class TestNbdClient {
   // successful READ the data lands in `read_out` (request.length bytes).
   Result<SimpleReply> call(const Request& request, std::span<const std::byte> payload = {},
                            std::span<std::byte> read_out = {});
+  // Sends one request (no payload) and reads one structured reply chunk.
+  Result<Chunk> callStructured(const Request& request);
   Status sendRaw(std::span<const std::byte> bytes);
   Status readRaw(std::span<std::byte> out);
   // True when the server closed the connection (EOF or reset before the deadline).

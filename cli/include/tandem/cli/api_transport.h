@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -19,6 +20,13 @@ class ApiTransport {
   // (kUnavailable, kTimeout).
   virtual Result<http::Response> call(const std::string& method, const std::string& target,
                                       const std::string& body) = 0;
+  // The same with extra request headers (Range, Content-Range, Content-Type...), which replace
+  // the transport's own of the same name. Default: kUnsupported unless `headers` is empty.
+  virtual Result<http::Response> call(const std::string& method, const std::string& target, const std::string& body,
+                                      const std::map<std::string, std::string>& headers) {
+    if (!headers.empty()) return Status(ErrorCode::kUnsupported, "this transport sends no extra headers");
+    return call(method, target, body);
+  }
 };
 
 // HTTPS to settings.url, verifying with settings.ca_file (or the system store) unless

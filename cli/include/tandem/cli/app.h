@@ -11,6 +11,7 @@
 
 #include "tandem/cli/api_transport.h"
 #include "tandem/cli/settings.h"
+#include "tandem/common/clock.h"
 
 namespace tandem::cli {
 
@@ -28,6 +29,8 @@ struct CliContext {
   EnvLookup env = processEnvironment();
   FileReader read_file = realFileReader();
   TransportFactory connect;  // default (empty): makeHttpsTransport with a 30 s timeout
+  bool err_is_terminal = false;  // volume export/import draw a progress bar on `err` when true
+  const Clock* clock = nullptr;  // default: the real clock (transfer rates and durations)
 };
 
 // Runs one command (`args` without the program name). Results go to `out`; errors, as

@@ -40,6 +40,8 @@ enum class CommandKind {
   kVolumeUpdate,
   kLibvirtPoolXml,
   kLibvirtDiskXml,
+  kVolumeExport,
+  kVolumeImport,
   kVersion,
 };
 
@@ -69,6 +71,10 @@ struct Command {
   std::string libvirt_pool;    // libvirt pool-xml --name, disk-xml --pool (default tandem-<group>)
   std::string target = "vdb";  // libvirt disk-xml --target DEV
   bool nbd = false;            // libvirt disk-xml --nbd
+  std::string file;            // volume export|import FILE ("-": stdout/stdin)
+  uint64_t offset = 0;         // volume export|import --offset BYTES (resume)
+  bool progress = false;       // volume export|import --progress (a bar even when stderr is no terminal)
+  bool target_is_zero = false; // volume import --target-is-zero (do not send zero chunks)
 };
 
 // Validates the words and options: known command, right number of arguments, required options
@@ -84,7 +90,8 @@ struct ApiCall {
   std::string body;    // JSON, or empty
 };
 
-// The REST request for a command (creates carry a JSON body built with RapidJSON).
+// The REST request for a command (creates carry a JSON body built with RapidJSON). Volume
+// export/import make many (volume_transfer.h): their ApiCall is the first, GET of the volume.
 ApiCall apiCallFor(const Command& command);
 
 // The usage text printed by --help and after usage errors.

@@ -18,10 +18,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "tandem/common/status.h"
 
 namespace tandem::devices {
+
+// A run of bytes of a device with one allocation state.
+struct Extent {
+  uint64_t length = 0;
+  bool hole = false;  // not allocated: reads as zeroes without touching the disk
+  bool operator==(const Extent&) const = default;
+};
 
 class BlockDevice {
  public:
@@ -38,6 +46,11 @@ class BlockDevice {
   // shrinks the view. Safe to call while I/O is in flight. kUnsupported for a device of fixed
   // size (the default).
   virtual Status refreshSize() { return Status(ErrorCode::kUnsupported, "this device cannot grow"); }
+  // The allocation of [offset, offset+length): consecutive extents, in order, covering exactly
+  // that range (none when length is 0). A hole reads as zeroes; "allocated" promises nothing
+  // about the content. Racy by nature: a write may allocate a hole right after the answer.
+  // kInvalidArgument past sizeBytes(). The default reports everything allocated.
+  virtual Result<std::vector<Extent>> extents(uint64_t offset, uint64_t length);
 };
 
 // Checks [offset, offset+length) against `size` without overflow; kInvalidArgument if outside.

@@ -92,6 +92,9 @@ class FaultInjectingBlockDevice final : public BlockDevice {
   Status trim(uint64_t offset, uint64_t length, bool fua) override;
   Status writeZeroes(uint64_t offset, uint64_t length, bool fua) override;
   Status refreshSize() override { return inner_->refreshSize(); }
+  Result<std::vector<Extent>> extents(uint64_t offset, uint64_t length) override {
+    return inner_->extents(offset, length);
+  }
 
   FaultControls& faults() { return *controls_; }
   const std::shared_ptr<FaultControls>& sharedFaults() const { return controls_; }

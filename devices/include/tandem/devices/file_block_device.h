@@ -2,7 +2,7 @@
 // Thread-safe: positional I/O only, no shared file offset.
 // flush() is fdatasync(); fua writes are followed by fdatasync() of the file.
 // trim() punches a hole (FALLOC_FL_PUNCH_HOLE); writeZeroes() uses FALLOC_FL_ZERO_RANGE and
-// falls back to punching a hole, then to writing zero buffers.
+// falls back to punching a hole, then to writing zero buffers. extents() asks the file system.
 #pragma once
 
 #include <atomic>
@@ -29,6 +29,8 @@ class FileBlockDevice final : public BlockDevice {
   Status writeZeroes(uint64_t offset, uint64_t length, bool fua) override;
   // Re-reads the file's (or block device's) size; grows the view only.
   Status refreshSize() override;
+  // Holes as lseek(SEEK_DATA/SEEK_HOLE) finds them (a block device node: all allocated).
+  Result<std::vector<Extent>> extents(uint64_t offset, uint64_t length) override;
 
   const std::string& path() const { return path_; }
 

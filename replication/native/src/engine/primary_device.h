@@ -27,6 +27,10 @@ class PrimaryDevice final : public devices::BlockDevice {
   Status writeZeroes(uint64_t offset, uint64_t length, bool fua) override {
     return volume_->writeZeroes(offset, length, fua);
   }
+  // The local copy's allocation (reads are local too).
+  Result<std::vector<devices::Extent>> extents(uint64_t offset, uint64_t length) override {
+    return volume_->localExtents(offset, length);
+  }
 
  private:
   std::shared_ptr<Volume> volume_;

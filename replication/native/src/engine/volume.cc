@@ -296,6 +296,11 @@ void Volume::close() {
 
 // ---------------------------------------------------------------- primary data path
 
+Result<std::vector<devices::Extent>> Volume::localExtents(uint64_t offset, uint64_t length) {
+  if (!primary_ || closed_) return unavailable("not the primary of this volume");
+  return local_->extents(offset, length);
+}
+
 Status Volume::read(uint64_t offset, std::span<std::byte> out) {
   if (!primary_ || closed_) return unavailable("not the primary of this volume");
   if (config().quorum) {

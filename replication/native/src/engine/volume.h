@@ -63,6 +63,9 @@ class Volume final : public PeerLinkOwner {
   // --- primary data path (kUnavailable unless primary and open) ---
   uint64_t sizeBytes() const { return local_->sizeBytes(); }
   Status read(uint64_t offset, std::span<std::byte> out);
+  // The local device's allocation of the range (BlockDevice::extents).
+  // kUnavailable unless this copy is the primary (reads, which check quorum, follow).
+  Result<std::vector<devices::Extent>> localExtents(uint64_t offset, uint64_t length);
   Status write(uint64_t offset, std::span<const std::byte> data, bool fua);
   Status trim(uint64_t offset, uint64_t length, bool fua);
   Status writeZeroes(uint64_t offset, uint64_t length, bool fua);

@@ -4,7 +4,11 @@
 // sockets; unit tests call handle() directly. Thread-safe (stateless beyond its references).
 #pragma once
 
+#include <memory>
+#include <optional>
+
 #include "tandem/controller/api_options.h"
+#include "tandem/controller/api_routes.h"
 #include "tandem/controller/authenticator.h"
 #include "tandem/controller/cluster_service.h"
 #include "tandem/http/message.h"
@@ -13,11 +17,21 @@ namespace tandem::controller {
 
 class ApiRouter final : public http::Handler {
  public:
-  // `cluster` must outlive the router.
-  ApiRouter(ClusterService& cluster, ApiOptions options);
+  // `cluster` must outlive the router. `ports` gives the data routes block access to volumes;
+  // null: over NBD (nbdVolumePortOpener).
+  ApiRouter(ClusterService& cluster, ApiOptions options, std::shared_ptr<VolumePortOpener> ports = nullptr);
   void handle(http::Request request, http::Responder respond) override;
+  // The streamed routes (the volume data routes) stream; authentication and scope are checked
+  // in handleStream, before any of the body is read.
+  bool streams(const http::Request& head) override;
+  void handleStream(http::Request head, http::StreamExchange& exchange) override;
 
  private:
+  // Authenticates and authorizes `req` for `match`: the error response, or nullopt with
+  // `*principal` set (left empty on open paths).
+  std::optional<http::Response> admit(const http::Request& req, const RouteMatch& match,
+                                      std::optional<Principal>* principal);
+
   // Node tokens as the ClusterService checks them.
   class ClusterNodeTokens final : public NodeTokenVerifier {
    public:
@@ -33,6 +47,7 @@ class ApiRouter final : public http::Handler {
 
   ClusterService& cluster_;
   ApiOptions options_;
+  std::shared_ptr<VolumePortOpener> ports_;
   ClusterNodeTokens node_tokens_;
   Authenticator authenticator_;
 };

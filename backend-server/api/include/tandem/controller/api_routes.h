@@ -15,6 +15,7 @@
 #include "tandem/controller/api_options.h"
 #include "tandem/controller/cluster_service.h"
 #include "tandem/controller/principal.h"
+#include "tandem/controller/volume_port.h"
 #include "tandem/http/message.h"
 
 namespace tandem::controller {
@@ -49,17 +50,29 @@ struct RouteCall {
   const Principal* principal;  // null on open routes
   ClusterService& cluster;
   const ApiOptions& options;
+  VolumePortOpener& ports;  // block access to volumes (the data routes)
 };
 
 // Answers through `respond` exactly once: before returning, or later (a long-poll).
 using RouteHandler = void (*)(const RouteCall& call, http::Responder respond);
+// A streamed route (its body unbuffered and unlimited, http::Handler::handleStream): runs on a
+// thread of its own, may block, answers through `exchange` exactly once.
+using StreamRouteHandler = void (*)(const RouteCall& call, http::StreamExchange& exchange);
+
+// A route's handler: buffered (the usual) or streamed.
+struct RouteHandlers {
+  constexpr RouteHandlers(RouteHandler h) : buffered(h) {}        // NOLINT: implicit by design
+  constexpr RouteHandlers(StreamRouteHandler h) : streamed(h) {}  // NOLINT: implicit by design
+  RouteHandler buffered = nullptr;
+  StreamRouteHandler streamed = nullptr;
+};
 
 struct Route {
   std::string_view method;         // "GET", "PUT", "POST", "DELETE"
   std::string_view path_template;  // "/v1/volumes/{volume}/promote": literal and {parameter} segments
   std::string_view operation_id;   // the operation's operationId in docs/openapi.yaml
   Scope scope;
-  RouteHandler handler;
+  RouteHandlers handler;
 };
 
 // Every operation of the API. Routes of one path are adjacent, in the order the Allow header of

@@ -5,6 +5,9 @@
 // an I/O thread; the Handler may answer later from any thread through the Responder (no
 // read/write timeout runs meanwhile, so long-polls are fine). A Responder called after stop()
 // is ignored; one dropped without being called answers 500.
+// Requests the Handler streams (Handler::streams) skip the body limit and are served on a
+// thread each (Handler::handleStream over a StreamExchange); stop() wakes those threads and
+// waits for them.
 // Thread-safety: start() returns a running server; stop() is idempotent, closes the listener
 // and every connection (pending requests included), and joins the I/O threads — never call it
 // from a Handler on an I/O thread. The Handler must be thread-safe and outlive the server.

@@ -271,15 +271,35 @@ class FakeController(object):
         if tail == ['data'] and method == 'GET':
             return 200, Stream(bytes(vol['data']), vol['size_bytes'])
         if tail == ['data'] and method == 'PUT':
+            # The controller's rules (docs/openapi.yaml importVolumeData): without Content-Range
+            # the body is the whole volume; with "bytes a-b/size|*" it is bytes a..b.
             length = int(headers.get('Content-Length', '-1'))
             if length < 0:
                 raise ApiError(411, 'length_required', 'Content-Length is required')
-            if length > vol['size_bytes']:
-                raise ApiError(413, 'too_large', '%d bytes do not fit in %d' % (length, vol['size_bytes']))
+            size = vol['size_bytes']
+            content_range = headers.get('Content-Range')
+            if content_range is None:
+                if length > size:
+                    raise ApiError(413, 'body_exceeds_volume', '%d bytes do not fit in %d' % (length, size))
+                if length < size:
+                    raise ApiError(400, 'length_mismatch', '%d bytes, fewer than %d: send a Content-Range'
+                                   % (length, size))
+                first = 0
+            else:
+                m = re.match(r'^bytes (\d+)-(\d+)/(\d+|\*)$', content_range)
+                if not m or int(m.group(2)) < int(m.group(1)):
+                    raise ApiError(400, 'invalid_range', 'bad Content-Range ' + content_range)
+                first, last = int(m.group(1)), int(m.group(2))
+                if last >= size:
+                    raise ApiError(413, 'body_exceeds_volume', 'range ends past %d' % size)
+                if length != last - first + 1:
+                    raise ApiError(400, 'length_mismatch', 'Content-Length does not match ' + content_range)
             data = body_reader()
             self.requests[-1] = (self.requests[-1][0], self.requests[-1][1], query, len(data))
-            vol['data'][:len(data)] = data
-            return 204, None
+            if len(vol['data']) < first + len(data):
+                vol['data'].extend(bytes(first + len(data) - len(vol['data'])))
+            vol['data'][first:first + len(data)] = data
+            return 200, dict(volume=vol['name'], offset=first, bytes_written=len(data), zero_bytes=0, size_bytes=size)
         raise ApiError(405, 'method_not_allowed', 'method not allowed')
 
     def _group(self, name):

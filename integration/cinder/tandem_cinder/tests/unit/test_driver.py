@@ -849,8 +849,8 @@ class TandemDriverTestCase(test.TestCase):
         self.driver.create_volume(vol)
         service, _ = self.image_service(b'x' * 4096)
         self.fetch_to_raw()
-        self.fake.fail('PUT', '/data$', 413, 'too_large', 'does not fit')
-        self.assertBackendError(['write image', 'too_large', 'does not fit'],
+        self.fake.fail('PUT', '/data$', 413, 'body_exceeds_volume', 'does not fit')
+        self.assertBackendError(['write image', 'body_exceeds_volume', 'does not fit'],
                                 self.driver.copy_image_to_volume, self.ctxt,
                                 vol, service, IMAGE_ID)
         self.assertEqual(b'', bytes(self.tandem(vol)['data']))

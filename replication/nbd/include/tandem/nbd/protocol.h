@@ -30,6 +30,7 @@ inline constexpr uint64_t kIHaveOptMagic = 0x49484156454F5054ULL;   // "IHAVEOPT
 inline constexpr uint64_t kOptionReplyMagic = 0x3e889045565a9ULL;
 inline constexpr uint32_t kRequestMagic = 0x25609513;
 inline constexpr uint32_t kSimpleReplyMagic = 0x67446698;
+inline constexpr uint32_t kStructuredReplyMagic = 0x668e33ef;
 
 inline constexpr size_t kGreetingSize = 18;           // magic, IHAVEOPT, handshake flags
 inline constexpr size_t kClientFlagsSize = 4;
@@ -38,6 +39,7 @@ inline constexpr size_t kOptionReplyHeaderSize = 20;  // magic, option, reply ty
 inline constexpr size_t kExportNameReplyZeroes = 124;
 inline constexpr size_t kRequestHeaderSize = 28;
 inline constexpr size_t kSimpleReplyHeaderSize = 16;
+inline constexpr size_t kStructuredReplyHeaderSize = 20;
 inline constexpr size_t kMaxStringBytes = 4096;       // export names, messages
 
 // ---- Flags --------------------------------------------------------------------------------
@@ -63,6 +65,13 @@ inline constexpr uint16_t kCmdFlagNoHole = 1u << 1;
 inline constexpr uint16_t kCmdFlagDf = 1u << 2;
 inline constexpr uint16_t kCmdFlagReqOne = 1u << 3;
 inline constexpr uint16_t kCmdFlagFastZero = 1u << 4;
+// Structured reply chunk flags.
+inline constexpr uint16_t kReplyFlagDone = 1u << 0;
+// Status flags of the base:allocation meta context.
+inline constexpr uint32_t kStateHole = 1u << 0;
+inline constexpr uint32_t kStateZero = 1u << 1;
+// The one meta context this server implements.
+inline constexpr std::string_view kBaseAllocation = "base:allocation";
 
 // ---- Enumerations -------------------------------------------------------------------------
 enum class OptionType : uint32_t {
@@ -125,6 +134,16 @@ enum class NbdError : uint32_t {
   kOverflow = 75,
   kNotSup = 95,
   kShutdown = 108,
+};
+
+// Chunk types of a structured reply.
+enum class ChunkType : uint16_t {
+  kNone = 0,
+  kOffsetData = 1,
+  kOffsetHole = 2,
+  kBlockStatus = 5,
+  kError = 32769,
+  kErrorOffset = 32770,
 };
 
 std::string_view optionName(OptionType option);
@@ -239,5 +258,52 @@ struct SimpleReply {
 Bytes encodeSimpleReplyHeader(const SimpleReply& reply);
 void encodeSimpleReplyHeader(const SimpleReply& reply, std::span<std::byte, kSimpleReplyHeaderSize> out);
 Result<SimpleReply> decodeSimpleReplyHeader(std::span<const std::byte> bytes);
+
+// ---- Structured replies (negotiated with NBD_OPT_STRUCTURED_REPLY) ---------------------------
+struct ChunkHeader {
+  uint16_t flags = 0;  // kReplyFlagDone on the last chunk of a reply
+  ChunkType type{};
+  uint64_t handle = 0;
+  uint32_t length = 0;  // bytes of chunk payload that follow
+  bool operator==(const ChunkHeader&) const = default;
+};
+// The 20-byte header of one chunk.
+Bytes encodeChunkHeader(const ChunkHeader& header);
+Result<ChunkHeader> decodeChunkHeader(std::span<const std::byte> bytes);
+
+// One extent of a BLOCK_STATUS reply: `length` bytes with the context's `flags`.
+struct BlockStatusDescriptor {
+  uint32_t length = 0;
+  uint32_t flags = 0;
+  bool operator==(const BlockStatusDescriptor&) const = default;
+};
+struct BlockStatusPayload {
+  uint32_t context_id = 0;
+  std::vector<BlockStatusDescriptor> extents;
+};
+// The payload of an NBD_REPLY_TYPE_BLOCK_STATUS chunk.
+Bytes encodeBlockStatusPayload(const BlockStatusPayload& payload);
+// Needs the context id and at least one whole descriptor, nothing trailing.
+Result<BlockStatusPayload> decodeBlockStatusPayload(std::span<const std::byte> data);
+
+// The payload of an NBD_REPLY_TYPE_ERROR chunk: the error and a message (at most 4096 bytes
+// are sent).
+Bytes encodeErrorChunkPayload(NbdError error, std::string_view message);
+struct ErrorChunk {
+  NbdError error = NbdError::kOk;
+  std::string message;
+};
+Result<ErrorChunk> decodeErrorChunkPayload(std::span<const std::byte> data);
+
+// The data of an NBD_REP_META_CONTEXT option reply: the context id and its name.
+Bytes encodeMetaContextReplyData(uint32_t context_id, std::string_view name);
+struct MetaContextReplyData {
+  uint32_t context_id = 0;
+  std::string name;
+};
+Result<MetaContextReplyData> decodeMetaContextReplyData(std::span<const std::byte> data);
+
+// Data of NBD_OPT_LIST_META_CONTEXT / NBD_OPT_SET_META_CONTEXT, as a client sends it.
+Bytes encodeMetaContextRequest(const MetaContextRequest& request);
 
 }  // namespace tandem::nbd
