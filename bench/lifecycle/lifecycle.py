@@ -143,7 +143,9 @@ def clone_times(bin_dir, root):
                                              "source": {"volume": src, "snapshot": f"{src}-s"}})
             cluster.wait_volume_state(f"copy-{pool}", "available", timeout=1800)
             tandem_s = time.perf_counter() - start
-            backing = cluster.backing_file("node1", vol["uuid"])
+            mount = xfs if pool == "xfs" else ext4
+            backing = next(os.path.join(mount, f) for f in os.listdir(mount)
+                           if f.startswith(vol["uuid"]) and "@" not in f)
             target = os.path.join(os.path.dirname(backing), "baseline.img")
             subprocess.run(["sync"], check=True)
             start = time.perf_counter()
@@ -169,9 +171,14 @@ def main():
             idle, busy, base, loaded = snapshot_pause(bin_dir, root, pause_fs)
         finally:
             subprocess.run(["umount", pause_fs], check=False)
+        print_pauses(idle, busy, base, loaded)
         clones = clone_times(bin_dir, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    print_clones(clones)
+
+
+def print_pauses(idle, busy, base, loaded):
     print(f"\nSnapshot write pause (3 replicas, 1 GiB, pools on XFS with reflink, {SNAPSHOTS} snapshots each;"
           " engine-measured)")
     print(f"{'volume':<28}{'p50 us':>10}{'p99 us':>10}{'max us':>10}")
@@ -182,6 +189,10 @@ def main():
     print(f"{'run':<28}{'IOPS':>10}{'p50 us':>10}{'p99 us':>10}{'max us':>10}")
     for label, (iops, p50, p99, mx) in (("without snapshots (baseline)", base), (f"with {SNAPSHOTS} snapshots", loaded)):
         print(f"{label:<28}{iops:>10.0f}{p50:>10.0f}{p99:>10.0f}{mx:>10.0f}")
+    sys.stdout.flush()
+
+
+def print_clones(clones):
     print(f"\nVolume from a snapshot of a {CLONE_GIB} GiB volume (1 replica), request to available")
     print(f"{'file system':<28}{'Tandem s':>10}{'cp s':>10}")
     for pool, (tandem_s, cp_s) in clones.items():
