@@ -9,7 +9,7 @@ namespace {
 const std::set<std::string, std::less<>> kCommandValueOptions = {
     "replicas", "engine", "size", "group", "pools", "spread-by", "overprovision", "node", "quorum", "keep", "from",
     "snapshot", "host", "mode"};
-const std::set<std::string, std::less<>> kCommandFlagOptions = {"thin", "thick", "force", "multiattach"};
+const std::set<std::string, std::less<>> kCommandFlagOptions = {"thin", "thick", "force", "multiattach", "dry-run"};
 
 }  // namespace
 
