@@ -128,12 +128,45 @@ void Session::onHandshake(beast::error_code ec) {
 void Session::readRequest() {
   if (closed_) return;
   parser_.emplace();
-  parser_->body_limit(state_->body_limit);
+  // The limit depends on the target: the header is read first, with no limit on a declared
+  // Content-Length (checked in onHeader), then the body under the target's limit.
+  parser_->body_limit(boost::none);
+  body_limit_ = state_->body_limit;
   beast::get_lowest_layer(stream_).expires_after(state_->io_timeout);
+  bhttp::async_read_header(stream_, buffer_, *parser_,
+                           [self = shared_from_this()](beast::error_code ec, size_t) {
+                             guarded("read request header", [&] { self->onHeader(ec); });
+                           });
+}
+
+void Session::onHeader(beast::error_code ec) {
+  if (closed_) return;
+  if (ec) return onRead(ec);
+  body_limit_ = state_->bodyLimitFor(parser_->get().target());
+  auto declared = parser_->content_length();
+  if (declared && *declared > body_limit_) return refuseBody(body_limit_);
+  parser_->body_limit(body_limit_);
   bhttp::async_read(stream_, buffer_, *parser_,
                     [self = shared_from_this()](beast::error_code ec, size_t) {
                       guarded("read request", [&] { self->onRead(ec); });
                     });
+}
+
+void Session::refuseBody(size_t limit) {
+  const auto& header = parser_->get();
+  const std::string line = "refused " + std::string(header.method_string()) + " " + std::string(header.target()) +
+                           " from " + remote_address_ + ": its body exceeds " + std::to_string(limit) +
+                           " bytes (413 body_too_large)";
+  // A route with its own limit carries state that grows with the cluster: refusing it is an
+  // operator's problem, not a client's mistake.
+  if (limit != state_->body_limit) {
+    log::error(kComponent, line);
+  } else {
+    log::warn(kComponent, line);
+  }
+  drain_after_write_ = true;
+  drain_budget_ = 64ull << 20;
+  sendTransportError(413, "body_too_large", "request body exceeds " + std::to_string(limit) + " bytes");
 }
 
 void Session::onRead(beast::error_code ec) {
@@ -142,13 +175,7 @@ void Session::onRead(beast::error_code ec) {
     shutdown();
     return;
   }
-  if (ec == bhttp::error::body_limit) {
-    drain_after_write_ = true;
-    drain_budget_ = 64ull << 20;
-    sendTransportError(413, "body_too_large",
-                       "request body exceeds " + std::to_string(state_->body_limit) + " bytes");
-    return;
-  }
+  if (ec == bhttp::error::body_limit) return refuseBody(body_limit_);
   if (ec && isHttpParseError(ec) && ec != bhttp::error::partial_message) {
     sendTransportError(400, "bad_request", "malformed HTTP request: " + ec.message());
     return;
