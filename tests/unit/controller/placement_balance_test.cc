@@ -39,14 +39,14 @@ PoolCandidate thinPool(int i, uint64_t total) {
 // Places `volumes` volumes of `replicas` replicas each, accounting each one as the controller
 // does between two reports (addPlaced: pending bytes and replica counts); returns replicas per
 // node. Stops at the first failure when `stop_on_failure`, else fails the test.
-struct Run {
+struct Outcome {
   std::map<std::string, int> per_node;
   int placed_volumes = 0;
   std::vector<std::vector<Placement>> placements;
 };
 
-Run placeMany(std::vector<PoolCandidate>& c, PlacementRequest request, int volumes, bool stop_on_failure = false) {
-  Run run;
+Outcome placeMany(std::vector<PoolCandidate>& c, PlacementRequest request, int volumes, bool stop_on_failure = false) {
+  Outcome run;
   for (const auto& p : c) run.per_node[p.node] += 0;
   for (int v = 0; v < volumes; ++v) {
     request.volume = "vol-" + std::to_string(v);
@@ -89,8 +89,8 @@ PlacementRequest thinRequest(uint64_t size, uint32_t replicas, double overprovis
 TEST(PlacementBalance, FourEqualThinNodes) {
   std::vector<PoolCandidate> c;
   for (int i = 0; i < 4; ++i) c.push_back(thinPool(i, 100 * GiB));
-  Run ones = placeMany(c, thinRequest(1 * GiB, 1), 12);
-  Run twos = placeMany(c, thinRequest(1 * GiB, 2), 6);
+  Outcome ones = placeMany(c, thinRequest(1 * GiB, 1), 12);
+  Outcome twos = placeMany(c, thinRequest(1 * GiB, 2), 6);
   std::map<std::string, int> total;
   for (const auto& [n, k] : ones.per_node) total[n] += k;
   for (const auto& [n, k] : twos.per_node) total[n] += k;
@@ -104,7 +104,7 @@ TEST(PlacementBalance, FourEqualThinNodes) {
 TEST(PlacementBalance, ManyCreatesBetweenTwoReportsSpread) {
   std::vector<PoolCandidate> c;
   for (int i = 0; i < 10; ++i) c.push_back(thinPool(i, 100 * GiB));
-  Run run = placeMany(c, thinRequest(10 * GiB, 3), 30);
+  Outcome run = placeMany(c, thinRequest(10 * GiB, 3), 30);
   auto [lo, hi] = minMax(run.per_node);
   EXPECT_EQ(lo, 9);
   EXPECT_EQ(hi, 9);
@@ -131,9 +131,9 @@ TEST(PlacementBalance, TiesGoByHashNotByName) {
 TEST(PlacementBalance, HundredsOfEqualNodes) {
   std::vector<PoolCandidate> c;
   for (int i = 0; i < 300; ++i) c.push_back(thinPool(i, 1024 * GiB));
-  Run run = placeMany(c, thinRequest(8 * GiB, 3), 2000);
+  Outcome run = placeMany(c, thinRequest(8 * GiB, 3), 1000);
   auto [lo, hi] = minMax(run.per_node);
-  EXPECT_EQ(run.placed_volumes, 2000);
+  EXPECT_EQ(run.placed_volumes, 1000);
   EXPECT_LE(hi - lo, 1) << lo << ".." << hi;
 }
 
@@ -155,7 +155,7 @@ TEST(PlacementBalance, UnequalThinPoolsFillByPromisedRatio) {
     return static_cast<double>(p.provisioned_bytes) / (static_cast<double>(p.total_bytes) * overprovision);
   };
   // Half full: the promised ratios are within a few volumes of each other.
-  Run half = placeMany(c, thinRequest(64 * GiB, 3, overprovision), 3000);
+  Outcome half = placeMany(c, thinRequest(64 * GiB, 3, overprovision), 3000);
   EXPECT_EQ(half.placed_volumes, 3000);
   double lo = 1, hi = 0;
   for (const auto& p : c) {
@@ -163,12 +163,12 @@ TEST(PlacementBalance, UnequalThinPoolsFillByPromisedRatio) {
     hi = std::max(hi, ratio(p));
   }
   EXPECT_LE(hi - lo, 0.05) << lo << ".." << hi;
-  // Until no node can take more: never past the limit.
-  placeMany(c, thinRequest(64 * GiB, 3, overprovision), 100000, /*stop_on_failure=*/true);
+  // Until no node can take more (in larger volumes, to get there sooner): never past the limit.
+  placeMany(c, thinRequest(256 * GiB, 3, overprovision), 100000, /*stop_on_failure=*/true);
   for (const auto& p : c) {
     EXPECT_LE(p.provisioned_bytes, static_cast<uint64_t>(static_cast<double>(p.total_bytes) * overprovision))
         << p.node;
-    EXPECT_GT(ratio(p), 0.95) << p.node << " left mostly empty";
+    EXPECT_GT(ratio(p), 0.9) << p.node << " left mostly empty";
   }
 }
 
@@ -187,7 +187,7 @@ TEST(PlacementBalance, ThickPoolsByFreeSpace) {
   PlacementRequest thick;
   thick.size_bytes = 10 * GiB;
   thick.replicas = 2;
-  Run run = placeMany(c, thick, 2000);
+  Outcome run = placeMany(c, thick, 2000);
   double lowest_taker = 1, highest = 0;
   for (const auto& p : c) {
     const double f = static_cast<double>(p.free_bytes) / static_cast<double>(p.total_bytes);
@@ -214,8 +214,8 @@ TEST(PlacementBalance, LabelsAndSpreadKeysHoldAtScale) {
   for (int i = 360; i < 380; ++i) c.push_back(thinPool(i, 8192 * GiB));
   PlacementRequest r = thinRequest(16 * GiB, 3);
   r.spread_keys = {"zone", "rack"};
-  Run run = placeMany(c, r, 3000);
-  ASSERT_EQ(run.placed_volumes, 3000);
+  Outcome run = placeMany(c, r, 1500);
+  ASSERT_EQ(run.placed_volumes, 1500);
   std::map<std::string, std::map<std::string, std::string>> labels;
   for (const auto& p : c) labels[p.node] = p.node_labels;
   for (const auto& placed : run.placements) {
@@ -251,8 +251,8 @@ TEST(PlacementBalance, Deterministic) {
   auto a = c, b = c;
   std::reverse(b.begin(), b.end());
   std::shuffle(b.begin(), b.end(), rng);
-  Run one = placeMany(a, r, 500);
-  Run two = placeMany(b, r, 500);
+  Outcome one = placeMany(a, r, 500);
+  Outcome two = placeMany(b, r, 500);
   ASSERT_EQ(one.placements.size(), two.placements.size());
   for (size_t v = 0; v < one.placements.size(); ++v) {
     ASSERT_EQ(one.placements[v].size(), two.placements[v].size());
