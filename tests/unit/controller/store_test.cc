@@ -94,6 +94,9 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
                          "ALTER TABLE volumes DROP COLUMN revert_id;"
                          "ALTER TABLE resource_groups DROP COLUMN allow_multiattach; DROP TABLE attachments;"
                          "ALTER TABLE volumes DROP COLUMN handover_to;"
+                         "ALTER TABLE resource_groups DROP COLUMN weight_free_space;"
+                         "ALTER TABLE resource_groups DROP COLUMN weight_provisioned;"
+                         "ALTER TABLE resource_groups DROP COLUMN weight_replica_count;"
                          "UPDATE schema_version SET version = 1;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK)
