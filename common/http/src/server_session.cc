@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstdint>
+#include <limits>
 #include <utility>
 
 #include <boost/asio/dispatch.hpp>
@@ -129,8 +131,9 @@ void Session::readRequest() {
   if (closed_) return;
   parser_.emplace();
   // The limit depends on the target: the header is read first, with no limit on a declared
-  // Content-Length (checked in onHeader), then the body under the target's limit.
-  parser_->body_limit(boost::none);
+  // Content-Length (checked in onHeader), then the body under the target's limit. (Not
+  // boost::none: this Beast compares a Content-Length with it as "greater than none".)
+  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
   body_limit_ = state_->body_limit;
   beast::get_lowest_layer(stream_).expires_after(state_->io_timeout);
   bhttp::async_read_header(stream_, buffer_, *parser_,
