@@ -121,8 +121,12 @@ PlacementScore capacityTerms(const PlacementRequest& request, const PoolCandidat
 constexpr double kScoreSteps = 1000.0;
 int64_t scoreStep(double score) { return std::llround(score * kScoreSteps); }
 
-double weighted(const PlacementWeights& w, const PlacementScore& s) {
-  return w.free_space * s.free_space + w.provisioned * s.provisioned + w.replica_count * s.replica_count;
+// Thin pools are scored by their promised ratio (their free space moves only as data is written,
+// and on shared filesystems by anything else written there), thick ones by their free space.
+double weighted(const PlacementRequest& request, const PlacementScore& s) {
+  const PlacementWeights& w = request.weights;
+  const double capacity = request.thin ? w.provisioned * s.provisioned : w.free_space * s.free_space;
+  return capacity + w.replica_count * s.replica_count;
 }
 
 std::string quoteList(const std::vector<std::string>& items) {
@@ -160,8 +164,8 @@ Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
       best = &c;
       continue;
     }
-    const double mine = weighted(request.weights, capacityTerms(request, c));
-    const double theirs = weighted(request.weights, capacityTerms(request, *best));
+    const double mine = weighted(request, capacityTerms(request, c));
+    const double theirs = weighted(request, capacityTerms(request, *best));
     if (mine > theirs || (mine == theirs && c.pool < best->pool)) best = &c;
   }
   // "Too large" only when it is known: with no online pool sized, it is a lack of nodes.
@@ -182,7 +186,7 @@ Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
   for (const auto& [node, pool] : best_per_node) {
     PlacementScore s = capacityTerms(request, *pool);
     s.replica_count = busiest == 0 ? 1.0 : 1.0 - static_cast<double>(pool->node_replicas) / busiest;
-    s.score = weighted(request.weights, s);
+    s.score = weighted(request, s);
     scored.push_back(Ranked{pool, s, scoreStep(s.score), stableHash(request.volume, node)});
   }
   std::sort(scored.begin(), scored.end(), [](const Ranked& a, const Ranked& b) {
