@@ -121,12 +121,9 @@ PlacementScore capacityTerms(const PlacementRequest& request, const PoolCandidat
 constexpr double kScoreSteps = 1000.0;
 int64_t scoreStep(double score) { return std::llround(score * kScoreSteps); }
 
-// Thin pools are scored by their promised ratio (their free space moves only as data is written,
-// and on shared filesystems by anything else written there), thick ones by their free space.
 double weighted(const PlacementRequest& request, const PlacementScore& s) {
   const PlacementWeights& w = request.weights;
-  const double capacity = request.thin ? w.provisioned * s.provisioned : w.free_space * s.free_space;
-  return capacity + w.replica_count * s.replica_count;
+  return w.free_space * s.free_space + w.provisioned * s.provisioned + w.replica_count * s.replica_count;
 }
 
 std::string quoteList(const std::vector<std::string>& items) {

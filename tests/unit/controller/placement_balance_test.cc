@@ -284,21 +284,21 @@ TEST(PlacementBalance, WeightsSteer) {
   EXPECT_DOUBLE_EQ(p->front().score.score, 99.0 / 100.0);
 }
 
-// Thin groups rank by promised ratio, not free space (it moves only as data is written, or with
-// anything else written to a shared filesystem); thick ones by free space.
-TEST(PlacementBalance, ThinByPromisedRatioThickByFreeSpace) {
+// A thin group whose free space should not count (pools on a filesystem shared with other data)
+// sets its weight to 0 and ranks by promised ratio alone; by default free space counts too.
+TEST(PlacementBalance, FreeSpaceWeightZeroRanksThinByPromisedRatio) {
   PoolCandidate written = thinPool(0, 100 * GiB), promised = thinPool(1, 100 * GiB);
   written.free_bytes = 30 * GiB;             // much data written, little promised
-  promised.provisioned_bytes = 1000 * GiB;   // nothing written, half of 100 GiB × 20 promised
-  auto thin = placeReplicas(thinRequest(1 * GiB, 1), {written, promised});
-  ASSERT_TRUE(thin.isOk());
-  EXPECT_EQ(thin->front().node, written.node);
-  EXPECT_DOUBLE_EQ(thin->front().score.free_space, 0.3);  // reported, not counted
-  PlacementRequest thick;
-  thick.size_bytes = 1 * GiB;
-  auto by_free = placeReplicas(thick, {written, promised});
-  ASSERT_TRUE(by_free.isOk());
-  EXPECT_EQ(by_free->front().node, promised.node);
+  promised.provisioned_bytes = 200 * GiB;    // nothing written, a tenth of 100 GiB × 20 promised
+  PlacementRequest r = thinRequest(1 * GiB, 1);
+  auto by_default = placeReplicas(r, {written, promised});
+  ASSERT_TRUE(by_default.isOk());
+  EXPECT_EQ(by_default->front().node, promised.node);
+  r.weights.free_space = 0;
+  auto by_promise = placeReplicas(r, {written, promised});
+  ASSERT_TRUE(by_promise.isOk());
+  EXPECT_EQ(by_promise->front().node, written.node);
+  EXPECT_DOUBLE_EQ(by_promise->front().score.free_space, 0.3);  // reported, not counted
 }
 
 }  // namespace

@@ -10,13 +10,14 @@
 // same value of that label.
 //
 // Score (higher first; each term in [0, 1], weighted by the group's PlacementWeights):
-//   free_space    = free after the replica / total (thick: free - size; thin: free);
+//   free_space    = free after the replica / total (thick: free - size; thin: free, which
+//                   moves only as data is written);
 //   provisioned   = 1 - (provisioned + size) / (total × overprovision), the promised ratio after
 //                   the replica (thick: overprovision 1), with replicas placed but not yet
 //                   reported counted in `provisioned` (see placement_inputs.h);
 //   replica_count = 1 - node_replicas / the most replicas on any eligible node (1 when none);
-//   score = provisioned × its weight (thin groups) or free_space × its weight (thick groups)
-//           + replica_count × its weight. All three terms are reported.
+//   score = the weighted sum of the three. Thin groups therefore rank chiefly by promised ratio,
+//   thick ones by free space (for them both capacity terms measure it).
 // Scores are compared in steps of 0.001 (smaller differences are noise: a few bytes written
 // between two reports, one small volume on a large pool). Ties: fewer replicas on the node, then
 // a stable hash of (volume key, node): equal nodes share
