@@ -41,6 +41,9 @@ std::vector<OptionSpec> optionTable() {
        "re-create a secondary replica elsewhere when its node has been silent this long (0: never)"},
       {"long-poll-max", OptionType::kDuration, "30s", "longest wait of a node's desired-state poll"},
       {"body-limit", OptionType::kUint, "1048576", "largest accepted request body in bytes (413 above)"},
+      {"internal-body-limit", OptionType::kUint, "67108864",
+       "largest accepted body of the internal node routes (a node's status grows with its replicas: "
+       "about 300 bytes each), in bytes (413 above)"},
       {"threads", OptionType::kUint, "4", "HTTPS I/O threads"},
       tandem::config::logLevelOption(),
   };
@@ -117,6 +120,7 @@ int main(int argc, char** argv) {
   server_options.certificate_file = options.string("tls-cert");
   server_options.private_key_file = options.string("tls-key");
   server_options.body_limit_bytes = options.uint("body-limit");
+  server_options.body_limits_by_prefix = {{"/v1/internal/", options.uint("internal-body-limit")}};
   server_options.threads = static_cast<int>(std::max<uint64_t>(1, options.uint("threads")));
   auto server = tandem::http::HttpsServer::start(server_options, router);
   if (!server.isOk()) return fail(server.status().message());

@@ -8,7 +8,7 @@ namespace {
 
 const std::set<std::string, std::less<>> kCommandValueOptions = {
     "replicas", "engine", "size", "group", "pools", "spread-by", "overprovision", "node", "quorum", "keep", "from",
-    "snapshot", "host", "mode", "pool", "backing", "mount", "name", "target", "offset"};
+    "snapshot", "host", "mode", "pool", "backing", "mount", "name", "target", "offset", "weights"};
 const std::set<std::string, std::less<>> kCommandFlagOptions = {"thin",     "thick",          "force", "multiattach", "dry-run",
                                                                 "nbd",      "progress",       "target-is-zero"};
 

@@ -70,6 +70,30 @@ Result<double> parseOverprovision(const std::string& text) {
   return value;
 }
 
+// --weights free_space=1,provisioned=2,replica_count=0.5 (any subset).
+Result<std::map<std::string, double>> parseWeights(const std::string& text) {
+  std::map<std::string, double> out;
+  size_t start = 0;
+  while (true) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    if (eq == std::string::npos || (key != "free_space" && key != "provisioned" && key != "replica_count")) {
+      return usage("--weights takes KEY=W items with KEY free_space, provisioned or replica_count, not '" + item + "'");
+    }
+    double value = -1;
+    const std::string number = item.substr(eq + 1);
+    auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+    if (ec != std::errc() || end != number.data() + number.size() || !(value >= 0.0 && value <= 1000.0)) {
+      return usage("--weights: " + key + " must be a number from 0 to 1000, not '" + number + "'");
+    }
+    out[key] = value;
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
 Result<Command> parseGroup(const ParsedArgs& args) {
   const std::string verb = args.words.size() > 1 ? args.words[1] : "";
   Command cmd;
@@ -90,11 +114,12 @@ Result<Command> parseGroup(const ParsedArgs& args) {
   if (verb == "create") {
     const std::string shape =
         " NAME --replicas N [--engine native] [--thin|--thick] [--pools P,...] [--spread-by KEY,...]"
-        " [--overprovision R] [--quorum off|majority] [--multiattach]";
+        " [--overprovision R] [--quorum off|majority] [--multiattach]"
+        " [--weights free_space=W,provisioned=W,replica_count=W]";
     RETURN_IF_ERROR(checkArity(args, 3, "group create", shape));
     RETURN_IF_ERROR(checkOptions(args, "group create",
                                  {"replicas", "engine", "thin", "thick", "pools", "spread-by", "overprovision",
-                                  "quorum", "multiattach"}));
+                                  "quorum", "multiattach", "weights"}));
     RETURN_IF_ERROR(checkName("group", args.words[2]));
     cmd.kind = CommandKind::kGroupCreate;
     cmd.name = args.words[2];
@@ -122,6 +147,9 @@ Result<Command> parseGroup(const ParsedArgs& args) {
       ASSIGN_OR_RETURN(cmd.overprovision, parseOverprovision(ratio->second));
     }
     cmd.multiattach = args.options.count("multiattach") > 0;
+    if (auto weights = args.options.find("weights"); weights != args.options.end()) {
+      ASSIGN_OR_RETURN(cmd.weights, parseWeights(weights->second));
+    }
     if (auto quorum = args.options.find("quorum"); quorum != args.options.end()) {
       if (quorum->second != "off" && quorum->second != "majority") {
         return usage("--quorum must be off or majority, not '" + quorum->second + "'");
@@ -181,8 +209,10 @@ Result<Command> parseVolume(const ParsedArgs& args) {
     return volumeCommand(args, kind, " NAME", {});
   }
   if (verb == "create") {
-    ASSIGN_OR_RETURN(Command cmd, volumeCommand(args, CommandKind::kVolumeCreate, " NAME --size SIZE --group GROUP",
-                                                {"size", "group"}));
+    ASSIGN_OR_RETURN(Command cmd, volumeCommand(args, CommandKind::kVolumeCreate,
+                                                " NAME --size SIZE --group GROUP [--dry-run]",
+                                                {"size", "group", "dry-run"}));
+    cmd.dry_run = args.options.count("dry-run") > 0;
     ASSIGN_OR_RETURN(cmd.size_bytes, sizeOption(args, "volume create needs --size SIZE (e.g. 10GiB)"));
     ASSIGN_OR_RETURN(cmd.group, nameOption(args, "group", "group", "volume create needs --group GROUP"));
     return cmd;
@@ -452,6 +482,15 @@ ApiCall apiCallFor(const Command& cmd) {
         json.Key("allow_multiattach");
         json.Bool(true);
       }
+      if (!cmd.weights.empty()) {
+        json.Key("placement_weights");
+        json.StartObject();
+        for (const auto& [key, value] : cmd.weights) {
+          json.Key(key.c_str());
+          json.Double(value);
+        }
+        json.EndObject();
+      }
       json.EndObject();
       return {"POST", "/v1/resource-groups", buffer.GetString()};
     case CommandKind::kVolumeList: return {"GET", "/v1/volumes", ""};
@@ -468,7 +507,7 @@ ApiCall apiCallFor(const Command& cmd) {
       json.Key("resource_group");
       json.String(cmd.group);
       json.EndObject();
-      return {"POST", "/v1/volumes", buffer.GetString()};
+      return {"POST", cmd.dry_run ? "/v1/volumes?dry_run=true" : "/v1/volumes", buffer.GetString()};
     case CommandKind::kVolumePromote:
       json.StartObject();
       json.Key("node");
@@ -582,8 +621,10 @@ std::string usageText() {
          "               [--pools P,...] [--spread-by LABEL-KEY,...] [--overprovision R]\n"
          "               [--quorum off|majority]   (majority: no writes without a majority)\n"
          "               [--multiattach]   (volumes may be attached on several hosts at once)\n"
+         "               [--weights free_space=W,provisioned=W,replica_count=W]   (placement; default 1,1,0)\n"
          "  group list | group show NAME | group delete NAME\n"
-         "  volume create NAME --size SIZE --group GROUP   (SIZE: 1GiB, 512MiB, 10G, bytes)\n"
+         "  volume create NAME --size SIZE --group GROUP [--dry-run]   (SIZE: 1GiB, 512MiB, 10G, bytes;\n"
+         "               --dry-run: show where its replicas would go, with their scores; create nothing)\n"
          "  volume list | volume show NAME | volume delete NAME\n"
          "  volume promote NAME --node NODE [--force]   (when the primary's node is gone)\n"
          "  volume attach NAME --host HOST [--mode block|nbd]   (block: /dev/tandem/NAME on HOST)\n"

@@ -155,7 +155,25 @@ std::string renderGroup(const Value& g) {
   if (multiattach != nullptr && multiattach->IsBool() && multiattach->GetBool()) {
     fields.push_back({"Multi-attach", "yes"});
   }
+  if (const Value* w = member(g, "placement_weights")) {
+    fields.push_back({"Weights", "free_space=" + text(*w, "free_space") + " provisioned=" + text(*w, "provisioned") +
+                                     " replica_count=" + text(*w, "replica_count")});
+  }
   return keyValues(fields);
+}
+
+// A dry run's placement: the chosen nodes, best (the primary) first, with their scores.
+std::string renderPlan(const Command& cmd, const Value& plan) {
+  std::string head = "volume '" + cmd.name + "' would be placed on (dry run; nothing created):\n";
+  Table t({"NODE", "POOL", "PRIMARY", "SCORE", "FREE_SPACE", "PROVISIONED", "REPLICA_COUNT", "NODE_REPLICAS"});
+  for (size_t c = 3; c <= 7; ++c) t.alignRight(c);
+  if (const Value* replicas = member(plan, "replicas"); replicas && replicas->IsArray()) {
+    for (const auto& r : replicas->GetArray()) {
+      t.addRow({text(r, "node"), text(r, "pool"), text(r, "primary"), text(r, "score"), text(r, "free_space"),
+                text(r, "provisioned"), text(r, "replica_count"), text(r, "node_replicas")});
+    }
+  }
+  return head + t.render();
 }
 
 std::string stateWithReason(const Value& v) {
@@ -336,6 +354,8 @@ Result<std::string> renderSuccess(const Command& cmd, int status, const std::str
     case CommandKind::kVolumeExport:  // app.cc renders transfers itself
     case CommandKind::kVolumeImport: return renderVolume(doc);
     case CommandKind::kVolumeCreate:
+      if (cmd.dry_run) return renderPlan(cmd, doc);
+      [[fallthrough]];
     case CommandKind::kVolumeClone: return createdLine("volume", cmd, status) + renderVolume(doc);
     case CommandKind::kVolumePromote:
       return "volume '" + cmd.name + "' is served by " + cmd.node + "\n\n" + renderVolume(doc);

@@ -221,6 +221,11 @@ class OpenApiConformanceTest(ClusterTestCase):
         self.assertEqual(made["state"], "creating")
         self.assertEqual(c("POST", "/v1/volumes", body=vol, expect=200).body["uuid"], made["uuid"])
         self.assertEqual(sorted(r["node"] for r in made["replicas"]), ["node1", "node2"])
+        plan = c("POST", "/v1/volumes", body=dict(vol, name="og-plan"), query="?dry_run=true", expect=200).body
+        self.assertTrue(plan["dry_run"])
+        self.assertEqual(len(plan["replicas"]), 2)
+        self.expect_error("GET", "/v1/volumes/{volume}", 404, "volume_not_found", {"volume": "og-plan"})
+        self.expect_error("POST", "/v1/volumes", 409, "volume_exists", query="?dry_run=true", body=vol)
         c("GET", "/v1/volumes", expect=200)
         c("GET", "/v1/volumes/{volume}", {"volume": "og-v1"}, expect=200)
 
@@ -386,6 +391,8 @@ class OpenApiConformanceTest(ClusterTestCase):
 
         # Query and body parsing.
         e("GET", "/v1/internal/nodes/{node}/desired", 400, "invalid_query", {"node": "node1"}, query="?after=abc")
+        e("POST", "/v1/volumes", 400, "invalid_query", query="?dry_run=maybe",
+          body={"name": "og-q", "size_bytes": 1 << 20, "resource_group": "og-err"})
         e("GET", "/v1/internal/nodes/{node}/desired", 400, "invalid_query", {"node": "node1"}, query="?wait=-1")
         e("POST", "/v1/volumes", 400, "malformed_json", raw=b'{"name": ')
         e("POST", "/v1/volumes", 400, "malformed_json", raw=b"[]")

@@ -4,6 +4,7 @@
 #include <rapidjson/writer.h>
 
 #include <ctime>
+#include <utility>
 
 #include "tandem/common/object_name.h"
 #include "tandem/json/object_reader.h"
@@ -36,6 +37,13 @@ Result<std::string> requiredName(const ObjectReader& r, const char* field) {
                    name.substr(0, 80) + "'");
   }
   return name;
+}
+
+// "placement_weights": {...} (a field of the current object).
+void writeWeights(JsonWriter& w, const PlacementWeights& weights) {
+  w.key("placement_weights").beginObject();
+  w.field("free_space", weights.free_space).field("provisioned", weights.provisioned);
+  w.field("replica_count", weights.replica_count).endObject();
 }
 
 }  // namespace
@@ -79,6 +87,24 @@ void writeGroup(JsonWriter& w, const GroupRecord& g) {
   w.endArray();
   w.key("replicas_on_different").beginArray();
   for (const auto& p : g.replicas_on_different) w.string(p);
+  w.endArray();
+  writeWeights(w, g.weights);
+  w.endObject();
+}
+
+void writeVolumePlan(JsonWriter& w, const VolumePlan& plan) {
+  w.beginObject();
+  w.field("dry_run", true).field("name", plan.name).field("size_bytes", plan.size_bytes);
+  w.field("resource_group", plan.group.name);
+  writeWeights(w, plan.group.weights);
+  w.key("replicas").beginArray();
+  for (size_t i = 0; i < plan.placements.size(); ++i) {
+    const Placement& p = plan.placements[i];
+    w.beginObject().field("node", p.node).field("pool", p.pool).field("primary", i == 0);
+    w.field("score", p.score.score).field("free_space", p.score.free_space);
+    w.field("provisioned", p.score.provisioned).field("replica_count", p.score.replica_count);
+    w.field("node_replicas", uint64_t{p.score.node_replicas}).endObject();
+  }
   w.endArray();
   w.endObject();
 }
@@ -161,7 +187,7 @@ Result<GroupRecord> parseGroupSpec(std::string_view body) {
   ObjectReader r(doc);
   RETURN_IF_ERROR(r.rejectUnknownFields(
       {"name", "replicas", "engine", "thin", "overprovision", "quorum", "pools", "replicas_on_different",
-       "allow_multiattach"}));
+       "allow_multiattach", "placement_weights"}));
   GroupRecord g;
   ASSIGN_OR_RETURN(g.name, requiredName(r, "name"));
   ASSIGN_OR_RETURN(auto replicas, r.optionalUint64("replicas"));
@@ -197,6 +223,21 @@ Result<GroupRecord> parseGroupSpec(std::string_view body) {
   for (const auto& key : g.replicas_on_different) {
     if (!isValidObjectName(key)) {
       return invalid("field 'replicas_on_different' has an invalid label key '" + key.substr(0, 80) + "'");
+    }
+  }
+  if (r.has("placement_weights")) {
+    if (!doc["placement_weights"].IsObject()) return invalid("field 'placement_weights' must be an object");
+    ObjectReader weights(doc["placement_weights"], "placement_weights.");
+    RETURN_IF_ERROR(weights.rejectUnknownFields({"free_space", "provisioned", "replica_count"}));
+    for (auto [field, slot] : {std::pair{"free_space", &g.weights.free_space},
+                               std::pair{"provisioned", &g.weights.provisioned},
+                               std::pair{"replica_count", &g.weights.replica_count}}) {
+      ASSIGN_OR_RETURN(auto value, weights.optionalNumber(field));
+      if (!value) continue;
+      if (!(*value >= 0.0 && *value <= kMaxPlacementWeight)) {
+        return invalid("field 'placement_weights." + std::string(field) + "' must be a number from 0 to 1000");
+      }
+      *slot = *value;
     }
   }
   return g;

@@ -14,6 +14,7 @@ void writeNode(json::JsonWriter& w, const NodeView& node);
 void writePool(json::JsonWriter& w, const PoolView& pool);
 void writeGroup(json::JsonWriter& w, const GroupRecord& group);
 void writeVolume(json::JsonWriter& w, const VolumeView& volume);
+void writeVolumePlan(json::JsonWriter& w, const VolumePlan& plan);
 void writeSnapshot(json::JsonWriter& w, const SnapshotView& snapshot);
 void writeAttachment(json::JsonWriter& w, const AttachmentView& attachment);
 void writeForgotten(json::JsonWriter& w, const ForgetResult& forgotten);

@@ -11,8 +11,15 @@ void listVolumes(const RouteCall& call, http::Responder respond) {
 }
 
 void createVolume(const RouteCall& call, http::Responder respond) {
+  auto dry_run = call.request.query.find("dry_run");
+  const bool dry = dry_run != call.request.query.end() && dry_run->second == "true";
+  if (dry_run != call.request.query.end() && !dry && dry_run->second != "false") {
+    return respond(errorResponse(Status(ErrorCode::kInvalidArgument, "query parameter 'dry_run' must be true or false")
+                                     .withReason("invalid_query")));
+  }
   auto parsed = parseCreateVolume(call.request.body);
   if (!parsed.isOk()) return respond(errorResponse(parsed.status()));
+  if (dry) return respond(objectResponse(call.cluster.planVolume(*parsed), writeVolumePlan));
   if (!parsed->source_volume.empty() && parsed->source_snapshot.empty()) {
     // A clone of the live volume: answered once the source's primary has taken its snapshot.
     return call.cluster.cloneVolume(*parsed, [respond = std::move(respond)](auto result) {

@@ -22,6 +22,15 @@
 namespace tandem::controller {
 namespace {
 
+// A volume's size: a positive multiple of 512 bytes.
+Status checkVolumeSize(uint64_t size_bytes) {
+  if (size_bytes == 0 || size_bytes % 512 != 0) {
+    return Status(ErrorCode::kInvalidArgument, "size_bytes must be a positive multiple of 512")
+        .withReason("invalid_field");
+  }
+  return Status::ok();
+}
+
 int64_t unixSeconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
@@ -313,6 +322,27 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolume(const CreateVol
   return created;
 }
 
+Result<VolumePlan> ClusterService::planVolume(const CreateVolumeRequest& request) {
+  std::lock_guard lock(mu_);
+  if (!request.source_volume.empty()) {
+    return Status(ErrorCode::kInvalidArgument, "a dry run places new empty volumes only (without 'source')")
+        .withReason("invalid_field");
+  }
+  auto existing = store_.getVolume(request.name);
+  if (existing.isOk()) {
+    return Status(ErrorCode::kAlreadyExists, "volume '" + request.name + "' already exists; nothing to place")
+        .withReason("volume_exists");
+  }
+  if (existing.status().code() != ErrorCode::kNotFound) return existing.status();
+  ASSIGN_OR_RETURN(GroupRecord group, store_.getGroup(request.group));
+  RETURN_IF_ERROR(checkVolumeSize(request.size_bytes));
+  ASSIGN_OR_RETURN(auto candidates, candidatesLocked());
+  ASSIGN_OR_RETURN(auto placements,
+                   placeReplicas(placementRequestFor(group, request.size_bytes, group.replicas, request.name),
+                                 candidates));
+  return VolumePlan{request.name, request.size_bytes, std::move(group), std::move(placements)};
+}
+
 void ClusterService::cloneVolume(const CreateVolumeRequest& request,
                                  std::function<void(Result<std::pair<VolumeView, bool>>)> done) {
   std::unique_lock lock(mu_);
@@ -423,10 +453,7 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolumeLocked(const Cre
   }
   if (existing.status().code() != ErrorCode::kNotFound) return existing.status();
   ASSIGN_OR_RETURN(GroupRecord group, store_.getGroup(request.group));
-  if (request.size_bytes == 0 || request.size_bytes % 512 != 0) {
-    return Status(ErrorCode::kInvalidArgument, "size_bytes must be a positive multiple of 512")
-        .withReason("invalid_field");
-  }
+  RETURN_IF_ERROR(checkVolumeSize(request.size_bytes));
 
   std::string source_snapshot;
   Result<std::vector<Placement>> placements = std::vector<Placement>{};
@@ -449,7 +476,7 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolumeLocked(const Cre
     source_snapshot = snapshot.uuid;
     placements = placeFromSnapshotLocked(group, request.size_bytes, source, snapshot);
   } else {
-    placements = placeReplicas(placementRequestFor(group, request.size_bytes, group.replicas), candidates);
+    placements = placeReplicas(placementRequestFor(group, request.size_bytes, group.replicas, request.name), candidates);
   }
   if (!placements.isOk()) {
     // Observed state is in memory: just after a controller (re)start, nodes that have not sent
@@ -641,7 +668,9 @@ Result<std::vector<PoolCandidate>> ClusterService::candidatesLocked() {
   ASSIGN_OR_RETURN(auto volumes, store_.listVolumes());
   ASSIGN_OR_RETURN(auto replicas, store_.listReplicas());
   ASSIGN_OR_RETURN(auto groups, store_.listGroups());
-  return placementCandidates(pools, nodes, observed_, pendingBytes(volumes, replicas, groups, observed_));
+  auto candidates = placementCandidates(pools, nodes, observed_, pendingBytes(volumes, replicas, groups, observed_));
+  addReplicaCounts(candidates, replicas);
+  return candidates;
 }
 
 bool ClusterService::replaceLostReplicasLocked() {
@@ -662,6 +691,7 @@ bool ClusterService::replaceLostReplicasLocked() {
   if (!volumes.isOk() || !replicas.isOk() || !groups.isOk() || !pools.isOk()) return false;
   input.candidates =
       placementCandidates(*pools, *nodes, observed_, pendingBytes(*volumes, *replicas, *groups, observed_));
+  addReplicaCounts(input.candidates, *replicas);
   input.volumes = std::move(volumes).value();
   input.replicas = std::move(replicas).value();
   input.groups = std::move(groups).value();

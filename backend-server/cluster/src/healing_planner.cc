@@ -38,7 +38,7 @@ HealingPlan planReplicaMoves(HealingInput in, const ObservedState& observed) {
       if (peer_up) continue;
       auto group = groups.find(v.group);
       if (group == groups.end()) continue;
-      PlacementRequest request = placementRequestFor(*group->second, v.size_bytes, 1);
+      PlacementRequest request = placementRequestFor(*group->second, v.size_bytes, 1, v.name);
       for (const ReplicaRecord* r : mine) {
         request.exclude_nodes.push_back(r->node_name);
         if (r != lost) request.kept_labels.push_back(labels[r->node_name]);

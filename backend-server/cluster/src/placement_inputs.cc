@@ -2,14 +2,17 @@
 
 namespace tandem::controller {
 
-PlacementRequest placementRequestFor(const GroupRecord& group, uint64_t size_bytes, uint32_t replicas) {
+PlacementRequest placementRequestFor(const GroupRecord& group, uint64_t size_bytes, uint32_t replicas,
+                                     const std::string& volume) {
   PlacementRequest request;
+  request.volume = volume;
   request.size_bytes = size_bytes;
   request.replicas = replicas;
   request.allowed_pools = group.pools;
   request.thin = group.thin;
   request.overprovision = group.overprovision;
   request.spread_keys = group.replicas_on_different;
+  request.weights = group.weights;
   return request;
 }
 
@@ -61,9 +64,21 @@ std::vector<PoolCandidate> placementCandidates(const std::vector<PoolRecord>& po
   return candidates;
 }
 
+void addReplicaCounts(std::vector<PoolCandidate>& candidates, const std::vector<ReplicaRecord>& replicas) {
+  std::map<std::string, uint32_t> per_node;
+  for (const auto& r : replicas) {
+    if (r.diskful) ++per_node[r.node_name];
+  }
+  for (auto& c : candidates) {
+    auto n = per_node.find(c.node);
+    c.node_replicas = n == per_node.end() ? 0 : n->second;
+  }
+}
+
 void addPlaced(std::vector<PoolCandidate>& candidates, const Placement& target, uint64_t size_bytes,
                bool thin) {
   for (auto& c : candidates) {
+    if (c.node == target.node) ++c.node_replicas;
     if (c.node != target.node || c.pool != target.pool) continue;
     c.provisioned_bytes += size_bytes;
     if (!thin) c.free_bytes = c.free_bytes > size_bytes ? c.free_bytes - size_bytes : 0;

@@ -1,6 +1,7 @@
 #include "tandem/controller/placement.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <set>
 
@@ -83,6 +84,48 @@ class SpreadSearch {
   uint64_t steps_ = 0;
 };
 
+// FNV-1a 64 of (key, node): the same on every platform and run, unlike std::hash.
+uint64_t stableHash(const std::string& key, const std::string& node) {
+  uint64_t h = 14695981039346656037ull;
+  auto mix = [&](const std::string& s) {
+    for (unsigned char ch : s) {
+      h ^= ch;
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;  // separator: ("ab", "c") and ("a", "bc") differ
+    h *= 1099511628211ull;
+  };
+  mix(key);
+  mix(node);
+  return h;
+}
+
+// The score terms that depend on the pool alone (replica_count needs every eligible node).
+PlacementScore capacityTerms(const PlacementRequest& request, const PoolCandidate& c) {
+  PlacementScore s;
+  const long double total = static_cast<long double>(c.total_bytes);
+  const long double size = static_cast<long double>(request.size_bytes);
+  long double free = static_cast<long double>(c.free_bytes);
+  if (!request.thin) free = free > size ? free - size : 0;
+  s.free_space = static_cast<double>(free / total);
+  const long double ratio = request.thin ? std::max(1.0, request.overprovision) : 1.0;
+  const long double promised = (static_cast<long double>(c.provisioned_bytes) + size) / (total * ratio);
+  s.provisioned = static_cast<double>(std::clamp(1.0L - promised, 0.0L, 1.0L));
+  s.node_replicas = c.node_replicas;
+  return s;
+}
+
+// Scores are compared in steps of 1/1000: capacity differences below that (a few bytes written
+// between two reports, one small volume on a large pool) are noise, and the replica count
+// decides between such nodes.
+constexpr double kScoreSteps = 1000.0;
+int64_t scoreStep(double score) { return std::llround(score * kScoreSteps); }
+
+double weighted(const PlacementRequest& request, const PlacementScore& s) {
+  const PlacementWeights& w = request.weights;
+  return w.free_space * s.free_space + w.provisioned * s.provisioned + w.replica_count * s.replica_count;
+}
+
 std::string quoteList(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& i : items) out += (out.empty() ? "'" : ", '") + i + "'";
@@ -114,10 +157,13 @@ Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
       continue;
     }
     auto& best = best_per_node[c.node];
-    if (best == nullptr || c.free_bytes > best->free_bytes ||
-        (c.free_bytes == best->free_bytes && c.pool < best->pool)) {
+    if (best == nullptr) {
       best = &c;
+      continue;
     }
+    const double mine = weighted(request, capacityTerms(request, c));
+    const double theirs = weighted(request, capacityTerms(request, *best));
+    if (mine > theirs || (mine == theirs && c.pool < best->pool)) best = &c;
   }
   // "Too large" only when it is known: with no online pool sized, it is a lack of nodes.
   if (!any_large_enough && any_sized) {
@@ -125,12 +171,33 @@ Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
                   "volume of " + std::to_string(request.size_bytes) + " bytes is larger than every allowed pool")
         .withReason("volume_too_large");
   }
-  std::vector<const PoolCandidate*> ranked;
-  for (const auto& [node, pool] : best_per_node) ranked.push_back(pool);
-  std::sort(ranked.begin(), ranked.end(), [](const PoolCandidate* a, const PoolCandidate* b) {
-    if (a->free_bytes != b->free_bytes) return a->free_bytes > b->free_bytes;
-    return a->node < b->node;
+  uint32_t busiest = 0;
+  for (const auto& [node, pool] : best_per_node) busiest = std::max(busiest, pool->node_replicas);
+  struct Ranked {
+    const PoolCandidate* pool;
+    PlacementScore score;
+    int64_t step;
+    uint64_t hash;
+  };
+  std::vector<Ranked> scored;
+  for (const auto& [node, pool] : best_per_node) {
+    PlacementScore s = capacityTerms(request, *pool);
+    s.replica_count = busiest == 0 ? 1.0 : 1.0 - static_cast<double>(pool->node_replicas) / busiest;
+    s.score = weighted(request, s);
+    scored.push_back(Ranked{pool, s, scoreStep(s.score), stableHash(request.volume, node)});
+  }
+  std::sort(scored.begin(), scored.end(), [](const Ranked& a, const Ranked& b) {
+    if (a.step != b.step) return a.step > b.step;
+    if (a.score.node_replicas != b.score.node_replicas) return a.score.node_replicas < b.score.node_replicas;
+    if (a.hash != b.hash) return a.hash < b.hash;
+    return a.pool->node < b.pool->node;  // a hash collision: still deterministic
   });
+  std::vector<const PoolCandidate*> ranked;
+  std::map<const PoolCandidate*, PlacementScore> scores;
+  for (const auto& r : scored) {
+    ranked.push_back(r.pool);
+    scores[r.pool] = r.score;
+  }
 
   auto notEnough = [&](std::string message) {
     for (const auto& node : overprovisioned) {
@@ -171,7 +238,7 @@ Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
     chosen = search.chosen();
   }
   std::vector<Placement> out;
-  for (const auto* c : chosen) out.push_back(Placement{c->node, c->pool});
+  for (const auto* c : chosen) out.push_back(Placement{c->node, c->pool, scores.at(c)});
   return out;
 }
 

@@ -103,6 +103,13 @@ const char* const kMigrations[] = {
       PRIMARY KEY (volume_uuid, node_name), UNIQUE (volume_uuid, node_id), UNIQUE (node_name, port),
       FOREIGN KEY (volume_uuid, node_name) REFERENCES replicas(volume_uuid, node_name) ON DELETE CASCADE);
     )sql",
+    // 8 → 9: the weights placement gives each score term, per resource group (the defaults: 1, 1
+    // and 0).
+    R"sql(
+    ALTER TABLE resource_groups ADD COLUMN weight_free_space REAL NOT NULL DEFAULT 1.0;
+    ALTER TABLE resource_groups ADD COLUMN weight_provisioned REAL NOT NULL DEFAULT 1.0;
+    ALTER TABLE resource_groups ADD COLUMN weight_replica_count REAL NOT NULL DEFAULT 0.0;
+    )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -261,11 +268,14 @@ class SqliteStore final : public Store {
   Status createGroup(const GroupRecord& g) override {
     return transaction([&]() -> Status {
       Status s = Statement(db_, "INSERT INTO resource_groups (name, uuid, replicas, engine, thin, pools, "
-                                "replicas_on_different, overprovision, quorum, allow_multiattach) "
-                                "VALUES (?,?,?,?,?,?,?,?,?,?)")
+                                "replicas_on_different, overprovision, quorum, allow_multiattach, "
+                                "weight_free_space, weight_provisioned, weight_replica_count) "
+                                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
                      .bind(1, g.name).bind(2, g.uuid).bind(3, int64_t{g.replicas}).bind(4, g.engine)
                      .bind(5, int64_t{g.thin}).bind(6, joinNames(g.pools)).bind(7, joinNames(g.replicas_on_different))
                      .bind(8, g.overprovision).bind(9, int64_t{g.quorum}).bind(10, int64_t{g.allow_multiattach})
+                     .bind(11, g.weights.free_space).bind(12, g.weights.provisioned)
+                     .bind(13, g.weights.replica_count)
                      .run();
       if (s.code() == ErrorCode::kAlreadyExists) {
         return Status(ErrorCode::kAlreadyExists, "resource group '" + g.name + "' already exists")
@@ -685,7 +695,7 @@ class SqliteStore final : public Store {
       "SELECT uuid, name, address, nbd_port, replication_port, token_hash, registered_at, labels FROM nodes";
   static constexpr const char* kGroupSelect =
       "SELECT uuid, name, replicas, engine, thin, pools, replicas_on_different, overprovision, quorum, "
-      "allow_multiattach FROM resource_groups";
+      "allow_multiattach, weight_free_space, weight_provisioned, weight_replica_count FROM resource_groups";
   static constexpr const char* kVolumeSelect =
       "SELECT uuid, name, size_bytes, group_name, primary_node, epoch, created_at, source_snapshot, revert_snapshot, "
       "revert_id, handover_to, adopted_from, adopting FROM volumes";
@@ -698,7 +708,8 @@ class SqliteStore final : public Store {
   static GroupRecord readGroup(const Statement& q) {
     return GroupRecord{q.columnText(0), q.columnText(1), static_cast<uint32_t>(q.columnInt(2)), q.columnText(3),
                        q.columnInt(4) != 0, splitNames(q.columnText(5)), splitNames(q.columnText(6)),
-                       q.columnDouble(7), q.columnInt(8) != 0, q.columnInt(9) != 0};
+                       q.columnDouble(7), q.columnInt(8) != 0, q.columnInt(9) != 0,
+                       PlacementWeights{q.columnDouble(10), q.columnDouble(11), q.columnDouble(12)}};
   }
   static constexpr const char* kReplicaSelect =
       "SELECT volume_uuid, node_name, pool_name, diskful, discard_generation FROM replicas";

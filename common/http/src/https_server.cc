@@ -34,7 +34,7 @@ class HttpsServerImpl final : public HttpsServer {
         ioc_(std::max(1, options.threads)),
         work_(net::make_work_guard(ioc_)),
         acceptor_(net::make_strand(ioc_)),
-        state_(std::make_shared<ServerState>(handler, options.body_limit_bytes,
+        state_(std::make_shared<ServerState>(handler, options.body_limit_bytes, options.body_limits_by_prefix,
                                              options.io_timeout)) {}
 
   ~HttpsServerImpl() override { stop(); }

@@ -145,10 +145,7 @@ bool Session::endsOnReadError(beast::error_code ec) {
   if (ec == bhttp::error::end_of_stream) {
     shutdown();
   } else if (ec == bhttp::error::body_limit) {
-    drain_after_write_ = true;
-    drain_budget_ = 64ull << 20;
-    sendTransportError(413, "body_too_large",
-                       "request body exceeds " + std::to_string(state_->body_limit) + " bytes");
+    refuseBody(body_limit_);
   } else if (isHttpParseError(ec) && ec != bhttp::error::partial_message) {
     sendTransportError(400, "bad_request", "malformed HTTP request: " + ec.message());
   } else {
@@ -156,6 +153,25 @@ bool Session::endsOnReadError(beast::error_code ec) {
     close();
   }
   return true;
+}
+
+void Session::refuseBody(size_t limit) {
+  const std::string what = parser_ ? std::string(parser_->get().method_string()) + " " + std::string(parser_->get().target())
+                           : header_parser_ ? std::string(header_parser_->get().method_string()) + " " +
+                                                  std::string(header_parser_->get().target())
+                                            : std::string("a request");
+  const std::string line = "refused " + what + " from " + remote_address_ + ": its body exceeds " +
+                           std::to_string(limit) + " bytes (413 body_too_large)";
+  // A route with its own limit carries state that grows with the cluster: refusing it is an
+  // operator's problem, not a client's mistake.
+  if (limit != state_->body_limit) {
+    log::error(kComponent, line);
+  } else {
+    log::warn(kComponent, line);
+  }
+  drain_after_write_ = true;
+  drain_budget_ = 64ull << 20;
+  sendTransportError(413, "body_too_large", "request body exceeds " + std::to_string(limit) + " bytes");
 }
 
 void Session::onHeader(beast::error_code ec) {
@@ -175,16 +191,12 @@ void Session::onHeader(beast::error_code ec) {
     dispatchStream(std::move(head));
     return;
   }
+  body_limit_ = state_->bodyLimitFor(message.target());
   auto length = header_parser_->content_length();
-  if (length && *length > state_->body_limit) {
-    drain_after_write_ = true;
-    drain_budget_ = 64ull << 20;
-    sendTransportError(413, "body_too_large", "request body exceeds " + std::to_string(state_->body_limit) + " bytes");
-    return;
-  }
+  if (length && *length > body_limit_) return refuseBody(body_limit_);
   parser_.emplace(std::move(*header_parser_));
   header_parser_.reset();
-  parser_->body_limit(state_->body_limit);
+  parser_->body_limit(body_limit_);
   beast::get_lowest_layer(stream_).expires_after(state_->io_timeout);
   bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
     guarded("read request", [&] { self->onRead(ec); });

@@ -14,7 +14,9 @@
 #include <optional>
 #include <string>
 #include <functional>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -38,11 +40,21 @@ class StreamCancel;
 // State shared by the server, its sessions and the Responders handed to the Handler (which
 // may outlive the server). `mu` guards everything below it.
 struct ServerState {
-  ServerState(Handler& h, size_t limit, std::chrono::seconds timeout)
-      : handler(h), body_limit(limit), io_timeout(timeout) {}
+  ServerState(Handler& h, size_t limit, std::vector<std::pair<std::string, size_t>> limits_by_prefix,
+              std::chrono::seconds timeout)
+      : handler(h), body_limit(limit), body_limits_by_prefix(std::move(limits_by_prefix)), io_timeout(timeout) {}
+
+  // The body limit of a request for `target` (see ServerOptions::body_limits_by_prefix).
+  size_t bodyLimitFor(std::string_view target) const {
+    for (const auto& [prefix, limit] : body_limits_by_prefix) {
+      if (target.substr(0, prefix.size()) == prefix) return limit;
+    }
+    return body_limit;
+  }
 
   Handler& handler;
   const size_t body_limit;
+  const std::vector<std::pair<std::string, size_t>> body_limits_by_prefix;
   const std::chrono::seconds io_timeout;
 
   std::mutex mu;
@@ -132,6 +144,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void readRequest();
   void onHeader(boost::beast::error_code ec);
   void onRead(boost::beast::error_code ec);
+  // 413 for a body over `limit`, logged with the request line (then drains the upload).
+  void refuseBody(size_t limit);
   // A failed read of a request: shuts down (end of stream), answers 413/400, or closes; true
   // when `ec` was an error (the request is over).
   bool endsOnReadError(boost::beast::error_code ec);
@@ -173,6 +187,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
   bool drain_after_write_ = false;
   uint64_t drain_budget_ = 0;
+  size_t body_limit_ = 0;  // the current request's (ServerState::bodyLimitFor its target)
   std::array<char, 16384> drain_buffer_{};
 };
 

@@ -45,11 +45,19 @@ class HttpsControllerClient final : public ControllerClient {
   }
 
   Status reportStatus(const std::string& node, const nodeapi::StatusReport& report) override {
+    const std::string body = nodeapi::encodeStatusReport(report);
     ASSIGN_OR_RETURN(
         http::Response r,
-        report_->request("PUT", "/v1/internal/nodes/" + node + "/status", nodeapi::encodeStatusReport(report),
+        report_->request("PUT", "/v1/internal/nodes/" + node + "/status", body,
                          {{"authorization", "Bearer " + nodeToken()}, {"content-type", "application/json"}},
                          std::chrono::seconds(10)));
+    if (r.status == 413) {
+      return errorFrom(r, "report status: the controller refused the report of " +
+                              std::to_string(report.replicas.size()) + " replicas (" + std::to_string(body.size()) +
+                              " bytes) as too large; raise its --internal-body-limit, or it will take this node "
+                              "for offline")
+          .withReason("body_too_large");
+    }
     if (r.status != 204 && r.status != 200) return errorFrom(r, "report status");
     return Status::ok();
   }

@@ -136,7 +136,9 @@ void NodeAgent::heartbeatLoop() {
       if (!registered_) continue;
     }
     Status s = client_.reportStatus(options_.name, reconciler_.report());
-    if (!s.isOk()) {
+    if (!s.isOk() && s.reason() == "body_too_large") {
+      log::error("node", "STATUS REPORT REFUSED: " + s.toString());
+    } else if (!s.isOk()) {
       log::warn("node", "status report failed: " + s.toString());
       if (s.code() == ErrorCode::kUnauthenticated || s.code() == ErrorCode::kNotFound) {
         std::lock_guard lock(mu_);

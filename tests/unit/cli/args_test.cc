@@ -311,6 +311,27 @@ TEST(ParseCommand, VolumeCreateBuildsBody) {
   EXPECT_FALSE(commandOf({"volume", "create", "v1", "--size", "lots", "--group", "g"}).isOk());
 }
 
+// --dry-run asks the same route with ?dry_run=true (the body is the same).
+TEST(ParseCommand, VolumeCreateDryRun) {
+  auto c = commandOf({"volume", "create", "v1", "--size", "1GiB", "--group", "gold", "--dry-run"});
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  ApiCall call = apiCallFor(*c);
+  EXPECT_EQ(call.method, "POST");
+  EXPECT_EQ(call.target, "/v1/volumes?dry_run=true");
+  EXPECT_EQ(call.body, R"({"name":"v1","size_bytes":1073741824,"resource_group":"gold"})");
+}
+
+// --weights KEY=W,... becomes placement_weights; unknown keys and bad numbers are usage errors.
+TEST(ParseCommand, GroupCreateWeights) {
+  auto c = commandOf({"group", "create", "g", "--replicas", "2", "--weights", "replica_count=2,free_space=0.5"});
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  EXPECT_EQ(apiCallFor(*c).body, R"({"name":"g","replicas":2,"engine":"native","thin":true,)"
+                                 R"("placement_weights":{"free_space":0.5,"replica_count":2.0}})");
+  for (const char* bad : {"speed=1", "free_space", "free_space=-1", "provisioned=1001", "free_space=x", ""}) {
+    EXPECT_FALSE(commandOf({"group", "create", "g", "--replicas", "2", "--weights", bad}).isOk()) << bad;
+  }
+}
+
 // Each command maps to its REST route; names go into the path.
 TEST(ParseCommand, MapsCommandsToRoutes) {
   struct Case {

@@ -62,6 +62,26 @@ TEST_F(HealingPlannerTest, MovesALostSecondaryToASpareNode) {
   EXPECT_TRUE(plan.skipped.empty());
 }
 
+// The replacement is chosen by placement's scoring: of two equal spare nodes, the one holding
+// fewer replicas (n5, though n4 comes first by name).
+TEST_F(HealingPlannerTest, ReplacementGoesToTheLessLoadedEqualNode) {
+  NodeRecord n5;
+  n5.name = "n5";
+  n5.labels = {{"zone", "z-n5"}};
+  nodes_.push_back(n5);
+  pools_.push_back(PoolRecord{"n5", "p", "file", true, false});
+  report(observed_, "n5", {});
+  HealingInput in = input();
+  VolumeRecord w = volume("w", "n4");
+  in.volumes.push_back(w);
+  for (const auto& r : replicasOf(w, {"n4"})) in.replicas.push_back(r);
+  addReplicaCounts(in.candidates, in.replicas);
+  HealingPlan plan = planReplicaMoves(std::move(in), observed_);
+  ASSERT_EQ(plan.moves.size(), 1u);
+  EXPECT_EQ(plan.moves[0].to.node, "n5");
+  EXPECT_EQ(plan.moves[0].to.score.node_replicas, 0u);
+}
+
 // Nothing moves while the primary still counts the "lost" node up to date (cut off from the
 // controller only), nor without lost nodes.
 TEST_F(HealingPlannerTest, KeepsAReplicaThePrimaryStillSeesUpToDate) {

@@ -64,6 +64,16 @@ TEST_F(StoreTest, LabelsAndOverprovisionRoundTrip) {
   EXPECT_EQ(store->getNode("n1")->labels, (std::map<std::string, std::string>{{"zone", "b"}}));
 }
 
+// A group's placement weights round-trip.
+TEST_F(StoreTest, PlacementWeightsRoundTrip) {
+  auto store = open();
+  GroupRecord g{"gu", "g", 3, "native", true, {}, {}};
+  g.weights = PlacementWeights{0.5, 2.0, 3.25};
+  ASSERT_TRUE(store->createGroup(g).isOk());
+  EXPECT_EQ(store->getGroup("g")->weights, g.weights);
+  EXPECT_EQ(store->listGroups()->front().weights, g.weights);
+}
+
 // A database of schema version 1 (before labels, over-provisioning and quorum) is migrated in
 // place: thin groups get the default ratio, thick ones 1, nodes no labels, groups no quorum;
 // nothing else changes.
@@ -84,6 +94,9 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
                          "ALTER TABLE volumes DROP COLUMN revert_id;"
                          "ALTER TABLE resource_groups DROP COLUMN allow_multiattach; DROP TABLE attachments;"
                          "ALTER TABLE volumes DROP COLUMN handover_to;"
+                         "ALTER TABLE resource_groups DROP COLUMN weight_free_space;"
+                         "ALTER TABLE resource_groups DROP COLUMN weight_provisioned;"
+                         "ALTER TABLE resource_groups DROP COLUMN weight_replica_count;"
                          "DROP TABLE drbd_replicas; DROP TABLE drbd_minors;"
                          "ALTER TABLE volumes DROP COLUMN adopted_from; ALTER TABLE volumes DROP COLUMN adopting;"
                          "DROP TABLE releases;"
@@ -100,6 +113,7 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
   EXPECT_DOUBLE_EQ(store->getGroup("thick")->overprovision, 1.0);
   EXPECT_FALSE(store->getGroup("thin")->quorum) << "groups from before quorum existed keep writing alone";
   EXPECT_FALSE(store->getGroup("thin")->allow_multiattach);
+  EXPECT_EQ(store->getGroup("thin")->weights, PlacementWeights{}) << "older groups get the default weights";
   EXPECT_TRUE(store->listAttachments()->empty());
 }
 

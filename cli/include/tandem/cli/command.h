@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +58,7 @@ struct Command {
   std::vector<std::string> spread_by;  // group create --spread-by zone,rack (replicas_on_different)
   std::optional<double> overprovision; // group create --overprovision R (thin groups)
   std::string quorum;                  // group create --quorum off|majority (empty: the default)
+  std::map<std::string, double> weights;  // group create --weights free_space=W,... (placement_weights)
   uint64_t size_bytes = 0;     // volume create, volume grow; volume update (0: unchanged)
   std::string group;           // volume create, adopt; volume update (empty: unchanged)
   bool multiattach = false;    // group create --multiattach (allow_multiattach)
@@ -66,7 +68,7 @@ struct Command {
   std::string mode = "block";  // volume attach --mode block|nbd
   std::string pool;            // volume adopt --pool
   std::string backing;         // volume adopt --backing (the pool's volume name)
-  bool dry_run = false;        // volume adopt --dry-run
+  bool dry_run = false;        // volume adopt --dry-run, volume create --dry-run
   std::string mount;           // libvirt pool-xml --mount DIR
   std::string libvirt_pool;    // libvirt pool-xml --name, disk-xml --pool (default tandem-<group>)
   std::string target = "vdb";  // libvirt disk-xml --target DEV
@@ -80,7 +82,8 @@ struct Command {
 // Validates the words and options: known command, right number of arguments, required options
 // present, options that belong to the command, names matching [A-Za-z0-9][A-Za-z0-9_.-]{0,63},
 // --replicas an integer 1-8, --pools/--spread-by comma-separated names, --overprovision a number
-// from 1 to 1000, --size a size (size.h). Fails with kInvalidArgument (a usage
+// from 1 to 1000, --weights comma-separated KEY=W (KEY free_space, provisioned or
+// replica_count, W a number from 0 to 1000), --size a size (size.h). Fails with kInvalidArgument (a usage
 // error) whose message says what is wrong.
 Result<Command> parseCommand(const ParsedArgs& args);
 

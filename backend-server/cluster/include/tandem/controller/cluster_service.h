@@ -61,6 +61,15 @@ struct CreateVolumeRequest {
   std::string source_snapshot{};  // ...this one; empty with a source volume: a clone of it (cloneVolume)
 };
 
+// Where a new volume's replicas would go (POST /v1/volumes?dry_run=true): the placements, best
+// (the primary) first, each with its score.
+struct VolumePlan {
+  std::string name;
+  uint64_t size_bytes = 0;
+  GroupRecord group;
+  std::vector<Placement> placements;
+};
+
 // The snapshot a clone of the live volume `source` made for the new volume `clone` is taken
 // under (a snapshot of `source`, deleted once the clone has its data): "clone-for-<clone>", or
 // for long names a shortened name with a hash of the whole name (still a valid object name).
@@ -120,6 +129,10 @@ class ClusterService {
   // volume is `creating` until all have the data. Its size must be at least the snapshot's (422
   // volume_too_small). A source volume without a snapshot: use cloneVolume.
   Result<std::pair<VolumeView, bool>> createVolume(const CreateVolumeRequest& request);
+  // What createVolume would place for a new empty volume, changing nothing: the same checks and
+  // placement (errors as createVolume), but an existing name is 409 volume_exists and a source
+  // is 400 invalid_field (clones are placed where their source's copies are).
+  Result<VolumePlan> planVolume(const CreateVolumeRequest& request);
   // A clone of the live volume `request.source_volume` (no source snapshot), answered through
   // `done` (deferred, without mu_): takes the crash-consistent snapshot cloneSnapshotName(name)
   // of the source (as createSnapshot), waits until its primary has taken it, then creates the

@@ -16,8 +16,10 @@
 namespace tandem::controller {
 
 // A request for `replicas` replicas of `size_bytes` under `group`'s rules (pools, thin,
-// overprovision, spread keys). Healing adds exclude_nodes and kept_labels.
-PlacementRequest placementRequestFor(const GroupRecord& group, uint64_t size_bytes, uint32_t replicas);
+// overprovision, spread keys, weights) for the volume named `volume` (the key of placement's
+// tie-breaking hash). Healing adds exclude_nodes and kept_labels.
+PlacementRequest placementRequestFor(const GroupRecord& group, uint64_t size_bytes, uint32_t replicas,
+                                     const std::string& volume = "");
 
 // Per (node, pool): the bytes of replicas placed there that their node has not reported yet —
 // all of them (to add to provisioned) and the thick ones (to deduct from free).
@@ -38,7 +40,12 @@ std::vector<PoolCandidate> placementCandidates(const std::vector<PoolRecord>& po
                                                const std::vector<NodeRecord>& nodes,
                                                const ObservedState& observed, const PendingByPool& pending);
 
-// Accounts for a replica of `size_bytes` just placed on `target` (as pendingBytes would once stored).
+// Sets each candidate's node_replicas: the diskful replicas declared on its node (reported or not,
+// so creates between two heartbeats see each other).
+void addReplicaCounts(std::vector<PoolCandidate>& candidates, const std::vector<ReplicaRecord>& replicas);
+
+// Accounts for a replica of `size_bytes` just placed on `target` (as pendingBytes and addReplicaCounts
+// would once stored).
 void addPlaced(std::vector<PoolCandidate>& candidates, const Placement& target, uint64_t size_bytes,
                bool thin);
 

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tandem/controller/placement_weights.h"
+
 namespace tandem::controller {
 
 // A thin pool may be promised this many times its size unless the resource group says otherwise
@@ -45,6 +47,7 @@ struct GroupRecord {
   double overprovision = kDefaultOverprovision;     // thin groups: provisioned may reach total × this
   bool quorum = false;                              // writes need a majority of up-to-date replicas
   bool allow_multiattach = false;                   // a volume may be attached on several hosts at once
+  PlacementWeights weights = {};                    // how placement scores candidate pools
 };
 
 struct VolumeRecord {

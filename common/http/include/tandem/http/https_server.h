@@ -17,6 +17,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tandem/common/status.h"
 #include "tandem/http/message.h"
@@ -29,6 +31,9 @@ struct ServerOptions {
   std::string certificate_file;           // PEM chain
   std::string private_key_file;           // PEM key
   size_t body_limit_bytes = 1 << 20;      // larger bodies get 413
+  // Requests whose path starts with one of these prefixes get that body limit instead (the first
+  // match wins): routes whose bodies grow with the cluster, such as a node's whole status.
+  std::vector<std::pair<std::string, size_t>> body_limits_by_prefix{};
   std::chrono::seconds io_timeout{30};    // TLS handshake, one request read or response write;
                                           // also how long an idle kept-alive connection stays
   int threads = 4;                        // I/O threads (at least 1)
