@@ -101,6 +101,16 @@ class ClusterTestCase(unittest.TestCase):
         self.cluster.api.post("/v1/volumes", {"name": name, "size_bytes": size_bytes, "resource_group": group})
         return self.cluster.wait_volume_state(name, "available", timeout=60)
 
+    def tandem(self, *argv, expect=0):
+        """Runs the real `tandem` CLI against the cluster (admin token); fails the test unless it
+        exits `expect`. Returns the CompletedProcess (text output)."""
+        env = dict(os.environ, TANDEM_URL=self.cluster.url, TANDEM_TOKEN=self.cluster.token,
+                   TANDEM_CA_FILE=self.cluster.ca, HOME=self.tmp)
+        p = subprocess.run([os.path.join(BIN_DIR, "tandem"), *argv], capture_output=True, text=True, env=env,
+                           timeout=60)
+        self.assertEqual(p.returncode, expect, f"tandem {' '.join(argv)}:\n{p.stdout}\n{p.stderr}")
+        return p
+
     def qemu_io(self, uri, *commands, cache="none"):
         """Runs qemu-io's `commands` on `uri` (cache=none: writes carry FUA); fails the test on any
         failed command or pattern mismatch."""

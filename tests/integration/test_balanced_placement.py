@@ -5,10 +5,7 @@
 - `POST /v1/volumes?dry_run=true` and `tandem volume create --dry-run` show the chosen nodes with
   their scores and create nothing; the real create then picks the same nodes."""
 
-import os
-import subprocess
-
-from clusterfixture import BIN_DIR, ApiError, ClusterTestCase
+from clusterfixture import ApiError, ClusterTestCase
 
 MiB = 1 << 20
 
@@ -22,14 +19,6 @@ class BalancedPlacementTest(ClusterTestCase):
             for r in v["replicas"]:
                 counts[r["node"]] += 1
         return counts
-
-    def tandem(self, *argv, expect=0):
-        env = dict(os.environ, TANDEM_URL=self.cluster.url, TANDEM_TOKEN=self.cluster.token,
-                   TANDEM_CA_FILE=self.cluster.ca, HOME=self.tmp)
-        p = subprocess.run([os.path.join(BIN_DIR, "tandem"), *argv], capture_output=True, text=True, env=env,
-                           timeout=60)
-        self.assertEqual(p.returncode, expect, f"tandem {' '.join(argv)}:\n{p.stdout}\n{p.stderr}")
-        return p
 
     def test_equal_thin_nodes_share_replicas_evenly(self):
         api = self.cluster.api

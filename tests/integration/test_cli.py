@@ -12,14 +12,6 @@ from clusterfixture import BIN_DIR, ClusterTestCase
 class CliTest(ClusterTestCase):
     nodes = 2
 
-    def tandem(self, *argv, expect=0):
-        env = dict(os.environ, TANDEM_URL=self.cluster.url, TANDEM_TOKEN=self.cluster.token,
-                   TANDEM_CA_FILE=self.cluster.ca, HOME=self.tmp)
-        p = subprocess.run([os.path.join(BIN_DIR, "tandem"), *argv], capture_output=True, text=True, env=env,
-                           timeout=60)
-        self.assertEqual(p.returncode, expect, f"tandem {' '.join(argv)}:\n{p.stdout}\n{p.stderr}")
-        return p
-
     def test_pool_list_shows_real_capacity(self):
         pools = json.loads(self.tandem("pool", "list", "--json").stdout)["storage_pools"]
         self.assertEqual(len(pools), 2)

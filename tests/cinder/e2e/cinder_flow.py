@@ -336,19 +336,6 @@ class CinderFlow(object):
         return skip_loudly('retype (cinder retype --migration-policy never)',
                            'a retype that changes the pool (the scheduler refuses it under --migration-policy never;'
                            ' the driver side is not done)')
-        self.cli('retype', '--migration-policy', 'never', vid, new_type)
-        self.cinder.wait_status('volume', vid, 'available', timeout=SYNC_TIMEOUT, volume_type=new_type)
-        self.t.assertEqual('%s@%s#%s' % (self.node, self.backend, new_group),
-                           self.cinder.volume(vid)['os-vol-host-attr:host'])
-        want = max(1, self.replicas - 1)
-
-        def moved():
-            v = self.tandem_volume(vid)
-            diskful = [r for r in v['replicas'] if r.get('diskful', True)]
-            return v['resource_group'] == new_group and len(diskful) == want and v['state'] == 'available'
-        wait_for('Tandem volume in %s with %d replicas' % (new_group, want), moved, 180, 0.5)
-        self.assert_replicas_identical(vid, want)
-        self.ran.append('retype')
 
     def manage(self, vid, vol_type, missing):
         """unmanage (forget: the primary's copy stays, renamed to the volume's name; the other
