@@ -1,13 +1,18 @@
-"""Controller scale benchmark: how the REST API's latency grows with the number of volumes.
+"""Controller scale benchmark: the controller at thousands of nodes and up to 100 000 volumes.
 
-Starts a real tandem-controller (no node workers: K nodes are registered through the API and
-report status as nodes would, so every volume has three reported replicas), then, at each volume
-count in STEPS, measures mean latency over HTTPS of:
-  GET /v1/version (the baseline: one HTTPS round trip, no state), GET /v1/volumes (every view),
-  GET /v1/volumes/{v}, a node's desired state, a node's status report, and POST /v1/volumes.
-Requests go over one kept-alive TLS connection; each figure is the median of several runs.
-Not a test (never in ctest). Usage: bench/controller/run.sh [bin-dir]."""
+Starts a real tandem-controller (release build) and simulates NODES nodes (default 1000) through
+the real internal API, reporting like node workers: a full status report first, then deltas
+against the last acknowledged report (a full one again when the controller asks), and
+long-polling their desired state. Then, for each volume count in STEPS (default 10000), creates
+three-replica volumes over CONNS parallel kept-alive HTTPS connections and measures:
+  create p50/p99 (one connection, no other load), list one page (GET /v1/volumes, 500 volumes),
+  one node's desired state, one node's report (full and delta), fan-out (a change until every
+  node's pending long-poll has returned, FANOUT nodes polling), controller restart until it
+  serves (GET /v1/health) and until every node has reported again, and the controller's RSS.
+Not a test (never in ctest). Usage: bench/controller/run.sh [bin-dir];
+env NODES, STEPS (e.g. 10000,100000), CONNS (8), FANOUT (all nodes)."""
 
+import concurrent.futures
 import http.client
 import json
 import os
@@ -16,33 +21,37 @@ import ssl
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "script", "lib"))
-from localcluster import LocalCluster  # noqa: E402
+from localcluster import LocalCluster, wait_for  # noqa: E402
 
-STEPS = [int(s) for s in os.environ.get("STEPS", "250,1000,4000").split(",")]
-NODES = int(os.environ.get("NODES", "12"))
+STEPS = [int(s) for s in os.environ.get("STEPS", "10000").split(",")]
+NODES = int(os.environ.get("NODES", "1000"))
+CONNS = int(os.environ.get("CONNS", "8"))
+FANOUT = int(os.environ.get("FANOUT", str(NODES)))
 GiB = 1 << 30
+POOL = {"name": "p", "provider": "file", "thin": True, "snapshots": False,
+        "total_bytes": 1 << 50, "free_bytes": 1 << 50, "provisioned_bytes": 0}
+GENERATION = "g" * 32
 
 
-def median_ms(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+def pct(values, p):
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
 class KeepAliveApi:
     """JSON over one persistent HTTPS connection (the controller keeps connections alive)."""
 
-    def __init__(self, url, token, ca):
+    def __init__(self, url, token, ca, timeout=120):
         u = urllib.parse.urlparse(url)
-        self.conn = http.client.HTTPSConnection(u.hostname, u.port, context=ssl.create_default_context(cafile=ca))
+        self.host, self.port, self.timeout = u.hostname, u.port, timeout
+        self.context = ssl.create_default_context(cafile=ca)
         self.token = token
+        self.conn = None
 
     def call(self, method, path, body=None, token=None):
         headers = {"Authorization": "Bearer " + (token or self.token)}
@@ -50,88 +59,242 @@ class KeepAliveApi:
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        self.conn.request(method, path, body=data, headers=headers)
-        resp = self.conn.getresponse()
-        text = resp.read()
+        for attempt in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPSConnection(self.host, self.port, context=self.context,
+                                                        timeout=self.timeout)
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                resp = self.conn.getresponse()
+                text = resp.read()
+                break
+            except (ConnectionError, http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
         if resp.status >= 300:
-            raise RuntimeError(f"{method} {path}: HTTP {resp.status} {text[:200]!r}")
-        return resp.status, (json.loads(text) if text else None)
+            raise RuntimeError(f"{method} {path}: HTTP {resp.status} {text[:300]!r}")
+        return resp.status, (json.loads(text) if text else None), len(data or b"")
 
     def get(self, path):
         return self.call("GET", path)[1]
 
-    def post(self, path, body):
-        return self.call("POST", path, body)[1]
+
+class SimNode:
+    """A node worker's reports, simulated: full first, then deltas against the acknowledged one."""
+
+    def __init__(self, name, token):
+        self.name, self.token = name, token
+        self.replicas = {}  # volume uuid -> replica report
+        self.seq = 0
+        self.acked = 0
+        self.lock = threading.Lock()
+
+    def place(self, uuid, nodes, primary):
+        r = {"volume_uuid": uuid, "disk": "up_to_date", "primary": self.name == primary,
+             "generation": GENERATION, "allocated_bytes": 0}
+        if self.name == primary:
+            r["peers"] = [{"node": n, "state": "up_to_date"} for n in nodes if n != self.name]
+        with self.lock:
+            self.replicas[uuid] = r
+
+    def report(self, api, changed=None):
+        """Sends a delta of `changed` uuids (None: a full report); a full one when asked. Returns bytes sent."""
+        with self.lock:
+            self.seq += 1
+            body = {"report_seq": self.seq, "applied_generation": 0, "pools": [POOL]}
+            if changed is None or self.acked == 0:
+                body["replicas"] = list(self.replicas.values())
+            else:
+                body["base_seq"] = self.acked
+                body["removed_replicas"] = []
+                body["replicas"] = [self.replicas[u] for u in changed]
+        _, ack, size = api.call("PUT", f"/v1/internal/nodes/{self.name}/status", body, token=self.token)
+        with self.lock:
+            self.acked = ack["acknowledged"]
+        if ack["send_full"]:
+            return size + self.report(api)
+        return size
 
 
 def main():
     bin_dir = sys.argv[1]
     root = tempfile.mkdtemp(prefix="tandem-ctlbench-", dir=os.environ.get("TMPDIR", "/var/tmp"))
     cluster = LocalCluster(root, bin_dir, nodes=0, controller_args=["--heartbeat-timeout=1h", "--log-level=warn"])
+    local = threading.local()
+
+    def conn():
+        if getattr(local, "api", None) is None:
+            local.api = KeepAliveApi(cluster.url, cluster.token, cluster.ca)
+        return local.api
+
     try:
         cluster.start()
         api = KeepAliveApi(cluster.url, cluster.token, cluster.ca)
-        tokens = {}
-        pool = {"name": "p", "provider": "file", "thin": True, "total_bytes": 1 << 50, "free_bytes": 1 << 50}
-        for i in range(NODES):
-            name = f"n{i:02d}"
-            _, reply = api.call("POST", "/v1/nodes", {"name": name, "address": "127.0.0.1", "nbd_port": 10809,
-                                                       "replication_port": 7789, "pools": [pool]})
-            tokens[name] = reply["token"]
-        api.post("/v1/resource-groups", {"name": "triple", "replicas": 3})
-        volumes = []  # (name, uuid, [nodes], primary)
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=CONNS)
+        nodes = {}
 
-        def report(node):
-            reps = []
-            for _, uuid, nodes, primary in volumes:
-                if node not in nodes:
-                    continue
-                r = {"volume_uuid": uuid, "disk": "up_to_date", "primary": node == primary}
-                if node == primary:
-                    r["peers"] = [{"node": n, "state": "up_to_date"} for n in nodes if n != node]
-                reps.append(r)
-            body = {"applied_generation": 1, "pools": [pool], "replicas": reps}
-            api.call("PUT", f"/v1/internal/nodes/{node}/status", body, token=tokens[node])
+        def register(i):
+            name = f"n{i:04d}"
+            _, reply, _ = conn().call("POST", "/v1/nodes", {"name": name, "address": "127.0.0.1", "nbd_port": 10809,
+                                                           "replication_port": 7789, "pools": [POOL]})
+            return name, reply["token"]
 
-        def create(i):
-            v = api.post("/v1/volumes", {"name": f"v{i:06d}", "size_bytes": GiB, "resource_group": "triple"})
-            volumes.append((v["name"], v["uuid"], [r["node"] for r in v["replicas"]], v["primary_node"]))
+        t0 = time.perf_counter()
+        for name, token in pool.map(register, range(NODES)):
+            nodes[name] = SimNode(name, token)
+        print(f"registered {NODES} nodes in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+        list(pool.map(lambda n: n.report(conn()), nodes.values()))
+        api.call("POST", "/v1/resource-groups", {"name": "triple", "replicas": 3})
+        volumes = []  # (name, uuid)
+        vlock = threading.Lock()
+
+        def create(i, client=None):
+            start = time.perf_counter()
+            _, v, _ = (client or conn()).call("POST", "/v1/volumes",
+                                              {"name": f"v{i:06d}", "size_bytes": GiB, "resource_group": "triple"})
+            took = (time.perf_counter() - start) * 1000
+            holders = [r["node"] for r in v["replicas"]]
+            for n in holders:
+                nodes[n].place(v["uuid"], holders, v["primary_node"])
+            with vlock:
+                volumes.append((v["name"], v["uuid"]))
+            return took
+
+        def report_all(changed=None):
+            return sum(pool.map(lambda n: n.report(conn(), changed), nodes.values()))
+
+        next_index = [0]
+
+        def batch(count):
+            first = next_index[0]
+            next_index[0] += count
+            return list(pool.map(create, range(first, first + count)))
+
+        def median_ms(fn, repeat):
+            times = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                fn()
+                times.append((time.perf_counter() - start) * 1000)
+            return statistics.median(times)
+
+        def rss_mib():
+            with open(f"/proc/{cluster.controller.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024
+            return 0.0
+
+        def fanout():
+            """A change (one create) until every polling node's long-poll returned; seconds (max, median)."""
+            names = list(nodes)[:FANOUT]
+            generation = api.get(f"/v1/internal/nodes/{names[0]}/desired?after=0")["generation"]
+            returned = {}
+            ready = threading.Barrier(len(names) + 1, timeout=300)
+            lock = threading.Lock()
+
+            def poll(name):
+                client = KeepAliveApi(cluster.url, nodes[name].token, cluster.ca, timeout=300)
+                client.call("GET", "/v1/version")  # the TLS handshake happens before the clock starts
+                ready.wait()
+                _, state, _ = client.call("GET", f"/v1/internal/nodes/{name}/desired?after={generation}&wait=120")
+                with lock:
+                    returned[name] = (time.perf_counter(), state["generation"])
+                client.conn.close()
+
+            threads = [threading.Thread(target=poll, args=(n,), daemon=True) for n in names]
+            for t in threads:
+                t.start()
+            ready.wait()
+            time.sleep(3)  # let every long-poll reach the controller (a benchmark, not a test)
+            start = time.perf_counter()
+            create(next_index[0], api)
+            next_index[0] += 1
+            for t in threads:
+                t.join(300)
+            ends = [when - start for when, gen in returned.values() if gen > generation]
+            if len(ends) != len(names):
+                raise RuntimeError(f"only {len(ends)} of {len(names)} long-polls returned with the change")
+            return max(ends), statistics.median(ends)
 
         rows = []
         for step in STEPS:
             t0 = time.perf_counter()
-            while len(volumes) < step - 20:
-                create(len(volumes))
+            while len(volumes) < step - 200:
+                batch(min(2000, step - 200 - len(volumes)))
+                print(f"  {len(volumes)} volumes ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
             fill_s = time.perf_counter() - t0
-            create_ms = median_ms(lambda: create(len(volumes)), 20)
-            for node in tokens:
-                report(node)
-            n0 = next(iter(tokens))
+            fill_rate = len(volumes) / fill_s if fill_s else 0
+            serial = [create(next_index[0] + k, api) for k in range(200)]
+            next_index[0] += 200
+            t1 = time.perf_counter()
+            report_all()
+            reports_s = time.perf_counter() - t1
+            n0 = nodes[next(iter(nodes))]
+            mid = volumes[len(volumes) // 2][0]
             row = {
                 "volumes": len(volumes),
-                "version": median_ms(lambda: api.get("/v1/version"), 50),
-                "list": median_ms(lambda: api.get("/v1/volumes"), 9),
-                "show": median_ms(lambda: api.get(f"/v1/volumes/{volumes[-1][0]}"), 50),
-                "desired": median_ms(lambda: api.call("GET", f"/v1/internal/nodes/{n0}/desired?after=0",
-                                                       token=tokens[n0]), 21),
-                "report": median_ms(lambda: report(n0), 21),
-                "create": create_ms,
-                "fill_s": fill_s,
+                "create_p50": statistics.median(serial),
+                "create_p99": pct(serial, 99),
+                "fill_per_s": fill_rate,
+                "page": median_ms(lambda: api.get("/v1/volumes?limit=500"), 15),
+                "page_mid": median_ms(lambda: api.get(f"/v1/volumes?limit=500&after={mid}"), 15),
+                "desired": median_ms(lambda: api.call("GET", f"/v1/internal/nodes/{n0.name}/desired?after=0",
+                                                      token=n0.token), 15),
+                "replicas_per_node": len(n0.replicas),
+                "report_full": median_ms(lambda: n0.report(api), 11),
+                "report_delta": median_ms(lambda: n0.report(api, [next(iter(n0.replicas))]), 21),
+                "all_reports_s": reports_s,
             }
+            row["full_bytes"] = len(json.dumps(list(n0.replicas.values())))
+            row["fanout_s"], row["fanout_p50_s"] = fanout()
+            row["rss_mib"] = rss_mib()
+            # Restart: until the controller serves, then until every node has reported again (each
+            # node's delta is answered send_full, then its full report is applied).
+            cluster.controller.stop()
+            start = time.perf_counter()
+            cluster.restart_controller()
+            wait_for("the restarted controller to serve", lambda: _serves(cluster), 120)
+            row["restart_s"] = time.perf_counter() - start
+            pool.shutdown()
+            pool = concurrent.futures.ThreadPoolExecutor(max_workers=CONNS)
+            local = threading.local()  # new connections to the new process
+            api = KeepAliveApi(cluster.url, cluster.token, cluster.ca)
+            start = time.perf_counter()
+            report_all(changed=[])
+            row["reported_again_s"] = time.perf_counter() - start
+            row["first_create_ms"] = create(next_index[0], api)
+            next_index[0] += 1
+            row["rss_after_restart_mib"] = rss_mib()
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-        print(f"\ncontroller at scale: {NODES} nodes, 3 replicas per volume; median latency in ms over one "
-              "kept-alive HTTPS connection")
-        cols = [("volumes", "volumes", "{:d}"), ("version", "GET version (baseline)", "{:.1f}"),
-                ("list", "GET /v1/volumes", "{:.1f}"), ("show", "GET one volume", "{:.1f}"),
-                ("desired", "GET desired (1 node)", "{:.1f}"), ("report", "PUT status (1 node)", "{:.1f}"),
-                ("create", "POST volume", "{:.1f}")]
-        print("  ".join(f"{title:>22}" for _, title, _ in cols))
-        for row in rows:
-            print("  ".join(f"{fmt.format(row[key]):>22}" for key, _, fmt in cols))
+
+        print(f"\ncontroller at scale: {NODES} simulated nodes, 3 replicas per volume, release build; "
+              f"latencies in ms over kept-alive HTTPS, times in s")
+        cols = [("volumes", "volumes", "{:d}"), ("create_p50", "create p50", "{:.1f}"),
+                ("create_p99", "create p99", "{:.1f}"), ("fill_per_s", f"creates/s ({CONNS} conns)", "{:.0f}"),
+                ("page", "list page (500)", "{:.1f}"), ("page_mid", "page mid-list", "{:.1f}"),
+                ("desired", "desired (1 node)", "{:.1f}"), ("replicas_per_node", "replicas/node", "{:d}"),
+                ("report_full", "report full", "{:.1f}"), ("report_delta", "report delta", "{:.1f}"),
+                ("fanout_s", "fan-out max", "{:.2f}"), ("fanout_p50_s", "fan-out p50", "{:.2f}"),
+                ("restart_s", "restart to serving", "{:.2f}"), ("reported_again_s", "all nodes reported", "{:.1f}"),
+                ("first_create_ms", "1st create after", "{:.1f}"), ("rss_mib", "RSS MiB", "{:.0f}"),
+                ("rss_after_restart_mib", "RSS after restart", "{:.0f}")]
+        for key, title, fmt in cols:
+            print(f"{title:>22}  " + "  ".join(f"{fmt.format(row[key]):>10}" for row in rows))
     finally:
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _serves(cluster):
+    try:
+        status, _ = cluster.api.call("GET", "/v1/health")
+        return status == 200
+    except Exception:
+        return False
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 #include "tandem/cli/args.h"
 #include "tandem/cli/command.h"
 #include "tandem/cli/render.h"
+#include "tandem/cli/volume_pages.h"
 #include "tandem/cli/volume_transfer.h"
 #include "tandem/json/writer.h"
 
@@ -86,7 +87,13 @@ ExitCode runCli(const std::vector<std::string>& args, const CliContext& context,
     return runTransfer(*command, parsed->json, **transport, context, out, err);
   }
   ApiCall call = apiCallFor(*command);
-  auto response = (*transport)->call(call.method, call.target, call.body);
+  auto response = command->kind == CommandKind::kVolumeList ? listAllVolumes(**transport)
+                                                            : (*transport)->call(call.method, call.target, call.body);
+  if (!response.isOk() && response.status().code() == ErrorCode::kProtocol) {
+    err << "error: " << response.status().message() << "
+";
+    return ExitCode::kApiError;
+  }
   if (!response.isOk()) {
     err << "error: cannot reach the controller at " << settings->url << ": "
         << response.status().message() << "\n";

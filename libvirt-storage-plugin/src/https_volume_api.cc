@@ -88,15 +88,23 @@ class HttpsVolumeApi final : public VolumeApi {
       : client_(std::move(client)), options_(std::move(options)) {}
 
   Result<std::vector<VolumeView>> listVolumes() override {
-    ASSIGN_OR_RETURN(auto doc, call("GET", "/v1/volumes", "", {200}, "list volumes"));
-    ObjectReader r(doc);
-    ASSIGN_OR_RETURN(auto items, r.optionalObjectArray("volumes"));
+    // GET /v1/volumes is paginated: follow `next` until the last page.
     std::vector<VolumeView> out;
-    for (const auto* item : items) {
-      ASSIGN_OR_RETURN(auto v, decodeVolume(*item));
-      out.push_back(std::move(v));
+    std::string after;
+    while (true) {
+      ASSIGN_OR_RETURN(auto doc, call("GET", "/v1/volumes?limit=1000" + (after.empty() ? "" : "&after=" + after), "",
+                                      {200}, "list volumes"));
+      ObjectReader r(doc);
+      ASSIGN_OR_RETURN(auto items, r.optionalObjectArray("volumes"));
+      for (const auto* item : items) {
+        ASSIGN_OR_RETURN(auto v, decodeVolume(*item));
+        out.push_back(std::move(v));
+      }
+      ASSIGN_OR_RETURN(auto next, r.optionalString("next"));
+      if (!next || next->empty()) return out;
+      if (*next <= after) return Status(ErrorCode::kProtocol, "list volumes: the page cursor does not move on");
+      after = *next;  // a volume name: [A-Za-z0-9_.-], nothing to escape
     }
-    return out;
   }
 
   Result<VolumeView> getVolume(const std::string& name) override {

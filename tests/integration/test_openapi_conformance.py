@@ -228,6 +228,17 @@ class OpenApiConformanceTest(ClusterTestCase):
         self.expect_error("POST", "/v1/volumes", 409, "volume_exists", query="?dry_run=true", body=vol)
         c("GET", "/v1/volumes", expect=200)
         c("GET", "/v1/volumes/{volume}", {"volume": "og-v1"}, expect=200)
+        # Pages: the cursor walks every volume once, in name order.
+        c("POST", "/v1/volumes", body=dict(vol, name="og-v2"), expect=201)
+        first = c("GET", "/v1/volumes", query="?limit=1", expect=200).body
+        self.assertEqual([v["name"] for v in first["volumes"]], ["og-v1"])
+        second = c("GET", "/v1/volumes", query=f"?limit=1&after={first['next']}", expect=200).body
+        self.assertEqual([v["name"] for v in second["volumes"]], ["og-v2"])
+        last = c("GET", "/v1/volumes", query="?limit=5&after=og-v2", expect=200).body
+        self.assertEqual((last["volumes"], "next" in last), ([], False))
+        for bad in ("?limit=0", "?limit=1001", "?limit=x", "?after=..%2F"):
+            self.expect_error("GET", "/v1/volumes", 422, "invalid_query", query=bad)
+        c("DELETE", "/v1/volumes/{volume}", {"volume": "og-v2"}, expect=204)
 
         desired = "/v1/internal/nodes/{node}/desired"
         state = c("GET", desired, {"node": "og-ghost"}, token=ghost_token, expect=200).body
@@ -245,6 +256,24 @@ class OpenApiConformanceTest(ClusterTestCase):
         c("PUT", "/v1/internal/nodes/{node}/status", {"node": "og-ghost"}, body=report, token=ghost_token,
           expect=204)
         self.assertEqual(c("GET", "/v1/nodes/{node}", {"node": "og-ghost"}, expect=200).body["state"], "online")
+        # Numbered reports are acknowledged; a delta against an unknown base asks for a full one;
+        # a liveness heartbeat shows the node's report_error.
+        ack = c("PUT", "/v1/internal/nodes/{node}/status", {"node": "og-ghost"}, token=ghost_token, expect=200,
+                body=dict(report, report_seq=7)).body
+        self.assertEqual(ack, {"acknowledged": 7, "send_full": False})
+        ack = c("PUT", "/v1/internal/nodes/{node}/status", {"node": "og-ghost"}, token=ghost_token, expect=200,
+                body=dict(report, report_seq=8, base_seq=7, removed_replicas=[])).body
+        self.assertEqual(ack, {"acknowledged": 8, "send_full": False})
+        ack = c("PUT", "/v1/internal/nodes/{node}/status", {"node": "og-ghost"}, token=ghost_token, expect=200,
+                body=dict(report, report_seq=9, base_seq=3, removed_replicas=[])).body
+        self.assertEqual(ack, {"acknowledged": 0, "send_full": True})
+        c("PUT", "/v1/internal/nodes/{node}/status", {"node": "og-ghost"}, token=ghost_token, expect=200,
+          body={"report_seq": 10, "liveness_only": True, "report_error": "HTTP 413: too large"})
+        self.assertEqual(c("GET", "/v1/nodes/{node}", {"node": "og-ghost"}, expect=200).body["report_error"],
+                         "HTTP 413: too large")
+        c("PUT", "/v1/internal/nodes/{node}/status", {"node": "og-ghost"}, body=report, token=ghost_token,
+          expect=204)
+        self.assertNotIn("report_error", c("GET", "/v1/nodes/{node}", {"node": "og-ghost"}, expect=200).body)
 
         self.expect_error("DELETE", "/v1/resource-groups/{group}", 409, "resource_group_in_use",
                           {"group": "og-pair"})

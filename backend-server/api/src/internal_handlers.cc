@@ -1,6 +1,8 @@
 // A node's own routes: /v1/internal/nodes/{node}/desired (long-poll) and .../status (heartbeat).
 #include <chrono>
 
+#include "tandem/common/log.h"
+
 #include "handlers.h"
 #include "json_views.h"
 #include "responses.h"
@@ -22,9 +24,19 @@ void pollDesiredState(const RouteCall& call, http::Responder respond) {
 }
 
 void reportNodeStatus(const RouteCall& call, http::Responder respond) {
+  const std::string& node = call.params.at("node");
   auto report = parseStatusReport(call.request.body);
-  if (!report.isOk()) return respond(errorResponse(report.status()));
-  respond(noContentOr(call.cluster.reportStatus(call.params.at("node"), std::move(report).value())));
+  if (!report.isOk()) {
+    // Loud: a node whose reports are refused looks stale to everything that reads them.
+    log::error("api", "refused the status report of node " + node + " (" +
+                          std::to_string(call.request.body.size()) + " bytes): " + report.status().toString());
+    return respond(errorResponse(report.status()));
+  }
+  const bool wants_ack = report->report_seq != 0;
+  auto ack = call.cluster.receiveReport(node, std::move(report).value());
+  if (!ack.isOk()) return respond(errorResponse(ack.status()));
+  if (!wants_ack) return respond(noContent());  // an older node's report
+  respond(jsonResponse(200, statusAckJson(*ack)));
 }
 
 }  // namespace tandem::controller::handlers

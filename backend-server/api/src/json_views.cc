@@ -64,6 +64,7 @@ void writeNode(JsonWriter& w, const NodeView& n) {
     w.field("free_bytes", p.free_bytes).endObject();
   }
   w.endArray();
+  if (!n.report_error.empty()) w.field("report_error", n.report_error);
   w.endObject();
 }
 
@@ -171,6 +172,7 @@ void writeSnapshot(JsonWriter& w, const SnapshotView& s) {
 }
 
 std::string desiredStateJson(const DesiredState& s) { return nodeapi::encodeDesiredState(s); }
+std::string statusAckJson(const nodeapi::StatusAck& ack) { return nodeapi::encodeStatusAck(ack); }
 
 std::string registerResultJson(const RegisterNodeResult& result, const NodeView& node) {
   JsonWriter w;

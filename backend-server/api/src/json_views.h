@@ -19,6 +19,7 @@ void writeSnapshot(json::JsonWriter& w, const SnapshotView& snapshot);
 void writeAttachment(json::JsonWriter& w, const AttachmentView& attachment);
 void writeForgotten(json::JsonWriter& w, const ForgetResult& forgotten);
 std::string desiredStateJson(const DesiredState& state);
+std::string statusAckJson(const nodeapi::StatusAck& ack);
 std::string registerResultJson(const RegisterNodeResult& result, const NodeView& node);
 
 Result<RegisterNodeRequest> parseRegisterRequest(std::string_view body);

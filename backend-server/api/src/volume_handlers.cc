@@ -1,13 +1,47 @@
 // /v1/volumes, /v1/volumes/{volume} (get, update, delete), /v1/volumes/{volume}/promote, .../resolve,
 // .../adopt and .../forget.
 #include "handlers.h"
+#include "tandem/common/object_name.h"
 #include "json_views.h"
 #include "responses.h"
 
 namespace tandem::controller::handlers {
 
+namespace {
+
+// GET /v1/volumes pages: `limit` volumes by default, at most kMaxVolumePage.
+constexpr uint64_t kDefaultVolumePage = 500;
+constexpr uint64_t kMaxVolumePage = 1000;
+
+Status badPageQuery(const std::string& message) {
+  return Status(ErrorCode::kUnprocessable, message).withReason("invalid_query");
+}
+
+}  // namespace
+
 void listVolumes(const RouteCall& call, http::Responder respond) {
-  respond(listResponse(call.cluster.listVolumes(), "volumes", writeVolume));
+  auto limit = queryUint(call.request, "limit", kDefaultVolumePage);
+  if (!limit.isOk() || *limit == 0 || *limit > kMaxVolumePage) {
+    return respond(errorResponse(badPageQuery("query parameter 'limit' must be an integer from 1 to " +
+                                              std::to_string(kMaxVolumePage))));
+  }
+  std::string after;
+  if (auto it = call.request.query.find("after"); it != call.request.query.end()) {
+    after = it->second;
+    if (!after.empty() && !isValidObjectName(after)) {
+      return respond(errorResponse(
+          badPageQuery("query parameter 'after' must be a volume name (the 'next' of the previous page)")));
+    }
+  }
+  auto page = call.cluster.listVolumesPage(after, *limit);
+  if (!page.isOk()) return respond(errorResponse(page.status()));
+  json::JsonWriter w;
+  w.beginObject().key("volumes").beginArray();
+  for (const auto& v : page->volumes) writeVolume(w, v);
+  w.endArray();
+  if (!page->next.empty()) w.field("next", page->next);
+  w.endObject();
+  respond(jsonResponse(200, w.str()));
 }
 
 void createVolume(const RouteCall& call, http::Responder respond) {

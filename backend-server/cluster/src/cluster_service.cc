@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "tandem/common/log.h"
 #include "tandem/common/object_name.h"
@@ -87,6 +88,11 @@ Result<RegisterNodeResult> ClusterService::registerNode(const RegisterNodeReques
     for (const auto& p : request.pools)
       pools.push_back(PoolRecord{request.name, p.name, p.provider, p.thin, p.snapshots});
     RETURN_IF_ERROR(store_.upsertNode(result.node, pools));
+    if (const NodeObservation* before = observed_.find(request.name)) {
+      std::vector<std::string> dropped;
+      for (const auto& r : before->report.replicas) dropped.push_back(r.volume_uuid);
+      ledgerReportsLocked(request.name, {}, dropped);
+    }
     observed_.registered(request.name, request.pools, clock_.steadyNow(), unixSeconds(clock_.wallNow()));
   }
   log::info("cluster", (result.created ? "registered node " : "re-registered node ") + request.name + " (" +
@@ -111,21 +117,73 @@ bool ClusterService::isNodeToken(std::string_view token) {
   return false;
 }
 
-Status ClusterService::reportStatus(const std::string& name, NodeStatusReport report) {
+Result<nodeapi::StatusAck> ClusterService::receiveReport(const std::string& name, NodeStatusReport report) {
   RETURN_IF_ERROR(store_.getNode(name).status());
   bool changed = false;
+  nodeapi::StatusAck ack;
   std::vector<std::pair<std::function<void(Status)>, Status>> settled;
   std::vector<std::function<void()>> clones;
   {
     std::lock_guard lock(mu_);
-    changed = recordSnapshotsLocked(name, report);
-    if (finishRevertsLocked(name, report)) changed = true;
-    if (finishAdoptionsLocked(name, report)) changed = true;
-    if (finishReleasesLocked(name, report)) changed = true;
-    if (observed_.reported(name, std::move(report), clock_.steadyNow(), unixSeconds(clock_.wallNow()))) {
-      log::info("cluster", "node " + name + " is online");
+    const auto now = clock_.steadyNow();
+    const int64_t wall = unixSeconds(clock_.wallNow());
+    bool came_online = false;
+    bool applied = false;  // the report (full or delta) is now the node's observed state
+    if (report.liveness_only) {
+      const NodeObservation* before = observed_.find(name);
+      if (before == nullptr || before->report_error != report.report_error) {
+        log::error("cluster", "node " + name + " is alive but its status reports are refused: " +
+                                  report.report_error + "; its last accepted report is kept and its replicas "
+                                  "are not moved");
+      }
+      came_online = observed_.alive(name, report.report_error, now, wall);
+    } else if (report.base_seq != 0) {
+      std::vector<std::string> appeared, vanished;
+      for (const auto& r : report.replicas) {
+        if (observed_.replicaReport(name, r.volume_uuid) == nullptr) appeared.push_back(r.volume_uuid);
+      }
+      for (const auto& uuid : report.removed_replicas) {
+        if (observed_.replicaReport(name, uuid) != nullptr) vanished.push_back(uuid);
+      }
+      if (!observed_.reportedDelta(name, report, now, wall, came_online)) {
+        log::info("cluster", "node " + name + " sent a delta against report " + std::to_string(report.base_seq) +
+                                 ", which this controller does not hold: asking for a full report");
+        ack.send_full = true;
+      } else {
+        ack.acknowledged = report.report_seq;
+        applied = true;
+        ledgerReportsLocked(name, appeared, vanished);
+      }
+    } else {
+      ack.acknowledged = report.report_seq;
+      applied = true;
+      std::unordered_set<std::string> before, after;
+      if (const NodeObservation* obs = observed_.find(name)) {
+        for (const auto& r : obs->report.replicas) before.insert(r.volume_uuid);
+      }
+      for (const auto& r : report.replicas) after.insert(r.volume_uuid);
+      came_online = observed_.reported(name, std::move(report), now, wall);
+      report = NodeStatusReport{};  // moved from; the full report is the observed one now
+      std::vector<std::string> appeared, vanished;
+      for (const auto& uuid : after) {
+        if (!before.count(uuid)) appeared.push_back(uuid);
+      }
+      for (const auto& uuid : before) {
+        if (!after.count(uuid)) vanished.push_back(uuid);
+      }
+      ledgerReportsLocked(name, appeared, vanished);
     }
-    if (finishSourcesLocked()) changed = true;
+    if (came_online) log::info("cluster", "node " + name + " is online");
+    const NodeObservation* obs = observed_.find(name);
+    if (applied && obs != nullptr) {
+      // A delta's replicas are what changed; a full report's are all of them.
+      const std::vector<ReplicaReport>& replicas = report.base_seq != 0 ? report.replicas : obs->report.replicas;
+      if (recordSnapshotsLocked(name, replicas)) changed = true;
+      if (finishRevertsLocked(name, replicas)) changed = true;
+      if (finishAdoptionsLocked(name, replicas)) changed = true;
+      if (finishReleasesLocked(name, obs->report)) changed = true;
+      if (finishSourcesLocked()) changed = true;
+    }
     settled = settleDetachesLocked(name);
     // After the report is recorded: a clone is placed where the report says the snapshot is.
     for (auto& call : settleClonesLocked()) {
@@ -136,26 +194,25 @@ Status ClusterService::reportStatus(const std::string& name, NodeStatusReport re
   if (changed || !settled.empty()) notifyWatchers();
   for (auto& [done, status] : settled) done(status);
   for (auto& call : clones) call();
-  return Status::ok();
+  return ack;
 }
 
-bool ClusterService::recordSnapshotsLocked(const std::string& node, const NodeStatusReport& report) {
-  const bool any = std::any_of(report.replicas.begin(), report.replicas.end(), [](const ReplicaReport& r) {
+bool ClusterService::recordSnapshotsLocked(const std::string& node, const std::vector<ReplicaReport>& replicas) {
+  const bool any = std::any_of(replicas.begin(), replicas.end(), [](const ReplicaReport& r) {
     return r.primary && (!r.snapshots.empty() || !r.failed_snapshots.empty());
   });
   if (!any) return false;
-  auto snapshots = store_.listSnapshots();
-  auto volumes = store_.listVolumes();
-  if (!snapshots.isOk() || !volumes.isOk()) return false;
-  std::unordered_map<std::string, const VolumeRecord*> by_uuid;
-  for (const auto& v : *volumes) by_uuid[v.uuid] = &v;
   bool changed = false;
-  for (const auto& r : report.replicas) {
-    auto volume = by_uuid.find(r.volume_uuid);
+  for (const auto& r : replicas) {
+    if (!r.primary || (r.snapshots.empty() && r.failed_snapshots.empty())) continue;
+    // Indexed reads of this volume only (a report costs O(its replicas), not O(the cluster)).
+    auto volume = store_.getVolumeByUuid(r.volume_uuid);
     // Only the volume's declared primary decides (a stale report of a demoted one does not).
-    if (!r.primary || volume == by_uuid.end() || volume->second->primary_node != node) continue;
+    if (!volume.isOk() || volume->primary_node != node) continue;
+    auto snapshots = store_.listSnapshotsOf(r.volume_uuid);
+    if (!snapshots.isOk()) continue;
     for (const auto& s : *snapshots) {
-      if (s.volume_uuid != r.volume_uuid || s.state != SnapshotState::kCreating) continue;
+      if (s.state != SnapshotState::kCreating) continue;
       const bool taken = std::find(r.snapshots.begin(), r.snapshots.end(), s.uuid) != r.snapshots.end();
       const bool failed =
           std::find(r.failed_snapshots.begin(), r.failed_snapshots.end(), s.uuid) != r.failed_snapshots.end();
@@ -166,7 +223,7 @@ bool ClusterService::recordSnapshotsLocked(const std::string& node, const NodeSt
         log::warn("cluster", "snapshot " + s.name + ": recording its state failed: " + st.toString());
         continue;
       }
-      log::info("cluster", "snapshot " + s.name + " of volume " + volume->second->name +
+      log::info("cluster", "snapshot " + s.name + " of volume " + volume->name +
                                (taken ? " taken" : " failed: " + message));
       changed = true;
     }
@@ -174,9 +231,9 @@ bool ClusterService::recordSnapshotsLocked(const std::string& node, const NodeSt
   return changed;
 }
 
-bool ClusterService::finishAdoptionsLocked(const std::string& node, const NodeStatusReport& report) {
+bool ClusterService::finishAdoptionsLocked(const std::string& node, const std::vector<ReplicaReport>& replicas) {
   std::unordered_map<std::string, const ReplicaReport*> held;  // up-to-date primaries, by volume uuid
-  for (const auto& r : report.replicas) {
+  for (const auto& r : replicas) {
     if (r.primary && r.disk == nodeapi::DiskState::kUpToDate && r.error.empty()) held[r.volume_uuid] = &r;
   }
   if (held.empty() || !adoptions_pending_) return false;  // the common case costs nothing
@@ -225,6 +282,11 @@ Status ClusterService::deleteNode(const std::string& name) {
         .withReason("node_online");
   }
   RETURN_IF_ERROR(store_.deleteNode(name));
+  if (const NodeObservation* before = observed_.find(name)) {
+    std::vector<std::string> dropped;
+    for (const auto& r : before->report.replicas) dropped.push_back(r.volume_uuid);
+    ledgerReportsLocked(name, {}, dropped);
+  }
   observed_.forget(name);
   log::info("cluster", "removed node " + name);
   return Status::ok();
@@ -240,6 +302,7 @@ Result<std::vector<NodeView>> ClusterService::listNodes() {
       v.online = obs->online;
       v.last_heartbeat = obs->last_seen_wall;
       v.pools = obs->report.pools;
+      v.report_error = obs->report_error;
     }
     v.node = std::move(n);
     out.push_back(std::move(v));
@@ -511,6 +574,8 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolumeLocked(const Cre
   std::vector<ReplicaRecord> replicas;
   for (const auto& p : *placements) replicas.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true, ""});
   RETURN_IF_ERROR(store_.createVolume(volume, replicas));
+  if (ledger_ready_) ledger_.setVolume(volume.uuid, volume.size_bytes, group.thin, replicas, observed_);
+  if (!source_snapshot.empty()) sources_pending_ = true;
   log::info("cluster", "created volume " + volume.name + " (" + std::to_string(volume.size_bytes) +
                            " bytes) with primary " + volume.primary_node);
   ASSIGN_OR_RETURN(auto views, viewsLocked(&request.name));
@@ -567,21 +632,18 @@ Status ClusterService::checkDetachedLocked(const VolumeRecord& volume) {
       .withReason("volume_attached");
 }
 
-bool ClusterService::finishRevertsLocked(const std::string& node, const NodeStatusReport& report) {
+bool ClusterService::finishRevertsLocked(const std::string& node, const std::vector<ReplicaReport>& replicas) {
   bool changed = false;
-  for (const auto& r : report.replicas) {
+  for (const auto& r : replicas) {
     if (!r.primary || r.reverted.empty()) continue;
-    auto volumes = store_.listVolumes();
-    if (!volumes.isOk()) return changed;
-    for (const auto& v : *volumes) {
-      if (v.uuid != r.volume_uuid || v.primary_node != node || v.revert_id != r.reverted) continue;
-      if (Status st = store_.setVolumeRevert(v.uuid, "", ""); !st.isOk()) {
-        log::warn("cluster", "volume " + v.name + ": " + st.toString());
-        continue;
-      }
-      log::info("cluster", "volume " + v.name + ": reverted on " + node + "; the other replicas resync from it");
-      changed = true;
+    auto v = store_.getVolumeByUuid(r.volume_uuid);
+    if (!v.isOk() || v->primary_node != node || v->revert_id != r.reverted) continue;
+    if (Status st = store_.setVolumeRevert(v->uuid, "", ""); !st.isOk()) {
+      log::warn("cluster", "volume " + v->name + ": " + st.toString());
+      continue;
     }
+    log::info("cluster", "volume " + v->name + ": reverted on " + node + "; the other replicas resync from it");
+    changed = true;
   }
   return changed;
 }
@@ -631,11 +693,14 @@ Status ClusterService::checkNotASourceLocked(const std::vector<SnapshotRecord>& 
 }
 
 bool ClusterService::finishSourcesLocked() {
+  if (!sources_pending_) return false;  // the common case costs nothing
   auto volumes = store_.listVolumes();
   if (!volumes.isOk()) return false;
   bool changed = false;
+  sources_pending_ = false;
   for (const auto& v : *volumes) {
     if (v.source_snapshot.empty()) continue;
+    sources_pending_ = true;
     auto views = viewsLocked(&v.name);
     if (!views.isOk() || views->empty()) continue;
     const auto& replicas = views->front().replicas;
@@ -665,35 +730,87 @@ bool ClusterService::finishSourcesLocked() {
 Result<std::vector<PoolCandidate>> ClusterService::candidatesLocked() {
   ASSIGN_OR_RETURN(auto pools, store_.listPools());
   ASSIGN_OR_RETURN(auto nodes, store_.listNodes());
+  RETURN_IF_ERROR(ledgerReadyLocked());
+  auto candidates = placementCandidates(pools, nodes, observed_, ledger_.pending());
+  for (auto& c : candidates) c.node_replicas = ledger_.replicasOn(c.node);
+  return candidates;
+}
+
+Status ClusterService::ledgerReadyLocked() {
+  if (ledger_ready_) return Status::ok();
   ASSIGN_OR_RETURN(auto volumes, store_.listVolumes());
   ASSIGN_OR_RETURN(auto replicas, store_.listReplicas());
   ASSIGN_OR_RETURN(auto groups, store_.listGroups());
-  auto candidates = placementCandidates(pools, nodes, observed_, pendingBytes(volumes, replicas, groups, observed_));
-  addReplicaCounts(candidates, replicas);
-  return candidates;
+  ledger_.rebuild(volumes, replicas, groups, observed_);
+  ledger_ready_ = true;
+  return Status::ok();
+}
+
+void ClusterService::ledgerVolumeLocked(const std::string& uuid) {
+  if (!ledger_ready_) return;  // the rebuild will see the change
+  auto volume = store_.getVolumeByUuid(uuid);
+  if (!volume.isOk() && volume.status().code() == ErrorCode::kNotFound) return ledger_.removeVolume(uuid, observed_);
+  auto replicas = volume.isOk() ? store_.listReplicasOf(uuid) : Result<std::vector<ReplicaRecord>>(volume.status());
+  auto group = volume.isOk() ? store_.getGroup(volume->group) : Result<GroupRecord>(volume.status());
+  if (!replicas.isOk() || (!group.isOk() && group.status().code() != ErrorCode::kNotFound)) {
+    ledger_ready_ = false;  // unsure what changed: rebuilt at the next use
+    return;
+  }
+  ledger_.setVolume(uuid, volume->size_bytes, group.isOk() && group->thin, *replicas, observed_);
+}
+
+void ClusterService::ledgerReportsLocked(const std::string& node, const std::vector<std::string>& appeared,
+                                         const std::vector<std::string>& vanished) {
+  if (!ledger_ready_) return;
+  for (const auto& uuid : appeared) ledger_.reported(node, uuid, true);
+  for (const auto& uuid : vanished) ledger_.reported(node, uuid, false);
 }
 
 bool ClusterService::replaceLostReplicasLocked() {
   if (options_.replace_after.count() <= 0) return false;
-  // Runs every tick: without a node silent for long enough, it costs one node listing.
-  auto nodes = store_.listNodes();
-  if (!nodes.isOk()) return false;
+  // Runs every tick, but looks only at nodes whose liveness changed: the suspects (offline since
+  // the start, or marked offline since). Without one silent for long enough it costs nothing;
+  // with one, O(that node's replicas).
+  if (!suspects_ready_) {
+    auto nodes = store_.listNodes();
+    if (!nodes.isOk()) return false;
+    for (const auto& n : *nodes) {
+      if (!observed_.online(n.name)) suspects_.insert(n.name);
+    }
+    suspects_ready_ = true;
+  }
+  if (suspects_.empty()) return false;
   HealingInput input;
   const auto now = clock_.steadyNow();
-  for (const auto& n : *nodes) {
-    if (observed_.offlineFor(n.name, now) >= options_.replace_after) input.lost_nodes.insert(n.name);
+  for (auto it = suspects_.begin(); it != suspects_.end();) {
+    if (observed_.online(*it)) {
+      it = suspects_.erase(it);  // back: nothing to heal
+      continue;
+    }
+    if (observed_.offlineFor(*it, now) >= options_.replace_after) input.lost_nodes.insert(*it);
+    ++it;
   }
   if (input.lost_nodes.empty()) return false;
-  auto volumes = store_.listVolumes();
-  auto replicas = store_.listReplicas();
+  std::set<std::string> uuids;
+  for (const auto& lost : input.lost_nodes) {
+    auto held = store_.listReplicasOnNode(lost);
+    if (!held.isOk()) return false;
+    if (held->empty()) suspects_.erase(lost);  // nothing left on it (moved, deleted, or a new node)
+    for (const auto& r : *held) uuids.insert(r.volume_uuid);
+  }
+  if (uuids.empty()) return false;
+  for (const auto& uuid : uuids) {
+    auto volume = store_.getVolumeByUuid(uuid);
+    auto replicas = store_.listReplicasOf(uuid);
+    if (!volume.isOk() || !replicas.isOk()) continue;
+    input.volumes.push_back(std::move(volume).value());
+    input.replicas.insert(input.replicas.end(), replicas->begin(), replicas->end());
+  }
   auto groups = store_.listGroups();
-  auto pools = store_.listPools();
-  if (!volumes.isOk() || !replicas.isOk() || !groups.isOk() || !pools.isOk()) return false;
-  input.candidates =
-      placementCandidates(*pools, *nodes, observed_, pendingBytes(*volumes, *replicas, *groups, observed_));
-  addReplicaCounts(input.candidates, *replicas);
-  input.volumes = std::move(volumes).value();
-  input.replicas = std::move(replicas).value();
+  auto nodes = store_.listNodes();
+  auto candidates = candidatesLocked();
+  if (!groups.isOk() || !nodes.isOk() || !candidates.isOk()) return false;
+  input.candidates = std::move(candidates).value();
   input.groups = std::move(groups).value();
   input.nodes = std::move(nodes).value();
   HealingPlan plan = planReplicaMoves(std::move(input), observed_);
@@ -707,6 +824,7 @@ bool ClusterService::replaceLostReplicasLocked() {
     const VolumeRecord& v = move.volume;
     Status s = store_.replaceReplica(v.uuid, move.from_node,
                                      ReplicaRecord{v.uuid, move.to.node, move.to.pool, true, ""});
+    ledgerVolumeLocked(v.uuid);
     if (!s.isOk()) {
       warnOnce(move.key + ":store", "volume " + v.name + ": replacing the replica on " + move.from_node +
                                         " failed: " + s.message());
@@ -738,6 +856,33 @@ Result<std::vector<VolumeView>> ClusterService::listVolumes() {
   return viewsLocked(nullptr);
 }
 
+Result<ClusterService::VolumePage> ClusterService::listVolumesPage(const std::string& after, size_t limit) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(auto volumes, store_.listVolumesPage(after, limit + 1));
+  VolumePage page;
+  if (volumes.size() > limit) {
+    volumes.resize(limit);
+    page.next = volumes.back().name;
+  }
+  ASSIGN_OR_RETURN(auto node_list, store_.listNodes());
+  std::unordered_map<std::string, const NodeRecord*> nodes;
+  for (const auto& n : node_list) nodes[n.name] = &n;
+  page.volumes.reserve(volumes.size());
+  for (const auto& v : volumes) {
+    ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(v.uuid));
+    ASSIGN_OR_RETURN(auto attachments, store_.listAttachmentsOf(v.uuid));
+    std::vector<const ReplicaRecord*> mine;
+    for (const auto& r : replicas) mine.push_back(&r);
+    std::vector<std::string> hosts;
+    for (const auto& a : attachments) hosts.push_back(a.host);
+    auto primary = nodes.find(v.primary_node);
+    page.volumes.push_back(
+        deriveVolumeView(v, mine, primary == nodes.end() ? nullptr : primary->second, observed_));
+    markAttached(page.volumes.back(), hosts);
+  }
+  return page;
+}
+
 Status ClusterService::deleteVolume(const std::string& name, bool cascade) {
   {
     std::lock_guard lock(mu_);
@@ -750,6 +895,7 @@ Status ClusterService::deleteVolume(const std::string& name, bool cascade) {
     }
     RETURN_IF_ERROR(checkNotASourceLocked(snapshots));
     RETURN_IF_ERROR(store_.deleteVolume(name));  // its snapshot records go with it
+    ledgerVolumeLocked(volume.uuid);
     // A clone of a live volume deleted before it had its data: its own snapshot of the source goes too.
     auto own = store_.getSnapshot(cloneSnapshotName(name));
     if (!volume.source_snapshot.empty() && own.isOk() && own->uuid == volume.source_snapshot) {
@@ -892,7 +1038,9 @@ Result<VolumeView> ClusterService::updateVolume(const std::string& name, const U
   }
   const bool changed = change.size_bytes || change.group || !change.remove_nodes.empty() || !change.add.empty();
   if (changed) {
-    RETURN_IF_ERROR(store_.changeVolume(change));
+    Status stored = store_.changeVolume(change);
+    ledgerVolumeLocked(volume.uuid);
+    RETURN_IF_ERROR(stored);
     std::string what;
     if (change.size_bytes) {
       what += "grown from " + std::to_string(volume.size_bytes) + " to " + std::to_string(size) + " bytes";
@@ -942,6 +1090,7 @@ Result<std::pair<VolumeView, bool>> ClusterService::adoptVolume(const AdoptReque
     return std::make_pair(deriveVolumeView(volume, mine, node.isOk() ? &node.value() : nullptr, observed_), false);
   }
   RETURN_IF_ERROR(store_.createVolume(volume, {replica}));
+  ledgerVolumeLocked(volume.uuid);
   adoptions_pending_ = true;
   log::info("cluster", "volume " + volume.name + ": adopting backing volume '" + request.backing_name + "' (" +
                            std::to_string(volume.size_bytes) + " bytes) of pool " + request.pool + " on " +
@@ -1007,7 +1156,9 @@ Result<ForgetResult> ClusterService::forgetVolume(const std::string& name) {
         }
       }
     }
-    RETURN_IF_ERROR(store_.forgetVolume(release).status());
+    auto forgotten = store_.forgetVolume(release);
+    ledgerVolumeLocked(volume.uuid);
+    RETURN_IF_ERROR(forgotten.status());
   }
   log::info("cluster", "forgot volume " + name + "; node " + result.node + " keeps its data as '" +
                            result.backing_name + "' in pool " + result.pool);
@@ -1249,14 +1400,17 @@ Result<std::vector<VolumeView>> ClusterService::viewsLocked(const std::string* o
 }
 
 Result<DesiredState> ClusterService::desiredState(const std::string& node) {
+  // Only this node's part of the declared state (indexed reads): its volumes, their replicas
+  // and snapshots, its attachments. Nodes, groups and releases are small tables.
   DeclaredState declared;
   ASSIGN_OR_RETURN(declared.generation, store_.generation());
-  ASSIGN_OR_RETURN(declared.volumes, store_.listVolumes());
-  ASSIGN_OR_RETURN(declared.replicas, store_.listReplicas());
+  ASSIGN_OR_RETURN(NodeSlice slice, store_.nodeSlice(node));
+  declared.volumes = std::move(slice.volumes);
+  declared.replicas = std::move(slice.replicas);
+  declared.attachments = std::move(slice.attachments);
+  declared.snapshots = std::move(slice.snapshots);
   ASSIGN_OR_RETURN(declared.nodes, store_.listNodes());
   ASSIGN_OR_RETURN(declared.groups, store_.listGroups());
-  ASSIGN_OR_RETURN(declared.attachments, store_.listAttachments());
-  ASSIGN_OR_RETURN(declared.snapshots, store_.listSnapshots());
   ASSIGN_OR_RETURN(declared.releases, store_.listReleases());
   declared.cluster_id = store_.clusterId();
   return buildDesiredState(node, declared);
@@ -1310,6 +1464,7 @@ void ClusterService::tick() {
     std::lock_guard lock(mu_);
     for (const auto& name : observed_.markSilentOffline(clock_.steadyNow(), options_.heartbeat_timeout)) {
       log::warn("cluster", "node " + name + " missed its heartbeats: offline");
+      suspects_.insert(name);
     }
     replaceLostReplicasLocked();
     completeHandoversLocked();

@@ -13,6 +13,8 @@ void ObservedState::registered(const std::string& node, std::vector<PoolReport> 
   obs.last_seen_wall = wall_seconds;
   obs.report = NodeStatusReport{};
   obs.report.pools = std::move(pools);
+  obs.report_seq = 0;
+  obs.report_error.clear();
 }
 
 bool ObservedState::reported(const std::string& node, NodeStatusReport report, TimePoint now,
@@ -23,8 +25,59 @@ bool ObservedState::reported(const std::string& node, NodeStatusReport report, T
   obs.online = true;
   obs.last_seen = now;
   obs.last_seen_wall = wall_seconds;
+  obs.report_seq = report.report_seq;
+  obs.report_error.clear();
   obs.report = std::move(report);
   index(node, obs);
+  return came_online;
+}
+
+bool ObservedState::reportedDelta(const std::string& node, const NodeStatusReport& delta, TimePoint now,
+                                  int64_t wall_seconds, bool& came_online) {
+  NodeObservation& obs = nodes_[node];
+  came_online = !obs.online;
+  obs.online = true;
+  obs.last_seen = now;
+  obs.last_seen_wall = wall_seconds;
+  if (obs.report_seq == 0 || obs.report_seq != delta.base_seq) return false;
+  obs.report_seq = delta.report_seq;
+  obs.report_error.clear();
+  // Changed replicas are replaced in place (the index keeps pointing at them); only new or
+  // removed ones re-index the node, which is O(its replicas).
+  std::vector<const ReplicaReport*> added;
+  for (const auto& r : delta.replicas) {
+    auto it = reports_.find(key(node, r.volume_uuid));
+    if (it != reports_.end()) {
+      *it->second = r;
+    } else {
+      added.push_back(&r);
+    }
+  }
+  NodeStatusReport& report = obs.report;
+  report.applied_generation = delta.applied_generation;
+  report.pools = delta.pools;
+  report.attachments = delta.attachments;
+  report.nbd_socket = delta.nbd_socket;
+  report.device_link_root = delta.device_link_root;
+  report.no_block_devices = delta.no_block_devices;
+  if (added.empty() && delta.removed_replicas.empty()) return true;
+  unindex(node, obs);
+  if (!delta.removed_replicas.empty()) {
+    std::set<std::string_view> removed(delta.removed_replicas.begin(), delta.removed_replicas.end());
+    std::erase_if(report.replicas, [&](const ReplicaReport& r) { return removed.count(r.volume_uuid) > 0; });
+  }
+  for (const ReplicaReport* r : added) report.replicas.push_back(*r);
+  index(node, obs);
+  return true;
+}
+
+bool ObservedState::alive(const std::string& node, std::string error, TimePoint now, int64_t wall_seconds) {
+  NodeObservation& obs = nodes_[node];
+  const bool came_online = !obs.online;
+  obs.online = true;
+  obs.last_seen = now;
+  obs.last_seen_wall = wall_seconds;
+  obs.report_error = error.empty() ? "the node reports that its status reports are refused" : std::move(error);
   return came_online;
 }
 
@@ -73,9 +126,9 @@ void ObservedState::unindex(const std::string& node, const NodeObservation& obs)
   for (const auto& r : obs.report.replicas) reports_.erase(key(node, r.volume_uuid));
 }
 
-void ObservedState::index(const std::string& node, const NodeObservation& obs) {
+void ObservedState::index(const std::string& node, NodeObservation& obs) {
   // A volume reported twice: the later entry wins.
-  for (const auto& r : obs.report.replicas) reports_.insert_or_assign(key(node, r.volume_uuid), &r);
+  for (auto& r : obs.report.replicas) reports_.insert_or_assign(key(node, r.volume_uuid), &r);
 }
 
 }  // namespace tandem::controller

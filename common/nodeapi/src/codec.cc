@@ -299,7 +299,19 @@ Result<RegistrationReply> decodeRegistrationReply(std::string_view json) {
 
 std::string encodeStatusReport(const StatusReport& report) {
   JsonWriter w;
-  w.beginObject().field("applied_generation", report.applied_generation);
+  w.beginObject();
+  if (report.report_seq != 0) w.field("report_seq", report.report_seq);
+  if (report.liveness_only) {
+    w.field("liveness_only", true).field("report_error", report.report_error).endObject();
+    return w.str();
+  }
+  if (report.base_seq != 0) {
+    w.field("base_seq", report.base_seq);
+    w.key("removed_replicas").beginArray();
+    for (const auto& uuid : report.removed_replicas) w.string(uuid);
+    w.endArray();
+  }
+  w.field("applied_generation", report.applied_generation);
   writePools(w, report.pools);
   w.key("replicas").beginArray();
   for (const auto& r : report.replicas) {
@@ -338,9 +350,26 @@ std::string encodeStatusReport(const StatusReport& report) {
 Result<StatusReport> decodeStatusReport(std::string_view json) {
   ASSIGN_OR_RETURN(auto doc, json::parseObject(json));
   ObjectReader r(doc);
-  RETURN_IF_ERROR(r.rejectUnknownFields({"applied_generation", "pools", "replicas", "attachments", "nbd_socket",
-                                          "device_link_root", "no_block_devices"}));
+  RETURN_IF_ERROR(r.rejectUnknownFields({"report_seq", "base_seq", "removed_replicas", "liveness_only",
+                                          "report_error", "applied_generation", "pools", "replicas",
+                                          "attachments", "nbd_socket", "device_link_root", "no_block_devices"}));
   StatusReport report;
+  ASSIGN_OR_RETURN(auto seq, r.optionalUint64("report_seq"));
+  report.report_seq = seq.value_or(0);
+  ASSIGN_OR_RETURN(auto liveness, r.optionalBool("liveness_only"));
+  if (liveness.value_or(false)) {
+    report.liveness_only = true;
+    ASSIGN_OR_RETURN(auto error, r.optionalString("report_error"));
+    report.report_error = error.value_or("");
+    return report;
+  }
+  ASSIGN_OR_RETURN(auto base, r.optionalUint64("base_seq"));
+  report.base_seq = base.value_or(0);
+  if (report.base_seq != 0 && report.report_seq == 0) return invalid("field 'base_seq' needs a 'report_seq'");
+  ASSIGN_OR_RETURN(report.removed_replicas, r.optionalStringArray("removed_replicas"));
+  if (report.base_seq == 0 && !report.removed_replicas.empty()) {
+    return invalid("field 'removed_replicas' belongs to a delta report (with 'base_seq')");
+  }
   ASSIGN_OR_RETURN(auto gen, r.optionalUint64("applied_generation"));
   report.applied_generation = gen.value_or(0);
   ASSIGN_OR_RETURN(report.pools, readPools(r));
@@ -363,6 +392,22 @@ Result<StatusReport> decodeStatusReport(std::string_view json) {
   ASSIGN_OR_RETURN(auto no_block_devices, r.optionalString("no_block_devices"));
   report.no_block_devices = no_block_devices.value_or("");
   return report;
+}
+
+std::string encodeStatusAck(const StatusAck& ack) {
+  JsonWriter w;
+  w.beginObject().field("acknowledged", ack.acknowledged).field("send_full", ack.send_full).endObject();
+  return w.str();
+}
+
+Result<StatusAck> decodeStatusAck(std::string_view json) {
+  ASSIGN_OR_RETURN(auto doc, json::parseObject(json));
+  ObjectReader r(doc);
+  StatusAck ack;
+  ASSIGN_OR_RETURN(ack.acknowledged, r.requiredUint64("acknowledged"));
+  ASSIGN_OR_RETURN(auto full, r.optionalBool("send_full"));
+  ack.send_full = full.value_or(false);
+  return ack;
 }
 
 std::string encodeDesiredState(const DesiredState& s) {

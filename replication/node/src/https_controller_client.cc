@@ -44,7 +44,7 @@ class HttpsControllerClient final : public ControllerClient {
     return desired;
   }
 
-  Status reportStatus(const std::string& node, const nodeapi::StatusReport& report) override {
+  Result<nodeapi::StatusAck> reportStatus(const std::string& node, const nodeapi::StatusReport& report) override {
     const std::string body = nodeapi::encodeStatusReport(report);
     ASSIGN_OR_RETURN(
         http::Response r,
@@ -58,8 +58,15 @@ class HttpsControllerClient final : public ControllerClient {
                               "for offline")
           .withReason("body_too_large");
     }
-    if (r.status != 204 && r.status != 200) return errorFrom(r, "report status");
-    return Status::ok();
+    if (r.status == 204) return nodeapi::StatusAck{};
+    if (r.status == 200) {
+      auto ack = nodeapi::decodeStatusAck(r.body);
+      if (!ack.isOk()) return Status(ErrorCode::kProtocol, "report status: bad acknowledgement: " + ack.status().message());
+      return ack;
+    }
+    Status error = errorFrom(r, "report status");
+    if (r.status == 401 || r.status == 404) return error;
+    return error.withReason("report_refused");
   }
 
  private:

@@ -6,7 +6,11 @@ namespace tandem::node {
 
 NodeAgent::NodeAgent(NodeAgentOptions options, NodeIdentity identity, ControllerClient& client,
                      Reconciler& reconciler)
-    : options_(std::move(options)), client_(client), reconciler_(reconciler), identity_(std::move(identity)) {
+    : options_(std::move(options)),
+      client_(client),
+      reconciler_(reconciler),
+      identity_(std::move(identity)),
+      sequencer_(options_.full_report_every) {
   identity_.name = options_.name;
 }
 
@@ -135,17 +139,42 @@ void NodeAgent::heartbeatLoop() {
       report_now_ = false;
       if (!registered_) continue;
     }
-    Status s = client_.reportStatus(options_.name, reconciler_.report());
-    if (!s.isOk() && s.reason() == "body_too_large") {
-      log::error("node", "STATUS REPORT REFUSED: " + s.toString());
-    } else if (!s.isOk()) {
-      log::warn("node", "status report failed: " + s.toString());
-      if (s.code() == ErrorCode::kUnauthenticated || s.code() == ErrorCode::kNotFound) {
-        std::lock_guard lock(mu_);
-        registered_ = false;
-      }
+    if (reportOnce()) {
+      std::lock_guard lock(mu_);
+      report_now_ = true;
     }
   }
+}
+
+bool NodeAgent::reportOnce() {
+  const nodeapi::StatusReport current = reconciler_.report();
+  const nodeapi::StatusReport report = sequencer_.next(current);
+  auto ack = client_.reportStatus(options_.name, report);
+  if (ack.isOk()) {
+    sequencer_.acknowledged(*ack);
+    return ack->send_full;
+  }
+  sequencer_.failed();
+  const Status& s = ack.status();
+  if (s.code() == ErrorCode::kUnauthenticated || s.code() == ErrorCode::kNotFound) {
+    log::warn("node", "status report failed: " + s.toString());
+    std::lock_guard lock(mu_);
+    registered_ = false;
+    return false;
+  }
+  if (s.reason() != "body_too_large" && s.reason() != "report_refused") {
+    log::warn("node", "status report failed: " + s.toString());  // no answer: nothing to tell the controller
+    return false;
+  }
+  log::error("node", "STATUS REPORT REFUSED (" + std::string(report.base_seq == 0 ? "full" : "delta") + ", " +
+                         std::to_string(current.replicas.size()) + " replicas): " + s.toString() +
+                         "; sending a liveness heartbeat so the controller keeps this node online");
+  nodeapi::StatusReport live;
+  live.liveness_only = true;
+  live.report_error = s.message().substr(0, 1000);
+  auto alive = client_.reportStatus(options_.name, live);
+  if (!alive.isOk()) log::error("node", "the liveness heartbeat failed too: " + alive.status().toString());
+  return false;
 }
 
 }  // namespace tandem::node

@@ -57,6 +57,8 @@ std::vector<OptionSpec> optionTable() {
       {"peer-timeout", OptionType::kDuration, "5s",
        "a peer silent this long (no ack, no ping) is dropped; writes then go on without it"},
       {"heartbeat-interval", OptionType::kDuration, "2s", "how often the node reports status"},
+      {"full-report-every", OptionType::kUint, "30",
+       "status reports are deltas against the last acknowledged one; every so many is full (1: all)"},
       {"poll-wait", OptionType::kDuration, "25s", "long-poll wait for desired-state changes"},
       tandem::config::logLevelOption(),
   };
@@ -197,6 +199,8 @@ int main(int argc, char** argv) {
   agent_options.state_dir = state_dir;
   agent_options.poll_wait = std::chrono::duration_cast<std::chrono::seconds>(options.duration("poll-wait"));
   agent_options.heartbeat_interval = options.duration("heartbeat-interval");
+  agent_options.full_report_every =
+      static_cast<uint32_t>(std::clamp<uint64_t>(options.uint("full-report-every"), 1, 1000000));
   tandem::node::NodeAgent agent(agent_options, *identity, **client, reconciler);
   tandem::log::info("node", options.string("name") + ": nbd port " + std::to_string((*nbd)->tcpPort()) +
                                 ", socket " + nbd_options.unix_socket_path + ", replication port " +

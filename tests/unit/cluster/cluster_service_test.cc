@@ -137,6 +137,78 @@ TEST_F(ClusterServiceTest, LivenessFollowsHeartbeats) {
   EXPECT_EQ(cluster_->reportStatus("n9", {}).code(), ErrorCode::kNotFound);
 }
 
+// A node whose reports are refused heartbeats with liveness reports: it stays online, shows why,
+// and self-healing does not move its replica — which it does once the node really goes silent.
+TEST_F(ClusterServiceTest, LivenessHeartbeatsKeepANodesReplicas) {
+  cluster_ = std::make_unique<ClusterService>(*store_, clock_, ClusterOptions{6s, 5s});
+  const PoolReport pool{"p", "file", true, false, 1ull << 40, 1ull << 40, 0};
+  for (const char* n : {"n1", "n2", "n3"}) ASSERT_TRUE(registerNode(n, {pool}).isOk());
+  GroupRecord group;
+  group.name = "r2";
+  group.replicas = 2;
+  ASSERT_TRUE(cluster_->createGroup(group).isOk());
+  auto created = cluster_->createVolume({"v", 1 << 20, "r2"});
+  ASSERT_TRUE(created.isOk()) << created.status().toString();
+  const VolumeView& v = created->first;
+  const std::string primary = v.volume.primary_node;
+  std::string victim;
+  for (const auto& r : v.replicas) {
+    if (r.node != primary) victim = r.node;
+  }
+  // The primary no longer reaches the victim's copy (so self-healing would move it once the
+  // victim is lost).
+  auto primaryReport = [&](uint64_t seq) {
+    NodeStatusReport r;
+    r.report_seq = seq;
+    r.pools = {pool};
+    ReplicaReport rep;
+    rep.volume_uuid = v.volume.uuid;
+    rep.disk = nodeapi::DiskState::kUpToDate;
+    rep.primary = true;
+    rep.peers = {PeerReport{victim, nodeapi::PeerState::kDisconnected, 0, 0}};
+    r.replicas = {rep};
+    return r;
+  };
+  NodeStatusReport spare;  // the third node: an empty pool
+  spare.pools = {pool};
+  NodeStatusReport refused;
+  refused.report_seq = 1;
+  refused.liveness_only = true;
+  refused.report_error = "report status: HTTP 413: request body exceeds 16384 bytes";
+  uint64_t seq = 1;
+  for (int i = 0; i < 10; ++i) {  // 20 s: far past the heartbeat timeout and replace-after
+    ASSERT_TRUE(cluster_->receiveReport(primary, primaryReport(seq++)).isOk());
+    for (const auto& n : {"n1", "n2", "n3"}) {
+      if (n != primary && n != victim) {
+        ASSERT_TRUE(cluster_->reportStatus(n, spare).isOk());
+      }
+    }
+    auto ack = cluster_->receiveReport(victim, refused);
+    ASSERT_TRUE(ack.isOk());
+    EXPECT_EQ(ack->acknowledged, 0u) << "a liveness heartbeat applies no report";
+    clock_.advance(2s);
+    cluster_->tick();
+  }
+  auto node = cluster_->getNode(victim);
+  ASSERT_TRUE(node.isOk());
+  EXPECT_TRUE(node->online);
+  EXPECT_EQ(node->report_error, refused.report_error);
+  EXPECT_EQ(cluster_->replicasReplaced(), 0u) << "the node is alive: its replica stays";
+
+  // The victim falls silent for real: past the timeout and replace-after its replica moves.
+  for (int i = 0; i < 10 && cluster_->replicasReplaced() == 0; ++i) {
+    ASSERT_TRUE(cluster_->receiveReport(primary, primaryReport(seq++)).isOk());
+    for (const auto& n : {"n1", "n2", "n3"}) {
+      if (n != primary && n != victim) {
+        ASSERT_TRUE(cluster_->reportStatus(n, spare).isOk());
+      }
+    }
+    clock_.advance(2s);
+    cluster_->tick();
+  }
+  EXPECT_EQ(cluster_->replicasReplaced(), 1u);
+}
+
 // A block detach waits for the host's report made after it applied the change: a busy device
 // restores the attachment (device_busy), a removed one completes the detach; the volume can then
 // be deleted. The callbacks run without the service's lock.

@@ -73,3 +73,72 @@ TEST(ObservedState, RegistrationSetsPoolsAndDropsReplicaReports) {
 
 }  // namespace
 }  // namespace tandem::controller
+
+namespace tandem::controller {
+namespace {
+
+NodeStatusReport numbered(uint64_t seq, std::vector<ReplicaReport> replicas) {
+  NodeStatusReport r;
+  r.report_seq = seq;
+  r.replicas = std::move(replicas);
+  return r;
+}
+
+// A delta applies to the report it names; any other base leaves the report alone (a full one is needed).
+TEST(ObservedStateDeltas, ApplyOnlyToTheirBase) {
+  using fixtures::kStart;
+  using fixtures::replicaReport;
+  using fixtures::volume;
+  ObservedState observed(kStart);
+  const VolumeRecord a = volume("a", "n1"), b = volume("b", "n1"), c = volume("c", "n1");
+  observed.reported("n1", numbered(1, {replicaReport(a, nodeapi::DiskState::kUpToDate),
+                                       replicaReport(b, nodeapi::DiskState::kUpToDate)}),
+                    kStart, 0);
+  NodeStatusReport delta = numbered(2, {replicaReport(a, nodeapi::DiskState::kOutdated),
+                                        replicaReport(c, nodeapi::DiskState::kInconsistent)});
+  delta.base_seq = 1;
+  delta.removed_replicas = {b.uuid};
+  delta.applied_generation = 4;
+  bool came_online = true;
+  ASSERT_TRUE(observed.reportedDelta("n1", delta, kStart, 0, came_online));
+  EXPECT_FALSE(came_online);
+  ASSERT_NE(observed.replicaReport("n1", a.uuid), nullptr);
+  EXPECT_EQ(observed.replicaReport("n1", a.uuid)->disk, nodeapi::DiskState::kOutdated);
+  EXPECT_EQ(observed.replicaReport("n1", b.uuid), nullptr);
+  ASSERT_NE(observed.replicaReport("n1", c.uuid), nullptr);
+  EXPECT_EQ(observed.find("n1")->report.replicas.size(), 2u);
+  EXPECT_EQ(observed.find("n1")->report.applied_generation, 4u);
+  EXPECT_EQ(observed.find("n1")->report_seq, 2u);
+
+  NodeStatusReport stale = numbered(3, {});
+  stale.base_seq = 1;  // not the last applied (2)
+  stale.removed_replicas = {a.uuid};
+  EXPECT_FALSE(observed.reportedDelta("n1", stale, kStart, 0, came_online));
+  EXPECT_NE(observed.replicaReport("n1", a.uuid), nullptr) << "nothing applied";
+
+  observed.registered("n1", {}, kStart, 0);
+  NodeStatusReport after_restart = numbered(4, {});
+  after_restart.base_seq = 2;
+  EXPECT_FALSE(observed.reportedDelta("n1", after_restart, kStart, 0, came_online))
+      << "a registration drops the base";
+  EXPECT_TRUE(observed.online("n1"));
+}
+
+// A liveness heartbeat keeps the node online and its last report; a report clears the error.
+TEST(ObservedStateDeltas, LivenessKeepsTheLastReport) {
+  using fixtures::kStart;
+  ObservedState observed(kStart);
+  const VolumeRecord a = fixtures::volume("a", "n1");
+  observed.reported("n1", numbered(1, {fixtures::replicaReport(a, nodeapi::DiskState::kUpToDate)}), kStart, 0);
+  ASSERT_EQ(observed.markSilentOffline(kStart + std::chrono::seconds(10), std::chrono::seconds(5)).size(), 1u);
+  EXPECT_TRUE(observed.alive("n1", "HTTP 413", kStart + std::chrono::seconds(11), 0));
+  EXPECT_TRUE(observed.online("n1"));
+  EXPECT_EQ(observed.find("n1")->report_error, "HTTP 413");
+  EXPECT_NE(observed.replicaReport("n1", a.uuid), nullptr);
+  EXPECT_TRUE(observed.markSilentOffline(kStart + std::chrono::seconds(12), std::chrono::seconds(5)).empty());
+  observed.reported("n1", numbered(2, {}), kStart + std::chrono::seconds(13), 0);
+  EXPECT_EQ(observed.find("n1")->report_error, "");
+}
+
+}  // namespace
+}  // namespace tandem::controller

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "local_node_test.h"
+#include "tandem/nodeapi/report_delta.h"
 
 namespace tandem::node {
 namespace {
@@ -36,11 +37,23 @@ class FakeController final : public ControllerClient {
     if (closed_ || k >= states_.size()) return Status(ErrorCode::kUnavailable, "fake controller closed");
     return states_[k];
   }
-  Status reportStatus(const std::string&, const nodeapi::StatusReport& report) override {
+  // How the fake answers reports: like an older controller (204, no acknowledgement: every
+  // report stays full), acknowledging each, or refusing every report but liveness heartbeats.
+  enum class Answer { kNoAck, kAck, kRefuse };
+  void answer(Answer a) {
+    std::lock_guard lock(mu_);
+    answer_ = a;
+  }
+  Result<nodeapi::StatusAck> reportStatus(const std::string&, const nodeapi::StatusReport& report) override {
     std::lock_guard lock(mu_);
     reports_.push_back(report);
     cv_.notify_all();
-    return Status::ok();
+    if (answer_ == Answer::kRefuse && !report.liveness_only) {
+      return Status(ErrorCode::kInvalidArgument, "report status: HTTP 413: request body exceeds 64 bytes")
+          .withReason("body_too_large");
+    }
+    if (answer_ == Answer::kAck) return nodeapi::StatusAck{report.report_seq, false};
+    return nodeapi::StatusAck{};
   }
 
   // The n-th report (1-based), waiting for it with a deadline.
@@ -66,6 +79,7 @@ class FakeController final : public ControllerClient {
   std::condition_variable cv_;
   size_t polls_ = 0;
   bool closed_ = false;
+  Answer answer_ = Answer::kNoAck;
   std::vector<nodeapi::Registration> registrations_;
   std::vector<nodeapi::StatusReport> reports_;
 };
@@ -85,8 +99,10 @@ class NodeAgentTest : public LocalNodeTest {
     reconciler_.reset();
     LocalNodeTest::TearDown();
   }
-  void start(NodeIdentity identity, std::string controller_cluster, std::vector<DesiredState> states) {
+  void start(NodeIdentity identity, std::string controller_cluster, std::vector<DesiredState> states,
+             FakeController::Answer answer = FakeController::Answer::kNoAck) {
     controller_ = std::make_unique<FakeController>(std::move(controller_cluster), std::move(states));
+    controller_->answer(answer);
     NodeAgentOptions options;
     options.name = "n1";
     options.address = "127.0.0.1";
@@ -159,6 +175,49 @@ TEST_F(NodeAgentTest, KeepsItsClusterWhenTheControllerChanges) {
   auto saved = loadIdentity(dir_);
   ASSERT_TRUE(saved.isOk());
   EXPECT_EQ(saved->cluster_id, "cluster-a");
+}
+
+// Once the controller acknowledges a report, the next is a delta against it: only what changed.
+TEST_F(NodeAgentTest, ReportsDeltasAgainstTheAcknowledgedReport) {
+  start({}, "cluster-a", {state("cluster-a", 5, {kVolume}), state("cluster-a", 6, {kVolume, kOtherVolume})},
+        FakeController::Answer::kAck);
+  auto first = controller_->report(1);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->base_seq, 0u) << "the first report is full";
+  EXPECT_EQ(first->report_seq, 1u);
+  ASSERT_EQ(first->replicas.size(), 1u);
+  auto second = controller_->report(2);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->base_seq, 1u) << "a delta against the acknowledged report";
+  EXPECT_EQ(second->report_seq, 2u);
+  EXPECT_EQ(second->applied_generation, 6u);
+  bool has_new = false;
+  for (const auto& r : second->replicas) has_new = has_new || r.volume_uuid == kOtherVolume;
+  EXPECT_TRUE(has_new) << "the new replica is in the delta";
+  nodeapi::StatusReport whole = nodeapi::applyReportDelta(*first, *second);
+  ASSERT_EQ(whole.replicas.size(), 2u);
+}
+
+// Against a controller that does not acknowledge (an older one), every report stays full.
+TEST_F(NodeAgentTest, ReportsStayFullWithoutAcknowledgements) {
+  start({}, "cluster-a", {state("cluster-a", 5, {kVolume}), state("cluster-a", 6, {kVolume, kOtherVolume})});
+  auto second = controller_->report(2);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->base_seq, 0u);
+  EXPECT_EQ(second->replicas.size(), 2u);
+}
+
+// A refused report is followed by a liveness heartbeat that says why, so the controller keeps
+// the node online instead of taking it for lost.
+TEST_F(NodeAgentTest, ARefusedReportIsFollowedByALivenessHeartbeat) {
+  start({}, "cluster-a", {state("cluster-a", 5, {kVolume})}, FakeController::Answer::kRefuse);
+  auto refused = controller_->report(1);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_FALSE(refused->liveness_only);
+  auto live = controller_->report(2);
+  ASSERT_TRUE(live.has_value());
+  EXPECT_TRUE(live->liveness_only);
+  EXPECT_NE(live->report_error.find("413"), std::string::npos) << live->report_error;
 }
 
 }  // namespace

@@ -38,6 +38,7 @@
 #include "tandem/controller/desired_state_watch.h"
 #include "tandem/controller/observed_state.h"
 #include "tandem/controller/placement.h"
+#include "tandem/controller/pool_ledger.h"
 #include "tandem/controller/store.h"
 
 namespace tandem::controller {
@@ -105,8 +106,18 @@ class ClusterService {
   bool authenticateNode(const std::string& name, std::string_view token);
   // True when `token` is the current token of some node.
   bool isNodeToken(std::string_view token);
-  // Records a heartbeat with the node's observed state. kNotFound for an unknown node.
-  Status reportStatus(const std::string& name, NodeStatusReport report);
+  // Records a heartbeat with the node's observed state: a full report, a delta against the last
+  // report applied, or a liveness heartbeat (StatusReport in nodeapi/messages.h). A delta whose
+  // base is not the node's last applied report (a controller restart, a lost acknowledgement)
+  // keeps the node online and asks for a full report (send_full). A liveness heartbeat keeps
+  // the node online and its last report as it was, and shows `report_error` on the node: its
+  // replicas are never taken for lost because its reports are refused. kNotFound for an unknown
+  // node.
+  Result<nodeapi::StatusAck> receiveReport(const std::string& name, NodeStatusReport report);
+  // receiveReport without the acknowledgement (an old node's full report).
+  Status reportStatus(const std::string& name, NodeStatusReport report) {
+    return receiveReport(name, std::move(report)).status();
+  }
 
   // Forgets a node that is gone for good: kConflict (node_online) while it reports, (node_in_use)
   // while it holds replicas; kNotFound.
@@ -145,6 +156,14 @@ class ClusterService {
                    std::function<void(Result<std::pair<VolumeView, bool>>)> done);
   Result<VolumeView> getVolume(const std::string& name);
   Result<std::vector<VolumeView>> listVolumes();
+  // One page of GET /v1/volumes: at most `limit` volumes whose names sort after `after`, in name
+  // order, and the cursor of the next page ("" when this is the last). O(the page): indexed
+  // reads of those volumes' rows only.
+  struct VolumePage {
+    std::vector<VolumeView> volumes;
+    std::string next;
+  };
+  Result<VolumePage> listVolumesPage(const std::string& after, size_t limit);
   // kConflict (volume_has_snapshots) while it has snapshots, unless `cascade` (they go too).
   Status deleteVolume(const std::string& name, bool cascade = false);
 
@@ -229,8 +248,15 @@ class ClusterService {
  private:
   // The volumes' views (one volume when `only_name` is set; none if it does not exist). Needs mu_.
   Result<std::vector<VolumeView>> viewsLocked(const std::string* only_name);
-  // Every pool of every node as a placement candidate. Needs mu_.
+  // Every pool of every node as a placement candidate, with the ledger's running totals. Needs mu_.
   Result<std::vector<PoolCandidate>> candidatesLocked();
+  // Builds ledger_ from the store once (at the first use after the start). Needs mu_.
+  Status ledgerReadyLocked();
+  // Tells ledger_ that volume `uuid` changed (or is gone): reads that volume's rows. Needs mu_.
+  void ledgerVolumeLocked(const std::string& uuid);
+  // Tells ledger_ which of `node`'s replicas it started (`appeared`) or stopped reporting. Needs mu_.
+  void ledgerReportsLocked(const std::string& node, const std::vector<std::string>& appeared,
+                           const std::vector<std::string>& vanished);
   // Self-healing pass; true when some replica was moved. Needs mu_.
   bool replaceLostReplicasLocked();
   // Completes the planned handovers whose old primary has demoted; true when one did. Needs mu_.
@@ -257,15 +283,15 @@ class ClusterService {
   Status checkDetachedLocked(const VolumeRecord& volume);
   // Clears the pending revert of volumes whose primary `node` reports it done; true when the
   // store changed. Needs mu_.
-  bool finishRevertsLocked(const std::string& node, const NodeStatusReport& report);
+  bool finishRevertsLocked(const std::string& node, const std::vector<ReplicaReport>& replicas);
   // Ends the adoption of volumes whose primary `node` reports holding them; true when the store
   // changed. Needs mu_.
-  bool finishAdoptionsLocked(const std::string& node, const NodeStatusReport& report);
+  bool finishAdoptionsLocked(const std::string& node, const std::vector<ReplicaReport>& replicas);
   // Drops the releases that `node` reports done (it applied their generation and no longer holds
   // the volume); true when the store changed. Needs mu_.
   bool finishReleasesLocked(const std::string& node, const NodeStatusReport& report);
   // Records the snapshots a primary reports taken or failed; true when the store changed. Needs mu_.
-  bool recordSnapshotsLocked(const std::string& node, const NodeStatusReport& report);
+  bool recordSnapshotsLocked(const std::string& node, const std::vector<ReplicaReport>& replicas);
   // Answers the long-polls that are due. Must be called without mu_.
   void notifyWatchers();
   // The body of createVolume. Needs mu_ (the caller notifies the watchers after releasing it
@@ -305,6 +331,13 @@ class ClusterService {
   std::vector<PendingClone> pending_clones_;     // guarded by mu_
   bool handovers_pending_ = true;                // guarded by mu_: some volume may have handover_to set
   bool adoptions_pending_ = true;                // guarded by mu_: some volume may be adopting
+  bool sources_pending_ = true;                  // guarded by mu_: some volume may have source_snapshot
+  PoolLedger ledger_;                            // guarded by mu_: placement's running totals
+  // guarded by mu_: nodes self-healing looks at (offline since the start or marked offline since;
+  // dropped once back online or holding nothing); filled from the store at the first tick.
+  std::set<std::string> suspects_;
+  bool suspects_ready_ = false;
+  bool ledger_ready_ = false;                    // guarded by mu_: ledger_ built (else rebuilt on use)
   std::atomic<uint64_t> replicas_replaced_{0};
   DesiredStateWatch watch_;  // thread-safe on its own
 };

@@ -37,6 +37,7 @@ struct NodeView {
   bool online = false;
   int64_t last_heartbeat = 0;  // unix seconds; 0: never since the controller started
   std::vector<PoolReport> pools;
+  std::string report_error{};  // the node heartbeats but says its status reports are refused, and why
 };
 
 struct PoolView {

@@ -19,7 +19,9 @@ struct NodeObservation {
   bool online = false;
   std::chrono::steady_clock::time_point last_seen{};
   int64_t last_seen_wall = 0;  // unix seconds
-  NodeStatusReport report;     // the last one (a registration sets only its pools)
+  NodeStatusReport report;     // the last one (a registration sets only its pools), always full
+  uint64_t report_seq = 0;     // report_seq of the last full or delta report applied (0: none)
+  std::string report_error;    // the node says its reports are refused, and why ("" when not)
 };
 
 class ObservedState {
@@ -39,6 +41,15 @@ class ObservedState {
   // A heartbeat: the node is online now and `report` replaces its last one. True when the node
   // was offline or unknown before.
   bool reported(const std::string& node, NodeStatusReport report, TimePoint now, int64_t wall_seconds);
+  // A delta report (StatusReport::base_seq > 0): applied to the node's last report when that is
+  // report base_seq (the node is online now and its report_seq is the delta's), else only the
+  // node's liveness is recorded and false returned (the node must send a full report).
+  // `came_online` is set when the node was offline or unknown before.
+  bool reportedDelta(const std::string& node, const NodeStatusReport& delta, TimePoint now, int64_t wall_seconds,
+                     bool& came_online);
+  // A liveness heartbeat: the node is online now; its last report stays; `error` is why its
+  // reports are refused. True when the node was offline or unknown before.
+  bool alive(const std::string& node, std::string error, TimePoint now, int64_t wall_seconds);
   // Marks offline every online node silent for longer than `timeout`; returns their names.
   std::vector<std::string> markSilentOffline(TimePoint now, std::chrono::milliseconds timeout);
   // Forgets a node (deleted): it is unknown again.
@@ -60,12 +71,12 @@ class ObservedState {
     return node + '\n' + volume_uuid;
   }
   void unindex(const std::string& node, const NodeObservation& obs);
-  void index(const std::string& node, const NodeObservation& obs);
+  void index(const std::string& node, NodeObservation& obs);
 
   TimePoint started_;
   std::map<std::string, NodeObservation> nodes_;
   // Every replica report by (node, volume): deriving N volume views costs O(N), not O(N × reports).
-  std::unordered_map<std::string, const ReplicaReport*> reports_;
+  std::unordered_map<std::string, ReplicaReport*> reports_;
 };
 
 }  // namespace tandem::controller

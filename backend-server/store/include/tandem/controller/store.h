@@ -18,6 +18,14 @@
 
 namespace tandem::controller {
 
+// What one node's desired state is built from (Store::nodeSlice).
+struct NodeSlice {
+  std::vector<VolumeRecord> volumes;          // every volume with a replica on the node or attached there
+  std::vector<ReplicaRecord> replicas;        // every replica of those volumes (the node's peers too)
+  std::vector<SnapshotRecord> snapshots;      // the snapshots of those volumes
+  std::vector<AttachmentRecord> attachments;  // the attachments on host `node`
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -46,10 +54,19 @@ class Store {
   virtual Status createVolume(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas) = 0;
   virtual Result<VolumeRecord> getVolume(const std::string& name) = 0;
   virtual Result<std::vector<VolumeRecord>> listVolumes() = 0;
+  // At most `limit` volumes whose names sort after `after` ("": from the first), in name order
+  // (an indexed range read).
+  virtual Result<std::vector<VolumeRecord>> listVolumesPage(const std::string& after, size_t limit) = 0;
+  virtual Result<VolumeRecord> getVolumeByUuid(const std::string& uuid) = 0;  // kNotFound
+  // The declared state one node's desired state needs, read through indexes: O(the node's
+  // replicas and attachments), not O(the cluster).
+  virtual Result<NodeSlice> nodeSlice(const std::string& node) = 0;
   // Removes the volume and its replicas. kNotFound; kConflict (volume_attached) while some host
   // has it attached. Bumps the generation.
   virtual Status deleteVolume(const std::string& name) = 0;
   virtual Result<std::vector<ReplicaRecord>> listReplicas() = 0;
+  // The replicas on one node (indexed).
+  virtual Result<std::vector<ReplicaRecord>> listReplicasOnNode(const std::string& node) = 0;
   // The replicas of one volume (empty for an unknown uuid).
   virtual Result<std::vector<ReplicaRecord>> listReplicasOf(const std::string& volume_uuid) = 0;
   // Makes `node` the volume's primary with writer epoch `epoch` (and ends any handover). kNotFound.

@@ -34,6 +34,9 @@ std::string encodeStatusReport(const StatusReport& report);
 // an unknown peer "state" disconnected.
 Result<StatusReport> decodeStatusReport(std::string_view json);
 
+std::string encodeStatusAck(const StatusAck& ack);
+Result<StatusAck> decodeStatusAck(std::string_view json);
+
 std::string encodeDesiredState(const DesiredState& state);
 // Volume uuids must be UUIDs (they name files and volumes on the node); ports 0-65535.
 Result<DesiredState> decodeDesiredState(std::string_view json);

@@ -90,8 +90,20 @@ struct AttachmentReport {
   bool operator==(const AttachmentReport&) const = default;
 };
 
-// The heartbeat: observed state, resent whole every interval.
+// The heartbeat: observed state. Three forms (docs/architecture.md, "Status reports"):
+//  - full (base_seq 0): everything the node holds; with report_seq 0 it is an old node's report,
+//    which the controller does not acknowledge;
+//  - delta (base_seq > 0): against the report the controller acknowledged as base_seq: `replicas`
+//    holds only the replicas new or changed since, `removed_replicas` the volume uuids no longer
+//    held; every other field is whole (pools, attachments and the scalars are small);
+//  - liveness (liveness_only): the node's reports are being refused (`report_error` says why);
+//    the controller keeps the node online and its last report as it was. No other field counts.
 struct StatusReport {
+  uint64_t report_seq = 0;  // > 0: the node's number for this report, echoed in the StatusAck
+  uint64_t base_seq = 0;    // > 0: this is a delta against acknowledged report base_seq
+  std::vector<std::string> removed_replicas{};  // a delta's volume uuids the node no longer holds
+  bool liveness_only = false;
+  std::string report_error{};  // liveness: why the node's last report was refused
   uint64_t applied_generation = 0;  // the last desired-state generation the node applied
   std::vector<PoolReport> pools;
   std::vector<ReplicaReport> replicas;
@@ -100,6 +112,15 @@ struct StatusReport {
   std::string device_link_root;               // where its block attachments' stable paths go ("": none)
   std::string no_block_devices{};             // why the node cannot make local block devices ("": it can)
   bool operator==(const StatusReport&) const = default;
+};
+
+// The controller's answer to a report with a report_seq: the report it applied (`acknowledged`,
+// that report_seq; 0 when it applied none) or a request for a full report (`send_full`: a delta
+// whose base it does not hold, e.g. after a controller restart or a lost acknowledgement).
+struct StatusAck {
+  uint64_t acknowledged = 0;
+  bool send_full = false;
+  bool operator==(const StatusAck&) const = default;
 };
 
 struct DesiredPeer {

@@ -29,8 +29,11 @@ class ControllerClient {
   // kProtocol when the controller's answer is not a valid desired state.
   virtual Result<nodeapi::DesiredState> pollDesired(const std::string& node, uint64_t after,
                                                     std::chrono::seconds wait) = 0;
-  // PUT /v1/internal/nodes/{node}/status. kUnauthenticated on 401, kNotFound on 404.
-  virtual Status reportStatus(const std::string& node, const nodeapi::StatusReport& report) = 0;
+  // PUT /v1/internal/nodes/{node}/status. The controller's acknowledgement (a controller that
+  // answers 204, or a report without report_seq: {0, false}). kUnauthenticated on 401,
+  // kNotFound on 404; any other HTTP error is the controller refusing the report: reason
+  // body_too_large (413) or report_refused, with the controller's message.
+  virtual Result<nodeapi::StatusAck> reportStatus(const std::string& node, const nodeapi::StatusReport& report) = 0;
 };
 
 }  // namespace tandem::node

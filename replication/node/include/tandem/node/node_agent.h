@@ -1,7 +1,10 @@
 // NodeAgent: the node worker's control loop. Registers with the controller (again after a
 // restart, keeping the identity stored in its state directory), long-polls its desired state
 // and hands it to the Reconciler, and reports status (the heartbeat) every interval and right
-// after each change.
+// after each change: deltas against the last acknowledged report, a full one periodically and
+// whenever the controller asks (ReportSequencer). A report the controller refuses (413, 400, 5xx)
+// is logged as an error with the reason and followed by a liveness heartbeat carrying that
+// reason, so the controller keeps the node online (and shows why) instead of taking it for lost.
 //
 // The agent alone owns the node's cluster id (in its NodeIdentity): adopted at the first
 // registration, then checked against every desired state. A desired state from another cluster
@@ -21,6 +24,7 @@
 #include "tandem/node/controller_client.h"
 #include "tandem/node/identity.h"
 #include "tandem/node/reconciler.h"
+#include "tandem/node/report_sequencer.h"
 
 namespace tandem::node {
 
@@ -33,6 +37,9 @@ struct NodeAgentOptions {
   std::string state_dir;            // holds the identity file
   std::chrono::seconds poll_wait{25};
   std::chrono::milliseconds heartbeat_interval{2000};
+  // Status reports are deltas against the last one the controller acknowledged; every so many
+  // reports one is full (ReportSequencer). 1: every report is full.
+  uint32_t full_report_every = 30;
 };
 
 class NodeAgent {
@@ -48,6 +55,9 @@ class NodeAgent {
  private:
   void pollLoop();
   void heartbeatLoop();
+  // Sends one report (and, if it is refused, a liveness heartbeat). True when the controller
+  // asks for a full report at once.
+  bool reportOnce();
   Status registerOnce();
   // Applies `desired` if it comes from this node's cluster; kConflict (and nothing done) if not.
   Status applyDesired(const DesiredState& desired);
@@ -65,6 +75,7 @@ class NodeAgent {
   bool report_now_ = false;
   std::thread poll_thread_;
   std::thread heartbeat_thread_;
+  ReportSequencer sequencer_;  // used by the heartbeat thread only
 };
 
 }  // namespace tandem::node
