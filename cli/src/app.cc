@@ -90,8 +90,7 @@ ExitCode runCli(const std::vector<std::string>& args, const CliContext& context,
   auto response = command->kind == CommandKind::kVolumeList ? listAllVolumes(**transport)
                                                             : (*transport)->call(call.method, call.target, call.body);
   if (!response.isOk() && response.status().code() == ErrorCode::kProtocol) {
-    err << "error: " << response.status().message() << "
-";
+    err << "error: " << response.status().message() << "\n";
     return ExitCode::kApiError;
   }
   if (!response.isOk()) {

@@ -1399,21 +1399,44 @@ Result<std::vector<VolumeView>> ClusterService::viewsLocked(const std::string* o
   return out;
 }
 
-Result<DesiredState> ClusterService::desiredState(const std::string& node) {
+Result<ClusterService::DeclaredCommon> ClusterService::declaredCommon() {
+  DeclaredCommon common;
+  ASSIGN_OR_RETURN(common.generation, store_.generation());
+  ASSIGN_OR_RETURN(common.nodes, store_.listNodes());
+  ASSIGN_OR_RETURN(common.groups, store_.listGroups());
+  ASSIGN_OR_RETURN(common.releases, store_.listReleases());
+  for (size_t i = 0; i < common.nodes.size(); ++i) common.by_name[common.nodes[i].name] = i;
+  return common;
+}
+
+Result<DesiredState> ClusterService::desiredStateFrom(const std::string& node, const DeclaredCommon& common) {
   // Only this node's part of the declared state (indexed reads): its volumes, their replicas
-  // and snapshots, its attachments. Nodes, groups and releases are small tables.
+  // and snapshots, its attachments; of the common tables only the nodes it refers to.
   DeclaredState declared;
-  ASSIGN_OR_RETURN(declared.generation, store_.generation());
+  declared.generation = common.generation;
   ASSIGN_OR_RETURN(NodeSlice slice, store_.nodeSlice(node));
   declared.volumes = std::move(slice.volumes);
   declared.replicas = std::move(slice.replicas);
   declared.attachments = std::move(slice.attachments);
   declared.snapshots = std::move(slice.snapshots);
-  ASSIGN_OR_RETURN(declared.nodes, store_.listNodes());
-  ASSIGN_OR_RETURN(declared.groups, store_.listGroups());
-  ASSIGN_OR_RETURN(declared.releases, store_.listReleases());
+  std::set<std::string> referred{node};
+  for (const auto& r : declared.replicas) referred.insert(r.node_name);
+  for (const auto& v : declared.volumes) referred.insert(v.primary_node);
+  for (const auto& name : referred) {
+    auto it = common.by_name.find(name);
+    if (it != common.by_name.end()) declared.nodes.push_back(common.nodes[it->second]);
+  }
+  declared.groups = common.groups;
+  for (const auto& r : common.releases) {
+    if (r.node_name == node) declared.releases.push_back(r);
+  }
   declared.cluster_id = store_.clusterId();
   return buildDesiredState(node, declared);
+}
+
+Result<DesiredState> ClusterService::desiredState(const std::string& node) {
+  ASSIGN_OR_RETURN(DeclaredCommon common, declaredCommon());
+  return desiredStateFrom(node, common);
 }
 
 void ClusterService::watchDesiredState(const std::string& node, uint64_t after,
@@ -1428,7 +1451,11 @@ void ClusterService::watchDesiredState(const std::string& node, uint64_t after,
 }
 
 void ClusterService::notifyWatchers() {
-  for (auto& w : watch_.takeDue(store_.generation(), clock_.steadyNow())) w.done(desiredState(w.node));
+  auto due = watch_.takeDue(store_.generation(), clock_.steadyNow());
+  if (due.empty()) return;
+  // The tables every node's state reads (nodes, groups, releases) once for all the due polls.
+  auto common = declaredCommon();
+  for (auto& w : due) w.done(common.isOk() ? desiredStateFrom(w.node, *common) : Result<DesiredState>(common.status()));
 }
 
 bool ClusterService::completeHandoversLocked() {

@@ -118,8 +118,8 @@ const char* const kMigrations[] = {
     // 10 → 11: indexes for calls that touch one node's objects only: a node's replicas (its
     // desired state, self-healing of a lost node) and the attachments on a host.
     R"sql(
-    CREATE INDEX replicas_by_node ON replicas (node_name, volume_uuid);
-    CREATE INDEX attachments_by_host ON attachments (host);
+    CREATE INDEX IF NOT EXISTS replicas_by_node ON replicas (node_name, volume_uuid);
+    CREATE INDEX IF NOT EXISTS attachments_by_host ON attachments (host);
     )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

@@ -54,8 +54,8 @@ class HttpsControllerClient final : public ControllerClient {
     if (r.status == 413) {
       return errorFrom(r, "report status: the controller refused the report of " +
                               std::to_string(report.replicas.size()) + " replicas (" + std::to_string(body.size()) +
-                              " bytes) as too large; raise its --internal-body-limit, or it will take this node "
-                              "for offline")
+                              " bytes) as too large; raise its --internal-body-limit (meanwhile this node sends "
+                              "liveness heartbeats and its state on the controller goes stale)")
           .withReason("body_too_large");
     }
     if (r.status == 204) return nodeapi::StatusAck{};

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -359,6 +360,79 @@ TEST_F(StoreTest, AttachmentsRoundTripAndBlockDeletes) {
   EXPECT_EQ(store->removeAttachment("vu", "n2").reason(), "attachment_not_found");
   EXPECT_TRUE(store->deleteVolume("v").isOk());
   EXPECT_TRUE(store->deleteNode("n2").isOk());
+}
+
+}  // namespace
+}  // namespace tandem::controller
+
+namespace tandem::controller {
+namespace {
+
+class StoreSliceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tandem-store-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    auto s = openSqliteStore({dir_ + "/state.db"});
+    ASSERT_TRUE(s.isOk()) << s.status().toString();
+    store_ = std::move(s).value();
+    for (const char* n : {"n1", "n2", "n3"}) {
+      ASSERT_TRUE(store_->upsertNode({std::string("u-") + n, n, "h", 1, 2, "x", 0, {}}, {{n, "p", "file", true, true}}).isOk());
+    }
+    ASSERT_TRUE(store_->createGroup({"g-uuid", "g", 2, "native", true, {}, {}}).isOk());
+    // v00..v09: v<even> on n1+n2, v<odd> on n2+n3.
+    for (int i = 0; i < 10; ++i) {
+      const std::string name = "v0" + std::to_string(i), uuid = "uuid-" + name;
+      const std::string a = i % 2 ? "n2" : "n1", b = i % 2 ? "n3" : "n2";
+      ASSERT_TRUE(store_->createVolume({uuid, name, 1 << 20, "g", a, 1, 0}, {{uuid, a, "p", true}, {uuid, b, "p", true}}).isOk());
+    }
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  std::string dir_;
+  std::unique_ptr<Store> store_;
+};
+
+// Pages walk the volumes by name from a cursor; an empty cursor starts at the first.
+TEST_F(StoreSliceTest, VolumePages) {
+  auto first = store_->listVolumesPage("", 4);
+  ASSERT_TRUE(first.isOk());
+  ASSERT_EQ(first->size(), 4u);
+  EXPECT_EQ(first->front().name, "v00");
+  EXPECT_EQ(first->back().name, "v03");
+  auto next = store_->listVolumesPage("v03", 4);
+  ASSERT_EQ(next->size(), 4u);
+  EXPECT_EQ(next->front().name, "v04");
+  EXPECT_EQ(store_->listVolumesPage("v07", 4)->size(), 2u);
+  EXPECT_TRUE(store_->listVolumesPage("v09", 4)->empty());
+  EXPECT_EQ(store_->getVolumeByUuid("uuid-v05")->name, "v05");
+  EXPECT_EQ(store_->getVolumeByUuid("nope").status().code(), ErrorCode::kNotFound);
+}
+
+// A node's slice holds its volumes (replicas or attachments there), all their replicas and
+// snapshots, and its attachments: nothing of the volumes it has no part in.
+TEST_F(StoreSliceTest, NodeSliceHoldsOnlyTheNodesPart) {
+  ASSERT_TRUE(store_->createSnapshot({"s-uuid", "s1", "uuid-v01", 1 << 20, 0, SnapshotState::kCreating, ""}).isOk());
+  ASSERT_TRUE(store_->createSnapshot({"s2-uuid", "s2", "uuid-v02", 1 << 20, 0, SnapshotState::kCreating, ""}).isOk());
+  AttachmentRecord attached;
+  attached.volume_uuid = "uuid-v03";  // on n2+n3, attached on n1
+  attached.host = "n1";
+  ASSERT_TRUE(store_->addAttachment(attached).isOk());
+  auto slice = store_->nodeSlice("n1");
+  ASSERT_TRUE(slice.isOk()) << slice.status().toString();
+  std::set<std::string> names;
+  for (const auto& v : slice->volumes) names.insert(v.name);
+  EXPECT_EQ(names, (std::set<std::string>{"v00", "v02", "v03", "v04", "v06", "v08"}));
+  EXPECT_EQ(slice->replicas.size(), 12u) << "both replicas of each of its volumes";
+  ASSERT_EQ(slice->snapshots.size(), 1u);
+  EXPECT_EQ(slice->snapshots[0].name, "s2");
+  ASSERT_EQ(slice->attachments.size(), 1u);
+  EXPECT_EQ(slice->attachments[0].volume_uuid, "uuid-v03");
+  EXPECT_EQ(store_->listReplicasOnNode("n3")->size(), 5u);
+  EXPECT_TRUE(store_->nodeSlice("n9")->volumes.empty());
 }
 
 }  // namespace

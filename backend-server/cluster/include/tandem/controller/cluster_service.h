@@ -27,6 +27,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -292,6 +293,17 @@ class ClusterService {
   bool finishReleasesLocked(const std::string& node, const NodeStatusReport& report);
   // Records the snapshots a primary reports taken or failed; true when the store changed. Needs mu_.
   bool recordSnapshotsLocked(const std::string& node, const std::vector<ReplicaReport>& replicas);
+  // What every node's desired state reads whole (small tables), read once for many nodes.
+  struct DeclaredCommon {
+    uint64_t generation = 0;
+    std::vector<NodeRecord> nodes;
+    std::vector<GroupRecord> groups;
+    std::vector<ReleaseRecord> releases;
+    std::unordered_map<std::string, size_t> by_name;  // index into nodes
+  };
+  Result<DeclaredCommon> declaredCommon();
+  // A node's desired state from `common` and its slice of the store (O(its replicas)).
+  Result<DesiredState> desiredStateFrom(const std::string& node, const DeclaredCommon& common);
   // Answers the long-polls that are due. Must be called without mu_.
   void notifyWatchers();
   // The body of createVolume. Needs mu_ (the caller notifies the watchers after releasing it
