@@ -858,27 +858,25 @@ Result<std::vector<VolumeView>> ClusterService::listVolumes() {
 
 Result<ClusterService::VolumePage> ClusterService::listVolumesPage(const std::string& after, size_t limit) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(auto volumes, store_.listVolumesPage(after, limit + 1));
+  ASSIGN_OR_RETURN(NodeSlice rows, store_.volumePageSlice(after, limit + 1));
   VolumePage page;
-  if (volumes.size() > limit) {
-    volumes.resize(limit);
-    page.next = volumes.back().name;
+  if (rows.volumes.size() > limit) {
+    rows.volumes.resize(limit);
+    page.next = rows.volumes.back().name;
   }
   ASSIGN_OR_RETURN(auto node_list, store_.listNodes());
   std::unordered_map<std::string, const NodeRecord*> nodes;
   for (const auto& n : node_list) nodes[n.name] = &n;
-  page.volumes.reserve(volumes.size());
-  for (const auto& v : volumes) {
-    ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(v.uuid));
-    ASSIGN_OR_RETURN(auto attachments, store_.listAttachmentsOf(v.uuid));
-    std::vector<const ReplicaRecord*> mine;
-    for (const auto& r : replicas) mine.push_back(&r);
-    std::vector<std::string> hosts;
-    for (const auto& a : attachments) hosts.push_back(a.host);
+  std::unordered_map<std::string, std::vector<const ReplicaRecord*>> replicas;
+  for (const auto& r : rows.replicas) replicas[r.volume_uuid].push_back(&r);
+  std::unordered_map<std::string, std::vector<std::string>> hosts;
+  for (const auto& a : rows.attachments) hosts[a.volume_uuid].push_back(a.host);
+  page.volumes.reserve(rows.volumes.size());
+  for (const auto& v : rows.volumes) {
     auto primary = nodes.find(v.primary_node);
     page.volumes.push_back(
-        deriveVolumeView(v, mine, primary == nodes.end() ? nullptr : primary->second, observed_));
-    markAttached(page.volumes.back(), hosts);
+        deriveVolumeView(v, replicas[v.uuid], primary == nodes.end() ? nullptr : primary->second, observed_));
+    markAttached(page.volumes.back(), hosts[v.uuid]);
   }
   return page;
 }

@@ -374,6 +374,22 @@ class SqliteStore final : public Store {
                     [&](Statement& q) { q.bind(1, after).bind(2, static_cast<int64_t>(limit)); });
   }
 
+  Result<NodeSlice> volumePageSlice(const std::string& after, size_t limit) override {
+    std::lock_guard lock(mu_);
+    const std::string page = "(SELECT uuid FROM volumes WHERE name > ?1 ORDER BY name LIMIT ?2)";
+    auto bind = [&](Statement& q) { q.bind(1, after).bind(2, static_cast<int64_t>(limit)); };
+    NodeSlice out;
+    ASSIGN_OR_RETURN(out.volumes,
+                     queryAllLocked(std::string(kVolumeSelect) + " WHERE name > ?1 ORDER BY name LIMIT ?2", readVolume, bind));
+    ASSIGN_OR_RETURN(out.replicas, queryAllLocked(std::string(kReplicaSelect) + " WHERE volume_uuid IN " + page +
+                                                      " ORDER BY volume_uuid, node_name",
+                                                  readReplica, bind));
+    ASSIGN_OR_RETURN(out.attachments, queryAllLocked(std::string(kAttachmentSelect) + " WHERE volume_uuid IN " + page +
+                                                         " ORDER BY volume_uuid, host",
+                                                     readAttachment, bind));
+    return out;
+  }
+
   Result<VolumeRecord> getVolumeByUuid(const std::string& uuid) override {
     ASSIGN_OR_RETURN(auto rows, queryAll(std::string(kVolumeSelect) + " WHERE uuid = ?", readVolume,
                                          [&](Statement& q) { q.bind(1, uuid); }));

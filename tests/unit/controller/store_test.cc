@@ -408,6 +408,12 @@ TEST_F(StoreSliceTest, VolumePages) {
   EXPECT_EQ(next->front().name, "v04");
   EXPECT_EQ(store_->listVolumesPage("v07", 4)->size(), 2u);
   EXPECT_TRUE(store_->listVolumesPage("v09", 4)->empty());
+  auto slice = store_->volumePageSlice("v03", 3);  // v04..v06 with their rows
+  ASSERT_TRUE(slice.isOk()) << slice.status().toString();
+  ASSERT_EQ(slice->volumes.size(), 3u);
+  EXPECT_EQ(slice->volumes.front().name, "v04");
+  EXPECT_EQ(slice->replicas.size(), 6u);
+  for (const auto& r : slice->replicas) EXPECT_TRUE(r.volume_uuid >= "uuid-v04" && r.volume_uuid <= "uuid-v06");
   EXPECT_EQ(store_->getVolumeByUuid("uuid-v05")->name, "v05");
   EXPECT_EQ(store_->getVolumeByUuid("nope").status().code(), ErrorCode::kNotFound);
 }

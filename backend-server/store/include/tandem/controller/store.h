@@ -18,7 +18,8 @@
 
 namespace tandem::controller {
 
-// What one node's desired state is built from (Store::nodeSlice).
+// What one node's desired state is built from (Store::nodeSlice), or one page of volume views
+// (Store::volumePageSlice).
 struct NodeSlice {
   std::vector<VolumeRecord> volumes;          // every volume with a replica on the node or attached there
   std::vector<ReplicaRecord> replicas;        // every replica of those volumes (the node's peers too)
@@ -57,6 +58,9 @@ class Store {
   // At most `limit` volumes whose names sort after `after` ("": from the first), in name order
   // (an indexed range read).
   virtual Result<std::vector<VolumeRecord>> listVolumesPage(const std::string& after, size_t limit) = 0;
+  // listVolumesPage's volumes with their replicas and attachments (snapshots left empty), read
+  // with three range queries: what one page of volume views needs.
+  virtual Result<NodeSlice> volumePageSlice(const std::string& after, size_t limit) = 0;
   virtual Result<VolumeRecord> getVolumeByUuid(const std::string& uuid) = 0;  // kNotFound
   // The declared state one node's desired state needs, read through indexes: O(the node's
   // replicas and attachments), not O(the cluster).
