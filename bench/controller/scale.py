@@ -284,6 +284,11 @@ def main():
                 ("rss_after_restart_mib", "RSS after restart", "{:.0f}")]
         for key, title, fmt in cols:
             print(f"{title:>22}  " + "  ".join(f"{fmt.format(row[key]):>10}" for row in rows))
+    except BaseException:
+        with open(os.path.join(root, "controller.log"), errors="replace") as f:
+            print("controller log (last lines):\n" + "".join(f.readlines()[-30:]), file=sys.stderr)
+        print(f"controller exit status: {cluster.controller.proc.poll()}", file=sys.stderr)
+        raise
     finally:
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
