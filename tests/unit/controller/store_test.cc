@@ -368,15 +368,13 @@ TEST_F(StoreTest, AttachmentsRoundTripAndBlockDeletes) {
 namespace tandem::controller {
 namespace {
 
-class StoreSliceTest : public ::testing::Test {
+// Three nodes and ten volumes of two replicas.
+class StoreSliceTest : public StoreTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/tandem-store-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    auto s = openSqliteStore({dir_ + "/state.db"});
-    ASSERT_TRUE(s.isOk()) << s.status().toString();
-    store_ = std::move(s).value();
+    StoreTest::SetUp();
+    store_ = open();
+    ASSERT_NE(store_, nullptr);
     for (const char* n : {"n1", "n2", "n3"}) {
       ASSERT_TRUE(store_->upsertNode({std::string("u-") + n, n, "h", 1, 2, "x", 0, {}}, {{n, "p", "file", true, true}}).isOk());
     }
@@ -390,9 +388,8 @@ class StoreSliceTest : public ::testing::Test {
   }
   void TearDown() override {
     store_.reset();
-    std::filesystem::remove_all(dir_);
+    StoreTest::TearDown();
   }
-  std::string dir_;
   std::unique_ptr<Store> store_;
 };
 
