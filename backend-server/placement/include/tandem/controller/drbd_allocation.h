@@ -44,6 +44,7 @@ struct DrbdVolumeAllocation {
   std::string volume_uuid;
   uint32_t minor = 0;
   std::vector<DrbdReplicaAllocation> replicas;  // by node-id
+  std::string shared_secret = std::string();     // the peers' cram-hmac-alg secret (set by the caller)
   bool operator==(const DrbdVolumeAllocation&) const = default;
 };
 
