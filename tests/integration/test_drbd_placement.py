@@ -136,7 +136,8 @@ class DrbdPlacementTest(ClusterTestCase):
                                 for a in self.recorded(node)))
         wait_for("the first writer forced primary",
                  lambda: any(a[-3:] == ["primary", "--force", "fv"] for a in self.recorded(primary)), 30)
-        self.assertFalse(any("primary" in a for a in self.recorded(secondary)), self.recorded(secondary))
+        self.assertFalse(any("primary" in a and a[-1] == "fv" for a in self.recorded(secondary)),
+                         self.recorded(secondary))
         minor = next(a[2] for a in self.recorded(primary) if a[0] == "drbdmeta")
 
         # Scripted events2 (real line formats): both disks UpToDate and connected.
