@@ -515,6 +515,12 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolumeLocked(const Cre
   volume.source_snapshot = source_snapshot;
   std::vector<ReplicaRecord> replicas;
   for (const auto& p : *placements) replicas.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true, ""});
+  if (group.engine == "drbd" && replicas.size() == 2) {
+    // DRBD quorum needs three voters: a diskless tie-breaker on a third DRBD node, when there is one.
+    if (auto tie = placeTieBreaker(candidates, {replicas[0].node_name, replicas[1].node_name})) {
+      replicas.push_back(ReplicaRecord{volume.uuid, *tie, "", false, ""});
+    }
+  }
   RETURN_IF_ERROR(store_.createVolume(volume, replicas));
   std::vector<std::string> replica_nodes;
   for (const auto& r : replicas) replica_nodes.push_back(r.node_name);

@@ -254,4 +254,17 @@ Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
   return out;
 }
 
+std::optional<std::string> placeTieBreaker(const std::vector<PoolCandidate>& candidates,
+                                           const std::vector<std::string>& exclude) {
+  std::optional<std::pair<uint32_t, std::string>> best;
+  for (const auto& c : candidates) {
+    if (!c.node_online || !c.drbd_missing.empty()) continue;
+    if (std::find(exclude.begin(), exclude.end(), c.node) != exclude.end()) continue;
+    std::pair<uint32_t, std::string> key{c.node_replicas, c.node};
+    if (!best || key < *best) best = key;
+  }
+  if (!best) return std::nullopt;
+  return best->second;
+}
+
 }  // namespace tandem::controller

@@ -119,6 +119,11 @@ Status DrbdVolumes::apply(const std::vector<nodeapi::DesiredReplica>& replicas,
 }
 
 Status DrbdVolumes::ensureReplica(const nodeapi::DesiredReplica& d) {
+  for (const auto& h : d.drbd->hosts) {
+    // A diskless replica (the tie-breaker of a two-replica volume, or a client the controller
+    // placed for an attachment): no backing volume, no metadata.
+    if (h.node == options_.self && !h.diskful) return ensureDiskless(d.volume_uuid, *d.drbd, d.size_bytes, true);
+  }
   auto pool_it = pools_.find(d.pool);
   if (pool_it == pools_.end()) {
     return Status(ErrorCode::kNotFound, "pool '" + d.pool + "' is not configured on this node");
@@ -181,18 +186,29 @@ Status DrbdVolumes::ensureReplica(const nodeapi::DesiredReplica& d) {
 }
 
 Status DrbdVolumes::ensureClient(const nodeapi::DesiredAttachment& a) {
-  drbd::DrbdResourceSpec want = specFor(*a.drbd, a.volume_uuid, "");
+  return ensureDiskless(a.volume_uuid, *a.drbd, a.size_bytes, false);
+}
+
+Status DrbdVolumes::ensureDiskless(const std::string& uuid, const nodeapi::DesiredDrbd& d, uint64_t size_bytes,
+                                   bool replica) {
+  drbd::DrbdResourceSpec want = specFor(d, uuid, "");
   const drbd::DrbdHost* me = findHost(want, options_.self);
-  if (me == nullptr) {
+  if (me == nullptr || !me->backing_device.empty()) {
     return Status(ErrorCode::kUnprocessable, "the DRBD resource " + want.resource + " has no diskless host " +
-                                                 options_.self + " for this attachment (no DRBD allocation here)");
+                                                 options_.self + " (no DRBD allocation here)");
   }
-  auto held = held_.find(a.volume_uuid);
+  auto held = held_.find(uuid);
+  if (held != held_.end() && held->second.replica && !held->second.pool.empty()) {
+    return Status(ErrorCode::kConflict, "volume " + uuid + " has a diskful replica here; turning it diskless "
+                                        "is not supported");
+  }
   if (held == held_.end()) {
     RETURN_IF_ERROR(lifecycle_.create(want, options_.self));
-    held_[a.volume_uuid] = Held{want, "", a.size_bytes, true, false};
+    held_[uuid] = Held{want, "", size_bytes, !replica, replica};
     return Status::ok();
   }
+  held->second.replica = held->second.replica || replica;
+  held->second.size_bytes = size_bytes;
   return change(held->second, want);
 }
 
@@ -213,7 +229,7 @@ Status DrbdVolumes::change(Held& held, const drbd::DrbdResourceSpec& want) {
 
 Status DrbdVolumes::removeHeld(const std::string& uuid, Held& held) {
   RETURN_IF_ERROR(lifecycle_.remove(held.spec, options_.self));
-  if (held.replica) {
+  if (held.replica && !held.pool.empty()) {
     auto pool = pools_.find(held.pool);
     if (pool != pools_.end() && pool->second.provider->info(uuid).isOk()) {
       RETURN_IF_ERROR(pool->second.provider->remove(uuid));

@@ -341,6 +341,35 @@ TEST_F(ApiRouterTest, DrbdGroupsPlaceOnCapableNodesAndCarryTheirAllocation) {
   ASSERT_EQ(call("DELETE", "/v1/volumes/dv")->status, 204);
   EXPECT_TRUE(store_->listDrbdAllocations()->empty());
 
+  // With a third DRBD node, a two-replica volume gets it as a diskless tie-breaker (quorum needs
+  // three voters): a diskless replica with its own node-id and port, in every host's resource.
+  auto tied = call("POST", "/v1/volumes", R"({"name":"dt","size_gib":1,"resource_group":"d"})");
+  ASSERT_EQ(tied->status, 201) << tied->body;
+  auto tied_view = json::parseObject(tied->body);
+  ASSERT_EQ((*tied_view)["replicas"].Size(), 3u);
+  int diskless = 0;
+  std::string tie_node;
+  for (const auto& r : (*tied_view)["replicas"].GetArray()) {
+    if (!r["diskful"].GetBool()) {
+      ++diskless;
+      tie_node = r["node"].GetString();
+    }
+  }
+  EXPECT_EQ(diskless, 1);
+  auto tie_desired = json::parseObject(call("GET", "/v1/internal/nodes/" + tie_node + "/desired?after=0")->body);
+  const rapidjson::Value* tie_replica = nullptr;
+  for (const auto& r : (*tie_desired)["replicas"].GetArray()) {
+    if (std::string(r["volume"]["name"].GetString()) == "dt") tie_replica = &r;
+  }
+  ASSERT_NE(tie_replica, nullptr);
+  const auto& tie_res = (*tie_replica)["drbd"];
+  ASSERT_EQ(tie_res["hosts"].Size(), 3u);
+  for (const auto& h : tie_res["hosts"].GetArray()) {
+    EXPECT_EQ(h["diskful"].GetBool(), std::string(h["node"].GetString()) != tie_node);
+  }
+  ASSERT_EQ(store_->listDrbdAllocations()->at(0).replicas.size(), 3u);
+  ASSERT_EQ(call("DELETE", "/v1/volumes/dt")->status, 204);
+
   // A drbd group that needs more capable nodes than exist is refused with the reason.
   report("n3", false);
   ASSERT_EQ(call("POST", "/v1/resource-groups", R"({"name":"d3","replicas":3,"engine":"drbd"})")->status, 201);

@@ -215,6 +215,12 @@ TEST(Placement, DrbdVolumesOnlyOnNodesWithTheModule) {
   ASSERT_FALSE(refused.isOk());
   EXPECT_EQ(refused.status().code(), ErrorCode::kUnprocessable);
   EXPECT_EQ(refused.status().reason(), "drbd_not_available");
+  // The tie-breaker of a two-replica drbd volume: a third DRBD node, fewest replicas first.
+  nodes[0].node_replicas = 5;
+  EXPECT_EQ(placeTieBreaker(nodes, {"n3"}), std::optional<std::string>("n1")) << "n2 has no DRBD";
+  EXPECT_EQ(placeTieBreaker(nodes, {"n1", "n3"}), std::nullopt);
+  nodes.push_back(pool("n4", "p", true, 100 * GiB, 10 * GiB));
+  EXPECT_EQ(placeTieBreaker(nodes, {"n3"}), std::optional<std::string>("n4")) << "fewer replicas than n1";
   EXPECT_NE(refused.status().message().find(
                 "node 'n2': the DRBD 9 kernel module is not loaded (/proc/drbd is missing)"),
             std::string::npos)

@@ -213,6 +213,30 @@ TEST_F(DrbdVolumesTest, InitialSyncSkippedOnlyWhenProvablySafe) {
   EXPECT_EQ(calls[2], adm({"primary", "--force", "thick"})) << "thick backing may hold old data";
 }
 
+// A two-replica volume's diskless tie-breaker on this host: no backing volume, no metadata, only
+// the resource file and adjust; reported up to date once events2 shows the diskless client; gone
+// with down only.
+TEST_F(DrbdVolumesTest, TieBreakerIsDiskless) {
+  DesiredState s;
+  s.generation = 1;
+  s.replicas.push_back(replica(kVol, "vol", 8 * MiB, false));
+  s.replicas[0].pool = "";
+  s.replicas[0].drbd = resource("vol", 1000, {{"n2", "10.0.0.2", 7000, 0, true}, {"n3", "10.0.0.3", 7000, 1, true},
+                                              {"n1", "10.0.0.1", 7000, 2, false}});
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{adm({"adjust", "vol"})}));
+  EXPECT_FALSE(backingExists(kVol));
+  events({"exists resource name:vol role:Secondary suspended:no",
+          "exists device name:vol volume:0 minor:1000 disk:Diskless client:yes quorum:yes", "exists -"});
+  auto report = reconciler_->report();
+  ASSERT_EQ(report.replicas.size(), 1u);
+  EXPECT_EQ(report.replicas[0].disk, nodeapi::DiskState::kUpToDate) << report.replicas[0].error;
+  s.generation = 2;
+  s.replicas.clear();
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{adm({"down", "vol"})}));
+}
+
 // A failing DRBD command is reported on the replica with the tool's stderr; a node worker without
 // the drbd engine reports drbd replicas failed, saying why, and never puts them in the native engine.
 TEST_F(DrbdVolumesTest, FailuresAreReportedWithTheReason) {

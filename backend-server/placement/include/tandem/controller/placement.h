@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -89,5 +90,12 @@ struct Placement {
 // left out.
 Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
                                              const std::vector<PoolCandidate>& candidates);
+
+// The diskless tie-breaker of a two-replica drbd volume (a third DRBD voter, so the volume can
+// run `quorum majority`): an online node that can run DRBD (drbd_missing "") and is not in
+// `exclude`, the one with the fewest replicas (then by name). Needs no pool space. nullopt when
+// there is none (the volume then runs without quorum).
+std::optional<std::string> placeTieBreaker(const std::vector<PoolCandidate>& candidates,
+                                           const std::vector<std::string>& exclude);
 
 }  // namespace tandem::controller

@@ -14,6 +14,8 @@
 //   (disconnect, del-peer, forget-peer, rewrite, adjust), then the new configuration is written
 //   and adjusted (new peers added); a larger size grows the backing volume and, on the primary,
 //   runs `drbdadm resize` (the secondaries grow their backing first when they read the same state);
+// - a diskless replica (this host `diskful: false` in the resource: a two-replica volume's
+//   tie-breaker, or the client the controller placed for an attachment): write .res, adjust;
 // - a block attachment (DesiredAttachment with `drbd`) on a host holding no replica: this host
 //   must be a diskless host of the resource; it is created diskless (write .res, adjust). Its
 //   device is /dev/drbd/by-res/<resource>/0 (also where a host with a replica attaches);
@@ -85,6 +87,9 @@ class DrbdVolumes {
   };
   Status ensureReplica(const nodeapi::DesiredReplica& d);
   Status ensureClient(const nodeapi::DesiredAttachment& a);
+  // This host diskless in the resource: create it (write .res, adjust) or change it. `replica`:
+  // the controller placed it as a (diskless) replica, reported like one.
+  Status ensureDiskless(const std::string& uuid, const nodeapi::DesiredDrbd& d, uint64_t size_bytes, bool replica);
   Status change(Held& held, const drbd::DrbdResourceSpec& want);
   Status removeHeld(const std::string& uuid, Held& held);
   // How many diskful hosts of `spec` are connected to this one (this one counts), by events2.
