@@ -518,7 +518,7 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolumeLocked(const Cre
   if (group.engine == "drbd" && replicas.size() == 2) {
     // DRBD quorum needs three voters: a diskless tie-breaker on a third DRBD node, when there is one.
     if (auto tie = placeTieBreaker(candidates, {replicas[0].node_name, replicas[1].node_name})) {
-      replicas.push_back(ReplicaRecord{volume.uuid, *tie, "", false, ""});
+      replicas.push_back(ReplicaRecord{volume.uuid, *tie, kDrbdTieBreakerPool, false, ""});
     }
   }
   RETURN_IF_ERROR(store_.createVolume(volume, replicas));
@@ -560,6 +560,19 @@ Status ClusterService::allocateDrbdLocked(const VolumeRecord& volume, const Grou
     }
   }
   return result;
+}
+
+void ClusterService::dropDrbdClientLocked(const std::string& volume_uuid, const std::string& host) {
+  auto replicas = store_.listReplicasOf(volume_uuid);
+  if (!replicas.isOk()) return;
+  for (const auto& r : *replicas) {
+    if (r.node_name != host || r.diskful || r.pool_name != kDrbdClientPool) continue;
+    VolumeChange change;
+    change.volume_uuid = volume_uuid;
+    change.remove_nodes = {host};
+    Status s = store_.changeVolume(change);
+    if (!s.isOk()) log::warn("cluster", "volume " + volume_uuid + ": removing the DRBD client on " + host + ": " + s.toString());
+  }
 }
 
 Result<std::vector<Placement>> ClusterService::placeFromSnapshotLocked(const GroupRecord& group, uint64_t size,
@@ -1122,6 +1135,22 @@ Result<std::pair<AttachmentView, bool>> ClusterService::attachVolume(const std::
     return std::make_pair(deriveAttachmentView(volume, *existing, primary_node, observed_, generation), false);
   }
 
+  ASSIGN_OR_RETURN(auto current_replicas, store_.listReplicasOf(volume.uuid));
+  bool drbd_client = false;
+  if (group.engine == "drbd" && request.mode == AttachMode::kBlock) {
+    // The host reaches the data as a DRBD node: a diskless client where it holds no replica.
+    drbd_client = std::none_of(current_replicas.begin(), current_replicas.end(),
+                               [&](const ReplicaRecord& r) { return r.node_name == request.host; });
+    const NodeObservation* obs = observed_.find(request.host);
+    if (drbd_client && (obs == nullptr || !obs->report.drbd.loaded)) {
+      return Status(ErrorCode::kUnprocessable,
+                    "volume '" + name + "' uses the drbd engine and host '" + request.host +
+                        "' cannot be its diskless client: " +
+                        (obs == nullptr ? std::string("the node has not reported") : obs->report.drbd.reason))
+          .withReason("drbd_not_available");
+    }
+  }
+
   AttachmentRecord record;
   record.volume_uuid = volume.uuid;
   record.host = request.host;
@@ -1129,11 +1158,26 @@ Result<std::pair<AttachmentView, bool>> ClusterService::attachVolume(const std::
   record.connector = request.connector;
   record.created_at = unixSeconds(clock_.wallNow());
   RETURN_IF_ERROR(store_.addAttachment(record));
+  if (drbd_client) {
+    VolumeChange add_client;
+    add_client.volume_uuid = volume.uuid;
+    add_client.add.push_back(ReplicaRecord{volume.uuid, request.host, kDrbdClientPool, false, ""});
+    Status s = store_.changeVolume(add_client);
+    if (s.isOk()) s = allocateDrbdLocked(volume, group, {request.host}, /*new_volume=*/false);
+    if (!s.isOk()) {
+      (void)store_.removeAttachment(volume.uuid, request.host);
+      dropDrbdClientLocked(volume.uuid, request.host);
+      return s;
+    }
+  }
   log::info("cluster", "volume " + name + " attached on " + request.host + " (" +
-                           std::string(controller::name(request.mode)) + ")");
+                           std::string(controller::name(request.mode)) + (drbd_client ? ", DRBD diskless client" : "") +
+                           ")");
   attachments.push_back(record);
   ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(volume.uuid));
-  if (shouldHandOver(volume, replicas, attachments, request.host, observed_, request.move_primary)) {
+  // DRBD promotes whichever host opens the device (auto-promote): no planned handover.
+  if (group.engine != "drbd" &&
+      shouldHandOver(volume, replicas, attachments, request.host, observed_, request.move_primary)) {
     RETURN_IF_ERROR(store_.setHandover(volume.uuid, request.host));
     volume.handover_to = request.host;
     handovers_pending_ = true;
@@ -1175,6 +1219,7 @@ void ClusterService::detachVolume(const std::string& name, const std::string& ho
     const bool online = observed_.online(host);
     if (found->mode == AttachMode::kNbd || (force && !online)) {
       RETURN_IF_ERROR(store_.removeAttachment(volume.uuid, host));
+      dropDrbdClientLocked(volume.uuid, host);
       log::info("cluster", "volume " + name + " detached from " + host + (online ? "" : " (host offline, forced)"));
       followRemainingAttachmentLocked(name);
       return false;
@@ -1217,6 +1262,7 @@ std::vector<std::pair<std::function<void(Status)>, Status>> ClusterService::sett
         Status s = store_.removeAttachment(p.volume_uuid, p.host);
         if (s.code() == ErrorCode::kNotFound) s = Status::ok();  // removed meanwhile (forced)
         if (s.isOk()) {
+          dropDrbdClientLocked(p.volume_uuid, p.host);
           log::info("cluster", "volume " + p.volume + " detached from " + p.host);
           followRemainingAttachmentLocked(p.volume);
         }

@@ -368,6 +368,45 @@ TEST_F(ApiRouterTest, DrbdGroupsPlaceOnCapableNodesAndCarryTheirAllocation) {
     EXPECT_EQ(h["diskful"].GetBool(), std::string(h["node"].GetString()) != tie_node);
   }
   ASSERT_EQ(store_->listDrbdAllocations()->at(0).replicas.size(), 3u);
+
+  // A block attachment on a host without a replica makes it a diskless DRBD client (a node-id
+  // and port of its own; its desired state has the resource and the attachment); detaching
+  // removes the client again. n4 has no DRBD: refused, saying why.
+  tokens["n4"] = registerNode("n4");
+  report("n4", false);
+  report("n1", true);
+  report("n2", true);
+  report("n3", true);
+  auto no_drbd = call("POST", "/v1/volumes/dt/attachments", R"({"host":"n4","mode":"block"})");
+  EXPECT_EQ(no_drbd->status, 422) << no_drbd->body;
+  EXPECT_EQ(errorCode(*no_drbd), "drbd_not_available");
+  EXPECT_NE(no_drbd->body.find("no /proc/drbd"), std::string::npos) << no_drbd->body;
+  report("n4", true);
+  auto attached = call("POST", "/v1/volumes/dt/attachments", R"({"host":"n4","mode":"block"})");
+  ASSERT_EQ(attached->status, 201) << attached->body;
+  ASSERT_EQ(store_->listDrbdAllocations()->at(0).replicas.size(), 4u);
+  auto on_n4 = json::parseObject(call("GET", "/v1/internal/nodes/n4/desired?after=0")->body);
+  ASSERT_EQ((*on_n4)["replicas"].Size(), 1u);
+  ASSERT_EQ((*on_n4)["attachments"].Size(), 1u);
+  EXPECT_TRUE((*on_n4)["attachments"][0].HasMember("drbd"));
+  bool n4_diskless = false;
+  for (const auto& h : (*on_n4)["replicas"][0]["drbd"]["hosts"].GetArray()) {
+    if (std::string(h["node"].GetString()) == "n4") n4_diskless = !h["diskful"].GetBool();
+  }
+  EXPECT_TRUE(n4_diskless);
+  // n4 applies the detach and reports no device: the client goes with the attachment.
+  std::optional<http::Response> detached;
+  http::Request detach;
+  detach.method = "DELETE";
+  detach.path = "/v1/volumes/dt/attachments/n4";
+  detach.headers["authorization"] = "Bearer " + std::string(kAdmin);
+  router_->handle(detach, [&](http::Response r) { detached = std::move(r); });
+  std::string body = R"({"applied_generation":1000,"pools":[],"replicas":[],)"
+                     R"("drbd":{"loaded":true,"version":"9.2.8","reason":""}})";
+  ASSERT_EQ(call("PUT", "/v1/internal/nodes/n4/status", body, tokens["n4"])->status, 204);
+  ASSERT_TRUE(detached.has_value());
+  EXPECT_EQ(detached->status, 204) << detached->body;
+  ASSERT_EQ(store_->listDrbdAllocations()->at(0).replicas.size(), 3u);
   ASSERT_EQ(call("DELETE", "/v1/volumes/dt")->status, 204);
 
   // A drbd group that needs more capable nodes than exist is refused with the reason.

@@ -261,6 +261,9 @@ class ClusterService {
   // volume whose allocation fails is deleted again, so nothing is left half made. Needs mu_.
   Status allocateDrbdLocked(const VolumeRecord& volume, const GroupRecord& group,
                             const std::vector<std::string>& nodes, bool new_volume);
+  // Removes the diskless DRBD client replica a block attachment made on `host` (nothing when
+  // there is none; a failure is logged). Needs mu_.
+  void dropDrbdClientLocked(const std::string& volume_uuid, const std::string& host);
   // kConflict (volume_attached) while the volume is attached to a host. Needs mu_.
   Status checkDetachedLocked(const VolumeRecord& volume);
   // Clears the pending revert of volumes whose primary `node` reports it done; true when the
