@@ -11,7 +11,10 @@ the controller's placement, allocation, desired state and volume states, the RES
   node-ids, ports, shared secret) in the nodes' desired state; native volumes use all nodes;
 - a drbd group needing a third capable node, and growing a drbd volume to 3 replicas, are
   refused with 422 drbd_not_available naming node3 and why;
-- an unknown engine is 422 invalid_engine; `tandem group create --engine drbd` works."""
+- an unknown engine is 422 invalid_engine; `tandem group create --engine drbd` works;
+- the node workers' drbd flow (recorded): create-md/adjust on both replicas, primary --force on
+  the first writer, scripted events2 making the volume `available` through the controller, a
+  block attachment at /dev/drbd/by-res/fv/0, resize after growing, down + wipe-md on delete."""
 
 import json
 import os
@@ -153,6 +156,18 @@ class DrbdPlacementTest(ClusterTestCase):
                         "exists -\n")
         view = self.cluster.wait_volume_state("fv", "available", timeout=30)
         print("fv through the controller:", view["state"], [(r["node"], r["state"]) for r in view["replicas"]])
+
+        # A block attachment of a drbd volume is DRBD's own device, /dev/drbd/by-res/<resource>/0.
+        status, _ = api.call("POST", "/v1/volumes/fv/attachments", {"host": secondary, "mode": "block"})
+        self.assertIn(status, (200, 201))
+
+        def attachment():
+            found = api.get("/v1/volumes/fv/attachments")["attachments"]
+            return found[0] if found and found[0]["state"] == "attached" else None
+        att = wait_for("the attachment is attached", attachment, 30)
+        self.assertEqual(att["connection_info"]["data"]["device_path"], "/dev/drbd/by-res/fv/0")
+        status, _ = api.call("DELETE", f"/v1/volumes/fv/attachments/{secondary}")
+        self.assertEqual(status, 204)
 
         status, _ = api.call("PATCH", "/v1/volumes/fv", {"size_bytes": 8 * MiB})
         self.assertEqual(status, 200)
