@@ -171,7 +171,9 @@ class DrbdPlacementTest(ClusterTestCase):
 
         status, _ = api.call("PATCH", "/v1/volumes/fv", {"size_bytes": 8 * MiB})
         self.assertEqual(status, 200)
-        wait_for("the primary resized fv", lambda: any(a[-2:] == ["resize", "fv/0"] for a in self.recorded(primary)), 30)
+        for node in ("node1", "node2"):
+            wait_for(f"{node} grew its backing and resized fv",
+                     lambda: any(a[-2:] == ["resize", "fv/0"] for a in self.recorded(node)), 30)
 
         status, _ = api.call("DELETE", "/v1/volumes/fv")
         self.assertEqual(status, 204)

@@ -179,7 +179,9 @@ Status DrbdVolumes::ensureReplica(const nodeapi::DesiredReplica& d) {
     auto info = provider.info(d.volume_uuid);
     if (!info.isOk()) return info.status();
     if (info->size_bytes < d.size_bytes) RETURN_IF_ERROR(provider.resize(d.volume_uuid, d.size_bytes, false));
-    if (d.primary) RETURN_IF_ERROR(lifecycle_.resize(want.resource));
+    // Every diskful host resizes after its own backing grew: DRBD grows to the smallest backing
+    // device, so the host that grows last brings the volume to its full size.
+    RETURN_IF_ERROR(lifecycle_.resize(want.resource));
     h.size_bytes = d.size_bytes;
   }
   return Status::ok();

@@ -12,8 +12,9 @@
 //   primary with --force (first writer; DRBD then syncs its peers fully);
 // - a held replica whose resource changed: peers gone from it are removed one by one
 //   (disconnect, del-peer, forget-peer, rewrite, adjust), then the new configuration is written
-//   and adjusted (new peers added); a larger size grows the backing volume and, on the primary,
-//   runs `drbdadm resize` (the secondaries grow their backing first when they read the same state);
+//   and adjusted (new peers added); a larger size grows the backing volume, then `drbdadm resize`
+//   (on every diskful host: DRBD grows to the smallest backing device, so the last one to grow
+//   brings the volume to its full size);
 // - a diskless replica (this host `diskful: false` in the resource: a two-replica volume's
 //   tie-breaker, or the client the controller placed for an attachment): write .res, adjust;
 // - a block attachment (DesiredAttachment with `drbd`) on a host holding no replica: this host
