@@ -27,6 +27,7 @@ FAKE_PROC_DRBD = "version: 9.2.8 (api:2/proto:86-122)\nGIT-hash: faked-by-test_d
 
 class DrbdPlacementTest(ClusterTestCase):
     nodes = 3
+    controller_args = ("--drbd-minors=2000-2099", "--drbd-ports=7100-7199")
 
     @classmethod
     def node_args_for(cls, name):
@@ -105,9 +106,11 @@ class DrbdPlacementTest(ClusterTestCase):
                 self.assertEqual(res["resource"], f"dv{i}")
                 self.assertEqual(sorted(h["node"] for h in res["hosts"]), ["node1", "node2"])
                 self.assertEqual(sorted(h["node_id"] for h in res["hosts"]), [0, 1])
+                self.assertTrue(all(7100 <= h["port"] <= 7199 for h in res["hosts"]), res)
                 self.assertTrue(res["shared_secret"])
                 minors.add(res["minor"])
         self.assertEqual(len(minors), 3, minors)
+        self.assertTrue(all(2000 <= m <= 2099 for m in minors), f"--drbd-minors: {minors}")
         print("drbd minors:", sorted(minors))
 
         with self.assertRaises(ApiError) as grow:
