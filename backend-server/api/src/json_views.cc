@@ -64,13 +64,7 @@ void writeNode(JsonWriter& w, const NodeView& n) {
     w.field("free_bytes", p.free_bytes).endObject();
   }
   w.endArray();
-  w.key("drbd").beginObject().field("loaded", n.drbd.loaded).key("version");
-  if (n.drbd.version.empty()) {
-    w.null();
-  } else {
-    w.string(n.drbd.version);
-  }
-  w.field("reason", n.drbd.reason).endObject();
+  w.key("drbd").raw(nodeapi::encodeDrbdCapability(n.drbd));
   w.endObject();
 }
 

@@ -396,14 +396,20 @@ std::string encodeStatusReport(const StatusReport& report) {
   if (!report.nbd_socket.empty()) w.field("nbd_socket", report.nbd_socket);
   if (!report.device_link_root.empty()) w.field("device_link_root", report.device_link_root);
   if (!report.no_block_devices.empty()) w.field("no_block_devices", report.no_block_devices);
-  w.key("drbd").beginObject().field("loaded", report.drbd.loaded).key("version");
-  if (report.drbd.version.empty()) {
+  w.key("drbd").raw(encodeDrbdCapability(report.drbd));
+  w.endObject();
+  return w.str();
+}
+
+std::string encodeDrbdCapability(const DrbdCapabilityReport& drbd) {
+  JsonWriter w;
+  w.beginObject().field("loaded", drbd.loaded).key("version");
+  if (drbd.version.empty()) {
     w.null();
   } else {
-    w.string(report.drbd.version);
+    w.string(drbd.version);
   }
-  w.field("reason", report.drbd.reason).endObject();
-  w.endObject();
+  w.field("reason", drbd.reason).endObject();
   return w.str();
 }
 

@@ -23,6 +23,7 @@ DrbdVolumes::DrbdVolumes(DrbdVolumesOptions options, std::map<std::string, Pool>
 
 drbd::DrbdResourceSpec DrbdVolumes::specFor(const nodeapi::DesiredDrbd& d, const std::string& volume_uuid,
                                             const std::string& own_backing) const {
+  // A peer's `disk` is informational for this host (drbdadm applies only its own section).
   drbd::DrbdResourceSpec spec;
   spec.resource = d.resource;
   spec.minor = d.minor;
@@ -97,7 +98,8 @@ Status DrbdVolumes::apply(const std::vector<nodeapi::DesiredReplica>& replicas,
   for (const auto& a : attachments) {
     if (!a.drbd) continue;
     if (wanted_replicas.count(a.volume_uuid)) {
-      held_[a.volume_uuid].attachment = true;  // the replica's own device serves it
+      // The replica's own device serves it (once the replica is held; its error is reported).
+      if (auto h = held_.find(a.volume_uuid); h != held_.end()) h->second.attachment = true;
       attach_errors_.erase(a.volume_uuid);
       continue;
     }

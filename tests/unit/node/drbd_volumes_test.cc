@@ -252,6 +252,28 @@ TEST_F(DrbdVolumesTest, FailuresAreReportedWithTheReason) {
   EXPECT_NE(report.replicas[0].error.find("Invalid configuration request"), std::string::npos)
       << report.replicas[0].error;
 
+  // A replica that could not be made while a block attachment of it is desired: reported failed,
+  // and once both go nothing is left to take down.
+  runner_.clearCalls();
+  DesiredState broken;
+  broken.generation = 2;
+  broken.replicas.push_back(replica(kClient, "cv", 8 * MiB, false));
+  broken.replicas[0].pool = "nope";
+  broken.replicas[0].drbd = resource("cv", 1001, {{"n1", "10.0.0.1", 7001, 0, true}});
+  nodeapi::DesiredAttachment a;
+  a.volume_name = "cv";
+  a.volume_uuid = kClient;
+  a.size_bytes = 8 * MiB;
+  a.drbd = broken.replicas[0].drbd;
+  broken.attachments.push_back(a);
+  EXPECT_FALSE(reconciler_->apply(broken).isOk());
+  EXPECT_TRUE(reconciler_->report().attachments.empty()) << "no device while the replica is not held";
+  runner_.onFailure({"drbdadm", "-c", conf_, "adjust"}, 0, "");
+  DesiredState empty;
+  empty.generation = 3;
+  EXPECT_TRUE(reconciler_->apply(empty).isOk());
+  for (const auto& c : toolCalls()) EXPECT_NE(c.back(), "cv") << "nothing of cv was ever up";
+
   Reconciler without({metadataDir()}, pools_, *engine_, exports_, [](const std::string&) {});
   s.replicas[0].volume_uuid = kNative;
   ASSERT_TRUE(without.apply(s).isOk());

@@ -74,11 +74,11 @@ class DrbdVolumes {
   // One report per drbd attachment: the by-res path, healthy once the resource runs here.
   std::vector<nodeapi::AttachmentReport> attachmentReports() const;
 
-  // The .res spec of a desired resource as this host writes it (exposed for tests).
+ private:
+  // The .res spec of a desired resource as this host writes it (own_backing: this host's backing
+  // device, "" when it is diskless).
   drbd::DrbdResourceSpec specFor(const nodeapi::DesiredDrbd& d, const std::string& volume_uuid,
                                  const std::string& own_backing) const;
-
- private:
   struct Held {
     drbd::DrbdResourceSpec spec;
     std::string pool;       // "" for a diskless host
