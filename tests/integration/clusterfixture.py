@@ -53,11 +53,17 @@ class ClusterTestCase(unittest.TestCase):
     pool_tmpfs = None
 
     @classmethod
+    def node_args_for(cls, name):
+        """Extra arguments of node worker `name` (node1, node2, ...): node_args unless a test
+        class gives some nodes others (called after cls.tmp exists)."""
+        return cls.node_args
+
+    @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="tandem-it-")
         cls.network = None
         cls.tmpfs_pools = []
-        options = {"node_args": lambda name: cls.node_args}
+        options = {"node_args": lambda name: cls.node_args_for(name)}
         if cls.network_namespaces:
             names = [f"node{i}" for i in range(1, cls.nodes + 1)]
             cls.network = Network(names)
@@ -66,7 +72,7 @@ class ClusterTestCase(unittest.TestCase):
                 "controller_host": net.gateway,
                 "node_wrapper": net.wrap,
                 "node_args": lambda name: (f"--address={net.address(name)}", f"--listen={net.address(name)}",
-                                           *cls.node_args),
+                                           *cls.node_args_for(name)),
             }
         cls.cluster = LocalCluster(cls.tmp, BIN_DIR, nodes=cls.nodes, controller_args=cls.controller_args,
                                    **options)

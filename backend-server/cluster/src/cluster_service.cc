@@ -240,6 +240,7 @@ Result<std::vector<NodeView>> ClusterService::listNodes() {
       v.online = obs->online;
       v.last_heartbeat = obs->last_seen_wall;
       v.pools = obs->report.pools;
+      v.drbd = obs->report.drbd;
     }
     v.node = std::move(n);
     out.push_back(std::move(v));
@@ -458,6 +459,10 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolumeLocked(const Cre
   std::string source_snapshot;
   Result<std::vector<Placement>> placements = std::vector<Placement>{};
   ASSIGN_OR_RETURN(auto candidates, candidatesLocked());
+  if (!request.source_volume.empty() && group.engine == "drbd") {
+    return Status(ErrorCode::kUnprocessable, "volumes of drbd-engine groups cannot be made from a snapshot yet")
+        .withReason("not_implemented");
+  }
   if (!request.source_volume.empty()) {
     if (request.source_snapshot.empty()) {
       return Status(ErrorCode::kInternal, "a clone of a live volume goes through cloneVolume");
@@ -510,11 +515,64 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolumeLocked(const Cre
   volume.source_snapshot = source_snapshot;
   std::vector<ReplicaRecord> replicas;
   for (const auto& p : *placements) replicas.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true, ""});
+  if (group.engine == "drbd" && replicas.size() == 2) {
+    // DRBD quorum needs three voters: a diskless tie-breaker on a third DRBD node, when there is one.
+    if (auto tie = placeTieBreaker(candidates, {replicas[0].node_name, replicas[1].node_name})) {
+      replicas.push_back(ReplicaRecord{volume.uuid, *tie, kDrbdTieBreakerPool, false, ""});
+    }
+  }
   RETURN_IF_ERROR(store_.createVolume(volume, replicas));
+  std::vector<std::string> replica_nodes;
+  for (const auto& r : replicas) replica_nodes.push_back(r.node_name);
+  RETURN_IF_ERROR(allocateDrbdLocked(volume, group, replica_nodes, /*new_volume=*/true));
   log::info("cluster", "created volume " + volume.name + " (" + std::to_string(volume.size_bytes) +
-                           " bytes) with primary " + volume.primary_node);
+                           " bytes, " + group.engine + " engine) with primary " + volume.primary_node);
   ASSIGN_OR_RETURN(auto views, viewsLocked(&request.name));
   return std::make_pair(views.at(0), true);
+}
+
+Status ClusterService::allocateDrbdLocked(const VolumeRecord& volume, const GroupRecord& group,
+                                          const std::vector<std::string>& nodes, bool new_volume) {
+  if (group.engine != "drbd" || nodes.empty()) return Status::ok();
+  Status result = [&]() -> Status {
+    ASSIGN_OR_RETURN(auto in_use, store_.listDrbdAllocations());
+    if (new_volume) {
+      ASSIGN_OR_RETURN(DrbdVolumeAllocation a, allocateDrbdVolume(volume.uuid, nodes, in_use, options_.drbd_ranges));
+      std::string secret = newUuid();
+      secret.erase(std::remove(secret.begin(), secret.end(), '-'), secret.end());
+      a.shared_secret = secret;
+      return store_.addDrbdVolumeAllocation(a);
+    }
+    for (const auto& node : nodes) {
+      ASSIGN_OR_RETURN(DrbdReplicaAllocation r, allocateDrbdReplica(volume.uuid, node, in_use, options_.drbd_ranges));
+      RETURN_IF_ERROR(store_.addDrbdReplicaAllocation(r));
+      for (auto& v : in_use) {
+        if (v.volume_uuid == volume.uuid) v.replicas.push_back(r);
+      }
+    }
+    return Status::ok();
+  }();
+  if (!result.isOk()) {
+    log::warn("cluster", "volume " + volume.name + ": DRBD allocation failed: " + result.toString());
+    if (new_volume) {
+      Status undo = store_.deleteVolume(volume.name);
+      if (!undo.isOk()) log::warn("cluster", "volume " + volume.name + ": undoing its creation failed: " + undo.toString());
+    }
+  }
+  return result;
+}
+
+void ClusterService::dropDrbdClientLocked(const std::string& volume_uuid, const std::string& host) {
+  auto replicas = store_.listReplicasOf(volume_uuid);
+  if (!replicas.isOk()) return;
+  for (const auto& r : *replicas) {
+    if (r.node_name != host || r.diskful || r.pool_name != kDrbdClientPool) continue;
+    VolumeChange change;
+    change.volume_uuid = volume_uuid;
+    change.remove_nodes = {host};
+    Status s = store_.changeVolume(change);
+    if (!s.isOk()) log::warn("cluster", "volume " + volume_uuid + ": removing the DRBD client on " + host + ": " + s.toString());
+  }
 }
 
 Result<std::vector<Placement>> ClusterService::placeFromSnapshotLocked(const GroupRecord& group, uint64_t size,
@@ -712,6 +770,11 @@ bool ClusterService::replaceLostReplicasLocked() {
                                         " failed: " + s.message());
       continue;
     }
+    auto group = store_.getGroup(v.group);
+    if (group.isOk()) {
+      Status allocated = allocateDrbdLocked(v, *group, {move.to.node}, /*new_volume=*/false);
+      if (!allocated.isOk()) warnOnce(move.key + ":drbd", "volume " + v.name + ": " + allocated.message());
+    }
     log::warn("cluster", "volume " + v.name + ": node " + move.from_node + " offline for over " +
                              std::to_string(options_.replace_after.count() / 1000) +
                              " s; its replica is re-created on " + move.to.node + "/" + move.to.pool +
@@ -850,6 +913,18 @@ Result<VolumeView> ClusterService::updateVolume(const std::string& name, const U
   const auto diskful = static_cast<uint32_t>(
       std::count_if(replicas.begin(), replicas.end(), [](const ReplicaRecord& r) { return r.diskful; }));
   const bool regroup = group.name != volume.group;
+  if (regroup) {
+    // A volume's data lives in its engine's format (DRBD keeps its metadata inside the backing
+    // device): moving between engines would need a migration that does not exist.
+    ASSIGN_OR_RETURN(GroupRecord current, store_.getGroup(volume.group));
+    if (current.engine != group.engine) {
+      return Status(ErrorCode::kUnprocessable, "volume '" + name + "' uses the " + current.engine +
+                                                   " engine (resource group '" + current.name + "'); group '" +
+                                                   group.name + "' uses " + group.engine +
+                                                   ": moving a volume between engines is not supported")
+          .withReason("engine_change_unsupported");
+    }
+  }
   const uint32_t count = request.replicas.value_or(diskful);
   const uint64_t size = request.size_bytes.value_or(volume.size_bytes);
 
@@ -893,6 +968,11 @@ Result<VolumeView> ClusterService::updateVolume(const std::string& name, const U
   const bool changed = change.size_bytes || change.group || !change.remove_nodes.empty() || !change.add.empty();
   if (changed) {
     RETURN_IF_ERROR(store_.changeVolume(change));
+    std::vector<std::string> added;
+    for (const auto& r : change.add) added.push_back(r.node_name);
+    // The replicas are stored; a failed allocation leaves them without DRBD numbers (the nodes
+    // are not asked to make them) and is reported.
+    RETURN_IF_ERROR(allocateDrbdLocked(volume, group, added, /*new_volume=*/false));
     std::string what;
     if (change.size_bytes) {
       what += "grown from " + std::to_string(volume.size_bytes) + " to " + std::to_string(size) + " bytes";
@@ -929,6 +1009,11 @@ Result<std::pair<VolumeView, bool>> ClusterService::adoptVolume(const AdoptReque
   if (existing.status().code() != ErrorCode::kNotFound) return existing.status();
   AdoptionInput in;
   ASSIGN_OR_RETURN(in.group, store_.getGroup(request.group));
+  if (in.group.engine == "drbd") {
+    return Status(ErrorCode::kUnprocessable, "adopting into a drbd-engine group is not supported (DRBD's internal "
+                                             "metadata would overwrite the end of the adopted data)")
+        .withReason("not_implemented");
+  }
   ASSIGN_OR_RETURN(in.nodes, store_.listNodes());
   ASSIGN_OR_RETURN(in.pools, store_.listPools());
   ASSIGN_OR_RETURN(in.volumes, store_.listVolumes());
@@ -1050,6 +1135,22 @@ Result<std::pair<AttachmentView, bool>> ClusterService::attachVolume(const std::
     return std::make_pair(deriveAttachmentView(volume, *existing, primary_node, observed_, generation), false);
   }
 
+  ASSIGN_OR_RETURN(auto current_replicas, store_.listReplicasOf(volume.uuid));
+  bool drbd_client = false;
+  if (group.engine == "drbd" && request.mode == AttachMode::kBlock) {
+    // The host reaches the data as a DRBD node: a diskless client where it holds no replica.
+    drbd_client = std::none_of(current_replicas.begin(), current_replicas.end(),
+                               [&](const ReplicaRecord& r) { return r.node_name == request.host; });
+    const NodeObservation* obs = observed_.find(request.host);
+    if (drbd_client && (obs == nullptr || !obs->report.drbd.loaded)) {
+      return Status(ErrorCode::kUnprocessable,
+                    "volume '" + name + "' uses the drbd engine and host '" + request.host +
+                        "' cannot be its diskless client: " +
+                        (obs == nullptr ? std::string("the node has not reported") : obs->report.drbd.reason))
+          .withReason("drbd_not_available");
+    }
+  }
+
   AttachmentRecord record;
   record.volume_uuid = volume.uuid;
   record.host = request.host;
@@ -1057,11 +1158,26 @@ Result<std::pair<AttachmentView, bool>> ClusterService::attachVolume(const std::
   record.connector = request.connector;
   record.created_at = unixSeconds(clock_.wallNow());
   RETURN_IF_ERROR(store_.addAttachment(record));
+  if (drbd_client) {
+    VolumeChange add_client;
+    add_client.volume_uuid = volume.uuid;
+    add_client.add.push_back(ReplicaRecord{volume.uuid, request.host, kDrbdClientPool, false, ""});
+    Status s = store_.changeVolume(add_client);
+    if (s.isOk()) s = allocateDrbdLocked(volume, group, {request.host}, /*new_volume=*/false);
+    if (!s.isOk()) {
+      (void)store_.removeAttachment(volume.uuid, request.host);
+      dropDrbdClientLocked(volume.uuid, request.host);
+      return s;
+    }
+  }
   log::info("cluster", "volume " + name + " attached on " + request.host + " (" +
-                           std::string(controller::name(request.mode)) + ")");
+                           std::string(controller::name(request.mode)) + (drbd_client ? ", DRBD diskless client" : "") +
+                           ")");
   attachments.push_back(record);
   ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(volume.uuid));
-  if (shouldHandOver(volume, replicas, attachments, request.host, observed_, request.move_primary)) {
+  // DRBD promotes whichever host opens the device (auto-promote): no planned handover.
+  if (group.engine != "drbd" &&
+      shouldHandOver(volume, replicas, attachments, request.host, observed_, request.move_primary)) {
     RETURN_IF_ERROR(store_.setHandover(volume.uuid, request.host));
     volume.handover_to = request.host;
     handovers_pending_ = true;
@@ -1103,6 +1219,7 @@ void ClusterService::detachVolume(const std::string& name, const std::string& ho
     const bool online = observed_.online(host);
     if (found->mode == AttachMode::kNbd || (force && !online)) {
       RETURN_IF_ERROR(store_.removeAttachment(volume.uuid, host));
+      dropDrbdClientLocked(volume.uuid, host);
       log::info("cluster", "volume " + name + " detached from " + host + (online ? "" : " (host offline, forced)"));
       followRemainingAttachmentLocked(name);
       return false;
@@ -1145,6 +1262,7 @@ std::vector<std::pair<std::function<void(Status)>, Status>> ClusterService::sett
         Status s = store_.removeAttachment(p.volume_uuid, p.host);
         if (s.code() == ErrorCode::kNotFound) s = Status::ok();  // removed meanwhile (forced)
         if (s.isOk()) {
+          dropDrbdClientLocked(p.volume_uuid, p.host);
           log::info("cluster", "volume " + p.volume + " detached from " + p.host);
           followRemainingAttachmentLocked(p.volume);
         }
@@ -1237,12 +1355,16 @@ Result<std::vector<VolumeView>> ClusterService::viewsLocked(const std::string* o
   for (const auto& n : node_list) nodes[n.name] = &n;
   std::unordered_map<std::string, std::vector<const ReplicaRecord*>> by_volume;
   for (const auto& r : replicas) by_volume[r.volume_uuid].push_back(&r);
+  ASSIGN_OR_RETURN(auto group_list, store_.listGroups());
+  std::unordered_map<std::string, std::string> engines;
+  for (const auto& g : group_list) engines[g.name] = g.engine;
   std::vector<VolumeView> out;
   out.reserve(volumes.size());
   for (const auto& v : volumes) {
     auto primary = nodes.find(v.primary_node);
     out.push_back(deriveVolumeView(v, by_volume[v.uuid], primary == nodes.end() ? nullptr : primary->second,
                                    observed_));
+    if (auto e = engines.find(v.group); e != engines.end()) out.back().engine = e->second;
     markAttached(out.back(), hosts_by_volume[v.uuid]);
   }
   return out;
@@ -1258,6 +1380,7 @@ Result<DesiredState> ClusterService::desiredState(const std::string& node) {
   ASSIGN_OR_RETURN(declared.attachments, store_.listAttachments());
   ASSIGN_OR_RETURN(declared.snapshots, store_.listSnapshots());
   ASSIGN_OR_RETURN(declared.releases, store_.listReleases());
+  ASSIGN_OR_RETURN(declared.drbd, store_.listDrbdAllocations());
   declared.cluster_id = store_.clusterId();
   return buildDesiredState(node, declared);
 }

@@ -20,7 +20,8 @@ HealingPlan planReplicaMoves(HealingInput in, const ObservedState& observed) {
   for (const auto& v : in.volumes) {
     const std::vector<const ReplicaRecord*>& mine = by_volume[v.uuid];
     for (const ReplicaRecord* lost : mine) {
-      if (lost->node_name == v.primary_node || !in.lost_nodes.count(lost->node_name)) continue;
+      // Diskless replicas (a DRBD tie-breaker or client) hold no copy: nothing to re-create.
+      if (lost->node_name == v.primary_node || !lost->diskful || !in.lost_nodes.count(lost->node_name)) continue;
       const std::string key = v.name + "/" + lost->node_name;
       const ReplicaReport* report =
           observed.online(v.primary_node) ? observed.replicaReport(v.primary_node, v.uuid) : nullptr;

@@ -64,6 +64,10 @@ VolumeView deriveVolumeView(const VolumeRecord& volume, const std::vector<const 
     } else if (!own->error.empty()) {
       rv.state = ReplicaState::kError;
       rv.reason = own->error;
+    } else if (!r.diskful) {
+      // A diskless replica (a DRBD tie-breaker or client) holds no copy: its own report says
+      // whether it runs (the primary's peer list leaves diskless peers out).
+      rv.state = own->disk == nodeapi::DiskState::kUpToDate ? ReplicaState::kUpToDate : ReplicaState::kOutdated;
     } else if (rv.primary) {
       rv.state =
           own->disk == nodeapi::DiskState::kUpToDate ? ReplicaState::kUpToDate : ReplicaState::kOutdated;

@@ -110,6 +110,11 @@ const char* const kMigrations[] = {
     ALTER TABLE resource_groups ADD COLUMN weight_provisioned REAL NOT NULL DEFAULT 1.0;
     ALTER TABLE resource_groups ADD COLUMN weight_replica_count REAL NOT NULL DEFAULT 0.0;
     )sql",
+    // 9 → 10: the drbd engine wired in: each DRBD volume's shared secret (its peers authenticate
+    // with cram-hmac-alg), kept with its minor.
+    R"sql(
+    ALTER TABLE drbd_minors ADD COLUMN shared_secret TEXT NOT NULL DEFAULT '';
+    )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -758,8 +763,8 @@ class SqliteStore final : public Store {
   Status addDrbdVolumeAllocation(const DrbdVolumeAllocation& a) override {
     return transaction([&]() -> Status {
       RETURN_IF_ERROR(requireVolume(a.volume_uuid));
-      RETURN_IF_ERROR(drbdInUse(Statement(db_, "INSERT INTO drbd_minors (volume_uuid, minor) VALUES (?,?)")
-                                    .bind(1, a.volume_uuid).bind(2, int64_t{a.minor})
+      RETURN_IF_ERROR(drbdInUse(Statement(db_, "INSERT INTO drbd_minors (volume_uuid, minor, shared_secret) VALUES (?,?,?)")
+                                    .bind(1, a.volume_uuid).bind(2, int64_t{a.minor}).bind(3, a.shared_secret)
                                     .run(),
                                 "minor " + std::to_string(a.minor)));
       for (const auto& r : a.replicas) {
@@ -787,11 +792,11 @@ class SqliteStore final : public Store {
   Result<std::vector<DrbdVolumeAllocation>> listDrbdAllocations() override {
     std::lock_guard lock(mu_);
     std::vector<DrbdVolumeAllocation> out;
-    Statement q(db_, "SELECT volume_uuid, minor FROM drbd_minors ORDER BY volume_uuid");
+    Statement q(db_, "SELECT volume_uuid, minor, shared_secret FROM drbd_minors ORDER BY volume_uuid");
     while (true) {
       ASSIGN_OR_RETURN(bool row, q.step());
       if (!row) break;
-      out.push_back({q.columnText(0), static_cast<uint32_t>(q.columnInt(1)), {}});
+      out.push_back({q.columnText(0), static_cast<uint32_t>(q.columnInt(1)), {}, q.columnText(2)});
     }
     for (auto& v : out) {
       Statement r(db_, "SELECT node_name, node_id, port FROM drbd_replicas WHERE volume_uuid = ? ORDER BY node_id");

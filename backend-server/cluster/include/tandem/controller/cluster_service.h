@@ -36,6 +36,7 @@
 #include "tandem/controller/attachments.h"
 #include "tandem/controller/cluster_views.h"
 #include "tandem/controller/desired_state_watch.h"
+#include "tandem/controller/drbd_allocation.h"
 #include "tandem/controller/observed_state.h"
 #include "tandem/controller/placement.h"
 #include "tandem/controller/store.h"
@@ -51,6 +52,8 @@ struct ClusterOptions {
   std::chrono::milliseconds detach_wait{10000};
   // How long a clone of a live volume waits for the source's primary to take its snapshot.
   std::chrono::milliseconds clone_snapshot_wait{30000};
+  // The numbers drbd-engine volumes get (drbd_allocation.h): minors, ports, node-ids.
+  DrbdRanges drbd_ranges{};
 };
 
 struct CreateVolumeRequest {
@@ -253,6 +256,14 @@ class ClusterService {
   Result<std::vector<Placement>> placeFromSnapshotLocked(const GroupRecord& group, uint64_t size,
                                                          const VolumeRecord& source,
                                                          const SnapshotRecord& snapshot);
+  // For a drbd-engine volume (nothing otherwise): allocates a minor, node-ids and ports for its
+  // replicas on `nodes` (a new volume: also its minor and shared secret) and stores them. A new
+  // volume whose allocation fails is deleted again, so nothing is left half made. Needs mu_.
+  Status allocateDrbdLocked(const VolumeRecord& volume, const GroupRecord& group,
+                            const std::vector<std::string>& nodes, bool new_volume);
+  // Removes the diskless DRBD client replica a block attachment made on `host` (nothing when
+  // there is none; a failure is logged). Needs mu_.
+  void dropDrbdClientLocked(const std::string& volume_uuid, const std::string& host);
   // kConflict (volume_attached) while the volume is attached to a host. Needs mu_.
   Status checkDetachedLocked(const VolumeRecord& volume);
   // Clears the pending revert of volumes whose primary `node` reports it done; true when the

@@ -37,6 +37,8 @@ struct NodeView {
   bool online = false;
   int64_t last_heartbeat = 0;  // unix seconds; 0: never since the controller started
   std::vector<PoolReport> pools;
+  // From the last status report; before the first one: not loaded, saying so.
+  nodeapi::DrbdCapabilityReport drbd{false, "", "the node has not reported since the controller started"};
 };
 
 struct PoolView {
@@ -92,6 +94,7 @@ struct SnapshotView {
 
 struct VolumeView {
   VolumeRecord volume;
+  std::string engine = "native";  // its resource group's engine ("native" or "drbd")
   VolumeState state = VolumeState::kCreating;
   std::string reason;
   std::string nbd_uri;  // where the primary serves it

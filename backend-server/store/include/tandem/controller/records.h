@@ -107,6 +107,12 @@ struct SnapshotRecord {
   std::string message;      // why kError
 };
 
+// The pool_name of a drbd volume's diskless replicas (never a real pool: not a valid object name):
+// the tie-breaker a two-replica volume gets for quorum, and the client a block attachment on a host
+// without a replica gets (removed again with the attachment).
+inline constexpr const char* kDrbdTieBreakerPool = "(tie-breaker)";
+inline constexpr const char* kDrbdClientPool = "(client)";
+
 struct ReplicaRecord {
   std::string volume_uuid;
   std::string node_name;
