@@ -100,6 +100,16 @@ class RegroupTest(ClusterTestCase):
         status, _ = self.cluster.api.call("POST", "/v1/volumes/att/attachments", {"host": host, "mode": "block"})
         self.assertEqual(status, 201)
 
+        def leave_nothing_behind():
+            # Also when the test failed half way: no loop device, FUSE mount or process is left.
+            try:
+                self.cluster.api.call("DELETE", f"/v1/volumes/att/attachments/{host}?force=true")
+            except ApiError:
+                pass
+            wait_for("no loop device of the test", lambda: not loop_devices_under(self.tmp), 30)
+            wait_for("no tandem-disk-fuse of the test", lambda: not disk_fuse_processes_under(self.tmp), 30)
+        self.addCleanup(leave_nothing_behind)
+
         def attached():
             for a in self.cluster.api.get("/v1/volumes/att/attachments")["attachments"]:
                 if a["state"] == "attached":
@@ -125,8 +135,7 @@ class RegroupTest(ClusterTestCase):
         writer.check(self, region[20 * MiB:24 * MiB])
         status, _ = self.cluster.api.call("DELETE", f"/v1/volumes/att/attachments/{host}")
         self.assertEqual(status, 204)
-        wait_for("no loop device of the test", lambda: not loop_devices_under(self.tmp), 30)
-        wait_for("no tandem-disk-fuse of the test", lambda: not disk_fuse_processes_under(self.tmp), 30)
+        leave_nothing_behind()
         self.assert_replicas_identical(self.cluster.wait_volume_state("att", "available"), 2)
 
     def test_snapshot_copies_are_exactly_the_holders_and_the_last_copy_is_never_dropped(self):
