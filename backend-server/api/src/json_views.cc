@@ -121,7 +121,7 @@ void writeVolume(JsonWriter& w, const VolumeView& v) {
   for (const auto& r : v.replicas) {
     w.beginObject().field("node", r.node).field("pool", r.pool).field("diskful", r.diskful);
     w.field("primary", r.primary).field("state", name(r.state)).field("sync_progress", r.sync_progress);
-    w.field("reason", r.reason).field("allocated_bytes", r.allocated_bytes).endObject();
+    w.field("reason", r.reason).field("allocated_bytes", r.allocated_bytes).field("leaving", r.leaving).endObject();
   }
   w.endArray();
   w.key("attached_hosts").beginArray();

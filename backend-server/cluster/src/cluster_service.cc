@@ -13,6 +13,7 @@
 #include "tandem/controller/healing_planner.h"
 #include "tandem/controller/placement_inputs.h"
 #include "tandem/controller/promotion.h"
+#include "tandem/controller/regroup.h"
 #include "tandem/controller/replica_layout.h"
 #include "tandem/controller/split_brain.h"
 #include "tandem/controller/tokens.h"
@@ -514,11 +515,11 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolumeLocked(const Cre
   volume.created_at = unixSeconds(clock_.wallNow());
   volume.source_snapshot = source_snapshot;
   std::vector<ReplicaRecord> replicas;
-  for (const auto& p : *placements) replicas.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true, ""});
+  for (const auto& p : *placements) replicas.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true, "", false});
   if (group.engine == "drbd" && replicas.size() == 2) {
     // DRBD quorum needs three voters: a diskless tie-breaker on a third DRBD node, when there is one.
     if (auto tie = placeTieBreaker(candidates, {replicas[0].node_name, replicas[1].node_name})) {
-      replicas.push_back(ReplicaRecord{volume.uuid, *tie, kDrbdTieBreakerPool, false, ""});
+      replicas.push_back(ReplicaRecord{volume.uuid, *tie, kDrbdTieBreakerPool, false, "", false});
     }
   }
   RETURN_IF_ERROR(store_.createVolume(volume, replicas));
@@ -764,7 +765,7 @@ bool ClusterService::replaceLostReplicasLocked() {
   for (const auto& move : plan.moves) {
     const VolumeRecord& v = move.volume;
     Status s = store_.replaceReplica(v.uuid, move.from_node,
-                                     ReplicaRecord{v.uuid, move.to.node, move.to.pool, true, ""});
+                                     ReplicaRecord{v.uuid, move.to.node, move.to.pool, true, "", false});
     if (!s.isOk()) {
       warnOnce(move.key + ":store", "volume " + v.name + ": replacing the replica on " + move.from_node +
                                         " failed: " + s.message());
@@ -774,6 +775,9 @@ bool ClusterService::replaceLostReplicasLocked() {
     if (group.isOk()) {
       Status allocated = allocateDrbdLocked(v, *group, {move.to.node}, /*new_volume=*/false);
       if (!allocated.isOk()) warnOnce(move.key + ":drbd", "volume " + v.name + ": " + allocated.message());
+    }
+    if (auto generation = store_.generation(); generation.isOk()) {
+      observed_.replicaPlaced(move.to.node, v.uuid, *generation);
     }
     log::warn("cluster", "volume " + v.name + ": node " + move.from_node + " offline for over " +
                              std::to_string(options_.replace_after.count() / 1000) +
@@ -838,6 +842,27 @@ SnapshotView ClusterService::snapshotViewLocked(const SnapshotRecord& snapshot, 
     }
   }
   return view;
+}
+
+Status ClusterService::checkSnapshotsKeepACopyLocked(const VolumeRecord& volume,
+                                                     const std::vector<std::string>& going) {
+  if (going.empty()) return Status::ok();
+  ASSIGN_OR_RETURN(auto snapshots, store_.listSnapshotsOf(volume.uuid));
+  for (const auto& s : snapshots) {
+    const SnapshotView view = snapshotViewLocked(s, volume);
+    const bool kept = std::any_of(view.copies.begin(), view.copies.end(), [&](const std::string& node) {
+      return std::find(going.begin(), going.end(), node) == going.end();
+    });
+    if (view.copies.empty() || kept) continue;
+    std::string holders;
+    for (const auto& n : view.copies) holders += (holders.empty() ? "" : ", ") + n;
+    return Status(ErrorCode::kConflict, "snapshot '" + s.name + "' of volume '" + volume.name +
+                                            "' has copies only on " + holders +
+                                            ", whose replicas this change removes (snapshots are not copied to "
+                                            "new replicas); delete the snapshot first")
+        .withReason("volume_has_snapshots");
+  }
+  return Status::ok();
 }
 
 Result<std::pair<VolumeRecord, SnapshotRecord>> ClusterService::findSnapshotLocked(const std::string& volume,
@@ -910,8 +935,10 @@ Result<VolumeView> ClusterService::updateVolume(const std::string& name, const U
   ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(name));
   ASSIGN_OR_RETURN(GroupRecord group, store_.getGroup(request.group.value_or(volume.group)));
   ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(volume.uuid));
-  const auto diskful = static_cast<uint32_t>(
-      std::count_if(replicas.begin(), replicas.end(), [](const ReplicaRecord& r) { return r.diskful; }));
+  // Leaving replicas (a group change moving the primary, regroup.h) are not counted: they go.
+  const auto diskful = static_cast<uint32_t>(std::count_if(
+      replicas.begin(), replicas.end(), [](const ReplicaRecord& r) { return r.diskful && !r.leaving; }));
+  const bool moving = std::any_of(replicas.begin(), replicas.end(), [](const ReplicaRecord& r) { return r.leaving; });
   const bool regroup = group.name != volume.group;
   if (regroup) {
     // A volume's data lives in its engine's format (DRBD keeps its metadata inside the backing
@@ -940,6 +967,12 @@ Result<VolumeView> ClusterService::updateVolume(const std::string& name, const U
                                               volume.handover_to + "; retry when it is done")
           .withReason("handover_in_progress");
     }
+    if (moving) {
+      return Status(ErrorCode::kConflict, "volume '" + name + "' is still moving to resource group '" + volume.group +
+                                              "' (its primary moves, then the replicas the group excludes go); "
+                                              "retry when it is done")
+          .withReason("regroup_in_progress");
+    }
     LayoutInput in;
     in.volume = volume;
     in.group = group;
@@ -950,8 +983,20 @@ Result<VolumeView> ClusterService::updateVolume(const std::string& name, const U
     ASSIGN_OR_RETURN(in.nodes, store_.listNodes());
     in.candidates = candidates;
     ASSIGN_OR_RETURN(LayoutPlan plan, planLayout(in, observed_));
+    if (!plan.leave_nodes.empty() && group.engine == "drbd") {
+      // Moving the primary is a planned handover, which DRBD volumes do not have (DRBD promotes
+      // whichever host opens the device).
+      return Status(ErrorCode::kUnprocessable, "volume '" + name + "': group '" + group.name +
+                                                   "' excludes the primary's node " + volume.primary_node +
+                                                   ", and a drbd volume's primary cannot be moved by a group change")
+          .withReason("not_implemented");
+    }
     change.remove_nodes = plan.remove_nodes;
-    for (const auto& p : plan.add) change.add.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true, ""});
+    change.leave_nodes = plan.leave_nodes;
+    std::vector<std::string> going = plan.remove_nodes;
+    going.insert(going.end(), plan.leave_nodes.begin(), plan.leave_nodes.end());
+    RETURN_IF_ERROR(checkSnapshotsKeepACopyLocked(volume, going));
+    for (const auto& p : plan.add) change.add.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true, "", false});
     if (regroup) change.group = group.name;
   }
   if (size != volume.size_bytes) {
@@ -965,9 +1010,15 @@ Result<VolumeView> ClusterService::updateVolume(const std::string& name, const U
     RETURN_IF_ERROR(checkGrowth(group, staying, volume.size_bytes, size, candidates));
     change.size_bytes = size;
   }
-  const bool changed = change.size_bytes || change.group || !change.remove_nodes.empty() || !change.add.empty();
+  const bool changed = change.size_bytes || change.group || !change.remove_nodes.empty() ||
+                       !change.leave_nodes.empty() || !change.add.empty();
   if (changed) {
     RETURN_IF_ERROR(store_.changeVolume(change));
+    if (!change.leave_nodes.empty()) regroups_pending_ = true;
+    // A node that held a replica of the volume a moment ago may still report it: not this one.
+    if (auto generation = store_.generation(); generation.isOk()) {
+      for (const auto& r : change.add) observed_.replicaPlaced(r.node_name, volume.uuid, *generation);
+    }
     std::vector<std::string> added;
     for (const auto& r : change.add) added.push_back(r.node_name);
     // The replicas are stored; a failed allocation leaves them without DRBD numbers (the nodes
@@ -983,6 +1034,10 @@ Result<VolumeView> ClusterService::updateVolume(const std::string& name, const U
               " (synced from " + volume.primary_node + ")";
     }
     for (const auto& n : change.remove_nodes) what += std::string(what.empty() ? "" : "; ") + "replica on " + n + " removed";
+    for (const auto& n : change.leave_nodes) {
+      what += std::string(what.empty() ? "" : "; ") + "replica on " + n +
+              (n == volume.primary_node ? " (the primary)" : "") + " leaves once the primary has moved";
+    }
     log::info("cluster", "volume " + name + ": " + what);
   }
   ASSIGN_OR_RETURN(auto views, viewsLocked(&name));
@@ -1400,6 +1455,50 @@ void ClusterService::notifyWatchers() {
   for (auto& w : watch_.takeDue(store_.generation(), clock_.steadyNow())) w.done(desiredState(w.node));
 }
 
+bool ClusterService::advanceRegroupsLocked() {
+  if (!regroups_pending_) return false;  // the common case costs nothing
+  auto volumes = store_.listVolumes();
+  auto replicas = store_.listReplicas();
+  auto attachments = store_.listAttachments();
+  if (!volumes.isOk() || !replicas.isOk() || !attachments.isOk()) return false;
+  std::unordered_map<std::string, std::vector<ReplicaRecord>> by_volume;
+  for (auto& r : *replicas) by_volume[r.volume_uuid].push_back(std::move(r));
+  bool changed = false;
+  regroups_pending_ = false;
+  for (const auto& v : *volumes) {
+    const RegroupStep step = planRegroupStep(v, by_volume[v.uuid], *attachments, observed_);
+    if (step.action == RegroupAction::kNone) continue;
+    regroups_pending_ = true;
+    Status s = Status::ok();
+    if (step.action == RegroupAction::kHandOver) {
+      s = store_.setHandover(v.uuid, step.target);
+      if (s.isOk()) {
+        handovers_pending_ = true;
+        log::info("cluster", "volume " + v.name + ": its replicas in resource group " + v.group +
+                                 " are synced: " + v.primary_node + " stops serving, then " + step.target +
+                                 " takes over as the primary");
+      }
+    } else if (step.action == RegroupAction::kRemoveLeaving) {
+      VolumeChange change;
+      change.volume_uuid = v.uuid;
+      change.remove_nodes = step.remove;
+      s = store_.changeVolume(change);
+      if (s.isOk()) {
+        std::string nodes;
+        for (const auto& n : step.remove) nodes += (nodes.empty() ? "" : ", ") + n;
+        log::info("cluster", "volume " + v.name + " has moved to resource group " + v.group + " (primary " +
+                                 v.primary_node + "): its replicas on " + nodes + " are removed");
+      }
+    }
+    if (!s.isOk()) {
+      log::warn("cluster", "volume " + v.name + ": moving to resource group " + v.group + " failed: " + s.toString());
+      continue;
+    }
+    changed = changed || step.action != RegroupAction::kWait;
+  }
+  return changed;
+}
+
 bool ClusterService::completeHandoversLocked() {
   if (!handovers_pending_) return false;  // the common case costs nothing
   auto volumes = store_.listVolumes();
@@ -1435,6 +1534,7 @@ void ClusterService::tick() {
       log::warn("cluster", "node " + name + " missed its heartbeats: offline");
     }
     replaceLostReplicasLocked();
+    advanceRegroupsLocked();
     completeHandoversLocked();
     settled = settleDetachesLocked("");
     clones = settleClonesLocked();

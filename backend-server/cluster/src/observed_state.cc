@@ -24,8 +24,51 @@ bool ObservedState::reported(const std::string& node, NodeStatusReport report, T
   obs.last_seen = now;
   obs.last_seen_wall = wall_seconds;
   obs.report = std::move(report);
+  dropStale(node, obs);
   index(node, obs);
+  if (!fences_.empty()) liftFences(node);
   return came_online;
+}
+
+void ObservedState::replicaPlaced(const std::string& node, const std::string& volume_uuid, uint64_t generation) {
+  fences_[key(node, volume_uuid)] = generation;
+  for (auto& [name, obs] : nodes_) {
+    unindex(name, obs);
+    dropStale(name, obs);
+    index(name, obs);
+  }
+}
+
+void ObservedState::dropStale(const std::string& node, NodeObservation& obs) const {
+  if (fences_.empty()) return;
+  const uint64_t applied = obs.report.applied_generation;
+  auto stale = [&](const std::string& about, const std::string& volume_uuid) {
+    auto f = fences_.find(key(about, volume_uuid));
+    return f != fences_.end() && applied < f->second;
+  };
+  auto& replicas = obs.report.replicas;
+  replicas.erase(std::remove_if(replicas.begin(), replicas.end(),
+                                [&](const ReplicaReport& r) { return stale(node, r.volume_uuid); }),
+                 replicas.end());
+  for (auto& r : replicas) {
+    r.peers.erase(std::remove_if(r.peers.begin(), r.peers.end(),
+                                 [&](const PeerReport& p) { return stale(p.node, r.volume_uuid); }),
+                  r.peers.end());
+  }
+}
+
+void ObservedState::liftFences(const std::string& node) {
+  for (auto f = fences_.begin(); f != fences_.end();) {
+    const std::string fenced = f->first.substr(0, f->first.find('\n'));
+    const std::string volume = f->first.substr(f->first.find('\n') + 1);
+    bool passed = fenced == node;
+    for (const auto& [name, obs] : nodes_) {
+      if (!passed) break;
+      const bool holds = reports_.count(key(name, volume)) != 0 || name == fenced;
+      passed = !holds || obs.report.applied_generation >= f->second;
+    }
+    f = passed ? fences_.erase(f) : std::next(f);
+  }
 }
 
 std::vector<std::string> ObservedState::markSilentOffline(TimePoint now, std::chrono::milliseconds timeout) {

@@ -53,6 +53,7 @@ VolumeView deriveVolumeView(const VolumeRecord& volume, const std::vector<const 
     rv.node = r.node_name;
     rv.pool = r.pool_name;
     rv.diskful = r.diskful;
+    rv.leaving = r.leaving;
     rv.primary = r.node_name == volume.primary_node;
     const ReplicaReport* own = observed.replicaReport(r.node_name, volume.uuid);
     if (own != nullptr) rv.allocated_bytes = own->allocated_bytes;

@@ -115,6 +115,11 @@ const char* const kMigrations[] = {
     R"sql(
     ALTER TABLE drbd_minors ADD COLUMN shared_secret TEXT NOT NULL DEFAULT '';
     )sql",
+    // 10 → 11: replicas that leave once a resource-group change has moved the primary off them
+    // (ReplicaRecord::leaving).
+    R"sql(
+    ALTER TABLE replicas ADD COLUMN leaving INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -564,6 +569,15 @@ class SqliteStore final : public Store {
               .withReason("replica_not_found");
         }
       }
+      for (const auto& node : c.leave_nodes) {
+        RETURN_IF_ERROR(Statement(db_, "UPDATE replicas SET leaving = 1 WHERE volume_uuid = ? AND node_name = ?")
+                            .bind(1, c.volume_uuid).bind(2, node)
+                            .run());
+        if (sqlite3_changes(db_) == 0) {
+          return Status(ErrorCode::kNotFound, "volume " + c.volume_uuid + " has no replica on node '" + node + "'")
+              .withReason("replica_not_found");
+        }
+      }
       for (const auto& r : c.add) {
         Status s = Statement(db_, "INSERT INTO replicas (volume_uuid, node_name, pool_name, diskful) VALUES (?,?,?,?)")
                        .bind(1, c.volume_uuid).bind(2, r.node_name).bind(3, r.pool_name)
@@ -717,9 +731,10 @@ class SqliteStore final : public Store {
                        PlacementWeights{q.columnDouble(10), q.columnDouble(11), q.columnDouble(12)}};
   }
   static constexpr const char* kReplicaSelect =
-      "SELECT volume_uuid, node_name, pool_name, diskful, discard_generation FROM replicas";
+      "SELECT volume_uuid, node_name, pool_name, diskful, discard_generation, leaving FROM replicas";
   static ReplicaRecord readReplica(const Statement& q) {
-    return ReplicaRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0, q.columnText(4)};
+    return ReplicaRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0, q.columnText(4),
+                         q.columnInt(5) != 0};
   }
   static constexpr const char* kSnapshotSelect =
       "SELECT uuid, name, volume_uuid, size_bytes, created_at, state, message FROM snapshots";

@@ -218,10 +218,13 @@ Status Reconciler::ensureReplica(const DesiredReplica& d) {
     // Online grow: the backing store first, then the engine (which re-reads the device's size
     // and, as primary, tells the peers); new NBD connections see the new size.
     if (d.size_bytes > active->second.size_bytes) RETURN_IF_ERROR(growBacking(provider, d));
-    RETURN_IF_ERROR(engine_.updateVolume(engineConfig(d)));
+    // A primary that stops serving (a planned handover) is unexported while its engine is still
+    // primary: its NBD clients lose the connection, and a write in flight is sent again to the
+    // next primary, instead of being answered with an error by a demoted engine.
     if (active->second.primary && (!d.primary || active->second.volume_name != d.volume_name)) {
       unexport(active->second.volume_name);
     }
+    RETURN_IF_ERROR(engine_.updateVolume(engineConfig(d)));
     active->second = d;
   }
   RETURN_IF_ERROR(reconcileSnapshots(provider, d));

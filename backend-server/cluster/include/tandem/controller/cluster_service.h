@@ -236,6 +236,13 @@ class ClusterService {
   Result<std::vector<PoolCandidate>> candidatesLocked();
   // Self-healing pass; true when some replica was moved. Needs mu_.
   bool replaceLostReplicasLocked();
+  // Takes the next step of every resource-group change that moves the primary (regroup.h):
+  // starts its handover or deletes its leaving replicas; true when one did. Needs mu_.
+  bool advanceRegroupsLocked();
+  // 409 volume_has_snapshots when the replicas on the nodes `going` (removed, or leaving) hold
+  // every copy of one of the volume's snapshots: no change may lose a snapshot's last copy
+  // (snapshots are not copied to new replicas). Needs mu_.
+  Status checkSnapshotsKeepACopyLocked(const VolumeRecord& volume, const std::vector<std::string>& going);
   // Completes the planned handovers whose old primary has demoted; true when one did. Needs mu_.
   bool completeHandoversLocked();
   // After a detach of `volume_name`: when the one host it stays attached on should become its
@@ -314,6 +321,7 @@ class ClusterService {
   std::set<std::string> heal_warned_;  // guarded by mu_: "volume/node:reason" already logged
   std::vector<PendingDetach> pending_detaches_;  // guarded by mu_
   std::vector<PendingClone> pending_clones_;     // guarded by mu_
+  bool regroups_pending_ = true;                 // guarded by mu_: some replica may be leaving
   bool handovers_pending_ = true;                // guarded by mu_: some volume may have handover_to set
   bool adoptions_pending_ = true;                // guarded by mu_: some volume may be adopting
   std::atomic<uint64_t> replicas_replaced_{0};

@@ -83,6 +83,7 @@ struct ReplicaView {
   double sync_progress = 0.0;  // 0..1, meaningful while syncing
   std::string reason;
   uint64_t allocated_bytes = 0;  // from the node's last report (0 when none)
+  bool leaving = false;          // deleted once a resource-group change has moved the primary (regroup.h)
 };
 
 // A snapshot with where its copies are: the nodes whose last report holds it.

@@ -123,6 +123,10 @@ struct ReplicaRecord {
   // whose history diverged from that exact generation fully resync it; it has no effect once the
   // copy's generation has changed. Empty: never discard.
   std::string discard_generation{};
+  // A resource-group change excludes this replica but moves the primary off it first: it stays
+  // a full replica (the primary, or synced) until the primary is on a replica the new group
+  // allows and every such replica is up to date; then it is deleted (regroup.h).
+  bool leaving = false;
 };
 
 // A change of a volume's size, group and replicas, applied by the store in one transaction.
@@ -132,6 +136,7 @@ struct VolumeChange {
   std::optional<std::string> group;
   std::vector<std::string> remove_nodes;  // secondaries to delete (never the primary)
   std::vector<ReplicaRecord> add;         // new replicas (synced from the primary)
+  std::vector<std::string> leave_nodes{};  // replicas to mark leaving (ReplicaRecord::leaving)
 };
 
 // How a host uses an attached volume: a local block device (/dev/tandem/<volume>) or an NBD URI.
