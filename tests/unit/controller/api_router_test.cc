@@ -236,6 +236,41 @@ TEST_F(ApiRouterTest, CreatesThreeReplicaVolumeIdempotently) {
 // node-ids, ports and a shared secret that the nodes' desired state carries, and are refused with
 // the reason naming n3 when they would need it; a native group beside it uses all three nodes.
 // The numbers are freed with the replica and with the volume.
+// A group change that would move a drbd volume's primary is refused (DRBD volumes have no
+// planned handover: DRBD promotes whichever host opens the device), and nothing changes.
+TEST_F(ApiRouterTest, DrbdVolumePrimaryIsNotMovedByAGroupChange) {
+  for (const char* n : {"n1", "n2", "n3"}) {
+    const std::string pool = std::string(n) == "n3" ? "fast" : "default";  // only n3 has pool fast
+    auto registered = call("POST", "/v1/nodes",
+                           R"({"name":")" + std::string(n) +
+                               R"(","address":"127.0.0.1","nbd_port":10809,"replication_port":7000,"pools":[{"name":")" +
+                               pool +
+                               R"(","provider":"file","thin":true,"snapshots":true,"total_bytes":107374182400,)"
+                               R"("free_bytes":53687091200}]})");
+    ASSERT_TRUE(registered && registered->status == 201) << (registered ? registered->body : "no response");
+    const std::string token = (*json::parseObject(registered->body))["token"].GetString();
+    auto r = call("PUT", std::string("/v1/internal/nodes/") + n + "/status",
+                  R"({"applied_generation":1,"pools":[{"name":")" + pool +
+                      R"(","provider":"file","thin":true,"total_bytes":107374182400,"free_bytes":53687091200}],)"
+                      R"("replicas":[],"drbd":{"loaded":true,"version":"9.2.8","reason":""}})",
+                  token);
+    ASSERT_TRUE(r && r->status == 204) << (r ? r->body : "no response");
+  }
+  ASSERT_EQ(call("POST", "/v1/resource-groups", R"({"name":"d1","replicas":1,"engine":"drbd","pools":["default"]})")
+                ->status,
+            201);
+  ASSERT_EQ(call("POST", "/v1/resource-groups", R"({"name":"dfast","replicas":1,"engine":"drbd","pools":["fast"]})")
+                ->status,
+            201);
+  ASSERT_EQ(call("POST", "/v1/volumes", R"({"name":"dm","size_gib":1,"resource_group":"d1"})")->status, 201);
+  const std::string before = call("GET", "/v1/volumes/dm")->body;
+  auto move = call("PATCH", "/v1/volumes/dm", R"({"resource_group":"dfast"})");
+  EXPECT_EQ(move->status, 422) << move->body;
+  EXPECT_EQ(errorCode(*move), "not_implemented");
+  EXPECT_NE(move->body.find("cannot be moved by a group change"), std::string::npos) << move->body;
+  EXPECT_EQ(call("GET", "/v1/volumes/dm")->body, before);
+}
+
 TEST_F(ApiRouterTest, DrbdGroupsPlaceOnCapableNodesAndCarryTheirAllocation) {
   std::map<std::string, std::string> tokens;
   for (const char* n : {"n1", "n2", "n3"}) tokens[n] = registerNode(n);
