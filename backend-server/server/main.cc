@@ -45,6 +45,8 @@ std::vector<OptionSpec> optionTable() {
        "largest accepted body of the internal node routes (a node's status grows with its replicas: "
        "about 300 bytes each), in bytes (413 above)"},
       {"threads", OptionType::kUint, "4", "HTTPS I/O threads"},
+      {"drbd-minors", OptionType::kString, "1000-49999", "DRBD minors drbd-engine volumes get (cluster-wide)"},
+      {"drbd-ports", OptionType::kString, "7000-7999", "TCP ports drbd-engine replicas get (per node)"},
       tandem::config::logLevelOption(),
   };
 }
@@ -103,9 +105,19 @@ int main(int argc, char** argv) {
 
   auto store = tandem::controller::openSqliteStore({options.string("database")});
   if (!store.isOk()) return fail(store.status().message());
-  tandem::controller::ClusterService cluster(**store, tandem::RealClock::instance(),
-                                             {options.duration("heartbeat-timeout"),
-                                              options.duration("replace-replicas-after")});
+  tandem::controller::ClusterOptions cluster_options;
+  cluster_options.heartbeat_timeout = options.duration("heartbeat-timeout");
+  cluster_options.replace_after = options.duration("replace-replicas-after");
+  auto minors = tandem::controller::parseDrbdRange(options.string("drbd-minors"), "--drbd-minors");
+  if (!minors.isOk()) return fail(minors.status().message());
+  auto ports = tandem::controller::parseDrbdRange(options.string("drbd-ports"), "--drbd-ports");
+  if (!ports.isOk()) return fail(ports.status().message());
+  cluster_options.drbd_ranges.minor_first = minors->first;
+  cluster_options.drbd_ranges.minor_last = minors->second;
+  cluster_options.drbd_ranges.port_first = ports->first;
+  cluster_options.drbd_ranges.port_last = ports->second;
+  if (auto s = tandem::controller::validateDrbdRanges(cluster_options.drbd_ranges); !s.isOk()) return fail(s.message());
+  tandem::controller::ClusterService cluster(**store, tandem::RealClock::instance(), cluster_options);
   tandem::controller::ApiOptions api_options;
   api_options.admin_token = admin_token;
   api_options.service_token = role_tokens[0];

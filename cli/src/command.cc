@@ -113,7 +113,7 @@ Result<Command> parseGroup(const ParsedArgs& args) {
   }
   if (verb == "create") {
     const std::string shape =
-        " NAME --replicas N [--engine native] [--thin|--thick] [--pools P,...] [--spread-by KEY,...]"
+        " NAME --replicas N [--engine native|drbd] [--thin|--thick] [--pools P,...] [--spread-by KEY,...]"
         " [--overprovision R] [--quorum off|majority] [--multiattach]"
         " [--weights free_space=W,provisioned=W,replica_count=W]";
     RETURN_IF_ERROR(checkArity(args, 3, "group create", shape));

@@ -236,6 +236,7 @@ std::string renderVolume(const Value& v) {
       {"Primary", text(v, "primary_node") + " (epoch " + text(v, "epoch") + ")"},
       {"NBD URI", text(v, "nbd_uri")},
       {"Created", text(v, "created_at")}};
+  if (member(v, "engine") != nullptr) fields.insert(fields.begin() + 4, {"Engine", text(v, "engine")});
   if (list(v, "attached_hosts") != kMissing) fields.push_back({"Attached on", list(v, "attached_hosts")});
   std::string out = keyValues(fields);
   const Value* replicas = member(v, "replicas");

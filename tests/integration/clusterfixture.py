@@ -47,12 +47,23 @@ class ClusterTestCase(unittest.TestCase):
     # True: every node runs on its own host in a network namespace (tests/integration/netns.py,
     # self.network), the controller on the bridge between them. Needs root.
     network_namespaces = False
+    # A size ("64m"): every node's default pool is its own tmpfs of that size, mounted before the
+    # nodes start and unmounted after they stop, so the pools are equal and other tests' writes
+    # to this machine's file system do not move their free space. Needs root.
+    pool_tmpfs = None
+
+    @classmethod
+    def node_args_for(cls, name):
+        """Extra arguments of node worker `name` (node1, node2, ...): node_args unless a test
+        class gives some nodes others (called after cls.tmp exists)."""
+        return cls.node_args
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="tandem-it-")
         cls.network = None
-        options = {"node_args": lambda name: cls.node_args}
+        cls.tmpfs_pools = []
+        options = {"node_args": lambda name: cls.node_args_for(name)}
         if cls.network_namespaces:
             names = [f"node{i}" for i in range(1, cls.nodes + 1)]
             cls.network = Network(names)
@@ -61,24 +72,35 @@ class ClusterTestCase(unittest.TestCase):
                 "controller_host": net.gateway,
                 "node_wrapper": net.wrap,
                 "node_args": lambda name: (f"--address={net.address(name)}", f"--listen={net.address(name)}",
-                                           *cls.node_args),
+                                           *cls.node_args_for(name)),
             }
         cls.cluster = LocalCluster(cls.tmp, BIN_DIR, nodes=cls.nodes, controller_args=cls.controller_args,
                                    **options)
         try:
+            if cls.pool_tmpfs:
+                for i in range(1, cls.nodes + 1):
+                    pool = cls.cluster.pool_dir(f"node{i}")
+                    os.makedirs(pool, exist_ok=True)
+                    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={cls.pool_tmpfs}", "tmpfs", pool],
+                                   check=True)
+                    cls.tmpfs_pools.append(pool)
             cls.cluster.start()
         except Exception:
             cls.dump_logs()
-            cls.cluster.stop()
-            if cls.network:
-                cls.network.close()
+            cls._stop_cluster()
             raise
 
     @classmethod
-    def tearDownClass(cls):
+    def _stop_cluster(cls):
         cls.cluster.stop()
+        for pool in cls.tmpfs_pools:
+            subprocess.run(["umount", pool], check=False)
         if cls.network:
             cls.network.close()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._stop_cluster()
         if os.environ.get("TANDEM_KEEP_TMP"):
             print("kept", cls.tmp)
         else:

@@ -1,5 +1,6 @@
 """Balanced, explainable placement with real processes:
-- four nodes with equal thin pools: 12 one-replica and 6 two-replica volumes created back to back
+- four nodes with equal thin pools (each its own tmpfs, so the free space they report is equal and
+  other tests writing to this machine's disk do not tip the balance): 12 one-replica and 6 two-replica volumes created back to back
   (most before any heartbeat reports them) end with at most one replica of difference between
   nodes (ranked by free space then name they landed 8/7/6/3);
 - `POST /v1/volumes?dry_run=true` and `tandem volume create --dry-run` show the chosen nodes with
@@ -12,6 +13,7 @@ MiB = 1 << 20
 
 class BalancedPlacementTest(ClusterTestCase):
     nodes = 4
+    pool_tmpfs = "256m"
 
     def replicas_per_node(self):
         counts = {n["name"]: 0 for n in self.cluster.api.get("/v1/nodes")["nodes"]}

@@ -65,6 +65,7 @@ void writeNode(JsonWriter& w, const NodeView& n) {
   }
   w.endArray();
   if (!n.report_error.empty()) w.field("report_error", n.report_error);
+  w.key("drbd").raw(nodeapi::encodeDrbdCapability(n.drbd));
   w.endObject();
 }
 
@@ -113,14 +114,15 @@ void writeVolumePlan(JsonWriter& w, const VolumePlan& plan) {
 void writeVolume(JsonWriter& w, const VolumeView& v) {
   w.beginObject();
   w.field("name", v.volume.name).field("uuid", v.volume.uuid).field("size_bytes", v.volume.size_bytes);
-  w.field("resource_group", v.volume.group).field("state", name(v.state)).field("reason", v.reason);
+  w.field("resource_group", v.volume.group).field("engine", v.engine);
+  w.field("state", name(v.state)).field("reason", v.reason);
   w.field("primary_node", v.volume.primary_node).field("epoch", v.volume.epoch).field("nbd_uri", v.nbd_uri);
   w.field("created_at", rfc3339(v.volume.created_at));
   w.key("replicas").beginArray();
   for (const auto& r : v.replicas) {
     w.beginObject().field("node", r.node).field("pool", r.pool).field("diskful", r.diskful);
     w.field("primary", r.primary).field("state", name(r.state)).field("sync_progress", r.sync_progress);
-    w.field("reason", r.reason).field("allocated_bytes", r.allocated_bytes).endObject();
+    w.field("reason", r.reason).field("allocated_bytes", r.allocated_bytes).field("leaving", r.leaving).endObject();
   }
   w.endArray();
   w.key("attached_hosts").beginArray();
@@ -197,8 +199,10 @@ Result<GroupRecord> parseGroupSpec(std::string_view body) {
   g.replicas = static_cast<uint32_t>(replicas.value_or(2));
   ASSIGN_OR_RETURN(auto engine, r.optionalString("engine"));
   g.engine = engine.value_or("native");
-  if (g.engine != "native") {
-    return invalid("field 'engine' must be \"native\" (the drbd engine is not available in this version)");
+  if (g.engine != "native" && g.engine != "drbd") {
+    return Status(ErrorCode::kUnprocessable, "field 'engine' must be \"native\" or \"drbd\", got '" +
+                                                 g.engine.substr(0, 80) + "'")
+        .withReason("invalid_engine");
   }
   ASSIGN_OR_RETURN(auto thin, r.optionalBool("thin"));
   g.thin = thin.value_or(true);

@@ -91,7 +91,7 @@ Result<std::pair<VolumeRecord, ReplicaRecord>> planAdoption(const AdoptRequest& 
   volume.created_at = created_at;
   volume.adopted_from = request.backing_name;
   volume.adopting = true;
-  return std::make_pair(volume, ReplicaRecord{uuid, request.node, request.pool, true, ""});
+  return std::make_pair(volume, ReplicaRecord{uuid, request.node, request.pool, true, "", false});
 }
 
 bool sameAdoption(const VolumeRecord& volume, const std::vector<ReplicaRecord>& replicas, const AdoptRequest& request) {

@@ -14,6 +14,7 @@
 #include "tandem/controller/healing_planner.h"
 #include "tandem/controller/placement_inputs.h"
 #include "tandem/controller/promotion.h"
+#include "tandem/controller/regroup.h"
 #include "tandem/controller/replica_layout.h"
 #include "tandem/controller/split_brain.h"
 #include "tandem/controller/tokens.h"
@@ -303,6 +304,7 @@ Result<std::vector<NodeView>> ClusterService::listNodes() {
       v.last_heartbeat = obs->last_seen_wall;
       v.pools = obs->report.pools;
       v.report_error = obs->report_error;
+      v.drbd = obs->report.drbd;
     }
     v.node = std::move(n);
     out.push_back(std::move(v));
@@ -521,6 +523,10 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolumeLocked(const Cre
   std::string source_snapshot;
   Result<std::vector<Placement>> placements = std::vector<Placement>{};
   ASSIGN_OR_RETURN(auto candidates, candidatesLocked());
+  if (!request.source_volume.empty() && group.engine == "drbd") {
+    return Status(ErrorCode::kUnprocessable, "volumes of drbd-engine groups cannot be made from a snapshot yet")
+        .withReason("not_implemented");
+  }
   if (!request.source_volume.empty()) {
     if (request.source_snapshot.empty()) {
       return Status(ErrorCode::kInternal, "a clone of a live volume goes through cloneVolume");
@@ -572,14 +578,67 @@ Result<std::pair<VolumeView, bool>> ClusterService::createVolumeLocked(const Cre
   volume.created_at = unixSeconds(clock_.wallNow());
   volume.source_snapshot = source_snapshot;
   std::vector<ReplicaRecord> replicas;
-  for (const auto& p : *placements) replicas.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true, ""});
+  for (const auto& p : *placements) replicas.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true, "", false});
+  if (group.engine == "drbd" && replicas.size() == 2) {
+    // DRBD quorum needs three voters: a diskless tie-breaker on a third DRBD node, when there is one.
+    if (auto tie = placeTieBreaker(candidates, {replicas[0].node_name, replicas[1].node_name})) {
+      replicas.push_back(ReplicaRecord{volume.uuid, *tie, kDrbdTieBreakerPool, false, "", false});
+    }
+  }
   RETURN_IF_ERROR(store_.createVolume(volume, replicas));
+  std::vector<std::string> replica_nodes;
+  for (const auto& r : replicas) replica_nodes.push_back(r.node_name);
+  RETURN_IF_ERROR(allocateDrbdLocked(volume, group, replica_nodes, /*new_volume=*/true));
   if (ledger_ready_) ledger_.setVolume(volume.uuid, volume.size_bytes, group.thin, replicas, observed_);
   if (!source_snapshot.empty()) sources_pending_ = true;
   log::info("cluster", "created volume " + volume.name + " (" + std::to_string(volume.size_bytes) +
-                           " bytes) with primary " + volume.primary_node);
+                           " bytes, " + group.engine + " engine) with primary " + volume.primary_node);
   ASSIGN_OR_RETURN(auto views, viewsLocked(&request.name));
   return std::make_pair(views.at(0), true);
+}
+
+Status ClusterService::allocateDrbdLocked(const VolumeRecord& volume, const GroupRecord& group,
+                                          const std::vector<std::string>& nodes, bool new_volume) {
+  if (group.engine != "drbd" || nodes.empty()) return Status::ok();
+  Status result = [&]() -> Status {
+    ASSIGN_OR_RETURN(auto in_use, store_.listDrbdAllocations());
+    if (new_volume) {
+      ASSIGN_OR_RETURN(DrbdVolumeAllocation a, allocateDrbdVolume(volume.uuid, nodes, in_use, options_.drbd_ranges));
+      std::string secret = newUuid();
+      secret.erase(std::remove(secret.begin(), secret.end(), '-'), secret.end());
+      a.shared_secret = secret;
+      return store_.addDrbdVolumeAllocation(a);
+    }
+    for (const auto& node : nodes) {
+      ASSIGN_OR_RETURN(DrbdReplicaAllocation r, allocateDrbdReplica(volume.uuid, node, in_use, options_.drbd_ranges));
+      RETURN_IF_ERROR(store_.addDrbdReplicaAllocation(r));
+      for (auto& v : in_use) {
+        if (v.volume_uuid == volume.uuid) v.replicas.push_back(r);
+      }
+    }
+    return Status::ok();
+  }();
+  if (!result.isOk()) {
+    log::warn("cluster", "volume " + volume.name + ": DRBD allocation failed: " + result.toString());
+    if (new_volume) {
+      Status undo = store_.deleteVolume(volume.name);
+      if (!undo.isOk()) log::warn("cluster", "volume " + volume.name + ": undoing its creation failed: " + undo.toString());
+    }
+  }
+  return result;
+}
+
+void ClusterService::dropDrbdClientLocked(const std::string& volume_uuid, const std::string& host) {
+  auto replicas = store_.listReplicasOf(volume_uuid);
+  if (!replicas.isOk()) return;
+  for (const auto& r : *replicas) {
+    if (r.node_name != host || r.diskful || r.pool_name != kDrbdClientPool) continue;
+    VolumeChange change;
+    change.volume_uuid = volume_uuid;
+    change.remove_nodes = {host};
+    Status s = store_.changeVolume(change);
+    if (!s.isOk()) log::warn("cluster", "volume " + volume_uuid + ": removing the DRBD client on " + host + ": " + s.toString());
+  }
 }
 
 Result<std::vector<Placement>> ClusterService::placeFromSnapshotLocked(const GroupRecord& group, uint64_t size,
@@ -823,12 +882,20 @@ bool ClusterService::replaceLostReplicasLocked() {
   for (const auto& move : plan.moves) {
     const VolumeRecord& v = move.volume;
     Status s = store_.replaceReplica(v.uuid, move.from_node,
-                                     ReplicaRecord{v.uuid, move.to.node, move.to.pool, true, ""});
+                                     ReplicaRecord{v.uuid, move.to.node, move.to.pool, true, "", false});
     ledgerVolumeLocked(v.uuid);
     if (!s.isOk()) {
       warnOnce(move.key + ":store", "volume " + v.name + ": replacing the replica on " + move.from_node +
                                         " failed: " + s.message());
       continue;
+    }
+    auto group = store_.getGroup(v.group);
+    if (group.isOk()) {
+      Status allocated = allocateDrbdLocked(v, *group, {move.to.node}, /*new_volume=*/false);
+      if (!allocated.isOk()) warnOnce(move.key + ":drbd", "volume " + v.name + ": " + allocated.message());
+    }
+    if (auto generation = store_.generation(); generation.isOk()) {
+      observed_.replicaPlaced(move.to.node, v.uuid, *generation);
     }
     log::warn("cluster", "volume " + v.name + ": node " + move.from_node + " offline for over " +
                              std::to_string(options_.replace_after.count() / 1000) +
@@ -921,6 +988,27 @@ SnapshotView ClusterService::snapshotViewLocked(const SnapshotRecord& snapshot, 
   return view;
 }
 
+Status ClusterService::checkSnapshotsKeepACopyLocked(const VolumeRecord& volume,
+                                                     const std::vector<std::string>& going) {
+  if (going.empty()) return Status::ok();
+  ASSIGN_OR_RETURN(auto snapshots, store_.listSnapshotsOf(volume.uuid));
+  for (const auto& s : snapshots) {
+    const SnapshotView view = snapshotViewLocked(s, volume);
+    const bool kept = std::any_of(view.copies.begin(), view.copies.end(), [&](const std::string& node) {
+      return std::find(going.begin(), going.end(), node) == going.end();
+    });
+    if (view.copies.empty() || kept) continue;
+    std::string holders;
+    for (const auto& n : view.copies) holders += (holders.empty() ? "" : ", ") + n;
+    return Status(ErrorCode::kConflict, "snapshot '" + s.name + "' of volume '" + volume.name +
+                                            "' has copies only on " + holders +
+                                            ", whose replicas this change removes (snapshots are not copied to "
+                                            "new replicas); delete the snapshot first")
+        .withReason("volume_has_snapshots");
+  }
+  return Status::ok();
+}
+
 Result<std::pair<VolumeRecord, SnapshotRecord>> ClusterService::findSnapshotLocked(const std::string& volume,
                                                                                    const std::string& snapshot) {
   ASSIGN_OR_RETURN(VolumeRecord v, store_.getVolume(volume));
@@ -991,9 +1079,23 @@ Result<VolumeView> ClusterService::updateVolume(const std::string& name, const U
   ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(name));
   ASSIGN_OR_RETURN(GroupRecord group, store_.getGroup(request.group.value_or(volume.group)));
   ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(volume.uuid));
-  const auto diskful = static_cast<uint32_t>(
-      std::count_if(replicas.begin(), replicas.end(), [](const ReplicaRecord& r) { return r.diskful; }));
+  // Leaving replicas (a group change moving the primary, regroup.h) are not counted: they go.
+  const auto diskful = static_cast<uint32_t>(std::count_if(
+      replicas.begin(), replicas.end(), [](const ReplicaRecord& r) { return r.diskful && !r.leaving; }));
+  const bool moving = std::any_of(replicas.begin(), replicas.end(), [](const ReplicaRecord& r) { return r.leaving; });
   const bool regroup = group.name != volume.group;
+  if (regroup) {
+    // A volume's data lives in its engine's format (DRBD keeps its metadata inside the backing
+    // device): moving between engines would need a migration that does not exist.
+    ASSIGN_OR_RETURN(GroupRecord current, store_.getGroup(volume.group));
+    if (current.engine != group.engine) {
+      return Status(ErrorCode::kUnprocessable, "volume '" + name + "' uses the " + current.engine +
+                                                   " engine (resource group '" + current.name + "'); group '" +
+                                                   group.name + "' uses " + group.engine +
+                                                   ": moving a volume between engines is not supported")
+          .withReason("engine_change_unsupported");
+    }
+  }
   const uint32_t count = request.replicas.value_or(diskful);
   const uint64_t size = request.size_bytes.value_or(volume.size_bytes);
 
@@ -1009,6 +1111,12 @@ Result<VolumeView> ClusterService::updateVolume(const std::string& name, const U
                                               volume.handover_to + "; retry when it is done")
           .withReason("handover_in_progress");
     }
+    if (moving) {
+      return Status(ErrorCode::kConflict, "volume '" + name + "' is still moving to resource group '" + volume.group +
+                                              "' (its primary moves, then the replicas the group excludes go); "
+                                              "retry when it is done")
+          .withReason("regroup_in_progress");
+    }
     LayoutInput in;
     in.volume = volume;
     in.group = group;
@@ -1019,8 +1127,20 @@ Result<VolumeView> ClusterService::updateVolume(const std::string& name, const U
     ASSIGN_OR_RETURN(in.nodes, store_.listNodes());
     in.candidates = candidates;
     ASSIGN_OR_RETURN(LayoutPlan plan, planLayout(in, observed_));
+    if (!plan.leave_nodes.empty() && group.engine == "drbd") {
+      // Moving the primary is a planned handover, which DRBD volumes do not have (DRBD promotes
+      // whichever host opens the device).
+      return Status(ErrorCode::kUnprocessable, "volume '" + name + "': group '" + group.name +
+                                                   "' excludes the primary's node " + volume.primary_node +
+                                                   ", and a drbd volume's primary cannot be moved by a group change")
+          .withReason("not_implemented");
+    }
     change.remove_nodes = plan.remove_nodes;
-    for (const auto& p : plan.add) change.add.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true, ""});
+    change.leave_nodes = plan.leave_nodes;
+    std::vector<std::string> going = plan.remove_nodes;
+    going.insert(going.end(), plan.leave_nodes.begin(), plan.leave_nodes.end());
+    RETURN_IF_ERROR(checkSnapshotsKeepACopyLocked(volume, going));
+    for (const auto& p : plan.add) change.add.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true, "", false});
     if (regroup) change.group = group.name;
   }
   if (size != volume.size_bytes) {
@@ -1034,11 +1154,22 @@ Result<VolumeView> ClusterService::updateVolume(const std::string& name, const U
     RETURN_IF_ERROR(checkGrowth(group, staying, volume.size_bytes, size, candidates));
     change.size_bytes = size;
   }
-  const bool changed = change.size_bytes || change.group || !change.remove_nodes.empty() || !change.add.empty();
+  const bool changed = change.size_bytes || change.group || !change.remove_nodes.empty() ||
+                       !change.leave_nodes.empty() || !change.add.empty();
   if (changed) {
     Status stored = store_.changeVolume(change);
     ledgerVolumeLocked(volume.uuid);
     RETURN_IF_ERROR(stored);
+    if (!change.leave_nodes.empty()) regroups_pending_ = true;
+    // A node that held a replica of the volume a moment ago may still report it: not this one.
+    if (auto generation = store_.generation(); generation.isOk()) {
+      for (const auto& r : change.add) observed_.replicaPlaced(r.node_name, volume.uuid, *generation);
+    }
+    std::vector<std::string> added;
+    for (const auto& r : change.add) added.push_back(r.node_name);
+    // The replicas are stored; a failed allocation leaves them without DRBD numbers (the nodes
+    // are not asked to make them) and is reported.
+    RETURN_IF_ERROR(allocateDrbdLocked(volume, group, added, /*new_volume=*/false));
     std::string what;
     if (change.size_bytes) {
       what += "grown from " + std::to_string(volume.size_bytes) + " to " + std::to_string(size) + " bytes";
@@ -1049,6 +1180,10 @@ Result<VolumeView> ClusterService::updateVolume(const std::string& name, const U
               " (synced from " + volume.primary_node + ")";
     }
     for (const auto& n : change.remove_nodes) what += std::string(what.empty() ? "" : "; ") + "replica on " + n + " removed";
+    for (const auto& n : change.leave_nodes) {
+      what += std::string(what.empty() ? "" : "; ") + "replica on " + n +
+              (n == volume.primary_node ? " (the primary)" : "") + " leaves once the primary has moved";
+    }
     log::info("cluster", "volume " + name + ": " + what);
   }
   ASSIGN_OR_RETURN(auto views, viewsLocked(&name));
@@ -1075,6 +1210,11 @@ Result<std::pair<VolumeView, bool>> ClusterService::adoptVolume(const AdoptReque
   if (existing.status().code() != ErrorCode::kNotFound) return existing.status();
   AdoptionInput in;
   ASSIGN_OR_RETURN(in.group, store_.getGroup(request.group));
+  if (in.group.engine == "drbd") {
+    return Status(ErrorCode::kUnprocessable, "adopting into a drbd-engine group is not supported (DRBD's internal "
+                                             "metadata would overwrite the end of the adopted data)")
+        .withReason("not_implemented");
+  }
   ASSIGN_OR_RETURN(in.nodes, store_.listNodes());
   ASSIGN_OR_RETURN(in.pools, store_.listPools());
   ASSIGN_OR_RETURN(in.volumes, store_.listVolumes());
@@ -1199,6 +1339,22 @@ Result<std::pair<AttachmentView, bool>> ClusterService::attachVolume(const std::
     return std::make_pair(deriveAttachmentView(volume, *existing, primary_node, observed_, generation), false);
   }
 
+  ASSIGN_OR_RETURN(auto current_replicas, store_.listReplicasOf(volume.uuid));
+  bool drbd_client = false;
+  if (group.engine == "drbd" && request.mode == AttachMode::kBlock) {
+    // The host reaches the data as a DRBD node: a diskless client where it holds no replica.
+    drbd_client = std::none_of(current_replicas.begin(), current_replicas.end(),
+                               [&](const ReplicaRecord& r) { return r.node_name == request.host; });
+    const NodeObservation* obs = observed_.find(request.host);
+    if (drbd_client && (obs == nullptr || !obs->report.drbd.loaded)) {
+      return Status(ErrorCode::kUnprocessable,
+                    "volume '" + name + "' uses the drbd engine and host '" + request.host +
+                        "' cannot be its diskless client: " +
+                        (obs == nullptr ? std::string("the node has not reported") : obs->report.drbd.reason))
+          .withReason("drbd_not_available");
+    }
+  }
+
   AttachmentRecord record;
   record.volume_uuid = volume.uuid;
   record.host = request.host;
@@ -1206,11 +1362,26 @@ Result<std::pair<AttachmentView, bool>> ClusterService::attachVolume(const std::
   record.connector = request.connector;
   record.created_at = unixSeconds(clock_.wallNow());
   RETURN_IF_ERROR(store_.addAttachment(record));
+  if (drbd_client) {
+    VolumeChange add_client;
+    add_client.volume_uuid = volume.uuid;
+    add_client.add.push_back(ReplicaRecord{volume.uuid, request.host, kDrbdClientPool, false, ""});
+    Status s = store_.changeVolume(add_client);
+    if (s.isOk()) s = allocateDrbdLocked(volume, group, {request.host}, /*new_volume=*/false);
+    if (!s.isOk()) {
+      (void)store_.removeAttachment(volume.uuid, request.host);
+      dropDrbdClientLocked(volume.uuid, request.host);
+      return s;
+    }
+  }
   log::info("cluster", "volume " + name + " attached on " + request.host + " (" +
-                           std::string(controller::name(request.mode)) + ")");
+                           std::string(controller::name(request.mode)) + (drbd_client ? ", DRBD diskless client" : "") +
+                           ")");
   attachments.push_back(record);
   ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(volume.uuid));
-  if (shouldHandOver(volume, replicas, attachments, request.host, observed_, request.move_primary)) {
+  // DRBD promotes whichever host opens the device (auto-promote): no planned handover.
+  if (group.engine != "drbd" &&
+      shouldHandOver(volume, replicas, attachments, request.host, observed_, request.move_primary)) {
     RETURN_IF_ERROR(store_.setHandover(volume.uuid, request.host));
     volume.handover_to = request.host;
     handovers_pending_ = true;
@@ -1252,6 +1423,7 @@ void ClusterService::detachVolume(const std::string& name, const std::string& ho
     const bool online = observed_.online(host);
     if (found->mode == AttachMode::kNbd || (force && !online)) {
       RETURN_IF_ERROR(store_.removeAttachment(volume.uuid, host));
+      dropDrbdClientLocked(volume.uuid, host);
       log::info("cluster", "volume " + name + " detached from " + host + (online ? "" : " (host offline, forced)"));
       followRemainingAttachmentLocked(name);
       return false;
@@ -1294,6 +1466,7 @@ std::vector<std::pair<std::function<void(Status)>, Status>> ClusterService::sett
         Status s = store_.removeAttachment(p.volume_uuid, p.host);
         if (s.code() == ErrorCode::kNotFound) s = Status::ok();  // removed meanwhile (forced)
         if (s.isOk()) {
+          dropDrbdClientLocked(p.volume_uuid, p.host);
           log::info("cluster", "volume " + p.volume + " detached from " + p.host);
           followRemainingAttachmentLocked(p.volume);
         }
@@ -1386,12 +1559,16 @@ Result<std::vector<VolumeView>> ClusterService::viewsLocked(const std::string* o
   for (const auto& n : node_list) nodes[n.name] = &n;
   std::unordered_map<std::string, std::vector<const ReplicaRecord*>> by_volume;
   for (const auto& r : replicas) by_volume[r.volume_uuid].push_back(&r);
+  ASSIGN_OR_RETURN(auto group_list, store_.listGroups());
+  std::unordered_map<std::string, std::string> engines;
+  for (const auto& g : group_list) engines[g.name] = g.engine;
   std::vector<VolumeView> out;
   out.reserve(volumes.size());
   for (const auto& v : volumes) {
     auto primary = nodes.find(v.primary_node);
     out.push_back(deriveVolumeView(v, by_volume[v.uuid], primary == nodes.end() ? nullptr : primary->second,
                                    observed_));
+    if (auto e = engines.find(v.group); e != engines.end()) out.back().engine = e->second;
     markAttached(out.back(), hosts_by_volume[v.uuid]);
   }
   return out;
@@ -1428,6 +1605,13 @@ Result<DesiredState> ClusterService::desiredStateFrom(const std::string& node, c
   for (const auto& r : common.releases) {
     if (r.node_name == node) declared.releases.push_back(r);
   }
+  // DRBD allocations of the node's volumes only (the resource names every host).
+  ASSIGN_OR_RETURN(auto drbd, store_.listDrbdAllocations());
+  std::set<std::string> mine;
+  for (const auto& v : declared.volumes) mine.insert(v.uuid);
+  for (auto& a : drbd) {
+    if (mine.count(a.volume_uuid)) declared.drbd.push_back(std::move(a));
+  }
   declared.cluster_id = store_.clusterId();
   return buildDesiredState(node, declared);
 }
@@ -1454,6 +1638,50 @@ void ClusterService::notifyWatchers() {
   // The tables every node's state reads (nodes, groups, releases) once for all the due polls.
   auto common = declaredCommon();
   for (auto& w : due) w.done(common.isOk() ? desiredStateFrom(w.node, *common) : Result<DesiredState>(common.status()));
+}
+
+bool ClusterService::advanceRegroupsLocked() {
+  if (!regroups_pending_) return false;  // the common case costs nothing
+  auto volumes = store_.listVolumes();
+  auto replicas = store_.listReplicas();
+  auto attachments = store_.listAttachments();
+  if (!volumes.isOk() || !replicas.isOk() || !attachments.isOk()) return false;
+  std::unordered_map<std::string, std::vector<ReplicaRecord>> by_volume;
+  for (auto& r : *replicas) by_volume[r.volume_uuid].push_back(std::move(r));
+  bool changed = false;
+  regroups_pending_ = false;
+  for (const auto& v : *volumes) {
+    const RegroupStep step = planRegroupStep(v, by_volume[v.uuid], *attachments, observed_);
+    if (step.action == RegroupAction::kNone) continue;
+    regroups_pending_ = true;
+    Status s = Status::ok();
+    if (step.action == RegroupAction::kHandOver) {
+      s = store_.setHandover(v.uuid, step.target);
+      if (s.isOk()) {
+        handovers_pending_ = true;
+        log::info("cluster", "volume " + v.name + ": its replicas in resource group " + v.group +
+                                 " are synced: " + v.primary_node + " stops serving, then " + step.target +
+                                 " takes over as the primary");
+      }
+    } else if (step.action == RegroupAction::kRemoveLeaving) {
+      VolumeChange change;
+      change.volume_uuid = v.uuid;
+      change.remove_nodes = step.remove;
+      s = store_.changeVolume(change);
+      if (s.isOk()) {
+        std::string nodes;
+        for (const auto& n : step.remove) nodes += (nodes.empty() ? "" : ", ") + n;
+        log::info("cluster", "volume " + v.name + " has moved to resource group " + v.group + " (primary " +
+                                 v.primary_node + "): its replicas on " + nodes + " are removed");
+      }
+    }
+    if (!s.isOk()) {
+      log::warn("cluster", "volume " + v.name + ": moving to resource group " + v.group + " failed: " + s.toString());
+      continue;
+    }
+    changed = changed || step.action != RegroupAction::kWait;
+  }
+  return changed;
 }
 
 bool ClusterService::completeHandoversLocked() {
@@ -1492,6 +1720,7 @@ void ClusterService::tick() {
       suspects_.insert(name);
     }
     replaceLostReplicasLocked();
+    advanceRegroupsLocked();
     completeHandoversLocked();
     settled = settleDetachesLocked("");
     clones = settleClonesLocked();

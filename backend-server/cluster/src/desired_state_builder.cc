@@ -1,9 +1,37 @@
 #include "tandem/controller/desired_state_builder.h"
 
+#include <algorithm>
 #include <map>
 #include <unordered_map>
 
 namespace tandem::controller {
+namespace {
+
+// The DRBD resource of a drbd-engine volume from its allocation: one host per allocated replica
+// (its node's address, the replica's port and node-id; diskful as the replica). Hosts whose
+// node is gone are left out.
+nodeapi::DesiredDrbd drbdResource(const VolumeRecord& v, const DrbdVolumeAllocation& allocation,
+                                  const std::vector<const ReplicaRecord*>& replicas,
+                                  const std::map<std::string, const NodeRecord*>& nodes) {
+  nodeapi::DesiredDrbd d;
+  d.resource = v.name;
+  d.minor = allocation.minor;
+  d.shared_secret = allocation.shared_secret;
+  for (const auto& a : allocation.replicas) {
+    auto node = nodes.find(a.node);
+    if (node == nodes.end()) continue;
+    bool diskful = true;
+    for (const ReplicaRecord* r : replicas) {
+      if (r->node_name == a.node) diskful = r->diskful;
+    }
+    d.hosts.push_back({a.node, node->second->address, static_cast<uint16_t>(a.port), a.node_id, diskful});
+  }
+  // Spare peer slots so peers can be added without growing the metadata.
+  d.max_peers = std::max<uint32_t>(kDrbdMaxPeers, static_cast<uint32_t>(d.hosts.size()));
+  return d;
+}
+
+}  // namespace
 
 Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredState& declared) {
   std::map<std::string, const NodeRecord*> nodes;
@@ -13,6 +41,12 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
   }
   std::map<std::string, const GroupRecord*> groups;
   for (const auto& g : declared.groups) groups[g.name] = &g;
+  std::unordered_map<std::string, const DrbdVolumeAllocation*> drbd;
+  for (const auto& a : declared.drbd) drbd[a.volume_uuid] = &a;
+  auto isDrbd = [&](const VolumeRecord& v) {
+    auto g = groups.find(v.group);
+    return g != groups.end() && g->second->engine == "drbd";
+  };
   std::unordered_map<std::string, std::vector<const ReplicaRecord*>> by_volume;
   for (const auto& r : declared.replicas) by_volume[r.volume_uuid].push_back(&r);
   std::unordered_map<std::string, std::vector<const SnapshotRecord*>> snapshots;
@@ -34,6 +68,11 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
     }
     if (mine == nullptr) continue;
     DesiredReplica d;
+    if (isDrbd(v)) {
+      auto allocation = drbd.find(v.uuid);
+      if (allocation == drbd.end()) continue;  // not allocated yet: nothing the node could make
+      d.drbd = drbdResource(v, *allocation->second, of_volume, nodes);
+    }
     d.volume_name = v.name;
     d.volume_uuid = v.uuid;
     d.size_bytes = v.size_bytes;
@@ -93,6 +132,11 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
     d.nbd_port = primary->second->nbd_port;
     d.nbd_export = v->second->name;
     d.primary_here = primary->first == node;
+    if (isDrbd(*v->second)) {
+      auto allocation = drbd.find(v->second->uuid);
+      if (allocation == drbd.end()) continue;
+      d.drbd = drbdResource(*v->second, *allocation->second, by_volume[v->second->uuid], nodes);
+    }
     state.attachments.push_back(std::move(d));
   }
   return state;

@@ -20,7 +20,12 @@ HealingPlan planReplicaMoves(HealingInput in, const ObservedState& observed) {
   for (const auto& v : in.volumes) {
     const std::vector<const ReplicaRecord*>& mine = by_volume[v.uuid];
     for (const ReplicaRecord* lost : mine) {
-      if (lost->node_name == v.primary_node || !in.lost_nodes.count(lost->node_name)) continue;
+      // Diskless replicas (a DRBD tie-breaker or client) hold no copy: nothing to re-create. A
+      // leaving replica (a group change moving the primary, regroup.h) is not replaced: it goes.
+      if (lost->node_name == v.primary_node || !lost->diskful || lost->leaving ||
+          !in.lost_nodes.count(lost->node_name)) {
+        continue;
+      }
       const std::string key = v.name + "/" + lost->node_name;
       const ReplicaReport* report =
           observed.online(v.primary_node) ? observed.replicaReport(v.primary_node, v.uuid) : nullptr;
@@ -41,7 +46,7 @@ HealingPlan planReplicaMoves(HealingInput in, const ObservedState& observed) {
       PlacementRequest request = placementRequestFor(*group->second, v.size_bytes, 1, v.name);
       for (const ReplicaRecord* r : mine) {
         request.exclude_nodes.push_back(r->node_name);
-        if (r != lost) request.kept_labels.push_back(labels[r->node_name]);
+        if (r != lost && !r->leaving) request.kept_labels.push_back(labels[r->node_name]);
       }
       auto placement = placeReplicas(request, in.candidates);
       if (!placement.isOk()) {

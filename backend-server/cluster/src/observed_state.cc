@@ -28,7 +28,9 @@ bool ObservedState::reported(const std::string& node, NodeStatusReport report, T
   obs.report_seq = report.report_seq;
   obs.report_error.clear();
   obs.report = std::move(report);
+  dropStale(node, obs);
   index(node, obs);
+  if (!fences_.empty()) liftFences(node);
   return came_online;
 }
 
@@ -60,14 +62,23 @@ bool ObservedState::reportedDelta(const std::string& node, const NodeStatusRepor
   report.nbd_socket = delta.nbd_socket;
   report.device_link_root = delta.device_link_root;
   report.no_block_devices = delta.no_block_devices;
-  if (added.empty() && delta.removed_replicas.empty()) return true;
-  unindex(node, obs);
-  if (!delta.removed_replicas.empty()) {
-    std::set<std::string_view> removed(delta.removed_replicas.begin(), delta.removed_replicas.end());
-    std::erase_if(report.replicas, [&](const ReplicaReport& r) { return removed.count(r.volume_uuid) > 0; });
+  report.drbd = delta.drbd;
+  if (!added.empty() || !delta.removed_replicas.empty()) {
+    unindex(node, obs);
+    if (!delta.removed_replicas.empty()) {
+      std::set<std::string_view> removed(delta.removed_replicas.begin(), delta.removed_replicas.end());
+      std::erase_if(report.replicas, [&](const ReplicaReport& r) { return removed.count(r.volume_uuid) > 0; });
+    }
+    for (const ReplicaReport* r : added) report.replicas.push_back(*r);
+    index(node, obs);
   }
-  for (const ReplicaReport* r : added) report.replicas.push_back(*r);
-  index(node, obs);
+  if (!fences_.empty()) {
+    // As for a full report: what a fence says is stale goes (replicaPlaced), then fences passed lift.
+    unindex(node, obs);
+    dropStale(node, obs);
+    index(node, obs);
+    liftFences(node);
+  }
   return true;
 }
 
@@ -79,6 +90,47 @@ bool ObservedState::alive(const std::string& node, std::string error, TimePoint 
   obs.last_seen_wall = wall_seconds;
   obs.report_error = error.empty() ? "the node reports that its status reports are refused" : std::move(error);
   return came_online;
+}
+
+void ObservedState::replicaPlaced(const std::string& node, const std::string& volume_uuid, uint64_t generation) {
+  fences_[key(node, volume_uuid)] = generation;
+  for (auto& [name, obs] : nodes_) {
+    unindex(name, obs);
+    dropStale(name, obs);
+    index(name, obs);
+  }
+}
+
+void ObservedState::dropStale(const std::string& node, NodeObservation& obs) const {
+  if (fences_.empty()) return;
+  const uint64_t applied = obs.report.applied_generation;
+  auto stale = [&](const std::string& about, const std::string& volume_uuid) {
+    auto f = fences_.find(key(about, volume_uuid));
+    return f != fences_.end() && applied < f->second;
+  };
+  auto& replicas = obs.report.replicas;
+  replicas.erase(std::remove_if(replicas.begin(), replicas.end(),
+                                [&](const ReplicaReport& r) { return stale(node, r.volume_uuid); }),
+                 replicas.end());
+  for (auto& r : replicas) {
+    r.peers.erase(std::remove_if(r.peers.begin(), r.peers.end(),
+                                 [&](const PeerReport& p) { return stale(p.node, r.volume_uuid); }),
+                  r.peers.end());
+  }
+}
+
+void ObservedState::liftFences(const std::string& node) {
+  for (auto f = fences_.begin(); f != fences_.end();) {
+    const std::string fenced = f->first.substr(0, f->first.find('\n'));
+    const std::string volume = f->first.substr(f->first.find('\n') + 1);
+    bool passed = fenced == node;
+    for (const auto& [name, obs] : nodes_) {
+      if (!passed) break;
+      const bool holds = reports_.count(key(name, volume)) != 0 || name == fenced;
+      passed = !holds || obs.report.applied_generation >= f->second;
+    }
+    f = passed ? fences_.erase(f) : std::next(f);
+  }
 }
 
 std::vector<std::string> ObservedState::markSilentOffline(TimePoint now, std::chrono::milliseconds timeout) {

@@ -13,6 +13,7 @@ PlacementRequest placementRequestFor(const GroupRecord& group, uint64_t size_byt
   request.overprovision = group.overprovision;
   request.spread_keys = group.replicas_on_different;
   request.weights = group.weights;
+  request.needs_drbd = group.engine == "drbd";
   return request;
 }
 
@@ -47,8 +48,11 @@ std::vector<PoolCandidate> placementCandidates(const std::vector<PoolRecord>& po
     c.pool = p.name;
     auto l = labels.find(p.node_name);
     if (l != labels.end()) c.node_labels = *l->second;
+    c.drbd_missing = "the node has not reported since the controller started";
     if (const NodeObservation* obs = observed.find(p.node_name)) {
       c.node_online = obs->online;
+      c.drbd_missing = obs->report.drbd.loaded ? "" : obs->report.drbd.reason;
+      if (!obs->report.drbd.loaded && c.drbd_missing.empty()) c.drbd_missing = "no DRBD 9 module";
       for (const auto& r : obs->report.pools) {
         if (r.name != p.name) continue;
         auto extra = pending.find({p.node_name, p.name});

@@ -61,14 +61,19 @@ Result<LayoutPlan> planLayout(const LayoutInput& in, const ObservedState& observ
   LayoutPlan plan;
   std::vector<std::map<std::string, std::string>> kept_labels;
   uint32_t kept = 0;
+  bool primary_leaves = false;
   for (const ReplicaRecord* r : order) {
     const int r_rank = rank(*r);
     const std::string why = misfit(in.group, r->pool_name, labels[r->node_name], kept_labels);
     if (r_rank == 0 && !why.empty()) {
-      return Status(ErrorCode::kUnprocessable, "the primary's replica on " + r->node_name + " cannot stay: " + why +
-                                                   "; moving the primary is not implemented (promote a replica "
-                                                   "that satisfies the group first)")
-          .withReason("not_implemented");
+      if (attached.count(r->node_name)) {
+        return Status(ErrorCode::kConflict, "volume '" + in.volume.name + "' is attached on " + r->node_name +
+                                                ", the primary's node, whose replica would have to go (" + why +
+                                                "); detach it first")
+            .withReason("volume_attached");
+      }
+      primary_leaves = true;  // it stays until the primary has moved to a replica the group allows
+      continue;
     }
     const bool room = kept < in.replicas;
     if (r_rank == 1 && (!why.empty() || !room)) {
@@ -85,6 +90,14 @@ Result<LayoutPlan> planLayout(const LayoutInput& in, const ObservedState& observ
     } else {
       plan.remove_nodes.push_back(r->node_name);
     }
+  }
+  if (primary_leaves) {
+    // Every excluded replica stays until the primary has moved: the copies are not thinned
+    // out while the new ones sync.
+    plan.leave_nodes = std::move(plan.remove_nodes);
+    plan.remove_nodes.clear();
+    plan.leave_nodes.push_back(in.volume.primary_node);
+    std::sort(plan.leave_nodes.begin(), plan.leave_nodes.end());
   }
   std::sort(plan.remove_nodes.begin(), plan.remove_nodes.end());
   if (kept < in.replicas) {

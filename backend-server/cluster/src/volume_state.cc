@@ -53,6 +53,7 @@ VolumeView deriveVolumeView(const VolumeRecord& volume, const std::vector<const 
     rv.node = r.node_name;
     rv.pool = r.pool_name;
     rv.diskful = r.diskful;
+    rv.leaving = r.leaving;
     rv.primary = r.node_name == volume.primary_node;
     const ReplicaReport* own = observed.replicaReport(r.node_name, volume.uuid);
     if (own != nullptr) rv.allocated_bytes = own->allocated_bytes;
@@ -64,6 +65,10 @@ VolumeView deriveVolumeView(const VolumeRecord& volume, const std::vector<const 
     } else if (!own->error.empty()) {
       rv.state = ReplicaState::kError;
       rv.reason = own->error;
+    } else if (!r.diskful) {
+      // A diskless replica (a DRBD tie-breaker or client) holds no copy: its own report says
+      // whether it runs (the primary's peer list leaves diskless peers out).
+      rv.state = own->disk == nodeapi::DiskState::kUpToDate ? ReplicaState::kUpToDate : ReplicaState::kOutdated;
     } else if (rv.primary) {
       rv.state =
           own->disk == nodeapi::DiskState::kUpToDate ? ReplicaState::kUpToDate : ReplicaState::kOutdated;

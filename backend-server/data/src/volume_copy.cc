@@ -1,6 +1,7 @@
 #include "tandem/controller/volume_copy.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 namespace tandem::controller {
@@ -10,8 +11,14 @@ constexpr uint64_t kPiece = 4ull << 20;          // bytes read or written per po
 constexpr uint64_t kExtentWindow = 256ull << 20;  // bytes described per extents() call
 constexpr size_t kZeroBlock = 4096;               // granularity of zero detection on import
 
+// memcmp against a zero block: libc's vectorised compare (a byte loop costs seconds per GiB in
+// the sanitised build).
 bool allZero(std::span<const std::byte> b) {
-  return std::all_of(b.begin(), b.end(), [](std::byte x) { return x == std::byte{0}; });
+  static const std::byte kZeroBlockBytes[kZeroBlock] = {};
+  for (size_t done = 0; done < b.size(); done += kZeroBlock) {
+    if (std::memcmp(b.data() + done, kZeroBlockBytes, std::min(kZeroBlock, b.size() - done)) != 0) return false;
+  }
+  return true;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "tandem/controller/drbd_allocation.h"
 
 #include <algorithm>
+#include <charconv>
 #include <set>
 
 namespace tandem::controller {
@@ -115,6 +116,22 @@ Result<DrbdReplicaAllocation> allocateDrbdReplica(const std::string& volume_uuid
   }
   ASSIGN_OR_RETURN(out.port, freePort(node, portsOn(node, in_use), ranges));
   return out;
+}
+
+Result<std::pair<uint32_t, uint32_t>> parseDrbdRange(std::string_view text, const std::string& what) {
+  auto bad = [&] {
+    return Status(ErrorCode::kInvalidArgument,
+                  what + " must be FIRST-LAST (decimal, FIRST <= LAST), got '" + std::string(text.substr(0, 40)) + "'");
+  };
+  const size_t dash = text.find('-');
+  if (dash == std::string_view::npos) return bad();
+  uint32_t first = 0, last = 0;
+  auto number = [](std::string_view part, uint32_t& out) {
+    auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), out);
+    return !part.empty() && ec == std::errc() && end == part.data() + part.size();
+  };
+  if (!number(text.substr(0, dash), first) || !number(text.substr(dash + 1), last) || first > last) return bad();
+  return std::make_pair(first, last);
 }
 
 }  // namespace tandem::controller

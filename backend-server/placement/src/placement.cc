@@ -139,6 +139,7 @@ Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
   bool any_large_enough = false;
   bool any_sized = false;  // some allowed pool on an online node has a known size
   std::set<std::string> online, overprovisioned, unlabelled;
+  std::map<std::string, std::string> no_drbd;  // online nodes left out for lacking DRBD 9, and why
   std::map<std::string, const PoolCandidate*> best_per_node;
   for (const auto& c : candidates) {
     if (c.node_online) online.insert(c.node);
@@ -148,7 +149,12 @@ Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
     }
     if (c.total_bytes >= request.size_bytes) any_large_enough = true;
     if (c.node_online && c.total_bytes > 0) any_sized = true;
-    if (!c.node_online || c.total_bytes < request.size_bytes) continue;
+    if (!c.node_online) continue;
+    if (request.needs_drbd && !c.drbd_missing.empty()) {
+      no_drbd[c.node] = c.drbd_missing;
+      continue;
+    }
+    if (c.total_bytes < request.size_bytes) continue;
     Refusal refusal = room(request, c);
     if (refusal == Refusal::kOverprovisioned) overprovisioned.insert(c.node);
     if (refusal != Refusal::kNone) continue;
@@ -212,6 +218,12 @@ Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
       std::vector<std::string> names(unlabelled.begin(), unlabelled.end());
       message += "; left out for lacking label(s) " + quoteList(request.spread_keys) + ": " + quoteList(names);
     }
+    if (!no_drbd.empty()) {
+      message += "; left out for the drbd engine:";
+      for (const auto& [node, why] : no_drbd) message += " node '" + node + "': " + why + ";";
+      message.pop_back();
+      return Status(ErrorCode::kUnprocessable, message).withReason("drbd_not_available");
+    }
     return Status(ErrorCode::kUnprocessable, message).withReason("not_enough_nodes");
   };
 
@@ -240,6 +252,19 @@ Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
   std::vector<Placement> out;
   for (const auto* c : chosen) out.push_back(Placement{c->node, c->pool, scores.at(c)});
   return out;
+}
+
+std::optional<std::string> placeTieBreaker(const std::vector<PoolCandidate>& candidates,
+                                           const std::vector<std::string>& exclude) {
+  std::optional<std::pair<uint32_t, std::string>> best;
+  for (const auto& c : candidates) {
+    if (!c.node_online || !c.drbd_missing.empty()) continue;
+    if (std::find(exclude.begin(), exclude.end(), c.node) != exclude.end()) continue;
+    std::pair<uint32_t, std::string> key{c.node_replicas, c.node};
+    if (!best || key < *best) best = key;
+  }
+  if (!best) return std::nullopt;
+  return best->second;
 }
 
 }  // namespace tandem::controller

@@ -110,12 +110,17 @@ const char* const kMigrations[] = {
     ALTER TABLE resource_groups ADD COLUMN weight_provisioned REAL NOT NULL DEFAULT 1.0;
     ALTER TABLE resource_groups ADD COLUMN weight_replica_count REAL NOT NULL DEFAULT 0.0;
     )sql",
-    // 9 → 10: reserved for the resource groups' `engine` migration of another branch (empty here;
-    // the integrator puts that one in this place at merge).
+    // 9 → 10: the drbd engine wired in: each DRBD volume's shared secret (its peers authenticate
+    // with cram-hmac-alg), kept with its minor.
     R"sql(
-    SELECT 1;
+    ALTER TABLE drbd_minors ADD COLUMN shared_secret TEXT NOT NULL DEFAULT '';
     )sql",
-    // 10 → 11: indexes for calls that touch one node's objects only: a node's replicas (its
+    // 10 → 11: replicas that leave once a resource-group change has moved the primary off them
+    // (ReplicaRecord::leaving).
+    R"sql(
+    ALTER TABLE replicas ADD COLUMN leaving INTEGER NOT NULL DEFAULT 0;
+    )sql",
+    // 11 → 12: indexes for calls that touch one node's objects only: a node's replicas (its
     // desired state, self-healing of a lost node) and the attachments on a host.
     R"sql(
     CREATE INDEX IF NOT EXISTS replicas_by_node ON replicas (node_name, volume_uuid);
@@ -632,6 +637,15 @@ class SqliteStore final : public Store {
               .withReason("replica_not_found");
         }
       }
+      for (const auto& node : c.leave_nodes) {
+        RETURN_IF_ERROR(Statement(db_, "UPDATE replicas SET leaving = 1 WHERE volume_uuid = ? AND node_name = ?")
+                            .bind(1, c.volume_uuid).bind(2, node)
+                            .run());
+        if (sqlite3_changes(db_) == 0) {
+          return Status(ErrorCode::kNotFound, "volume " + c.volume_uuid + " has no replica on node '" + node + "'")
+              .withReason("replica_not_found");
+        }
+      }
       for (const auto& r : c.add) {
         Status s = Statement(db_, "INSERT INTO replicas (volume_uuid, node_name, pool_name, diskful) VALUES (?,?,?,?)")
                        .bind(1, c.volume_uuid).bind(2, r.node_name).bind(3, r.pool_name)
@@ -785,9 +799,10 @@ class SqliteStore final : public Store {
                        PlacementWeights{q.columnDouble(10), q.columnDouble(11), q.columnDouble(12)}};
   }
   static constexpr const char* kReplicaSelect =
-      "SELECT volume_uuid, node_name, pool_name, diskful, discard_generation FROM replicas";
+      "SELECT volume_uuid, node_name, pool_name, diskful, discard_generation, leaving FROM replicas";
   static ReplicaRecord readReplica(const Statement& q) {
-    return ReplicaRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0, q.columnText(4)};
+    return ReplicaRecord{q.columnText(0), q.columnText(1), q.columnText(2), q.columnInt(3) != 0, q.columnText(4),
+                         q.columnInt(5) != 0};
   }
   static constexpr const char* kSnapshotSelect =
       "SELECT uuid, name, volume_uuid, size_bytes, created_at, state, message FROM snapshots";
@@ -837,8 +852,8 @@ class SqliteStore final : public Store {
   Status addDrbdVolumeAllocation(const DrbdVolumeAllocation& a) override {
     return transaction([&]() -> Status {
       RETURN_IF_ERROR(requireVolume(a.volume_uuid));
-      RETURN_IF_ERROR(drbdInUse(Statement(db_, "INSERT INTO drbd_minors (volume_uuid, minor) VALUES (?,?)")
-                                    .bind(1, a.volume_uuid).bind(2, int64_t{a.minor})
+      RETURN_IF_ERROR(drbdInUse(Statement(db_, "INSERT INTO drbd_minors (volume_uuid, minor, shared_secret) VALUES (?,?,?)")
+                                    .bind(1, a.volume_uuid).bind(2, int64_t{a.minor}).bind(3, a.shared_secret)
                                     .run(),
                                 "minor " + std::to_string(a.minor)));
       for (const auto& r : a.replicas) {
@@ -866,11 +881,11 @@ class SqliteStore final : public Store {
   Result<std::vector<DrbdVolumeAllocation>> listDrbdAllocations() override {
     std::lock_guard lock(mu_);
     std::vector<DrbdVolumeAllocation> out;
-    Statement q(db_, "SELECT volume_uuid, minor FROM drbd_minors ORDER BY volume_uuid");
+    Statement q(db_, "SELECT volume_uuid, minor, shared_secret FROM drbd_minors ORDER BY volume_uuid");
     while (true) {
       ASSIGN_OR_RETURN(bool row, q.step());
       if (!row) break;
-      out.push_back({q.columnText(0), static_cast<uint32_t>(q.columnInt(1)), {}});
+      out.push_back({q.columnText(0), static_cast<uint32_t>(q.columnInt(1)), {}, q.columnText(2)});
     }
     for (auto& v : out) {
       Statement r(db_, "SELECT node_name, node_id, port FROM drbd_replicas WHERE volume_uuid = ? ORDER BY node_id");

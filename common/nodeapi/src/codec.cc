@@ -50,6 +50,69 @@ Result<std::map<std::string, std::string>> readLabels(const ObjectReader& r) {
   return labels;
 }
 
+Result<DrbdCapabilityReport> readDrbdCapability(const rapidjson::Value& v) {
+  if (!v.IsObject()) return invalid("field 'drbd' must be an object");
+  ObjectReader r(v, "drbd.");
+  RETURN_IF_ERROR(r.rejectUnknownFields({"loaded", "version", "reason"}));
+  DrbdCapabilityReport d;
+  ASSIGN_OR_RETURN(auto loaded, r.optionalBool("loaded"));
+  d.loaded = loaded.value_or(false);
+  if (r.has("version") && !v["version"].IsNull()) {
+    ASSIGN_OR_RETURN(d.version, r.requiredString("version"));
+  }
+  ASSIGN_OR_RETURN(auto reason, r.optionalString("reason"));
+  d.reason = reason.value_or("");
+  if (d.loaded && d.version.rfind("9.", 0) != 0) {
+    return invalid("field 'drbd.version' must be a 9.x version when 'drbd.loaded' is true");
+  }
+  if (!d.loaded && d.reason.empty()) return invalid("field 'drbd.reason' must say why DRBD is not loaded");
+  return d;
+}
+
+void writeDrbd(JsonWriter& w, const DesiredDrbd& d) {
+  w.key("drbd").beginObject().field("resource", d.resource).field("minor", uint64_t{d.minor});
+  w.field("shared_secret", d.shared_secret).field("max_peers", uint64_t{d.max_peers});
+  w.key("hosts").beginArray();
+  for (const auto& h : d.hosts) {
+    w.beginObject().field("node", h.node).field("address", h.address).field("port", uint64_t{h.port});
+    w.field("node_id", uint64_t{h.node_id}).field("diskful", h.diskful).endObject();
+  }
+  w.endArray().endObject();
+}
+
+Result<std::optional<DesiredDrbd>> readDrbd(const rapidjson::Value& parent, const std::string& path) {
+  if (!parent.HasMember("drbd")) return std::optional<DesiredDrbd>{};
+  const rapidjson::Value& v = parent["drbd"];
+  if (!v.IsObject()) return invalid("field '" + path + "drbd' must be an object");
+  const std::string here = path + "drbd.";
+  ObjectReader r(v, here);
+  DesiredDrbd d;
+  ASSIGN_OR_RETURN(d.resource, requiredName(r, here, "resource"));
+  ASSIGN_OR_RETURN(auto minor, r.requiredUint64("minor"));
+  if (minor > 1048575) return invalid("field '" + here + "minor' must be at most 1048575");
+  d.minor = static_cast<uint32_t>(minor);
+  ASSIGN_OR_RETURN(d.shared_secret, r.requiredString("shared_secret"));
+  ASSIGN_OR_RETURN(auto max_peers, r.requiredUint64("max_peers"));
+  if (max_peers < 1 || max_peers > 31) return invalid("field '" + here + "max_peers' must be 1..31");
+  d.max_peers = static_cast<uint32_t>(max_peers);
+  ASSIGN_OR_RETURN(auto hosts, r.optionalObjectArray("hosts"));
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    const std::string hp = here + "hosts[" + std::to_string(i) + "].";
+    ObjectReader hr(*hosts[i], hp);
+    DesiredDrbdHost h;
+    ASSIGN_OR_RETURN(h.node, requiredName(hr, hp, "node"));
+    ASSIGN_OR_RETURN(h.address, hr.requiredString("address"));
+    ASSIGN_OR_RETURN(h.port, requiredPort(hr, hp, "port", 1));
+    ASSIGN_OR_RETURN(auto node_id, hr.requiredUint64("node_id"));
+    if (node_id > 31) return invalid("field '" + hp + "node_id' must be 0..31");
+    h.node_id = static_cast<uint32_t>(node_id);
+    ASSIGN_OR_RETURN(auto diskful, hr.optionalBool("diskful"));
+    h.diskful = diskful.value_or(true);
+    d.hosts.push_back(std::move(h));
+  }
+  return std::optional<DesiredDrbd>{std::move(d)};
+}
+
 Result<PoolReport> readPool(const rapidjson::Value& v, size_t index) {
   const std::string path = "pools[" + std::to_string(index) + "].";
   ObjectReader r(v, path);
@@ -208,6 +271,7 @@ Result<DesiredReplica> readDesiredReplica(const rapidjson::Value& v, const std::
   d.revert_id = revert_id.value_or("");
   ASSIGN_OR_RETURN(auto adopt_from, r.optionalString("adopt_from"));
   d.adopt_from = adopt_from.value_or("");
+  ASSIGN_OR_RETURN(d.drbd, readDrbd(v, path));
   return d;
 }
 
@@ -240,6 +304,7 @@ Result<DesiredAttachment> readDesiredAttachment(const rapidjson::Value& v, const
   ASSIGN_OR_RETURN(a.nbd_export, r.requiredString("nbd_export"));
   ASSIGN_OR_RETURN(auto here, r.optionalBool("primary_here"));
   a.primary_here = here.value_or(false);
+  ASSIGN_OR_RETURN(a.drbd, readDrbd(v, path));
   return a;
 }
 
@@ -343,7 +408,20 @@ std::string encodeStatusReport(const StatusReport& report) {
   if (!report.nbd_socket.empty()) w.field("nbd_socket", report.nbd_socket);
   if (!report.device_link_root.empty()) w.field("device_link_root", report.device_link_root);
   if (!report.no_block_devices.empty()) w.field("no_block_devices", report.no_block_devices);
+  w.key("drbd").raw(encodeDrbdCapability(report.drbd));
   w.endObject();
+  return w.str();
+}
+
+std::string encodeDrbdCapability(const DrbdCapabilityReport& drbd) {
+  JsonWriter w;
+  w.beginObject().field("loaded", drbd.loaded).key("version");
+  if (drbd.version.empty()) {
+    w.null();
+  } else {
+    w.string(drbd.version);
+  }
+  w.field("reason", drbd.reason).endObject();
   return w.str();
 }
 
@@ -352,7 +430,8 @@ Result<StatusReport> decodeStatusReport(std::string_view json) {
   ObjectReader r(doc);
   RETURN_IF_ERROR(r.rejectUnknownFields({"report_seq", "base_seq", "removed_replicas", "liveness_only",
                                           "report_error", "applied_generation", "pools", "replicas",
-                                          "attachments", "nbd_socket", "device_link_root", "no_block_devices"}));
+                                          "attachments", "nbd_socket", "device_link_root", "no_block_devices",
+                                          "drbd"}));
   StatusReport report;
   ASSIGN_OR_RETURN(auto seq, r.optionalUint64("report_seq"));
   report.report_seq = seq.value_or(0);
@@ -391,6 +470,9 @@ Result<StatusReport> decodeStatusReport(std::string_view json) {
   report.device_link_root = link_root.value_or("");
   ASSIGN_OR_RETURN(auto no_block_devices, r.optionalString("no_block_devices"));
   report.no_block_devices = no_block_devices.value_or("");
+  if (r.has("drbd")) {
+    ASSIGN_OR_RETURN(report.drbd, readDrbdCapability(doc["drbd"]));
+  }
   return report;
 }
 
@@ -431,6 +513,7 @@ std::string encodeDesiredState(const DesiredState& s) {
     if (r.from_primary) w.field("from_primary", true);
     if (!r.revert_id.empty()) w.field("revert_snapshot", r.revert_snapshot).field("revert_id", r.revert_id);
     if (!r.adopt_from.empty()) w.field("adopt_from", r.adopt_from);
+    if (r.drbd) writeDrbd(w, *r.drbd);
     w.endObject();
   }
   w.endArray();
@@ -438,7 +521,9 @@ std::string encodeDesiredState(const DesiredState& s) {
   for (const auto& a : s.attachments) {
     w.beginObject().field("volume_name", a.volume_name).field("volume_uuid", a.volume_uuid);
     w.field("size_bytes", a.size_bytes).field("nbd_host", a.nbd_host).field("nbd_port", uint64_t{a.nbd_port});
-    w.field("nbd_export", a.nbd_export).field("primary_here", a.primary_here).endObject();
+    w.field("nbd_export", a.nbd_export).field("primary_here", a.primary_here);
+    if (a.drbd) writeDrbd(w, *a.drbd);
+    w.endObject();
   }
   w.endArray();
   w.key("force_detach").beginArray();

@@ -2,7 +2,9 @@
 // lines, are parsed and applied; the contract is no crash, no sanitizer report, and a state that
 // can still be mapped onto a replica report. Built with clang when TANDEM_FUZZ is ON:
 //   cmake -B build/fuzz -DCMAKE_CXX_COMPILER=clang++ -DTANDEM_FUZZ=ON && ninja -C build/fuzz drbd_events2_fuzzer
-//   build/fuzz/bin/drbd_events2_fuzzer -max_total_time=60
+//   build/fuzz/bin/drbd_events2_fuzzer -max_total_time=60 replication/drbd/fuzz/corpus
+// Without clang, tests/unit/drbd/events2_fuzz_corpus_test.cc links this file into the unit tests
+// and runs the corpus (whole, truncated, mutated) under ASan/UBSan in ctest.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

@@ -25,14 +25,26 @@ std::string drbdadmVersionField(std::string_view output, std::string_view key) {
   return "";
 }
 
-DrbdCapability probeDrbd(devices::CommandRunner& runner, const std::optional<std::string>& proc_drbd) {
-  DrbdCapability cap;
+DrbdUtils probeDrbdUtils(devices::CommandRunner& runner) {
+  DrbdUtils utils;
   auto out = runner.run({"drbdadm", "--version"});
-  if (out.isOk() && out->exit_code == 0) {
-    cap.utils_version = drbdadmVersionField(out->stdout_text, "DRBDADM_VERSION");
+  if (!out.isOk()) {
+    utils.failure = "drbd-utils is not installed: " + out.status().message();
+  } else if (out->exit_code != 0) {
+    utils.failure = "drbdadm --version failed (exit " + std::to_string(out->exit_code) + ")";
+  } else {
+    utils.utils_version = drbdadmVersionField(out->stdout_text, "DRBDADM_VERSION");
     std::string kernel = drbdadmVersionField(out->stdout_text, "DRBD_KERNEL_VERSION");
-    if (kernel != "0") cap.kernel_version = kernel;
+    if (kernel != "0") utils.kernel_version = kernel;
+    if (utils.utils_version.empty()) utils.failure = "drbdadm --version shows no DRBDADM_VERSION";
   }
+  return utils;
+}
+
+DrbdCapability assessDrbd(const DrbdUtils& utils, const std::optional<std::string>& proc_drbd) {
+  DrbdCapability cap;
+  cap.utils_version = utils.utils_version;
+  cap.kernel_version = utils.kernel_version;
   if (proc_drbd) {
     std::string v = parseProcDrbdVersion(*proc_drbd);
     if (!v.empty()) cap.kernel_version = v;
@@ -43,10 +55,21 @@ DrbdCapability probeDrbd(devices::CommandRunner& runner, const std::optional<std
   } else if (cap.kernel_version.rfind("9.", 0) != 0) {
     cap.missing = "the loaded DRBD kernel module is " + cap.kernel_version + ", not 9.x";
   } else if (cap.utils_version.empty()) {
-    cap.missing = out.isOk() ? "drbdadm --version failed (exit " + std::to_string(out->exit_code) + ")"
-                             : "drbd-utils is not installed: " + out.status().message();
+    cap.missing = utils.failure.empty() ? "drbd-utils is not installed" : utils.failure;
   }
   return cap;
+}
+
+DrbdCapability probeDrbd(devices::CommandRunner& runner, const std::optional<std::string>& proc_drbd) {
+  return assessDrbd(probeDrbdUtils(runner), proc_drbd);
+}
+
+nodeapi::DrbdCapabilityReport capabilityReport(const DrbdCapability& capability) {
+  nodeapi::DrbdCapabilityReport r;
+  r.loaded = capability.usable();
+  r.version = capability.kernel_version;
+  r.reason = capability.missing;
+  return r;
 }
 
 }  // namespace tandem::drbd

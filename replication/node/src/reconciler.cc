@@ -8,6 +8,7 @@
 
 #include "tandem/common/log.h"
 #include "tandem/common/uuid.h"
+#include "tandem/node/drbd_volumes.h"
 #include "tandem/node/revert_marker.h"
 
 namespace tandem::node {
@@ -71,6 +72,14 @@ Status Reconciler::apply(const DesiredState& desired) {
   for (const auto& d : desired.replicas) wanted.insert(d.volume_uuid);
   std::set<std::string> released;
   for (const auto& r : desired.release) released.insert(r.volume_uuid);
+  Status first;
+  // The drbd engine's volumes first (it takes down what goes before its backing is deleted); the
+  // backing volumes it holds are not the native side's to remove.
+  std::set<std::string> drbd_held;
+  if (drbd_ != nullptr) {
+    first = drbd_->apply(desired.replicas, desired.attachments);
+    drbd_held = drbd_->held();
+  }
 
   // First everything local that is not wanted goes — replicas the engine holds and backing
   // volumes left from before a restart (named by uuid) — so that a volume re-created under the
@@ -83,12 +92,12 @@ Status Reconciler::apply(const DesiredState& desired) {
     auto list = pool.provider->list();
     if (!list.isOk()) continue;
     for (const auto& v : *list) {
-      if (!v.is_snapshot && isUuid(v.name) && !wanted.count(v.name) && !released.count(v.name)) {
+      if (!v.is_snapshot && isUuid(v.name) && !wanted.count(v.name) && !released.count(v.name) &&
+          !drbd_held.count(v.name)) {
         unwanted.insert(v.name);
       }
     }
   }
-  Status first;
   // Forgotten volumes: their backing volumes are kept (renamed), never deleted.
   for (const auto& r : desired.release) {
     if (wanted.count(r.volume_uuid)) continue;
@@ -113,6 +122,12 @@ Status Reconciler::apply(const DesiredState& desired) {
   }
 
   for (const auto& d : desired.replicas) {
+    if (d.drbd) {
+      if (drbd_ == nullptr) {
+        errors_[d.volume_uuid] = "volume " + d.volume_name + " uses the drbd engine, which this node worker does not run";
+      }
+      continue;
+    }
     Status s = ensureReplica(d);
     if (s.isOk()) {
       errors_.erase(d.volume_uuid);
@@ -123,7 +138,11 @@ Status Reconciler::apply(const DesiredState& desired) {
     }
   }
   if (attachments_ != nullptr) {
-    Status s = attachments_->apply(desired.attachments, desired.force_detach);
+    std::vector<nodeapi::DesiredAttachment> native;
+    for (const auto& a : desired.attachments) {
+      if (!a.drbd) native.push_back(a);
+    }
+    Status s = attachments_->apply(native, desired.force_detach);
     if (first.isOk()) first = s;
   }
   applied_generation_ = desired.generation;
@@ -199,10 +218,13 @@ Status Reconciler::ensureReplica(const DesiredReplica& d) {
     // Online grow: the backing store first, then the engine (which re-reads the device's size
     // and, as primary, tells the peers); new NBD connections see the new size.
     if (d.size_bytes > active->second.size_bytes) RETURN_IF_ERROR(growBacking(provider, d));
-    RETURN_IF_ERROR(engine_.updateVolume(engineConfig(d)));
+    // A primary that stops serving (a planned handover) is unexported while its engine is still
+    // primary: its NBD clients lose the connection, and a write in flight is sent again to the
+    // next primary, instead of being answered with an error by a demoted engine.
     if (active->second.primary && (!d.primary || active->second.volume_name != d.volume_name)) {
       unexport(active->second.volume_name);
     }
+    RETURN_IF_ERROR(engine_.updateVolume(engineConfig(d)));
     active->second = d;
   }
   RETURN_IF_ERROR(reconcileSnapshots(provider, d));
@@ -371,8 +393,11 @@ std::vector<nodeapi::PoolReport> Reconciler::pools() {
 }
 
 nodeapi::StatusReport Reconciler::report() {
+  nodeapi::DrbdCapabilityReport drbd{false, "", "this node worker does not probe DRBD"};
+  if (drbd_probe_) drbd = drbd_probe_();
   std::lock_guard lock(mu_);
   nodeapi::StatusReport report;
+  report.drbd = std::move(drbd);
   report.applied_generation = applied_generation_;
   report.pools = pools();
   // Every snapshot held and each backing volume's allocation, by volume uuid, and the volumes
@@ -432,12 +457,18 @@ nodeapi::StatusReport Reconciler::report() {
     r.error = message;
     report.replicas.push_back(std::move(r));
   }
+  if (drbd_ != nullptr) {
+    for (auto& r : drbd_->replicaReports()) report.replicas.push_back(std::move(r));
+  }
   if (attachments_ != nullptr) {
     report.attachments = attachments_->report();
     report.nbd_socket = attachments_->nbdSocket();
     report.device_link_root = attachments_->linkRoot();
   } else {
     report.no_block_devices = no_block_devices_;
+  }
+  if (drbd_ != nullptr) {
+    for (auto& a : drbd_->attachmentReports()) report.attachments.push_back(std::move(a));
   }
   return report;
 }

@@ -15,6 +15,13 @@
 #include "tandem/config/options.h"
 #include "tandem/devices/command_runner.h"
 #include "tandem/devices/provider_factory.h"
+#include "tandem/drbd/capability.h"
+#include "tandem/drbd/config_writer.h"
+#include "tandem/drbd/events2_watcher.h"
+#include "tandem/drbd/lifecycle.h"
+#include "tandem/drbd/line_process.h"
+#include "tandem/drbd/recording_runner.h"
+#include "tandem/node/drbd_volumes.h"
 #include "tandem/nbd/nbd_server.h"
 #include "tandem/nbd/static_export_registry.h"
 #include "tandem/node/attachment_reconciler.h"
@@ -56,6 +63,13 @@ std::vector<OptionSpec> optionTable() {
        "requests of one NBD connection executed concurrently (writes wait for replicas; 1: in order)"},
       {"peer-timeout", OptionType::kDuration, "5s",
        "a peer silent this long (no ack, no ping) is dropped; writes then go on without it"},
+      {"drbd-proc-file", OptionType::kString, "/proc/drbd",
+       "where the DRBD kernel module's version is read (tests point it at a file to fake a DRBD host)"},
+      {"drbd-command-runner", OptionType::kString, "",
+       "the drbd engine's drbdadm/drbdsetup/drbdmeta: empty runs them; record:FILE only appends each "
+       "command line to FILE (tests on hosts without the DRBD module; nothing reaches the kernel)"},
+      {"drbd-events2-file", OptionType::kString, "",
+       "tests only: read the drbd engine's state from `tail -F FILE` instead of `drbdsetup events2`"},
       {"heartbeat-interval", OptionType::kDuration, "2s", "how often the node reports status"},
       {"full-report-every", OptionType::kUint, "30",
        "status reports are deltas against the last acknowledged one; every so many is full (1: all)"},
@@ -184,6 +198,62 @@ int main(int argc, char** argv) {
     reconciler.setAttachments(attachments.get());
   }
 
+  // The DRBD engine's capability: drbd-utils probed once, the kernel module (drbd-proc-file) at
+  // every report, so a module loaded later is seen.
+  tandem::devices::SubprocessCommandRunner probe_runner(std::chrono::seconds(10));
+  const auto drbd_utils = tandem::drbd::probeDrbdUtils(probe_runner);
+  const std::string proc_file = options.string("drbd-proc-file");
+  auto drbd_capability = [drbd_utils, proc_file] {
+    std::optional<std::string> proc;
+    if (std::ifstream in(proc_file); in) {
+      std::ostringstream text;
+      text << in.rdbuf();
+      proc = text.str();
+    }
+    return tandem::drbd::assessDrbd(drbd_utils, proc);
+  };
+  reconciler.setDrbdCapability([drbd_capability] { return tandem::drbd::capabilityReport(drbd_capability()); });
+
+  // The drbd engine: resources in <state-dir>/drbd, commands through the real tools (or recorded),
+  // state from the events2 watcher (started only where DRBD can run, or from a test's file).
+  const std::string drbd_runner_spec = options.string("drbd-command-runner");
+  std::unique_ptr<tandem::devices::CommandRunner> drbd_runner;
+  if (drbd_runner_spec.empty()) {
+    drbd_runner = std::make_unique<tandem::devices::SubprocessCommandRunner>(std::chrono::seconds(120));
+  } else if (drbd_runner_spec.rfind("record:", 0) == 0 && drbd_runner_spec.size() > 7) {
+    drbd_runner = std::make_unique<tandem::drbd::RecordingCommandRunner>(drbd_runner_spec.substr(7));
+    tandem::log::warn("node", "drbd engine: commands are only RECORDED in " + drbd_runner_spec.substr(7) +
+                                  " (--drbd-command-runner); nothing reaches the kernel");
+  } else {
+    return fail("--drbd-command-runner must be empty or record:FILE, not '" + drbd_runner_spec + "'");
+  }
+  const std::string drbd_dir = state_dir + "/drbd";
+  std::filesystem::create_directories(drbd_dir, ec);
+  if (ec) return fail("cannot create " + drbd_dir + ": " + ec.message());
+  tandem::drbd::ConfigWriter drbd_writer(*drbd_runner, {drbd_dir + "/res", drbd_dir + "/drbd.conf"});
+  if (auto s = drbd_writer.ensureConfig(); !s.isOk()) return fail("drbd: " + s.message());
+  tandem::drbd::DrbdLifecycle drbd_lifecycle(*drbd_runner, drbd_writer,
+                                             {"drbdadm", "drbdsetup", "drbdmeta", drbd_dir + "/drbd.conf", ""});
+  tandem::drbd::SubprocessLineRunner events2_processes;
+  tandem::drbd::Events2WatcherOptions events2_options;
+  events2_options.log = [](const std::string& m) { tandem::log::warn("drbd", "events2: " + m); };
+  const std::string events2_file = options.string("drbd-events2-file");
+  if (!events2_file.empty()) events2_options.argv = {"tail", "-n", "+1", "-F", events2_file};
+  tandem::drbd::Events2Watcher events2(events2_processes, events2_options);
+  const auto capability_now = drbd_capability();
+  const bool watch = !events2_file.empty() || capability_now.usable();
+  tandem::node::DrbdVolumes drbd_volumes({options.string("name")}, pools, drbd_lifecycle,
+                                         [&events2, watch] {
+                                           return watch ? events2.snapshot().state : tandem::drbd::Events2State{};
+                                         });
+  reconciler.setDrbd(&drbd_volumes);
+  if (watch) events2.start();
+  tandem::log::info("node", "drbd engine: " + (capability_now.usable()
+                                                   ? "DRBD " + capability_now.kernel_version + " (utils " +
+                                                         capability_now.utils_version + ")"
+                                                   : "not available here: " + capability_now.missing) +
+                                (events2_file.empty() ? "" : "; events2 read from " + events2_file));
+
   tandem::http::ClientOptions client_options;
   client_options.base_url = options.string("controller-url");
   client_options.ca_file = options.string("ca-file");
@@ -216,6 +286,7 @@ int main(int argc, char** argv) {
   sigwait(&signals, &sig);
   tandem::log::info("node", "stopping");
   agent.stop(/*wait_for_poll=*/false);
+  events2.stop();  // ends drbdsetup events2 (or the test's tail)
   (*nbd)->stop();
   (*engine)->stop();
   // The detached poll thread may still sit in a long-poll: leave without running destructors.

@@ -326,16 +326,28 @@ class CinderFlow(object):
     def retype(self, vid, new_type, new_group, missing):
         if 'patch' in missing:
             self.skipped.append('retype')
-            return skip_loudly('retype (cinder retype --migration-policy never)', missing['patch'])
-        # Not working yet with the controller's PATCH (tried at integration): the new type names
-        # another pool (resource group), and Cinder's scheduler refuses a pool change under
-        # --migration-policy never ("No valid backend was found. Current backend not valid"),
-        # so the driver's retype is never called. Needs on-demand and the driver reporting the
-        # new pool; until then this step is skipped, loudly.
-        self.skipped.append('retype')
-        return skip_loudly('retype (cinder retype --migration-policy never)',
-                           'a retype that changes the pool (the scheduler refuses it under --migration-policy never;'
-                           ' the driver side is not done)')
+            return skip_loudly('retype (cinder retype --migration-policy on-demand)', missing['patch'])
+        # The new type names another pool (resource group): Cinder's scheduler refuses any pool
+        # change under --migration-policy never ("Current backend not valid"), so the retype asks
+        # for on-demand. The scheduler then picks the new pool on this backend, and the volume
+        # manager calls the driver's retype (same backend), which changes the group and the
+        # replica count in place (PATCH): Cinder's generic migration (a full copy) never runs.
+        self.cli('retype', '--migration-policy', 'on-demand', vid, new_type)
+        self.cinder.wait_status('volume', vid, 'available', timeout=SYNC_TIMEOUT, volume_type=new_type)
+        self.t.assertEqual('%s@%s#%s' % (self.node, self.backend, new_group),
+                           self.cinder.volume(vid)['os-vol-host-attr:host'])
+        want = max(1, self.replicas - 1)
+
+        def moved():
+            v = self.tandem_volume(vid)
+            diskful = [r for r in v['replicas'] if r.get('diskful', True)]
+            return v['resource_group'] == new_group and len(diskful) == want and v['state'] == 'available'
+        wait_for('Tandem volume in %s with %d replicas' % (new_group, want), moved, 180, 0.5)
+        self.assert_replicas_identical(vid, want)
+        # Retyped in place: still the same Tandem volume (a migration would have made a new one,
+        # named after a new Cinder id, and copied the data).
+        self.t.assertIn('cinder-' + vid, self.tandem_names())
+        self.ran.append('retype')
 
     def manage(self, vid, vol_type, missing):
         """unmanage (forget: the primary's copy stays, renamed to the volume's name; the other

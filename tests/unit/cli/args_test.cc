@@ -60,6 +60,11 @@ TEST(ParseCommand, GroupCreateWithOptions) {
   ASSERT_TRUE(thin.isOk());
   EXPECT_TRUE(thin->thin);
 
+  auto drbd = commandOf({"group", "create", "d", "--replicas", "2", "--engine", "drbd"});
+  ASSERT_TRUE(drbd.isOk()) << drbd.status().toString();
+  EXPECT_EQ(apiCallFor(*drbd).body, R"({"name":"d","replicas":2,"engine":"drbd","thin":true})");
+  EXPECT_FALSE(commandOf({"group", "create", "d", "--replicas", "2", "--engine", "raid"}).isOk());
+
   auto placed = commandOf({"group", "create", "z", "--replicas", "3", "--pools", "fast,slow", "--spread-by=zone,rack",
                            "--overprovision", "2.5", "--quorum", "majority"});
   ASSERT_TRUE(placed.isOk()) << placed.status().toString();

@@ -106,7 +106,7 @@ TEST(RenderSuccess, VolumeListAndEmptyLists) {
 // volume show lists the fields, the NBD URI, and a replica table with sync percentages.
 TEST(RenderSuccess, VolumeShowListsReplicasAndNbdUri) {
   const std::string body = R"({"name":"v1","uuid":"1234","size_bytes":10737418240,
-    "resource_group":"gold","state":"resyncing","reason":"","primary_node":"n1","epoch":2,
+    "resource_group":"gold","engine":"drbd","state":"resyncing","reason":"","primary_node":"n1","epoch":2,
     "nbd_uri":"nbd://10.0.0.1:10809/v1","created_at":"2026-11-25T10:00:00Z",
     "replicas":[{"node":"n1","pool":"fast","state":"up_to_date","sync_progress":1.0,"diskful":true},
                 {"node":"n2","pool":"fast","state":"syncing","sync_progress":0.425,"diskful":true}]})";
@@ -117,6 +117,7 @@ TEST(RenderSuccess, VolumeShowListsReplicasAndNbdUri) {
             "UUID:    1234\n"
             "Size:    10.0 GiB\n"
             "Group:   gold\n"
+            "Engine:  drbd\n"
             "State:   resyncing\n"
             "Primary: n1 (epoch 2)\n"
             "NBD URI: nbd://10.0.0.1:10809/v1\n"

@@ -56,7 +56,7 @@ inline std::vector<const ReplicaRecord*> pointers(const std::vector<ReplicaRecor
 
 inline std::vector<ReplicaRecord> replicasOf(const VolumeRecord& v, const std::vector<std::string>& nodes) {
   std::vector<ReplicaRecord> out;
-  for (const auto& n : nodes) out.push_back(ReplicaRecord{v.uuid, n, "p", true, ""});
+  for (const auto& n : nodes) out.push_back(ReplicaRecord{v.uuid, n, "p", true, "", false});
   return out;
 }
 

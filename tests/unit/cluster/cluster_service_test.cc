@@ -637,6 +637,74 @@ TEST_F(ClusterServiceTest, AdoptGrowReplicasAndForgetThroughDesiredStates) {
   EXPECT_TRUE(cluster_->desiredState("n1")->release.empty());
 }
 
+// A group change that excludes the primary's pool moves the primary, step by step on heartbeats
+// and ticks: the new replica is placed and the old one marked leaving; once the new one is
+// synced the old primary is asked to stop serving; once it has, the new one is the primary
+// (next epoch); once that serves with its peers up to date, the leaving replica is deleted. No
+// other layout change is accepted meanwhile.
+TEST_F(ClusterServiceTest, GroupChangeMovesThePrimaryThenRemovesTheLeavingReplica) {
+  ASSERT_TRUE(registerNode("n1", {PoolReport{"p", "file", true, false, 1 << 30, 1 << 30, 0}}).isOk());
+  ASSERT_TRUE(registerNode("n2", {PoolReport{"q", "file", true, false, 1 << 30, 1 << 30, 0}}).isOk());
+  GroupRecord a, b;
+  a.name = "a";
+  a.replicas = 1;
+  a.pools = {"p"};
+  b.name = "b";
+  b.replicas = 1;
+  b.pools = {"q"};
+  ASSERT_TRUE(cluster_->createGroup(a).isOk());
+  ASSERT_TRUE(cluster_->createGroup(b).isOk());
+  auto created = cluster_->createVolume({"v", 1 << 20, "a"});
+  ASSERT_TRUE(created.isOk()) << created.status().toString();
+  const std::string uuid = created->first.volume.uuid;
+  auto heartbeat = [&](const std::string& node, bool primary, std::vector<PeerReport> peers) {
+    ReplicaReport r;
+    r.volume_uuid = uuid;
+    r.disk = nodeapi::DiskState::kUpToDate;
+    r.primary = primary;
+    r.peers = std::move(peers);
+    NodeStatusReport report;
+    report.applied_generation = *cluster_->storeGeneration();
+    report.replicas = {r};
+    ASSERT_TRUE(cluster_->reportStatus(node, std::move(report)).isOk());
+  };
+  heartbeat("n1", true, {});
+
+  auto moved = cluster_->updateVolume("v", {std::nullopt, std::nullopt, std::string("b")});
+  ASSERT_TRUE(moved.isOk()) << moved.status().toString();
+  EXPECT_EQ(moved->volume.primary_node, "n1");
+  ASSERT_EQ(moved->replicas.size(), 2u);
+  EXPECT_TRUE(moved->replicas[0].leaving);  // n1
+  EXPECT_FALSE(moved->replicas[1].leaving);  // n2, placed in pool q
+  EXPECT_EQ(moved->replicas[1].pool, "q");
+  EXPECT_EQ(cluster_->updateVolume("v", {std::nullopt, 2, std::nullopt}).status().reason(), "regroup_in_progress");
+  EXPECT_TRUE(cluster_->desiredState("n1")->replicas[0].primary);
+
+  // n2 not synced yet: nothing moves.
+  heartbeat("n1", true, {PeerReport{"n2", nodeapi::PeerState::kSyncing, 1, 2}});
+  cluster_->tick();
+  EXPECT_TRUE(store_->getVolume("v")->handover_to.empty());
+  // Synced: n1 is asked to stop serving.
+  heartbeat("n2", false, {});
+  heartbeat("n1", true, {PeerReport{"n2", nodeapi::PeerState::kUpToDate, 0, 0}});
+  cluster_->tick();
+  EXPECT_EQ(store_->getVolume("v")->handover_to, "n2");
+  EXPECT_FALSE(cluster_->desiredState("n1")->replicas[0].primary);
+  // n1 has stopped: n2 is the primary at the next epoch; n1's replica stays until n2 serves.
+  heartbeat("n1", false, {});
+  cluster_->tick();
+  EXPECT_EQ(store_->getVolume("v")->primary_node, "n2");
+  EXPECT_EQ(store_->getVolume("v")->epoch, 2u);
+  EXPECT_EQ(store_->listReplicasOf(uuid)->size(), 2u);
+  heartbeat("n2", true, {PeerReport{"n1", nodeapi::PeerState::kUpToDate, 0, 0}});
+  cluster_->tick();
+  auto replicas = *store_->listReplicasOf(uuid);
+  ASSERT_EQ(replicas.size(), 1u);
+  EXPECT_EQ(replicas[0].node_name, "n2");
+  EXPECT_TRUE(cluster_->desiredState("n1")->replicas.empty());
+  EXPECT_EQ(store_->getVolume("v")->group, "b");
+}
+
 // Forget refuses, with nothing changed: a volume with snapshots, and a name taken in the pool.
 TEST_F(ClusterServiceTest, ForgetRefusalsChangeNothing) {
   std::string uuid;

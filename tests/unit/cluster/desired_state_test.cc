@@ -31,8 +31,8 @@ DeclaredState declared() {
   w.group = "gone";
   d.volumes = {v, w};
   d.replicas = replicasOf(v, {"n1", "n2"});
-  d.replicas.push_back(ReplicaRecord{w.uuid, "n2", "p", true, ""});
-  d.replicas.push_back(ReplicaRecord{w.uuid, "n3", "p", false, ""});  // diskless: not a peer
+  d.replicas.push_back(ReplicaRecord{w.uuid, "n2", "p", true, "", false});
+  d.replicas.push_back(ReplicaRecord{w.uuid, "n3", "p", false, "", false});  // diskless: not a peer
   return d;
 }
 

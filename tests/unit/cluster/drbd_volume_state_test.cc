@@ -98,3 +98,27 @@ TEST_F(DrbdVolumeStateTest, FailedDiskIsAnError) {
 
 }  // namespace
 }  // namespace tandem::controller
+
+namespace tandem::controller {
+namespace {
+
+using namespace fixtures;
+
+// A diskless tie-breaker (n3) counts by its own report: the primary's peer list leaves diskless
+// peers out, so without this the volume would look degraded. Running diskless: available; its
+// node reporting the resource down: degraded, naming n3.
+TEST_F(DrbdVolumeStateTest, DisklessTieBreakerCountsByItsOwnReport) {
+  replicas_.push_back(ReplicaRecord{volume_.uuid, "n3", "", false, ""});
+  report(observed_, "n3",
+         {fromEvents({"exists resource name:v role:Secondary suspended:no",
+                      "exists device name:v volume:0 minor:1000 disk:Diskless client:yes quorum:yes", "exists -"})});
+  auto view = derive(kPrimary, kSecondary);
+  EXPECT_EQ(view.state, VolumeState::kAvailable) << view.reason;
+  report(observed_, "n3", {fromEvents({"exists -"})});
+  view = derive(kPrimary, kSecondary);
+  EXPECT_EQ(view.state, VolumeState::kDegraded);
+  EXPECT_NE(view.reason.find("n3"), std::string::npos) << view.reason;
+}
+
+}  // namespace
+}  // namespace tandem::controller

@@ -71,6 +71,47 @@ TEST(ObservedState, RegistrationSetsPoolsAndDropsReplicaReports) {
   EXPECT_TRUE(observed.find("n1")->report.replicas.empty());
 }
 
+// A replica placed again on a node that just lost it (remove, then add, within a heartbeat):
+// reports made before the generation that placed it describe the old replica and its snapshot
+// copies, so the node's own report of it is dropped and the primary's peer entry about it too,
+// until reports at or past that generation arrive.
+TEST(ObservedState, ReportsFromBeforeAReplicaWasPlacedAreDropped) {
+  using nodeapi::PeerState;
+  ObservedState observed(kStart);
+  VolumeRecord v = volume("v", "n1");
+  auto stale_primary = [&](uint64_t applied) {
+    NodeStatusReport r;
+    r.applied_generation = applied;
+    r.replicas = {replicaReport(v, DiskState::kUpToDate, {peer("n2", PeerState::kUpToDate)})};
+    observed.reported("n1", r, kStart, 0);
+  };
+  auto secondary = [&](uint64_t applied) {
+    NodeStatusReport r;
+    r.applied_generation = applied;
+    r.replicas = {replicaReport(v, DiskState::kUpToDate)};
+    r.replicas[0].snapshots = {"snap"};
+    observed.reported("n2", r, kStart, 0);
+  };
+  stale_primary(7);
+  secondary(7);
+  observed.replicaPlaced("n2", v.uuid, 9);
+  EXPECT_EQ(observed.replicaReport("n2", v.uuid), nullptr) << "n2's report is about the removed replica";
+  ASSERT_NE(observed.replicaReport("n1", v.uuid), nullptr);
+  EXPECT_TRUE(observed.replicaReport("n1", v.uuid)->peers.empty()) << "the primary's entry about it too";
+  secondary(8);  // still in flight from before
+  stale_primary(8);
+  EXPECT_EQ(observed.replicaReport("n2", v.uuid), nullptr);
+  EXPECT_TRUE(observed.replicaReport("n1", v.uuid)->peers.empty());
+  secondary(9);
+  ASSERT_NE(observed.replicaReport("n2", v.uuid), nullptr) << "made at the generation that placed it";
+  stale_primary(9);
+  EXPECT_EQ(observed.replicaReport("n1", v.uuid)->peers.size(), 1u);
+  // Both passed the fence: it is lifted, an old generation no longer matters.
+  secondary(9);
+  stale_primary(3);
+  EXPECT_EQ(observed.replicaReport("n1", v.uuid)->peers.size(), 1u);
+}
+
 }  // namespace
 }  // namespace tandem::controller
 

@@ -102,9 +102,11 @@ TEST_F(ReplicaLayoutTest, MoreReplicasThanNodesIsNotEnoughNodes) {
   EXPECT_EQ(plan.status().reason(), "not_enough_nodes");
 }
 
-// A new group that allows only pool "q" (on n5): the secondaries in "p" go and a replica is
-// placed in "q"; the primary in "p" cannot stay, which is 422 not_implemented.
-TEST_F(ReplicaLayoutTest, GroupChangeMovesSecondariesButNotThePrimary) {
+// A new group spreading by a label only n4 and n5 carry: two replicas are placed there; the
+// primary cannot stay, so nothing is removed now: every current replica is leaving (regroup.h
+// moves the primary to a new one first). When the primary's node is attached, that is 409
+// volume_attached.
+TEST_F(ReplicaLayoutTest, GroupChangeExcludingThePrimaryMarksItsReplicasLeaving) {
   group_.name = "h";
   group_.pools = {"p"};
   group_.replicas_on_different = {"zone"};
@@ -112,11 +114,23 @@ TEST_F(ReplicaLayoutTest, GroupChangeMovesSecondariesButNotThePrimary) {
   ASSERT_TRUE(same_pools.isOk()) << same_pools.status().toString();
   EXPECT_TRUE(same_pools->empty());
 
-  group_.pools = {"q"};
+  group_.replicas_on_different = {"rack"};
+  nodes_[3].labels = {{"zone", "z4"}, {"rack", "r4"}};
+  nodes_[4].labels = {{"zone", "z5"}, {"rack", "r5"}};
   auto moved = planLayout(input(2), observed_);
-  ASSERT_FALSE(moved.isOk());
-  EXPECT_EQ(moved.status().reason(), "not_implemented");
-  EXPECT_NE(moved.status().message().find("primary"), std::string::npos) << moved.status().message();
+  ASSERT_TRUE(moved.isOk()) << moved.status().toString();
+  EXPECT_TRUE(moved->remove_nodes.empty());
+  EXPECT_EQ(moved->leave_nodes, (std::vector<std::string>{"n1", "n2", "n3"}));
+  ASSERT_EQ(moved->add.size(), 2u);
+  EXPECT_EQ((std::set<std::string>{moved->add[0].node, moved->add[1].node}), (std::set<std::string>{"n4", "n5"}));
+
+  attachments_.push_back(AttachmentRecord{v_.uuid, "n1", AttachMode::kBlock, "", false, 0, false});
+  auto attached = planLayout(input(2), observed_);
+  ASSERT_FALSE(attached.isOk());
+  EXPECT_EQ(attached.status().reason(), "volume_attached");
+  EXPECT_NE(attached.status().message().find("primary"), std::string::npos) << attached.status().message();
+  attachments_.clear();
+  group_.replicas_on_different = {"zone"};
 
   group_.pools = {"p", "q"};
   nodes_[2].labels = {{"zone", "z1"}};  // n3 shares the primary's zone: it must go

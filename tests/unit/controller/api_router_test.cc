@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -228,6 +229,228 @@ TEST_F(ApiRouterTest, CreatesThreeReplicaVolumeIdempotently) {
   ASSERT_EQ((*d)["replicas"].Size(), 1u);
   EXPECT_EQ((*d)["replicas"][0]["peers"].Size(), 2u);
   EXPECT_TRUE((*d)["replicas"][0]["thin"].GetBool()) << "groups are thin by default";
+}
+
+// A mixed cluster (engine field, DRBD capability, allocation; issue 13): n1 and n2 report a
+// loaded DRBD 9 module, n3 does not. A drbd group's volumes go only to n1/n2, get a minor,
+// node-ids, ports and a shared secret that the nodes' desired state carries, and are refused with
+// the reason naming n3 when they would need it; a native group beside it uses all three nodes.
+// The numbers are freed with the replica and with the volume.
+// A group change that would move a drbd volume's primary is refused (DRBD volumes have no
+// planned handover: DRBD promotes whichever host opens the device), and nothing changes.
+TEST_F(ApiRouterTest, DrbdVolumePrimaryIsNotMovedByAGroupChange) {
+  for (const char* n : {"n1", "n2", "n3"}) {
+    const std::string pool = std::string(n) == "n3" ? "fast" : "default";  // only n3 has pool fast
+    auto registered = call("POST", "/v1/nodes",
+                           R"({"name":")" + std::string(n) +
+                               R"(","address":"127.0.0.1","nbd_port":10809,"replication_port":7000,"pools":[{"name":")" +
+                               pool +
+                               R"(","provider":"file","thin":true,"snapshots":true,"total_bytes":107374182400,)"
+                               R"("free_bytes":53687091200}]})");
+    ASSERT_TRUE(registered && registered->status == 201) << (registered ? registered->body : "no response");
+    const std::string token = (*json::parseObject(registered->body))["token"].GetString();
+    auto r = call("PUT", std::string("/v1/internal/nodes/") + n + "/status",
+                  R"({"applied_generation":1,"pools":[{"name":")" + pool +
+                      R"(","provider":"file","thin":true,"total_bytes":107374182400,"free_bytes":53687091200}],)"
+                      R"("replicas":[],"drbd":{"loaded":true,"version":"9.2.8","reason":""}})",
+                  token);
+    ASSERT_TRUE(r && r->status == 204) << (r ? r->body : "no response");
+  }
+  ASSERT_EQ(call("POST", "/v1/resource-groups", R"({"name":"d1","replicas":1,"engine":"drbd","pools":["default"]})")
+                ->status,
+            201);
+  ASSERT_EQ(call("POST", "/v1/resource-groups", R"({"name":"dfast","replicas":1,"engine":"drbd","pools":["fast"]})")
+                ->status,
+            201);
+  ASSERT_EQ(call("POST", "/v1/volumes", R"({"name":"dm","size_gib":1,"resource_group":"d1"})")->status, 201);
+  const std::string before = call("GET", "/v1/volumes/dm")->body;
+  auto move = call("PATCH", "/v1/volumes/dm", R"({"resource_group":"dfast"})");
+  EXPECT_EQ(move->status, 422) << move->body;
+  EXPECT_EQ(errorCode(*move), "not_implemented");
+  EXPECT_NE(move->body.find("cannot be moved by a group change"), std::string::npos) << move->body;
+  EXPECT_EQ(call("GET", "/v1/volumes/dm")->body, before);
+}
+
+TEST_F(ApiRouterTest, DrbdGroupsPlaceOnCapableNodesAndCarryTheirAllocation) {
+  std::map<std::string, std::string> tokens;
+  for (const char* n : {"n1", "n2", "n3"}) tokens[n] = registerNode(n);
+  auto report = [&](const std::string& node, bool drbd) {
+    std::string body = R"({"applied_generation":1,"pools":[{"name":"default","provider":"file","thin":true,)"
+                       R"("total_bytes":107374182400,"free_bytes":53687091200}],"replicas":[],"drbd":)" +
+                       std::string(drbd ? R"({"loaded":true,"version":"9.2.8","reason":""})"
+                                        : R"({"loaded":false,"version":null,"reason":"no /proc/drbd"})") +
+                       "}";
+    auto r = call("PUT", "/v1/internal/nodes/" + node + "/status", body, tokens[node]);
+    ASSERT_TRUE(r && r->status == 204) << (r ? r->body : "no response");
+  };
+  report("n1", true);
+  report("n2", true);
+  report("n3", false);
+
+  auto nodes = json::parseObject(call("GET", "/v1/nodes")->body);
+  ASSERT_TRUE(nodes.isOk());
+  for (const auto& n : (*nodes)["nodes"].GetArray()) {
+    const bool capable = std::string(n["name"].GetString()) != "n3";
+    EXPECT_EQ(n["drbd"]["loaded"].GetBool(), capable);
+    EXPECT_EQ(n["drbd"]["version"].IsNull(), !capable);
+    EXPECT_EQ(std::string(n["drbd"]["reason"].GetString()), capable ? "" : "no /proc/drbd");
+  }
+
+  auto bad_engine = call("POST", "/v1/resource-groups", R"({"name":"x","engine":"raid"})");
+  EXPECT_EQ(bad_engine->status, 422) << bad_engine->body;
+  EXPECT_EQ(errorCode(*bad_engine), "invalid_engine");
+  auto group = call("POST", "/v1/resource-groups", R"({"name":"d","replicas":2,"engine":"drbd"})");
+  ASSERT_EQ(group->status, 201) << group->body;
+  EXPECT_NE(group->body.find(R"("engine":"drbd")"), std::string::npos) << group->body;
+  EXPECT_NE(call("GET", "/v1/resource-groups/d")->body.find(R"("engine":"drbd")"), std::string::npos);
+  makeGroup("native3", 3);
+
+  auto native = call("POST", "/v1/volumes", R"({"name":"nv","size_gib":1,"resource_group":"native3"})");
+  ASSERT_EQ(native->status, 201) << native->body;
+  EXPECT_NE(native->body.find(R"("engine":"native")"), std::string::npos);
+  auto dv = call("POST", "/v1/volumes", R"({"name":"dv","size_gib":1,"resource_group":"d"})");
+  ASSERT_EQ(dv->status, 201) << dv->body;
+  EXPECT_NE(dv->body.find(R"("engine":"drbd")"), std::string::npos);
+  EXPECT_EQ(dv->body.find(R"("node":"n3")"), std::string::npos) << "n3 has no DRBD: " << dv->body;
+
+  // The primary's desired state carries the DRBD resource.
+  auto primaryOf = [&](const std::string& volume) {
+    auto v = json::parseObject(call("GET", "/v1/volumes/" + volume)->body);
+    return std::string((*v)["primary_node"].GetString());
+  };
+  auto desired = json::parseObject(call("GET", "/v1/internal/nodes/" + primaryOf("dv") + "/desired?after=0")->body);
+  ASSERT_TRUE(desired.isOk());
+  const rapidjson::Value* replica = nullptr;
+  for (const auto& r : (*desired)["replicas"].GetArray()) {
+    if (std::string(r["volume"]["name"].GetString()) == "dv") replica = &r;
+    if (std::string(r["volume"]["name"].GetString()) == "nv") {
+      EXPECT_FALSE(r.HasMember("drbd")) << "native";
+    }
+  }
+  ASSERT_NE(replica, nullptr);
+  ASSERT_TRUE(replica->HasMember("drbd"));
+  const auto& res = (*replica)["drbd"];
+  EXPECT_EQ(std::string(res["resource"].GetString()), "dv");
+  EXPECT_EQ(res["minor"].GetUint64(), 1000u);
+  EXPECT_EQ(std::string(res["shared_secret"].GetString()).size(), 32u);
+  ASSERT_EQ(res["hosts"].Size(), 2u);
+  std::set<uint64_t> ids;
+  for (const auto& h : res["hosts"].GetArray()) {
+    EXPECT_NE(std::string(h["node"].GetString()), "n3");
+    EXPECT_EQ(std::string(h["address"].GetString()), "127.0.0.1");
+    EXPECT_EQ(h["port"].GetUint64(), 7000u) << "the lowest free port of each node";
+    EXPECT_TRUE(h["diskful"].GetBool());
+    ids.insert(h["node_id"].GetUint64());
+  }
+  EXPECT_EQ(ids, (std::set<uint64_t>{0, 1}));
+
+  // A third replica would need n3: refused, naming it and why; nothing changes.
+  auto grow = call("PATCH", "/v1/volumes/dv", R"({"replicas":3})");
+  EXPECT_EQ(grow->status, 422) << grow->body;
+  EXPECT_EQ(errorCode(*grow), "drbd_not_available");
+  EXPECT_NE(grow->body.find("node 'n3': no /proc/drbd"), std::string::npos) << grow->body;
+  // Moving a volume between engines is refused.
+  auto regroup = call("PATCH", "/v1/volumes/dv", R"({"resource_group":"native3"})");
+  EXPECT_EQ(regroup->status, 422) << regroup->body;
+  EXPECT_EQ(errorCode(*regroup), "engine_change_unsupported");
+
+  // n3 loads the module: the third replica is placed there with the next node-id.
+  report("n3", true);
+  ASSERT_EQ(call("PATCH", "/v1/volumes/dv", R"({"replicas":3})")->status, 200);
+  auto allocations = store_->listDrbdAllocations();
+  ASSERT_TRUE(allocations.isOk());
+  ASSERT_EQ(allocations->size(), 1u);
+  ASSERT_EQ(allocations->at(0).replicas.size(), 3u);
+  EXPECT_EQ(allocations->at(0).replicas.back().node, "n3");
+  EXPECT_EQ(allocations->at(0).replicas.back().node_id, 2u);
+  auto on_n3 = json::parseObject(call("GET", "/v1/internal/nodes/n3/desired?after=0")->body);
+  bool n3_has_resource = false;
+  for (const auto& r : (*on_n3)["replicas"].GetArray()) {
+    if (std::string(r["volume"]["name"].GetString()) == "dv") n3_has_resource = r["drbd"]["hosts"].Size() == 3;
+  }
+  EXPECT_TRUE(n3_has_resource);
+  // Back to two replicas: the removed replica's numbers are freed; deleting the volume frees the rest.
+  ASSERT_EQ(call("PATCH", "/v1/volumes/dv", R"({"replicas":2})")->status, 200);
+  allocations = store_->listDrbdAllocations();
+  ASSERT_EQ(allocations->at(0).replicas.size(), 2u);
+  ASSERT_EQ(call("DELETE", "/v1/volumes/dv")->status, 204);
+  EXPECT_TRUE(store_->listDrbdAllocations()->empty());
+
+  // With a third DRBD node, a two-replica volume gets it as a diskless tie-breaker (quorum needs
+  // three voters): a diskless replica with its own node-id and port, in every host's resource.
+  auto tied = call("POST", "/v1/volumes", R"({"name":"dt","size_gib":1,"resource_group":"d"})");
+  ASSERT_EQ(tied->status, 201) << tied->body;
+  auto tied_view = json::parseObject(tied->body);
+  ASSERT_EQ((*tied_view)["replicas"].Size(), 3u);
+  int diskless = 0;
+  std::string tie_node;
+  for (const auto& r : (*tied_view)["replicas"].GetArray()) {
+    if (!r["diskful"].GetBool()) {
+      ++diskless;
+      tie_node = r["node"].GetString();
+    }
+  }
+  EXPECT_EQ(diskless, 1);
+  auto tie_desired = json::parseObject(call("GET", "/v1/internal/nodes/" + tie_node + "/desired?after=0")->body);
+  const rapidjson::Value* tie_replica = nullptr;
+  for (const auto& r : (*tie_desired)["replicas"].GetArray()) {
+    if (std::string(r["volume"]["name"].GetString()) == "dt") tie_replica = &r;
+  }
+  ASSERT_NE(tie_replica, nullptr);
+  const auto& tie_res = (*tie_replica)["drbd"];
+  ASSERT_EQ(tie_res["hosts"].Size(), 3u);
+  for (const auto& h : tie_res["hosts"].GetArray()) {
+    EXPECT_EQ(h["diskful"].GetBool(), std::string(h["node"].GetString()) != tie_node);
+  }
+  ASSERT_EQ(store_->listDrbdAllocations()->at(0).replicas.size(), 3u);
+
+  // A block attachment on a host without a replica makes it a diskless DRBD client (a node-id
+  // and port of its own; its desired state has the resource and the attachment); detaching
+  // removes the client again. n4 has no DRBD: refused, saying why.
+  tokens["n4"] = registerNode("n4");
+  report("n4", false);
+  report("n1", true);
+  report("n2", true);
+  report("n3", true);
+  auto no_drbd = call("POST", "/v1/volumes/dt/attachments", R"({"host":"n4","mode":"block"})");
+  EXPECT_EQ(no_drbd->status, 422) << no_drbd->body;
+  EXPECT_EQ(errorCode(*no_drbd), "drbd_not_available");
+  EXPECT_NE(no_drbd->body.find("no /proc/drbd"), std::string::npos) << no_drbd->body;
+  report("n4", true);
+  auto attached = call("POST", "/v1/volumes/dt/attachments", R"({"host":"n4","mode":"block"})");
+  ASSERT_EQ(attached->status, 201) << attached->body;
+  ASSERT_EQ(store_->listDrbdAllocations()->at(0).replicas.size(), 4u);
+  auto on_n4 = json::parseObject(call("GET", "/v1/internal/nodes/n4/desired?after=0")->body);
+  ASSERT_EQ((*on_n4)["replicas"].Size(), 1u);
+  ASSERT_EQ((*on_n4)["attachments"].Size(), 1u);
+  EXPECT_TRUE((*on_n4)["attachments"][0].HasMember("drbd"));
+  bool n4_diskless = false;
+  for (const auto& h : (*on_n4)["replicas"][0]["drbd"]["hosts"].GetArray()) {
+    if (std::string(h["node"].GetString()) == "n4") n4_diskless = !h["diskful"].GetBool();
+  }
+  EXPECT_TRUE(n4_diskless);
+  // n4 applies the detach and reports no device: the client goes with the attachment.
+  std::optional<http::Response> detached;
+  http::Request detach;
+  detach.method = "DELETE";
+  detach.path = "/v1/volumes/dt/attachments/n4";
+  detach.headers["authorization"] = "Bearer " + std::string(kAdmin);
+  router_->handle(detach, [&](http::Response r) { detached = std::move(r); });
+  std::string body = R"({"applied_generation":1000,"pools":[],"replicas":[],)"
+                     R"("drbd":{"loaded":true,"version":"9.2.8","reason":""}})";
+  ASSERT_EQ(call("PUT", "/v1/internal/nodes/n4/status", body, tokens["n4"])->status, 204);
+  ASSERT_TRUE(detached.has_value());
+  EXPECT_EQ(detached->status, 204) << detached->body;
+  ASSERT_EQ(store_->listDrbdAllocations()->at(0).replicas.size(), 3u);
+  ASSERT_EQ(call("DELETE", "/v1/volumes/dt")->status, 204);
+
+  // A drbd group that needs more capable nodes than exist is refused with the reason.
+  report("n3", false);
+  ASSERT_EQ(call("POST", "/v1/resource-groups", R"({"name":"d3","replicas":3,"engine":"drbd"})")->status, 201);
+  auto refused = call("POST", "/v1/volumes", R"({"name":"dv3","size_gib":1,"resource_group":"d3"})");
+  EXPECT_EQ(refused->status, 422) << refused->body;
+  EXPECT_EQ(errorCode(*refused), "drbd_not_available");
+  EXPECT_NE(refused->body.find("node 'n3': no /proc/drbd"), std::string::npos) << refused->body;
 }
 
 // Bad requests get precise errors with the right status and create nothing.

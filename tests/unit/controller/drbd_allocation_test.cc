@@ -85,6 +85,13 @@ TEST(DrbdAllocation, RangesAreConfigurableAndValidated) {
   EXPECT_EQ(validateDrbdRanges({1, 9, 7000, 70000, 32}).code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(validateDrbdRanges({1, 9, 7000, 7999, 33}).code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(allocateDrbdVolume("v", {"n1", "n1"}, {}, {}).status().code(), ErrorCode::kInvalidArgument);
+  // The controller's --drbd-minors/--drbd-ports text.
+  EXPECT_EQ(*parseDrbdRange("20000-20010", "--drbd-minors"), std::make_pair(20000u, 20010u));
+  for (const char* bad : {"", "7000", "-7000", "7000-", "9-1", "1-x", "1-2-3", "99999999999-1", " 1-2"}) {
+    auto r = parseDrbdRange(bad, "--drbd-ports");
+    ASSERT_FALSE(r.isOk()) << bad;
+    EXPECT_NE(r.status().message().find("--drbd-ports must be FIRST-LAST"), std::string::npos);
+  }
 }
 
 }  // namespace

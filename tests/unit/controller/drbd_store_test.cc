@@ -47,6 +47,7 @@ class DrbdStoreTest : public ::testing::Test {
 TEST_F(DrbdStoreTest, AllocationsPersistAcrossReopen) {
   auto a = allocateDrbdVolume("v1-uuid", {"n1", "n2"}, all(), {});
   ASSERT_TRUE(a.isOk());
+  a->shared_secret = "0123456789abcdef";  // stored with the minor (migration 9 → 10)
   ASSERT_TRUE(store_->addDrbdVolumeAllocation(*a).isOk());
   store_ = open();
   ASSERT_EQ(all(), std::vector<DrbdVolumeAllocation>{*a});

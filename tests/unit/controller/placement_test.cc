@@ -189,3 +189,43 @@ TEST(Placement, ThinOverprovisionLimit) {
 
 }  // namespace
 }  // namespace tandem::controller
+
+namespace tandem::controller {
+namespace {
+
+// Mixed cluster: n2 (the emptiest) has no DRBD 9 module. A native volume may use it; a drbd
+// volume never does, and when too few DRBD nodes remain the refusal names n2 and why.
+TEST(Placement, DrbdVolumesOnlyOnNodesWithTheModule) {
+  auto nodes = threeNodes();
+  nodes[1].drbd_missing = "the DRBD 9 kernel module is not loaded (/proc/drbd is missing)";
+  auto native = placeReplicas(req(10 * GiB, 2), nodes);
+  ASSERT_TRUE(native.isOk()) << native.status().toString();
+  EXPECT_EQ((*native)[0].node, "n2") << "the native engine ignores DRBD capability";
+
+  PlacementRequest drbd = req(10 * GiB, 2);
+  drbd.needs_drbd = true;
+  auto placed = placeReplicas(drbd, nodes);
+  ASSERT_TRUE(placed.isOk()) << placed.status().toString();
+  ASSERT_EQ(placed->size(), 2u);
+  EXPECT_EQ((*placed)[0].node, "n3");
+  EXPECT_EQ((*placed)[1].node, "n1");
+
+  drbd.replicas = 3;
+  auto refused = placeReplicas(drbd, nodes);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kUnprocessable);
+  EXPECT_EQ(refused.status().reason(), "drbd_not_available");
+  // The tie-breaker of a two-replica drbd volume: a third DRBD node, fewest replicas first.
+  nodes[0].node_replicas = 5;
+  EXPECT_EQ(placeTieBreaker(nodes, {"n3"}), std::optional<std::string>("n1")) << "n2 has no DRBD";
+  EXPECT_EQ(placeTieBreaker(nodes, {"n1", "n3"}), std::nullopt);
+  nodes.push_back(pool("n4", "p", true, 100 * GiB, 10 * GiB));
+  EXPECT_EQ(placeTieBreaker(nodes, {"n3"}), std::optional<std::string>("n4")) << "fewer replicas than n1";
+  EXPECT_NE(refused.status().message().find(
+                "node 'n2': the DRBD 9 kernel module is not loaded (/proc/drbd is missing)"),
+            std::string::npos)
+      << refused.status().message();
+}
+
+}  // namespace
+}  // namespace tandem::controller

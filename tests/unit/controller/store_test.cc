@@ -101,6 +101,7 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
                          "DROP TABLE drbd_replicas; DROP TABLE drbd_minors;"
                          "ALTER TABLE volumes DROP COLUMN adopted_from; ALTER TABLE volumes DROP COLUMN adopting;"
                          "DROP TABLE releases;"
+                         "ALTER TABLE replicas DROP COLUMN leaving;"
                          "UPDATE schema_version SET version = 1;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK)
@@ -214,6 +215,19 @@ TEST_F(StoreTest, ChangeVolumeIsAtomic) {
   EXPECT_EQ(replicas[0].node_name, "n1");
   EXPECT_EQ(replicas[1].node_name, "n3");
   EXPECT_EQ(replicas[2].node_name, "n4");
+  EXPECT_FALSE(replicas[0].leaving);
+
+  // Marking replicas leaving (a group change moving the primary) is part of the same
+  // transaction: an unknown node changes nothing.
+  VolumeChange leave_unknown{"vu", std::nullopt, std::nullopt, {}, {}, {"n1", "n9"}};
+  EXPECT_EQ(store->changeVolume(leave_unknown).reason(), "replica_not_found");
+  EXPECT_FALSE((*store->listReplicasOf("vu"))[0].leaving);
+  VolumeChange leave{"vu", std::nullopt, std::nullopt, {}, {{"vu", "n5", "q", true}}, {"n1"}};
+  ASSERT_TRUE(store->changeVolume(leave).isOk());
+  replicas = *store->listReplicasOf("vu");
+  ASSERT_EQ(replicas.size(), 4u);
+  EXPECT_TRUE(replicas[0].leaving);
+  for (size_t i = 1; i < replicas.size(); ++i) EXPECT_FALSE(replicas[i].leaving) << replicas[i].node_name;
 }
 
 // Forgetting deletes the volume and records its release with the new generation, in one

@@ -40,6 +40,19 @@ TEST(DrbdCapability, UsableOnlyWithA9ModuleAndUtils) {
   EXPECT_EQ(no_utils.missing, "drbdadm --version failed (exit 1)");
 }
 
+// The node's status report carries the capability: loaded with the version, or the reason.
+TEST(DrbdCapability, ReportCarriesVersionOrReason) {
+  DrbdUtils utils{"9.22.0", "", ""};
+  EXPECT_EQ(capabilityReport(assessDrbd(utils, "version: 9.2.8 (api:2/proto:86-122)\n")),
+            (nodeapi::DrbdCapabilityReport{true, "9.2.8", ""}));
+  EXPECT_EQ(capabilityReport(assessDrbd(utils, std::nullopt)),
+            (nodeapi::DrbdCapabilityReport{false, "", "the DRBD 9 kernel module is not loaded (/proc/drbd is missing)"}));
+  EXPECT_EQ(capabilityReport(assessDrbd(utils, "version: 8.4.11 (api:1/proto:86-101)\n")),
+            (nodeapi::DrbdCapabilityReport{false, "8.4.11", "the loaded DRBD kernel module is 8.4.11, not 9.x"}));
+  DrbdUtils missing{"", "", "drbd-utils is not installed: no such file"};
+  EXPECT_EQ(capabilityReport(assessDrbd(missing, "version: 9.2.8\n")).reason, "drbd-utils is not installed: no such file");
+}
+
 // On this machine, for real: drbd-utils is installed; the module is loaded only on DRBD hosts.
 TEST(DrbdCapability, RealProbe) {
   devices::SubprocessCommandRunner runner;

@@ -100,6 +100,25 @@ TEST_F(ReconcilerTest, RecreatedVolumeTakesOverTheExportName) {
   EXPECT_EQ(unexported_.size(), 1u) << "re-applying must not disturb the export";
 }
 
+// A primary asked to stop serving (a planned handover) is unexported while its engine is still
+// primary, so an NBD client's write in flight is never answered with an error by a demoted engine
+// (the client sends it again to the next primary); then the engine is demoted.
+TEST_F(ReconcilerTest, StopsServingBeforeTheEngineIsDemoted) {
+  std::vector<bool> primary_when_unexported;
+  Reconciler r(ReconcilerOptions{metadataDir()}, pools_, *engine_, exports_, [&](const std::string&) {
+    primary_when_unexported.push_back(engine_->primaryDevice(kUuid) != nullptr);
+  });
+  ASSERT_TRUE(r.apply(oneVolume()).isOk());
+  ASSERT_NE(engine_->primaryDevice(kUuid), nullptr);
+  DesiredState demoted = oneVolume();
+  demoted.generation = 6;
+  demoted.replicas[0].primary = false;
+  ASSERT_TRUE(r.apply(demoted).isOk());
+  EXPECT_EQ(primary_when_unexported, std::vector<bool>{true});
+  EXPECT_EQ(exports_.find("vol"), nullptr);
+  EXPECT_EQ(engine_->primaryDevice(kUuid), nullptr);
+}
+
 // The pool's volumes that are not named by a uuid are reported as unmanaged (what may be
 // adopted); an adopting primary renames one to the volume's uuid and serves its data at a new
 // generation; the volume's backing path is reported.

@@ -43,6 +43,7 @@ StatusReport statusReport() {
   s.nbd_socket = "/var/lib/tandem/nbd.sock";
   s.device_link_root = "/dev/tandem";
   s.no_block_devices = "cannot open /dev/fuse; no /dev/loop-control";  // round-trips (not a real combination)
+  s.drbd = DrbdCapabilityReport{true, "9.2.8", ""};
   return s;
 }
 
@@ -74,6 +75,11 @@ DesiredState desiredState() {
                    DesiredAttachment{"w", "6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", 8192, "h", 1, "w", true}};
   s.force_detach = {"x", "y"};
   s.replicas[1].adopt_from = "legacy";
+  DesiredDrbd drbd{"v", 1000, "0123456789abcdef", 7,
+                   {DesiredDrbdHost{"n1", "10.0.0.1", 7000, 0, true}, DesiredDrbdHost{"n2", "10.0.0.2", 7001, 1, true},
+                    DesiredDrbdHost{"c1", "10.0.0.3", 7000, 2, false}}};
+  s.replicas[0].drbd = drbd;
+  s.attachments[0].drbd = drbd;
   s.release = {DesiredRelease{"gone", "7d2a7c8f-3e6f-4c9f-8b46-1d8e3a0c2b33", "p", "gone-disk"}};
   return s;
 }
@@ -117,6 +123,16 @@ TEST(NodeApiCodec, WireFormIsTheDocumentedOne) {
   EXPECT_NE(status.find(R"("disk":"up_to_date")"), std::string::npos) << status;
   EXPECT_NE(status.find(R"("state":"syncing")"), std::string::npos) << status;
   EXPECT_NE(status.find(R"("error":"pool full")"), std::string::npos) << status;
+  EXPECT_NE(status.find(R"("drbd":{"loaded":true,"version":"9.2.8","reason":""})"), std::string::npos) << status;
+  StatusReport without = statusReport();
+  without.drbd = DrbdCapabilityReport{false, "", "no module"};
+  EXPECT_NE(encodeStatusReport(without).find(R"("drbd":{"loaded":false,"version":null,"reason":"no module"})"),
+            std::string::npos);
+  EXPECT_NE(desired.find(R"("drbd":{"resource":"v","minor":1000,"shared_secret":"0123456789abcdef","max_peers":7,)"
+                         R"("hosts":[{"node":"n1","address":"10.0.0.1","port":7000,"node_id":0,"diskful":true})"),
+            std::string::npos)
+      << desired;
+  EXPECT_EQ(encodeDesiredState(DesiredState{}).find("drbd"), std::string::npos) << "native volumes carry none";
 }
 
 // Optional fields take their documented defaults.
@@ -127,6 +143,8 @@ TEST(NodeApiCodec, DefaultsOfOptionalFields) {
   EXPECT_EQ(s->replicas[0].disk, DiskState::kOutdated);
   EXPECT_FALSE(s->replicas[0].primary);
   EXPECT_EQ(s->replicas[0].allocated_bytes, 0u) << "an older node reports no allocation";
+  EXPECT_FALSE(s->drbd.loaded) << "an older node reports no DRBD capability";
+  EXPECT_EQ(s->drbd.reason, "the node did not report its DRBD capability");
   auto d = decodeDesiredState(std::string(R"({"generation":1,"cluster_id":"c","node":"n","replicas":[
     {"volume":{"name":"v","uuid":")") +
                               kUuid + R"(","size_bytes":4096,"epoch":1},"pool":"p"}]})");
@@ -220,6 +238,10 @@ TEST(NodeApiCodec, RefusesMalformedStatusReports) {
       {R"({"node":"n1"})", "'node'", "unknown_field"},
       {R"({"attachments":[{"health":"healthy"}]})", "'attachments[0].volume_uuid'", "missing_field"},
       {R"({"attachments":[{"volume_uuid":"u","busy":"yes"}]})", "'attachments[0].busy'", "invalid_field"},
+      {R"({"drbd":{"loaded":true,"version":"8.4.11","reason":""}})", "'drbd.version'", "invalid_field"},
+      {R"({"drbd":{"loaded":false,"version":null,"reason":""}})", "'drbd.reason'", "invalid_field"},
+      {R"({"drbd":{"loaded":"yes"}})", "'drbd.loaded'", "invalid_field"},
+      {R"({"drbd":{"loaded":false,"reason":"x","extra":1}})", "'drbd.extra'", "unknown_field"},
       {R"({"attachments":[{"volume_uuid":"u","path":"/x"}]})", "'attachments[0].path'", "unknown_field"},
       {R"({"nbd_socket":7})", "'nbd_socket'", "invalid_field"},
   };

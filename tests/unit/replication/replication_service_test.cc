@@ -7,9 +7,11 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
+#include <sys/stat.h>
 #include <thread>
 
 #include "gated_block_device.h"
@@ -17,6 +19,7 @@
 #include "net/frame_io.h"
 #include "tandem/common/uuid.h"
 #include "tandem/devices/fault_injection.h"
+#include "tandem/devices/file_block_device.h"
 #include "tandem/devices/memory_block_device.h"
 #include "wire/messages.h"
 
@@ -953,6 +956,75 @@ TEST_F(ReplicationServiceTest, SnapshotSkipsReplicasThatAreNotUpToDate) {
   std::lock_guard lock(snapshots_mu_);
   EXPECT_FALSE(snapshots_[2].count("snap-2"));
   EXPECT_TRUE(snapshots_[1]["snap-2"] == snapshots_[0]["snap-2"]);
+}
+
+// A full sync onto a fresh replica of a thin (sparse file) volume leaves the replica as sparse as
+// the primary: zero chunks over the replica's holes are not written. Before, every zero chunk was
+// zeroed with FALLOC_FL_ZERO_RANGE, which allocates: a synced replica of a 64 MiB volume holding
+// 1 MiB of data took 64 MiB of its pool.
+TEST(ReplicationSparseSyncTest, FullSyncKeepsAFreshReplicaSparse) {
+  char tmpl[] = "/tmp/tandem-repl-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  constexpr uint64_t kSize = 64ull << 20, kData = 1ull << 20, kAt = 8ull << 20;
+  auto sparseFile = [&](const std::string& name) {
+    const std::string path = dir + "/" + name;
+    std::filesystem::resize_file((std::ofstream(path), path), kSize);
+    auto d = devices::FileBlockDevice::open(path);
+    EXPECT_TRUE(d.isOk()) << d.status().toString();
+    return std::shared_ptr<devices::FileBlockDevice>(std::move(*d));
+  };
+  auto primary_dev = sparseFile("primary.img");
+  auto replica_dev = sparseFile("replica.img");
+  ASSERT_TRUE(primary_dev->write(kAt, pattern(kData, 7), true).isOk());
+  // Stale data on the replica where the primary has a hole: the sync must still zero it.
+  ASSERT_TRUE(replica_dev->write(kAt * 3, pattern(kData, 8), true).isOk());
+
+  const std::string uuid = newUuid();
+  auto start = [&](const std::string& node) {
+    ServiceOptions o;
+    o.node_name = node;
+    o.reconnect_interval = 20ms;
+    o.sync_chunk_bytes = 256 * 1024;
+    auto s = ReplicationService::start(o, RealClock::instance());
+    EXPECT_TRUE(s.isOk()) << s.status().toString();
+    return std::move(*s);
+  };
+  auto replica = start("replica");
+  VolumeConfig rc;
+  rc.volume_uuid = uuid;
+  rc.name = "vol";
+  rc.size_bytes = kSize;
+  rc.epoch = 1;
+  rc.new_device = true;
+  ASSERT_TRUE(replica->addVolume(rc, replica_dev, dir + "/replica.md").isOk());
+  auto primary = start("primary");
+  VolumeConfig pc = rc;
+  pc.primary = true;
+  pc.new_device = true;  // the primary's copy came with data (an adopted device): peers are fully synced
+  pc.data_replaced = true;
+  pc.peers.push_back(PeerAddress{"replica", "127.0.0.1", replica->port()});
+  ASSERT_TRUE(primary->addVolume(pc, primary_dev, dir + "/primary.md").isOk());
+  ASSERT_TRUE(primary->waitForStatus(
+      [&](const std::vector<VolumeStatus>& all) {
+        return all.size() == 1 && all[0].peers.size() == 1 && all[0].peers[0].state == PeerState::kUpToDate &&
+               all[0].peers[0].sync_total_bytes == kSize;
+      },
+      kWait));
+  primary->stop();
+  replica->stop();
+
+  std::vector<std::byte> a(kSize), b(kSize);
+  ASSERT_TRUE(primary_dev->read(0, a).isOk());
+  ASSERT_TRUE(replica_dev->read(0, b).isOk());
+  EXPECT_TRUE(a == b) << "the replica differs from the primary after the sync";
+  struct stat st {};
+  ASSERT_EQ(::stat((dir + "/replica.img").c_str(), &st), 0);
+  const uint64_t allocated = static_cast<uint64_t>(st.st_blocks) * 512;
+  // The data, plus at most the stale megabyte where ZERO_RANGE keeps blocks (unwritten extents),
+  // plus rounding: never the whole volume.
+  EXPECT_LE(allocated, 3 * kData) << "a full sync allocated " << allocated << " bytes of the replica";
+  std::filesystem::remove_all(dir);
 }
 
 class ReplicaProtocolTest : public ::testing::Test {

@@ -15,6 +15,21 @@ bool allZero(std::span<const std::byte> data) {
   return std::all_of(data.begin(), data.end(), [](std::byte b) { return b == std::byte{0}; });
 }
 
+// A sync's zero chunk on the replica: zeroes [offset, offset+length) except where the device
+// already has holes (they read as zeroes). Zeroing a hole would allocate it (FALLOC_FL_ZERO_RANGE),
+// so a fully synced replica of a thin volume would take the volume's whole size in its pool.
+// Only the replica's session writes this device during a sync, so the answer cannot go stale.
+// A device that cannot tell its holes is zeroed whole.
+Status zeroAllocated(devices::BlockDevice& device, uint64_t offset, uint64_t length) {
+  auto extents = device.extents(offset, length);
+  if (!extents.isOk()) return device.writeZeroes(offset, length, false);
+  for (const devices::Extent& e : *extents) {
+    if (!e.hole) RETURN_IF_ERROR(device.writeZeroes(offset, e.length, false));
+    offset += e.length;
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<std::shared_ptr<Volume>> Volume::open(const VolumeConfig& config,
@@ -810,7 +825,7 @@ Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& f
       st = local_->write(h.offset, frame.payload, false);
       break;
     case wire::FrameType::kSyncZero:
-      st = local_->writeZeroes(h.offset, h.length, false);
+      st = zeroAllocated(*local_, h.offset, h.length);
       break;
     case wire::FrameType::kResize:
       st = awaitLocalSize(h.length);

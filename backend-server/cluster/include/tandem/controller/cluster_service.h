@@ -37,6 +37,7 @@
 #include "tandem/controller/attachments.h"
 #include "tandem/controller/cluster_views.h"
 #include "tandem/controller/desired_state_watch.h"
+#include "tandem/controller/drbd_allocation.h"
 #include "tandem/controller/observed_state.h"
 #include "tandem/controller/placement.h"
 #include "tandem/controller/pool_ledger.h"
@@ -53,6 +54,8 @@ struct ClusterOptions {
   std::chrono::milliseconds detach_wait{10000};
   // How long a clone of a live volume waits for the source's primary to take its snapshot.
   std::chrono::milliseconds clone_snapshot_wait{30000};
+  // The numbers drbd-engine volumes get (drbd_allocation.h): minors, ports, node-ids.
+  DrbdRanges drbd_ranges{};
 };
 
 struct CreateVolumeRequest {
@@ -260,6 +263,13 @@ class ClusterService {
                            const std::vector<std::string>& vanished);
   // Self-healing pass; true when some replica was moved. Needs mu_.
   bool replaceLostReplicasLocked();
+  // Takes the next step of every resource-group change that moves the primary (regroup.h):
+  // starts its handover or deletes its leaving replicas; true when one did. Needs mu_.
+  bool advanceRegroupsLocked();
+  // 409 volume_has_snapshots when the replicas on the nodes `going` (removed, or leaving) hold
+  // every copy of one of the volume's snapshots: no change may lose a snapshot's last copy
+  // (snapshots are not copied to new replicas). Needs mu_.
+  Status checkSnapshotsKeepACopyLocked(const VolumeRecord& volume, const std::vector<std::string>& going);
   // Completes the planned handovers whose old primary has demoted; true when one did. Needs mu_.
   bool completeHandoversLocked();
   // After a detach of `volume_name`: when the one host it stays attached on should become its
@@ -280,6 +290,14 @@ class ClusterService {
   Result<std::vector<Placement>> placeFromSnapshotLocked(const GroupRecord& group, uint64_t size,
                                                          const VolumeRecord& source,
                                                          const SnapshotRecord& snapshot);
+  // For a drbd-engine volume (nothing otherwise): allocates a minor, node-ids and ports for its
+  // replicas on `nodes` (a new volume: also its minor and shared secret) and stores them. A new
+  // volume whose allocation fails is deleted again, so nothing is left half made. Needs mu_.
+  Status allocateDrbdLocked(const VolumeRecord& volume, const GroupRecord& group,
+                            const std::vector<std::string>& nodes, bool new_volume);
+  // Removes the diskless DRBD client replica a block attachment made on `host` (nothing when
+  // there is none; a failure is logged). Needs mu_.
+  void dropDrbdClientLocked(const std::string& volume_uuid, const std::string& host);
   // kConflict (volume_attached) while the volume is attached to a host. Needs mu_.
   Status checkDetachedLocked(const VolumeRecord& volume);
   // Clears the pending revert of volumes whose primary `node` reports it done; true when the
@@ -341,6 +359,7 @@ class ClusterService {
   std::set<std::string> heal_warned_;  // guarded by mu_: "volume/node:reason" already logged
   std::vector<PendingDetach> pending_detaches_;  // guarded by mu_
   std::vector<PendingClone> pending_clones_;     // guarded by mu_
+  bool regroups_pending_ = true;                 // guarded by mu_: some replica may be leaving
   bool handovers_pending_ = true;                // guarded by mu_: some volume may have handover_to set
   bool adoptions_pending_ = true;                // guarded by mu_: some volume may be adopting
   bool sources_pending_ = true;                  // guarded by mu_: some volume may have source_snapshot

@@ -38,6 +38,8 @@ struct NodeView {
   int64_t last_heartbeat = 0;  // unix seconds; 0: never since the controller started
   std::vector<PoolReport> pools;
   std::string report_error{};  // the node heartbeats but says its status reports are refused, and why
+  // From the last status report; before the first one: not loaded, saying so.
+  nodeapi::DrbdCapabilityReport drbd{false, "", "the node has not reported since the controller started"};
 };
 
 struct PoolView {
@@ -82,6 +84,7 @@ struct ReplicaView {
   double sync_progress = 0.0;  // 0..1, meaningful while syncing
   std::string reason;
   uint64_t allocated_bytes = 0;  // from the node's last report (0 when none)
+  bool leaving = false;          // deleted once a resource-group change has moved the primary (regroup.h)
 };
 
 // A snapshot with where its copies are: the nodes whose last report holds it.
@@ -93,6 +96,7 @@ struct SnapshotView {
 
 struct VolumeView {
   VolumeRecord volume;
+  std::string engine = "native";  // its resource group's engine ("native" or "drbd")
   VolumeState state = VolumeState::kCreating;
   std::string reason;
   std::string nbd_uri;  // where the primary serves it

@@ -11,6 +11,7 @@
 
 #include "tandem/common/status.h"
 #include "tandem/controller/cluster_views.h"
+#include "tandem/controller/drbd_allocation.h"
 #include "tandem/controller/records.h"
 
 namespace tandem::controller {
@@ -26,10 +27,15 @@ struct DeclaredState {
   std::vector<AttachmentRecord> attachments;
   std::vector<SnapshotRecord> snapshots;
   std::vector<ReleaseRecord> releases{};
+  std::vector<DrbdVolumeAllocation> drbd{};  // the drbd-engine volumes' allocations
 };
 
+// Peer slots a DRBD volume's metadata gets at least (spares let peers be added later).
+inline constexpr uint32_t kDrbdMaxPeers = 7;
+
 // An adopting volume's primary is asked to adopt (adopt_from); a node's pending releases are
-// listed (release).
+// listed (release). A volume of a drbd-engine group carries its DRBD resource (replicas and block
+// attachments: `drbd`, from its allocation); until it has an allocation it is left out.
 // Each replica keeps its volume's snapshots that are not in error; the primary is also asked to
 // take those still creating.
 // kNotFound (node_not_found) when `node` is not registered. A volume whose group is gone is thin

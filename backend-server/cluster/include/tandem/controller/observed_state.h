@@ -54,6 +54,13 @@ class ObservedState {
   std::vector<std::string> markSilentOffline(TimePoint now, std::chrono::milliseconds timeout);
   // Forgets a node (deleted): it is unknown again.
   void forget(const std::string& node);
+  // A replica of `volume_uuid` was placed on `node` by state generation `generation` (a replica
+  // added, possibly where an earlier one was just removed). Until every report about it is made
+  // at or past that generation, reports made before it describe the earlier replica: `node`'s
+  // report of the volume from before `generation` is dropped (the replica is `creating`), and so
+  // is any other node's peer entry about `node` for that volume from before it (a primary's
+  // stale "up to date"). Applies to the reports held now and to those still arriving.
+  void replicaPlaced(const std::string& node, const std::string& volume_uuid, uint64_t generation);
 
   // The node's observation, or null when it has not registered or reported since the start.
   // Valid until the next change to this object.
@@ -72,11 +79,17 @@ class ObservedState {
   }
   void unindex(const std::string& node, const NodeObservation& obs);
   void index(const std::string& node, NodeObservation& obs);
+  // Drops from `obs` (node `node`'s) what a fence says is stale (replicaPlaced).
+  void dropStale(const std::string& node, NodeObservation& obs) const;
+  // Lifts the fences on `node` that every held report has passed.
+  void liftFences(const std::string& node);
 
   TimePoint started_;
   std::map<std::string, NodeObservation> nodes_;
   // Every replica report by (node, volume): deriving N volume views costs O(N), not O(N × reports).
   std::unordered_map<std::string, ReplicaReport*> reports_;
+  // replicaPlaced() fences by (node, volume): the generation reports must have reached. Few, short-lived.
+  std::map<std::string, uint64_t> fences_;
 };
 
 }  // namespace tandem::controller

@@ -4,7 +4,8 @@
 // transaction together with any size change (all or nothing).
 //
 // Rules, in order:
-//   * the primary stays, and so does the replica of every host the volume is attached on;
+//   * the replica of every host the volume is attached on stays, and so does the primary's when
+//     the target group allows it;
 //   * under the target group a replica may stay only in an allowed pool, on a node carrying
 //     every spread label, with label values distinct from the replicas kept before it;
 //   * the replicas kept are: the primary, the attached hosts' replicas, then the others that the
@@ -12,10 +13,14 @@
 //   * the missing ones are placed by placement (placement.h) under the target group, on nodes
 //     that hold no replica of the volume now, avoiding the kept replicas' label values; they start
 //     empty and the primary's engine fully syncs them.
-// Refusals: 422 not_implemented when the primary's replica does not satisfy the target group
-// (moving the primary is not done here: promote a replica that does, first); 409 volume_attached
-// when an attached host's replica would have to go (fewer replicas than primary + attached
-// hosts, or its pool/labels do not satisfy the target group); placement's 422 errors
+//   * when the target group does not allow the primary's replica, the primary moves: nothing is
+//     removed now; the primary's replica and every replica the group excludes are marked
+//     `leave_nodes` (ReplicaRecord::leaving), the count is made of kept and new replicas only,
+//     and regroup.h moves the primary to one of them once they are synced, then deletes the
+//     leaving ones.
+// Refusals: 409 volume_attached when an attached host's replica would have to go (the primary's
+// node attached and excluded by the group, fewer replicas than primary + attached hosts, or an
+// attached host's pool/labels do not satisfy the target group); placement's 422 errors
 // (not_enough_nodes, volume_too_large) when new replicas find no room.
 #pragma once
 
@@ -44,8 +49,9 @@ struct LayoutInput {
 
 struct LayoutPlan {
   std::vector<std::string> remove_nodes;  // secondaries to delete
+  std::vector<std::string> leave_nodes;   // replicas deleted once the primary has moved off them
   std::vector<Placement> add;             // new replicas
-  bool empty() const { return remove_nodes.empty() && add.empty(); }
+  bool empty() const { return remove_nodes.empty() && leave_nodes.empty() && add.empty(); }
 };
 
 Result<LayoutPlan> planLayout(const LayoutInput& in, const ObservedState& observed);

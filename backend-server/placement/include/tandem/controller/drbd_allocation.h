@@ -17,6 +17,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tandem/common/status.h"
@@ -44,11 +46,16 @@ struct DrbdVolumeAllocation {
   std::string volume_uuid;
   uint32_t minor = 0;
   std::vector<DrbdReplicaAllocation> replicas;  // by node-id
+  std::string shared_secret = std::string();     // the peers' cram-hmac-alg secret (set by the caller)
   bool operator==(const DrbdVolumeAllocation&) const = default;
 };
 
 // kInvalidArgument when a range is empty or out of bounds (ports 1..65535, node-ids 1..32).
 Status validateDrbdRanges(const DrbdRanges& ranges);
+
+// "FIRST-LAST" (decimal, FIRST <= LAST) as given to tandem-controller's --drbd-minors and
+// --drbd-ports; kInvalidArgument naming `what` otherwise.
+Result<std::pair<uint32_t, uint32_t>> parseDrbdRange(std::string_view text, const std::string& what);
 
 // A minor for the volume and a node-id and port for each of `nodes` (in that order).
 Result<DrbdVolumeAllocation> allocateDrbdVolume(const std::string& volume_uuid, const std::vector<std::string>& nodes,

@@ -5,7 +5,8 @@
 // as the volume; it has room:
 //   - thick: `size_bytes` free (free space already net of thick replicas placed but not reported);
 //   - thin:  provisioned + size <= total × overprovision, and size <= free × overprovision;
-// and, when the group spreads by labels, the node has every `spread_keys` label.
+// and, when the group spreads by labels, the node has every `spread_keys` label; and, for a drbd
+// volume (needs_drbd), the node can run DRBD 9 (drbd_missing is "").
 // Spread: at most one replica per node, and for each spread key no two replicas on nodes with the
 // same value of that label.
 //
@@ -26,6 +27,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,9 @@ struct PoolCandidate {
   uint64_t provisioned_bytes = 0;                 // sizes of the volumes the pool holds or will hold
   uint32_t node_replicas = 0;                     // replicas the node holds or will hold (all pools)
   std::map<std::string, std::string> node_labels;
+  // Why the node cannot run the drbd engine (no DRBD 9 module loaded, drbd-utils missing, no
+  // report yet); "" when it can.
+  std::string drbd_missing = std::string();
 };
 
 struct PlacementRequest {
@@ -58,6 +63,7 @@ struct PlacementRequest {
   std::vector<std::map<std::string, std::string>> kept_labels;
   PlacementWeights weights;
   std::string volume;  // the tie-breaking hash's key (the volume's name); any stable string
+  bool needs_drbd = false;  // engine drbd: only nodes whose drbd_missing is "" qualify
 };
 
 // Why a placement was chosen: the score and its terms (before weighting).
@@ -78,9 +84,18 @@ struct Placement {
 // Returns `replicas` placements on distinct nodes (and distinct values of every spread key), best
 // first: the best-ranked set that satisfies the spread keys. Deterministic: the same request and
 // candidates (in any order) give the same placements. Errors (kUnprocessable): reason "volume_too_large" when no allowed pool is that large at
-// all (and some allowed pool of an online node has a known size); "not_enough_nodes" when too few eligible nodes have room, or they cannot be spread. The
-// message says how many were found and why the others were left out.
+// all (and some allowed pool of an online node has a known size); "not_enough_nodes" when too few eligible nodes have room, or they cannot be spread;
+// "drbd_not_available" instead when nodes were left out for lacking DRBD 9 (the message names
+// each such node with its reason). The message says how many were found and why the others were
+// left out.
 Result<std::vector<Placement>> placeReplicas(const PlacementRequest& request,
                                              const std::vector<PoolCandidate>& candidates);
+
+// The diskless tie-breaker of a two-replica drbd volume (a third DRBD voter, so the volume can
+// run `quorum majority`): an online node that can run DRBD (drbd_missing "") and is not in
+// `exclude`, the one with the fewest replicas (then by name). Needs no pool space. nullopt when
+// there is none (the volume then runs without quorum).
+std::optional<std::string> placeTieBreaker(const std::vector<PoolCandidate>& candidates,
+                                           const std::vector<std::string>& exclude);
 
 }  // namespace tandem::controller

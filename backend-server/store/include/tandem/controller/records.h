@@ -107,6 +107,12 @@ struct SnapshotRecord {
   std::string message;      // why kError
 };
 
+// The pool_name of a drbd volume's diskless replicas (never a real pool: not a valid object name):
+// the tie-breaker a two-replica volume gets for quorum, and the client a block attachment on a host
+// without a replica gets (removed again with the attachment).
+inline constexpr const char* kDrbdTieBreakerPool = "(tie-breaker)";
+inline constexpr const char* kDrbdClientPool = "(client)";
+
 struct ReplicaRecord {
   std::string volume_uuid;
   std::string node_name;
@@ -117,6 +123,10 @@ struct ReplicaRecord {
   // whose history diverged from that exact generation fully resync it; it has no effect once the
   // copy's generation has changed. Empty: never discard.
   std::string discard_generation{};
+  // A resource-group change excludes this replica but moves the primary off it first: it stays
+  // a full replica (the primary, or synced) until the primary is on a replica the new group
+  // allows and every such replica is up to date; then it is deleted (regroup.h).
+  bool leaving = false;
 };
 
 // A change of a volume's size, group and replicas, applied by the store in one transaction.
@@ -126,6 +136,7 @@ struct VolumeChange {
   std::optional<std::string> group;
   std::vector<std::string> remove_nodes;  // secondaries to delete (never the primary)
   std::vector<ReplicaRecord> add;         // new replicas (synced from the primary)
+  std::vector<std::string> leave_nodes{};  // replicas to mark leaving (ReplicaRecord::leaving)
 };
 
 // How a host uses an attached volume: a local block device (/dev/tandem/<volume>) or an NBD URI.

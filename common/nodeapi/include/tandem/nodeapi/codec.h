@@ -29,6 +29,9 @@ std::string encodeRegistrationReply(const RegistrationReply& reply, std::string_
 Result<RegistrationReply> decodeRegistrationReply(std::string_view json);
 
 std::string encodeStatusReport(const StatusReport& report);
+// The `drbd` object of a status report (also the node view's): {"loaded", "version" (null when
+// none), "reason"}.
+std::string encodeDrbdCapability(const DrbdCapabilityReport& drbd);
 // States are names from states.h. As docs/openapi.yaml promises, a state name the controller does
 // not know (a newer node's) is read as not up to date: an unknown or absent "disk" is outdated,
 // an unknown peer "state" disconnected.

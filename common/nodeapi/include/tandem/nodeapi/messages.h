@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,15 @@ struct AttachmentReport {
   bool operator==(const AttachmentReport&) const = default;
 };
 
+// Whether the node can run the DRBD engine (docs/drbd.md): the DRBD 9 kernel module is loaded
+// (its version from /proc/drbd) and drbd-utils is installed. `reason` says why not ("" when it can).
+struct DrbdCapabilityReport {
+  bool loaded = false;   // a 9.x module is loaded and drbd-utils is present
+  std::string version;   // the kernel module's version ("9.2.8"); "" when none is loaded
+  std::string reason;    // why the drbd engine cannot run here; "" when loaded
+  bool operator==(const DrbdCapabilityReport&) const = default;
+};
+
 // The heartbeat: observed state. Three forms (docs/architecture.md, "Status reports"):
 //  - full (base_seq 0): everything the node holds; with report_seq 0 it is an old node's report,
 //    which the controller does not acknowledge;
@@ -111,6 +121,9 @@ struct StatusReport {
   std::string nbd_socket;                     // the node's NBD UNIX socket ("" when none)
   std::string device_link_root;               // where its block attachments' stable paths go ("": none)
   std::string no_block_devices{};             // why the node cannot make local block devices ("": it can)
+  // The DRBD engine's capability. A report without the field (an older node) reads as not loaded,
+  // with a reason saying so.
+  DrbdCapabilityReport drbd{false, "", "the node did not report its DRBD capability"};
   bool operator==(const StatusReport&) const = default;
 };
 
@@ -128,6 +141,26 @@ struct DesiredPeer {
   std::string host;
   uint16_t port = 0;  // the peer's replication port
   bool operator==(const DesiredPeer&) const = default;
+};
+
+// One host of a DRBD resource as the controller allocated it (drbd_allocation.h).
+struct DesiredDrbdHost {
+  std::string node;       // the node's name (DRBD's `on` host name)
+  std::string address;    // the node's address peers connect to
+  uint16_t port = 0;      // the resource's TCP port on that node
+  uint32_t node_id = 0;   // 0..31, stable for the replica's life
+  bool diskful = true;    // false: a diskless client or tie-breaker
+  bool operator==(const DesiredDrbdHost&) const = default;
+};
+
+// The DRBD resource of a drbd-engine volume, the same on every host that has it.
+struct DesiredDrbd {
+  std::string resource;       // the resource name (the volume's name)
+  uint32_t minor = 0;         // /dev/drbd<minor> on every host
+  std::string shared_secret;  // the peers' cram-hmac-alg secret (per volume)
+  uint32_t max_peers = 7;     // peer slots in the metadata
+  std::vector<DesiredDrbdHost> hosts;
+  bool operator==(const DesiredDrbd&) const = default;
 };
 
 struct DesiredReplica {
@@ -159,6 +192,9 @@ struct DesiredReplica {
   // node already has the replica's metadata, it renames it to the volume's uuid (if not done
   // yet) and adds it to the engine with its data, at a new generation.
   std::string adopt_from{};
+  // engine "drbd" (docs/drbd.md): the node realises the replica as this DRBD resource instead of
+  // with the native engine. Absent for native volumes.
+  std::optional<DesiredDrbd> drbd{};
   bool operator==(const DesiredReplica&) const = default;
 };
 
@@ -171,6 +207,9 @@ struct DesiredAttachment {
   uint16_t nbd_port = 0;
   std::string nbd_export;  // the export name (the volume's name)
   bool primary_here = false;  // the primary is this node: the node may use its own UNIX socket
+  // A drbd-engine volume: the attachment is /dev/drbd/by-res/<resource>/0, with this node a
+  // diskless client of the resource when it holds no replica. Absent for native volumes.
+  std::optional<DesiredDrbd> drbd{};
   bool operator==(const DesiredAttachment&) const = default;
 };
 

@@ -7,7 +7,7 @@ answer an error; ``unavailable`` makes every request answer 503; ``creating_poll
 volumes and snapshots ``creating`` for that many GETs, ``attaching_polls`` new attachments
 ``attaching`` for that many GETs of the list (then ``attached``, or ``error`` with
 ``attach_error`` as reason when set). ``native_clone = False`` answers a clone (a source volume
-without a snapshot) 422 ``not_implemented``, as the controller does today.
+without a snapshot) 422 ``not_implemented``, as main did before commit 224ced5.
 """
 
 import datetime

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "tandem/devices/command_runner.h"
+#include "tandem/nodeapi/messages.h"
 
 namespace tandem::drbd {
 
@@ -30,8 +31,22 @@ std::string parseProcDrbdVersion(std::string_view proc_drbd);
 // drbdadm; the versions Tandem reads hold no quoting.
 std::string drbdadmVersionField(std::string_view output, std::string_view key);
 
-// `proc_drbd`: the contents of /proc/drbd, or nullopt when it does not exist. Runs
-// `drbdadm --version` through `runner`.
+// What `drbdadm --version` says (run once; the utils do not change while the node runs).
+struct DrbdUtils {
+  std::string utils_version;   // DRBDADM_VERSION; "" when drbdadm is missing or failed
+  std::string kernel_version;  // DRBD_KERNEL_VERSION unless "0"
+  std::string failure;         // why drbdadm --version gave nothing ("" when it ran)
+};
+DrbdUtils probeDrbdUtils(devices::CommandRunner& runner);
+
+// The capability from the utils' answer and `proc_drbd` (the contents of /proc/drbd, or nullopt
+// when it does not exist); /proc/drbd's version wins over the utils' idea of the kernel's.
+DrbdCapability assessDrbd(const DrbdUtils& utils, const std::optional<std::string>& proc_drbd);
+
+// assessDrbd(probeDrbdUtils(runner), proc_drbd).
 DrbdCapability probeDrbd(devices::CommandRunner& runner, const std::optional<std::string>& proc_drbd);
+
+// The capability as the node's status report carries it (loaded, version, reason).
+nodeapi::DrbdCapabilityReport capabilityReport(const DrbdCapability& capability);
 
 }  // namespace tandem::drbd

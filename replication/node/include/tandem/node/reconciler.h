@@ -44,6 +44,8 @@ struct Pool {
   std::unique_ptr<devices::StorageProvider> provider;
 };
 
+class DrbdVolumes;
+
 struct ReconcilerOptions {
   std::string metadata_dir;     // per-replica engine metadata files live here
 };
@@ -62,6 +64,13 @@ class Reconciler {
   // Why this host cannot make local block devices (no attachments reconciler); reported so that
   // the controller refuses block attachments here with that reason.
   void setNoBlockDevices(std::string why) { no_block_devices_ = std::move(why); }
+  // Replicas and attachments of drbd-engine volumes (those with `drbd`) go to `drbd` (applied
+  // first, reported with the others); the native engine, exports and attachment devices never
+  // see them. Without it (null, the default) such a replica is reported failed, saying why.
+  void setDrbd(DrbdVolumes* drbd) { drbd_ = drbd; }
+  // Where each report's DRBD capability comes from (called once per report, without the
+  // reconciler's lock). Without one the report says the node does not probe DRBD.
+  void setDrbdCapability(std::function<nodeapi::DrbdCapabilityReport()> probe) { drbd_probe_ = std::move(probe); }
 
   // Applies `desired` (which must be from this node's cluster). Per-replica failures do not stop
   // the others; they are kept and reported (see report()). Returns the first failure, or OK.
@@ -106,6 +115,8 @@ class Reconciler {
   std::function<void(const std::string&)> on_unexport_;
   AttachmentReconciler* attachments_ = nullptr;
   std::string no_block_devices_;
+  std::function<nodeapi::DrbdCapabilityReport()> drbd_probe_;
+  DrbdVolumes* drbd_ = nullptr;
 
   std::mutex mu_;
   uint64_t applied_generation_ = 0;

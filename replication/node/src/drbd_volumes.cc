@@ -1,0 +1,296 @@
+#include "tandem/node/drbd_volumes.h"
+
+#include <algorithm>
+
+#include "tandem/common/log.h"
+#include "tandem/drbd/replica_report.h"
+
+namespace tandem::node {
+namespace {
+
+const drbd::DrbdHost* findHost(const drbd::DrbdResourceSpec& spec, const std::string& name) {
+  for (const auto& h : spec.hosts) {
+    if (h.name == name) return &h;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+DrbdVolumes::DrbdVolumes(DrbdVolumesOptions options, std::map<std::string, Pool>& pools,
+                         drbd::DrbdLifecycle& lifecycle, std::function<drbd::Events2State()> state)
+    : options_(std::move(options)), pools_(pools), lifecycle_(lifecycle), state_(std::move(state)) {}
+
+drbd::DrbdResourceSpec DrbdVolumes::specFor(const nodeapi::DesiredDrbd& d, const std::string& volume_uuid,
+                                            const std::string& own_backing) const {
+  // A peer's `disk` is informational for this host (drbdadm applies only its own section).
+  drbd::DrbdResourceSpec spec;
+  spec.resource = d.resource;
+  spec.minor = d.minor;
+  spec.shared_secret = d.shared_secret;
+  spec.max_peers = d.max_peers;
+  const std::string peer_backing = own_backing.empty() ? "/dev/tandem-peer/" + volume_uuid : own_backing;
+  for (const auto& h : d.hosts) {
+    std::string backing;
+    if (h.diskful) backing = h.node == options_.self ? own_backing : peer_backing;
+    spec.hosts.push_back({h.node, h.address, h.port, h.node_id, backing});
+  }
+  return spec;
+}
+
+size_t DrbdVolumes::diskfulConnected(const drbd::DrbdResourceSpec& spec) const {
+  size_t connected = 1;  // this host
+  if (!state_) return connected;
+  drbd::Events2State state = state_();
+  const drbd::DrbdResourceState* r = state.resource(spec.resource);
+  if (r == nullptr) return connected;
+  for (const auto& h : spec.hosts) {
+    if (h.name == options_.self || h.backing_device.empty()) continue;
+    auto peer = r->peers.find(h.node_id);
+    if (peer != r->peers.end() && peer->second.connection == "Connected") ++connected;
+  }
+  return connected;
+}
+
+Status DrbdVolumes::apply(const std::vector<nodeapi::DesiredReplica>& replicas,
+                          const std::vector<nodeapi::DesiredAttachment>& attachments) {
+  std::lock_guard lock(mu_);
+  std::set<std::string> wanted_replicas, wanted_clients;
+  for (const auto& d : replicas) {
+    if (d.drbd) wanted_replicas.insert(d.volume_uuid);
+  }
+  for (const auto& a : attachments) {
+    if (a.drbd && !wanted_replicas.count(a.volume_uuid)) wanted_clients.insert(a.volume_uuid);
+  }
+  Status first;
+  auto keep = [&](const std::string& uuid, Status s, std::map<std::string, std::string>& errors) {
+    if (s.isOk()) {
+      errors.erase(uuid);
+      return;
+    }
+    log::error("drbd", "volume " + uuid + ": " + s.toString());
+    errors[uuid] = s.message();
+    if (first.isOk()) first = s;
+  };
+  // First what goes: a replica no longer here, or a client no longer attached.
+  for (auto it = held_.begin(); it != held_.end();) {
+    const bool wanted = it->second.replica ? wanted_replicas.count(it->first) > 0
+                                           : wanted_clients.count(it->first) > 0;
+    if (wanted) {
+      ++it;
+      continue;
+    }
+    Status s = removeHeld(it->first, it->second);
+    keep(it->first, s, errors_);
+    if (s.isOk()) {
+      attach_errors_.erase(it->first);
+      it = held_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = errors_.begin(); it != errors_.end();) {
+    it = (wanted_replicas.count(it->first) || held_.count(it->first)) ? std::next(it) : errors_.erase(it);
+  }
+  for (const auto& d : replicas) {
+    if (d.drbd) keep(d.volume_uuid, ensureReplica(d), errors_);
+  }
+  for (const auto& a : attachments) {
+    if (!a.drbd) continue;
+    if (wanted_replicas.count(a.volume_uuid)) {
+      // The replica's own device serves it (once the replica is held; its error is reported).
+      if (auto h = held_.find(a.volume_uuid); h != held_.end()) h->second.attachment = true;
+      attach_errors_.erase(a.volume_uuid);
+      continue;
+    }
+    keep(a.volume_uuid, ensureClient(a), attach_errors_);
+  }
+  for (auto& [uuid, h] : held_) {
+    if (h.replica) {
+      bool attached = false;
+      for (const auto& a : attachments) attached = attached || (a.drbd && a.volume_uuid == uuid);
+      h.attachment = attached;
+    }
+  }
+  for (auto it = attach_errors_.begin(); it != attach_errors_.end();) {
+    bool wanted = false;
+    for (const auto& a : attachments) wanted = wanted || (a.drbd && a.volume_uuid == it->first);
+    it = wanted ? std::next(it) : attach_errors_.erase(it);
+  }
+  return first;
+}
+
+Status DrbdVolumes::ensureReplica(const nodeapi::DesiredReplica& d) {
+  for (const auto& h : d.drbd->hosts) {
+    // A diskless replica (the tie-breaker of a two-replica volume, or a client the controller
+    // placed for an attachment): no backing volume, no metadata.
+    if (h.node == options_.self && !h.diskful) return ensureDiskless(d.volume_uuid, *d.drbd, d.size_bytes, true);
+  }
+  auto pool_it = pools_.find(d.pool);
+  if (pool_it == pools_.end()) {
+    return Status(ErrorCode::kNotFound, "pool '" + d.pool + "' is not configured on this node");
+  }
+  devices::StorageProvider& provider = *pool_it->second.provider;
+  const std::string backing = provider.pathOf(d.volume_uuid);
+  drbd::DrbdResourceSpec want = specFor(*d.drbd, d.volume_uuid, backing);
+  const drbd::DrbdHost* me = findHost(want, options_.self);
+  if (me == nullptr || me->backing_device.empty()) {
+    return Status(ErrorCode::kInvalidArgument, "the DRBD resource " + want.resource +
+                                                   " does not name this host (" + options_.self +
+                                                   ") as a diskful host");
+  }
+  auto held = held_.find(d.volume_uuid);
+  if (held == held_.end() || !held->second.replica) {
+    if (held != held_.end()) {
+      // A diskless client here becomes a replica: take the client down first.
+      RETURN_IF_ERROR(removeHeld(d.volume_uuid, held->second));
+      held_.erase(held);
+    }
+    bool fresh = false;
+    if (!provider.info(d.volume_uuid).isOk()) {
+      RETURN_IF_ERROR(provider.create(d.volume_uuid, d.size_bytes,
+                                      d.thin ? devices::Provisioning::kThin : devices::Provisioning::kThick));
+      fresh = true;
+    }
+    if (fresh) {
+      RETURN_IF_ERROR(lifecycle_.create(want, options_.self));
+    } else {
+      // Held before a restart: its metadata exists; write the file and bring the kernel in line
+      // with it (the add-peer sequence: write, adjust).
+      RETURN_IF_ERROR(lifecycle_.addPeer(want));
+    }
+    held_[d.volume_uuid] = Held{want, d.pool, d.size_bytes, false, true};
+    if (fresh && d.primary) {
+      drbd::InitialSyncFacts facts;
+      facts.backing_fresh_thin = d.thin;
+      facts.metadata_just_created = true;  // create-md ran on the backing volume made just now
+      facts.ever_primary = false;
+      for (const auto& h : want.hosts) facts.diskful += h.backing_device.empty() ? 0 : 1;
+      facts.diskful_connected = diskfulConnected(want);
+      if (drbd::checkInitialSyncSkippable(facts).isOk()) {
+        RETURN_IF_ERROR(lifecycle_.skipInitialSync(want.resource, facts));
+      } else {
+        RETURN_IF_ERROR(lifecycle_.promote(want.resource, /*force=*/true));
+      }
+    }
+    return Status::ok();
+  }
+  Held& h = held->second;
+  RETURN_IF_ERROR(change(h, want));
+  if (d.size_bytes > h.size_bytes) {
+    auto info = provider.info(d.volume_uuid);
+    if (!info.isOk()) return info.status();
+    if (info->size_bytes < d.size_bytes) RETURN_IF_ERROR(provider.resize(d.volume_uuid, d.size_bytes, false));
+    // Every diskful host resizes after its own backing grew: DRBD grows to the smallest backing
+    // device, so the host that grows last brings the volume to its full size.
+    RETURN_IF_ERROR(lifecycle_.resize(want.resource));
+    h.size_bytes = d.size_bytes;
+  }
+  return Status::ok();
+}
+
+Status DrbdVolumes::ensureClient(const nodeapi::DesiredAttachment& a) {
+  return ensureDiskless(a.volume_uuid, *a.drbd, a.size_bytes, false);
+}
+
+Status DrbdVolumes::ensureDiskless(const std::string& uuid, const nodeapi::DesiredDrbd& d, uint64_t size_bytes,
+                                   bool replica) {
+  drbd::DrbdResourceSpec want = specFor(d, uuid, "");
+  const drbd::DrbdHost* me = findHost(want, options_.self);
+  if (me == nullptr || !me->backing_device.empty()) {
+    return Status(ErrorCode::kUnprocessable, "the DRBD resource " + want.resource + " has no diskless host " +
+                                                 options_.self + " (no DRBD allocation here)");
+  }
+  auto held = held_.find(uuid);
+  if (held != held_.end() && held->second.replica && !held->second.pool.empty()) {
+    return Status(ErrorCode::kConflict, "volume " + uuid + " has a diskful replica here; turning it diskless "
+                                        "is not supported");
+  }
+  if (held == held_.end()) {
+    RETURN_IF_ERROR(lifecycle_.create(want, options_.self));
+    held_[uuid] = Held{want, "", size_bytes, !replica, replica};
+    return Status::ok();
+  }
+  held->second.replica = held->second.replica || replica;
+  held->second.size_bytes = size_bytes;
+  return change(held->second, want);
+}
+
+Status DrbdVolumes::change(Held& held, const drbd::DrbdResourceSpec& want) {
+  if (held.spec == want) return Status::ok();
+  for (const auto& h : held.spec.hosts) {
+    if (h.name == options_.self || findHost(want, h.name) != nullptr) continue;
+    RETURN_IF_ERROR(lifecycle_.removePeer(held.spec, h.name));
+    auto& hosts = held.spec.hosts;
+    hosts.erase(std::remove_if(hosts.begin(), hosts.end(), [&](const drbd::DrbdHost& x) { return x.name == h.name; }),
+                hosts.end());
+    if (held.spec == want) return Status::ok();
+  }
+  RETURN_IF_ERROR(lifecycle_.addPeer(want));
+  held.spec = want;
+  return Status::ok();
+}
+
+Status DrbdVolumes::removeHeld(const std::string& uuid, Held& held) {
+  RETURN_IF_ERROR(lifecycle_.remove(held.spec, options_.self));
+  if (held.replica && !held.pool.empty()) {
+    auto pool = pools_.find(held.pool);
+    if (pool != pools_.end() && pool->second.provider->info(uuid).isOk()) {
+      RETURN_IF_ERROR(pool->second.provider->remove(uuid));
+    }
+  }
+  return Status::ok();
+}
+
+std::set<std::string> DrbdVolumes::held() const {
+  std::lock_guard lock(mu_);
+  std::set<std::string> out;
+  for (const auto& [uuid, h] : held_) {
+    if (h.replica) out.insert(uuid);
+  }
+  for (const auto& [uuid, _] : errors_) out.insert(uuid);
+  return out;
+}
+
+std::vector<nodeapi::ReplicaReport> DrbdVolumes::replicaReports() const {
+  drbd::Events2State state;
+  if (state_) state = state_();
+  std::lock_guard lock(mu_);
+  std::vector<nodeapi::ReplicaReport> out;
+  for (const auto& [uuid, h] : held_) {
+    if (!h.replica) continue;
+    nodeapi::ReplicaReport r = drbd::drbdReplicaReport(uuid, h.size_bytes, state.resource(h.spec.resource));
+    if (auto e = errors_.find(uuid); e != errors_.end()) r.error = e->second;
+    out.push_back(std::move(r));
+  }
+  for (const auto& [uuid, message] : errors_) {
+    if (held_.count(uuid) && held_.at(uuid).replica) continue;
+    nodeapi::ReplicaReport r;
+    r.volume_uuid = uuid;
+    r.disk = nodeapi::DiskState::kFailed;
+    r.error = message;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<nodeapi::AttachmentReport> DrbdVolumes::attachmentReports() const {
+  std::lock_guard lock(mu_);
+  std::vector<nodeapi::AttachmentReport> out;
+  for (const auto& [uuid, h] : held_) {
+    if (!h.attachment) continue;
+    nodeapi::AttachmentReport a;
+    a.volume_uuid = uuid;
+    a.device_path = options_.by_res_dir + "/" + h.spec.resource + "/0";
+    a.health = nodeapi::DeviceHealth::kHealthy;
+    if (auto e = attach_errors_.find(uuid); e != attach_errors_.end()) a.error = e->second;
+    out.push_back(std::move(a));
+  }
+  for (const auto& [uuid, message] : attach_errors_) {
+    if (held_.count(uuid)) continue;
+    out.push_back(nodeapi::AttachmentReport{uuid, "", nodeapi::DeviceHealth::kBroken, false, message});
+  }
+  return out;
+}
+
+}  // namespace tandem::node
