@@ -602,9 +602,10 @@ class TandemDriver(driver.VolumeDriver):
 
     @staticmethod
     def _diskful(view):
-        """How many replicas holding data a volume view lists."""
+        """How many replicas holding data a volume view lists, leaving
+        out those marked ``leaving`` (a group change is removing them)."""
         return len([r for r in view.get('replicas') or []
-                    if r.get('diskful', True)])
+                    if r.get('diskful', True) and not r.get('leaving', False)])
 
     @staticmethod
     def _adopt_ref(existing_ref):

@@ -913,6 +913,21 @@ class TandemDriverTestCase(test.TestCase):
             self.ctxt, vol, self.new_type({}), {}, {'host': HOST + '#cinder'}))
         self.assertEqual([], self.fake.calls('PATCH'))
 
+    def test_retype_does_not_count_leaving_replicas(self):
+        # A replica marked `leaving` (a group change still moving the
+        # primary) goes: the volume already has the type's count.
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        staying = len(self.tandem(vol)['replicas'])
+        self.tandem(vol)['replicas'].append(dict(
+            node='node9', pool='default', diskful=True, primary=False,
+            leaving=True, state='up_to_date', sync_progress=0, reason=''))
+        self.assertEqual((True, None), self.driver.retype(
+            self.ctxt, vol,
+            self.new_type({'tandem:replicas': str(staying)}), {},
+            {'host': HOST + '#cinder'}))
+        self.assertEqual([], self.fake.calls('PATCH'))
+
     def test_retype_to_another_backend_is_a_migration(self):
         vol = self.volume()
         self.assertEqual((False, None), self.driver.retype(
