@@ -711,6 +711,13 @@ Result<VolumeView> ClusterService::revertSnapshot(const std::string& volume, con
   std::unique_lock lock(mu_);
   ASSIGN_OR_RETURN(auto found, findSnapshotLocked(volume, snapshot));
   const auto& [v, s] = found;
+  if (auto group = store_.getGroup(v.group); group.isOk() && group->engine == "drbd") {
+    // Each replica's copy is its own (docs/drbd.md, Snapshots): reverting would need every copy
+    // replaced and DRBD told the data changed under it.
+    return Status(ErrorCode::kUnprocessable, "volume '" + volume + "' uses the drbd engine: reverting it to a "
+                                             "snapshot is not implemented yet")
+        .withReason("not_implemented");
+  }
   RETURN_IF_ERROR(checkDetachedLocked(v));
   if (!v.revert_id.empty()) {
     return Status(ErrorCode::kConflict, "volume '" + volume + "' is being reverted already").withReason("revert_in_progress");
