@@ -14,7 +14,7 @@ the controller's placement, allocation, desired state and volume states, the RES
 - an unknown engine is 422 invalid_engine; `tandem group create --engine drbd` works;
 - the node workers' drbd flow (recorded): create-md/adjust on both replicas, primary --force on
   the first writer, scripted events2 making the volume `available` through the controller, a
-  block attachment at /dev/drbd/by-res/fv/0, a snapshot taken on both replicas between
+  block attachment at /dev/drbd/by-res/fv/0 (an nbd one refused, no nbd_uri), a snapshot taken on both replicas between
   drbdsetup suspend-io and resume-io and reported available with both copies (revert refused),
   resize after growing, down + wipe-md on delete."""
 
@@ -174,6 +174,15 @@ class DrbdPlacementTest(ClusterTestCase):
         self.assertEqual(att["connection_info"]["data"]["device_path"], "/dev/drbd/by-res/fv/0")
         status, _ = api.call("DELETE", f"/v1/volumes/fv/attachments/{secondary}")
         self.assertEqual(status, 204)
+        # No node serves a drbd volume over NBD: no nbd_uri, and an nbd attachment is refused.
+        self.assertEqual(api.get("/v1/volumes/fv")["nbd_uri"], "")
+        with self.assertRaises(ApiError) as refused:
+            api.call("POST", "/v1/volumes/fv/attachments", {"host": secondary, "mode": "nbd"})
+        self.assertEqual((refused.exception.status, refused.exception.code), (422, "not_implemented"))
+        self.assertIn("use a block attachment", str(refused.exception))
+        with self.assertRaises(ApiError) as refused:
+            api.call("GET", "/v1/volumes/fv/data")
+        self.assertEqual((refused.exception.status, refused.exception.code), (422, "not_implemented"))
 
         # A snapshot: each diskful replica suspends DRBD I/O, snapshots its backing volume and
         # resumes I/O (recorded); the controller marks it available with both copies.
