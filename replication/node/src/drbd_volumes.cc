@@ -15,17 +15,6 @@ const drbd::DrbdHost* findHost(const drbd::DrbdResourceSpec& spec, const std::st
   return nullptr;
 }
 
-// The names of the snapshots `provider` holds of volume `uuid`.
-std::vector<std::string> snapshotsOf(devices::StorageProvider& provider, const std::string& uuid) {
-  std::vector<std::string> out;
-  auto list = provider.list();
-  if (!list.isOk()) return out;
-  for (const auto& v : *list) {
-    if (v.is_snapshot && v.parent == uuid) out.push_back(v.name);
-  }
-  return out;
-}
-
 bool contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
@@ -218,7 +207,7 @@ bool DrbdVolumes::upToDateHere(const std::string& resource) const {
 
 Status DrbdVolumes::reconcileSnapshots(devices::StorageProvider& provider, const nodeapi::DesiredReplica& d,
                                        const drbd::DrbdResourceSpec& spec) {
-  const std::vector<std::string> held = snapshotsOf(provider, d.volume_uuid);
+  const std::vector<std::string> held = Reconciler::localSnapshots(provider, d.volume_uuid);
   for (const auto& s : held) {
     if (contains(d.snapshots, s)) continue;
     RETURN_IF_ERROR(provider.removeSnapshot(d.volume_uuid, s).withContext("remove snapshot " + s));
@@ -291,7 +280,8 @@ Status DrbdVolumes::removeHeld(const std::string& uuid, Held& held) {
   if (held.replica && !held.pool.empty()) {
     auto pool = pools_.find(held.pool);
     if (pool != pools_.end() && pool->second.provider->info(uuid).isOk()) {
-      for (const auto& s : snapshotsOf(*pool->second.provider, uuid)) {  // a volume with snapshots cannot go
+      // A volume with snapshots cannot go: its snapshots first.
+      for (const auto& s : Reconciler::localSnapshots(*pool->second.provider, uuid)) {
         RETURN_IF_ERROR(pool->second.provider->removeSnapshot(uuid, s).withContext("remove snapshot " + s));
       }
       failed_snapshots_.erase(uuid);
@@ -320,7 +310,9 @@ std::vector<nodeapi::ReplicaReport> DrbdVolumes::replicaReports() const {
     if (!h.replica) continue;
     nodeapi::ReplicaReport r = drbd::drbdReplicaReport(uuid, h.size_bytes, state.resource(h.spec.resource));
     if (auto e = errors_.find(uuid); e != errors_.end()) r.error = e->second;
-    if (auto pool = pools_.find(h.pool); pool != pools_.end()) r.snapshots = snapshotsOf(*pool->second.provider, uuid);
+    if (auto pool = pools_.find(h.pool); pool != pools_.end()) {
+      r.snapshots = Reconciler::localSnapshots(*pool->second.provider, uuid);
+    }
     if (auto f = failed_snapshots_.find(uuid); f != failed_snapshots_.end()) {
       r.failed_snapshots.assign(f->second.begin(), f->second.end());
     }

@@ -37,7 +37,9 @@ class RecordingSnapshots : public devices::StorageProvider {
   bool fail_snapshot = false;
   devices::ProviderCapabilities capabilities() const override { return inner_->capabilities(); }
   Result<devices::Capacity> capacity() override { return inner_->capacity(); }
-  Status create(const std::string& n, uint64_t size, devices::Provisioning p) override { return inner_->create(n, size, p); }
+  Status create(const std::string& n, uint64_t size, devices::Provisioning p) override {
+    return inner_->create(n, size, p);
+  }
   Status remove(const std::string& n) override { return inner_->remove(n); }
   Status resize(const std::string& n, uint64_t size, bool force) override { return inner_->resize(n, size, force); }
   Result<std::unique_ptr<devices::BlockDevice>> open(const std::string& n) override { return inner_->open(n); }
