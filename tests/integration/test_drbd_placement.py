@@ -14,7 +14,9 @@ the controller's placement, allocation, desired state and volume states, the RES
 - an unknown engine is 422 invalid_engine; `tandem group create --engine drbd` works;
 - the node workers' drbd flow (recorded): create-md/adjust on both replicas, primary --force on
   the first writer, scripted events2 making the volume `available` through the controller, a
-  block attachment at /dev/drbd/by-res/fv/0, resize after growing, down + wipe-md on delete."""
+  block attachment at /dev/drbd/by-res/fv/0 (an nbd one refused, no nbd_uri), a snapshot taken on both replicas between
+  drbdsetup suspend-io and resume-io and reported available with both copies (revert refused),
+  resize after growing, down + wipe-md on delete."""
 
 import json
 import os
@@ -144,7 +146,8 @@ class DrbdPlacementTest(ClusterTestCase):
                  lambda: any(a[-3:] == ["primary", "--force", "fv"] for a in self.recorded(primary)), 30)
         self.assertFalse(any("primary" in a and a[-1] == "fv" for a in self.recorded(secondary)),
                          self.recorded(secondary))
-        minor = next(a[2] for a in self.recorded(primary) if a[0] == "drbdmeta")
+        minor = str(self.desired_drbd(primary, "fv")["minor"])  # (other tests' volumes have their own)
+        self.assertIn(["drbdmeta", "--force", minor], [a[:3] for a in self.recorded(primary)])
 
         # Scripted events2 (real line formats): both disks UpToDate and connected.
         ids = {h["node"]: h["node_id"] for h in self.desired_drbd(primary, "fv")["hosts"]}
@@ -170,6 +173,34 @@ class DrbdPlacementTest(ClusterTestCase):
         att = wait_for("the attachment is attached", attachment, 30)
         self.assertEqual(att["connection_info"]["data"]["device_path"], "/dev/drbd/by-res/fv/0")
         status, _ = api.call("DELETE", f"/v1/volumes/fv/attachments/{secondary}")
+        self.assertEqual(status, 204)
+        # No node serves a drbd volume over NBD: no nbd_uri, and an nbd attachment is refused.
+        self.assertEqual(api.get("/v1/volumes/fv")["nbd_uri"], "")
+        with self.assertRaises(ApiError) as refused:
+            api.call("POST", "/v1/volumes/fv/attachments", {"host": secondary, "mode": "nbd"})
+        self.assertEqual((refused.exception.status, refused.exception.code), (422, "not_implemented"))
+        self.assertIn("use a block attachment", str(refused.exception))
+        with self.assertRaises(ApiError) as refused:
+            api.call("GET", "/v1/volumes/fv/data")
+        self.assertEqual((refused.exception.status, refused.exception.code), (422, "not_implemented"))
+
+        # A snapshot: each diskful replica suspends DRBD I/O, snapshots its backing volume and
+        # resumes I/O (recorded); the controller marks it available with both copies.
+        api.post("/v1/volumes/fv/snapshots", {"name": "fv-s1"})
+
+        def snapshot_ready():
+            s = api.get("/v1/volumes/fv/snapshots/fv-s1")
+            return s if s["state"] == "available" and sorted(s["copies"]) == ["node1", "node2"] else None
+        snap = wait_for("fv-s1 available with a copy on each replica", snapshot_ready, 30)
+        print("fv-s1 through the controller:", snap["state"], snap["copies"])
+        for node in ("node1", "node2"):
+            calls = [a for a in self.recorded(node) if a[0] == "drbdsetup"]
+            self.assertEqual(calls, [["drbdsetup", "suspend-io", minor], ["drbdsetup", "resume-io", minor]], calls)
+        # Reverting a drbd volume is refused (each copy is its own; docs/drbd.md).
+        with self.assertRaises(ApiError) as refused:
+            api.call("POST", "/v1/volumes/fv/snapshots/fv-s1/revert", {})
+        self.assertEqual((refused.exception.status, refused.exception.code), (422, "not_implemented"))
+        status, _ = api.call("DELETE", "/v1/volumes/fv/snapshots/fv-s1")
         self.assertEqual(status, 204)
 
         status, _ = api.call("PATCH", "/v1/volumes/fv", {"size_bytes": 8 * MiB})

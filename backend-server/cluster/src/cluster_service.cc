@@ -711,6 +711,13 @@ Result<VolumeView> ClusterService::revertSnapshot(const std::string& volume, con
   std::unique_lock lock(mu_);
   ASSIGN_OR_RETURN(auto found, findSnapshotLocked(volume, snapshot));
   const auto& [v, s] = found;
+  if (auto group = store_.getGroup(v.group); group.isOk() && group->engine == "drbd") {
+    // Each replica's copy is its own (docs/drbd.md, Snapshots): reverting would need every copy
+    // replaced and DRBD told the data changed under it.
+    return Status(ErrorCode::kUnprocessable, "volume '" + volume + "' uses the drbd engine: reverting it to a "
+                                             "snapshot is not implemented yet")
+        .withReason("not_implemented");
+  }
   RETURN_IF_ERROR(checkDetachedLocked(v));
   if (!v.revert_id.empty()) {
     return Status(ErrorCode::kConflict, "volume '" + volume + "' is being reverted already").withReason("revert_in_progress");
@@ -938,11 +945,15 @@ Result<ClusterService::VolumePage> ClusterService::listVolumesPage(const std::st
   for (const auto& r : rows.replicas) replicas[r.volume_uuid].push_back(&r);
   std::unordered_map<std::string, std::vector<std::string>> hosts;
   for (const auto& a : rows.attachments) hosts[a.volume_uuid].push_back(a.host);
+  ASSIGN_OR_RETURN(auto group_list, store_.listGroups());
+  std::unordered_map<std::string, std::string> engines;
+  for (const auto& g : group_list) engines[g.name] = g.engine;
   page.volumes.reserve(rows.volumes.size());
   for (const auto& v : rows.volumes) {
     auto primary = nodes.find(v.primary_node);
     page.volumes.push_back(
         deriveVolumeView(v, replicas[v.uuid], primary == nodes.end() ? nullptr : primary->second, observed_));
+    if (auto e = engines.find(v.group); e != engines.end()) setEngine(page.volumes.back(), e->second);
     markAttached(page.volumes.back(), hosts[v.uuid]);
   }
   return page;
@@ -1339,6 +1350,14 @@ Result<std::pair<AttachmentView, bool>> ClusterService::attachVolume(const std::
     return std::make_pair(deriveAttachmentView(volume, *existing, primary_node, observed_, generation), false);
   }
 
+  if (group.engine == "drbd" && request.mode == AttachMode::kNbd) {
+    // No node worker serves a drbd volume over NBD yet (docs/drbd.md, Not built yet).
+    return Status(ErrorCode::kUnprocessable,
+                  "volume '" + name + "' uses the drbd engine: NBD attachments of drbd volumes are not "
+                  "implemented yet; use a block attachment (mode block: DRBD's own device "
+                  "/dev/drbd/by-res/" + name + "/0 on the host)")
+        .withReason("not_implemented");
+  }
   ASSIGN_OR_RETURN(auto current_replicas, store_.listReplicasOf(volume.uuid));
   bool drbd_client = false;
   if (group.engine == "drbd" && request.mode == AttachMode::kBlock) {
@@ -1568,7 +1587,7 @@ Result<std::vector<VolumeView>> ClusterService::viewsLocked(const std::string* o
     auto primary = nodes.find(v.primary_node);
     out.push_back(deriveVolumeView(v, by_volume[v.uuid], primary == nodes.end() ? nullptr : primary->second,
                                    observed_));
-    if (auto e = engines.find(v.group); e != engines.end()) out.back().engine = e->second;
+    if (auto e = engines.find(v.group); e != engines.end()) setEngine(out.back(), e->second);
     markAttached(out.back(), hosts_by_volume[v.uuid]);
   }
   return out;

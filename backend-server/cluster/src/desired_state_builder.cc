@@ -92,7 +92,10 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
     for (const SnapshotRecord* s : snapshots[v.uuid]) {
       if (s->state == SnapshotState::kError) continue;
       d.snapshots.push_back(s->uuid);
-      if (d.primary && s->state == SnapshotState::kCreating) d.take_snapshots.push_back(s->uuid);
+      // A drbd volume's every diskful replica takes its own copy (docs/drbd.md, Snapshots); the
+      // native primary takes it on every up-to-date replica at once through its engine.
+      const bool takes = d.primary || (d.drbd && mine->diskful);
+      if (takes && s->state == SnapshotState::kCreating) d.take_snapshots.push_back(s->uuid);
     }
     if (!v.source_snapshot.empty()) {
       auto source = snapshot_by_uuid.find(v.source_snapshot);

@@ -137,4 +137,9 @@ VolumeView deriveVolumeView(const VolumeRecord& volume, const std::vector<const 
   return view;
 }
 
+void setEngine(VolumeView& view, const std::string& engine) {
+  view.engine = engine;
+  if (engine == "drbd") view.nbd_uri.clear();
+}
+
 }  // namespace tandem::controller

@@ -15,6 +15,10 @@ const drbd::DrbdHost* findHost(const drbd::DrbdResourceSpec& spec, const std::st
   return nullptr;
 }
 
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
 }  // namespace
 
 DrbdVolumes::DrbdVolumes(DrbdVolumesOptions options, std::map<std::string, Pool>& pools,
@@ -91,6 +95,9 @@ Status DrbdVolumes::apply(const std::vector<nodeapi::DesiredReplica>& replicas,
   }
   for (auto it = errors_.begin(); it != errors_.end();) {
     it = (wanted_replicas.count(it->first) || held_.count(it->first)) ? std::next(it) : errors_.erase(it);
+  }
+  for (auto it = failed_snapshots_.begin(); it != failed_snapshots_.end();) {
+    it = wanted_replicas.count(it->first) ? std::next(it) : failed_snapshots_.erase(it);
   }
   for (const auto& d : replicas) {
     if (d.drbd) keep(d.volume_uuid, ensureReplica(d), errors_);
@@ -173,7 +180,7 @@ Status DrbdVolumes::ensureReplica(const nodeapi::DesiredReplica& d) {
         RETURN_IF_ERROR(lifecycle_.promote(want.resource, /*force=*/true));
       }
     }
-    return Status::ok();
+    return reconcileSnapshots(provider, d, want);
   }
   Held& h = held->second;
   RETURN_IF_ERROR(change(h, want));
@@ -185,6 +192,43 @@ Status DrbdVolumes::ensureReplica(const nodeapi::DesiredReplica& d) {
     // device, so the host that grows last brings the volume to its full size.
     RETURN_IF_ERROR(lifecycle_.resize(want.resource));
     h.size_bytes = d.size_bytes;
+  }
+  return reconcileSnapshots(provider, d, want);
+}
+
+bool DrbdVolumes::upToDateHere(const std::string& resource) const {
+  if (!state_) return false;
+  drbd::Events2State state = state_();
+  const drbd::DrbdResourceState* r = state.resource(resource);
+  if (r == nullptr) return false;
+  auto volume = r->devices.find(0);
+  return volume != r->devices.end() && volume->second.disk == "UpToDate";
+}
+
+Status DrbdVolumes::reconcileSnapshots(devices::StorageProvider& provider, const nodeapi::DesiredReplica& d,
+                                       const drbd::DrbdResourceSpec& spec) {
+  const std::vector<std::string> held = Reconciler::localSnapshots(provider, d.volume_uuid);
+  for (const auto& s : held) {
+    if (contains(d.snapshots, s)) continue;
+    RETURN_IF_ERROR(provider.removeSnapshot(d.volume_uuid, s).withContext("remove snapshot " + s));
+    log::info("drbd", "deleted snapshot " + s + " of " + d.volume_name);
+  }
+  auto& failed = failed_snapshots_[d.volume_uuid];
+  for (auto it = failed.begin(); it != failed.end();) {  // the controller has recorded it (gone from snapshots)
+    it = contains(d.snapshots, *it) ? std::next(it) : failed.erase(it);
+  }
+  for (const auto& s : d.take_snapshots) {
+    if (contains(held, s) || failed.count(s)) continue;
+    // A secondary copies only an UpToDate disk (an Inconsistent one is no image of the volume).
+    if (!d.primary && !upToDateHere(spec.resource)) continue;
+    Status taken = lifecycle_.snapshotWithSuspendedIo(spec.minor, [&] { return provider.snapshot(d.volume_uuid, s); });
+    if (!taken.isOk()) {
+      failed.insert(s);  // taken once: a failure is reported, not retried
+      log::error("drbd", "snapshot " + s + " of " + d.volume_name + ": " + taken.toString());
+      continue;
+    }
+    log::info("drbd", "snapshot " + s + " of " + d.volume_name + " taken with I/O suspended on minor " +
+                          std::to_string(spec.minor));
   }
   return Status::ok();
 }
@@ -236,6 +280,11 @@ Status DrbdVolumes::removeHeld(const std::string& uuid, Held& held) {
   if (held.replica && !held.pool.empty()) {
     auto pool = pools_.find(held.pool);
     if (pool != pools_.end() && pool->second.provider->info(uuid).isOk()) {
+      // A volume with snapshots cannot go: its snapshots first.
+      for (const auto& s : Reconciler::localSnapshots(*pool->second.provider, uuid)) {
+        RETURN_IF_ERROR(pool->second.provider->removeSnapshot(uuid, s).withContext("remove snapshot " + s));
+      }
+      failed_snapshots_.erase(uuid);
       RETURN_IF_ERROR(pool->second.provider->remove(uuid));
     }
   }
@@ -261,6 +310,12 @@ std::vector<nodeapi::ReplicaReport> DrbdVolumes::replicaReports() const {
     if (!h.replica) continue;
     nodeapi::ReplicaReport r = drbd::drbdReplicaReport(uuid, h.size_bytes, state.resource(h.spec.resource));
     if (auto e = errors_.find(uuid); e != errors_.end()) r.error = e->second;
+    if (auto pool = pools_.find(h.pool); pool != pools_.end()) {
+      r.snapshots = Reconciler::localSnapshots(*pool->second.provider, uuid);
+    }
+    if (auto f = failed_snapshots_.find(uuid); f != failed_snapshots_.end()) {
+      r.failed_snapshots.assign(f->second.begin(), f->second.end());
+    }
     out.push_back(std::move(r));
   }
   for (const auto& [uuid, message] : errors_) {

@@ -67,6 +67,27 @@ class ApiRouterTest : public ::testing::Test {
     return out;
   }
 
+  // n1 and n2 with pool `default`, n3 with pool `fast`, each reporting a loaded DRBD 9 module.
+  void registerDrbdNodes() {
+  for (const char* n : {"n1", "n2", "n3"}) {
+    const std::string pool = std::string(n) == "n3" ? "fast" : "default";  // only n3 has pool fast
+    auto registered = call("POST", "/v1/nodes",
+                           R"({"name":")" + std::string(n) +
+                               R"(","address":"127.0.0.1","nbd_port":10809,"replication_port":7000,"pools":[{"name":")" +
+                               pool +
+                               R"(","provider":"file","thin":true,"snapshots":true,"total_bytes":107374182400,)"
+                               R"("free_bytes":53687091200}]})");
+    ASSERT_TRUE(registered && registered->status == 201) << (registered ? registered->body : "no response");
+    const std::string token = (*json::parseObject(registered->body))["token"].GetString();
+    auto r = call("PUT", std::string("/v1/internal/nodes/") + n + "/status",
+                  R"({"applied_generation":1,"pools":[{"name":")" + pool +
+                      R"(","provider":"file","thin":true,"total_bytes":107374182400,"free_bytes":53687091200}],)"
+                      R"("replicas":[],"drbd":{"loaded":true,"version":"9.2.8","reason":""}})",
+                  token);
+    ASSERT_TRUE(r && r->status == 204) << (r ? r->body : "no response");
+  }
+  }
+
   static std::string errorCode(const http::Response& r) {
     auto doc = json::parseObject(r.body);
     if (!doc.isOk() || !doc->HasMember("error")) return "";
@@ -239,23 +260,7 @@ TEST_F(ApiRouterTest, CreatesThreeReplicaVolumeIdempotently) {
 // A group change that would move a drbd volume's primary is refused (DRBD volumes have no
 // planned handover: DRBD promotes whichever host opens the device), and nothing changes.
 TEST_F(ApiRouterTest, DrbdVolumePrimaryIsNotMovedByAGroupChange) {
-  for (const char* n : {"n1", "n2", "n3"}) {
-    const std::string pool = std::string(n) == "n3" ? "fast" : "default";  // only n3 has pool fast
-    auto registered = call("POST", "/v1/nodes",
-                           R"({"name":")" + std::string(n) +
-                               R"(","address":"127.0.0.1","nbd_port":10809,"replication_port":7000,"pools":[{"name":")" +
-                               pool +
-                               R"(","provider":"file","thin":true,"snapshots":true,"total_bytes":107374182400,)"
-                               R"("free_bytes":53687091200}]})");
-    ASSERT_TRUE(registered && registered->status == 201) << (registered ? registered->body : "no response");
-    const std::string token = (*json::parseObject(registered->body))["token"].GetString();
-    auto r = call("PUT", std::string("/v1/internal/nodes/") + n + "/status",
-                  R"({"applied_generation":1,"pools":[{"name":")" + pool +
-                      R"(","provider":"file","thin":true,"total_bytes":107374182400,"free_bytes":53687091200}],)"
-                      R"("replicas":[],"drbd":{"loaded":true,"version":"9.2.8","reason":""}})",
-                  token);
-    ASSERT_TRUE(r && r->status == 204) << (r ? r->body : "no response");
-  }
+  registerDrbdNodes();
   ASSERT_EQ(call("POST", "/v1/resource-groups", R"({"name":"d1","replicas":1,"engine":"drbd","pools":["default"]})")
                 ->status,
             201);
@@ -269,6 +274,36 @@ TEST_F(ApiRouterTest, DrbdVolumePrimaryIsNotMovedByAGroupChange) {
   EXPECT_EQ(errorCode(*move), "not_implemented");
   EXPECT_NE(move->body.find("cannot be moved by a group change"), std::string::npos) << move->body;
   EXPECT_EQ(call("GET", "/v1/volumes/dm")->body, before);
+}
+
+// An nbd attachment of a drbd volume is refused (no node worker serves a drbd volume over NBD),
+// saying to use a block attachment, and the volume's nbd_uri is empty; a native volume keeps its
+// URI. The volume list carries each volume's engine.
+TEST_F(ApiRouterTest, DrbdVolumeIsNotOfferedOverNbd) {
+  registerDrbdNodes();
+  ASSERT_EQ(call("POST", "/v1/resource-groups", R"({"name":"d1","replicas":1,"engine":"drbd","pools":["default"]})")
+                ->status,
+            201);
+  ASSERT_EQ(call("POST", "/v1/resource-groups", R"({"name":"n1g","replicas":1,"pools":["default"]})")->status, 201);
+  ASSERT_EQ(call("POST", "/v1/volumes", R"({"name":"dm","size_gib":1,"resource_group":"d1"})")->status, 201);
+  ASSERT_EQ(call("POST", "/v1/volumes", R"({"name":"nm","size_gib":1,"resource_group":"n1g"})")->status, 201);
+  auto dm = json::parseObject(call("GET", "/v1/volumes/dm")->body);
+  EXPECT_EQ(std::string((*dm)["engine"].GetString()), "drbd");
+  EXPECT_EQ(std::string((*dm)["nbd_uri"].GetString()), "");
+  auto nm = json::parseObject(call("GET", "/v1/volumes/nm")->body);
+  EXPECT_EQ(std::string((*nm)["nbd_uri"].GetString()).rfind("nbd://127.0.0.1:10809/nm", 0), 0u);
+  auto list = json::parseObject(call("GET", "/v1/volumes")->body);
+  ASSERT_EQ((*list)["volumes"].Size(), 2u);
+  for (const auto& v : (*list)["volumes"].GetArray()) {
+    const std::string name = v["name"].GetString();
+    EXPECT_EQ(std::string(v["engine"].GetString()), name == "dm" ? "drbd" : "native") << name;
+    EXPECT_EQ(std::string(v["nbd_uri"].GetString()).empty(), name == "dm") << name;
+  }
+  auto nbd = call("POST", "/v1/volumes/dm/attachments", R"({"host":"n3","mode":"nbd"})");
+  EXPECT_EQ(nbd->status, 422) << nbd->body;
+  EXPECT_EQ(errorCode(*nbd), "not_implemented");
+  EXPECT_NE(nbd->body.find("use a block attachment"), std::string::npos) << nbd->body;
+  EXPECT_EQ(json::parseObject(call("GET", "/v1/volumes/dm/attachments")->body).value()["attachments"].Size(), 0u);
 }
 
 TEST_F(ApiRouterTest, DrbdGroupsPlaceOnCapableNodesAndCarryTheirAllocation) {

@@ -27,6 +27,43 @@ nodeapi::DesiredDrbd resource(const std::string& name, uint32_t minor, std::vect
   return nodeapi::DesiredDrbd{name, minor, "secret-" + name, 7, std::move(hosts)};
 }
 
+// The pool's provider with its snapshot calls recorded into the same command log as the DRBD
+// tools (as {"provider", "snapshot", volume, name}), so a test sees their order; `fail_snapshot`
+// makes them fail (nothing taken).
+class RecordingSnapshots : public devices::StorageProvider {
+ public:
+  RecordingSnapshots(std::unique_ptr<devices::StorageProvider> inner, devices::testing::FakeCommandRunner& log)
+      : inner_(std::move(inner)), log_(log) {}
+  bool fail_snapshot = false;
+  devices::ProviderCapabilities capabilities() const override { return inner_->capabilities(); }
+  Result<devices::Capacity> capacity() override { return inner_->capacity(); }
+  Status create(const std::string& n, uint64_t size, devices::Provisioning p) override {
+    return inner_->create(n, size, p);
+  }
+  Status remove(const std::string& n) override { return inner_->remove(n); }
+  Status resize(const std::string& n, uint64_t size, bool force) override { return inner_->resize(n, size, force); }
+  Result<std::unique_ptr<devices::BlockDevice>> open(const std::string& n) override { return inner_->open(n); }
+  Result<std::vector<devices::VolumeInfo>> list() override { return inner_->list(); }
+  Result<devices::VolumeInfo> info(const std::string& n) override { return inner_->info(n); }
+  Status snapshot(const std::string& v, const std::string& s, const devices::ProgressFn& progress) override {
+    (void)log_.run({"provider", "snapshot", v, s});
+    if (fail_snapshot) return Status(ErrorCode::kIo, "snapshot " + s + ": disk full");
+    return inner_->snapshot(v, s, progress);
+  }
+  Status removeSnapshot(const std::string& v, const std::string& s) override { return inner_->removeSnapshot(v, s); }
+  Status clone(const std::string& v, const std::string& s, const std::string& t,
+               const devices::ProgressFn& progress) override {
+    return inner_->clone(v, s, t, progress);
+  }
+  Status revert(const std::string& v, const std::string& s) override { return inner_->revert(v, s); }
+  Status rename(const std::string& from, const std::string& to) override { return inner_->rename(from, to); }
+  std::string pathOf(const std::string& n) const override { return inner_->pathOf(n); }
+
+ private:
+  std::unique_ptr<devices::StorageProvider> inner_;
+  devices::testing::FakeCommandRunner& log_;
+};
+
 class DrbdVolumesTest : public LocalNodeTest {
  protected:
   void SetUp() override {
@@ -186,6 +223,86 @@ TEST_F(DrbdVolumesTest, WholeFlowRunsTheExpectedCommands) {
   EXPECT_TRUE(report.attachments.empty());
   ASSERT_EQ(report.replicas.size(), 1u);
   EXPECT_EQ(report.replicas[0].volume_uuid, kNative);
+}
+
+// Snapshots of a drbd volume: each diskful replica takes its own copy with DRBD I/O suspended
+// (suspend-io, the provider snapshot, resume-io — resumed also when the snapshot fails), reports
+// it in `snapshots` (or `failed_snapshots`), and removes it when no longer desired. A secondary
+// waits until events2 shows its disk UpToDate.
+TEST_F(DrbdVolumesTest, SnapshotsAreTakenWithIoSuspended) {
+  auto recording = std::make_unique<RecordingSnapshots>(std::move(pools_["default"].provider), runner_);
+  RecordingSnapshots* provider = recording.get();
+  pools_["default"].provider = std::move(recording);
+  auto setsu = [](const std::string& verb) { return Argv{"drbdsetup", verb, "1000"}; };
+  DesiredState s;
+  s.generation = 1;
+  s.replicas.push_back(replica(kVol, "vol", 8 * MiB, true));
+  s.replicas[0].drbd = resource("vol", 1000, {{"n1", "10.0.0.1", 7000, 0, true}, {"n2", "10.0.0.2", 7000, 1, true}});
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  (void)toolCalls();
+
+  s.generation = 2;
+  s.replicas[0].snapshots = {"snap-a"};
+  s.replicas[0].take_snapshots = {"snap-a"};
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("suspend-io"), {"provider", "snapshot", kVol, "snap-a"},
+                                            setsu("resume-io")}));
+  auto report = reconciler_->report();
+  ASSERT_EQ(report.replicas.size(), 1u);
+  EXPECT_EQ(report.replicas[0].snapshots, std::vector<std::string>{"snap-a"});
+  EXPECT_TRUE(report.replicas[0].failed_snapshots.empty());
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_TRUE(toolCalls().empty()) << "a snapshot held is not taken again";
+
+  // The provider snapshot fails: I/O is resumed all the same; reported failed, not retried.
+  provider->fail_snapshot = true;
+  s.generation = 3;
+  s.replicas[0].snapshots = {"snap-a", "snap-b"};
+  s.replicas[0].take_snapshots = {"snap-b"};
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("suspend-io"), {"provider", "snapshot", kVol, "snap-b"},
+                                            setsu("resume-io")}));
+  report = reconciler_->report();
+  EXPECT_EQ(report.replicas[0].snapshots, std::vector<std::string>{"snap-a"});
+  EXPECT_EQ(report.replicas[0].failed_snapshots, std::vector<std::string>{"snap-b"});
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_TRUE(toolCalls().empty()) << "a failed snapshot is not retried";
+
+  // suspend-io refused: no snapshot is taken and nothing is resumed.
+  provider->fail_snapshot = false;
+  runner_.onFailure({"drbdsetup", "suspend-io"}, 10, "1000: State change failed");
+  s.generation = 4;
+  s.replicas[0].snapshots = {"snap-a", "snap-c"};
+  s.replicas[0].take_snapshots = {"snap-c"};
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("suspend-io")}));
+  EXPECT_EQ(reconciler_->report().replicas[0].failed_snapshots, std::vector<std::string>{"snap-c"});
+  runner_.onFailure({"drbdsetup", "suspend-io"}, 0, "");
+
+  // A secondary takes its copy only once its disk is UpToDate.
+  s.generation = 5;
+  s.replicas[0].primary = false;
+  s.replicas[0].snapshots = {"snap-a", "snap-d"};
+  s.replicas[0].take_snapshots = {"snap-d"};
+  events({"exists resource name:vol role:Secondary suspended:no",
+          "exists device name:vol volume:0 minor:1000 disk:Inconsistent client:no quorum:yes", "exists -"});
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_TRUE(toolCalls().empty()) << "an Inconsistent disk is no image of the volume";
+  events({"change device name:vol volume:0 minor:1000 disk:Inconsistent->UpToDate"});
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("suspend-io"), {"provider", "snapshot", kVol, "snap-d"},
+                                            setsu("resume-io")}));
+
+  // No longer desired: removed; the volume goes with its snapshots.
+  s.generation = 6;
+  s.replicas[0].snapshots = {"snap-d"};
+  s.replicas[0].take_snapshots.clear();
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_EQ(reconciler_->report().replicas[0].snapshots, std::vector<std::string>{"snap-d"});
+  s.generation = 7;
+  s.replicas.clear();
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_FALSE(backingExists(kVol));
 }
 
 // A new thin volume whose every diskful host is already connected (events2) skips the initial

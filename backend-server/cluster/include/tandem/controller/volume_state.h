@@ -27,4 +27,8 @@ namespace tandem::controller {
 VolumeView deriveVolumeView(const VolumeRecord& volume, const std::vector<const ReplicaRecord*>& replicas,
                             const NodeRecord* primary_node, const ObservedState& observed);
 
+// Sets the view's engine (its resource group's). A drbd volume has no NBD URI (""): no node
+// worker serves a drbd volume over NBD (docs/drbd.md).
+void setEngine(VolumeView& view, const std::string& engine);
+
 }  // namespace tandem::controller

@@ -20,8 +20,15 @@
 // - a block attachment (DesiredAttachment with `drbd`) on a host holding no replica: this host
 //   must be a diskless host of the resource; it is created diskless (write .res, adjust). Its
 //   device is /dev/drbd/by-res/<resource>/0 (also where a host with a replica attaches);
-// - everything held and no longer desired: down, wipe-md (diskful), .res removed, backing
-//   volume deleted.
+// - snapshots (a diskful replica): those in `snapshots` no longer desired are removed from the
+//   pool; each in `take_snapshots` not held is taken once through
+//   DrbdLifecycle::snapshotWithSuspendedIo (drbdsetup suspend-io <minor>, the provider snapshot,
+//   drbdsetup resume-io <minor>, resumed also when the snapshot fails). The primary takes it at
+//   once; a secondary only while events2 shows its disk UpToDate (else at a later apply). A
+//   failure is reported (failed_snapshots) and not retried. Held snapshots are reported in the
+//   replica's `snapshots`, as the native engine's are;
+// - everything held and no longer desired: down, wipe-md (diskful), .res removed, the backing
+//   volume's snapshots and then the backing volume deleted.
 // A peer's `disk` line in the .res is informational for this host (drbdadm applies only its own
 // host's section): peers get the same backing path as this host, or /dev/tandem-peer/<uuid>.
 //
@@ -93,6 +100,11 @@ class DrbdVolumes {
   Status ensureDiskless(const std::string& uuid, const nodeapi::DesiredDrbd& d, uint64_t size_bytes, bool replica);
   Status change(Held& held, const drbd::DrbdResourceSpec& want);
   Status removeHeld(const std::string& uuid, Held& held);
+  // Removes the snapshots of d not in d.snapshots and takes those of d.take_snapshots not held.
+  Status reconcileSnapshots(devices::StorageProvider& provider, const nodeapi::DesiredReplica& d,
+                            const drbd::DrbdResourceSpec& spec);
+  // Whether events2 shows this host's disk of `resource` UpToDate.
+  bool upToDateHere(const std::string& resource) const;
   // How many diskful hosts of `spec` are connected to this one (this one counts), by events2.
   size_t diskfulConnected(const drbd::DrbdResourceSpec& spec) const;
 
@@ -105,6 +117,7 @@ class DrbdVolumes {
   std::map<std::string, Held> held_;             // by volume uuid
   std::map<std::string, std::string> errors_;    // by volume uuid
   std::map<std::string, std::string> attach_errors_;  // by volume uuid
+  std::map<std::string, std::set<std::string>> failed_snapshots_;  // by volume uuid
 };
 
 }  // namespace tandem::node

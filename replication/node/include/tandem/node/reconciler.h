@@ -84,6 +84,9 @@ class Reconciler {
   // The configured pools with their live capacity (a pool whose capacity cannot be read reports 0).
   std::vector<nodeapi::PoolReport> pools();
 
+  // The names of the snapshots `provider` holds of volume `uuid` (none when it cannot list).
+  static std::vector<std::string> localSnapshots(devices::StorageProvider& provider, const std::string& uuid);
+
  private:
   Status ensureReplica(const DesiredReplica& d);
   Status removeReplica(const std::string& volume_uuid);
@@ -95,8 +98,6 @@ class Reconciler {
   // d.take_snapshots it does not hold (through the engine, on every up-to-date replica at once).
   // A snapshot that fails is reported (failed_snapshots) and not retried.
   Status reconcileSnapshots(devices::StorageProvider& provider, const DesiredReplica& d);
-  // The names of the snapshots `provider` holds of volume `uuid`.
-  static std::vector<std::string> localSnapshots(devices::StorageProvider& provider, const std::string& uuid);
   // Reverts the primary's copy of `d` to d.revert_snapshot: unexports it, removes it from the
   // engine, reverts and regrows the backing volume, and records d.revert_id (revert_marker.h).
   Status revertReplica(devices::StorageProvider& provider, const DesiredReplica& d);
