@@ -15,8 +15,10 @@ Status posixError(const std::string& what, const std::string& path, int err) {
 }
 
 Status syncDirectoryOf(const std::string& path) {
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
+  // Built in one expression: assigning "." to the string afterwards trips g++ 12's -Wrestrict
+  // false positive at -O2 (the release build).
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  const std::string dir = parent.empty() ? std::string(".") : parent.string();
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return posixError("open directory", dir, errno);
   int rc = ::fsync(fd);
