@@ -371,14 +371,7 @@ TEST_F(ClusterServiceTest, DetachTimesOutAndForceForgetsAnOfflineHost) {
 TEST_F(ClusterServiceTest, GrowingAVolumeChecksEveryReplicasPool) {
   constexpr uint64_t kGiB = uint64_t{1} << 30;
   for (auto [name, free] : {std::pair{"n1", 10 * kGiB}, std::pair{"n2", 3 * kGiB}}) {
-    RegisterNodeRequest request;
-    request.name = name;
-    request.address = "127.0.0.1";
-    request.nbd_port = 10809;
-    request.replication_port = 7000;
-    PoolReport pool{"p", "file", false, true, 10 * kGiB, free, 0};
-    request.pools = {pool};
-    ASSERT_TRUE(cluster_->registerNode(request).isOk());
+    ASSERT_TRUE(registerNode(name, {PoolReport{"p", "file", false, true, 10 * kGiB, free, 0}}).isOk());
   }
   GroupRecord group;
   group.name = "g";
@@ -428,13 +421,7 @@ TEST_F(ClusterServiceTest, GrowingAVolumeChecksEveryReplicasPool) {
 // cascade.
 TEST_F(ClusterServiceTest, SnapshotLifecycleFollowsThePrimarysReports) {
   for (const char* name : {"n1", "n2"}) {
-    RegisterNodeRequest request;
-    request.name = name;
-    request.address = "127.0.0.1";
-    request.nbd_port = 10809;
-    request.replication_port = 7000;
-    request.pools = {PoolReport{"p", "file", true, true, 10ull << 30, 10ull << 30, 0}};
-    ASSERT_TRUE(cluster_->registerNode(request).isOk());
+    ASSERT_TRUE(registerNode(name, {PoolReport{"p", "file", true, true, 10ull << 30, 10ull << 30, 0}}).isOk());
   }
   GroupRecord group;
   group.name = "g";
@@ -733,15 +720,7 @@ TEST_F(ClusterServiceTest, ForgetRefusalsChangeNothing) {
 // which a retry reuses.
 TEST_F(ClusterServiceTest, CloneOfALiveVolume) {
   const PoolReport pool{"p", "file", true, true, 10ull << 30, 10ull << 30, 0};
-  for (const char* name : {"n1", "n2"}) {
-    RegisterNodeRequest request;
-    request.name = name;
-    request.address = "127.0.0.1";
-    request.nbd_port = 10809;
-    request.replication_port = 7000;
-    request.pools = {pool};
-    ASSERT_TRUE(cluster_->registerNode(request).isOk());
-  }
+  for (const char* name : {"n1", "n2"}) ASSERT_TRUE(registerNode(name, {pool}).isOk());
   GroupRecord group;
   group.name = "g";
   group.replicas = 2;
