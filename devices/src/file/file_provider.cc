@@ -12,6 +12,7 @@
 #include <cstdio>
 
 #include "file/clone_file.h"
+#include "file/file_snapshot_staging.h"
 #include "tandem/devices/file_block_device.h"
 
 namespace tandem::devices {
@@ -299,6 +300,24 @@ Status FileProvider::snapshot(const std::string& volume, const std::string& snap
   auto method = cloneFile(src, tmp, progress, CloneOptions{.allow_reflink = reflink_});
   if (!method.isOk()) return method.status().withContext(context);
   return publish(tmp, dst).withContext(context);
+}
+
+Result<std::unique_ptr<SnapshotStaging>> FileProvider::stageSnapshot(const std::string& volume,
+                                                                     const std::string& snapshot) {
+  RETURN_IF_ERROR(checkName(volume, "volume"));
+  RETURN_IF_ERROR(checkName(snapshot, "snapshot"));
+  const std::string src = volumePath(volume);
+  const std::string dst = snapshotPath(volume, snapshot);
+  const std::string context = "snapshot " + volume + "@" + snapshot + " (" + dst + ")";
+  if (!exists(src)) return Status(ErrorCode::kNotFound, context + ": no volume " + src);
+  if (exists(dst)) return Status(ErrorCode::kAlreadyExists, context + ": already exists");
+  auto publish_fn = [this, context](const std::string& tmp, const std::string& final_path) {
+    return publish(tmp, final_path).withContext(context);
+  };
+  auto stage = FileSnapshotStaging::make(src, tempPath(dst), dst, std::move(publish_fn),
+                                         FileSnapshotStaging::Options{.allow_reflink = reflink_});
+  if (!stage.isOk()) return stage.status().withContext(context);
+  return std::unique_ptr<SnapshotStaging>(std::move(stage).value());
 }
 
 Status FileProvider::removeSnapshot(const std::string& volume, const std::string& snapshot) {

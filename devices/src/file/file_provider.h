@@ -31,6 +31,10 @@ class FileProvider final : public StorageProvider {
   Result<VolumeInfo> info(const std::string& name) override;
   Status snapshot(const std::string& volume, const std::string& snapshot,
                   const ProgressFn& progress) override;
+  // Copies the volume while it is written and re-copies what changed at the cut
+  // (file_snapshot_staging.h); the snapshot is built under a .tmp- name like every other file.
+  Result<std::unique_ptr<SnapshotStaging>> stageSnapshot(const std::string& volume,
+                                                         const std::string& snapshot) override;
   Status removeSnapshot(const std::string& volume, const std::string& snapshot) override;
   Status clone(const std::string& source_volume, const std::string& source_snapshot,
                const std::string& target, const ProgressFn& progress) override;

@@ -11,7 +11,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 
 #include "tandem/devices/command_runner.h"
 #include "tandem/devices/provider_factory.h"
@@ -233,6 +237,148 @@ TEST_P(FileProviderOnFs, NoSpaceLeavesNoPartialVolume) {
   std::vector<std::string> left;
   for (auto& e : std::filesystem::directory_iterator(pool_)) left.push_back(e.path().filename());
   EXPECT_TRUE(left.empty()) << "left behind: " << ::testing::PrintToString(left);
+}
+
+// The two-step snapshot (snapshot_staging.h): what precopy copied is not copied again at the cut,
+// only what was written after it — data, zeroes over data, and the area a grow added — and the
+// published snapshot is the volume exactly at the cut, never a later write.
+TEST_P(FileProviderOnFs, StagedSnapshotCopiesOnlyWhatChangedSincePrecopy) {
+  const uint64_t vol_bytes = 128 * kMiB;
+  ASSERT_TRUE(provider_->create("v", vol_bytes, Provisioning::kThin).isOk());
+  ASSERT_NO_FATAL_FAILURE(fill("v", vol_bytes, 64, 7));
+  auto stage = provider_->stageSnapshot("v", "s");
+  ASSERT_TRUE(stage.isOk()) << stage.status().toString();
+  ASSERT_TRUE((*stage)->precopy({}).isOk());
+  EXPECT_GE((*stage)->cutStats().precopy_passes, 1u);
+
+  // After precopy: one 4 KiB write, zeroes over a data MiB, and a write in the grown area.
+  ASSERT_TRUE(provider_->resize("v", vol_bytes + 16 * kMiB, false).isOk());
+  {
+    auto dev = provider_->open("v");
+    ASSERT_TRUE(dev.isOk()) << dev.status().toString();
+    std::vector<std::byte> four(4096, std::byte{0x5a});
+    ASSERT_TRUE((*dev)->write(3 * kMiB + 8192, four, false).isOk());
+    (*stage)->dirtied(3 * kMiB + 8192, four.size());
+    ASSERT_TRUE((*dev)->writeZeroes(vol_bytes / 4 + kMiB, kMiB, false).isOk());
+    (*stage)->dirtied(vol_bytes / 4 + kMiB, kMiB);
+    ASSERT_TRUE((*dev)->write(vol_bytes + kMiB, pattern(vol_bytes + kMiB, 9), false).isOk());
+    (*stage)->dirtied(vol_bytes + kMiB, kMiB);
+    ASSERT_TRUE((*dev)->flush().isOk());
+  }
+  ASSERT_TRUE((*stage)->cut().isOk());
+  // 64 KiB + 1 MiB + 1 MiB, in three runs: not the 64 MiB of data precopy already took.
+  EXPECT_EQ((*stage)->cutStats().bytes, 64 * 1024 + 2 * kMiB);
+  EXPECT_EQ((*stage)->cutStats().ranges, 3u);
+  {  // a write after the cut is not in the snapshot
+    auto dev = provider_->open("v");
+    ASSERT_TRUE(dev.isOk());
+    ASSERT_TRUE((*dev)->write(0, pattern(0, 99), false).isOk());
+    (*stage)->dirtied(0, kMiB);
+  }
+  ASSERT_TRUE((*stage)->publish().isOk());
+  stage->reset();
+
+  ASSERT_TRUE(provider_->clone("v", "s", "c", {}).isOk());
+  auto c = provider_->open("c");
+  ASSERT_TRUE(c.isOk());
+  EXPECT_EQ((*c)->sizeBytes(), vol_bytes + 16 * kMiB);
+  std::vector<std::byte> buf(kMiB);
+  ASSERT_TRUE((*c)->read(0, buf).isOk());
+  EXPECT_EQ(buf, pattern(0, 7)) << "the write after the cut leaked into the snapshot";
+  ASSERT_TRUE((*c)->read(3 * kMiB, buf).isOk());
+  std::vector<std::byte> want = pattern(3 * kMiB, 7);
+  std::fill(want.begin() + 8192, want.begin() + 8192 + 4096, std::byte{0x5a});
+  EXPECT_EQ(buf, want);
+  ASSERT_TRUE((*c)->read(vol_bytes / 4 + kMiB, buf).isOk());
+  EXPECT_EQ(buf, std::vector<std::byte>(kMiB)) << "zeroes written over data after precopy";
+  ASSERT_TRUE((*c)->read(vol_bytes / 4 + 2 * kMiB, buf).isOk());
+  EXPECT_EQ(buf, pattern(vol_bytes / 4 + 2 * kMiB, 7));
+  ASSERT_TRUE((*c)->read(vol_bytes + kMiB, buf).isOk());
+  EXPECT_EQ(buf, pattern(vol_bytes + kMiB, 9)) << "the grown area";
+  ASSERT_TRUE((*c)->read(vol_bytes - kMiB, buf).isOk());
+  EXPECT_EQ(buf, std::vector<std::byte>(kMiB)) << "a hole of the volume";
+}
+
+// With a writer going on during precopy (each write followed by dirtied(), as the engine does),
+// the snapshot published after the cut is byte for byte the volume as it was at the cut.
+TEST_P(FileProviderOnFs, StagedSnapshotUnderConcurrentWritesIsTheVolumeAtTheCut) {
+  const uint64_t vol_bytes = 64 * kMiB;
+  ASSERT_TRUE(provider_->create("v", vol_bytes, Provisioning::kThin).isOk());
+  ASSERT_NO_FATAL_FAILURE(fill("v", vol_bytes, 32, 1));
+  auto stage = provider_->stageSnapshot("v", "s");
+  ASSERT_TRUE(stage.isOk()) << stage.status().toString();
+  auto dev = provider_->open("v");
+  ASSERT_TRUE(dev.isOk());
+  std::mutex gate;  // held by the test for the cut: the engine's write pause
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> writes{0};
+  std::thread writer([&] {
+    uint64_t x = 12345;
+    std::vector<std::byte> data(128 * 1024);
+    while (!done) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      const uint64_t len = 4096 * (1 + (x >> 20) % 32);
+      const uint64_t off = ((x >> 33) % (vol_bytes / 4096)) * 4096;
+      const uint64_t n = std::min(len, vol_bytes - off);
+      std::lock_guard hold(gate);
+      if ((x >> 8) % 8 == 0) {
+        if (!(*dev)->writeZeroes(off, n, false).isOk()) return;
+      } else {
+        std::fill(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n), std::byte(x >> 56));
+        if (!(*dev)->write(off, std::span(data).first(n), false).isOk()) return;
+      }
+      (*stage)->dirtied(off, n);
+      ++writes;
+    }
+  });
+  ASSERT_TRUE((*stage)->precopy({}).isOk());
+  std::vector<std::byte> at_cut(vol_bytes);
+  {
+    std::lock_guard hold(gate);
+    ASSERT_TRUE((*dev)->flush().isOk());
+    ASSERT_TRUE((*dev)->read(0, at_cut).isOk());
+    ASSERT_TRUE((*stage)->cut().isOk());
+  }
+  const uint64_t at_cut_writes = writes;
+  while (writes < at_cut_writes + 100) std::this_thread::yield();  // later writes must not count
+  done = true;
+  writer.join();
+  ASSERT_TRUE((*stage)->publish().isOk());
+  EXPECT_GT(at_cut_writes, 0u) << "the writer never ran during precopy";
+  ASSERT_TRUE(provider_->clone("v", "s", "c", {}).isOk());
+  auto c = provider_->open("c");
+  ASSERT_TRUE(c.isOk());
+  std::vector<std::byte> snap(vol_bytes);
+  ASSERT_TRUE((*c)->read(0, snap).isOk());
+  for (uint64_t off = 0; off < vol_bytes; off += 4096) {
+    ASSERT_TRUE(std::equal(snap.begin() + off, snap.begin() + off + 4096, at_cut.begin() + off))
+        << "the snapshot differs from the volume at the cut at offset " << off;
+  }
+}
+
+// A stage given up before publish() leaves nothing in the pool; a snapshot of the same name made
+// meanwhile makes publish() fail with kAlreadyExists, leaving that snapshot alone.
+TEST_P(FileProviderOnFs, StagedSnapshotLeavesNothingWhenAbandonedOrBeaten) {
+  ASSERT_TRUE(provider_->create("v", 8 * kMiB, Provisioning::kThin).isOk());
+  ASSERT_NO_FATAL_FAILURE(fill("v", 8 * kMiB, 4, 2));
+  {
+    auto stage = provider_->stageSnapshot("v", "s");
+    ASSERT_TRUE(stage.isOk());
+    ASSERT_TRUE((*stage)->precopy({}).isOk());
+  }
+  auto stage = provider_->stageSnapshot("v", "s");
+  ASSERT_TRUE(stage.isOk());
+  ASSERT_TRUE((*stage)->cut().isOk());
+  ASSERT_TRUE(provider_->snapshot("v", "s", {}).isOk());
+  Status late = (*stage)->publish();
+  EXPECT_EQ(late.code(), ErrorCode::kAlreadyExists) << late.toString();
+  stage->reset();
+  EXPECT_EQ(provider_->stageSnapshot("v", "s").status().code(), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(provider_->stageSnapshot("nope", "s").status().code(), ErrorCode::kNotFound);
+  std::vector<std::string> files;
+  for (auto& e : std::filesystem::directory_iterator(pool_)) files.push_back(e.path().filename());
+  std::sort(files.begin(), files.end());
+  EXPECT_EQ(files, (std::vector<std::string>{"v.img", "v@s.img"}));
 }
 
 INSTANTIATE_TEST_SUITE_P(FileSystems, FileProviderOnFs,

@@ -26,6 +26,7 @@
 
 #include "tandem/common/status.h"
 #include "tandem/devices/block_device.h"
+#include "tandem/devices/snapshot_staging.h"
 
 namespace tandem::devices {
 
@@ -76,6 +77,12 @@ class StorageProvider {
 
   virtual Status snapshot(const std::string& volume, const std::string& snapshot,
                           const ProgressFn& progress = {}) = 0;
+  // The same snapshot in two steps, so that writes are held back only for what changed during
+  // the copy (snapshot_staging.h). kNotFound/kAlreadyExists/kInvalidArgument as snapshot(), or
+  // later from cut()/publish(). The default takes snapshot() at the cut (right for providers
+  // whose snapshot is cheap and atomic, and for wrappers).
+  virtual Result<std::unique_ptr<SnapshotStaging>> stageSnapshot(const std::string& volume,
+                                                                 const std::string& snapshot);
   virtual Status removeSnapshot(const std::string& volume, const std::string& snapshot) = 0;
   // Makes a new volume `target` from a volume (snapshot empty) or from one of its snapshots.
   virtual Status clone(const std::string& source_volume, const std::string& source_snapshot,
