@@ -147,6 +147,15 @@ int main(int argc, char** argv) {
     }
     return tandem::Status(tandem::ErrorCode::kNotFound, "no pool holds volume " + volume_uuid);
   };
+  // ...in two steps where the pool's snapshot costs time (the file pool: precopy while the volume
+  // is written, then only what changed inside the write pause).
+  repl_options.stage_snapshot = [&pools](const std::string& volume_uuid, const std::string& snapshot)
+      -> tandem::Result<std::unique_ptr<tandem::devices::SnapshotStaging>> {
+    for (auto& [name, pool] : pools) {
+      if (pool.provider->info(volume_uuid).isOk()) return pool.provider->stageSnapshot(volume_uuid, snapshot);
+    }
+    return tandem::Status(tandem::ErrorCode::kNotFound, "no pool holds volume " + volume_uuid);
+  };
   auto engine = tandem::replication::ReplicationService::start(repl_options, tandem::RealClock::instance());
   if (!engine.isOk()) return fail("replication: " + engine.status().message());
 

@@ -58,7 +58,7 @@ TEST(FrameCodec, HeaderLayoutMatchesTheDocument) {
   h.length = 0x2000;
   auto b = encodeFrame(h, {});
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(b.data()), 4), "TNDR");
-  EXPECT_EQ(getBe(b.data() + 4, 2), 3u);
+  EXPECT_EQ(getBe(b.data() + 4, 2), 4u);
   EXPECT_EQ(getBe(b.data() + 6, 2), 4u);
   EXPECT_EQ(b[12], std::byte{0x0f});
   EXPECT_EQ(getBe(b.data() + 28, 8), 7u);
@@ -67,6 +67,24 @@ TEST(FrameCodec, HeaderLayoutMatchesTheDocument) {
   EXPECT_EQ(getBe(b.data() + 52, 4), 0u);
   EXPECT_EQ(getBe(b.data() + 56, 4), 0u);  // CRC32C of nothing
   EXPECT_EQ(getBe(b.data() + 60, 4), crc32c(std::span<const std::byte>(b.data(), 60)));
+}
+
+// SNAPSHOT and SNAPSHOT_PREPARE carry the snapshot's name (1-128 bytes), nothing else.
+TEST(FrameCodec, SnapshotFramesCarryAName) {
+  const std::string name = "snap-1";
+  for (FrameType t : {FrameType::kSnapshot, FrameType::kSnapshotPrepare}) {
+    FrameHeader h = FrameHeader::of(t);
+    h.volume = sampleVolume();
+    auto b = encodeFrame(h, std::as_bytes(std::span(name.data(), name.size())));
+    auto decoded = decodeHeader(std::span<const std::byte>(b.data(), kHeaderSize));
+    ASSERT_TRUE(decoded.isOk()) << frameTypeName(t) << ": " << decoded.status().toString();
+    EXPECT_EQ(decoded->type, t);
+    EXPECT_EQ(decoded->payload_length, name.size());
+    auto empty = encodeFrame(h, {});
+    auto refused = decodeHeader(std::span<const std::byte>(empty.data(), kHeaderSize));
+    EXPECT_EQ(refused.status().code(), ErrorCode::kProtocol) << frameTypeName(t);
+  }
+  EXPECT_EQ(frameTypeName(FrameType::kSnapshotPrepare), "SNAPSHOT_PREPARE");
 }
 
 // Frames without data round-trip for every such type.

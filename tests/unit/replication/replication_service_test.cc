@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <sys/stat.h>
 #include <thread>
 
@@ -58,6 +59,61 @@ struct Node {
   std::unique_ptr<ReplicationService> service;
   bool new_device = true;          // the next start is the first on this device
   std::string discard_generation;  // VolumeConfig::discard_generation
+};
+
+// A two-step stage (tandem/devices/snapshot_staging.h) over a node's memory device: precopy
+// copies the whole image, the cut re-copies only the 4 KiB blocks reported through dirtied().
+// So a write the engine applies between precopy and the cut without reporting it is missing from
+// the snapshot, which the tests below detect.
+class CopyingStage final : public devices::SnapshotStaging {
+ public:
+  using Publish = std::function<void(std::vector<std::byte>)>;
+  // `after_precopy`, when set, runs at the end of precopy (a test holds the cut back there).
+  CopyingStage(std::shared_ptr<devices::MemoryBlockDevice> memory, Publish publish,
+               std::function<void()> after_precopy = {})
+      : memory_(std::move(memory)), publish_(std::move(publish)), after_precopy_(std::move(after_precopy)) {}
+  void dirtied(uint64_t offset, uint64_t length) override {
+    std::lock_guard lock(mu_);
+    for (uint64_t b = offset / kBlock; b <= (offset + length - 1) / kBlock; ++b) dirty_.insert(b);
+  }
+  Status precopy(std::stop_token) override {
+    {
+      std::lock_guard lock(mu_);
+      dirty_.clear();  // before the copy: a write after this is reported again
+    }
+    image_ = memory_->snapshot();
+    if (after_precopy_) after_precopy_();
+    return Status::ok();
+  }
+  Status cut() override {
+    std::set<uint64_t> dirty;
+    {
+      std::lock_guard lock(mu_);
+      dirty.swap(dirty_);
+    }
+    if (image_.empty()) image_ = memory_->snapshot();  // precopy skipped
+    for (uint64_t b : dirty) {
+      auto block = readMemory(*memory_, b * kBlock, kBlock);
+      std::copy(block.begin(), block.end(), image_.begin() + static_cast<std::ptrdiff_t>(b * kBlock));
+      stats_.bytes += kBlock;
+      stats_.ranges += 1;
+    }
+    return Status::ok();
+  }
+  Status publish() override {
+    publish_(std::move(image_));
+    return Status::ok();
+  }
+  CutStats cutStats() const override { return stats_; }
+
+ private:
+  std::shared_ptr<devices::MemoryBlockDevice> memory_;
+  Publish publish_;
+  std::function<void()> after_precopy_;
+  std::mutex mu_;
+  std::set<uint64_t> dirty_;
+  std::vector<std::byte> image_;
+  CutStats stats_;
 };
 
 class ReplicationServiceTest : public ::testing::Test {
@@ -137,6 +193,17 @@ class ReplicationServiceTest : public ::testing::Test {
       snapshots_[i][snapshot] = nodes_[i].memory->snapshot();
       return Status::ok();
     };
+    if (staged_snapshots_) {
+      o.stage_snapshot = [this, i](const std::string& volume, const std::string& snapshot)
+          -> Result<std::unique_ptr<devices::SnapshotStaging>> {
+        if (volume != uuid_) return Status(ErrorCode::kNotFound, "unknown volume");
+        return std::unique_ptr<devices::SnapshotStaging>(
+            std::make_unique<CopyingStage>(nodes_[i].memory, [this, i, snapshot](std::vector<std::byte> image) {
+              std::lock_guard lock(snapshots_mu_);
+              snapshots_[i][snapshot] = std::move(image);
+            }, i == primary_ ? primary_after_precopy_ : std::function<void()>{}));
+      };
+    }
     auto s = ReplicationService::start(o, RealClock::instance());
     ASSERT_TRUE(s.isOk()) << s.status().toString();
     n.service = std::move(*s);
@@ -233,6 +300,8 @@ class ReplicationServiceTest : public ::testing::Test {
   uint64_t size_ = 0;
   uint32_t chunk_ = 64 * 1024;
   bool quorum_ = false;
+  bool staged_snapshots_ = false;  // nodes give the engine stage_snapshot (CopyingStage)
+  std::function<void()> primary_after_precopy_;  // the primary's CopyingStage runs it after precopy
   int primary_ = 0;
   uint64_t epoch_ = 1;
   Node nodes_[3];
@@ -855,10 +924,12 @@ TEST_F(ReplicationServiceTest, ReplicaGrownLateIsResyncedToTheNewSize) {
 
 // A snapshot taken while a writer writes is the same on every up-to-date replica (each takes it
 // at the same point of the write order), holds every write acknowledged before it was asked for,
-// and the writer goes on afterwards.
-TEST_F(ReplicationServiceTest, SnapshotIsIdenticalOnEveryReplicaWhileWriting) {
-  createNodes(1 << 20);
-  ASSERT_TRUE(waitAllUpToDate());
+// is a cut of the write order (no later write without every earlier one), and the writer goes on
+// afterwards.
+void snapshotWhileWriting(const std::function<std::shared_ptr<devices::BlockDevice>()>& primary,
+                          ReplicationService& service, const std::string& uuid,
+                          const std::function<std::map<std::string, std::vector<std::byte>>(int)>& snapshotsOf,
+                          uint64_t size, std::function<void()>* after_precopy = nullptr) {
   auto dev = primary();
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> acked{0};  // the writes acknowledged so far, in order
@@ -871,28 +942,63 @@ TEST_F(ReplicationServiceTest, SnapshotIsIdenticalOnEveryReplicaWhileWriting) {
   const auto deadline = std::chrono::steady_clock::now() + kWait;
   while (acked.load() < 300 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   const uint64_t acked_before = acked.load();
-  auto copies = nodes_[0].service->snapshotVolume(uuid_, "snap-1");
+  if (after_precopy) {
+    // Between the precopy and the cut, 100 more writes: each must reach every copy's snapshot
+    // through dirtied(), since precopy had already copied their blocks.
+    *after_precopy = [&] {
+      const uint64_t from = acked.load();
+      while (acked.load() < from + 100 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    };
+  }
+  auto copies = service.snapshotVolume(uuid, "snap-1");
   while (acked.load() < acked_before + 300 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   stop = true;
   writer.join();
   ASSERT_TRUE(copies.isOk()) << copies.status().toString();
   EXPECT_EQ(*copies, (std::vector<std::string>{"node-0", "node-1", "node-2"}));
   EXPECT_GE(acked.load(), acked_before + 300) << "writes did not resume after the snapshot";
-  std::lock_guard lock(snapshots_mu_);
-  const auto& image = snapshots_[0]["snap-1"];
-  ASSERT_EQ(image.size(), size_);
-  EXPECT_TRUE(snapshots_[1]["snap-1"] == image) << "node-1's snapshot differs from the primary's";
-  EXPECT_TRUE(snapshots_[2]["snap-1"] == image) << "node-2's snapshot differs from the primary's";
-  // Every write acknowledged before the call is in it (at least as new: a block may carry a later write).
-  for (uint64_t k = acked_before >= 256 ? acked_before - 256 : 0; k < acked_before; ++k) {
-    const uint64_t block = k % 256;
-    bool newer_or_same = false;
-    for (uint64_t j = k; j < acked.load() + 1 && !newer_or_same; j += 256) {
-      newer_or_same = std::equal(image.begin() + block * kBlock, image.begin() + (block + 1) * kBlock,
-                                 pattern(kBlock, static_cast<uint32_t>(j)).begin());
+  const auto image = snapshotsOf(0)["snap-1"];
+  ASSERT_EQ(image.size(), size);
+  EXPECT_TRUE(snapshotsOf(1)["snap-1"] == image) << "node-1's snapshot differs from the primary's";
+  EXPECT_TRUE(snapshotsOf(2)["snap-1"] == image) << "node-2's snapshot differs from the primary's";
+  // Which write each block holds (writes go to block k % 256 in order k = 0, 1, 2, ...).
+  uint64_t lowest = UINT64_MAX, highest = 0;
+  for (uint64_t block = 0; block < 256; ++block) {
+    bool found = false;
+    for (uint64_t k = block; k <= acked.load() && !found; k += 256) {
+      if (std::equal(image.begin() + block * kBlock, image.begin() + (block + 1) * kBlock,
+                     pattern(kBlock, static_cast<uint32_t>(k)).begin())) {
+        found = true;
+        lowest = std::min(lowest, k);
+        highest = std::max(highest, k);
+      }
     }
-    EXPECT_TRUE(newer_or_same) << "block " << block << " lacks write " << k;
+    ASSERT_TRUE(found) << "block " << block << " holds no write the writer made";
   }
+  // Every write acknowledged before the call is in it (at least as new)...
+  EXPECT_GE(lowest + 256, acked_before) << "the snapshot lacks writes acknowledged before it was asked for";
+  // ...and it is one point of the write order: the 256 blocks hold 256 consecutive writes.
+  EXPECT_EQ(highest - lowest, 255u) << "not a cut of the write order: writes " << lowest << " to " << highest;
+}
+
+TEST_F(ReplicationServiceTest, SnapshotIsIdenticalOnEveryReplicaWhileWriting) {
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  snapshotWhileWriting([&] { return primary(); }, *nodes_[0].service, uuid_,
+                       [&](int i) { std::lock_guard lock(snapshots_mu_); return snapshots_[i]; }, size_);
+}
+
+// The same through the two-step stage (precopy with writes going on, then a cut that copies only
+// the blocks reported written since): on the primary and, through SNAPSHOT_PREPARE, on every
+// replica. A write the engine applied without reporting it to the stage would be missing.
+TEST_F(ReplicationServiceTest, StagedSnapshotIsIdenticalOnEveryReplicaWhileWriting) {
+  staged_snapshots_ = true;
+  std::function<void()> hold_cut;
+  primary_after_precopy_ = [&] { if (hold_cut) hold_cut(); };
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  snapshotWhileWriting([&] { return primary(); }, *nodes_[0].service, uuid_,
+                       [&](int i) { std::lock_guard lock(snapshots_mu_); return snapshots_[i]; }, size_, &hold_cut);
 }
 
 // A primary whose data was replaced outside the engine (a revert) comes back at a new

@@ -181,6 +181,7 @@ Status Volume::update(const VolumeConfig& config) {
       }
       if (active_socket_) active_socket_->shutdown();
       active_session_ = 0;
+      replica_stage_.reset();
       active_socket_.reset();
       {
         std::lock_guard meta(meta_mu_);
@@ -303,6 +304,7 @@ void Volume::close() {
     publishLinksLocked();
     if (active_socket_) active_socket_->shutdown();
     active_session_ = 0;
+    replica_stage_.reset();
     active_socket_.reset();
   }
   for (auto& l : to_stop) l->stop();
@@ -365,24 +367,69 @@ Status Volume::flush() {
 
 Result<std::vector<std::string>> Volume::snapshot(const std::string& name) {
   if (name.empty() || name.size() > 128) return Status(ErrorCode::kInvalidArgument, "snapshot names have 1-128 bytes");
-  if (!env_.options.take_snapshot) return Status(ErrorCode::kUnsupported, "this node cannot take snapshots");
+  if (!env_.options.take_snapshot && !env_.options.stage_snapshot) {
+    return Status(ErrorCode::kUnsupported, "this node cannot take snapshots");
+  }
+  const std::string& uuid = config().volume_uuid;
   std::vector<std::pair<std::string, std::shared_ptr<AckWaiter>>> acks;
+  std::vector<std::shared_ptr<AckWaiter>> prepare_acks;
   std::vector<std::string> copies{env_.options.node_name};
   const auto payload = std::as_bytes(std::span(name.data(), name.size()));
   std::chrono::nanoseconds paused{0};
-  // Written back before the pause, so that the flush and the provider's snapshot inside it have
-  // little left to do (bench/lifecycle: on a busy volume the pause was seconds without this).
-  // Correctness does not depend on it: the flush inside the pause covers every applied write.
-  RETURN_IF_ERROR(local_->flush());
+  devices::SnapshotStaging::CutStats cut_stats;
+
+  // Step 1, writes going on: the provider copies the volume (precopy) while every write applied
+  // meanwhile is reported to it (replicate()), and the up-to-date peers do the same from
+  // SNAPSHOT_PREPARE. On a busy volume this is what keeps the pause below short: the cut then
+  // copies only what was written during the last pass (docs/replication.md, "Snapshots").
+  std::shared_ptr<devices::SnapshotStaging> stage;
+  if (env_.options.stage_snapshot) {
+    ASSIGN_OR_RETURN(auto made, env_.options.stage_snapshot(uuid, name));
+    stage = std::move(made);
+  }
   {
-    // The pause: no write is applied while the ordering mutex is held. Every write applied
-    // before is on the local device (flushed now) and queued to the peers ahead of SNAPSHOT,
-    // so every copy is taken at this same point of the write order.
+    std::lock_guard order(order_mu_);
+    if (!primary_ || closed_) return unavailable("not the primary of this volume");
+    staging_ = stage;
+    for (auto& link : links_) {
+      const uint64_t conn = link->activeConnection();
+      if (conn == 0 || link->state() != PeerState::kUpToDate) continue;
+      auto waiter = sendLocked(*link, conn, wire::FrameHeader::of(wire::FrameType::kSnapshotPrepare), payload);
+      if (waiter) prepare_acks.push_back(std::move(waiter));
+    }
+  }
+  auto unstage = [&] {
+    std::lock_guard order(order_mu_);
+    staging_.reset();
+  };
+  if (stage) {
+    Status copied = stage->precopy({});
+    if (!copied.isOk()) {
+      unstage();
+      return copied;
+    }
+  }
+  // Written back before the pause, so that the flush inside it has little left to do.
+  // Correctness does not depend on it: the flush inside the pause covers every applied write.
+  if (Status flushed = local_->flush(); !flushed.isOk()) {
+    unstage();
+    return flushed;
+  }
+  {
+    // Step 2, the pause: no write is applied while the ordering mutex is held. Every write
+    // applied before is on the local device (flushed now) and queued to the peers ahead of
+    // SNAPSHOT, so every copy is taken at this same point of the write order.
     std::lock_guard order(order_mu_);
     const auto pause_start = env_.clock->steadyNow();
+    staging_.reset();
     if (!primary_ || closed_) return unavailable("not the primary of this volume");
     RETURN_IF_ERROR(local_->flush());
-    RETURN_IF_ERROR(env_.options.take_snapshot(config().volume_uuid, name));
+    if (stage) {
+      RETURN_IF_ERROR(stage->cut());
+      cut_stats = stage->cutStats();
+    } else {
+      RETURN_IF_ERROR(env_.options.take_snapshot(uuid, name));
+    }
     for (auto& link : links_) {
       const uint64_t conn = link->activeConnection();
       if (conn == 0 || link->state() != PeerState::kUpToDate) continue;  // not up to date: no copy
@@ -391,22 +438,31 @@ Result<std::vector<std::string>> Volume::snapshot(const std::string& name) {
     }
     paused = env_.clock->steadyNow() - pause_start;
   }
-  // A peer that fails or does not answer has no copy; its data is not in question, so it is not
-  // dropped here (a dead peer is dropped by the next write).
+  // Step 3, writes flowing again: the primary's copy is made durable and visible, the peers'
+  // answers collected. A peer that fails or does not answer has no copy; its data is not in
+  // question, so it is not dropped here (a dead peer is dropped by the next write).
+  Status published = stage ? stage->publish() : Status::ok();
   const auto deadline = env_.clock->steadyNow() + env_.options.peer_timeout;
+  for (auto& waiter : prepare_acks) {
+    (void)waiter->waitFor(std::max<std::chrono::nanoseconds>(deadline - env_.clock->steadyNow(), std::chrono::nanoseconds(0)));
+  }
   for (auto& [node, waiter] : acks) {
     auto remaining = std::max<std::chrono::nanoseconds>(deadline - env_.clock->steadyNow(), std::chrono::nanoseconds(0));
     Status st = waiter->waitFor(remaining);
     if (st.isOk()) {
       copies.push_back(node);
     } else {
-      log::warn(kLog, "volume " + config().volume_uuid + ": snapshot " + name + " on " + node + " failed: " + st.toString());
+      log::warn(kLog, "volume " + uuid + ": snapshot " + name + " on " + node + " failed: " + st.toString());
     }
   }
+  RETURN_IF_ERROR(published);
   // "writes paused N us" is what bench/lifecycle reads: the time no write could be applied.
-  log::info(kLog, "volume " + config().volume_uuid + ": snapshot " + name + " taken on " +
-                      std::to_string(copies.size()) + " node(s); writes paused " +
-                      std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(paused).count()) + " us");
+  log::info(kLog, "volume " + uuid + ": snapshot " + name + " taken on " + std::to_string(copies.size()) +
+                      " node(s); writes paused " +
+                      std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(paused).count()) +
+                      " us (cut copied " + std::to_string(cut_stats.bytes) + " bytes in " +
+                      std::to_string(cut_stats.ranges) + " range(s) after " +
+                      std::to_string(cut_stats.precopy_passes) + " precopy pass(es))");
   return copies;
 }
 
@@ -430,7 +486,10 @@ Status Volume::replicate(wire::FrameHeader header, std::span<const std::byte> pa
         (needNewGenerationLocked() || generation() == initial_generation_)) {
       RETURN_IF_ERROR(newGenerationLocked());
     }
-    RETURN_IF_ERROR(apply());
+    Status applied = apply();
+    // Reported even when it failed: part of the range may have been written.
+    if (staging_) staging_->dirtied(header.offset, header.length);
+    RETURN_IF_ERROR(applied);
     RETURN_IF_ERROR(enqueueAllLocked(header, payload, &acks));
   }
   size_t acked = 0;
@@ -773,6 +832,7 @@ Result<uint64_t> Volume::acceptSession(const wire::Hello& hello, std::shared_ptr
   reply->status = ErrorCode::kOk;
   if (active_socket_) active_socket_->shutdown();  // a newer primary connection replaces it
   active_session_ = ++session_counter_;
+  replica_stage_.reset();
   active_socket_ = std::move(socket);
   session_epoch_ = hello.epoch;
   session_lineage_ = hello.history;
@@ -792,6 +852,40 @@ void Volume::demoteDiskLocked(DiskState state, const char* why) {
     md_.disk = state;  // at least never report the copy better than it is
     log::error(kLog, "volume " + config_.volume_uuid + ": " + st.toString());
   }
+}
+
+void Volume::prepareSnapshotLocked(const std::string& name) {
+  replica_stage_.reset();  // one announced earlier whose SNAPSHOT never came
+  if (!env_.options.stage_snapshot) return;  // SNAPSHOT takes it at the cut
+  auto stage = env_.options.stage_snapshot(config().volume_uuid, name);
+  if (!stage.isOk()) {
+    // Not fatal to the session: SNAPSHOT tries again at the cut and reports what fails then.
+    log::warn(kLog, "volume " + config().volume_uuid + ": SNAPSHOT_PREPARE " + name + ": " + stage.status().toString());
+    return;
+  }
+  auto rs = std::make_unique<ReplicaStage>();
+  rs->name = name;
+  rs->stage = std::shared_ptr<devices::SnapshotStaging>(std::move(stage).value());
+  rs->precopy = std::jthread([stage = rs->stage, uuid = config().volume_uuid, name](std::stop_token stop) {
+    Status st = stage->precopy(stop);
+    if (!st.isOk()) log::warn(kLog, "volume " + uuid + ": precopy of snapshot " + name + ": " + st.toString());
+  });
+  replica_stage_ = std::move(rs);
+}
+
+Status Volume::takeSnapshotLocked(const std::string& name) {
+  // Every frame before this one is applied: flush, then the provider's snapshot.
+  RETURN_IF_ERROR(local_->flush());
+  std::unique_ptr<ReplicaStage> rs = std::move(replica_stage_);
+  if (rs && rs->name == name) {
+    rs->precopy.request_stop();  // returns after the range it is copying
+    rs->precopy.join();
+    RETURN_IF_ERROR(rs->stage->cut());
+    return rs->stage->publish();
+  }
+  rs.reset();
+  if (!env_.options.take_snapshot) return Status(ErrorCode::kUnsupported, "this node cannot take snapshots");
+  return env_.options.take_snapshot(config().volume_uuid, name);
 }
 
 Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& frame) {
@@ -830,16 +924,12 @@ Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& f
     case wire::FrameType::kResize:
       st = awaitLocalSize(h.length);
       break;
-    case wire::FrameType::kSnapshot: {
-      // Every frame before this one is applied: flush, then the provider's snapshot.
-      const std::string name(reinterpret_cast<const char*>(frame.payload.data()), frame.payload.size());
-      st = local_->flush();
-      if (st.isOk()) {
-        st = env_.options.take_snapshot ? env_.options.take_snapshot(config().volume_uuid, name)
-                                        : Status(ErrorCode::kUnsupported, "this node cannot take snapshots");
-      }
+    case wire::FrameType::kSnapshotPrepare:
+      prepareSnapshotLocked(std::string(reinterpret_cast<const char*>(frame.payload.data()), frame.payload.size()));
       break;
-    }
+    case wire::FrameType::kSnapshot:
+      st = takeSnapshotLocked(std::string(reinterpret_cast<const char*>(frame.payload.data()), frame.payload.size()));
+      break;
     case wire::FrameType::kSyncBegin: {
       std::lock_guard meta(meta_mu_);
       ReplicaMetadata md = md_;
@@ -876,6 +966,12 @@ Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& f
       return Status(ErrorCode::kProtocol,
                     "unexpected " + std::string(wire::frameTypeName(h.type)) + " in a replica session");
   }
+  if (replica_stage_ && h.length != 0 &&
+      (h.type == wire::FrameType::kWrite || h.type == wire::FrameType::kTrim ||
+       h.type == wire::FrameType::kWriteZeroes || h.type == wire::FrameType::kSyncData ||
+       h.type == wire::FrameType::kSyncZero)) {
+    replica_stage_->stage->dirtied(h.offset, h.length);  // even when it failed: part may be written
+  }
   if (!st.isOk() && h.type == wire::FrameType::kSnapshot) {
     // The copy's data is untouched: only the snapshot is missing (the primary records that).
     log::warn(kLog, "volume " + config().volume_uuid + ": SNAPSHOT failed: " + st.toString());
@@ -905,6 +1001,7 @@ void Volume::endSession(uint64_t session) {
   std::lock_guard replica(replica_mu_);
   if (session == 0 || session != active_session_) return;
   active_session_ = 0;
+  replica_stage_.reset();
   active_socket_.reset();
   flushAndMarkClean("end of session");
 }

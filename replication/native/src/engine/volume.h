@@ -22,6 +22,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/peer_link.h"
@@ -29,6 +30,7 @@
 #include "net/socket.h"
 #include "tandem/common/clock.h"
 #include "tandem/devices/block_device.h"
+#include "tandem/devices/snapshot_staging.h"
 #include "tandem/replication/replication_service.h"
 #include "wire/frame.h"
 #include "wire/messages.h"
@@ -121,6 +123,9 @@ class Volume final : public PeerLinkOwner {
   // Applies `apply` locally and replicates `header`/`payload` to every receiving peer.
   Status replicate(wire::FrameHeader header, std::span<const std::byte> payload,
                    const std::function<Status()>& apply);
+  // Replica side of SNAPSHOT_PREPARE and SNAPSHOT (replica_mu_ held).
+  void prepareSnapshotLocked(const std::string& name);
+  Status takeSnapshotLocked(const std::string& name);
   // Waits for every ACK (dropping peers that fail or time out); `up_to_date_acks`, when given,
   // receives how many peers that were up to date acknowledged.
   Status waitAcks(std::vector<PendingAck>& acks, size_t* up_to_date_acks = nullptr);
@@ -170,6 +175,8 @@ class Volume final : public PeerLinkOwner {
   std::vector<std::shared_ptr<PeerLink>> links_;
   std::set<std::string> excluded_;  // peers that cannot hold the current generation
   std::vector<PendingAck> generation_acks_;  // NEW_GENERATION frames not yet acknowledged
+  // The primary's snapshot being staged: every write applied while it is set is reported to it.
+  std::shared_ptr<devices::SnapshotStaging> staging_;
 
   // A copy of links_ for status(), which must not wait for order_mu_ (a leaf lock).
   mutable std::mutex links_view_mu_;
@@ -182,6 +189,16 @@ class Volume final : public PeerLinkOwner {
   uint64_t session_epoch_ = 0;             // the active session's writer epoch
   std::vector<uint64_t> session_lineage_;  // its primary's generations, most recent first
   uint64_t split_brain_logged_ = 0;         // the primary generation last refused as diverged
+  // A replica's snapshot announced by SNAPSHOT_PREPARE: copied in the background until its
+  // SNAPSHOT frame arrives; every frame applied meanwhile is reported to it. Dropped (the
+  // thread stopped and joined, the work file removed) by the next PREPARE, a new session or
+  // close().
+  struct ReplicaStage {
+    std::string name;
+    std::shared_ptr<devices::SnapshotStaging> stage;
+    std::jthread precopy;
+  };
+  std::unique_ptr<ReplicaStage> replica_stage_;
 
   // A leaf: a session waiting in RESIZE sleeps on size_cv_ until growTo() grew the device.
   std::mutex size_mu_;

@@ -24,7 +24,7 @@ constexpr size_t kOffHeaderCrc = 60;
 Status protocolError(std::string message) { return Status(ErrorCode::kProtocol, std::move(message)); }
 
 bool knownType(uint16_t t) {
-  return t >= static_cast<uint16_t>(FrameType::kHello) && t <= static_cast<uint16_t>(FrameType::kSnapshot);
+  return t >= static_cast<uint16_t>(FrameType::kHello) && t <= static_cast<uint16_t>(FrameType::kSnapshotPrepare);
 }
 
 // Per-type rules for offset/length/payload size.
@@ -55,7 +55,10 @@ Status checkTypeRules(const FrameHeader& h) {
       if (n != 8) return protocolError("generation payload must be 8 bytes");
       break;
     case FrameType::kSnapshot:
-      if (n == 0 || n > 128 || h.length != 0) return protocolError("SNAPSHOT needs a name of 1-128 bytes");
+    case FrameType::kSnapshotPrepare:
+      if (n == 0 || n > 128 || h.length != 0) {
+        return protocolError(std::string(frameTypeName(h.type)) + " needs a name of 1-128 bytes");
+      }
       break;
     case FrameType::kHello:
     case FrameType::kHelloReply:
@@ -105,6 +108,8 @@ std::string_view frameTypeName(FrameType type) {
       return "RESIZE";
     case FrameType::kSnapshot:
       return "SNAPSHOT";
+    case FrameType::kSnapshotPrepare:
+      return "SNAPSHOT_PREPARE";
   }
   return "UNKNOWN";
 }

@@ -16,7 +16,7 @@
 namespace tandem::replication::wire {
 
 inline constexpr uint32_t kMagic = 0x544E4452;  // "TNDR"
-inline constexpr uint16_t kVersion = 3;
+inline constexpr uint16_t kVersion = 4;  // 4: SNAPSHOT_PREPARE
 inline constexpr size_t kHeaderSize = 64;
 inline constexpr uint32_t kMaxPayload = 32u << 20;  // 32 MiB
 
@@ -37,6 +37,7 @@ enum class FrameType : uint16_t {
   kPong = 14,
   kResize = 15,         // the volume grew to `length` bytes: the replica grows its device view
   kSnapshot = 16,       // take a snapshot here (payload: its name, 1-128 bytes)
+  kSnapshotPrepare = 17,  // a SNAPSHOT of this name follows: start copying now (payload: its name)
 };
 
 inline constexpr uint32_t kFlagFua = 1u << 0;

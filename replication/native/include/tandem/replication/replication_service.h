@@ -26,6 +26,7 @@
 #include "tandem/common/clock.h"
 #include "tandem/common/status.h"
 #include "tandem/devices/block_device.h"
+#include "tandem/devices/snapshot_staging.h"
 
 namespace tandem::replication {
 
@@ -106,6 +107,13 @@ struct ServiceOptions {
   // engine has flushed the device and applies no write meanwhile). Called by snapshotVolume on
   // the primary and, on a replica, when the SNAPSHOT frame arrives. Unset: snapshots fail.
   std::function<Status(const std::string& volume_uuid, const std::string& snapshot)> take_snapshot;
+  // The same snapshot in two steps (tandem/devices/snapshot_staging.h), so that writes are held
+  // back only while the provider copies what changed during its precopy: the primary precopies
+  // before its pause, and a replica from the SNAPSHOT_PREPARE frame until the SNAPSHOT frame.
+  // Unset: take_snapshot at the cut.
+  std::function<Result<std::unique_ptr<devices::SnapshotStaging>>(const std::string& volume_uuid,
+                                                                  const std::string& snapshot)>
+      stage_snapshot;
 };
 
 class ReplicationService {
