@@ -32,6 +32,7 @@ SNAPSHOTS = int(os.environ.get("SNAPSHOTS", "20"))
 CLONE_GIB = int(os.environ.get("CLONE_GIB", "10"))
 FIO_SECONDS = int(os.environ.get("FIO_SECONDS", "20"))
 PAUSE = re.compile(r"snapshot (\S+) taken on \d+ node\(s\); writes paused (\d+) us")
+HELD = re.compile(r"snapshot (\S+) taken as a replica; applying held (\d+) us")
 
 
 def percentile(values, p):
@@ -49,18 +50,33 @@ def pauses_in_log(path, names):
     return [found[n] for n in names if n in found]
 
 
+def replica_holds_in_logs(paths, names):
+    """Per snapshot, the longest time a replica held back applying frames at its SNAPSHOT (every
+    later write's acknowledgement waited that long); only replicas that staged it log this."""
+    found = {}
+    for path in paths:
+        with open(path, errors="replace") as f:
+            for line in f:
+                m = HELD.search(line)
+                if m and m.group(1) in names:
+                    found[m.group(1)] = max(found.get(m.group(1), 0), int(m.group(2)))
+    return [found[n] for n in names if n in found]
+
+
 def take_snapshots(cluster, volume, prefix, count):
     """Takes `count` snapshots one after the other (each waited for, then deleted); returns the
-    snapshot uuids (the names the engine logs)."""
-    uuids = []
+    snapshot uuids (the names the engine logs) and each one's time from request to available (s)."""
+    uuids, took = [], []
     for i in range(count):
         name = f"{prefix}-{i}"
+        start = time.perf_counter()
         made = cluster.api.post(f"/v1/volumes/{volume}/snapshots", {"name": name})
         wait_for(f"snapshot {name}", lambda: cluster.api.get(
             f"/v1/volumes/{volume}/snapshots/{name}")["state"] == "available", 900, 0.02)
+        took.append(time.perf_counter() - start)
         uuids.append(made["uuid"])
         cluster.api.call("DELETE", f"/v1/volumes/{volume}/snapshots/{name}")
-    return uuids
+    return uuids, took
 
 
 def fio_nbd(uri, seconds):
@@ -73,35 +89,46 @@ def fio_nbd(uri, seconds):
     return job["iops"], pct["50.000000"] / 1000, pct["99.000000"] / 1000, job["clat_ns"]["max"] / 1000
 
 
-def snapshot_pause(bin_dir, root, pools):
-    """`pools`: a directory on the file system under test; node N's pool is pools/N."""
-    def pool_of(name):
-        os.makedirs(os.path.join(pools, name), exist_ok=True)
-        return (f"--pool=default=file:{os.path.join(pools, name)}",)
-    cluster = LocalCluster(os.path.join(root, "pause"), bin_dir, nodes=3, controller_args=["--log-level=warn"],
-                           heartbeat_interval="200ms", node_args=pool_of)
+def snapshot_pause(bin_dir, root, pools, precopy):
+    """`pools`: a directory on the file system under test; node N's pool is pools/<run>/N.
+    `precopy`: tandem-node --snapshot-precopy (false: the provider's whole snapshot inside the
+    pause, the baseline)."""
+    run = "precopy" if precopy else "at-cut"
+
+    def node_args(name):
+        os.makedirs(os.path.join(pools, run, name), exist_ok=True)
+        return (f"--pool=default=file:{os.path.join(pools, run, name)}",
+                f"--snapshot-precopy={'true' if precopy else 'false'}")
+    cluster = LocalCluster(os.path.join(root, f"pause-{run}"), bin_dir, nodes=3, controller_args=["--log-level=warn"],
+                           heartbeat_interval="200ms", node_args=node_args)
     try:
         cluster.start()
         cluster.api.post("/v1/resource-groups", {"name": "triple", "replicas": 3})
         cluster.api.post("/v1/volumes", {"name": "sp", "size_bytes": 1 << 30, "resource_group": "triple"})
         vol = cluster.wait_volume_state("sp", "available", timeout=120)
         log = os.path.join(cluster.root, f"{vol['primary_node']}.log")
+        replica_logs = [os.path.join(cluster.root, f) for f in os.listdir(cluster.root)
+                        if f.endswith(".log") and f != f"{vol['primary_node']}.log"]
         subprocess.run(["qemu-io", "-f", "raw", "-t", "none", "-c", "write -P 0x5a 0 256M", vol["nbd_uri"]],
                        check=True, capture_output=True)
-        idle = pauses_in_log(log, take_snapshots(cluster, "sp", "idle", SNAPSHOTS))
+        idle_uuids, idle_took = take_snapshots(cluster, "sp", "idle", SNAPSHOTS)
         base = fio_nbd(vol["nbd_uri"], FIO_SECONDS)
         fio = subprocess.Popen(["fio", "--name=w", "--ioengine=nbd", f"--uri={vol['nbd_uri']}", "--rw=randwrite",
                                 "--bs=4k", "--iodepth=16", "--size=1G", "--time_based",
                                 f"--runtime={FIO_SECONDS}", "--output-format=json"],
                                stdout=subprocess.PIPE, text=True)
         time.sleep(2)  # let the writer reach its steady state (a benchmark, not a test)
-        busy_uuids = take_snapshots(cluster, "sp", "busy", SNAPSHOTS)
+        busy_uuids, busy_took = take_snapshots(cluster, "sp", "busy", SNAPSHOTS)
         out, _ = fio.communicate()
         job = json.loads(out[out.index("{"):])["jobs"][0]["write"]
         pct = job["clat_ns"]["percentile"]
         with_snapshots = (job["iops"], pct["50.000000"] / 1000, pct["99.000000"] / 1000, job["clat_ns"]["max"] / 1000)
-        busy = pauses_in_log(log, busy_uuids)
-        return idle, busy, base, with_snapshots
+        return {
+            "idle": pauses_in_log(log, idle_uuids), "busy": pauses_in_log(log, busy_uuids),
+            "idle_held": replica_holds_in_logs(replica_logs, idle_uuids),
+            "busy_held": replica_holds_in_logs(replica_logs, busy_uuids),
+            "idle_took": idle_took, "busy_took": busy_took, "base": base, "loaded": with_snapshots,
+        }
     finally:
         cluster.stop()
 
@@ -168,27 +195,36 @@ def main():
     try:
         pause_fs = loop_fs(root, "pausefs", 8, ["mkfs.xfs", "-q", "-m", "reflink=1"])
         try:
-            idle, busy, base, loaded = snapshot_pause(bin_dir, root, pause_fs)
+            runs = {"precopy": snapshot_pause(bin_dir, root, pause_fs, True),
+                    "at the cut (baseline)": snapshot_pause(bin_dir, root, pause_fs, False)}
         finally:
             subprocess.run(["umount", pause_fs], check=False)
-        print_pauses(idle, busy, base, loaded)
+        print_pauses(runs)
         clones = clone_times(bin_dir, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print_clones(clones)
 
 
-def print_pauses(idle, busy, base, loaded):
-    print(f"\nSnapshot write pause (3 replicas, 1 GiB, pools on XFS with reflink, {SNAPSHOTS} snapshots each;"
-          " engine-measured)")
-    print(f"{'volume':<28}{'p50 us':>10}{'p99 us':>10}{'max us':>10}")
-    for label, values in (("idle", idle), ("busy (fio QD16 4k randwrite)", busy)):
-        if values:
-            print(f"{label:<28}{statistics.median(values):>10.0f}{percentile(values, 99):>10.0f}{max(values):>10.0f}")
-    print(f"\nfio 4k randwrite QD16 over NBD, {FIO_SECONDS} s")
-    print(f"{'run':<28}{'IOPS':>10}{'p50 us':>10}{'p99 us':>10}{'max us':>10}")
-    for label, (iops, p50, p99, mx) in (("without snapshots (baseline)", base), (f"with {SNAPSHOTS} snapshots", loaded)):
-        print(f"{label:<28}{iops:>10.0f}{p50:>10.0f}{p99:>10.0f}{mx:>10.0f}")
+def print_pauses(runs):
+    def row(label, values, scale=1.0):
+        if not values:
+            return f"{label:<44}{'-':>10}{'-':>10}{'-':>10}"
+        v = [x * scale for x in values]
+        return f"{label:<44}{statistics.median(v):>10.0f}{percentile(v, 99):>10.0f}{max(v):>10.0f}"
+    print(f"\nSnapshot write pause (3 replicas, 1 GiB, pools on XFS with reflink, {SNAPSHOTS} snapshots each)")
+    print("primary: writes held (engine-measured); replicas: the longest a replica held applying frames;"
+          " took: request to available")
+    for run, r in runs.items():
+        print(f"\n[{run}]")
+        print(f"{'':<44}{'p50':>10}{'p99':>10}{'max':>10}")
+        for vol in ("idle", "busy"):
+            print(row(f"{vol}: primary pause (us)", r[vol]))
+            print(row(f"{vol}: replica hold (us)", r[f"{vol}_held"]))
+            print(row(f"{vol}: took (ms)", r[f"{vol}_took"], 1000))
+        print(f"fio 4k randwrite QD16 over NBD, {FIO_SECONDS} s{'':<12}{'IOPS':>10}{'p50 us':>10}{'p99 us':>10}{'max us':>10}")
+        for label, (iops, p50, p99, mx) in (("  without snapshots", r["base"]), (f"  with {SNAPSHOTS} snapshots", r["loaded"])):
+            print(f"{label:<34}{iops:>10.0f}{p50:>10.0f}{p99:>10.0f}{mx:>10.0f}")
     sys.stdout.flush()
 
 

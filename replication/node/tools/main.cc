@@ -63,6 +63,10 @@ std::vector<OptionSpec> optionTable() {
        "requests of one NBD connection executed concurrently (writes wait for replicas; 1: in order)"},
       {"peer-timeout", OptionType::kDuration, "5s",
        "a peer silent this long (no ack, no ping) is dropped; writes then go on without it"},
+      {"snapshot-precopy", OptionType::kBool, "true",
+       "take a native volume's snapshot in two steps where the pool's snapshot costs time (file pools): "
+       "copy while writes go on, then hold writes only to copy what changed (false: hold them for the "
+       "whole provider snapshot)"},
       {"drbd-proc-file", OptionType::kString, "/proc/drbd",
        "where the DRBD kernel module's version is read (tests point it at a file to fake a DRBD host)"},
       {"drbd-command-runner", OptionType::kString, "",
@@ -149,7 +153,7 @@ int main(int argc, char** argv) {
   };
   // ...in two steps where the pool's snapshot costs time (the file pool: precopy while the volume
   // is written, then only what changed inside the write pause).
-  repl_options.stage_snapshot = [&pools](const std::string& volume_uuid, const std::string& snapshot)
+  if (options.boolean("snapshot-precopy")) repl_options.stage_snapshot = [&pools](const std::string& volume_uuid, const std::string& snapshot)
       -> tandem::Result<std::unique_ptr<tandem::devices::SnapshotStaging>> {
     for (auto& [name, pool] : pools) {
       if (pool.provider->info(volume_uuid).isOk()) return pool.provider->stageSnapshot(volume_uuid, snapshot);
