@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -68,10 +70,14 @@ struct Node {
 class CopyingStage final : public devices::SnapshotStaging {
  public:
   using Publish = std::function<void(std::vector<std::byte>)>;
-  // `after_precopy`, when set, runs at the end of precopy (a test holds the cut back there).
+  // `after_precopy`, when set, runs at the end of every precopy, `on_cut` at the cut (tests hold
+  // the stage back there and record the order of events).
   CopyingStage(std::shared_ptr<devices::MemoryBlockDevice> memory, Publish publish,
-               std::function<void()> after_precopy = {})
-      : memory_(std::move(memory)), publish_(std::move(publish)), after_precopy_(std::move(after_precopy)) {}
+               std::function<void()> after_precopy = {}, std::function<void()> on_cut = {})
+      : memory_(std::move(memory)),
+        publish_(std::move(publish)),
+        after_precopy_(std::move(after_precopy)),
+        on_cut_(std::move(on_cut)) {}
   void dirtied(uint64_t offset, uint64_t length) override {
     std::lock_guard lock(mu_);
     for (uint64_t b = offset / kBlock; b <= (offset + length - 1) / kBlock; ++b) dirty_.insert(b);
@@ -86,6 +92,7 @@ class CopyingStage final : public devices::SnapshotStaging {
     return Status::ok();
   }
   Status cut() override {
+    if (on_cut_) on_cut_();
     std::set<uint64_t> dirty;
     {
       std::lock_guard lock(mu_);
@@ -110,6 +117,7 @@ class CopyingStage final : public devices::SnapshotStaging {
   std::shared_ptr<devices::MemoryBlockDevice> memory_;
   Publish publish_;
   std::function<void()> after_precopy_;
+  std::function<void()> on_cut_;
   std::mutex mu_;
   std::set<uint64_t> dirty_;
   std::vector<std::byte> image_;
@@ -201,7 +209,9 @@ class ReplicationServiceTest : public ::testing::Test {
             std::make_unique<CopyingStage>(nodes_[i].memory, [this, i, snapshot](std::vector<std::byte> image) {
               std::lock_guard lock(snapshots_mu_);
               snapshots_[i][snapshot] = std::move(image);
-            }, i == primary_ ? primary_after_precopy_ : std::function<void()>{}));
+            },
+            [this, i] { if (after_precopy_hook_) after_precopy_hook_(i); },
+            [this, i] { if (on_cut_hook_) on_cut_hook_(i); }));
       };
     }
     auto s = ReplicationService::start(o, RealClock::instance());
@@ -301,7 +311,8 @@ class ReplicationServiceTest : public ::testing::Test {
   uint32_t chunk_ = 64 * 1024;
   bool quorum_ = false;
   bool staged_snapshots_ = false;  // nodes give the engine stage_snapshot (CopyingStage)
-  std::function<void()> primary_after_precopy_;  // the primary's CopyingStage runs it after precopy
+  std::function<void(int node)> after_precopy_hook_;  // every CopyingStage runs it after each precopy
+  std::function<void(int node)> on_cut_hook_;         // ...and at its cut
   int primary_ = 0;
   uint64_t epoch_ = 1;
   Node nodes_[3];
@@ -994,11 +1005,60 @@ TEST_F(ReplicationServiceTest, SnapshotIsIdenticalOnEveryReplicaWhileWriting) {
 TEST_F(ReplicationServiceTest, StagedSnapshotIsIdenticalOnEveryReplicaWhileWriting) {
   staged_snapshots_ = true;
   std::function<void()> hold_cut;
-  primary_after_precopy_ = [&] { if (hold_cut) hold_cut(); };
+  after_precopy_hook_ = [&](int node) {
+    if (node == primary_ && hold_cut) hold_cut();
+  };
   createNodes(1 << 20);
   ASSERT_TRUE(waitAllUpToDate());
   snapshotWhileWriting([&] { return primary(); }, *nodes_[0].service, uuid_,
                        [&](int i) { std::lock_guard lock(snapshots_mu_); return snapshots_[i]; }, size_, &hold_cut);
+}
+
+// The primary cuts only once every up-to-date replica's precopy has converged (it asks with
+// SNAPSHOT_PREPARE of the same name), so no replica's cut has the whole volume left to copy.
+TEST_F(ReplicationServiceTest, StagedSnapshotWaitsForTheReplicasPrecopy) {
+  staged_snapshots_ = true;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::vector<std::string> events;
+  after_precopy_hook_ = [&](int node) {
+    std::unique_lock lock(mu);
+    if (node != primary_) {
+      cv.wait_for(lock, kWait, [&] { return release; });  // a slow replica
+      events.push_back("ready node-" + std::to_string(node));
+    }
+    cv.notify_all();
+  };
+  on_cut_hook_ = [&](int node) {
+    std::lock_guard lock(mu);
+    events.push_back("cut node-" + std::to_string(node));
+  };
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  ASSERT_TRUE(primary()->write(0, pattern(kBlock, 1), true).isOk());
+  auto taken = std::async(std::launch::async, [&] { return nodes_[0].service->snapshotVolume(uuid_, "snap-w"); });
+  // Both replicas are copying and the primary has not cut.
+  EXPECT_EQ(taken.wait_for(500ms), std::future_status::timeout) << "the primary did not wait for its replicas";
+  {
+    std::lock_guard lock(mu);
+    EXPECT_TRUE(events.empty()) << ::testing::PrintToString(events);
+    release = true;
+  }
+  cv.notify_all();
+  auto copies = taken.get();
+  ASSERT_TRUE(copies.isOk()) << copies.status().toString();
+  EXPECT_EQ(copies->size(), 3u);
+  std::lock_guard lock(mu);
+  ASSERT_GE(events.size(), 5u) << ::testing::PrintToString(events);
+  const auto cut0 = std::find(events.begin(), events.end(), "cut node-0");
+  ASSERT_NE(cut0, events.end());
+  for (const char* ready : {"ready node-1", "ready node-2"}) {
+    EXPECT_LT(std::find(events.begin(), events.end(), ready), cut0) << ready << ": " << ::testing::PrintToString(events);
+  }
+  std::lock_guard snaps(snapshots_mu_);
+  EXPECT_TRUE(snapshots_[1]["snap-w"] == snapshots_[0]["snap-w"]);
+  EXPECT_TRUE(snapshots_[2]["snap-w"] == snapshots_[0]["snap-w"]);
 }
 
 // A primary whose data was replaced outside the engine (a revert) comes back at a new

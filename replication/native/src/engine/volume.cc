@@ -8,6 +8,9 @@ namespace tandem::replication {
 namespace {
 
 constexpr std::string_view kLog = "replication";
+// How often a staged snapshot's precopy looks again for what was written meanwhile, and how
+// often the primary asks a replica whether its precopy has converged.
+constexpr auto kPrecopyRecheck = std::chrono::milliseconds(10);
 
 Status unavailable(std::string_view what) { return Status(ErrorCode::kUnavailable, std::string(what)); }
 
@@ -407,6 +410,48 @@ Result<std::vector<std::string>> Volume::snapshot(const std::string& name) {
     if (!copied.isOk()) {
       unstage();
       return copied;
+    }
+    // The peers copy at their own pace: ask each (PREPARE of the same name) until its precopy
+    // has converged too, so that their cut is as small as this one; meanwhile keep this copy
+    // converged. A peer that is slow past the limit is cut anyway (its hold is then longer).
+    prepare_acks.clear();  // their first answers only said "started"
+    std::vector<std::string> waiting;
+    {
+      std::lock_guard order(order_mu_);
+      for (auto& link : links_) {
+        if (link->activeConnection() != 0 && link->state() == PeerState::kUpToDate) {
+          waiting.push_back(link->address().node);
+        }
+      }
+    }
+    const auto give_up = env_.clock->steadyNow() + 2 * env_.options.peer_timeout;
+    while (!waiting.empty() && env_.clock->steadyNow() < give_up) {
+      std::vector<std::pair<std::string, std::shared_ptr<AckWaiter>>> asked;
+      {
+        std::lock_guard order(order_mu_);
+        for (auto& link : links_) {
+          const uint64_t conn = link->activeConnection();
+          if (conn == 0 || std::find(waiting.begin(), waiting.end(), link->address().node) == waiting.end()) continue;
+          auto waiter = sendLocked(*link, conn, wire::FrameHeader::of(wire::FrameType::kSnapshotPrepare), payload);
+          if (waiter) asked.emplace_back(link->address().node, std::move(waiter));
+        }
+      }
+      std::vector<std::string> still;
+      for (auto& [node, waiter] : asked) {
+        const Status answer = waiter->waitFor(env_.options.peer_timeout);
+        if (answer.code() == ErrorCode::kUnavailable) still.push_back(node);  // still copying; else ready or gone
+      }
+      waiting = std::move(still);
+      if (waiting.empty()) break;
+      std::this_thread::sleep_for(kPrecopyRecheck);  // pacing the questions, not synchronising
+      if (Status again = stage->precopy({}); !again.isOk()) {
+        unstage();
+        return again;
+      }
+    }
+    if (Status again = stage->precopy({}); !again.isOk()) {
+      unstage();
+      return again;
     }
   }
   // Written back before the pause, so that the flush inside it has little left to do.
@@ -854,23 +899,42 @@ void Volume::demoteDiskLocked(DiskState state, const char* why) {
   }
 }
 
-void Volume::prepareSnapshotLocked(const std::string& name) {
+ErrorCode Volume::prepareSnapshotLocked(const std::string& name) {
+  // The same name again is the primary asking whether the precopy has converged.
+  if (replica_stage_ && replica_stage_->name == name) {
+    return replica_stage_->ready->load() ? ErrorCode::kOk : ErrorCode::kUnavailable;
+  }
   replica_stage_.reset();  // one announced earlier whose SNAPSHOT never came
-  if (!env_.options.stage_snapshot) return;  // SNAPSHOT takes it at the cut
+  if (!env_.options.stage_snapshot) return ErrorCode::kOk;  // SNAPSHOT takes it at the cut
   auto stage = env_.options.stage_snapshot(config().volume_uuid, name);
   if (!stage.isOk()) {
     // Not fatal to the session: SNAPSHOT tries again at the cut and reports what fails then.
     log::warn(kLog, "volume " + config().volume_uuid + ": SNAPSHOT_PREPARE " + name + ": " + stage.status().toString());
-    return;
+    return ErrorCode::kOk;
   }
   auto rs = std::make_unique<ReplicaStage>();
   rs->name = name;
   rs->stage = std::shared_ptr<devices::SnapshotStaging>(std::move(stage).value());
-  rs->precopy = std::jthread([stage = rs->stage, uuid = config().volume_uuid, name](std::stop_token stop) {
-    Status st = stage->precopy(stop);
-    if (!st.isOk()) log::warn(kLog, "volume " + uuid + ": precopy of snapshot " + name + ": " + st.toString());
+  rs->ready = std::make_shared<std::atomic<bool>>(false);
+  // Copies until SNAPSHOT stops it: a pass whenever enough was written again, so that the cut
+  // stays small however long the primary takes to ask for it.
+  rs->precopy = std::jthread([stage = rs->stage, ready = rs->ready, uuid = config().volume_uuid,
+                              name](std::stop_token stop) {
+    std::mutex mu;
+    std::condition_variable_any cv;
+    while (!stop.stop_requested()) {
+      Status st = stage->precopy(stop);
+      ready->store(true);  // a failed precopy leaves the work to the cut
+      if (!st.isOk()) {
+        log::warn(kLog, "volume " + uuid + ": precopy of snapshot " + name + ": " + st.toString());
+        return;
+      }
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, stop, kPrecopyRecheck, [] { return false; });
+    }
   });
   replica_stage_ = std::move(rs);
+  return ErrorCode::kOk;
 }
 
 Status Volume::takeSnapshotLocked(const std::string& name) {
@@ -916,6 +980,7 @@ Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& f
   const wire::FrameHeader& h = frame.header;
   const bool fua = (h.flags & wire::kFlagFua) != 0;
   Status st;
+  std::optional<ErrorCode> ack;  // answered without being an apply failure (SNAPSHOT_PREPARE)
   switch (h.type) {
     case wire::FrameType::kWrite:
       st = local_->write(h.offset, frame.payload, fua);
@@ -937,7 +1002,7 @@ Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& f
       st = awaitLocalSize(h.length);
       break;
     case wire::FrameType::kSnapshotPrepare:
-      prepareSnapshotLocked(std::string(reinterpret_cast<const char*>(frame.payload.data()), frame.payload.size()));
+      ack = prepareSnapshotLocked(std::string(reinterpret_cast<const char*>(frame.payload.data()), frame.payload.size()));
       break;
     case wire::FrameType::kSnapshot:
       st = takeSnapshotLocked(std::string(reinterpret_cast<const char*>(frame.payload.data()), frame.payload.size()));
@@ -1006,7 +1071,7 @@ Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& f
       h.type == wire::FrameType::kNewGeneration || !st.isOk()) {
     notify();
   }
-  return st.code();
+  return ack.value_or(st.code());
 }
 
 void Volume::endSession(uint64_t session) {

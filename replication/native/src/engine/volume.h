@@ -123,8 +123,10 @@ class Volume final : public PeerLinkOwner {
   // Applies `apply` locally and replicates `header`/`payload` to every receiving peer.
   Status replicate(wire::FrameHeader header, std::span<const std::byte> payload,
                    const std::function<Status()>& apply);
-  // Replica side of SNAPSHOT_PREPARE and SNAPSHOT (replica_mu_ held).
-  void prepareSnapshotLocked(const std::string& name);
+  // Replica side of SNAPSHOT_PREPARE and SNAPSHOT (replica_mu_ held). PREPARE of a new name
+  // starts the stage (ack OK); of the staged name asks whether its precopy has converged
+  // (OK, or UNAVAILABLE while it is still copying).
+  ErrorCode prepareSnapshotLocked(const std::string& name);
   Status takeSnapshotLocked(const std::string& name);
   // Waits for every ACK (dropping peers that fail or time out); `up_to_date_acks`, when given,
   // receives how many peers that were up to date acknowledged.
@@ -196,6 +198,7 @@ class Volume final : public PeerLinkOwner {
   struct ReplicaStage {
     std::string name;
     std::shared_ptr<devices::SnapshotStaging> stage;
+    std::shared_ptr<std::atomic<bool>> ready;  // a precopy has run to its end
     std::jthread precopy;
   };
   std::unique_ptr<ReplicaStage> replica_stage_;
