@@ -195,14 +195,20 @@ def main():
     try:
         pause_fs = loop_fs(root, "pausefs", 8, ["mkfs.xfs", "-q", "-m", "reflink=1"])
         try:
-            runs = {"precopy": snapshot_pause(bin_dir, root, pause_fs, True),
-                    "at the cut (baseline)": snapshot_pause(bin_dir, root, pause_fs, False)}
+            runs = {"precopy": snapshot_pause(bin_dir, root, pause_fs, True)}
+            if os.environ.get("BASELINE", "1") != "0":
+                runs["at the cut (baseline)"] = snapshot_pause(bin_dir, root, pause_fs, False)
         finally:
             subprocess.run(["umount", pause_fs], check=False)
         print_pauses(runs)
+        if os.environ.get("CLONES", "1") == "0":
+            return
         clones = clone_times(bin_dir, root)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if os.environ.get("KEEP") == "1":
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
     print_clones(clones)
 
 

@@ -2,7 +2,7 @@
 //
 // The volume file is divided into chunks (64 KiB); a bitmap marks the chunks the snapshot still
 // needs. At the start it marks every chunk that holds data (SEEK_DATA), dirtied() marks chunks
-// written since. A pass takes runs of marked chunks (up to 16 MiB), clears their marks, then
+// written since. A pass takes runs of marked chunks (up to 1 MiB), clears their marks, then
 // copies them into the work file: FICLONERANGE where the file system shares blocks (XFS
 // reflink, btrfs), else a copy that punches holes for all-zero pieces. A write applied before a
 // run's marks are cleared is in the copy (the copy reads after it); one applied after marks the
@@ -32,7 +32,8 @@ class FileSnapshotStaging final : public SnapshotStaging {
   struct Options {
     bool allow_reflink = true;             // false forces the copy (tests, ext4)
     uint64_t chunk_bytes = 64 << 10;       // dirty-tracking granularity (a multiple of 4096)
-    uint64_t max_run_bytes = 16ull << 20;  // most bytes copied by one call
+    uint64_t max_run_bytes = 1ull << 20;   // most bytes copied by one call (FICLONERANGE blocks
+                                           // writes to the volume while it runs)
     uint64_t settle_bytes = 4ull << 20;    // precopy ends once no more than this is dirty
     unsigned max_passes = 8;               // precopy passes at most
   };

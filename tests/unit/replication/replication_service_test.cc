@@ -209,6 +209,7 @@ class ReplicationServiceTest : public ::testing::Test {
             std::make_unique<CopyingStage>(nodes_[i].memory, [this, i, snapshot](std::vector<std::byte> image) {
               std::lock_guard lock(snapshots_mu_);
               snapshots_[i][snapshot] = std::move(image);
+              snapshots_cv_.notify_all();
             },
             [this, i] { if (after_precopy_hook_) after_precopy_hook_(i); },
             [this, i] { if (on_cut_hook_) on_cut_hook_(i); }));
@@ -304,6 +305,13 @@ class ReplicationServiceTest : public ::testing::Test {
   }
 
   std::mutex snapshots_mu_;
+  std::condition_variable snapshots_cv_;  // a staged snapshot was published (replicas: after their ACK)
+  // Node i's snapshots once `name` is among them (a replica publishes after it ACKs), or as they are.
+  std::map<std::string, std::vector<std::byte>> snapshotsOnceHeld(int i, const std::string& name) {
+    std::unique_lock lock(snapshots_mu_);
+    snapshots_cv_.wait_for(lock, kWait, [&] { return snapshots_[i].count(name) > 0; });
+    return snapshots_[i];
+  }
   std::map<int, std::map<std::string, std::vector<std::byte>>> snapshots_;  // by node: name -> contents
   std::string dir_;
   std::string uuid_;
@@ -1011,7 +1019,7 @@ TEST_F(ReplicationServiceTest, StagedSnapshotIsIdenticalOnEveryReplicaWhileWriti
   createNodes(1 << 20);
   ASSERT_TRUE(waitAllUpToDate());
   snapshotWhileWriting([&] { return primary(); }, *nodes_[0].service, uuid_,
-                       [&](int i) { std::lock_guard lock(snapshots_mu_); return snapshots_[i]; }, size_, &hold_cut);
+                       [&](int i) { return snapshotsOnceHeld(i, "snap-1"); }, size_, &hold_cut);
 }
 
 // The primary cuts only once every up-to-date replica's precopy has converged (it asks with
@@ -1056,9 +1064,7 @@ TEST_F(ReplicationServiceTest, StagedSnapshotWaitsForTheReplicasPrecopy) {
   for (const char* ready : {"ready node-1", "ready node-2"}) {
     EXPECT_LT(std::find(events.begin(), events.end(), ready), cut0) << ready << ": " << ::testing::PrintToString(events);
   }
-  std::lock_guard snaps(snapshots_mu_);
-  EXPECT_TRUE(snapshots_[1]["snap-w"] == snapshots_[0]["snap-w"]);
-  EXPECT_TRUE(snapshots_[2]["snap-w"] == snapshots_[0]["snap-w"]);
+  for (int r : {1, 2}) EXPECT_TRUE(snapshotsOnceHeld(r, "snap-w")["snap-w"] == snapshotsOnceHeld(0, "snap-w")["snap-w"]) << r;
 }
 
 // A primary whose data was replaced outside the engine (a revert) comes back at a new

@@ -311,6 +311,10 @@ void Volume::close() {
     active_socket_.reset();
   }
   for (auto& l : to_stop) l->stop();
+  {
+    std::lock_guard replica(replica_mu_);
+    if (publisher_.joinable()) publisher_.join();
+  }
   flushAndMarkClean("volume close");
 }
 
@@ -918,12 +922,14 @@ ErrorCode Volume::prepareSnapshotLocked(const std::string& name) {
   rs->ready = std::make_shared<std::atomic<bool>>(false);
   // Copies until SNAPSHOT stops it: a pass whenever enough was written again, so that the cut
   // stays small however long the primary takes to ask for it.
-  rs->precopy = std::jthread([stage = rs->stage, ready = rs->ready, uuid = config().volume_uuid,
+  rs->precopy = std::jthread([stage = rs->stage, ready = rs->ready, local = local_, uuid = config().volume_uuid,
                               name](std::stop_token stop) {
     std::mutex mu;
     std::condition_variable_any cv;
     while (!stop.stop_requested()) {
       Status st = stage->precopy(stop);
+      // Written back now, so that the flush SNAPSHOT starts with has little left to do.
+      if (st.isOk()) st = local->flush();
       ready->store(true);  // a failed precopy leaves the work to the cut
       if (!st.isOk()) {
         log::warn(kLog, "volume " + uuid + ": precopy of snapshot " + name + ": " + st.toString());
@@ -938,28 +944,37 @@ ErrorCode Volume::prepareSnapshotLocked(const std::string& name) {
 }
 
 Status Volume::takeSnapshotLocked(const std::string& name) {
-  // Every frame before this one is applied: flush, then the provider's snapshot.
-  RETURN_IF_ERROR(local_->flush());
+  const auto held_from = env_.clock->steadyNow();
   std::unique_ptr<ReplicaStage> rs = std::move(replica_stage_);
   if (rs && rs->name == name) {
-    const auto held_from = env_.clock->steadyNow();
     rs->precopy.request_stop();  // returns after the range it is copying
     rs->precopy.join();
+    const auto joined = env_.clock->steadyNow();
+    // Every frame before this one is applied: flush, then the cut.
+    RETURN_IF_ERROR(local_->flush());
+    const auto flushed = env_.clock->steadyNow();
     RETURN_IF_ERROR(rs->stage->cut());
-    RETURN_IF_ERROR(rs->stage->publish());
+    const auto done = env_.clock->steadyNow();
     // "applying held N us" is what bench/lifecycle reads: later frames (and so the primary's
     // acknowledgements of later writes) waited this long.
+    auto us = [](auto d) { return std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(d).count()); };
     const auto stats = rs->stage->cutStats();
     log::info(kLog, "volume " + config().volume_uuid + ": snapshot " + name + " taken as a replica; applying held " +
-                        std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(env_.clock->steadyNow() -
-                                                                                              held_from)
-                                           .count()) +
-                        " us (cut copied " + std::to_string(stats.bytes) + " bytes in " +
-                        std::to_string(stats.ranges) + " range(s) after " + std::to_string(stats.precopy_passes) +
-                        " precopy pass(es))");
+                        us(done - held_from) + " us (precopy stop " + us(joined - held_from) + ", flush " +
+                        us(flushed - joined) + ", cut " + us(done - flushed) + " copying " +
+                        std::to_string(stats.bytes) + " bytes in " + std::to_string(stats.ranges) + " range(s))");
+    // Its contents are fixed now; making it durable and visible needs no more of the volume, so
+    // frames flow again meanwhile. The ACK says "cut"; where copies exist is what the nodes'
+    // reports list once published (docs/replication.md, "Snapshots"). close() waits for it, so a
+    // volume is never removed under a snapshot being published. Assigning joins the previous one.
+    publisher_ = std::jthread([stage = std::move(rs->stage), uuid = config().volume_uuid, name] {
+      Status st = stage->publish();
+      if (!st.isOk()) log::error(kLog, "volume " + uuid + ": snapshot " + name + " not published: " + st.toString());
+    });
     return Status::ok();
   }
   rs.reset();
+  RETURN_IF_ERROR(local_->flush());
   if (!env_.options.take_snapshot) return Status(ErrorCode::kUnsupported, "this node cannot take snapshots");
   return env_.options.take_snapshot(config().volume_uuid, name);
 }

@@ -202,6 +202,8 @@ class Volume final : public PeerLinkOwner {
     std::jthread precopy;
   };
   std::unique_ptr<ReplicaStage> replica_stage_;
+  // Publishes the last snapshot a replica cut, off the apply path (joined by close()).
+  std::jthread publisher_;
 
   // A leaf: a session waiting in RESIZE sleeps on size_cv_ until growTo() grew the device.
   std::mutex size_mu_;
