@@ -75,7 +75,8 @@ def take_snapshots(cluster, volume, prefix, count):
             f"/v1/volumes/{volume}/snapshots/{name}")["state"] == "available", 900, 0.02)
         took.append(time.perf_counter() - start)
         uuids.append(made["uuid"])
-        cluster.api.call("DELETE", f"/v1/volumes/{volume}/snapshots/{name}")
+        if os.environ.get("DELETE", "1") != "0":
+            cluster.api.call("DELETE", f"/v1/volumes/{volume}/snapshots/{name}")
     return uuids, took
 
 

@@ -287,36 +287,35 @@ Result<VolumeInfo> FileProvider::info(const std::string& name) {
   return info;
 }
 
-Status FileProvider::snapshot(const std::string& volume, const std::string& snapshot,
-                              const ProgressFn& progress) {
+Result<FileProvider::SnapshotFiles> FileProvider::newSnapshotFiles(const std::string& volume,
+                                                                    const std::string& snapshot) const {
   RETURN_IF_ERROR(checkName(volume, "volume"));
   RETURN_IF_ERROR(checkName(snapshot, "snapshot"));
-  const std::string src = volumePath(volume);
-  const std::string dst = snapshotPath(volume, snapshot);
-  const std::string context = "snapshot " + volume + "@" + snapshot + " (" + dst + ")";
-  if (!exists(src)) return Status(ErrorCode::kNotFound, context + ": no volume " + src);
-  if (exists(dst)) return Status(ErrorCode::kAlreadyExists, context + ": already exists");
-  const std::string tmp = tempPath(dst);
-  auto method = cloneFile(src, tmp, progress, CloneOptions{.allow_reflink = reflink_});
-  if (!method.isOk()) return method.status().withContext(context);
-  return publish(tmp, dst).withContext(context);
+  SnapshotFiles f{volumePath(volume), snapshotPath(volume, snapshot), ""};
+  f.context = "snapshot " + volume + "@" + snapshot + " (" + f.snapshot + ")";
+  if (!exists(f.volume)) return Status(ErrorCode::kNotFound, f.context + ": no volume " + f.volume);
+  if (exists(f.snapshot)) return Status(ErrorCode::kAlreadyExists, f.context + ": already exists");
+  return f;
+}
+
+Status FileProvider::snapshot(const std::string& volume, const std::string& snapshot,
+                              const ProgressFn& progress) {
+  ASSIGN_OR_RETURN(SnapshotFiles f, newSnapshotFiles(volume, snapshot));
+  const std::string tmp = tempPath(f.snapshot);
+  auto method = cloneFile(f.volume, tmp, progress, CloneOptions{.allow_reflink = reflink_});
+  if (!method.isOk()) return method.status().withContext(f.context);
+  return publish(tmp, f.snapshot).withContext(f.context);
 }
 
 Result<std::unique_ptr<SnapshotStaging>> FileProvider::stageSnapshot(const std::string& volume,
                                                                      const std::string& snapshot) {
-  RETURN_IF_ERROR(checkName(volume, "volume"));
-  RETURN_IF_ERROR(checkName(snapshot, "snapshot"));
-  const std::string src = volumePath(volume);
-  const std::string dst = snapshotPath(volume, snapshot);
-  const std::string context = "snapshot " + volume + "@" + snapshot + " (" + dst + ")";
-  if (!exists(src)) return Status(ErrorCode::kNotFound, context + ": no volume " + src);
-  if (exists(dst)) return Status(ErrorCode::kAlreadyExists, context + ": already exists");
-  auto publish_fn = [this, context](const std::string& tmp, const std::string& final_path) {
+  ASSIGN_OR_RETURN(SnapshotFiles f, newSnapshotFiles(volume, snapshot));
+  auto publish_fn = [this, context = f.context](const std::string& tmp, const std::string& final_path) {
     return publish(tmp, final_path).withContext(context);
   };
-  auto stage = FileSnapshotStaging::make(src, tempPath(dst), dst, std::move(publish_fn),
+  auto stage = FileSnapshotStaging::make(f.volume, tempPath(f.snapshot), f.snapshot, std::move(publish_fn),
                                          FileSnapshotStaging::Options{.allow_reflink = reflink_});
-  if (!stage.isOk()) return stage.status().withContext(context);
+  if (!stage.isOk()) return stage.status().withContext(f.context);
   return std::unique_ptr<SnapshotStaging>(std::move(stage).value());
 }
 

@@ -50,6 +50,13 @@ class FileProvider final : public StorageProvider {
   FileProvider(std::string dir, bool reflink) : dir_(std::move(dir)), reflink_(reflink) {}
 
   std::string tempPath(const std::string& final_path) const;
+  // The files of a new snapshot, checked: names valid, the volume there, the snapshot not yet.
+  struct SnapshotFiles {
+    std::string volume;    // the volume's file
+    std::string snapshot;  // the snapshot's final file
+    std::string context;   // "snapshot V@S (path)", for errors
+  };
+  Result<SnapshotFiles> newSnapshotFiles(const std::string& volume, const std::string& snapshot) const;
   // Renames tmp to final; fails with kAlreadyExists (and removes tmp) if final exists.
   Status publish(const std::string& tmp, const std::string& final_path) const;
   // Renames tmp over final atomically.
