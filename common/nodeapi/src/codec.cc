@@ -305,6 +305,8 @@ Result<DesiredAttachment> readDesiredAttachment(const rapidjson::Value& v, const
   ASSIGN_OR_RETURN(auto here, r.optionalBool("primary_here"));
   a.primary_here = here.value_or(false);
   ASSIGN_OR_RETURN(a.drbd, readDrbd(v, path));
+  ASSIGN_OR_RETURN(auto nbd, r.optionalBool("nbd"));
+  a.nbd = nbd.value_or(false);
   return a;
 }
 
@@ -523,6 +525,7 @@ std::string encodeDesiredState(const DesiredState& s) {
     w.field("size_bytes", a.size_bytes).field("nbd_host", a.nbd_host).field("nbd_port", uint64_t{a.nbd_port});
     w.field("nbd_export", a.nbd_export).field("primary_here", a.primary_here);
     if (a.drbd) writeDrbd(w, *a.drbd);
+    if (a.nbd) w.field("nbd", true);
     w.endObject();
   }
   w.endArray();

@@ -84,6 +84,7 @@ Status DrbdVolumes::apply(const std::vector<nodeapi::DesiredReplica>& replicas,
       ++it;
       continue;
     }
+    unexport(it->second);  // its NBD clients go before the resource can be taken down
     Status s = removeHeld(it->first, it->second);
     keep(it->first, s, errors_);
     if (s.isOk()) {
@@ -119,12 +120,44 @@ Status DrbdVolumes::apply(const std::vector<nodeapi::DesiredReplica>& replicas,
       h.attachment = attached;
     }
   }
+  reconcileExports(attachments);
   for (auto it = attach_errors_.begin(); it != attach_errors_.end();) {
     bool wanted = false;
     for (const auto& a : attachments) wanted = wanted || (a.drbd && a.volume_uuid == it->first);
     it = wanted ? std::next(it) : attach_errors_.erase(it);
   }
   return first;
+}
+
+std::string DrbdVolumes::devicePath(const std::string& resource) const {
+  return options_.by_res_dir + "/" + resource + "/0";
+}
+
+void DrbdVolumes::unexport(Held& h) {
+  if (h.nbd_export.empty()) return;
+  if (exports_ != nullptr) exports_->remove(h.nbd_export);
+  log::info("drbd", "no longer exporting " + devicePath(h.spec.resource) + " over NBD as '" + h.nbd_export + "'");
+  h.nbd_export.clear();
+}
+
+void DrbdVolumes::reconcileExports(const std::vector<nodeapi::DesiredAttachment>& attachments) {
+  std::map<std::string, std::string> wanted;  // volume uuid -> export name
+  for (const auto& a : attachments) {
+    if (a.drbd && a.nbd) wanted[a.volume_uuid] = a.nbd_export;
+  }
+  for (auto& [uuid, h] : held_) {
+    auto w = wanted.find(uuid);
+    const std::string name = w == wanted.end() || !h.attachment ? "" : w->second;
+    if (h.nbd_export == name) continue;
+    unexport(h);
+    if (name.empty()) continue;
+    if (exports_ == nullptr) {
+      attach_errors_[uuid] = "this node worker does not export drbd devices over NBD";
+      continue;
+    }
+    exports_->add(name, devicePath(h.spec.resource));
+    h.nbd_export = name;
+  }
 }
 
 Status DrbdVolumes::ensureReplica(const nodeapi::DesiredReplica& d) {
@@ -149,7 +182,9 @@ Status DrbdVolumes::ensureReplica(const nodeapi::DesiredReplica& d) {
   auto held = held_.find(d.volume_uuid);
   if (held == held_.end() || !held->second.replica) {
     if (held != held_.end()) {
-      // A diskless client here becomes a replica: take the client down first.
+      // A diskless client here becomes a replica: take the client down first (its NBD export
+      // first; it is exported again from the replica's device).
+      unexport(held->second);
       RETURN_IF_ERROR(removeHeld(d.volume_uuid, held->second));
       held_.erase(held);
     }
@@ -166,7 +201,7 @@ Status DrbdVolumes::ensureReplica(const nodeapi::DesiredReplica& d) {
       // with it (the add-peer sequence: write, adjust).
       RETURN_IF_ERROR(lifecycle_.addPeer(want));
     }
-    held_[d.volume_uuid] = Held{want, d.pool, d.size_bytes, false, true};
+    held_[d.volume_uuid] = Held{want, d.pool, d.size_bytes, false, true, ""};
     if (fresh && d.primary) {
       drbd::InitialSyncFacts facts;
       facts.backing_fresh_thin = d.thin;
@@ -252,7 +287,7 @@ Status DrbdVolumes::ensureDiskless(const std::string& uuid, const nodeapi::Desir
   }
   if (held == held_.end()) {
     RETURN_IF_ERROR(lifecycle_.create(want, options_.self));
-    held_[uuid] = Held{want, "", size_bytes, !replica, replica};
+    held_[uuid] = Held{want, "", size_bytes, !replica, replica, ""};
     return Status::ok();
   }
   held->second.replica = held->second.replica || replica;
@@ -336,7 +371,7 @@ std::vector<nodeapi::AttachmentReport> DrbdVolumes::attachmentReports() const {
     if (!h.attachment) continue;
     nodeapi::AttachmentReport a;
     a.volume_uuid = uuid;
-    a.device_path = options_.by_res_dir + "/" + h.spec.resource + "/0";
+    a.device_path = devicePath(h.spec.resource);
     a.health = nodeapi::DeviceHealth::kHealthy;
     if (auto e = attach_errors_.find(uuid); e != attach_errors_.end()) a.error = e->second;
     out.push_back(std::move(a));

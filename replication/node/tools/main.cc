@@ -25,6 +25,7 @@
 #include "tandem/nbd/nbd_server.h"
 #include "tandem/nbd/static_export_registry.h"
 #include "tandem/node/attachment_reconciler.h"
+#include "tandem/node/device_exports.h"
 #include "tandem/node/label_spec.h"
 #include "tandem/node/node_agent.h"
 #include "tandem/node/pool_spec.h"
@@ -68,6 +69,9 @@ std::vector<OptionSpec> optionTable() {
       {"drbd-command-runner", OptionType::kString, "",
        "the drbd engine's drbdadm/drbdsetup/drbdmeta: empty runs them; record:FILE only appends each "
        "command line to FILE (tests on hosts without the DRBD module; nothing reaches the kernel)"},
+      {"drbd-device-dir", OptionType::kString, "/dev/drbd/by-res",
+       "where the DRBD devices are (<dir>/<resource>/0, udev's links): block attachments name them, nbd "
+       "attachments export them (tests on hosts without the DRBD module point it at stand-in files)"},
       {"drbd-events2-file", OptionType::kString, "",
        "tests only: read the drbd engine's state from `tail -F FILE` instead of `drbdsetup events2`"},
       {"heartbeat-interval", OptionType::kDuration, "2s", "how often the node reports status"},
@@ -242,10 +246,20 @@ int main(int argc, char** argv) {
   tandem::drbd::Events2Watcher events2(events2_processes, events2_options);
   const auto capability_now = drbd_capability();
   const bool watch = !events2_file.empty() || capability_now.usable();
-  tandem::node::DrbdVolumes drbd_volumes({options.string("name")}, pools, drbd_lifecycle,
+  const std::string drbd_device_dir = options.string("drbd-device-dir");
+  if (drbd_device_dir != "/dev/drbd/by-res") {
+    tandem::log::warn("node", "drbd engine: DRBD devices are looked up in " + drbd_device_dir +
+                                  " (--drbd-device-dir), not /dev/drbd/by-res");
+  }
+  tandem::node::DrbdVolumes drbd_volumes({options.string("name"), drbd_device_dir}, pools, drbd_lifecycle,
                                          [&events2, watch] {
                                            return watch ? events2.snapshot().state : tandem::drbd::Events2State{};
                                          });
+  // nbd attachments of drbd volumes: the device is exported by this node's NBD server, opened only
+  // while a client is connected.
+  tandem::node::RegistryDeviceExports drbd_exports(
+      exports, [nbd_server](const std::string& name) { nbd_server->disconnectExport(name); });
+  drbd_volumes.setExports(&drbd_exports);
   reconciler.setDrbd(&drbd_volumes);
   if (watch) events2.start();
   tandem::log::info("node", "drbd engine: " + (capability_now.usable()

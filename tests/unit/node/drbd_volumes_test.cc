@@ -7,12 +7,15 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "fake_command_runner.h"
 #include "local_node_test.h"
 #include "tandem/drbd/config_writer.h"
 #include "tandem/drbd/lifecycle.h"
+#include "tandem/node/device_exports.h"
 
 namespace tandem::node {
 namespace {
@@ -223,6 +226,80 @@ TEST_F(DrbdVolumesTest, WholeFlowRunsTheExpectedCommands) {
   EXPECT_TRUE(report.attachments.empty());
   ASSERT_EQ(report.replicas.size(), 1u);
   EXPECT_EQ(report.replicas[0].volume_uuid, kNative);
+}
+
+// An nbd attachment of a drbd volume: the host runs the resource (a diskless client where it
+// holds no replica, its own device where it does) and its NBD server exports the DRBD device,
+// opened only while a client uses it. The DRBD device is a STAND-IN here (a regular file under
+// the test's by-res directory: no DRBD module on this machine). Detaching unexports (its NBD
+// clients disconnected) before the resource is taken down.
+TEST_F(DrbdVolumesTest, NbdAttachmentExportsTheDrbdDevice) {
+  const std::string by_res = dir_ + "/by-res";
+  for (const std::string res : {"cv", "vol"}) {
+    std::filesystem::create_directories(by_res + "/" + res);
+    std::filesystem::resize_file((std::ofstream(by_res + "/" + res + "/0"), by_res + "/" + res + "/0"), 4 * MiB);
+  }
+  drbd_ = std::make_unique<DrbdVolumes>(DrbdVolumesOptions{"n1", by_res}, pools_, *lifecycle_,
+                                        std::function<drbd::Events2State()>{});
+  RegistryDeviceExports exports(exports_, [this](const std::string& name) { (void)runner_.run({"unexport", name}); });
+  drbd_->setExports(&exports);
+  reconciler_->setDrbd(drbd_.get());
+
+  DesiredState s;
+  s.generation = 1;
+  s.node = "n1";
+  nodeapi::DesiredAttachment a;
+  a.volume_name = "cv";
+  a.volume_uuid = kClient;
+  a.size_bytes = 4 * MiB;
+  a.nbd_export = "cv";
+  a.nbd = true;
+  a.drbd = resource("cv", 1001,
+                    {{"n2", "10.0.0.2", 7001, 0, true}, {"n3", "10.0.0.3", 7000, 1, true}, {"n1", "10.0.0.1", 7001, 2, false}});
+  s.attachments.push_back(a);
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{adm({"adjust", "cv"})})) << "a diskless client";
+  EXPECT_TRUE(exports_.contains("cv"));
+  auto report = reconciler_->report();
+  ASSERT_EQ(report.attachments.size(), 1u);
+  EXPECT_EQ(report.attachments[0].device_path, by_res + "/cv/0");
+  EXPECT_EQ(report.attachments[0].health, nodeapi::DeviceHealth::kHealthy);
+  {
+    // What an NBD client's connection gets: the device at by-res/cv/0, written through.
+    auto device = exports_.find("cv");
+    ASSERT_NE(device, nullptr);
+    EXPECT_EQ(device->sizeBytes(), 4 * MiB);
+    std::vector<std::byte> data(4096, std::byte{0x42});
+    ASSERT_TRUE(device->write(4096, data, true).isOk());
+  }
+  std::ifstream stand_in(by_res + "/cv/0", std::ios::binary);
+  stand_in.seekg(4096);
+  EXPECT_EQ(stand_in.get(), 0x42);
+
+  // A diskful replica here with an nbd attachment: its own device is exported.
+  s.generation = 2;
+  s.replicas.push_back(replica(kVol, "vol", 4 * MiB, true));
+  s.replicas[0].drbd = resource("vol", 1000, {{"n1", "10.0.0.1", 7000, 0, true}, {"n2", "10.0.0.2", 7000, 1, true}});
+  nodeapi::DesiredAttachment b = a;
+  b.volume_name = b.nbd_export = "vol";
+  b.volume_uuid = kVol;
+  b.drbd = s.replicas[0].drbd;
+  s.attachments.push_back(b);
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_TRUE(exports_.contains("vol"));
+  (void)toolCalls();
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_TRUE(toolCalls().empty()) << "applying the same state again changes nothing";
+
+  // Detach both: each export goes (clients disconnected) before its client is taken down; the
+  // replica stays and is no longer exported.
+  s.generation = 3;
+  s.attachments.clear();
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{{"unexport", "cv"}, adm({"down", "cv"}), {"unexport", "vol"}}));
+  EXPECT_FALSE(exports_.contains("cv"));
+  EXPECT_FALSE(exports_.contains("vol"));
+  EXPECT_TRUE(reconciler_->report().attachments.empty());
 }
 
 // Snapshots of a drbd volume: each diskful replica takes its own copy with DRBD I/O suspended

@@ -80,6 +80,7 @@ DesiredState desiredState() {
                     DesiredDrbdHost{"c1", "10.0.0.3", 7000, 2, false}}};
   s.replicas[0].drbd = drbd;
   s.attachments[0].drbd = drbd;
+  s.attachments[0].nbd = true;  // an nbd attachment of a drbd volume
   s.release = {DesiredRelease{"gone", "7d2a7c8f-3e6f-4c9f-8b46-1d8e3a0c2b33", "p", "gone-disk"}};
   return s;
 }

@@ -210,6 +210,11 @@ struct DesiredAttachment {
   // A drbd-engine volume: the attachment is /dev/drbd/by-res/<resource>/0, with this node a
   // diskless client of the resource when it holds no replica. Absent for native volumes.
   std::optional<DesiredDrbd> drbd{};
+  // An nbd attachment of a drbd volume (only those reach the node; native nbd attachments are
+  // served by the primary's export): this node runs the resource as for a block attachment and
+  // its NBD server exports /dev/drbd/by-res/<resource>/0 as `nbd_export`, opened only while an
+  // NBD client is connected.
+  bool nbd = false;
   bool operator==(const DesiredAttachment&) const = default;
 };
 

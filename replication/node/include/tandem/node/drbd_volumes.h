@@ -20,6 +20,10 @@
 // - a block attachment (DesiredAttachment with `drbd`) on a host holding no replica: this host
 //   must be a diskless host of the resource; it is created diskless (write .res, adjust). Its
 //   device is /dev/drbd/by-res/<resource>/0 (also where a host with a replica attaches);
+// - an nbd attachment (`drbd` and `nbd`): the same, and the device is exported over the node's
+//   NBD server as the attachment's nbd_export through DeviceExports (opened only while an NBD
+//   client is connected). The export goes (its clients disconnected) when the attachment goes,
+//   before the resource is taken down;
 // - snapshots (a diskful replica): those in `snapshots` no longer desired are removed from the
 //   pool; each in `take_snapshots` not held is taken once through
 //   DrbdLifecycle::snapshotWithSuspendedIo (drbdsetup suspend-io <minor>, the provider snapshot,
@@ -49,6 +53,7 @@
 #include "tandem/drbd/events2.h"
 #include "tandem/drbd/lifecycle.h"
 #include "tandem/drbd/resource_spec.h"
+#include "tandem/node/device_exports.h"
 #include "tandem/node/reconciler.h"
 #include "tandem/nodeapi/messages.h"
 
@@ -56,7 +61,9 @@ namespace tandem::node {
 
 struct DrbdVolumesOptions {
   std::string self;  // this host's name in the resources (the node's name)
-  std::string by_res_dir = "/dev/drbd/by-res";  // udev's stable links: <dir>/<resource>/0
+  // udev's stable links: <dir>/<resource>/0 (tandem-node --drbd-device-dir; tests point it at
+  // regular files standing in for the devices)
+  std::string by_res_dir = "/dev/drbd/by-res";
 };
 
 class DrbdVolumes {
@@ -65,6 +72,10 @@ class DrbdVolumes {
   // function means none is known (every connection counts as down, reports say "not running").
   DrbdVolumes(DrbdVolumesOptions options, std::map<std::string, Pool>& pools, drbd::DrbdLifecycle& lifecycle,
               std::function<drbd::Events2State()> state);
+
+  // Where nbd attachments are exported (the node's NBD server). Without it (null, the default)
+  // an nbd attachment is reported broken, saying so.
+  void setExports(DeviceExports* exports) { exports_ = exports; }
 
   // Applies the drbd replicas and drbd attachments among `replicas`/`attachments` (the others
   // are ignored). Per-volume failures do not stop the others; they are kept for the reports.
@@ -92,7 +103,14 @@ class DrbdVolumes {
     uint64_t size_bytes = 0;
     bool attachment = false;  // a block attachment uses it here
     bool replica = false;     // this host holds a replica (diskful) of it
+    std::string nbd_export;   // exported over NBD under this name ("" when not exported)
   };
+  // The device path of `resource` on this host.
+  std::string devicePath(const std::string& resource) const;
+  // Exports the held resources that have a desired nbd attachment and unexports the others.
+  void reconcileExports(const std::vector<nodeapi::DesiredAttachment>& attachments);
+  // Removes h's export, if any (its NBD clients are disconnected, so the device is closed).
+  void unexport(Held& h);
   Status ensureReplica(const nodeapi::DesiredReplica& d);
   Status ensureClient(const nodeapi::DesiredAttachment& a);
   // This host diskless in the resource: create it (write .res, adjust) or change it. `replica`:
@@ -112,6 +130,7 @@ class DrbdVolumes {
   std::map<std::string, Pool>& pools_;
   drbd::DrbdLifecycle& lifecycle_;
   std::function<drbd::Events2State()> state_;
+  DeviceExports* exports_ = nullptr;
 
   mutable std::mutex mu_;
   std::map<std::string, Held> held_;             // by volume uuid
