@@ -628,6 +628,15 @@ Status ClusterService::allocateDrbdLocked(const VolumeRecord& volume, const Grou
   return result;
 }
 
+AttachmentView ClusterService::attachmentViewLocked(const VolumeRecord& volume, bool drbd, const AttachmentRecord& a,
+                                                   const NodeRecord* primary_node, uint64_t generation) {
+  if (drbd && a.mode == AttachMode::kNbd) {
+    auto host = store_.getNode(a.host);
+    return deriveAttachmentView(volume, a, host.isOk() ? &host.value() : nullptr, observed_, generation, true);
+  }
+  return deriveAttachmentView(volume, a, primary_node, observed_, generation, drbd);
+}
+
 void ClusterService::dropDrbdClientLocked(const std::string& volume_uuid, const std::string& host) {
   auto replicas = store_.listReplicasOf(volume_uuid);
   if (!replicas.isOk()) return;
@@ -944,7 +953,11 @@ Result<ClusterService::VolumePage> ClusterService::listVolumesPage(const std::st
   std::unordered_map<std::string, std::vector<const ReplicaRecord*>> replicas;
   for (const auto& r : rows.replicas) replicas[r.volume_uuid].push_back(&r);
   std::unordered_map<std::string, std::vector<std::string>> hosts;
-  for (const auto& a : rows.attachments) hosts[a.volume_uuid].push_back(a.host);
+  std::unordered_map<std::string, const NodeRecord*> nbd_hosts;  // a volume's first nbd attachment's host
+  for (const auto& a : rows.attachments) {
+    hosts[a.volume_uuid].push_back(a.host);
+    if (auto n = nodes.find(a.host); a.mode == AttachMode::kNbd && n != nodes.end()) nbd_hosts.emplace(a.volume_uuid, n->second);
+  }
   ASSIGN_OR_RETURN(auto group_list, store_.listGroups());
   std::unordered_map<std::string, std::string> engines;
   for (const auto& g : group_list) engines[g.name] = g.engine;
@@ -953,7 +966,10 @@ Result<ClusterService::VolumePage> ClusterService::listVolumesPage(const std::st
     auto primary = nodes.find(v.primary_node);
     page.volumes.push_back(
         deriveVolumeView(v, replicas[v.uuid], primary == nodes.end() ? nullptr : primary->second, observed_));
-    if (auto e = engines.find(v.group); e != engines.end()) setEngine(page.volumes.back(), e->second);
+    if (auto e = engines.find(v.group); e != engines.end()) {
+      auto n = nbd_hosts.find(v.uuid);
+      setEngine(page.volumes.back(), e->second, n == nbd_hosts.end() ? nullptr : n->second);
+    }
     markAttached(page.volumes.back(), hosts[v.uuid]);
   }
   return page;
@@ -1347,21 +1363,15 @@ Result<std::pair<AttachmentView, bool>> ClusterService::attachVolume(const std::
   const NodeRecord* primary_node = primary.isOk() ? &primary.value() : nullptr;
   ASSIGN_OR_RETURN(uint64_t generation, store_.generation());
   if (existing) {
-    return std::make_pair(deriveAttachmentView(volume, *existing, primary_node, observed_, generation), false);
+    return std::make_pair(
+        attachmentViewLocked(volume, group.engine == "drbd", *existing, primary_node, generation), false);
   }
 
-  if (group.engine == "drbd" && request.mode == AttachMode::kNbd) {
-    // No node worker serves a drbd volume over NBD yet (docs/drbd.md, Not built yet).
-    return Status(ErrorCode::kUnprocessable,
-                  "volume '" + name + "' uses the drbd engine: NBD attachments of drbd volumes are not "
-                  "implemented yet; use a block attachment (mode block: DRBD's own device "
-                  "/dev/drbd/by-res/" + name + "/0 on the host)")
-        .withReason("not_implemented");
-  }
   ASSIGN_OR_RETURN(auto current_replicas, store_.listReplicasOf(volume.uuid));
   bool drbd_client = false;
-  if (group.engine == "drbd" && request.mode == AttachMode::kBlock) {
-    // The host reaches the data as a DRBD node: a diskless client where it holds no replica.
+  if (group.engine == "drbd") {
+    // The host reaches the data as a DRBD node: a diskless client where it holds no replica. In
+    // nbd mode its NBD server then exports the DRBD device.
     drbd_client = std::none_of(current_replicas.begin(), current_replicas.end(),
                                [&](const ReplicaRecord& r) { return r.node_name == request.host; });
     const NodeObservation* obs = observed_.find(request.host);
@@ -1408,7 +1418,7 @@ Result<std::pair<AttachmentView, bool>> ClusterService::attachVolume(const std::
                              " stops serving, then " + request.host + " takes over");
   }
   ASSIGN_OR_RETURN(generation, store_.generation());
-  AttachmentView view = deriveAttachmentView(volume, record, primary_node, observed_, generation);
+  AttachmentView view = attachmentViewLocked(volume, group.engine == "drbd", record, primary_node, generation);
   lock.unlock();
   notifyWatchers();
   return std::make_pair(std::move(view), true);
@@ -1420,10 +1430,11 @@ Result<std::vector<AttachmentView>> ClusterService::listAttachments(const std::s
   ASSIGN_OR_RETURN(auto attachments, store_.listAttachmentsOf(volume.uuid));
   auto primary = store_.getNode(volume.primary_node);
   ASSIGN_OR_RETURN(uint64_t generation, store_.generation());
+  auto group = store_.getGroup(volume.group);
+  const bool drbd = group.isOk() && group->engine == "drbd";
   std::vector<AttachmentView> out;
   for (const auto& a : attachments) {
-    out.push_back(
-        deriveAttachmentView(volume, a, primary.isOk() ? &primary.value() : nullptr, observed_, generation));
+    out.push_back(attachmentViewLocked(volume, drbd, a, primary.isOk() ? &primary.value() : nullptr, generation));
   }
   return out;
 }
@@ -1571,11 +1582,15 @@ Result<std::vector<VolumeView>> ClusterService::viewsLocked(const std::string* o
     ASSIGN_OR_RETURN(replicas, store_.listReplicas());
     ASSIGN_OR_RETURN(attachments, store_.listAttachments());
   }
-  std::unordered_map<std::string, std::vector<std::string>> hosts_by_volume;
-  for (const auto& a : attachments) hosts_by_volume[a.volume_uuid].push_back(a.host);
   ASSIGN_OR_RETURN(auto node_list, store_.listNodes());
   std::unordered_map<std::string, const NodeRecord*> nodes;
   for (const auto& n : node_list) nodes[n.name] = &n;
+  std::unordered_map<std::string, std::vector<std::string>> hosts_by_volume;
+  std::unordered_map<std::string, const NodeRecord*> nbd_hosts;  // a volume's first nbd attachment's host
+  for (const auto& a : attachments) {
+    hosts_by_volume[a.volume_uuid].push_back(a.host);
+    if (auto n = nodes.find(a.host); a.mode == AttachMode::kNbd && n != nodes.end()) nbd_hosts.emplace(a.volume_uuid, n->second);
+  }
   std::unordered_map<std::string, std::vector<const ReplicaRecord*>> by_volume;
   for (const auto& r : replicas) by_volume[r.volume_uuid].push_back(&r);
   ASSIGN_OR_RETURN(auto group_list, store_.listGroups());
@@ -1587,7 +1602,10 @@ Result<std::vector<VolumeView>> ClusterService::viewsLocked(const std::string* o
     auto primary = nodes.find(v.primary_node);
     out.push_back(deriveVolumeView(v, by_volume[v.uuid], primary == nodes.end() ? nullptr : primary->second,
                                    observed_));
-    if (auto e = engines.find(v.group); e != engines.end()) setEngine(out.back(), e->second);
+    if (auto e = engines.find(v.group); e != engines.end()) {
+      auto n = nbd_hosts.find(v.uuid);
+      setEngine(out.back(), e->second, n == nbd_hosts.end() ? nullptr : n->second);
+    }
     markAttached(out.back(), hosts_by_volume[v.uuid]);
   }
   return out;

@@ -118,9 +118,13 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
   std::unordered_map<std::string, const VolumeRecord*> volumes;
   for (const auto& v : declared.volumes) volumes[v.uuid] = &v;
   for (const auto& a : declared.attachments) {
-    if (a.host != node || a.mode != AttachMode::kBlock) continue;
+    if (a.host != node) continue;
     auto v = volumes.find(a.volume_uuid);
     if (v == volumes.end()) continue;
+    // An nbd attachment needs nothing on its host, except for a drbd volume: the host runs the
+    // resource and its NBD server exports the DRBD device (docs/drbd.md, NBD mode).
+    const bool drbd_nbd = a.mode == AttachMode::kNbd && isDrbd(*v->second);
+    if (a.mode != AttachMode::kBlock && !drbd_nbd) continue;
     if (a.detaching) {
       if (a.force_detach) state.force_detach.push_back(v->second->name);
       continue;
@@ -139,6 +143,12 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
       auto allocation = drbd.find(v->second->uuid);
       if (allocation == drbd.end()) continue;
       d.drbd = drbdResource(*v->second, *allocation->second, by_volume[v->second->uuid], nodes);
+    }
+    if (drbd_nbd) {
+      d.nbd = true;  // served by this node's own NBD server
+      d.nbd_host = nodes.at(node)->address;
+      d.nbd_port = nodes.at(node)->nbd_port;
+      d.primary_here = false;
     }
     state.attachments.push_back(std::move(d));
   }

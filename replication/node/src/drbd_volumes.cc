@@ -120,7 +120,7 @@ Status DrbdVolumes::apply(const std::vector<nodeapi::DesiredReplica>& replicas,
       h.attachment = attached;
     }
   }
-  reconcileExports(attachments);
+  reconcileExports(replicas, attachments);
   for (auto it = attach_errors_.begin(); it != attach_errors_.end();) {
     bool wanted = false;
     for (const auto& a : attachments) wanted = wanted || (a.drbd && a.volume_uuid == it->first);
@@ -140,19 +140,27 @@ void DrbdVolumes::unexport(Held& h) {
   h.nbd_export.clear();
 }
 
-void DrbdVolumes::reconcileExports(const std::vector<nodeapi::DesiredAttachment>& attachments) {
+void DrbdVolumes::reconcileExports(const std::vector<nodeapi::DesiredReplica>& replicas,
+                                   const std::vector<nodeapi::DesiredAttachment>& attachments) {
   std::map<std::string, std::string> wanted;  // volume uuid -> export name
+  for (const auto& d : replicas) {
+    auto h = held_.find(d.volume_uuid);
+    if (d.drbd && d.primary && h != held_.end() && h->second.replica && !h->second.pool.empty()) {
+      wanted[d.volume_uuid] = d.volume_name;  // the primary serves the volume's data (nbd_uri)
+    }
+  }
   for (const auto& a : attachments) {
-    if (a.drbd && a.nbd) wanted[a.volume_uuid] = a.nbd_export;
+    auto h = held_.find(a.volume_uuid);
+    if (a.drbd && a.nbd && h != held_.end() && h->second.attachment) wanted[a.volume_uuid] = a.nbd_export;
   }
   for (auto& [uuid, h] : held_) {
     auto w = wanted.find(uuid);
-    const std::string name = w == wanted.end() || !h.attachment ? "" : w->second;
+    const std::string name = w == wanted.end() ? "" : w->second;
     if (h.nbd_export == name) continue;
     unexport(h);
     if (name.empty()) continue;
     if (exports_ == nullptr) {
-      attach_errors_[uuid] = "this node worker does not export drbd devices over NBD";
+      if (h.attachment) attach_errors_[uuid] = "this node worker does not export drbd devices over NBD";
       continue;
     }
     exports_->add(name, devicePath(h.spec.resource));

@@ -276,9 +276,9 @@ TEST_F(DrbdVolumesTest, NbdAttachmentExportsTheDrbdDevice) {
   stand_in.seekg(4096);
   EXPECT_EQ(stand_in.get(), 0x42);
 
-  // A diskful replica here with an nbd attachment: its own device is exported.
+  // A diskful (secondary) replica here with an nbd attachment: its own device is exported.
   s.generation = 2;
-  s.replicas.push_back(replica(kVol, "vol", 4 * MiB, true));
+  s.replicas.push_back(replica(kVol, "vol", 4 * MiB, false));
   s.replicas[0].drbd = resource("vol", 1000, {{"n1", "10.0.0.1", 7000, 0, true}, {"n2", "10.0.0.2", 7000, 1, true}});
   nodeapi::DesiredAttachment b = a;
   b.volume_name = b.nbd_export = "vol";
@@ -300,6 +300,20 @@ TEST_F(DrbdVolumesTest, NbdAttachmentExportsTheDrbdDevice) {
   EXPECT_FALSE(exports_.contains("cv"));
   EXPECT_FALSE(exports_.contains("vol"));
   EXPECT_TRUE(reconciler_->report().attachments.empty());
+
+  // The volume's primary exports its device under the volume's name without an attachment (the
+  // volume's data is streamed through it); idle, nothing holds it open.
+  s.generation = 4;
+  s.replicas[0].primary = true;
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_TRUE(exports_.contains("vol"));
+  s.generation = 5;
+  s.replicas.clear();
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{{"unexport", "vol"},
+                                            adm({"down", "vol"}),
+                                            {"drbdmeta", "--force", "1000", "v09", backing(kVol), "internal", "wipe-md"}}));
+  EXPECT_FALSE(exports_.contains("vol"));
 }
 
 // Snapshots of a drbd volume: each diskful replica takes its own copy with DRBD I/O suspended

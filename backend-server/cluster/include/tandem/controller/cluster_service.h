@@ -298,6 +298,10 @@ class ClusterService {
   // Removes the diskless DRBD client replica a block attachment made on `host` (nothing when
   // there is none; a failure is logged). Needs mu_.
   void dropDrbdClientLocked(const std::string& volume_uuid, const std::string& host);
+  // The view of attachment `a` of `volume`: its NBD endpoint is the primary's (`primary_node`),
+  // or for an nbd attachment of a drbd volume its host's own export (docs/drbd.md, NBD mode).
+  AttachmentView attachmentViewLocked(const VolumeRecord& volume, bool drbd, const AttachmentRecord& a,
+                                      const NodeRecord* primary_node, uint64_t generation);
   // kConflict (volume_attached) while the volume is attached to a host. Needs mu_.
   Status checkDetachedLocked(const VolumeRecord& volume);
   // Clears the pending revert of volumes whose primary `node` reports it done; true when the

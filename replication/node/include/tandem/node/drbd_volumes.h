@@ -24,6 +24,9 @@
 //   NBD server as the attachment's nbd_export through DeviceExports (opened only while an NBD
 //   client is connected). The export goes (its clients disconnected) when the attachment goes,
 //   before the resource is taken down;
+// - the volume's primary (a diskful replica with `primary`) exports its device under the
+//   volume's name the same way, so the volume's data can be streamed (GET/PUT .../data) through
+//   it; idle, the export holds nothing open, so it never keeps this host Primary;
 // - snapshots (a diskful replica): those in `snapshots` no longer desired are removed from the
 //   pool; each in `take_snapshots` not held is taken once through
 //   DrbdLifecycle::snapshotWithSuspendedIo (drbdsetup suspend-io <minor>, the provider snapshot,
@@ -107,8 +110,10 @@ class DrbdVolumes {
   };
   // The device path of `resource` on this host.
   std::string devicePath(const std::string& resource) const;
-  // Exports the held resources that have a desired nbd attachment and unexports the others.
-  void reconcileExports(const std::vector<nodeapi::DesiredAttachment>& attachments);
+  // Exports the held resources that have a desired nbd attachment, or whose diskful replica here
+  // is the volume's primary, and unexports the others.
+  void reconcileExports(const std::vector<nodeapi::DesiredReplica>& replicas,
+                        const std::vector<nodeapi::DesiredAttachment>& attachments);
   // Removes h's export, if any (its NBD clients are disconnected, so the device is closed).
   void unexport(Held& h);
   Status ensureReplica(const nodeapi::DesiredReplica& d);
