@@ -1,5 +1,7 @@
 #include "tandem/controller/cluster_service.h"
 
+#include "tandem/controller/drbd_snapshot.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <optional>
@@ -11,6 +13,7 @@
 #include "tandem/controller/attachments.h"
 #include "tandem/common/uuid.h"
 #include "tandem/controller/desired_state_builder.h"
+#include "tandem/controller/drbd_snapshot.h"
 #include "tandem/controller/healing_planner.h"
 #include "tandem/controller/placement_inputs.h"
 #include "tandem/controller/promotion.h"
@@ -180,6 +183,7 @@ Result<nodeapi::StatusAck> ClusterService::receiveReport(const std::string& name
       // A delta's replicas are what changed; a full report's are all of them.
       const std::vector<ReplicaReport>& replicas = report.base_seq != 0 ? report.replicas : obs->report.replicas;
       if (recordSnapshotsLocked(name, replicas)) changed = true;
+      if (coordinateDrbdSnapshotsLocked()) changed = true;
       if (finishRevertsLocked(name, replicas)) changed = true;
       if (finishAdoptionsLocked(name, replicas)) changed = true;
       if (finishReleasesLocked(name, obs->report)) changed = true;
@@ -210,6 +214,8 @@ bool ClusterService::recordSnapshotsLocked(const std::string& node, const std::v
     auto volume = store_.getVolumeByUuid(r.volume_uuid);
     // Only the volume's declared primary decides (a stale report of a demoted one does not).
     if (!volume.isOk() || volume->primary_node != node) continue;
+    // A drbd volume's snapshots are decided cluster-wide (coordinateDrbdSnapshotsLocked).
+    if (auto group = store_.getGroup(volume->group); group.isOk() && group->engine == "drbd") continue;
     auto snapshots = store_.listSnapshotsOf(r.volume_uuid);
     if (!snapshots.isOk()) continue;
     for (const auto& s : *snapshots) {
@@ -229,6 +235,65 @@ bool ClusterService::recordSnapshotsLocked(const std::string& node, const std::v
       changed = true;
     }
   }
+  return changed;
+}
+
+bool ClusterService::coordinateDrbdSnapshotsLocked() {
+  if (!drbd_snapshots_pending_) return false;  // the common case costs nothing
+  auto snapshots = store_.listSnapshots();
+  if (!snapshots.isOk()) return false;
+  const auto now = clock_.steadyNow();
+  bool any = false, changed = false;
+  std::set<std::string> driven;   // volumes whose oldest creating snapshot is driven now
+  std::set<std::string> creating;
+  for (const auto& s : *snapshots) {  // by volume, oldest first: one snapshot per volume at a time
+    if (s.state != SnapshotState::kCreating) continue;
+    auto volume = store_.getVolumeByUuid(s.volume_uuid);
+    if (!volume.isOk()) continue;
+    auto group = store_.getGroup(volume->group);
+    if (!group.isOk() || group->engine != "drbd") continue;
+    any = true;
+    creating.insert(s.uuid);
+    if (!driven.insert(s.volume_uuid).second) continue;
+    const auto deadline = drbd_snapshot_deadlines_.try_emplace(s.uuid, now + options_.drbd_snapshot_timeout).first->second;
+    auto replicas = store_.listReplicasOf(s.volume_uuid);
+    if (!replicas.isOk()) continue;
+    std::vector<std::pair<std::string, const ReplicaReport*>> hosts;
+    for (const auto& r : *replicas) {
+      if (!r.diskful) continue;
+      hosts.emplace_back(r.node_name,
+                         observed_.online(r.node_name) ? observed_.replicaReport(r.node_name, s.volume_uuid) : nullptr);
+    }
+    DrbdSnapshotStep step = nextDrbdSnapshotStep(s, hosts);
+    if (step.kind == DrbdSnapshotStep::Kind::kWait && now >= deadline) {
+      step.kind = DrbdSnapshotStep::Kind::kFail;
+      step.message = "timed out in phase " + std::string(name(s.drbd_phase)) + " after " +
+                     std::to_string(options_.drbd_snapshot_timeout.count()) +
+                     " ms (every diskful replica must report it); every replica resumed I/O";
+    }
+    Status st;
+    switch (step.kind) {
+      case DrbdSnapshotStep::Kind::kWait: continue;
+      case DrbdSnapshotStep::Kind::kAdvance: st = store_.setSnapshotPhase(s.uuid, step.phase); break;
+      case DrbdSnapshotStep::Kind::kAvailable: st = store_.setSnapshotState(s.uuid, SnapshotState::kAvailable, ""); break;
+      case DrbdSnapshotStep::Kind::kFail: st = store_.setSnapshotState(s.uuid, SnapshotState::kError, step.message); break;
+    }
+    if (!st.isOk()) {
+      log::warn("cluster", "snapshot " + s.name + ": recording its progress failed: " + st.toString());
+      continue;
+    }
+    changed = true;
+    log::info("cluster", "snapshot " + s.name + " of drbd volume " + volume->name + ": " +
+                             (step.kind == DrbdSnapshotStep::Kind::kAdvance ? "every diskful replica is ready: " +
+                                                                                   std::string(name(step.phase))
+                              : step.kind == DrbdSnapshotStep::Kind::kAvailable ? "taken at one point on every replica"
+                                                                                : "failed: " + step.message));
+  }
+  for (auto it = drbd_snapshot_deadlines_.begin(); it != drbd_snapshot_deadlines_.end();) {
+    it = creating.count(it->first) ? std::next(it) : drbd_snapshot_deadlines_.erase(it);
+  }
+  // Keep looking while one is creating (also for the one that just finished: a next may follow).
+  drbd_snapshots_pending_ = any;
   return changed;
 }
 
@@ -1067,6 +1132,7 @@ Result<std::pair<SnapshotView, bool>> ClusterService::createSnapshot(const std::
   record.size_bytes = v.size_bytes;
   record.created_at = unixSeconds(clock_.wallNow());
   RETURN_IF_ERROR(store_.createSnapshot(record));
+  drbd_snapshots_pending_ = true;
   log::info("cluster", "snapshot " + snapshot + " of volume " + volume + " requested from " + v.primary_node);
   SnapshotView view = snapshotViewLocked(record, v);
   lock.unlock();
@@ -1761,6 +1827,7 @@ void ClusterService::tick() {
     completeHandoversLocked();
     settled = settleDetachesLocked("");
     clones = settleClonesLocked();
+    coordinateDrbdSnapshotsLocked();
   }
   notifyWatchers();
   for (auto& [done, status] : settled) done(status);

@@ -92,10 +92,19 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
     for (const SnapshotRecord* s : snapshots[v.uuid]) {
       if (s->state == SnapshotState::kError) continue;
       d.snapshots.push_back(s->uuid);
-      // A drbd volume's every diskful replica takes its own copy (docs/drbd.md, Snapshots); the
-      // native primary takes it on every up-to-date replica at once through its engine.
-      const bool takes = d.primary || (d.drbd && mine->diskful);
-      if (takes && s->state == SnapshotState::kCreating) d.take_snapshots.push_back(s->uuid);
+      if (s->state != SnapshotState::kCreating) continue;
+      if (d.drbd) {
+        // A drbd volume's snapshots are taken one at a time (the oldest first), cluster-wide:
+        // every diskful replica goes through the snapshot's phase (docs/drbd.md, Snapshots).
+        if (mine->diskful && d.drbd_snapshot.empty()) {
+          d.drbd_snapshot = s->uuid;
+          d.drbd_snapshot_phase = s->drbd_phase == SnapshotPhase::kResume ? nodeapi::SnapshotPhase::kResume
+                                  : s->drbd_phase == SnapshotPhase::kTake ? nodeapi::SnapshotPhase::kTake
+                                                                          : nodeapi::SnapshotPhase::kSuspend;
+        }
+      } else if (d.primary) {
+        d.take_snapshots.push_back(s->uuid);  // the native primary takes it on every up-to-date replica
+      }
     }
     if (!v.source_snapshot.empty()) {
       auto source = snapshot_by_uuid.find(v.source_snapshot);

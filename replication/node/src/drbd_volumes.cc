@@ -23,7 +23,22 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
 
 DrbdVolumes::DrbdVolumes(DrbdVolumesOptions options, std::map<std::string, Pool>& pools,
                          drbd::DrbdLifecycle& lifecycle, std::function<drbd::Events2State()> state)
-    : options_(std::move(options)), pools_(pools), lifecycle_(lifecycle), state_(std::move(state)) {}
+    : options_(std::move(options)), pools_(pools), lifecycle_(lifecycle), state_(std::move(state)),
+      suspensions_(lifecycle, options_.suspend_dir, options_.suspend_deadline,
+                   options_.clock != nullptr ? *options_.clock : RealClock::instance()) {
+  // A previous run may have left DRBD I/O suspended (it stopped between suspend-io and
+  // resume-io): resume it now; those snapshots failed here.
+  failEnded(suspensions_.recover());
+}
+
+void DrbdVolumes::failEnded(const std::vector<SuspensionEnded>& ended) {
+  for (const auto& e : ended) failed_snapshots_[e.volume_uuid].insert(e.snapshot);
+}
+
+void DrbdVolumes::enforceDeadlines() {
+  std::lock_guard lock(mu_);
+  failEnded(suspensions_.expire());
+}
 
 drbd::DrbdResourceSpec DrbdVolumes::specFor(const nodeapi::DesiredDrbd& d, const std::string& volume_uuid,
                                             const std::string& own_backing) const {
@@ -59,6 +74,7 @@ size_t DrbdVolumes::diskfulConnected(const drbd::DrbdResourceSpec& spec) const {
 Status DrbdVolumes::apply(const std::vector<nodeapi::DesiredReplica>& replicas,
                           const std::vector<nodeapi::DesiredAttachment>& attachments) {
   std::lock_guard lock(mu_);
+  failEnded(suspensions_.expire());
   std::set<std::string> wanted_replicas, wanted_clients;
   for (const auto& d : replicas) {
     if (d.drbd) wanted_replicas.insert(d.volume_uuid);
@@ -85,7 +101,8 @@ Status DrbdVolumes::apply(const std::vector<nodeapi::DesiredReplica>& replicas,
       continue;
     }
     unexport(it->second);  // its NBD clients go before the resource can be taken down
-    Status s = removeHeld(it->first, it->second);
+    Status s = suspensions_.resume(it->first);
+    if (s.isOk()) s = removeHeld(it->first, it->second);
     keep(it->first, s, errors_);
     if (s.isOk()) {
       attach_errors_.erase(it->first);
@@ -260,18 +277,38 @@ Status DrbdVolumes::reconcileSnapshots(devices::StorageProvider& provider, const
   for (auto it = failed.begin(); it != failed.end();) {  // the controller has recorded it (gone from snapshots)
     it = contains(d.snapshots, *it) ? std::next(it) : failed.erase(it);
   }
-  for (const auto& s : d.take_snapshots) {
-    if (contains(held, s) || failed.count(s)) continue;
-    // A secondary copies only an UpToDate disk (an Inconsistent one is no image of the volume).
-    if (!d.primary && !upToDateHere(spec.resource)) continue;
-    Status taken = lifecycle_.snapshotWithSuspendedIo(spec.minor, [&] { return provider.snapshot(d.volume_uuid, s); });
-    if (!taken.isOk()) {
-      failed.insert(s);  // taken once: a failure is reported, not retried
-      log::error("drbd", "snapshot " + s + " of " + d.volume_name + ": " + taken.toString());
-      continue;
-    }
-    log::info("drbd", "snapshot " + s + " of " + d.volume_name + " taken with I/O suspended on minor " +
-                          std::to_string(spec.minor));
+  const std::string& want = d.drbd_snapshot;
+  // A suspension for another snapshot, or with none desired (the controller failed it): resume.
+  const std::string suspended = suspensions_.suspendedFor(d.volume_uuid);
+  if (!suspended.empty() && (suspended != want || failed.count(want))) {
+    RETURN_IF_ERROR(suspensions_.resume(d.volume_uuid));
+  }
+  if (want.empty() || failed.count(want)) return Status::ok();
+  auto fail = [&](const Status& why) {
+    failed.insert(want);  // reported; the controller fails the snapshot and everyone resumes
+    log::error("drbd", "snapshot " + want + " of " + d.volume_name + " (phase " +
+                           std::string(nodeapi::name(d.drbd_snapshot_phase)) + "): " + why.toString());
+    return suspensions_.resume(d.volume_uuid);
+  };
+  switch (d.drbd_snapshot_phase) {
+    case nodeapi::SnapshotPhase::kSuspend:
+      if (suspensions_.suspendedFor(d.volume_uuid) == want || contains(held, want)) break;
+      // A secondary copies only an UpToDate disk (an Inconsistent one is no image of the volume).
+      if (!d.primary && !upToDateHere(spec.resource)) break;
+      if (Status s = suspensions_.suspend(d.volume_uuid, spec.minor, want); !s.isOk()) return fail(s);
+      break;
+    case nodeapi::SnapshotPhase::kTake:
+      if (contains(held, want)) break;
+      if (suspensions_.suspendedFor(d.volume_uuid) != want) {
+        return fail(Status(ErrorCode::kConflict, "I/O is not suspended for it here (resumed on its own)"));
+      }
+      if (Status s = provider.snapshot(d.volume_uuid, want); !s.isOk()) return fail(s);
+      log::info("drbd", "snapshot " + want + " of " + d.volume_name + " taken with I/O suspended on minor " +
+                            std::to_string(spec.minor));
+      break;
+    case nodeapi::SnapshotPhase::kResume:
+      RETURN_IF_ERROR(suspensions_.resume(d.volume_uuid));
+      break;
   }
   return Status::ok();
 }
@@ -359,6 +396,7 @@ std::vector<nodeapi::ReplicaReport> DrbdVolumes::replicaReports() const {
     if (auto f = failed_snapshots_.find(uuid); f != failed_snapshots_.end()) {
       r.failed_snapshots.assign(f->second.begin(), f->second.end());
     }
+    r.suspended_for = suspensions_.suspendedFor(uuid);
     out.push_back(std::move(r));
   }
   for (const auto& [uuid, message] : errors_) {

@@ -316,11 +316,13 @@ TEST_F(DrbdVolumesTest, NbdAttachmentExportsTheDrbdDevice) {
   EXPECT_FALSE(exports_.contains("vol"));
 }
 
-// Snapshots of a drbd volume: each diskful replica takes its own copy with DRBD I/O suspended
-// (suspend-io, the provider snapshot, resume-io — resumed also when the snapshot fails), reports
-// it in `snapshots` (or `failed_snapshots`), and removes it when no longer desired. A secondary
-// waits until events2 shows its disk UpToDate.
-TEST_F(DrbdVolumesTest, SnapshotsAreTakenWithIoSuspended) {
+// A drbd volume's cluster-wide snapshot on one diskful replica, phase by phase as the controller
+// drives it (tandem/controller/drbd_snapshot.h): `suspend` runs suspend-io and reports
+// suspended_for; `take` the provider snapshot, still suspended; `resume` resume-io. A failure at a
+// step resumes at once and reports the snapshot failed (never retried); a secondary suspends only
+// while its disk is UpToDate; a suspension for a snapshot no longer desired (the controller
+// failed it: abort) is resumed.
+TEST_F(DrbdVolumesTest, ClusterWideSnapshotGoesThroughThePhases) {
   auto recording = std::make_unique<RecordingSnapshots>(std::move(pools_["default"].provider), runner_);
   RecordingSnapshots* provider = recording.get();
   pools_["default"].provider = std::move(recording);
@@ -331,69 +333,141 @@ TEST_F(DrbdVolumesTest, SnapshotsAreTakenWithIoSuspended) {
   s.replicas[0].drbd = resource("vol", 1000, {{"n1", "10.0.0.1", 7000, 0, true}, {"n2", "10.0.0.2", 7000, 1, true}});
   ASSERT_TRUE(reconciler_->apply(s).isOk());
   (void)toolCalls();
+  auto phase = [&](const std::string& snapshot, nodeapi::SnapshotPhase p) {
+    ++s.generation;
+    s.replicas[0].drbd_snapshot = snapshot;
+    s.replicas[0].drbd_snapshot_phase = p;
+    EXPECT_TRUE(reconciler_->apply(s).isOk());
+    return toolCalls();
+  };
+  auto report = [&] { return reconciler_->report().replicas.at(0); };
 
-  s.generation = 2;
   s.replicas[0].snapshots = {"snap-a"};
-  s.replicas[0].take_snapshots = {"snap-a"};
-  ASSERT_TRUE(reconciler_->apply(s).isOk());
-  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("suspend-io"), {"provider", "snapshot", kVol, "snap-a"},
-                                            setsu("resume-io")}));
-  auto report = reconciler_->report();
-  ASSERT_EQ(report.replicas.size(), 1u);
-  EXPECT_EQ(report.replicas[0].snapshots, std::vector<std::string>{"snap-a"});
-  EXPECT_TRUE(report.replicas[0].failed_snapshots.empty());
+  EXPECT_EQ(phase("snap-a", nodeapi::SnapshotPhase::kSuspend), (std::vector<Argv>{setsu("suspend-io")}));
+  EXPECT_EQ(report().suspended_for, "snap-a");
+  EXPECT_TRUE(report().snapshots.empty());
+  EXPECT_TRUE(phase("snap-a", nodeapi::SnapshotPhase::kSuspend).empty()) << "suspended once";
+  EXPECT_EQ(phase("snap-a", nodeapi::SnapshotPhase::kTake),
+            (std::vector<Argv>{{"provider", "snapshot", kVol, "snap-a"}}));
+  EXPECT_EQ(report().suspended_for, "snap-a") << "still suspended until every replica has taken it";
+  EXPECT_EQ(report().snapshots, std::vector<std::string>{"snap-a"});
+  EXPECT_EQ(phase("snap-a", nodeapi::SnapshotPhase::kResume), (std::vector<Argv>{setsu("resume-io")}));
+  EXPECT_EQ(report().suspended_for, "");
+  EXPECT_TRUE(report().failed_snapshots.empty());
+  s.replicas[0].drbd_snapshot.clear();  // available: no longer driven
+  ++s.generation;
   ASSERT_TRUE(reconciler_->apply(s).isOk());
   EXPECT_TRUE(toolCalls().empty()) << "a snapshot held is not taken again";
 
-  // The provider snapshot fails: I/O is resumed all the same; reported failed, not retried.
+  // The provider snapshot fails: I/O is resumed at once; reported failed, not retried.
   provider->fail_snapshot = true;
-  s.generation = 3;
   s.replicas[0].snapshots = {"snap-a", "snap-b"};
-  s.replicas[0].take_snapshots = {"snap-b"};
-  ASSERT_TRUE(reconciler_->apply(s).isOk());
-  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("suspend-io"), {"provider", "snapshot", kVol, "snap-b"},
-                                            setsu("resume-io")}));
-  report = reconciler_->report();
-  EXPECT_EQ(report.replicas[0].snapshots, std::vector<std::string>{"snap-a"});
-  EXPECT_EQ(report.replicas[0].failed_snapshots, std::vector<std::string>{"snap-b"});
-  ASSERT_TRUE(reconciler_->apply(s).isOk());
-  EXPECT_TRUE(toolCalls().empty()) << "a failed snapshot is not retried";
-
-  // suspend-io refused: no snapshot is taken and nothing is resumed.
+  EXPECT_EQ(phase("snap-b", nodeapi::SnapshotPhase::kSuspend), (std::vector<Argv>{setsu("suspend-io")}));
+  EXPECT_EQ(phase("snap-b", nodeapi::SnapshotPhase::kTake),
+            (std::vector<Argv>{{"provider", "snapshot", kVol, "snap-b"}, setsu("resume-io")}));
+  EXPECT_EQ(report().failed_snapshots, std::vector<std::string>{"snap-b"});
+  EXPECT_EQ(report().suspended_for, "");
+  EXPECT_TRUE(phase("snap-b", nodeapi::SnapshotPhase::kTake).empty()) << "a failed snapshot is not retried";
   provider->fail_snapshot = false;
+
+  // suspend-io refused: nothing taken, nothing to resume; reported failed.
   runner_.onFailure({"drbdsetup", "suspend-io"}, 10, "1000: State change failed");
-  s.generation = 4;
   s.replicas[0].snapshots = {"snap-a", "snap-c"};
-  s.replicas[0].take_snapshots = {"snap-c"};
-  ASSERT_TRUE(reconciler_->apply(s).isOk());
-  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("suspend-io")}));
-  EXPECT_EQ(reconciler_->report().replicas[0].failed_snapshots, std::vector<std::string>{"snap-c"});
+  EXPECT_EQ(phase("snap-c", nodeapi::SnapshotPhase::kSuspend), (std::vector<Argv>{setsu("suspend-io")}));
+  EXPECT_EQ(report().failed_snapshots, std::vector<std::string>{"snap-c"});
+  EXPECT_EQ(report().suspended_for, "");
   runner_.onFailure({"drbdsetup", "suspend-io"}, 0, "");
 
-  // A secondary takes its copy only once its disk is UpToDate.
-  s.generation = 5;
+  // Abort: suspended, then the controller fails the snapshot (gone from the desired state).
+  s.replicas[0].snapshots = {"snap-a", "snap-e"};
+  EXPECT_EQ(phase("snap-e", nodeapi::SnapshotPhase::kSuspend), (std::vector<Argv>{setsu("suspend-io")}));
+  s.replicas[0].snapshots = {"snap-a"};
+  EXPECT_EQ(phase("", nodeapi::SnapshotPhase::kSuspend), (std::vector<Argv>{setsu("resume-io")}));
+  EXPECT_EQ(report().suspended_for, "");
+  EXPECT_EQ(report().snapshots, std::vector<std::string>{"snap-a"});
+
+  // Take without being suspended for it (it resumed on its own): failed, nothing taken.
+  s.replicas[0].snapshots = {"snap-a", "snap-f"};
+  EXPECT_TRUE(phase("snap-f", nodeapi::SnapshotPhase::kTake).empty());
+  EXPECT_EQ(report().failed_snapshots, std::vector<std::string>{"snap-f"});
+
+  // A secondary suspends only once its disk is UpToDate.
   s.replicas[0].primary = false;
   s.replicas[0].snapshots = {"snap-a", "snap-d"};
-  s.replicas[0].take_snapshots = {"snap-d"};
   events({"exists resource name:vol role:Secondary suspended:no",
           "exists device name:vol volume:0 minor:1000 disk:Inconsistent client:no quorum:yes", "exists -"});
-  ASSERT_TRUE(reconciler_->apply(s).isOk());
-  EXPECT_TRUE(toolCalls().empty()) << "an Inconsistent disk is no image of the volume";
+  EXPECT_TRUE(phase("snap-d", nodeapi::SnapshotPhase::kSuspend).empty()) << "an Inconsistent disk is no image";
   events({"change device name:vol volume:0 minor:1000 disk:Inconsistent->UpToDate"});
-  ASSERT_TRUE(reconciler_->apply(s).isOk());
-  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("suspend-io"), {"provider", "snapshot", kVol, "snap-d"},
-                                            setsu("resume-io")}));
+  EXPECT_EQ(phase("snap-d", nodeapi::SnapshotPhase::kSuspend), (std::vector<Argv>{setsu("suspend-io")}));
 
-  // No longer desired: removed; the volume goes with its snapshots.
-  s.generation = 6;
-  s.replicas[0].snapshots = {"snap-d"};
-  s.replicas[0].take_snapshots.clear();
-  ASSERT_TRUE(reconciler_->apply(s).isOk());
-  EXPECT_EQ(reconciler_->report().replicas[0].snapshots, std::vector<std::string>{"snap-d"});
-  s.generation = 7;
+  // The volume goes while suspended: resumed first, then down; the snapshots with it.
+  ++s.generation;
   s.replicas.clear();
   ASSERT_TRUE(reconciler_->apply(s).isOk());
+  auto calls = toolCalls();
+  ASSERT_GE(calls.size(), 2u);
+  EXPECT_EQ(calls[0], setsu("resume-io"));
+  EXPECT_EQ(calls[1], adm({"down", "vol"}));
   EXPECT_FALSE(backingExists(kVol));
+}
+
+// A host never stays suspended: past the local deadline without the next phase (the controller
+// went silent) it resumes on its own and reports the snapshot failed; a node worker that stopped
+// while suspended (its marker file is left) resumes at its next start and reports it failed.
+TEST_F(DrbdVolumesTest, SuspensionEndsAtTheLocalDeadlineAndAfterARestart) {
+  ManualClock clock;
+  DrbdVolumesOptions options;
+  options.self = "n1";
+  options.suspend_dir = dir_ + "/drbd/suspended";
+  options.suspend_deadline = std::chrono::seconds(10);
+  options.clock = &clock;
+  drbd_ = std::make_unique<DrbdVolumes>(options, pools_, *lifecycle_, std::function<drbd::Events2State()>{});
+  reconciler_->setDrbd(drbd_.get());
+  auto setsu = [](const std::string& verb) { return Argv{"drbdsetup", verb, "1000"}; };
+  DesiredState s;
+  s.generation = 1;
+  s.replicas.push_back(replica(kVol, "vol", 8 * MiB, true));
+  s.replicas[0].drbd = resource("vol", 1000, {{"n1", "10.0.0.1", 7000, 0, true}, {"n2", "10.0.0.2", 7000, 1, true}});
+  s.replicas[0].snapshots = {"snap-a", "snap-b"};
+  s.replicas[0].drbd_snapshot = "snap-a";
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  auto calls = toolCalls();
+  EXPECT_EQ(calls.back(), setsu("suspend-io"));
+  EXPECT_TRUE(std::filesystem::exists(options.suspend_dir + "/" + kVol)) << "the marker is written";
+
+  clock.advance(std::chrono::seconds(9));
+  drbd_->enforceDeadlines();
+  EXPECT_TRUE(toolCalls().empty());
+  clock.advance(std::chrono::seconds(1));
+  drbd_->enforceDeadlines();
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("resume-io")}));
+  EXPECT_FALSE(std::filesystem::exists(options.suspend_dir + "/" + kVol));
+  auto r = reconciler_->report().replicas.at(0);
+  EXPECT_EQ(r.suspended_for, "");
+  EXPECT_EQ(r.failed_snapshots, std::vector<std::string>{"snap-a"});
+  s.generation = 2;
+  s.replicas[0].drbd_snapshot_phase = nodeapi::SnapshotPhase::kTake;  // the controller came back late
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_TRUE(toolCalls().empty()) << "no copy taken after resuming on its own";
+
+  // Suspended for snap-b, then the worker stops (the object goes without running anything).
+  s.generation = 3;
+  s.replicas[0].drbd_snapshot = "snap-b";
+  s.replicas[0].drbd_snapshot_phase = nodeapi::SnapshotPhase::kSuspend;
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("suspend-io")}));
+  reconciler_->setDrbd(nullptr);
+  drbd_ = std::make_unique<DrbdVolumes>(options, pools_, *lifecycle_, std::function<drbd::Events2State()>{});
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("resume-io")})) << "resumed at start, from the marker";
+  EXPECT_FALSE(std::filesystem::exists(options.suspend_dir + "/" + kVol));
+  reconciler_->setDrbd(drbd_.get());
+  s.generation = 4;
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  r = reconciler_->report().replicas.at(0);
+  EXPECT_EQ(r.failed_snapshots, std::vector<std::string>{"snap-b"}) << "reported failed after the restart";
+  EXPECT_EQ(r.suspended_for, "");
+  calls = toolCalls();
+  EXPECT_EQ(std::count(calls.begin(), calls.end(), setsu("suspend-io")), 0) << "not suspended again for it";
 }
 
 // A new thin volume whose every diskful host is already connected (events2) skips the initial

@@ -28,12 +28,15 @@
 //   volume's name the same way, so the volume's data can be streamed (GET/PUT .../data) through
 //   it; idle, the export holds nothing open, so it never keeps this host Primary;
 // - snapshots (a diskful replica): those in `snapshots` no longer desired are removed from the
-//   pool; each in `take_snapshots` not held is taken once through
-//   DrbdLifecycle::snapshotWithSuspendedIo (drbdsetup suspend-io <minor>, the provider snapshot,
-//   drbdsetup resume-io <minor>, resumed also when the snapshot fails). The primary takes it at
-//   once; a secondary only while events2 shows its disk UpToDate (else at a later apply). A
-//   failure is reported (failed_snapshots) and not retried. Held snapshots are reported in the
-//   replica's `snapshots`, as the native engine's are;
+//   pool. The cluster-wide snapshot `drbd_snapshot` goes through the controller's phases
+//   (tandem/controller/drbd_snapshot.h) with DrbdSuspensions: `suspend` suspends DRBD I/O for it
+//   (the primary at once, a secondary only while events2 shows its disk UpToDate) and reports
+//   `suspended_for`; `take` takes the provider snapshot while still suspended (not suspended for
+//   it any more: it failed here); `resume` resumes. A suspension for any other snapshot, or with
+//   none desired (the controller failed it), is resumed. A failure at any step (suspend-io, the
+//   provider snapshot), a suspension past the local deadline (enforceDeadlines) and one a previous
+//   run left (recovered at construction) resume I/O and report the snapshot failed
+//   (failed_snapshots), never retried. Held snapshots are reported in `snapshots`;
 // - everything held and no longer desired: down, wipe-md (diskful), .res removed, the backing
 //   volume's snapshots and then the backing volume deleted.
 // A peer's `disk` line in the .res is informational for this host (drbdadm applies only its own
@@ -56,7 +59,9 @@
 #include "tandem/drbd/events2.h"
 #include "tandem/drbd/lifecycle.h"
 #include "tandem/drbd/resource_spec.h"
+#include "tandem/common/clock.h"
 #include "tandem/node/device_exports.h"
+#include "tandem/node/drbd_suspensions.h"
 #include "tandem/node/reconciler.h"
 #include "tandem/nodeapi/messages.h"
 
@@ -67,6 +72,11 @@ struct DrbdVolumesOptions {
   // udev's stable links: <dir>/<resource>/0 (tandem-node --drbd-device-dir; tests point it at
   // regular files standing in for the devices)
   std::string by_res_dir = "/dev/drbd/by-res";
+  // Markers of DRBD I/O suspensions, so a restarted worker resumes them ("": none kept).
+  std::string suspend_dir{};
+  // The longest this host keeps DRBD I/O suspended for a snapshot without the next phase.
+  std::chrono::milliseconds suspend_deadline{10000};
+  const Clock* clock = nullptr;  // null: the real clock
 };
 
 class DrbdVolumes {
@@ -75,6 +85,10 @@ class DrbdVolumes {
   // function means none is known (every connection counts as down, reports say "not running").
   DrbdVolumes(DrbdVolumesOptions options, std::map<std::string, Pool>& pools, drbd::DrbdLifecycle& lifecycle,
               std::function<drbd::Events2State()> state);
+
+  // Resumes every DRBD I/O suspension held longer than the local deadline (their snapshots are
+  // then reported failed). The node worker calls it periodically; apply() does too.
+  void enforceDeadlines();
 
   // Where nbd attachments are exported (the node's NBD server). Without it (null, the default)
   // an nbd attachment is reported broken, saying so.
@@ -123,9 +137,11 @@ class DrbdVolumes {
   Status ensureDiskless(const std::string& uuid, const nodeapi::DesiredDrbd& d, uint64_t size_bytes, bool replica);
   Status change(Held& held, const drbd::DrbdResourceSpec& want);
   Status removeHeld(const std::string& uuid, Held& held);
-  // Removes the snapshots of d not in d.snapshots and takes those of d.take_snapshots not held.
+  // Removes the snapshots of d not in d.snapshots and goes through d.drbd_snapshot's phase.
   Status reconcileSnapshots(devices::StorageProvider& provider, const nodeapi::DesiredReplica& d,
                             const drbd::DrbdResourceSpec& spec);
+  // Marks the ended suspensions' snapshots failed here.
+  void failEnded(const std::vector<SuspensionEnded>& ended);
   // Whether events2 shows this host's disk of `resource` UpToDate.
   bool upToDateHere(const std::string& resource) const;
   // How many diskful hosts of `spec` are connected to this one (this one counts), by events2.
@@ -136,6 +152,7 @@ class DrbdVolumes {
   drbd::DrbdLifecycle& lifecycle_;
   std::function<drbd::Events2State()> state_;
   DeviceExports* exports_ = nullptr;
+  DrbdSuspensions suspensions_;  // guarded by mu_
 
   mutable std::mutex mu_;
   std::map<std::string, Held> held_;             // by volume uuid
