@@ -82,6 +82,7 @@ class ApiRouterTest : public ::testing::Test {
                                R"("free_bytes":53687091200}]})");
     ASSERT_TRUE(registered && registered->status == 201) << (registered ? registered->body : "no response");
     const std::string token = (*json::parseObject(registered->body))["token"].GetString();
+    drbd_tokens_[n] = token;
     auto r = call("PUT", std::string("/v1/internal/nodes/") + n + "/status",
                   R"({"applied_generation":1,"pools":[{"name":")" + pool +
                       R"(","provider":"file","thin":true,"total_bytes":107374182400,"free_bytes":53687091200}],)"
@@ -134,6 +135,7 @@ class ApiRouterTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::map<std::string, std::string> drbd_tokens_;  // registerDrbdNodes's node tokens
   ManualClock clock_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<ClusterService> cluster_;
@@ -342,6 +344,76 @@ TEST_F(ApiRouterTest, DrbdVolumeIsServedOverNbdByItsPrimaryOrItsNbdAttachmentsHo
   EXPECT_EQ((*dm)["replicas"].Size(), 1u) << "the client is gone";
   desired = json::parseObject(call("GET", "/v1/internal/nodes/n3/desired?after=0")->body);
   EXPECT_EQ((*desired)["attachments"].Size(), 0u);
+}
+
+// A drbd volume's cluster-wide snapshot through the real controller (drbd_snapshot.h): the
+// diskful replicas' desired state carries the snapshot's phase, which advances only when every
+// diskful replica's report shows the phase done (suspend → take → resume → available); the
+// diskless tie-breaker takes no part. A snapshot that does not finish within
+// --drbd-snapshot-timeout becomes `error` and leaves the desired state (everyone resumes).
+TEST_F(ApiRouterTest, DrbdSnapshotPhasesAdvanceOnlyWhenEveryDiskfulReplicaIsDone) {
+  registerDrbdNodes();
+  ASSERT_EQ(call("POST", "/v1/resource-groups", R"({"name":"d2","replicas":2,"engine":"drbd","pools":["default"]})")
+                ->status,
+            201);
+  auto created = call("POST", "/v1/volumes", R"({"name":"dv","size_gib":1,"resource_group":"d2"})");
+  ASSERT_EQ(created->status, 201) << created->body;
+  const std::string vol = (*json::parseObject(created->body))["uuid"].GetString();
+  auto snap = call("POST", "/v1/volumes/dv/snapshots", R"({"name":"s1"})");
+  ASSERT_EQ(snap->status, 201) << snap->body;
+  const std::string s1 = (*json::parseObject(snap->body))["uuid"].GetString();
+  // The phase `node`'s desired state gives dv ("" without a drbd_snapshot, "none" without dv).
+  auto phaseOf = [&](const std::string& node) -> std::string {
+    auto d = json::parseObject(call("GET", "/v1/internal/nodes/" + node + "/desired?after=0")->body);
+    for (const auto& r : (*d)["replicas"].GetArray()) {
+      if (std::string(r["volume"]["uuid"].GetString()) != vol) continue;
+      if (!r.HasMember("drbd_snapshot")) return "";
+      EXPECT_EQ(std::string(r["drbd_snapshot"].GetString()), s1);
+      return r["drbd_snapshot_phase"].GetString();
+    }
+    return "none";
+  };
+  auto report = [&](const std::string& node, const std::string& snapshots, const std::string& suspended_for) {
+    heartbeat(node, drbd_tokens_[node],
+              R"([{"volume_uuid":")" + vol + R"(","disk":"up_to_date","primary":false,"snapshots":)" + snapshots +
+                  (suspended_for.empty() ? "" : R"(,"suspended_for":")" + suspended_for + "\"") + "}]");
+  };
+  auto state = [&](const std::string& name) {
+    return std::string((*json::parseObject(call("GET", "/v1/volumes/dv/snapshots/" + name)->body))["state"].GetString());
+  };
+  EXPECT_EQ(phaseOf("n1"), "suspend");
+  EXPECT_EQ(phaseOf("n2"), "suspend");
+  EXPECT_EQ(phaseOf("n3"), "") << "the diskless tie-breaker takes no part";
+  report("n1", "[]", s1);
+  EXPECT_EQ(phaseOf("n1"), "suspend") << "n2 has not suspended yet";
+  report("n2", "[]", s1);
+  EXPECT_EQ(phaseOf("n1"), "take");
+  EXPECT_EQ(phaseOf("n2"), "take");
+  report("n2", "[\"" + s1 + "\"]", s1);
+  EXPECT_EQ(phaseOf("n2"), "take") << "n1 has not taken it yet";
+  report("n1", "[\"" + s1 + "\"]", s1);
+  EXPECT_EQ(phaseOf("n1"), "resume");
+  report("n1", "[\"" + s1 + "\"]", "");
+  EXPECT_EQ(state("s1"), "creating") << "n2 is still suspended";
+  report("n2", "[\"" + s1 + "\"]", "");
+  EXPECT_EQ(state("s1"), "available");
+  EXPECT_EQ(phaseOf("n1"), "");
+
+  // s2: n2 never suspends; past the timeout (30 s by default) the controller fails it.
+  auto second = call("POST", "/v1/volumes/dv/snapshots", R"({"name":"s2"})");
+  ASSERT_EQ(second->status, 201);
+  report("n1", "[\"" + s1 + "\"]", (*json::parseObject(second->body))["uuid"].GetString());
+  clock_.advance(std::chrono::seconds(29));
+  cluster_->tick();
+  EXPECT_EQ(state("s2"), "creating");
+  clock_.advance(std::chrono::seconds(2));
+  cluster_->tick();
+  EXPECT_EQ(state("s2"), "error");
+  auto view = json::parseObject(call("GET", "/v1/volumes/dv/snapshots/s2")->body);
+  const std::string message = (*view)["reason"].GetString();
+  EXPECT_NE(message.find("timed out in phase suspend"), std::string::npos) << message;
+  auto d = call("GET", "/v1/internal/nodes/n1/desired?after=0")->body;
+  EXPECT_EQ(d.find("drbd_snapshot"), std::string::npos) << "every replica resumes: " << d;
 }
 
 TEST_F(ApiRouterTest, DrbdGroupsPlaceOnCapableNodesAndCarryTheirAllocation) {
