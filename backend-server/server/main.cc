@@ -47,6 +47,9 @@ std::vector<OptionSpec> optionTable() {
       {"threads", OptionType::kUint, "4", "HTTPS I/O threads"},
       {"drbd-minors", OptionType::kString, "1000-49999", "DRBD minors drbd-engine volumes get (cluster-wide)"},
       {"drbd-ports", OptionType::kString, "7000-7999", "TCP ports drbd-engine replicas get (per node)"},
+      {"drbd-snapshot-timeout", OptionType::kDuration, "30s",
+       "a drbd volume's cluster-wide snapshot not done this long after the controller first drives it is an "
+       "error (every replica then resumes I/O)"},
       tandem::config::logLevelOption(),
   };
 }
@@ -108,6 +111,7 @@ int main(int argc, char** argv) {
   tandem::controller::ClusterOptions cluster_options;
   cluster_options.heartbeat_timeout = options.duration("heartbeat-timeout");
   cluster_options.replace_after = options.duration("replace-replicas-after");
+  cluster_options.drbd_snapshot_timeout = options.duration("drbd-snapshot-timeout");
   auto minors = tandem::controller::parseDrbdRange(options.string("drbd-minors"), "--drbd-minors");
   if (!minors.isOk()) return fail(minors.status().message());
   auto ports = tandem::controller::parseDrbdRange(options.string("drbd-ports"), "--drbd-ports");

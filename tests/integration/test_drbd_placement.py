@@ -14,12 +14,18 @@ the controller's placement, allocation, desired state and volume states, the RES
 - an unknown engine is 422 invalid_engine; `tandem group create --engine drbd` works;
 - the node workers' drbd flow (recorded): create-md/adjust on both replicas, primary --force on
   the first writer, scripted events2 making the volume `available` through the controller, a
-  block attachment at /dev/drbd/by-res/fv/0 (an nbd one refused, no nbd_uri), a snapshot taken on both replicas between
+  block attachment at /dev/drbd/by-res/fv/0, a snapshot taken on both replicas between
   drbdsetup suspend-io and resume-io and reported available with both copies (revert refused),
-  resize after growing, down + wipe-md on delete."""
+  resize after growing, down + wipe-md on delete;
+- NBD mode: an nbd attachment on the host without a replica makes it a diskless client (recorded)
+  whose NBD server exports the DRBD device — a STAND-IN regular file under --drbd-device-dir — held
+  open only while an NBD client (qemu-io) is connected; the volume's data streams through it."""
 
+import http.client
 import json
 import os
+import ssl
+import subprocess
 
 from clusterfixture import ApiError, ClusterTestCase, wait_for
 
@@ -40,8 +46,15 @@ class DrbdPlacementTest(ClusterTestCase):
         if name not in ("node1", "node2"):
             return (f"--drbd-proc-file={path}",)
         open(cls.events2_file(name), "w").close()
+        os.makedirs(cls.device_dir(name), exist_ok=True)
         return (f"--drbd-proc-file={path}", f"--drbd-command-runner=record:{cls.commands_file(name)}",
-                f"--drbd-events2-file={cls.events2_file(name)}")
+                f"--drbd-events2-file={cls.events2_file(name)}", f"--drbd-device-dir={cls.device_dir(name)}")
+
+    @classmethod
+    def device_dir(cls, name):
+        """Node `name`'s --drbd-device-dir: STAND-IN DRBD devices (<dir>/<resource>/0 regular files
+        written by the tests; no DRBD module here, so no /dev/drbd/by-res)."""
+        return os.path.join(cls.tmp, f"{name}-by-res")
 
     @classmethod
     def commands_file(cls, name):
@@ -171,18 +184,13 @@ class DrbdPlacementTest(ClusterTestCase):
             found = api.get("/v1/volumes/fv/attachments")["attachments"]
             return found[0] if found and found[0]["state"] == "attached" else None
         att = wait_for("the attachment is attached", attachment, 30)
-        self.assertEqual(att["connection_info"]["data"]["device_path"], "/dev/drbd/by-res/fv/0")
+        # (/dev/drbd/by-res on a DRBD host; here the node's --drbd-device-dir of stand-ins)
+        self.assertEqual(att["connection_info"]["data"]["device_path"], os.path.join(self.device_dir(secondary), "fv", "0"))
         status, _ = api.call("DELETE", f"/v1/volumes/fv/attachments/{secondary}")
         self.assertEqual(status, 204)
-        # No node serves a drbd volume over NBD: no nbd_uri, and an nbd attachment is refused.
-        self.assertEqual(api.get("/v1/volumes/fv")["nbd_uri"], "")
-        with self.assertRaises(ApiError) as refused:
-            api.call("POST", "/v1/volumes/fv/attachments", {"host": secondary, "mode": "nbd"})
-        self.assertEqual((refused.exception.status, refused.exception.code), (422, "not_implemented"))
-        self.assertIn("use a block attachment", str(refused.exception))
-        with self.assertRaises(ApiError) as refused:
-            api.call("GET", "/v1/volumes/fv/data")
-        self.assertEqual((refused.exception.status, refused.exception.code), (422, "not_implemented"))
+        # Not attached in nbd mode: the volume is served by its primary's export (see
+        # test_nbd_attachment_exports_the_drbd_device).
+        self.assertEqual(api.get("/v1/volumes/fv")["nbd_uri"], f"nbd://127.0.0.1:{self.nbd_port(primary)}/fv")
 
         # A snapshot: each diskful replica suspends DRBD I/O, snapshots its backing volume and
         # resumes I/O (recorded); the controller marks it available with both copies.
@@ -218,6 +226,142 @@ class DrbdPlacementTest(ClusterTestCase):
         print(f"recorded on {primary} (not run: no DRBD module here):")
         for argv in self.recorded(primary):
             if argv[0] != "env":
+                print("   ", " ".join(argv))
+
+    def nbd_port(self, node):
+        return next(n["nbd_port"] for n in self.cluster.api.get("/v1/nodes")["nodes"] if n["name"] == node)
+
+    def open_by(self, node, path):
+        """How many descriptors node worker `node` holds open on `path` (from /proc/<pid>/fd)."""
+        pid = self.cluster.nodes[node].proc.pid
+        n = 0
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                n += os.readlink(f"/proc/{pid}/fd/{fd}") == path
+            except OSError:
+                pass
+        return n
+
+    def stream(self, method, volume, body=None):
+        """GET or PUT /v1/volumes/{volume}/data: (status, body bytes)."""
+        host, port = self.cluster.url[len("https://"):].rsplit(":", 1)
+        c = http.client.HTTPSConnection(host, int(port), context=ssl.create_default_context(cafile=self.cluster.ca),
+                                        timeout=60)
+        headers = {"Authorization": "Bearer " + self.cluster.token}
+        if body is not None:
+            headers.update({"Content-Length": str(len(body)), "Content-Type": "application/octet-stream"})
+        c.request(method, f"/v1/volumes/{volume}/data", body=body, headers=headers)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, data
+
+    def test_nbd_attachment_exports_the_drbd_device(self):
+        """An nbd attachment of a drbd volume on a host without a replica: the host becomes a
+        diskless client (recorded) and its NBD server exports /dev/drbd/by-res/nb/0 — here a
+        STAND-IN file, since this machine has no DRBD module — opened only while an NBD client is
+        connected; real qemu-io writes and reads through it; the volume's data streams through
+        it; detaching unexports it and takes the client down."""
+        api = self.cluster.api
+        print("NOTE: the DRBD device /dev/drbd/by-res/nb/0 is a STAND-IN regular file on each node "
+              "(--drbd-device-dir): the DRBD kernel module is missing here, so no real DRBD device exists")
+        wait_for("node1/node2 report DRBD", lambda: self.drbd_of("node1")["loaded"] and self.drbd_of("node2")["loaded"], 30)
+        for node in ("node1", "node2"):
+            os.makedirs(os.path.join(self.device_dir(node), "nb"), exist_ok=True)
+            with open(os.path.join(self.device_dir(node), "nb", "0"), "wb") as f:
+                f.truncate(4 * MiB)
+        api.post("/v1/resource-groups", {"name": "one", "replicas": 1, "engine": "drbd"})
+        v = api.post("/v1/volumes", {"name": "nb", "size_bytes": 4 * MiB, "resource_group": "one"})
+        primary = v["primary_node"]
+        client = "node2" if primary == "node1" else "node1"
+        self.assertEqual([r["node"] for r in v["replicas"]], [primary])
+        self.assertEqual(v["nbd_uri"], f"nbd://127.0.0.1:{self.nbd_port(primary)}/nb", "the primary's export")
+        minor = str(self.desired_drbd(primary, "nb")["minor"])
+        wait_for(f"{primary} created nb (recorded)",
+                 lambda: any(a[-2:] == ["adjust", "nb"] for a in self.recorded(primary)), 30)
+        with open(self.events2_file(primary), "a") as f:
+            f.write(f"exists resource name:nb role:Secondary suspended:no\n"
+                    f"exists device name:nb volume:0 minor:{minor} disk:UpToDate client:no quorum:yes\n"
+                    "exists -\n")
+        self.cluster.wait_volume_state("nb", "available", timeout=30)
+
+        status, att = api.call("POST", "/v1/volumes/nb/attachments", {"host": client, "mode": "nbd"})
+        self.assertEqual(status, 201, att)
+        uri = f"nbd://127.0.0.1:{self.nbd_port(client)}/nb"
+        self.assertEqual(att["connection_info"]["data"]["uri"], uri, "the attachment's host serves it")
+        self.assertEqual(api.get("/v1/volumes/nb")["nbd_uri"], uri)
+        # The client host runs the resource diskless: .res written and adjusted, no metadata.
+        wait_for(f"{client} brought up nb as a diskless client (recorded)",
+                 lambda: any(a[-2:] == ["adjust", "nb"] for a in self.recorded(client)), 30)
+        client_calls = [a for a in self.recorded(client) if a[0] != "env" and "nb" in a[-1]]
+        self.assertFalse(any(a[0] == "drbdmeta" for a in client_calls), client_calls)
+        hosts = {h["node"]: h["diskful"] for h in self.desired_drbd(primary, "nb")["hosts"]}
+        self.assertEqual(hosts, {primary: True, client: False})
+        with open(os.path.join(self.cluster.node_dir(client), "drbd", "res", "nb.res")) as f:
+            res = f.read()
+        self.assertIn("disk none;", res)
+
+        def attached():
+            found = api.get("/v1/volumes/nb/attachments")["attachments"]
+            return found[0] if found and found[0]["state"] == "attached" else None
+        wait_for("the nbd attachment is attached", attached, 30)
+
+        stand_in = os.path.join(self.device_dir(client), "nb", "0")
+        primary_stand_in = os.path.join(self.device_dir(primary), "nb", "0")
+        self.assertEqual(self.open_by(client, stand_in), 0, "an idle export holds the device closed")
+        # A real NBD client writes and reads through the export into the stand-in device.
+        self.qemu_io(uri, "write -P 0x5a 0 64k", "read -P 0x5a 0 64k", "write -P 0xa5 1M 4k")
+        with open(stand_in, "rb") as f:
+            self.assertEqual(f.read(65536), b"\x5a" * 65536)
+            f.seek(MiB)
+            self.assertEqual(f.read(4096), b"\xa5" * 4096)
+        with open(primary_stand_in, "rb") as f:
+            self.assertEqual(f.read(65536), bytes(65536), "the client host's export, not the primary's")
+        wait_for("the device is closed once qemu-io left", lambda: self.open_by(client, stand_in) == 0, 10)
+
+        # While a client is connected the device is open (DRBD would auto-promote this host);
+        # when it leaves, it is closed (auto-demote).
+        held = subprocess.Popen(["qemu-io", "-f", "raw", uri], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        try:
+            wait_for("the device is open while qemu-io is connected", lambda: self.open_by(client, stand_in) == 1, 10)
+            out, _ = held.communicate("read -P 0x5a 0 4k\nquit\n", timeout=30)
+            self.assertNotIn("fail", out, out)
+        finally:
+            if held.poll() is None:
+                held.kill()
+        wait_for("the device is closed after the last client left", lambda: self.open_by(client, stand_in) == 0, 10)
+
+        # The volume's data streams through the same export (its nbd_uri).
+        status, data = self.stream("GET", "nb")
+        self.assertEqual(status, 200)
+        self.assertEqual(data[:65536], b"\x5a" * 65536)
+        self.assertEqual(data[MiB:MiB + 4096], b"\xa5" * 4096)
+
+        # Detach: the export goes and the diskless client is taken down.
+        status, _ = api.call("DELETE", f"/v1/volumes/nb/attachments/{client}")
+        self.assertEqual(status, 204)
+        wait_for(f"{client} took the client down (recorded)",
+                 lambda: any(a[-2:] == ["down", "nb"] for a in self.recorded(client)), 30)
+        listed = subprocess.run(["nbdinfo", "--list", f"nbd://127.0.0.1:{self.nbd_port(client)}"],
+                                capture_output=True, text=True, timeout=30)
+        self.assertNotIn('"nb"', listed.stdout, listed.stdout)
+        after = api.get("/v1/volumes/nb")
+        self.assertEqual(after["nbd_uri"], f"nbd://127.0.0.1:{self.nbd_port(primary)}/nb")
+        self.assertEqual([r["node"] for r in after["replicas"]], [primary], "the client is gone")
+
+        # Not attached: PUT data goes through the primary's export into its (stand-in) device.
+        image = bytes([7]) * (4 * MiB)
+        status, _ = self.stream("PUT", "nb", image)
+        self.assertEqual(status, 200)
+        with open(primary_stand_in, "rb") as f:
+            self.assertEqual(f.read(), image)
+        wait_for("the primary's device is closed after the PUT", lambda: self.open_by(primary, primary_stand_in) == 0, 10)
+        status, _ = api.call("DELETE", "/v1/volumes/nb")
+        self.assertEqual(status, 204)
+        print(f"recorded on {client} for nb (not run: no DRBD module here):")
+        for argv in self.recorded(client):
+            if argv[0] != "env" and argv[-1].startswith("nb"):
                 print("   ", " ".join(argv))
 
     def desired_drbd(self, node, volume):

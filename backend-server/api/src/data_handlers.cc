@@ -13,18 +13,13 @@ namespace {
 
 constexpr std::string_view kLog = "api";
 
-// The volume, if its bytes may be streamed now: 404 unknown, 422 a drbd volume (not served over
-// NBD), 409 while it is being made or
+// The volume, if its bytes may be streamed now (a drbd volume through the export of its nbd
+// attachment's host, else of its primary: docs/drbd.md): 404 unknown, 409 while it is being made or
 // reverted (creating) or in split brain, or when no primary serves it; `writing` also refuses
 // an attached volume (a guest would not see the new bytes consistently).
 Result<VolumeView> usableVolume(const RouteCall& call, bool writing) {
   ASSIGN_OR_RETURN(VolumeView view, call.cluster.getVolume(call.params.at("volume")));
   const std::string& volume = view.volume.name;
-  if (view.engine == "drbd") {
-    return Status(ErrorCode::kUnprocessable, "volume '" + volume + "' uses the drbd engine: streaming its data "
-                                             "is not implemented yet (no node serves it over NBD)")
-        .withReason("not_implemented");
-  }
   if (view.state == VolumeState::kCreating || view.state == VolumeState::kSplitBrain) {
     return Status(ErrorCode::kConflict, "volume '" + volume + "' is " + std::string(name(view.state)) +
                                             "; its data cannot be streamed now" +

@@ -111,20 +111,16 @@ const nodeapi::AttachmentReport* attachmentReport(const ObservedState& observed,
 
 AttachmentView deriveAttachmentView(const VolumeRecord& volume, const AttachmentRecord& attachment,
                                     const NodeRecord* primary_node, const ObservedState& observed,
-                                    uint64_t generation) {
+                                    uint64_t generation, bool drbd) {
   AttachmentView view;
   view.volume = volume.name;
   view.record = attachment;
   ConnectionInfo& info = view.connection_info;
   const nodeapi::AttachmentReport* report = attachmentReport(observed, attachment.host, volume.uuid);
-  if (attachment.mode == AttachMode::kBlock) {
-    info.driver_volume_type = "local";
-    const NodeObservation* host = observed.find(attachment.host);
-    const std::string link_root = host != nullptr && !host->report.device_link_root.empty()
-                                      ? host->report.device_link_root
-                                      : std::string(kDefaultDeviceLinkRoot);
-    info.device_path =
-        report != nullptr && !report->device_path.empty() ? report->device_path : link_root + "/" + volume.name;
+  const NodeObservation* host = observed.find(attachment.host);
+  // What the host made of it: block attachments, and nbd attachments of drbd volumes (the host
+  // runs the resource and exports its device).
+  auto fromHost = [&] {
     if (attachment.detaching) {
       view.state = AttachmentState::kDetaching;
     } else if (!volume.handover_to.empty()) {
@@ -148,9 +144,20 @@ AttachmentView deriveAttachmentView(const VolumeRecord& volume, const Attachment
     } else {
       view.state = AttachmentState::kAttaching;
     }
+  };
+  if (attachment.mode == AttachMode::kBlock) {
+    info.driver_volume_type = "local";
+    const std::string link_root = host != nullptr && !host->report.device_link_root.empty()
+                                      ? host->report.device_link_root
+                                      : std::string(kDefaultDeviceLinkRoot);
+    info.device_path =
+        report != nullptr && !report->device_path.empty() ? report->device_path : link_root + "/" + volume.name;
+    fromHost();
   } else {
     info.driver_volume_type = "nbd";
-    if (attachment.detaching) {
+    if (drbd) {
+      fromHost();
+    } else if (attachment.detaching) {
       view.state = AttachmentState::kDetaching;
     } else if (!volume.handover_to.empty()) {
       // Nothing serves the volume until the handover completes; the URI names the new primary then.

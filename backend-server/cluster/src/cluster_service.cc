@@ -1,5 +1,7 @@
 #include "tandem/controller/cluster_service.h"
 
+#include "tandem/controller/drbd_snapshot.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <optional>
@@ -11,6 +13,7 @@
 #include "tandem/controller/attachments.h"
 #include "tandem/common/uuid.h"
 #include "tandem/controller/desired_state_builder.h"
+#include "tandem/controller/drbd_snapshot.h"
 #include "tandem/controller/healing_planner.h"
 #include "tandem/controller/placement_inputs.h"
 #include "tandem/controller/promotion.h"
@@ -180,6 +183,7 @@ Result<nodeapi::StatusAck> ClusterService::receiveReport(const std::string& name
       // A delta's replicas are what changed; a full report's are all of them.
       const std::vector<ReplicaReport>& replicas = report.base_seq != 0 ? report.replicas : obs->report.replicas;
       if (recordSnapshotsLocked(name, replicas)) changed = true;
+      if (coordinateDrbdSnapshotsLocked()) changed = true;
       if (finishRevertsLocked(name, replicas)) changed = true;
       if (finishAdoptionsLocked(name, replicas)) changed = true;
       if (finishReleasesLocked(name, obs->report)) changed = true;
@@ -210,6 +214,8 @@ bool ClusterService::recordSnapshotsLocked(const std::string& node, const std::v
     auto volume = store_.getVolumeByUuid(r.volume_uuid);
     // Only the volume's declared primary decides (a stale report of a demoted one does not).
     if (!volume.isOk() || volume->primary_node != node) continue;
+    // A drbd volume's snapshots are decided cluster-wide (coordinateDrbdSnapshotsLocked).
+    if (auto group = store_.getGroup(volume->group); group.isOk() && group->engine == "drbd") continue;
     auto snapshots = store_.listSnapshotsOf(r.volume_uuid);
     if (!snapshots.isOk()) continue;
     for (const auto& s : *snapshots) {
@@ -229,6 +235,65 @@ bool ClusterService::recordSnapshotsLocked(const std::string& node, const std::v
       changed = true;
     }
   }
+  return changed;
+}
+
+bool ClusterService::coordinateDrbdSnapshotsLocked() {
+  if (!drbd_snapshots_pending_) return false;  // the common case costs nothing
+  auto snapshots = store_.listSnapshots();
+  if (!snapshots.isOk()) return false;
+  const auto now = clock_.steadyNow();
+  bool any = false, changed = false;
+  std::set<std::string> driven;   // volumes whose oldest creating snapshot is driven now
+  std::set<std::string> creating;
+  for (const auto& s : *snapshots) {  // by volume, oldest first: one snapshot per volume at a time
+    if (s.state != SnapshotState::kCreating) continue;
+    auto volume = store_.getVolumeByUuid(s.volume_uuid);
+    if (!volume.isOk()) continue;
+    auto group = store_.getGroup(volume->group);
+    if (!group.isOk() || group->engine != "drbd") continue;
+    any = true;
+    creating.insert(s.uuid);
+    if (!driven.insert(s.volume_uuid).second) continue;
+    const auto deadline = drbd_snapshot_deadlines_.try_emplace(s.uuid, now + options_.drbd_snapshot_timeout).first->second;
+    auto replicas = store_.listReplicasOf(s.volume_uuid);
+    if (!replicas.isOk()) continue;
+    std::vector<std::pair<std::string, const ReplicaReport*>> hosts;
+    for (const auto& r : *replicas) {
+      if (!r.diskful) continue;
+      hosts.emplace_back(r.node_name,
+                         observed_.online(r.node_name) ? observed_.replicaReport(r.node_name, s.volume_uuid) : nullptr);
+    }
+    DrbdSnapshotStep step = nextDrbdSnapshotStep(s, hosts);
+    if (step.kind == DrbdSnapshotStep::Kind::kWait && now >= deadline) {
+      step.kind = DrbdSnapshotStep::Kind::kFail;
+      step.message = "timed out in phase " + std::string(name(s.drbd_phase)) + " after " +
+                     std::to_string(options_.drbd_snapshot_timeout.count()) +
+                     " ms (every diskful replica must report it); every replica resumed I/O";
+    }
+    Status st;
+    switch (step.kind) {
+      case DrbdSnapshotStep::Kind::kWait: continue;
+      case DrbdSnapshotStep::Kind::kAdvance: st = store_.setSnapshotPhase(s.uuid, step.phase); break;
+      case DrbdSnapshotStep::Kind::kAvailable: st = store_.setSnapshotState(s.uuid, SnapshotState::kAvailable, ""); break;
+      case DrbdSnapshotStep::Kind::kFail: st = store_.setSnapshotState(s.uuid, SnapshotState::kError, step.message); break;
+    }
+    if (!st.isOk()) {
+      log::warn("cluster", "snapshot " + s.name + ": recording its progress failed: " + st.toString());
+      continue;
+    }
+    changed = true;
+    log::info("cluster", "snapshot " + s.name + " of drbd volume " + volume->name + ": " +
+                             (step.kind == DrbdSnapshotStep::Kind::kAdvance ? "every diskful replica is ready: " +
+                                                                                   std::string(name(step.phase))
+                              : step.kind == DrbdSnapshotStep::Kind::kAvailable ? "taken at one point on every replica"
+                                                                                : "failed: " + step.message));
+  }
+  for (auto it = drbd_snapshot_deadlines_.begin(); it != drbd_snapshot_deadlines_.end();) {
+    it = creating.count(it->first) ? std::next(it) : drbd_snapshot_deadlines_.erase(it);
+  }
+  // Keep looking while one is creating (also for the one that just finished: a next may follow).
+  drbd_snapshots_pending_ = any;
   return changed;
 }
 
@@ -628,6 +693,15 @@ Status ClusterService::allocateDrbdLocked(const VolumeRecord& volume, const Grou
   return result;
 }
 
+AttachmentView ClusterService::attachmentViewLocked(const VolumeRecord& volume, bool drbd, const AttachmentRecord& a,
+                                                   const NodeRecord* primary_node, uint64_t generation) {
+  if (drbd && a.mode == AttachMode::kNbd) {
+    auto host = store_.getNode(a.host);
+    return deriveAttachmentView(volume, a, host.isOk() ? &host.value() : nullptr, observed_, generation, true);
+  }
+  return deriveAttachmentView(volume, a, primary_node, observed_, generation, drbd);
+}
+
 void ClusterService::dropDrbdClientLocked(const std::string& volume_uuid, const std::string& host) {
   auto replicas = store_.listReplicasOf(volume_uuid);
   if (!replicas.isOk()) return;
@@ -944,7 +1018,11 @@ Result<ClusterService::VolumePage> ClusterService::listVolumesPage(const std::st
   std::unordered_map<std::string, std::vector<const ReplicaRecord*>> replicas;
   for (const auto& r : rows.replicas) replicas[r.volume_uuid].push_back(&r);
   std::unordered_map<std::string, std::vector<std::string>> hosts;
-  for (const auto& a : rows.attachments) hosts[a.volume_uuid].push_back(a.host);
+  std::unordered_map<std::string, const NodeRecord*> nbd_hosts;  // a volume's first nbd attachment's host
+  for (const auto& a : rows.attachments) {
+    hosts[a.volume_uuid].push_back(a.host);
+    if (auto n = nodes.find(a.host); a.mode == AttachMode::kNbd && n != nodes.end()) nbd_hosts.emplace(a.volume_uuid, n->second);
+  }
   ASSIGN_OR_RETURN(auto group_list, store_.listGroups());
   std::unordered_map<std::string, std::string> engines;
   for (const auto& g : group_list) engines[g.name] = g.engine;
@@ -953,7 +1031,10 @@ Result<ClusterService::VolumePage> ClusterService::listVolumesPage(const std::st
     auto primary = nodes.find(v.primary_node);
     page.volumes.push_back(
         deriveVolumeView(v, replicas[v.uuid], primary == nodes.end() ? nullptr : primary->second, observed_));
-    if (auto e = engines.find(v.group); e != engines.end()) setEngine(page.volumes.back(), e->second);
+    if (auto e = engines.find(v.group); e != engines.end()) {
+      auto n = nbd_hosts.find(v.uuid);
+      setEngine(page.volumes.back(), e->second, n == nbd_hosts.end() ? nullptr : n->second);
+    }
     markAttached(page.volumes.back(), hosts[v.uuid]);
   }
   return page;
@@ -1051,6 +1132,7 @@ Result<std::pair<SnapshotView, bool>> ClusterService::createSnapshot(const std::
   record.size_bytes = v.size_bytes;
   record.created_at = unixSeconds(clock_.wallNow());
   RETURN_IF_ERROR(store_.createSnapshot(record));
+  drbd_snapshots_pending_ = true;
   log::info("cluster", "snapshot " + snapshot + " of volume " + volume + " requested from " + v.primary_node);
   SnapshotView view = snapshotViewLocked(record, v);
   lock.unlock();
@@ -1347,21 +1429,15 @@ Result<std::pair<AttachmentView, bool>> ClusterService::attachVolume(const std::
   const NodeRecord* primary_node = primary.isOk() ? &primary.value() : nullptr;
   ASSIGN_OR_RETURN(uint64_t generation, store_.generation());
   if (existing) {
-    return std::make_pair(deriveAttachmentView(volume, *existing, primary_node, observed_, generation), false);
+    return std::make_pair(
+        attachmentViewLocked(volume, group.engine == "drbd", *existing, primary_node, generation), false);
   }
 
-  if (group.engine == "drbd" && request.mode == AttachMode::kNbd) {
-    // No node worker serves a drbd volume over NBD yet (docs/drbd.md, Not built yet).
-    return Status(ErrorCode::kUnprocessable,
-                  "volume '" + name + "' uses the drbd engine: NBD attachments of drbd volumes are not "
-                  "implemented yet; use a block attachment (mode block: DRBD's own device "
-                  "/dev/drbd/by-res/" + name + "/0 on the host)")
-        .withReason("not_implemented");
-  }
   ASSIGN_OR_RETURN(auto current_replicas, store_.listReplicasOf(volume.uuid));
   bool drbd_client = false;
-  if (group.engine == "drbd" && request.mode == AttachMode::kBlock) {
-    // The host reaches the data as a DRBD node: a diskless client where it holds no replica.
+  if (group.engine == "drbd") {
+    // The host reaches the data as a DRBD node: a diskless client where it holds no replica. In
+    // nbd mode its NBD server then exports the DRBD device.
     drbd_client = std::none_of(current_replicas.begin(), current_replicas.end(),
                                [&](const ReplicaRecord& r) { return r.node_name == request.host; });
     const NodeObservation* obs = observed_.find(request.host);
@@ -1408,7 +1484,7 @@ Result<std::pair<AttachmentView, bool>> ClusterService::attachVolume(const std::
                              " stops serving, then " + request.host + " takes over");
   }
   ASSIGN_OR_RETURN(generation, store_.generation());
-  AttachmentView view = deriveAttachmentView(volume, record, primary_node, observed_, generation);
+  AttachmentView view = attachmentViewLocked(volume, group.engine == "drbd", record, primary_node, generation);
   lock.unlock();
   notifyWatchers();
   return std::make_pair(std::move(view), true);
@@ -1420,10 +1496,11 @@ Result<std::vector<AttachmentView>> ClusterService::listAttachments(const std::s
   ASSIGN_OR_RETURN(auto attachments, store_.listAttachmentsOf(volume.uuid));
   auto primary = store_.getNode(volume.primary_node);
   ASSIGN_OR_RETURN(uint64_t generation, store_.generation());
+  auto group = store_.getGroup(volume.group);
+  const bool drbd = group.isOk() && group->engine == "drbd";
   std::vector<AttachmentView> out;
   for (const auto& a : attachments) {
-    out.push_back(
-        deriveAttachmentView(volume, a, primary.isOk() ? &primary.value() : nullptr, observed_, generation));
+    out.push_back(attachmentViewLocked(volume, drbd, a, primary.isOk() ? &primary.value() : nullptr, generation));
   }
   return out;
 }
@@ -1571,11 +1648,15 @@ Result<std::vector<VolumeView>> ClusterService::viewsLocked(const std::string* o
     ASSIGN_OR_RETURN(replicas, store_.listReplicas());
     ASSIGN_OR_RETURN(attachments, store_.listAttachments());
   }
-  std::unordered_map<std::string, std::vector<std::string>> hosts_by_volume;
-  for (const auto& a : attachments) hosts_by_volume[a.volume_uuid].push_back(a.host);
   ASSIGN_OR_RETURN(auto node_list, store_.listNodes());
   std::unordered_map<std::string, const NodeRecord*> nodes;
   for (const auto& n : node_list) nodes[n.name] = &n;
+  std::unordered_map<std::string, std::vector<std::string>> hosts_by_volume;
+  std::unordered_map<std::string, const NodeRecord*> nbd_hosts;  // a volume's first nbd attachment's host
+  for (const auto& a : attachments) {
+    hosts_by_volume[a.volume_uuid].push_back(a.host);
+    if (auto n = nodes.find(a.host); a.mode == AttachMode::kNbd && n != nodes.end()) nbd_hosts.emplace(a.volume_uuid, n->second);
+  }
   std::unordered_map<std::string, std::vector<const ReplicaRecord*>> by_volume;
   for (const auto& r : replicas) by_volume[r.volume_uuid].push_back(&r);
   ASSIGN_OR_RETURN(auto group_list, store_.listGroups());
@@ -1587,7 +1668,10 @@ Result<std::vector<VolumeView>> ClusterService::viewsLocked(const std::string* o
     auto primary = nodes.find(v.primary_node);
     out.push_back(deriveVolumeView(v, by_volume[v.uuid], primary == nodes.end() ? nullptr : primary->second,
                                    observed_));
-    if (auto e = engines.find(v.group); e != engines.end()) setEngine(out.back(), e->second);
+    if (auto e = engines.find(v.group); e != engines.end()) {
+      auto n = nbd_hosts.find(v.uuid);
+      setEngine(out.back(), e->second, n == nbd_hosts.end() ? nullptr : n->second);
+    }
     markAttached(out.back(), hosts_by_volume[v.uuid]);
   }
   return out;
@@ -1743,6 +1827,7 @@ void ClusterService::tick() {
     completeHandoversLocked();
     settled = settleDetachesLocked("");
     clones = settleClonesLocked();
+    coordinateDrbdSnapshotsLocked();
   }
   notifyWatchers();
   for (auto& [done, status] : settled) done(status);

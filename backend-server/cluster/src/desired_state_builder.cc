@@ -92,10 +92,19 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
     for (const SnapshotRecord* s : snapshots[v.uuid]) {
       if (s->state == SnapshotState::kError) continue;
       d.snapshots.push_back(s->uuid);
-      // A drbd volume's every diskful replica takes its own copy (docs/drbd.md, Snapshots); the
-      // native primary takes it on every up-to-date replica at once through its engine.
-      const bool takes = d.primary || (d.drbd && mine->diskful);
-      if (takes && s->state == SnapshotState::kCreating) d.take_snapshots.push_back(s->uuid);
+      if (s->state != SnapshotState::kCreating) continue;
+      if (d.drbd) {
+        // A drbd volume's snapshots are taken one at a time (the oldest first), cluster-wide:
+        // every diskful replica goes through the snapshot's phase (docs/drbd.md, Snapshots).
+        if (mine->diskful && d.drbd_snapshot.empty()) {
+          d.drbd_snapshot = s->uuid;
+          d.drbd_snapshot_phase = s->drbd_phase == SnapshotPhase::kResume ? nodeapi::SnapshotPhase::kResume
+                                  : s->drbd_phase == SnapshotPhase::kTake ? nodeapi::SnapshotPhase::kTake
+                                                                          : nodeapi::SnapshotPhase::kSuspend;
+        }
+      } else if (d.primary) {
+        d.take_snapshots.push_back(s->uuid);  // the native primary takes it on every up-to-date replica
+      }
     }
     if (!v.source_snapshot.empty()) {
       auto source = snapshot_by_uuid.find(v.source_snapshot);
@@ -118,9 +127,13 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
   std::unordered_map<std::string, const VolumeRecord*> volumes;
   for (const auto& v : declared.volumes) volumes[v.uuid] = &v;
   for (const auto& a : declared.attachments) {
-    if (a.host != node || a.mode != AttachMode::kBlock) continue;
+    if (a.host != node) continue;
     auto v = volumes.find(a.volume_uuid);
     if (v == volumes.end()) continue;
+    // An nbd attachment needs nothing on its host, except for a drbd volume: the host runs the
+    // resource and its NBD server exports the DRBD device (docs/drbd.md, NBD mode).
+    const bool drbd_nbd = a.mode == AttachMode::kNbd && isDrbd(*v->second);
+    if (a.mode != AttachMode::kBlock && !drbd_nbd) continue;
     if (a.detaching) {
       if (a.force_detach) state.force_detach.push_back(v->second->name);
       continue;
@@ -139,6 +152,12 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
       auto allocation = drbd.find(v->second->uuid);
       if (allocation == drbd.end()) continue;
       d.drbd = drbdResource(*v->second, *allocation->second, by_volume[v->second->uuid], nodes);
+    }
+    if (drbd_nbd) {
+      d.nbd = true;  // served by this node's own NBD server
+      d.nbd_host = nodes.at(node)->address;
+      d.nbd_port = nodes.at(node)->nbd_port;
+      d.primary_here = false;
     }
     state.attachments.push_back(std::move(d));
   }

@@ -137,9 +137,12 @@ VolumeView deriveVolumeView(const VolumeRecord& volume, const std::vector<const 
   return view;
 }
 
-void setEngine(VolumeView& view, const std::string& engine) {
+void setEngine(VolumeView& view, const std::string& engine, const NodeRecord* nbd_attached_host) {
   view.engine = engine;
-  if (engine == "drbd") view.nbd_uri.clear();
+  if (engine == "drbd" && nbd_attached_host != nullptr) {
+    view.nbd_uri = "nbd://" + nbd_attached_host->address + ":" + std::to_string(nbd_attached_host->nbd_port) + "/" +
+                   view.volume.name;
+  }
 }
 
 }  // namespace tandem::controller

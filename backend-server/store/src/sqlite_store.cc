@@ -126,6 +126,11 @@ const char* const kMigrations[] = {
     CREATE INDEX IF NOT EXISTS replicas_by_node ON replicas (node_name, volume_uuid);
     CREATE INDEX IF NOT EXISTS attachments_by_host ON attachments (host);
     )sql",
+    // 12 → 13: the phase of a drbd volume's cluster-wide snapshot (SnapshotPhase: 0 suspend,
+    // 1 take, 2 resume).
+    R"sql(
+    ALTER TABLE snapshots ADD COLUMN drbd_phase INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -573,6 +578,18 @@ class SqliteStore final : public Store {
     });
   }
 
+  Status setSnapshotPhase(const std::string& uuid, SnapshotPhase phase) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "UPDATE snapshots SET drbd_phase = ? WHERE uuid = ?")
+                          .bind(1, static_cast<int64_t>(phase)).bind(2, uuid)
+                          .run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "snapshot " + uuid + " does not exist").withReason("snapshot_not_found");
+      }
+      return bumpGeneration();
+    });
+  }
+
   Status deleteSnapshot(const std::string& name) override {
     return transaction([&]() -> Status {
       RETURN_IF_ERROR(Statement(db_, "DELETE FROM snapshots WHERE name = ?").bind(1, name).run());
@@ -805,14 +822,16 @@ class SqliteStore final : public Store {
                          q.columnInt(5) != 0};
   }
   static constexpr const char* kSnapshotSelect =
-      "SELECT uuid, name, volume_uuid, size_bytes, created_at, state, message FROM snapshots";
+      "SELECT uuid, name, volume_uuid, size_bytes, created_at, state, message, drbd_phase FROM snapshots";
   static SnapshotRecord readSnapshot(const Statement& q) {
     const int64_t state = q.columnInt(5);
+    const int64_t phase = q.columnInt(7);
     return SnapshotRecord{q.columnText(0), q.columnText(1), q.columnText(2), static_cast<uint64_t>(q.columnInt(3)),
                           q.columnInt(4),
                           state == 1 ? SnapshotState::kAvailable
                                      : state == 2 ? SnapshotState::kError : SnapshotState::kCreating,
-                          q.columnText(6)};
+                          q.columnText(6),
+                          phase == 2 ? SnapshotPhase::kResume : phase == 1 ? SnapshotPhase::kTake : SnapshotPhase::kSuspend};
   }
   static VolumeRecord readVolume(const Statement& q) {
     return VolumeRecord{q.columnText(0), q.columnText(1), static_cast<uint64_t>(q.columnInt(2)), q.columnText(3),

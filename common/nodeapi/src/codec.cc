@@ -220,6 +220,8 @@ Result<ReplicaReport> readReplicaReport(const rapidjson::Value& v, const std::st
   rep.allocated_bytes = allocated.value_or(0);
   ASSIGN_OR_RETURN(auto backing_path, r.optionalString("backing_path"));
   rep.backing_path = backing_path.value_or("");
+  ASSIGN_OR_RETURN(auto suspended_for, r.optionalString("suspended_for"));
+  rep.suspended_for = suspended_for.value_or("");
   return rep;
 }
 
@@ -272,6 +274,14 @@ Result<DesiredReplica> readDesiredReplica(const rapidjson::Value& v, const std::
   ASSIGN_OR_RETURN(auto adopt_from, r.optionalString("adopt_from"));
   d.adopt_from = adopt_from.value_or("");
   ASSIGN_OR_RETURN(d.drbd, readDrbd(v, path));
+  ASSIGN_OR_RETURN(auto drbd_snapshot, r.optionalString("drbd_snapshot"));
+  d.drbd_snapshot = drbd_snapshot.value_or("");
+  ASSIGN_OR_RETURN(auto phase, r.optionalString("drbd_snapshot_phase"));
+  if (phase) {
+    auto named = snapshotPhaseNamed(*phase);
+    if (!named) return invalid("field '" + path + "drbd_snapshot_phase' must be suspend, take or resume");
+    d.drbd_snapshot_phase = *named;
+  }
   return d;
 }
 
@@ -305,6 +315,8 @@ Result<DesiredAttachment> readDesiredAttachment(const rapidjson::Value& v, const
   ASSIGN_OR_RETURN(auto here, r.optionalBool("primary_here"));
   a.primary_here = here.value_or(false);
   ASSIGN_OR_RETURN(a.drbd, readDrbd(v, path));
+  ASSIGN_OR_RETURN(auto nbd, r.optionalBool("nbd"));
+  a.nbd = nbd.value_or(false);
   return a;
 }
 
@@ -394,6 +406,7 @@ std::string encodeStatusReport(const StatusReport& report) {
     if (!r.reverted.empty()) w.field("reverted", r.reverted);
     w.field("allocated_bytes", r.allocated_bytes);
     if (!r.backing_path.empty()) w.field("backing_path", r.backing_path);
+    if (!r.suspended_for.empty()) w.field("suspended_for", r.suspended_for);
     w.endObject();
   }
   w.endArray();
@@ -514,6 +527,9 @@ std::string encodeDesiredState(const DesiredState& s) {
     if (!r.revert_id.empty()) w.field("revert_snapshot", r.revert_snapshot).field("revert_id", r.revert_id);
     if (!r.adopt_from.empty()) w.field("adopt_from", r.adopt_from);
     if (r.drbd) writeDrbd(w, *r.drbd);
+    if (!r.drbd_snapshot.empty()) {
+      w.field("drbd_snapshot", r.drbd_snapshot).field("drbd_snapshot_phase", name(r.drbd_snapshot_phase));
+    }
     w.endObject();
   }
   w.endArray();
@@ -523,6 +539,7 @@ std::string encodeDesiredState(const DesiredState& s) {
     w.field("size_bytes", a.size_bytes).field("nbd_host", a.nbd_host).field("nbd_port", uint64_t{a.nbd_port});
     w.field("nbd_export", a.nbd_export).field("primary_here", a.primary_here);
     if (a.drbd) writeDrbd(w, *a.drbd);
+    if (a.nbd) w.field("nbd", true);
     w.endObject();
   }
   w.endArray();

@@ -25,8 +25,16 @@ constexpr NameEntry<DeviceHealth> kDeviceHealths[] = {
     {DeviceHealth::kAbsent, "absent"},
 };
 
+constexpr NameEntry<SnapshotPhase> kSnapshotPhases[] = {
+    {SnapshotPhase::kSuspend, "suspend"},
+    {SnapshotPhase::kTake, "take"},
+    {SnapshotPhase::kResume, "resume"},
+};
+
 }  // namespace
 
+std::string_view name(SnapshotPhase phase) { return nameIn(kSnapshotPhases, phase); }
+std::optional<SnapshotPhase> snapshotPhaseNamed(std::string_view name) { return valueIn(kSnapshotPhases, name); }
 std::string_view name(DeviceHealth health) { return nameIn(kDeviceHealths, health); }
 std::optional<DeviceHealth> deviceHealthNamed(std::string_view name) { return valueIn(kDeviceHealths, name); }
 std::string_view name(DiskState state) { return nameIn(kDiskStates, state); }

@@ -112,10 +112,18 @@ Status DrbdLifecycle::remove(const DrbdResourceSpec& spec, const std::string& se
   return writer_.remove(spec.resource);
 }
 
+Status DrbdLifecycle::suspendIo(uint32_t minor) {
+  return tool(options_.drbdsetup, {"suspend-io", std::to_string(minor)}).status();
+}
+
+Status DrbdLifecycle::resumeIo(uint32_t minor) {
+  return tool(options_.drbdsetup, {"resume-io", std::to_string(minor)}).status();
+}
+
 Status DrbdLifecycle::snapshotWithSuspendedIo(uint32_t minor, const std::function<Status()>& take_snapshot) {
-  RETURN_IF_ERROR(tool(options_.drbdsetup, {"suspend-io", std::to_string(minor)}).status());
+  RETURN_IF_ERROR(suspendIo(minor));
   Status taken = take_snapshot();
-  Status resumed = tool(options_.drbdsetup, {"resume-io", std::to_string(minor)}).status();
+  Status resumed = resumeIo(minor);
   RETURN_IF_ERROR(taken);
   return resumed;
 }

@@ -41,7 +41,7 @@ OptionOutcome handleMetaContext(OptionType option, std::span<const std::byte> da
   }
   Result<MetaContextRequest> request = decodeMetaContextRequest(data);
   if (!request.isOk()) return errorReply(option, ReplyType::kErrInvalid, request.status().message());
-  if (!registry.find(request->export_name)) {
+  if (!registry.contains(request->export_name)) {
     return errorReply(option, ReplyType::kErrUnknown, "unknown export '" + request->export_name + "'");
   }
   const bool set = option == OptionType::kSetMetaContext;

@@ -23,7 +23,22 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
 
 DrbdVolumes::DrbdVolumes(DrbdVolumesOptions options, std::map<std::string, Pool>& pools,
                          drbd::DrbdLifecycle& lifecycle, std::function<drbd::Events2State()> state)
-    : options_(std::move(options)), pools_(pools), lifecycle_(lifecycle), state_(std::move(state)) {}
+    : options_(std::move(options)), pools_(pools), lifecycle_(lifecycle), state_(std::move(state)),
+      suspensions_(lifecycle, options_.suspend_dir, options_.suspend_deadline,
+                   options_.clock != nullptr ? *options_.clock : RealClock::instance()) {
+  // A previous run may have left DRBD I/O suspended (it stopped between suspend-io and
+  // resume-io): resume it now; those snapshots failed here.
+  failEnded(suspensions_.recover());
+}
+
+void DrbdVolumes::failEnded(const std::vector<SuspensionEnded>& ended) {
+  for (const auto& e : ended) failed_snapshots_[e.volume_uuid].insert(e.snapshot);
+}
+
+void DrbdVolumes::enforceDeadlines() {
+  std::lock_guard lock(mu_);
+  failEnded(suspensions_.expire());
+}
 
 drbd::DrbdResourceSpec DrbdVolumes::specFor(const nodeapi::DesiredDrbd& d, const std::string& volume_uuid,
                                             const std::string& own_backing) const {
@@ -59,6 +74,7 @@ size_t DrbdVolumes::diskfulConnected(const drbd::DrbdResourceSpec& spec) const {
 Status DrbdVolumes::apply(const std::vector<nodeapi::DesiredReplica>& replicas,
                           const std::vector<nodeapi::DesiredAttachment>& attachments) {
   std::lock_guard lock(mu_);
+  failEnded(suspensions_.expire());
   std::set<std::string> wanted_replicas, wanted_clients;
   for (const auto& d : replicas) {
     if (d.drbd) wanted_replicas.insert(d.volume_uuid);
@@ -84,7 +100,9 @@ Status DrbdVolumes::apply(const std::vector<nodeapi::DesiredReplica>& replicas,
       ++it;
       continue;
     }
-    Status s = removeHeld(it->first, it->second);
+    unexport(it->second);  // its NBD clients go before the resource can be taken down
+    Status s = suspensions_.resume(it->first);
+    if (s.isOk()) s = removeHeld(it->first, it->second);
     keep(it->first, s, errors_);
     if (s.isOk()) {
       attach_errors_.erase(it->first);
@@ -119,12 +137,52 @@ Status DrbdVolumes::apply(const std::vector<nodeapi::DesiredReplica>& replicas,
       h.attachment = attached;
     }
   }
+  reconcileExports(replicas, attachments);
   for (auto it = attach_errors_.begin(); it != attach_errors_.end();) {
     bool wanted = false;
     for (const auto& a : attachments) wanted = wanted || (a.drbd && a.volume_uuid == it->first);
     it = wanted ? std::next(it) : attach_errors_.erase(it);
   }
   return first;
+}
+
+std::string DrbdVolumes::devicePath(const std::string& resource) const {
+  return options_.by_res_dir + "/" + resource + "/0";
+}
+
+void DrbdVolumes::unexport(Held& h) {
+  if (h.nbd_export.empty()) return;
+  if (exports_ != nullptr) exports_->remove(h.nbd_export);
+  log::info("drbd", "no longer exporting " + devicePath(h.spec.resource) + " over NBD as '" + h.nbd_export + "'");
+  h.nbd_export.clear();
+}
+
+void DrbdVolumes::reconcileExports(const std::vector<nodeapi::DesiredReplica>& replicas,
+                                   const std::vector<nodeapi::DesiredAttachment>& attachments) {
+  std::map<std::string, std::string> wanted;  // volume uuid -> export name
+  for (const auto& d : replicas) {
+    auto h = held_.find(d.volume_uuid);
+    if (d.drbd && d.primary && h != held_.end() && h->second.replica && !h->second.pool.empty()) {
+      wanted[d.volume_uuid] = d.volume_name;  // the primary serves the volume's data (nbd_uri)
+    }
+  }
+  for (const auto& a : attachments) {
+    auto h = held_.find(a.volume_uuid);
+    if (a.drbd && a.nbd && h != held_.end() && h->second.attachment) wanted[a.volume_uuid] = a.nbd_export;
+  }
+  for (auto& [uuid, h] : held_) {
+    auto w = wanted.find(uuid);
+    const std::string name = w == wanted.end() ? "" : w->second;
+    if (h.nbd_export == name) continue;
+    unexport(h);
+    if (name.empty()) continue;
+    if (exports_ == nullptr) {
+      if (h.attachment) attach_errors_[uuid] = "this node worker does not export drbd devices over NBD";
+      continue;
+    }
+    exports_->add(name, devicePath(h.spec.resource));
+    h.nbd_export = name;
+  }
 }
 
 Status DrbdVolumes::ensureReplica(const nodeapi::DesiredReplica& d) {
@@ -149,7 +207,9 @@ Status DrbdVolumes::ensureReplica(const nodeapi::DesiredReplica& d) {
   auto held = held_.find(d.volume_uuid);
   if (held == held_.end() || !held->second.replica) {
     if (held != held_.end()) {
-      // A diskless client here becomes a replica: take the client down first.
+      // A diskless client here becomes a replica: take the client down first (its NBD export
+      // first; it is exported again from the replica's device).
+      unexport(held->second);
       RETURN_IF_ERROR(removeHeld(d.volume_uuid, held->second));
       held_.erase(held);
     }
@@ -166,7 +226,7 @@ Status DrbdVolumes::ensureReplica(const nodeapi::DesiredReplica& d) {
       // with it (the add-peer sequence: write, adjust).
       RETURN_IF_ERROR(lifecycle_.addPeer(want));
     }
-    held_[d.volume_uuid] = Held{want, d.pool, d.size_bytes, false, true};
+    held_[d.volume_uuid] = Held{want, d.pool, d.size_bytes, false, true, ""};
     if (fresh && d.primary) {
       drbd::InitialSyncFacts facts;
       facts.backing_fresh_thin = d.thin;
@@ -217,18 +277,38 @@ Status DrbdVolumes::reconcileSnapshots(devices::StorageProvider& provider, const
   for (auto it = failed.begin(); it != failed.end();) {  // the controller has recorded it (gone from snapshots)
     it = contains(d.snapshots, *it) ? std::next(it) : failed.erase(it);
   }
-  for (const auto& s : d.take_snapshots) {
-    if (contains(held, s) || failed.count(s)) continue;
-    // A secondary copies only an UpToDate disk (an Inconsistent one is no image of the volume).
-    if (!d.primary && !upToDateHere(spec.resource)) continue;
-    Status taken = lifecycle_.snapshotWithSuspendedIo(spec.minor, [&] { return provider.snapshot(d.volume_uuid, s); });
-    if (!taken.isOk()) {
-      failed.insert(s);  // taken once: a failure is reported, not retried
-      log::error("drbd", "snapshot " + s + " of " + d.volume_name + ": " + taken.toString());
-      continue;
-    }
-    log::info("drbd", "snapshot " + s + " of " + d.volume_name + " taken with I/O suspended on minor " +
-                          std::to_string(spec.minor));
+  const std::string& want = d.drbd_snapshot;
+  // A suspension for another snapshot, or with none desired (the controller failed it): resume.
+  const std::string suspended = suspensions_.suspendedFor(d.volume_uuid);
+  if (!suspended.empty() && (suspended != want || failed.count(want))) {
+    RETURN_IF_ERROR(suspensions_.resume(d.volume_uuid));
+  }
+  if (want.empty() || failed.count(want)) return Status::ok();
+  auto fail = [&](const Status& why) {
+    failed.insert(want);  // reported; the controller fails the snapshot and everyone resumes
+    log::error("drbd", "snapshot " + want + " of " + d.volume_name + " (phase " +
+                           std::string(nodeapi::name(d.drbd_snapshot_phase)) + "): " + why.toString());
+    return suspensions_.resume(d.volume_uuid);
+  };
+  switch (d.drbd_snapshot_phase) {
+    case nodeapi::SnapshotPhase::kSuspend:
+      if (suspensions_.suspendedFor(d.volume_uuid) == want || contains(held, want)) break;
+      // A secondary copies only an UpToDate disk (an Inconsistent one is no image of the volume).
+      if (!d.primary && !upToDateHere(spec.resource)) break;
+      if (Status s = suspensions_.suspend(d.volume_uuid, spec.minor, want); !s.isOk()) return fail(s);
+      break;
+    case nodeapi::SnapshotPhase::kTake:
+      if (contains(held, want)) break;
+      if (suspensions_.suspendedFor(d.volume_uuid) != want) {
+        return fail(Status(ErrorCode::kConflict, "I/O is not suspended for it here (resumed on its own)"));
+      }
+      if (Status s = provider.snapshot(d.volume_uuid, want); !s.isOk()) return fail(s);
+      log::info("drbd", "snapshot " + want + " of " + d.volume_name + " taken with I/O suspended on minor " +
+                            std::to_string(spec.minor));
+      break;
+    case nodeapi::SnapshotPhase::kResume:
+      RETURN_IF_ERROR(suspensions_.resume(d.volume_uuid));
+      break;
   }
   return Status::ok();
 }
@@ -252,7 +332,7 @@ Status DrbdVolumes::ensureDiskless(const std::string& uuid, const nodeapi::Desir
   }
   if (held == held_.end()) {
     RETURN_IF_ERROR(lifecycle_.create(want, options_.self));
-    held_[uuid] = Held{want, "", size_bytes, !replica, replica};
+    held_[uuid] = Held{want, "", size_bytes, !replica, replica, ""};
     return Status::ok();
   }
   held->second.replica = held->second.replica || replica;
@@ -316,6 +396,7 @@ std::vector<nodeapi::ReplicaReport> DrbdVolumes::replicaReports() const {
     if (auto f = failed_snapshots_.find(uuid); f != failed_snapshots_.end()) {
       r.failed_snapshots.assign(f->second.begin(), f->second.end());
     }
+    r.suspended_for = suspensions_.suspendedFor(uuid);
     out.push_back(std::move(r));
   }
   for (const auto& [uuid, message] : errors_) {
@@ -336,7 +417,7 @@ std::vector<nodeapi::AttachmentReport> DrbdVolumes::attachmentReports() const {
     if (!h.attachment) continue;
     nodeapi::AttachmentReport a;
     a.volume_uuid = uuid;
-    a.device_path = options_.by_res_dir + "/" + h.spec.resource + "/0";
+    a.device_path = devicePath(h.spec.resource);
     a.health = nodeapi::DeviceHealth::kHealthy;
     if (auto e = attach_errors_.find(uuid); e != attach_errors_.end()) a.error = e->second;
     out.push_back(std::move(a));

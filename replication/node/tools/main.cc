@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "tandem/attach/local_device_manager.h"
 #include "tandem/common/log.h"
@@ -25,6 +26,7 @@
 #include "tandem/nbd/nbd_server.h"
 #include "tandem/nbd/static_export_registry.h"
 #include "tandem/node/attachment_reconciler.h"
+#include "tandem/node/device_exports.h"
 #include "tandem/node/label_spec.h"
 #include "tandem/node/node_agent.h"
 #include "tandem/node/pool_spec.h"
@@ -72,6 +74,12 @@ std::vector<OptionSpec> optionTable() {
       {"drbd-command-runner", OptionType::kString, "",
        "the drbd engine's drbdadm/drbdsetup/drbdmeta: empty runs them; record:FILE only appends each "
        "command line to FILE (tests on hosts without the DRBD module; nothing reaches the kernel)"},
+      {"drbd-device-dir", OptionType::kString, "/dev/drbd/by-res",
+       "where the DRBD devices are (<dir>/<resource>/0, udev's links): block attachments name them, nbd "
+       "attachments export them (tests on hosts without the DRBD module point it at stand-in files)"},
+      {"drbd-suspend-deadline", OptionType::kDuration, "10s",
+       "the longest DRBD I/O stays suspended for a cluster-wide snapshot without the controller's next phase "
+       "(then it is resumed and the snapshot fails)"},
       {"drbd-events2-file", OptionType::kString, "",
        "tests only: read the drbd engine's state from `tail -F FILE` instead of `drbdsetup events2`"},
       {"heartbeat-interval", OptionType::kDuration, "2s", "how often the node reports status"},
@@ -255,11 +263,33 @@ int main(int argc, char** argv) {
   tandem::drbd::Events2Watcher events2(events2_processes, events2_options);
   const auto capability_now = drbd_capability();
   const bool watch = !events2_file.empty() || capability_now.usable();
-  tandem::node::DrbdVolumes drbd_volumes({options.string("name")}, pools, drbd_lifecycle,
+  const std::string drbd_device_dir = options.string("drbd-device-dir");
+  if (drbd_device_dir != "/dev/drbd/by-res") {
+    tandem::log::warn("node", "drbd engine: DRBD devices are looked up in " + drbd_device_dir +
+                                  " (--drbd-device-dir), not /dev/drbd/by-res");
+  }
+  tandem::node::DrbdVolumesOptions drbd_options;
+  drbd_options.self = options.string("name");
+  drbd_options.by_res_dir = drbd_device_dir;
+  drbd_options.suspend_dir = drbd_dir + "/suspended";  // a restarted worker resumes what is left here
+  drbd_options.suspend_deadline = options.duration("drbd-suspend-deadline");
+  tandem::node::DrbdVolumes drbd_volumes(drbd_options, pools, drbd_lifecycle,
                                          [&events2, watch] {
                                            return watch ? events2.snapshot().state : tandem::drbd::Events2State{};
                                          });
+  // nbd attachments of drbd volumes: the device is exported by this node's NBD server, opened only
+  // while a client is connected.
+  tandem::node::RegistryDeviceExports drbd_exports(
+      exports, [nbd_server](const std::string& name) { nbd_server->disconnectExport(name); });
+  drbd_volumes.setExports(&drbd_exports);
   reconciler.setDrbd(&drbd_volumes);
+  // DRBD I/O never stays suspended past the local deadline, even while no desired state comes.
+  std::thread([&drbd_volumes] {
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      drbd_volumes.enforceDeadlines();
+    }
+  }).detach();
   if (watch) events2.start();
   tandem::log::info("node", "drbd engine: " + (capability_now.usable()
                                                    ? "DRBD " + capability_now.kernel_version + " (utils " +

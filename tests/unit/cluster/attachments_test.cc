@@ -147,6 +147,26 @@ TEST_F(AttachmentsTest, NbdConnectionInfo) {
   EXPECT_EQ(local.connection_info.socket, "/run/n1/nbd.sock");
 }
 
+// An nbd attachment of a drbd volume is served by its host (passed as the serving node): the
+// URI names the host's export, and it is attaching until the host reports it, as a block one.
+TEST_F(AttachmentsTest, DrbdNbdAttachmentFollowsItsHostsReport) {
+  NodeRecord host = primary_;
+  host.name = "n2";
+  host.address = "10.0.0.2";
+  host.nbd_port = 10810;
+  AttachmentRecord a = attached("n2", AttachMode::kNbd);
+  AttachmentView view = deriveAttachmentView(v_, a, &host, observed_, 0, /*drbd=*/true);
+  EXPECT_EQ(view.state, AttachmentState::kAttaching);
+  EXPECT_EQ(view.connection_info.driver_volume_type, "nbd");
+  EXPECT_EQ(view.connection_info.uri, "nbd://10.0.0.2:10810/v");
+  reportDevice("n2", {v_.uuid, "/dev/drbd/by-res/v/0", nodeapi::DeviceHealth::kHealthy, false, ""});
+  EXPECT_EQ(deriveAttachmentView(v_, a, &host, observed_, 0, true).state, AttachmentState::kAttached);
+  EXPECT_EQ(deriveAttachmentView(v_, a, &host, observed_, 0, false).state, AttachmentState::kAttached)
+      << "a native nbd attachment needs nothing on its host";
+  a.detaching = true;
+  EXPECT_EQ(deriveAttachmentView(v_, a, &host, observed_, 0, true).state, AttachmentState::kDetaching);
+}
+
 // An available volume attached somewhere is `attached`, with its hosts; a degraded one stays so.
 TEST_F(AttachmentsTest, VolumeStateAttached) {
   VolumeView view;

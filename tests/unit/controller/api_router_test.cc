@@ -68,17 +68,21 @@ class ApiRouterTest : public ::testing::Test {
   }
 
   // n1 and n2 with pool `default`, n3 with pool `fast`, each reporting a loaded DRBD 9 module.
+  // n1, n2, n3 (registered by registerDrbdNodes) each have their own NBD port: 10801, 10802, 10803.
+  static uint32_t drbdNbdPort(const std::string& node) { return 10800 + static_cast<uint32_t>(node.back() - '0'); }
   void registerDrbdNodes() {
   for (const char* n : {"n1", "n2", "n3"}) {
     const std::string pool = std::string(n) == "n3" ? "fast" : "default";  // only n3 has pool fast
     auto registered = call("POST", "/v1/nodes",
                            R"({"name":")" + std::string(n) +
-                               R"(","address":"127.0.0.1","nbd_port":10809,"replication_port":7000,"pools":[{"name":")" +
+                               R"(","address":"127.0.0.1","nbd_port":)" + std::to_string(drbdNbdPort(n)) +
+                               R"(,"replication_port":7000,"pools":[{"name":")" +
                                pool +
                                R"(","provider":"file","thin":true,"snapshots":true,"total_bytes":107374182400,)"
                                R"("free_bytes":53687091200}]})");
     ASSERT_TRUE(registered && registered->status == 201) << (registered ? registered->body : "no response");
     const std::string token = (*json::parseObject(registered->body))["token"].GetString();
+    drbd_tokens_[n] = token;
     auto r = call("PUT", std::string("/v1/internal/nodes/") + n + "/status",
                   R"({"applied_generation":1,"pools":[{"name":")" + pool +
                       R"(","provider":"file","thin":true,"total_bytes":107374182400,"free_bytes":53687091200}],)"
@@ -131,6 +135,7 @@ class ApiRouterTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::map<std::string, std::string> drbd_tokens_;  // registerDrbdNodes's node tokens
   ManualClock clock_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<ClusterService> cluster_;
@@ -276,10 +281,12 @@ TEST_F(ApiRouterTest, DrbdVolumePrimaryIsNotMovedByAGroupChange) {
   EXPECT_EQ(call("GET", "/v1/volumes/dm")->body, before);
 }
 
-// An nbd attachment of a drbd volume is refused (no node worker serves a drbd volume over NBD),
-// saying to use a block attachment, and the volume's nbd_uri is empty; a native volume keeps its
-// URI. The volume list carries each volume's engine.
-TEST_F(ApiRouterTest, DrbdVolumeIsNotOfferedOverNbd) {
+// A drbd volume over NBD (docs/drbd.md, NBD mode): its nbd_uri is its primary's export; an nbd
+// attachment on a host without a replica makes that host a diskless client whose own NBD server
+// exports the DRBD device (the node's desired state says so), and the attachment's and the
+// volume's URIs name that host; detaching drops the client and the URI returns to the primary.
+// A native volume keeps its URI. The volume list carries each volume's engine.
+TEST_F(ApiRouterTest, DrbdVolumeIsServedOverNbdByItsPrimaryOrItsNbdAttachmentsHost) {
   registerDrbdNodes();
   ASSERT_EQ(call("POST", "/v1/resource-groups", R"({"name":"d1","replicas":1,"engine":"drbd","pools":["default"]})")
                 ->status,
@@ -289,21 +296,124 @@ TEST_F(ApiRouterTest, DrbdVolumeIsNotOfferedOverNbd) {
   ASSERT_EQ(call("POST", "/v1/volumes", R"({"name":"nm","size_gib":1,"resource_group":"n1g"})")->status, 201);
   auto dm = json::parseObject(call("GET", "/v1/volumes/dm")->body);
   EXPECT_EQ(std::string((*dm)["engine"].GetString()), "drbd");
-  EXPECT_EQ(std::string((*dm)["nbd_uri"].GetString()), "");
+  const std::string primary = (*dm)["primary_node"].GetString();
+  ASSERT_NE(primary, "n3");  // n3 has no pool "default"
+  const std::string primary_uri = "nbd://127.0.0.1:" + std::to_string(drbdNbdPort(primary)) + "/dm";
+  EXPECT_EQ(std::string((*dm)["nbd_uri"].GetString()), primary_uri);
   auto nm = json::parseObject(call("GET", "/v1/volumes/nm")->body);
-  EXPECT_EQ(std::string((*nm)["nbd_uri"].GetString()).rfind("nbd://127.0.0.1:10809/nm", 0), 0u);
+  EXPECT_EQ(std::string((*nm)["nbd_uri"].GetString()).rfind("nbd://127.0.0.1:1080", 0), 0u);
   auto list = json::parseObject(call("GET", "/v1/volumes")->body);
   ASSERT_EQ((*list)["volumes"].Size(), 2u);
   for (const auto& v : (*list)["volumes"].GetArray()) {
     const std::string name = v["name"].GetString();
     EXPECT_EQ(std::string(v["engine"].GetString()), name == "dm" ? "drbd" : "native") << name;
-    EXPECT_EQ(std::string(v["nbd_uri"].GetString()).empty(), name == "dm") << name;
+    EXPECT_FALSE(std::string(v["nbd_uri"].GetString()).empty()) << name;
   }
+
   auto nbd = call("POST", "/v1/volumes/dm/attachments", R"({"host":"n3","mode":"nbd"})");
-  EXPECT_EQ(nbd->status, 422) << nbd->body;
-  EXPECT_EQ(errorCode(*nbd), "not_implemented");
-  EXPECT_NE(nbd->body.find("use a block attachment"), std::string::npos) << nbd->body;
-  EXPECT_EQ(json::parseObject(call("GET", "/v1/volumes/dm/attachments")->body).value()["attachments"].Size(), 0u);
+  ASSERT_EQ(nbd->status, 201) << nbd->body;
+  const std::string n3_uri = "nbd://127.0.0.1:" + std::to_string(drbdNbdPort("n3")) + "/dm";
+  auto att = json::parseObject(nbd->body);
+  EXPECT_EQ(std::string((*att)["connection_info"]["data"]["uri"].GetString()), n3_uri) << nbd->body;
+  EXPECT_EQ(std::string((*att)["state"].GetString()), "attaching") << "until n3 reports its export";
+  dm = json::parseObject(call("GET", "/v1/volumes/dm")->body);
+  EXPECT_EQ(std::string((*dm)["nbd_uri"].GetString()), n3_uri);
+  bool client = false;
+  for (const auto& r : (*dm)["replicas"].GetArray()) {
+    if (std::string(r["node"].GetString()) == "n3") client = !r["diskful"].GetBool();
+  }
+  EXPECT_TRUE(client) << "n3 is a diskless client of dm";
+  auto desired = json::parseObject(call("GET", "/v1/internal/nodes/n3/desired?after=0")->body);
+  ASSERT_TRUE(desired.isOk());
+  ASSERT_EQ((*desired)["attachments"].Size(), 1u);
+  const auto& d = (*desired)["attachments"][0];
+  EXPECT_TRUE(d["nbd"].GetBool());
+  EXPECT_EQ(std::string(d["nbd_export"].GetString()), "dm");
+  EXPECT_EQ(d["nbd_port"].GetUint(), drbdNbdPort("n3"));
+  bool diskless_here = false;
+  for (const auto& h : d["drbd"]["hosts"].GetArray()) {
+    if (std::string(h["node"].GetString()) == "n3") diskless_here = !h["diskful"].GetBool();
+  }
+  EXPECT_TRUE(diskless_here);
+  auto primary_desired = json::parseObject(call("GET", "/v1/internal/nodes/" + primary + "/desired?after=0")->body);
+  EXPECT_EQ((*primary_desired)["attachments"].Size(), 0u) << "the primary serves no nbd attachment";
+
+  EXPECT_EQ(call("DELETE", "/v1/volumes/dm/attachments/n3")->status, 204);
+  dm = json::parseObject(call("GET", "/v1/volumes/dm")->body);
+  EXPECT_EQ(std::string((*dm)["nbd_uri"].GetString()), primary_uri);
+  EXPECT_EQ((*dm)["replicas"].Size(), 1u) << "the client is gone";
+  desired = json::parseObject(call("GET", "/v1/internal/nodes/n3/desired?after=0")->body);
+  EXPECT_EQ((*desired)["attachments"].Size(), 0u);
+}
+
+// A drbd volume's cluster-wide snapshot through the real controller (drbd_snapshot.h): the
+// diskful replicas' desired state carries the snapshot's phase, which advances only when every
+// diskful replica's report shows the phase done (suspend → take → resume → available); the
+// diskless tie-breaker takes no part. A snapshot that does not finish within
+// --drbd-snapshot-timeout becomes `error` and leaves the desired state (everyone resumes).
+TEST_F(ApiRouterTest, DrbdSnapshotPhasesAdvanceOnlyWhenEveryDiskfulReplicaIsDone) {
+  registerDrbdNodes();
+  ASSERT_EQ(call("POST", "/v1/resource-groups", R"({"name":"d2","replicas":2,"engine":"drbd","pools":["default"]})")
+                ->status,
+            201);
+  auto created = call("POST", "/v1/volumes", R"({"name":"dv","size_gib":1,"resource_group":"d2"})");
+  ASSERT_EQ(created->status, 201) << created->body;
+  const std::string vol = (*json::parseObject(created->body))["uuid"].GetString();
+  auto snap = call("POST", "/v1/volumes/dv/snapshots", R"({"name":"s1"})");
+  ASSERT_EQ(snap->status, 201) << snap->body;
+  const std::string s1 = (*json::parseObject(snap->body))["uuid"].GetString();
+  // The phase `node`'s desired state gives dv ("" without a drbd_snapshot, "none" without dv).
+  auto phaseOf = [&](const std::string& node) -> std::string {
+    auto d = json::parseObject(call("GET", "/v1/internal/nodes/" + node + "/desired?after=0")->body);
+    for (const auto& r : (*d)["replicas"].GetArray()) {
+      if (std::string(r["volume"]["uuid"].GetString()) != vol) continue;
+      if (!r.HasMember("drbd_snapshot")) return "";
+      EXPECT_EQ(std::string(r["drbd_snapshot"].GetString()), s1);
+      return r["drbd_snapshot_phase"].GetString();
+    }
+    return "none";
+  };
+  auto report = [&](const std::string& node, const std::string& snapshots, const std::string& suspended_for) {
+    heartbeat(node, drbd_tokens_[node],
+              R"([{"volume_uuid":")" + vol + R"(","disk":"up_to_date","primary":false,"snapshots":)" + snapshots +
+                  (suspended_for.empty() ? "" : R"(,"suspended_for":")" + suspended_for + "\"") + "}]");
+  };
+  auto state = [&](const std::string& name) {
+    return std::string((*json::parseObject(call("GET", "/v1/volumes/dv/snapshots/" + name)->body))["state"].GetString());
+  };
+  EXPECT_EQ(phaseOf("n1"), "suspend");
+  EXPECT_EQ(phaseOf("n2"), "suspend");
+  EXPECT_EQ(phaseOf("n3"), "") << "the diskless tie-breaker takes no part";
+  report("n1", "[]", s1);
+  EXPECT_EQ(phaseOf("n1"), "suspend") << "n2 has not suspended yet";
+  report("n2", "[]", s1);
+  EXPECT_EQ(phaseOf("n1"), "take");
+  EXPECT_EQ(phaseOf("n2"), "take");
+  report("n2", "[\"" + s1 + "\"]", s1);
+  EXPECT_EQ(phaseOf("n2"), "take") << "n1 has not taken it yet";
+  report("n1", "[\"" + s1 + "\"]", s1);
+  EXPECT_EQ(phaseOf("n1"), "resume");
+  report("n1", "[\"" + s1 + "\"]", "");
+  EXPECT_EQ(state("s1"), "creating") << "n2 is still suspended";
+  report("n2", "[\"" + s1 + "\"]", "");
+  EXPECT_EQ(state("s1"), "available");
+  EXPECT_EQ(phaseOf("n1"), "");
+
+  // s2: n2 never suspends; past the timeout (30 s by default) the controller fails it.
+  auto second = call("POST", "/v1/volumes/dv/snapshots", R"({"name":"s2"})");
+  ASSERT_EQ(second->status, 201);
+  report("n1", "[\"" + s1 + "\"]", (*json::parseObject(second->body))["uuid"].GetString());
+  clock_.advance(std::chrono::seconds(29));
+  cluster_->tick();
+  EXPECT_EQ(state("s2"), "creating");
+  clock_.advance(std::chrono::seconds(2));
+  cluster_->tick();
+  EXPECT_EQ(state("s2"), "error");
+  auto view = json::parseObject(call("GET", "/v1/volumes/dv/snapshots/s2")->body);
+  const std::string message = (*view)["reason"].GetString();
+  EXPECT_NE(message.find("timed out in phase suspend"), std::string::npos) << message;
+  auto d = call("GET", "/v1/internal/nodes/n1/desired?after=0")->body;
+  EXPECT_EQ(d.find("drbd_snapshot"), std::string::npos) << "every replica resumes: " << d;
 }
 
 TEST_F(ApiRouterTest, DrbdGroupsPlaceOnCapableNodesAndCarryTheirAllocation) {

@@ -7,12 +7,16 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "fake_command_runner.h"
+#include "recording_snapshots.h"
 #include "local_node_test.h"
 #include "tandem/drbd/config_writer.h"
 #include "tandem/drbd/lifecycle.h"
+#include "tandem/node/device_exports.h"
 
 namespace tandem::node {
 namespace {
@@ -26,43 +30,6 @@ const std::string kNative = "33333333-3333-4333-8333-333333333333";
 nodeapi::DesiredDrbd resource(const std::string& name, uint32_t minor, std::vector<nodeapi::DesiredDrbdHost> hosts) {
   return nodeapi::DesiredDrbd{name, minor, "secret-" + name, 7, std::move(hosts)};
 }
-
-// The pool's provider with its snapshot calls recorded into the same command log as the DRBD
-// tools (as {"provider", "snapshot", volume, name}), so a test sees their order; `fail_snapshot`
-// makes them fail (nothing taken).
-class RecordingSnapshots : public devices::StorageProvider {
- public:
-  RecordingSnapshots(std::unique_ptr<devices::StorageProvider> inner, devices::testing::FakeCommandRunner& log)
-      : inner_(std::move(inner)), log_(log) {}
-  bool fail_snapshot = false;
-  devices::ProviderCapabilities capabilities() const override { return inner_->capabilities(); }
-  Result<devices::Capacity> capacity() override { return inner_->capacity(); }
-  Status create(const std::string& n, uint64_t size, devices::Provisioning p) override {
-    return inner_->create(n, size, p);
-  }
-  Status remove(const std::string& n) override { return inner_->remove(n); }
-  Status resize(const std::string& n, uint64_t size, bool force) override { return inner_->resize(n, size, force); }
-  Result<std::unique_ptr<devices::BlockDevice>> open(const std::string& n) override { return inner_->open(n); }
-  Result<std::vector<devices::VolumeInfo>> list() override { return inner_->list(); }
-  Result<devices::VolumeInfo> info(const std::string& n) override { return inner_->info(n); }
-  Status snapshot(const std::string& v, const std::string& s, const devices::ProgressFn& progress) override {
-    (void)log_.run({"provider", "snapshot", v, s});
-    if (fail_snapshot) return Status(ErrorCode::kIo, "snapshot " + s + ": disk full");
-    return inner_->snapshot(v, s, progress);
-  }
-  Status removeSnapshot(const std::string& v, const std::string& s) override { return inner_->removeSnapshot(v, s); }
-  Status clone(const std::string& v, const std::string& s, const std::string& t,
-               const devices::ProgressFn& progress) override {
-    return inner_->clone(v, s, t, progress);
-  }
-  Status revert(const std::string& v, const std::string& s) override { return inner_->revert(v, s); }
-  Status rename(const std::string& from, const std::string& to) override { return inner_->rename(from, to); }
-  std::string pathOf(const std::string& n) const override { return inner_->pathOf(n); }
-
- private:
-  std::unique_ptr<devices::StorageProvider> inner_;
-  devices::testing::FakeCommandRunner& log_;
-};
 
 class DrbdVolumesTest : public LocalNodeTest {
  protected:
@@ -225,11 +192,101 @@ TEST_F(DrbdVolumesTest, WholeFlowRunsTheExpectedCommands) {
   EXPECT_EQ(report.replicas[0].volume_uuid, kNative);
 }
 
-// Snapshots of a drbd volume: each diskful replica takes its own copy with DRBD I/O suspended
-// (suspend-io, the provider snapshot, resume-io — resumed also when the snapshot fails), reports
-// it in `snapshots` (or `failed_snapshots`), and removes it when no longer desired. A secondary
-// waits until events2 shows its disk UpToDate.
-TEST_F(DrbdVolumesTest, SnapshotsAreTakenWithIoSuspended) {
+// An nbd attachment of a drbd volume: the host runs the resource (a diskless client where it
+// holds no replica, its own device where it does) and its NBD server exports the DRBD device,
+// opened only while a client uses it. The DRBD device is a STAND-IN here (a regular file under
+// the test's by-res directory: no DRBD module on this machine). Detaching unexports (its NBD
+// clients disconnected) before the resource is taken down.
+TEST_F(DrbdVolumesTest, NbdAttachmentExportsTheDrbdDevice) {
+  const std::string by_res = dir_ + "/by-res";
+  for (const std::string res : {"cv", "vol"}) {
+    std::filesystem::create_directories(by_res + "/" + res);
+    std::filesystem::resize_file((std::ofstream(by_res + "/" + res + "/0"), by_res + "/" + res + "/0"), 4 * MiB);
+  }
+  drbd_ = std::make_unique<DrbdVolumes>(DrbdVolumesOptions{"n1", by_res}, pools_, *lifecycle_,
+                                        std::function<drbd::Events2State()>{});
+  RegistryDeviceExports exports(exports_, [this](const std::string& name) { (void)runner_.run({"unexport", name}); });
+  drbd_->setExports(&exports);
+  reconciler_->setDrbd(drbd_.get());
+
+  DesiredState s;
+  s.generation = 1;
+  s.node = "n1";
+  nodeapi::DesiredAttachment a;
+  a.volume_name = "cv";
+  a.volume_uuid = kClient;
+  a.size_bytes = 4 * MiB;
+  a.nbd_export = "cv";
+  a.nbd = true;
+  a.drbd = resource("cv", 1001,
+                    {{"n2", "10.0.0.2", 7001, 0, true}, {"n3", "10.0.0.3", 7000, 1, true}, {"n1", "10.0.0.1", 7001, 2, false}});
+  s.attachments.push_back(a);
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{adm({"adjust", "cv"})})) << "a diskless client";
+  EXPECT_TRUE(exports_.contains("cv"));
+  auto report = reconciler_->report();
+  ASSERT_EQ(report.attachments.size(), 1u);
+  EXPECT_EQ(report.attachments[0].device_path, by_res + "/cv/0");
+  EXPECT_EQ(report.attachments[0].health, nodeapi::DeviceHealth::kHealthy);
+  {
+    // What an NBD client's connection gets: the device at by-res/cv/0, written through.
+    auto device = exports_.find("cv");
+    ASSERT_NE(device, nullptr);
+    EXPECT_EQ(device->sizeBytes(), 4 * MiB);
+    std::vector<std::byte> data(4096, std::byte{0x42});
+    ASSERT_TRUE(device->write(4096, data, true).isOk());
+  }
+  std::ifstream stand_in(by_res + "/cv/0", std::ios::binary);
+  stand_in.seekg(4096);
+  EXPECT_EQ(stand_in.get(), 0x42);
+
+  // A diskful (secondary) replica here with an nbd attachment: its own device is exported.
+  s.generation = 2;
+  s.replicas.push_back(replica(kVol, "vol", 4 * MiB, false));
+  s.replicas[0].drbd = resource("vol", 1000, {{"n1", "10.0.0.1", 7000, 0, true}, {"n2", "10.0.0.2", 7000, 1, true}});
+  nodeapi::DesiredAttachment b = a;
+  b.volume_name = b.nbd_export = "vol";
+  b.volume_uuid = kVol;
+  b.drbd = s.replicas[0].drbd;
+  s.attachments.push_back(b);
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_TRUE(exports_.contains("vol"));
+  (void)toolCalls();
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_TRUE(toolCalls().empty()) << "applying the same state again changes nothing";
+
+  // Detach both: each export goes (clients disconnected) before its client is taken down; the
+  // replica stays and is no longer exported.
+  s.generation = 3;
+  s.attachments.clear();
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{{"unexport", "cv"}, adm({"down", "cv"}), {"unexport", "vol"}}));
+  EXPECT_FALSE(exports_.contains("cv"));
+  EXPECT_FALSE(exports_.contains("vol"));
+  EXPECT_TRUE(reconciler_->report().attachments.empty());
+
+  // The volume's primary exports its device under the volume's name without an attachment (the
+  // volume's data is streamed through it); idle, nothing holds it open.
+  s.generation = 4;
+  s.replicas[0].primary = true;
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_TRUE(exports_.contains("vol"));
+  s.generation = 5;
+  s.replicas.clear();
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{{"unexport", "vol"},
+                                            adm({"down", "vol"}),
+                                            {"drbdmeta", "--force", "1000", "v09", backing(kVol), "internal", "wipe-md"}}));
+  EXPECT_FALSE(exports_.contains("vol"));
+}
+
+// A drbd volume's cluster-wide snapshot on one diskful replica, phase by phase as the controller
+// drives it (tandem/controller/drbd_snapshot.h): `suspend` runs suspend-io and reports
+// suspended_for; `take` the provider snapshot, still suspended; `resume` resume-io. A failure at a
+// step resumes at once and reports the snapshot failed (never retried); a secondary suspends only
+// while its disk is UpToDate; a suspension for a snapshot no longer desired (the controller
+// failed it: abort) is resumed.
+TEST_F(DrbdVolumesTest, ClusterWideSnapshotGoesThroughThePhases) {
   auto recording = std::make_unique<RecordingSnapshots>(std::move(pools_["default"].provider), runner_);
   RecordingSnapshots* provider = recording.get();
   pools_["default"].provider = std::move(recording);
@@ -240,69 +297,141 @@ TEST_F(DrbdVolumesTest, SnapshotsAreTakenWithIoSuspended) {
   s.replicas[0].drbd = resource("vol", 1000, {{"n1", "10.0.0.1", 7000, 0, true}, {"n2", "10.0.0.2", 7000, 1, true}});
   ASSERT_TRUE(reconciler_->apply(s).isOk());
   (void)toolCalls();
+  auto phase = [&](const std::string& snapshot, nodeapi::SnapshotPhase p) {
+    ++s.generation;
+    s.replicas[0].drbd_snapshot = snapshot;
+    s.replicas[0].drbd_snapshot_phase = p;
+    EXPECT_TRUE(reconciler_->apply(s).isOk());
+    return toolCalls();
+  };
+  auto report = [&] { return reconciler_->report().replicas.at(0); };
 
-  s.generation = 2;
   s.replicas[0].snapshots = {"snap-a"};
-  s.replicas[0].take_snapshots = {"snap-a"};
-  ASSERT_TRUE(reconciler_->apply(s).isOk());
-  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("suspend-io"), {"provider", "snapshot", kVol, "snap-a"},
-                                            setsu("resume-io")}));
-  auto report = reconciler_->report();
-  ASSERT_EQ(report.replicas.size(), 1u);
-  EXPECT_EQ(report.replicas[0].snapshots, std::vector<std::string>{"snap-a"});
-  EXPECT_TRUE(report.replicas[0].failed_snapshots.empty());
+  EXPECT_EQ(phase("snap-a", nodeapi::SnapshotPhase::kSuspend), (std::vector<Argv>{setsu("suspend-io")}));
+  EXPECT_EQ(report().suspended_for, "snap-a");
+  EXPECT_TRUE(report().snapshots.empty());
+  EXPECT_TRUE(phase("snap-a", nodeapi::SnapshotPhase::kSuspend).empty()) << "suspended once";
+  EXPECT_EQ(phase("snap-a", nodeapi::SnapshotPhase::kTake),
+            (std::vector<Argv>{{"provider", "snapshot", kVol, "snap-a"}}));
+  EXPECT_EQ(report().suspended_for, "snap-a") << "still suspended until every replica has taken it";
+  EXPECT_EQ(report().snapshots, std::vector<std::string>{"snap-a"});
+  EXPECT_EQ(phase("snap-a", nodeapi::SnapshotPhase::kResume), (std::vector<Argv>{setsu("resume-io")}));
+  EXPECT_EQ(report().suspended_for, "");
+  EXPECT_TRUE(report().failed_snapshots.empty());
+  s.replicas[0].drbd_snapshot.clear();  // available: no longer driven
+  ++s.generation;
   ASSERT_TRUE(reconciler_->apply(s).isOk());
   EXPECT_TRUE(toolCalls().empty()) << "a snapshot held is not taken again";
 
-  // The provider snapshot fails: I/O is resumed all the same; reported failed, not retried.
+  // The provider snapshot fails: I/O is resumed at once; reported failed, not retried.
   provider->fail_snapshot = true;
-  s.generation = 3;
   s.replicas[0].snapshots = {"snap-a", "snap-b"};
-  s.replicas[0].take_snapshots = {"snap-b"};
-  ASSERT_TRUE(reconciler_->apply(s).isOk());
-  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("suspend-io"), {"provider", "snapshot", kVol, "snap-b"},
-                                            setsu("resume-io")}));
-  report = reconciler_->report();
-  EXPECT_EQ(report.replicas[0].snapshots, std::vector<std::string>{"snap-a"});
-  EXPECT_EQ(report.replicas[0].failed_snapshots, std::vector<std::string>{"snap-b"});
-  ASSERT_TRUE(reconciler_->apply(s).isOk());
-  EXPECT_TRUE(toolCalls().empty()) << "a failed snapshot is not retried";
-
-  // suspend-io refused: no snapshot is taken and nothing is resumed.
+  EXPECT_EQ(phase("snap-b", nodeapi::SnapshotPhase::kSuspend), (std::vector<Argv>{setsu("suspend-io")}));
+  EXPECT_EQ(phase("snap-b", nodeapi::SnapshotPhase::kTake),
+            (std::vector<Argv>{{"provider", "snapshot", kVol, "snap-b"}, setsu("resume-io")}));
+  EXPECT_EQ(report().failed_snapshots, std::vector<std::string>{"snap-b"});
+  EXPECT_EQ(report().suspended_for, "");
+  EXPECT_TRUE(phase("snap-b", nodeapi::SnapshotPhase::kTake).empty()) << "a failed snapshot is not retried";
   provider->fail_snapshot = false;
+
+  // suspend-io refused: nothing taken, nothing to resume; reported failed.
   runner_.onFailure({"drbdsetup", "suspend-io"}, 10, "1000: State change failed");
-  s.generation = 4;
   s.replicas[0].snapshots = {"snap-a", "snap-c"};
-  s.replicas[0].take_snapshots = {"snap-c"};
-  ASSERT_TRUE(reconciler_->apply(s).isOk());
-  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("suspend-io")}));
-  EXPECT_EQ(reconciler_->report().replicas[0].failed_snapshots, std::vector<std::string>{"snap-c"});
+  EXPECT_EQ(phase("snap-c", nodeapi::SnapshotPhase::kSuspend), (std::vector<Argv>{setsu("suspend-io")}));
+  EXPECT_EQ(report().failed_snapshots, std::vector<std::string>{"snap-c"});
+  EXPECT_EQ(report().suspended_for, "");
   runner_.onFailure({"drbdsetup", "suspend-io"}, 0, "");
 
-  // A secondary takes its copy only once its disk is UpToDate.
-  s.generation = 5;
+  // Abort: suspended, then the controller fails the snapshot (gone from the desired state).
+  s.replicas[0].snapshots = {"snap-a", "snap-e"};
+  EXPECT_EQ(phase("snap-e", nodeapi::SnapshotPhase::kSuspend), (std::vector<Argv>{setsu("suspend-io")}));
+  s.replicas[0].snapshots = {"snap-a"};
+  EXPECT_EQ(phase("", nodeapi::SnapshotPhase::kSuspend), (std::vector<Argv>{setsu("resume-io")}));
+  EXPECT_EQ(report().suspended_for, "");
+  EXPECT_EQ(report().snapshots, std::vector<std::string>{"snap-a"});
+
+  // Take without being suspended for it (it resumed on its own): failed, nothing taken.
+  s.replicas[0].snapshots = {"snap-a", "snap-f"};
+  EXPECT_TRUE(phase("snap-f", nodeapi::SnapshotPhase::kTake).empty());
+  EXPECT_EQ(report().failed_snapshots, std::vector<std::string>{"snap-f"});
+
+  // A secondary suspends only once its disk is UpToDate.
   s.replicas[0].primary = false;
   s.replicas[0].snapshots = {"snap-a", "snap-d"};
-  s.replicas[0].take_snapshots = {"snap-d"};
   events({"exists resource name:vol role:Secondary suspended:no",
           "exists device name:vol volume:0 minor:1000 disk:Inconsistent client:no quorum:yes", "exists -"});
-  ASSERT_TRUE(reconciler_->apply(s).isOk());
-  EXPECT_TRUE(toolCalls().empty()) << "an Inconsistent disk is no image of the volume";
+  EXPECT_TRUE(phase("snap-d", nodeapi::SnapshotPhase::kSuspend).empty()) << "an Inconsistent disk is no image";
   events({"change device name:vol volume:0 minor:1000 disk:Inconsistent->UpToDate"});
-  ASSERT_TRUE(reconciler_->apply(s).isOk());
-  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("suspend-io"), {"provider", "snapshot", kVol, "snap-d"},
-                                            setsu("resume-io")}));
+  EXPECT_EQ(phase("snap-d", nodeapi::SnapshotPhase::kSuspend), (std::vector<Argv>{setsu("suspend-io")}));
 
-  // No longer desired: removed; the volume goes with its snapshots.
-  s.generation = 6;
-  s.replicas[0].snapshots = {"snap-d"};
-  s.replicas[0].take_snapshots.clear();
-  ASSERT_TRUE(reconciler_->apply(s).isOk());
-  EXPECT_EQ(reconciler_->report().replicas[0].snapshots, std::vector<std::string>{"snap-d"});
-  s.generation = 7;
+  // The volume goes while suspended: resumed first, then down; the snapshots with it.
+  ++s.generation;
   s.replicas.clear();
   ASSERT_TRUE(reconciler_->apply(s).isOk());
+  auto calls = toolCalls();
+  ASSERT_GE(calls.size(), 2u);
+  EXPECT_EQ(calls[0], setsu("resume-io"));
+  EXPECT_EQ(calls[1], adm({"down", "vol"}));
   EXPECT_FALSE(backingExists(kVol));
+}
+
+// A host never stays suspended: past the local deadline without the next phase (the controller
+// went silent) it resumes on its own and reports the snapshot failed; a node worker that stopped
+// while suspended (its marker file is left) resumes at its next start and reports it failed.
+TEST_F(DrbdVolumesTest, SuspensionEndsAtTheLocalDeadlineAndAfterARestart) {
+  ManualClock clock;
+  DrbdVolumesOptions options;
+  options.self = "n1";
+  options.suspend_dir = dir_ + "/drbd/suspended";
+  options.suspend_deadline = std::chrono::seconds(10);
+  options.clock = &clock;
+  drbd_ = std::make_unique<DrbdVolumes>(options, pools_, *lifecycle_, std::function<drbd::Events2State()>{});
+  reconciler_->setDrbd(drbd_.get());
+  auto setsu = [](const std::string& verb) { return Argv{"drbdsetup", verb, "1000"}; };
+  DesiredState s;
+  s.generation = 1;
+  s.replicas.push_back(replica(kVol, "vol", 8 * MiB, true));
+  s.replicas[0].drbd = resource("vol", 1000, {{"n1", "10.0.0.1", 7000, 0, true}, {"n2", "10.0.0.2", 7000, 1, true}});
+  s.replicas[0].snapshots = {"snap-a", "snap-b"};
+  s.replicas[0].drbd_snapshot = "snap-a";
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  auto calls = toolCalls();
+  EXPECT_EQ(calls.back(), setsu("suspend-io"));
+  EXPECT_TRUE(std::filesystem::exists(options.suspend_dir + "/" + kVol)) << "the marker is written";
+
+  clock.advance(std::chrono::seconds(9));
+  drbd_->enforceDeadlines();
+  EXPECT_TRUE(toolCalls().empty());
+  clock.advance(std::chrono::seconds(1));
+  drbd_->enforceDeadlines();
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("resume-io")}));
+  EXPECT_FALSE(std::filesystem::exists(options.suspend_dir + "/" + kVol));
+  auto r = reconciler_->report().replicas.at(0);
+  EXPECT_EQ(r.suspended_for, "");
+  EXPECT_EQ(r.failed_snapshots, std::vector<std::string>{"snap-a"});
+  s.generation = 2;
+  s.replicas[0].drbd_snapshot_phase = nodeapi::SnapshotPhase::kTake;  // the controller came back late
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_TRUE(toolCalls().empty()) << "no copy taken after resuming on its own";
+
+  // Suspended for snap-b, then the worker stops (the object goes without running anything).
+  s.generation = 3;
+  s.replicas[0].drbd_snapshot = "snap-b";
+  s.replicas[0].drbd_snapshot_phase = nodeapi::SnapshotPhase::kSuspend;
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("suspend-io")}));
+  reconciler_->setDrbd(nullptr);
+  drbd_ = std::make_unique<DrbdVolumes>(options, pools_, *lifecycle_, std::function<drbd::Events2State()>{});
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("resume-io")})) << "resumed at start, from the marker";
+  EXPECT_FALSE(std::filesystem::exists(options.suspend_dir + "/" + kVol));
+  reconciler_->setDrbd(drbd_.get());
+  s.generation = 4;
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  r = reconciler_->report().replicas.at(0);
+  EXPECT_EQ(r.failed_snapshots, std::vector<std::string>{"snap-b"}) << "reported failed after the restart";
+  EXPECT_EQ(r.suspended_for, "");
+  calls = toolCalls();
+  EXPECT_EQ(std::count(calls.begin(), calls.end(), setsu("suspend-io")), 0) << "not suspended again for it";
 }
 
 // A new thin volume whose every diskful host is already connected (events2) skips the initial

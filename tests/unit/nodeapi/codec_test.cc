@@ -32,6 +32,7 @@ StatusReport statusReport() {
       PeerReport{"n4", PeerState::kConnecting, 0, 0}, PeerReport{"n5", PeerState::kDisconnected, 0, 0},
       PeerReport{"n6", PeerState::kSplitBrain, 0, 0}};
   primary.backing_path = "/pool/" + std::string(kUuid) + ".img";
+  primary.suspended_for = "8e3b8d90-4f70-4da0-9c57-2e9f4b1d3c44";  // a drbd replica mid-snapshot
   s.replicas = {
       primary,
       ReplicaReport{"6c1f6b7e-2d5e-4b8e-9a35-0c7d2f9b1a22", DiskState::kInconsistent, "", false, "", {}, {}, {}},
@@ -80,6 +81,9 @@ DesiredState desiredState() {
                     DesiredDrbdHost{"c1", "10.0.0.3", 7000, 2, false}}};
   s.replicas[0].drbd = drbd;
   s.attachments[0].drbd = drbd;
+  s.attachments[0].nbd = true;  // an nbd attachment of a drbd volume
+  s.replicas[0].drbd_snapshot = "8e3b8d90-4f70-4da0-9c57-2e9f4b1d3c44";
+  s.replicas[0].drbd_snapshot_phase = SnapshotPhase::kTake;
   s.release = {DesiredRelease{"gone", "7d2a7c8f-3e6f-4c9f-8b46-1d8e3a0c2b33", "p", "gone-disk"}};
   return s;
 }

@@ -16,7 +16,9 @@
 // nothing on the host and is `attached`; a block attachment is `attached` once the host reports
 // its device healthy (or disconnected: the device exists and reconnects), `error` with the
 // reason when the host reports a broken device or an error, else `attaching` (also while the
-// volume's primary is being handed over: nothing serves it meanwhile).
+// volume's primary is being handed over: nothing serves it meanwhile). An nbd attachment of a
+// drbd volume (`drbd`) is served by its host (which runs the resource and exports the DRBD
+// device): it follows the host's report like a block attachment.
 #pragma once
 
 #include <optional>
@@ -74,13 +76,15 @@ Result<std::optional<AttachmentRecord>> checkAttach(const VolumeRecord& volume, 
                                                     const AttachRequest& request, bool host_registered,
                                                     const ObservedState& observed);
 
-// `primary_node`: the record of the volume's primary node, or null (no NBD endpoint known).
+// `primary_node`: the record of the node serving the volume over NBD, or null (no NBD endpoint
+// known): the volume's primary, or for an nbd attachment of a drbd volume (`drbd`) the
+// attachment's host (see servingNode).
 // `generation`: the current state generation; an error the host reported while applying an
 // older one may be stale (the primary moved since), so the attachment is `attaching` until the
 // host has applied this one.
 AttachmentView deriveAttachmentView(const VolumeRecord& volume, const AttachmentRecord& attachment,
                                     const NodeRecord* primary_node, const ObservedState& observed,
-                                    uint64_t generation);
+                                    uint64_t generation, bool drbd = false);
 
 // The primary follows the attachment: true when the attachment on `host` is a block one (or an
 // nbd one with `nbd_follows`: AttachRequest::move_primary), `host`

@@ -56,6 +56,9 @@ struct ClusterOptions {
   std::chrono::milliseconds clone_snapshot_wait{30000};
   // The numbers drbd-engine volumes get (drbd_allocation.h): minors, ports, node-ids.
   DrbdRanges drbd_ranges{};
+  // A drbd volume's cluster-wide snapshot (drbd_snapshot.h) not done this long after the
+  // controller first drove it becomes `error`, and every replica resumes I/O.
+  std::chrono::milliseconds drbd_snapshot_timeout{30000};
 };
 
 struct CreateVolumeRequest {
@@ -298,6 +301,10 @@ class ClusterService {
   // Removes the diskless DRBD client replica a block attachment made on `host` (nothing when
   // there is none; a failure is logged). Needs mu_.
   void dropDrbdClientLocked(const std::string& volume_uuid, const std::string& host);
+  // The view of attachment `a` of `volume`: its NBD endpoint is the primary's (`primary_node`),
+  // or for an nbd attachment of a drbd volume its host's own export (docs/drbd.md, NBD mode).
+  AttachmentView attachmentViewLocked(const VolumeRecord& volume, bool drbd, const AttachmentRecord& a,
+                                      const NodeRecord* primary_node, uint64_t generation);
   // kConflict (volume_attached) while the volume is attached to a host. Needs mu_.
   Status checkDetachedLocked(const VolumeRecord& volume);
   // Clears the pending revert of volumes whose primary `node` reports it done; true when the
@@ -311,6 +318,10 @@ class ClusterService {
   bool finishReleasesLocked(const std::string& node, const NodeStatusReport& report);
   // Records the snapshots a primary reports taken or failed; true when the store changed. Needs mu_.
   bool recordSnapshotsLocked(const std::string& node, const std::vector<ReplicaReport>& replicas);
+  // Drives the drbd volumes' cluster-wide snapshots (drbd_snapshot.h) from the reports: advances
+  // phases, marks them available or error, and fails those past drbd_snapshot_timeout. True when
+  // something changed.
+  bool coordinateDrbdSnapshotsLocked();
   // What every node's desired state reads whole (small tables), read once for many nodes.
   struct DeclaredCommon {
     uint64_t generation = 0;
@@ -362,6 +373,9 @@ class ClusterService {
   bool regroups_pending_ = true;                 // guarded by mu_: some replica may be leaving
   bool handovers_pending_ = true;                // guarded by mu_: some volume may have handover_to set
   bool adoptions_pending_ = true;                // guarded by mu_: some volume may be adopting
+  bool drbd_snapshots_pending_ = true;           // guarded by mu_: some drbd snapshot may be creating
+  // guarded by mu_: when each drbd snapshot being driven times out (by snapshot uuid)
+  std::map<std::string, std::chrono::steady_clock::time_point> drbd_snapshot_deadlines_;
   bool sources_pending_ = true;                  // guarded by mu_: some volume may have source_snapshot
   PoolLedger ledger_;                            // guarded by mu_: placement's running totals
   // guarded by mu_: nodes self-healing looks at (offline since the start or marked offline since;

@@ -27,8 +27,10 @@ namespace tandem::controller {
 VolumeView deriveVolumeView(const VolumeRecord& volume, const std::vector<const ReplicaRecord*>& replicas,
                             const NodeRecord* primary_node, const ObservedState& observed);
 
-// Sets the view's engine (its resource group's). A drbd volume has no NBD URI (""): no node
-// worker serves a drbd volume over NBD (docs/drbd.md).
-void setEngine(VolumeView& view, const std::string& engine);
+// Sets the view's engine (its resource group's). A drbd volume attached in nbd mode is served by
+// the export of its (first) nbd attachment's host, `nbd_attached_host` (the host that runs the
+// resource and opens the device while clients are connected); otherwise by its primary's
+// export, as a native volume (docs/drbd.md, NBD mode).
+void setEngine(VolumeView& view, const std::string& engine, const NodeRecord* nbd_attached_host = nullptr);
 
 }  // namespace tandem::controller

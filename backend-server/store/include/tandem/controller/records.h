@@ -94,6 +94,9 @@ struct ReleaseRecord {
 // kCreating until the primary reports the snapshot taken, then kAvailable; kError when the
 // primary could not take it (message says why). API names only in the API's codec.
 enum class SnapshotState { kCreating = 0, kAvailable = 1, kError = 2 };
+// The phase of a drbd volume's cluster-wide snapshot while it is kCreating (docs/drbd.md,
+// Snapshots): every diskful replica suspends DRBD I/O, then takes it, then resumes.
+enum class SnapshotPhase { kSuspend = 0, kTake = 1, kResume = 2 };
 
 // A crash-consistent snapshot of a volume, taken on the volume's up-to-date replicas. Names are
 // unique in the cluster (Cinder's are); the nodes name the provider snapshot by its uuid.
@@ -105,6 +108,7 @@ struct SnapshotRecord {
   int64_t created_at = 0;   // unix seconds
   SnapshotState state = SnapshotState::kCreating;
   std::string message;      // why kError
+  SnapshotPhase drbd_phase = SnapshotPhase::kSuspend;  // a drbd volume's, while kCreating
 };
 
 // The pool_name of a drbd volume's diskless replicas (never a real pool: not a valid object name):

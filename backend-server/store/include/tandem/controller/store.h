@@ -95,6 +95,9 @@ class Store {
   virtual Result<std::vector<SnapshotRecord>> listSnapshotsOf(const std::string& volume_uuid) = 0;
   // Sets state and message. kNotFound. Bumps the generation.
   virtual Status setSnapshotState(const std::string& uuid, SnapshotState state, const std::string& message) = 0;
+  // Sets a drbd volume's snapshot's phase. kNotFound. Bumps the generation (the nodes' desired
+  // state carries it).
+  virtual Status setSnapshotPhase(const std::string& uuid, SnapshotPhase phase) = 0;
   // kNotFound (snapshot_not_found). Bumps the generation.
   virtual Status deleteSnapshot(const std::string& name) = 0;
   // Split-brain resolution, atomically: makes `keep` the volume's primary at writer epoch `epoch`

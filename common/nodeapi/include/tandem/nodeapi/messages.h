@@ -78,6 +78,8 @@ struct ReplicaReport {
   std::string reverted{};                     // primary: the id of the last revert it completed
   uint64_t allocated_bytes = 0;  // blocks the copy's backing volume really uses (thin pools: < size)
   std::string backing_path{};                 // where the backing volume's data is on the node
+  // A drbd replica: the snapshot (uuid) for which it holds DRBD I/O suspended now ("": none).
+  std::string suspended_for{};
   bool operator==(const ReplicaReport&) const = default;
 };
 
@@ -195,6 +197,11 @@ struct DesiredReplica {
   // engine "drbd" (docs/drbd.md): the node realises the replica as this DRBD resource instead of
   // with the native engine. Absent for native volumes.
   std::optional<DesiredDrbd> drbd{};
+  // A diskful drbd replica: the cluster-wide snapshot (uuid, one at a time per volume) being taken
+  // and its phase (docs/drbd.md, Snapshots); "" none. A suspension for any other snapshot, or
+  // with none desired, is resumed.
+  std::string drbd_snapshot{};
+  SnapshotPhase drbd_snapshot_phase = SnapshotPhase::kSuspend;
   bool operator==(const DesiredReplica&) const = default;
 };
 
@@ -210,6 +217,11 @@ struct DesiredAttachment {
   // A drbd-engine volume: the attachment is /dev/drbd/by-res/<resource>/0, with this node a
   // diskless client of the resource when it holds no replica. Absent for native volumes.
   std::optional<DesiredDrbd> drbd{};
+  // An nbd attachment of a drbd volume (only those reach the node; native nbd attachments are
+  // served by the primary's export): this node runs the resource as for a block attachment and
+  // its NBD server exports /dev/drbd/by-res/<resource>/0 as `nbd_export`, opened only while an
+  // NBD client is connected.
+  bool nbd = false;
   bool operator==(const DesiredAttachment&) const = default;
 };
 

@@ -33,7 +33,17 @@ enum class DeviceHealth {
   kAbsent,        // not made (yet): the report's error says why
 };
 
+// The phase of a drbd volume's cluster-wide snapshot (docs/drbd.md, Snapshots), as the
+// controller drives it through the desired state of every diskful replica.
+enum class SnapshotPhase {
+  kSuspend,  // suspend DRBD I/O for it (and report suspended_for)
+  kTake,     // every diskful replica has suspended: take the provider snapshot
+  kResume,   // every diskful replica has taken it: resume I/O
+};
+
 std::string_view name(DiskState state);
+std::string_view name(SnapshotPhase phase);
+std::optional<SnapshotPhase> snapshotPhaseNamed(std::string_view name);
 std::string_view name(DeviceHealth health);
 std::string_view name(PeerState state);
 // The value with that wire name, or nullopt.

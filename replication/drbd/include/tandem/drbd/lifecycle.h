@@ -77,6 +77,10 @@ class DrbdLifecycle {
   // `old_spec` still names `peer`; the new configuration is old_spec without it.
   Status removePeer(const DrbdResourceSpec& old_spec, const std::string& peer);
   Status remove(const DrbdResourceSpec& spec, const std::string& self);
+  // `drbdsetup suspend-io <minor>` / `drbdsetup resume-io <minor>`: new I/O on the device is held
+  // (not failed) until resumed. The cluster-wide snapshot's steps (drbd_suspensions.h).
+  Status suspendIo(uint32_t minor);
+  Status resumeIo(uint32_t minor);
   // Runs take_snapshot while DRBD I/O on the volume is suspended; returns its status (or the
   // suspend/resume failure).
   Status snapshotWithSuspendedIo(uint32_t minor, const std::function<Status()>& take_snapshot);

@@ -22,6 +22,9 @@ class ExportRegistry {
   // The device for `name`, or null when there is no such export.
   virtual std::shared_ptr<devices::BlockDevice> find(const std::string& name) = 0;
   virtual std::vector<std::string> names() = 0;
+  // Whether `name` is an export, without using its device (an export whose device is opened
+  // on demand is not opened by this).
+  virtual bool contains(const std::string& name) { return find(name) != nullptr; }
 };
 
 struct ServerOptions {

@@ -20,13 +20,23 @@
 // - a block attachment (DesiredAttachment with `drbd`) on a host holding no replica: this host
 //   must be a diskless host of the resource; it is created diskless (write .res, adjust). Its
 //   device is /dev/drbd/by-res/<resource>/0 (also where a host with a replica attaches);
+// - an nbd attachment (`drbd` and `nbd`): the same, and the device is exported over the node's
+//   NBD server as the attachment's nbd_export through DeviceExports (opened only while an NBD
+//   client is connected). The export goes (its clients disconnected) when the attachment goes,
+//   before the resource is taken down;
+// - the volume's primary (a diskful replica with `primary`) exports its device under the
+//   volume's name the same way, so the volume's data can be streamed (GET/PUT .../data) through
+//   it; idle, the export holds nothing open, so it never keeps this host Primary;
 // - snapshots (a diskful replica): those in `snapshots` no longer desired are removed from the
-//   pool; each in `take_snapshots` not held is taken once through
-//   DrbdLifecycle::snapshotWithSuspendedIo (drbdsetup suspend-io <minor>, the provider snapshot,
-//   drbdsetup resume-io <minor>, resumed also when the snapshot fails). The primary takes it at
-//   once; a secondary only while events2 shows its disk UpToDate (else at a later apply). A
-//   failure is reported (failed_snapshots) and not retried. Held snapshots are reported in the
-//   replica's `snapshots`, as the native engine's are;
+//   pool. The cluster-wide snapshot `drbd_snapshot` goes through the controller's phases
+//   (tandem/controller/drbd_snapshot.h) with DrbdSuspensions: `suspend` suspends DRBD I/O for it
+//   (the primary at once, a secondary only while events2 shows its disk UpToDate) and reports
+//   `suspended_for`; `take` takes the provider snapshot while still suspended (not suspended for
+//   it any more: it failed here); `resume` resumes. A suspension for any other snapshot, or with
+//   none desired (the controller failed it), is resumed. A failure at any step (suspend-io, the
+//   provider snapshot), a suspension past the local deadline (enforceDeadlines) and one a previous
+//   run left (recovered at construction) resume I/O and report the snapshot failed
+//   (failed_snapshots), never retried. Held snapshots are reported in `snapshots`;
 // - everything held and no longer desired: down, wipe-md (diskful), .res removed, the backing
 //   volume's snapshots and then the backing volume deleted.
 // A peer's `disk` line in the .res is informational for this host (drbdadm applies only its own
@@ -49,6 +59,9 @@
 #include "tandem/drbd/events2.h"
 #include "tandem/drbd/lifecycle.h"
 #include "tandem/drbd/resource_spec.h"
+#include "tandem/common/clock.h"
+#include "tandem/node/device_exports.h"
+#include "tandem/node/drbd_suspensions.h"
 #include "tandem/node/reconciler.h"
 #include "tandem/nodeapi/messages.h"
 
@@ -56,7 +69,14 @@ namespace tandem::node {
 
 struct DrbdVolumesOptions {
   std::string self;  // this host's name in the resources (the node's name)
-  std::string by_res_dir = "/dev/drbd/by-res";  // udev's stable links: <dir>/<resource>/0
+  // udev's stable links: <dir>/<resource>/0 (tandem-node --drbd-device-dir; tests point it at
+  // regular files standing in for the devices)
+  std::string by_res_dir = "/dev/drbd/by-res";
+  // Markers of DRBD I/O suspensions, so a restarted worker resumes them ("": none kept).
+  std::string suspend_dir{};
+  // The longest this host keeps DRBD I/O suspended for a snapshot without the next phase.
+  std::chrono::milliseconds suspend_deadline{10000};
+  const Clock* clock = nullptr;  // null: the real clock
 };
 
 class DrbdVolumes {
@@ -65,6 +85,14 @@ class DrbdVolumes {
   // function means none is known (every connection counts as down, reports say "not running").
   DrbdVolumes(DrbdVolumesOptions options, std::map<std::string, Pool>& pools, drbd::DrbdLifecycle& lifecycle,
               std::function<drbd::Events2State()> state);
+
+  // Resumes every DRBD I/O suspension held longer than the local deadline (their snapshots are
+  // then reported failed). The node worker calls it periodically; apply() does too.
+  void enforceDeadlines();
+
+  // Where nbd attachments are exported (the node's NBD server). Without it (null, the default)
+  // an nbd attachment is reported broken, saying so.
+  void setExports(DeviceExports* exports) { exports_ = exports; }
 
   // Applies the drbd replicas and drbd attachments among `replicas`/`attachments` (the others
   // are ignored). Per-volume failures do not stop the others; they are kept for the reports.
@@ -92,7 +120,16 @@ class DrbdVolumes {
     uint64_t size_bytes = 0;
     bool attachment = false;  // a block attachment uses it here
     bool replica = false;     // this host holds a replica (diskful) of it
+    std::string nbd_export;   // exported over NBD under this name ("" when not exported)
   };
+  // The device path of `resource` on this host.
+  std::string devicePath(const std::string& resource) const;
+  // Exports the held resources that have a desired nbd attachment, or whose diskful replica here
+  // is the volume's primary, and unexports the others.
+  void reconcileExports(const std::vector<nodeapi::DesiredReplica>& replicas,
+                        const std::vector<nodeapi::DesiredAttachment>& attachments);
+  // Removes h's export, if any (its NBD clients are disconnected, so the device is closed).
+  void unexport(Held& h);
   Status ensureReplica(const nodeapi::DesiredReplica& d);
   Status ensureClient(const nodeapi::DesiredAttachment& a);
   // This host diskless in the resource: create it (write .res, adjust) or change it. `replica`:
@@ -100,9 +137,11 @@ class DrbdVolumes {
   Status ensureDiskless(const std::string& uuid, const nodeapi::DesiredDrbd& d, uint64_t size_bytes, bool replica);
   Status change(Held& held, const drbd::DrbdResourceSpec& want);
   Status removeHeld(const std::string& uuid, Held& held);
-  // Removes the snapshots of d not in d.snapshots and takes those of d.take_snapshots not held.
+  // Removes the snapshots of d not in d.snapshots and goes through d.drbd_snapshot's phase.
   Status reconcileSnapshots(devices::StorageProvider& provider, const nodeapi::DesiredReplica& d,
                             const drbd::DrbdResourceSpec& spec);
+  // Marks the ended suspensions' snapshots failed here.
+  void failEnded(const std::vector<SuspensionEnded>& ended);
   // Whether events2 shows this host's disk of `resource` UpToDate.
   bool upToDateHere(const std::string& resource) const;
   // How many diskful hosts of `spec` are connected to this one (this one counts), by events2.
@@ -112,6 +151,8 @@ class DrbdVolumes {
   std::map<std::string, Pool>& pools_;
   drbd::DrbdLifecycle& lifecycle_;
   std::function<drbd::Events2State()> state_;
+  DeviceExports* exports_ = nullptr;
+  DrbdSuspensions suspensions_;  // guarded by mu_
 
   mutable std::mutex mu_;
   std::map<std::string, Held> held_;             // by volume uuid
