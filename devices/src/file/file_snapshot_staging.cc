@@ -49,20 +49,6 @@ Result<std::unique_ptr<FileSnapshotStaging>> FileSnapshotStaging::make(const std
   std::unique_ptr<FileSnapshotStaging> stage(
       new FileSnapshotStaging(src, tmp, std::move(tmp_path), std::move(final_path), std::move(publish), options));
   RETURN_IF_ERROR(stage->followSize());
-  // Every chunk holding data is needed; holes stay holes in the new file.
-  const uint64_t size = stage->size_;
-  for (off_t pos = 0; static_cast<uint64_t>(pos) < size;) {
-    off_t data = ::lseek(src, pos, SEEK_DATA);
-    if (data < 0) {
-      if (errno == ENXIO) break;  // no data after pos
-      return Status::fromErrno(errno, "seek data in " + volume_path);
-    }
-    off_t hole = ::lseek(src, data, SEEK_HOLE);
-    if (hole < 0) return Status::fromErrno(errno, "seek hole in " + volume_path);
-    const uint64_t end = std::min<uint64_t>(static_cast<uint64_t>(hole), size);
-    if (end > static_cast<uint64_t>(data)) stage->dirtied(static_cast<uint64_t>(data), end - static_cast<uint64_t>(data));
-    pos = hole;
-  }
   return stage;
 }
 
@@ -171,6 +157,10 @@ Status FileSnapshotStaging::copyRange(uint64_t offset, uint64_t length) {
     range.src_offset = offset;
     range.src_length = length;  // never 0 (that would mean "to the end")
     range.dest_offset = offset;
+    // Written back first, without the file's I/O lock: FICLONERANGE writes back the range itself
+    // while holding it, so writes to the volume would wait for that writeback.
+    (void)::sync_file_range(src_, static_cast<off_t>(offset), static_cast<off_t>(length),
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
     if (::ioctl(tmp_, FICLONERANGE, &range) == 0) return Status::ok();
     if (!isReflinkUnsupported(errno)) return Status::fromErrno(errno, "reflink a range into " + tmp_path_);
     reflink_ = false;  // this file system copies
@@ -214,7 +204,31 @@ Status FileSnapshotStaging::copyRangeByReading(uint64_t offset, uint64_t length)
   return Status::ok();
 }
 
+Status FileSnapshotStaging::markData() {
+  // Every chunk holding data is needed; holes stay holes in the new file. Looked up a window at
+  // a time (SEEK_DATA from where the last window ended, never SEEK_HOLE): SEEK_HOLE walks every
+  // extent up to the next hole, holding the inode lock that writes to the volume need, and a
+  // volume after random writes has ~100 000 extents. A window marks its holes too; copying a
+  // hole costs little (a clone of nothing, or a read of zeros).
+  const uint64_t window = std::max(options_.max_run_bytes, options_.chunk_bytes);
+  for (uint64_t pos = 0; pos < size_;) {
+    off_t data = ::lseek(src_, static_cast<off_t>(pos), SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) break;  // no data after pos
+      return Status::fromErrno(errno, "seek data in the volume of " + final_path_);
+    }
+    const uint64_t start = static_cast<uint64_t>(data);
+    if (start >= size_) break;
+    const uint64_t end = std::min(size_, (start / window + 1) * window);
+    dirtied(start, end - start);
+    pos = end;
+  }
+  marked_data_ = true;
+  return Status::ok();
+}
+
 Status FileSnapshotStaging::precopy(std::stop_token stop) {
+  if (!marked_data_) RETURN_IF_ERROR(markData());
   for (unsigned p = 0; p < options_.max_passes; ++p) {
     const uint64_t before = dirtyBytes();
     if (before <= options_.settle_bytes) break;
@@ -229,6 +243,7 @@ Status FileSnapshotStaging::precopy(std::stop_token stop) {
 
 Status FileSnapshotStaging::cut() {
   RETURN_IF_ERROR(followSize());
+  if (!marked_data_) RETURN_IF_ERROR(markData());
   const unsigned passes = cut_stats_.precopy_passes;
   cut_stats_ = CutStats{.precopy_passes = passes};
   return pass({}, &cut_stats_);

@@ -1,8 +1,8 @@
 // FileSnapshotStaging: the file pool's two-step snapshot (tandem/devices/snapshot_staging.h).
 //
 // The volume file is divided into chunks (64 KiB); a bitmap marks the chunks the snapshot still
-// needs. At the start it marks every chunk that holds data (SEEK_DATA), dirtied() marks chunks
-// written since. A pass takes runs of marked chunks (up to 1 MiB), clears their marks, then
+// needs. The first precopy (or the cut) marks the chunks holding data (SEEK_DATA, a window at a
+// time), dirtied() marks chunks written since the stage was made. A pass takes runs of marked chunks (up to 1 MiB), clears their marks, then
 // copies them into the work file: FICLONERANGE where the file system shares blocks (XFS
 // reflink, btrfs), else a copy that punches holes for all-zero pieces. A write applied before a
 // run's marks are cleared is in the copy (the copy reads after it); one applied after marks the
@@ -32,7 +32,7 @@ class FileSnapshotStaging final : public SnapshotStaging {
   struct Options {
     bool allow_reflink = true;             // false forces the copy (tests, ext4)
     uint64_t chunk_bytes = 64 << 10;       // dirty-tracking granularity (a multiple of 4096)
-    uint64_t max_run_bytes = 1ull << 20;   // most bytes copied by one call (FICLONERANGE blocks
+    uint64_t max_run_bytes = 256 << 10;    // most bytes copied by one call (FICLONERANGE blocks
                                            // writes to the volume while it runs)
     uint64_t settle_bytes = 4ull << 20;    // precopy ends once no more than this is dirty
     unsigned max_passes = 8;               // precopy passes at most
@@ -40,8 +40,8 @@ class FileSnapshotStaging final : public SnapshotStaging {
   // Renames the finished work file to its final name; fails with kAlreadyExists if it exists.
   using PublishFn = std::function<Status(const std::string& tmp, const std::string& final_path)>;
 
-  // Opens `volume_path`, creates the work file `tmp_path` (O_EXCL) at the volume's size and marks
-  // the chunks holding data. Errors name the path.
+  // Opens `volume_path` and creates the work file `tmp_path` (O_EXCL) at the volume's size: cheap,
+  // no scan of the volume. Errors name the path.
   static Result<std::unique_ptr<FileSnapshotStaging>> make(const std::string& volume_path, std::string tmp_path,
                                                            std::string final_path, PublishFn publish,
                                                            const Options& options);
@@ -66,6 +66,9 @@ class FileSnapshotStaging final : public SnapshotStaging {
   bool takeRun(uint64_t from, uint64_t& first, uint64_t& end);
   // One pass over what is marked; returns early (ok) when `stop` is requested.
   Status pass(std::stop_token stop, CutStats* stats);
+  // Marks the chunks of the volume holding data (the first precopy, or the cut without one; not
+  // make(), which a replica calls on its apply path and which must stay cheap).
+  Status markData();
   // Grows the work file to the volume's current size.
   Status followSize();
   Status copyRange(uint64_t offset, uint64_t length);
@@ -79,6 +82,7 @@ class FileSnapshotStaging final : public SnapshotStaging {
   Options options_;
   bool reflink_;
   bool published_ = false;
+  bool marked_data_ = false;
   uint64_t size_ = 0;  // the work file's size
   CutStats cut_stats_;
   std::vector<std::byte> buf_;
