@@ -231,6 +231,22 @@ class SqliteStore final : public Store {
 
   Status upsertNode(const NodeRecord& n, const std::vector<PoolRecord>& pools) override {
     return transaction([&]() -> Status {
+      // Its addresses are in its peers' states (and in those of the hosts attached to its
+      // volumes): those are touched when they change; a re-registration at the same addresses
+      // (a node worker restart) touches the node only.
+      bool same_addresses = false;
+      {
+        Statement before(db_, "SELECT address, nbd_port, replication_port FROM nodes WHERE name = ?");
+        before.bind(1, n.name);
+        ASSIGN_OR_RETURN(bool known, before.step());
+        same_addresses = known && before.columnText(0) == n.address && before.columnInt(1) == int64_t{n.nbd_port} &&
+                         before.columnInt(2) == int64_t{n.replication_port};
+      }
+      if (same_addresses) {
+        touched_.insert(n.name);
+      } else {
+        RETURN_IF_ERROR(touchNodeAndPeers(n.name));
+      }
       RETURN_IF_ERROR(Statement(db_,
                                 "INSERT INTO nodes (name, uuid, address, nbd_port, replication_port, token_hash, "
                                 "registered_at, labels) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET "
@@ -249,8 +265,6 @@ class SqliteStore final : public Store {
                             .bind(4, int64_t{p.thin}).bind(5, int64_t{p.snapshots})
                             .run());
       }
-      // Its addresses are in its peers' states (and in those of the hosts attached to its volumes).
-      RETURN_IF_ERROR(touchNodeAndPeers(n.name));
       return bumpGeneration();
     });
   }

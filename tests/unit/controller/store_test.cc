@@ -521,3 +521,20 @@ TEST_F(StoreSliceTest, NodeGenerationsFollowTheNodesAChangeConcerns) {
 
 }  // namespace
 }  // namespace tandem::controller
+
+namespace tandem::controller {
+namespace {
+
+// Re-registering at the same addresses (a node worker restart) changes no other node's state:
+// only the node's own generation moves.
+TEST_F(StoreSliceTest, SameAddressesTouchTheNodeOnly) {
+  const uint64_t n1 = *store_->nodeGeneration("n1");
+  ASSERT_TRUE(store_->upsertNode({"u-n2", "n2", "h", 1, 2, "y", 0, {}}, {{"n2", "p", "file", true, true}}).isOk());
+  EXPECT_EQ(*store_->nodeGeneration("n2"), *store_->generation());
+  EXPECT_EQ(*store_->nodeGeneration("n1"), n1) << "n1's state shows n2's addresses, which did not change";
+  ASSERT_TRUE(store_->upsertNode({"u-n2", "n2", "h", 1, 3, "y", 0, {}}, {{"n2", "p", "file", true, true}}).isOk());
+  EXPECT_EQ(*store_->nodeGeneration("n1"), *store_->generation()) << "a new replication port";
+}
+
+}  // namespace
+}  // namespace tandem::controller
