@@ -89,6 +89,7 @@ Result<RegisterNodeResult> ClusterService::registerNode(const RegisterNodeReques
     std::vector<PoolRecord> pools;
     for (const auto& p : request.pools)
       pools.push_back(PoolRecord{request.name, p.name, p.provider, p.thin, p.snapshots});
+    node_rows_.reset();  // whatever the outcome: read again at the next placement
     RETURN_IF_ERROR(store_.upsertNode(result.node, pools));
     if (const NodeObservation* before = observed_.find(request.name)) {
       std::vector<std::string> dropped;
@@ -283,6 +284,7 @@ Status ClusterService::deleteNode(const std::string& name) {
     return Status(ErrorCode::kConflict, "node '" + name + "' is online; stop its node worker first")
         .withReason("node_online");
   }
+  node_rows_.reset();
   RETURN_IF_ERROR(store_.deleteNode(name));
   if (const NodeObservation* before = observed_.find(name)) {
     std::vector<std::string> dropped;
@@ -795,10 +797,14 @@ bool ClusterService::finishSourcesLocked() {
 }
 
 Result<std::vector<PoolCandidate>> ClusterService::candidatesLocked() {
-  ASSIGN_OR_RETURN(auto pools, store_.listPools());
-  ASSIGN_OR_RETURN(auto nodes, store_.listNodes());
+  if (!node_rows_) {
+    NodeRows rows;
+    ASSIGN_OR_RETURN(rows.pools, store_.listPools());
+    ASSIGN_OR_RETURN(rows.nodes, store_.listNodes());
+    node_rows_ = std::move(rows);
+  }
   RETURN_IF_ERROR(ledgerReadyLocked());
-  auto candidates = placementCandidates(pools, nodes, observed_, ledger_.pending());
+  auto candidates = placementCandidates(node_rows_->pools, node_rows_->nodes, observed_, ledger_.pending());
   for (auto& c : candidates) c.node_replicas = ledger_.replicasOn(c.node);
   return candidates;
 }

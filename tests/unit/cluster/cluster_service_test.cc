@@ -257,6 +257,26 @@ TEST_F(ClusterServiceTest, ReplicaChangesWakeTheNodesBeforeAndAfter) {
   EXPECT_FALSE(answered(spare));
 }
 
+// Placement reads the node and pool rows once and keeps them; a registration makes it read them
+// again, so a node registered after a create is a candidate for the next one.
+TEST_F(ClusterServiceTest, PlacementSeesNodesRegisteredAfterACreate) {
+  ASSERT_TRUE(registerStorage("s1").isOk());
+  GroupRecord one;
+  one.name = "one";
+  one.replicas = 1;
+  ASSERT_TRUE(cluster_->createGroup(one).isOk());
+  GroupRecord two;
+  two.name = "two";
+  two.replicas = 2;
+  ASSERT_TRUE(cluster_->createGroup(two).isOk());
+  ASSERT_TRUE(cluster_->createVolume({"a", 1 << 20, "one"}).isOk());
+  EXPECT_EQ(cluster_->createVolume({"b", 1 << 20, "two"}).status().reason(), "not_enough_nodes");
+  ASSERT_TRUE(registerStorage("s2").isOk());
+  auto b = cluster_->createVolume({"b", 1 << 20, "two"});
+  ASSERT_TRUE(b.isOk()) << b.status().toString();
+  EXPECT_EQ(b->first.replicas.size(), 2u);
+}
+
 // A heartbeat makes a node online; silence past the timeout makes it offline at the next tick.
 TEST_F(ClusterServiceTest, LivenessFollowsHeartbeats) {
   ASSERT_TRUE(registerNode("n1").isOk());

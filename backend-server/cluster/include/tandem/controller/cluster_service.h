@@ -382,6 +382,14 @@ class ClusterService {
   std::set<std::string> suspects_;
   bool suspects_ready_ = false;
   bool ledger_ready_ = false;                    // guarded by mu_: ledger_ built (else rebuilt on use)
+  // guarded by mu_: the node and pool rows placement reads on every create, cached. Only
+  // registerNode and deleteNode write those rows (under mu_); they drop it, the next placement
+  // reads them again.
+  struct NodeRows {
+    std::vector<NodeRecord> nodes;
+    std::vector<PoolRecord> pools;
+  };
+  std::optional<NodeRows> node_rows_;
   std::atomic<uint64_t> replicas_replaced_{0};
   DesiredStateWatch watch_;  // thread-safe on its own
   // Builds and answers woken long-polls in order. Last: stopped first (the destructor stops it
