@@ -810,20 +810,37 @@ Result<std::vector<PoolCandidate>> ClusterService::candidatesLocked() {
 }
 
 Status ClusterService::warmUp() {
-  // Read without mu_ (about a second at 100 000 volumes: reports and creates go on meanwhile);
-  // installed only when no change landed in between (every change that moves the ledger's
-  // inputs, volumes and replicas, bumps the generation), else rebuilt under mu_.
-  ASSIGN_OR_RETURN(uint64_t generation, store_.generation());
-  ASSIGN_OR_RETURN(auto volumes, store_.listVolumes());
-  ASSIGN_OR_RETURN(auto replicas, store_.listReplicas());
-  ASSIGN_OR_RETURN(auto groups, store_.listGroups());
-  std::lock_guard lock(mu_);
-  if (ledger_ready_) return Status::ok();
-  ASSIGN_OR_RETURN(uint64_t now, store_.generation());
-  if (now != generation) return ledgerReadyLocked();
-  ledger_.rebuild(volumes, replicas, groups, observed_);
-  ledger_ready_ = true;
-  return Status::ok();
+  // Read without mu_ and in pages of volumes (the store serialises its calls: one read of every
+  // replica would hold it for about a second at 100 000 volumes, and health, reports and creates
+  // with it). Installed only when no change landed in between (every change that moves the
+  // ledger's inputs, volumes and replicas, bumps the generation); else read again, and after a
+  // few tries left to the first create.
+  constexpr size_t kPage = 2000;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    ASSIGN_OR_RETURN(uint64_t generation, store_.generation());
+    std::vector<VolumeRecord> volumes;
+    std::vector<ReplicaRecord> replicas;
+    for (std::string after;;) {
+      ASSIGN_OR_RETURN(NodeSlice page, store_.volumePageSlice(after, kPage));
+      if (page.volumes.empty()) break;
+      after = page.volumes.back().name;
+      const bool last = page.volumes.size() < kPage;
+      volumes.insert(volumes.end(), std::make_move_iterator(page.volumes.begin()),
+                     std::make_move_iterator(page.volumes.end()));
+      replicas.insert(replicas.end(), std::make_move_iterator(page.replicas.begin()),
+                      std::make_move_iterator(page.replicas.end()));
+      if (last) break;
+    }
+    ASSIGN_OR_RETURN(auto groups, store_.listGroups());
+    std::lock_guard lock(mu_);
+    if (ledger_ready_) return Status::ok();
+    ASSIGN_OR_RETURN(uint64_t now, store_.generation());
+    if (now != generation) continue;
+    ledger_.rebuild(volumes, replicas, groups, observed_);
+    ledger_ready_ = true;
+    return Status::ok();
+  }
+  return Status::ok();  // the state kept changing: the first use builds it
 }
 
 Status ClusterService::ledgerReadyLocked() {

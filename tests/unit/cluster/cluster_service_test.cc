@@ -277,6 +277,29 @@ TEST_F(ClusterServiceTest, PlacementSeesNodesRegisteredAfterACreate) {
   EXPECT_EQ(b->first.replicas.size(), 2u);
 }
 
+// After a restart, warmUp() builds placement's running totals from the replicas in the store:
+// the next creates go to the node that holds fewer (counted from the store, not from zero).
+TEST_F(ClusterServiceTest, WarmUpCountsTheStoredReplicas) {
+  ASSERT_TRUE(registerStorage("s1").isOk());
+  GroupRecord one;
+  one.name = "one";
+  one.replicas = 1;
+  ASSERT_TRUE(cluster_->createGroup(one).isOk());
+  for (const char* v : {"a", "b", "c"}) ASSERT_TRUE(cluster_->createVolume({v, 1 << 20, "one"}).isOk());
+  ASSERT_TRUE(registerStorage("s2").isOk());
+
+  cluster_ = std::make_unique<ClusterService>(*store_, clock_, ClusterOptions{6s, 0s});  // a restart
+  NodeStatusReport report;
+  report.pools = {PoolReport{"p", "file", true, false, 1ull << 40, 1ull << 40, 0}};
+  for (const char* n : {"s1", "s2"}) ASSERT_TRUE(cluster_->reportStatus(n, report).isOk());
+  ASSERT_TRUE(cluster_->warmUp().isOk());
+  for (const char* v : {"d", "e", "f"}) {
+    auto created = cluster_->createVolume({v, 1 << 20, "one"});
+    ASSERT_TRUE(created.isOk()) << created.status().toString();
+    EXPECT_EQ(created->first.volume.primary_node, "s2") << v << ": s1 holds three already";
+  }
+}
+
 // A heartbeat makes a node online; silence past the timeout makes it offline at the next tick.
 TEST_F(ClusterServiceTest, LivenessFollowsHeartbeats) {
   ASSERT_TRUE(registerNode("n1").isOk());

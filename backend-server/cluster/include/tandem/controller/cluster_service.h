@@ -256,8 +256,10 @@ class ClusterService {
   // ClusterOptions::replace_after) and answers expired long-polls.
   void tick();
   // Builds what the first create would otherwise build (placement's running totals, read from
-  // every volume and replica). Call once after serving has started (the controller's main does);
-  // it holds mu_ only to install what it read, unless the state changed meanwhile.
+  // every volume and replica, in pages). Call once after serving has started (the controller's
+  // main does): it holds mu_ only to install what it read, and the store one page at a time, so
+  // health, reports and creates are served meanwhile. When the state keeps changing under it, it
+  // leaves the ledger to the first create.
   Status warmUp();
 
  private:
