@@ -6,8 +6,9 @@ against the last acknowledged report (a full one again when the controller asks)
 long-polling their desired state. Then, for each volume count in STEPS (default 10000), creates
 three-replica volumes over CONNS parallel kept-alive HTTPS connections and measures:
   create p50/p99 (one connection, no other load), list one page (GET /v1/volumes, 500 volumes),
-  one node's desired state, one node's report (full and delta), fan-out (a change until every
-  node's pending long-poll has returned, FANOUT nodes polling), controller restart until it
+  one node's desired state, one node's report (full and delta), fan-out (FANOUT nodes polling: a
+  create until its replica nodes' long-polls returned, a node's new address until its peers'
+  did, and how many other polls returned early), controller restart until it
   serves (GET /v1/health) and until every node has reported again, and the controller's RSS.
 Not a test (never in ctest). Usage: bench/controller/run.sh [bin-dir];
 env NODES, STEPS (e.g. 10000,100000), CONNS (8), FANOUT (all nodes)."""
