@@ -118,6 +118,23 @@ class ClusterServiceTest : public ::testing::Test {
     return cluster_->registerNode(request).status();
   }
 
+  // Storage nodes s1, s2, s3 and volume v with two replicas: fills `holders` (its two nodes) and
+  // `spare` (the third).
+  void volumeOnTwoOfThree(std::set<std::string>& holders, std::string& spare) {
+    for (const char* n : {"s1", "s2", "s3"}) ASSERT_TRUE(registerStorage(n).isOk());
+    GroupRecord group;
+    group.name = "g";
+    group.replicas = 2;
+    ASSERT_TRUE(cluster_->createGroup(group).isOk());
+    auto created = cluster_->createVolume({"v", 1 << 20, "g"});
+    ASSERT_TRUE(created.isOk()) << created.status().toString();
+    for (const auto& r : created->first.replicas) holders.insert(r.node);
+    ASSERT_EQ(holders.size(), 2u);
+    for (const char* n : {"s1", "s2", "s3"}) {
+      if (!holders.count(n)) spare = n;
+    }
+  }
+
   std::mutex answers_mu_;
   std::condition_variable answers_cv_;
   std::map<std::string, Answer> answers_;
@@ -182,21 +199,10 @@ TEST_F(ClusterServiceTest, TickAnswersExpiredWatchersWithoutTheLock) {
 // is attached on, and not that of a node it does not concern (that one is answered at its
 // deadline, the safety net, with the current state).
 TEST_F(ClusterServiceTest, VolumeChangeWakesOnlyTheNodesItConcerns) {
-  for (const char* n : {"s1", "s2", "s3"}) ASSERT_TRUE(registerStorage(n).isOk());
-  ASSERT_TRUE(registerNode("h").isOk());
-  GroupRecord group;
-  group.name = "g";
-  group.replicas = 2;
-  ASSERT_TRUE(cluster_->createGroup(group).isOk());
-  auto created = cluster_->createVolume({"v", 1 << 20, "g"});
-  ASSERT_TRUE(created.isOk()) << created.status().toString();
   std::set<std::string> holders;
-  for (const auto& r : created->first.replicas) holders.insert(r.node);
-  ASSERT_EQ(holders.size(), 2u);
   std::string unrelated;
-  for (const char* n : {"s1", "s2", "s3"}) {
-    if (!holders.count(n)) unrelated = n;
-  }
+  ASSERT_NO_FATAL_FAILURE(volumeOnTwoOfThree(holders, unrelated));
+  ASSERT_TRUE(registerNode("h").isOk());
   ASSERT_TRUE(cluster_->attachVolume("v", {"h", AttachMode::kNbd, ""}).isOk());
 
   auto generation = cluster_->storeGeneration();
@@ -231,19 +237,9 @@ TEST_F(ClusterServiceTest, VolumeChangeWakesOnlyTheNodesItConcerns) {
 // Removing a replica wakes the node it leaves (which must drop it) as well as the one that
 // stays; a node that never held the volume is not woken.
 TEST_F(ClusterServiceTest, ReplicaChangesWakeTheNodesBeforeAndAfter) {
-  for (const char* n : {"s1", "s2", "s3"}) ASSERT_TRUE(registerStorage(n).isOk());
-  GroupRecord group;
-  group.name = "g";
-  group.replicas = 2;
-  ASSERT_TRUE(cluster_->createGroup(group).isOk());
-  auto created = cluster_->createVolume({"v", 1 << 20, "g"});
-  ASSERT_TRUE(created.isOk()) << created.status().toString();
   std::set<std::string> holders;
-  for (const auto& r : created->first.replicas) holders.insert(r.node);
   std::string spare;
-  for (const char* n : {"s1", "s2", "s3"}) {
-    if (!holders.count(n)) spare = n;
-  }
+  ASSERT_NO_FATAL_FAILURE(volumeOnTwoOfThree(holders, spare));
   auto generation = cluster_->storeGeneration();
   for (const char* n : {"s1", "s2", "s3"}) cluster_->watchDesiredState(n, *generation, 30s, recordAnswer(n));
   UpdateVolumeRequest fewer;
