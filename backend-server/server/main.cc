@@ -149,6 +149,11 @@ int main(int argc, char** argv) {
   tandem::log::info("controller", "listening on https://" + server_options.bind_address + ":" +
                                       std::to_string(port) + " (cluster " + (*store)->clusterId() + ")");
 
+  // Serving already (health answers); what the first create would build is built now.
+  if (auto s = cluster.warmUp(); !s.isOk()) {
+    tandem::log::warn("controller", "warming up placement failed (the first create retries): " + s.toString());
+  }
+
   timespec tick{0, 200'000'000};
   while (true) {
     int sig = sigtimedwait(&signals, nullptr, &tick);

@@ -3,7 +3,7 @@
 # (default 1000) reporting through the real internal API like node workers (full report, then
 # deltas; long-polls), and STEPS three-replica volumes (default 10000; e.g. STEPS=10000,100000)
 # created over CONNS parallel connections. Prints create p50/p99, one page of GET /v1/volumes,
-# one node's desired state and report (full, delta), fan-out to every node's long-poll, restart
+# one node's desired state and report (full, delta), fan-out to the long-polls a change concerns, restart
 # to serving, and RSS. Not a test (never in ctest). 10 000 volumes take about 5-10 minutes on two
 # shared cores; the state lives in a temp dir removed after.
 #

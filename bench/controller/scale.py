@@ -6,8 +6,9 @@ against the last acknowledged report (a full one again when the controller asks)
 long-polling their desired state. Then, for each volume count in STEPS (default 10000), creates
 three-replica volumes over CONNS parallel kept-alive HTTPS connections and measures:
   create p50/p99 (one connection, no other load), list one page (GET /v1/volumes, 500 volumes),
-  one node's desired state, one node's report (full and delta), fan-out (a change until every
-  node's pending long-poll has returned, FANOUT nodes polling), controller restart until it
+  one node's desired state, one node's report (full and delta), fan-out (FANOUT nodes polling: a
+  create until its replica nodes' long-polls returned, a node's new address until its peers'
+  did, and how many other polls returned early), controller restart until it
   serves (GET /v1/health) and until every node has reported again, and the controller's RSS.
 Not a test (never in ctest). Usage: bench/controller/run.sh [bin-dir];
 env NODES, STEPS (e.g. 10000,100000), CONNS (8), FANOUT (all nodes)."""
@@ -148,6 +149,7 @@ def main():
         list(pool.map(lambda n: n.report(conn()), nodes.values()))
         api.call("POST", "/v1/resource-groups", {"name": "triple", "replicas": 3})
         volumes = []  # (name, uuid)
+        holders_of = {}  # volume uuid -> its replica nodes
         vlock = threading.Lock()
 
         def create(i, client=None):
@@ -158,6 +160,7 @@ def main():
             holders = [r["node"] for r in v["replicas"]]
             for n in holders:
                 nodes[n].place(v["uuid"], holders, v["primary_node"])
+            holders_of[v["uuid"]] = holders
             with vlock:
                 volumes.append((v["name"], v["uuid"]))
             return took
@@ -187,21 +190,26 @@ def main():
                         return int(line.split()[1]) / 1024
             return 0.0
 
-        def fanout():
-            """A change (one create) until every polling node's long-poll returned; seconds (max, median)."""
+        def poll_round(change, concerned_of, wait_s=20):
+            """Every FANOUT node long-polls its desired state (after= the current generation); `change()`
+            is made and returns (its latency in ms, anything); `concerned_of(result)` names the nodes
+            whose state it changes. Returns (s until the last concerned poll returned, median s,
+            change ms, concerned count, other polls that returned before their deadline)."""
             names = list(nodes)[:FANOUT]
             generation = api.get(f"/v1/internal/nodes/{names[0]}/desired?after=0")["generation"]
             returned = {}
             ready = threading.Barrier(len(names) + 1, timeout=300)
             lock = threading.Lock()
+            done = threading.Condition(lock)
 
             def poll(name):
                 client = KeepAliveApi(cluster.url, nodes[name].token, cluster.ca, timeout=300)
                 client.call("GET", "/v1/version")  # the TLS handshake happens before the clock starts
                 ready.wait()
-                _, state, _ = client.call("GET", f"/v1/internal/nodes/{name}/desired?after={generation}&wait=120")
+                _, state, _ = client.call("GET", f"/v1/internal/nodes/{name}/desired?after={generation}&wait={wait_s}")
                 with lock:
                     returned[name] = (time.perf_counter(), state["generation"])
+                    done.notify_all()
                 client.conn.close()
 
             threads = [threading.Thread(target=poll, args=(n,), daemon=True) for n in names]
@@ -210,14 +218,47 @@ def main():
             ready.wait()
             time.sleep(3)  # let every long-poll reach the controller (a benchmark, not a test)
             start = time.perf_counter()
-            create(next_index[0], api)
-            next_index[0] += 1
+            change_ms, result = change()
+            concerned = set(concerned_of(result)) & set(names)
+            with lock:
+                done.wait_for(lambda: concerned <= set(returned), timeout=wait_s - 5)
+                ends = [returned[n][0] - start for n in concerned if n in returned and returned[n][1] > generation]
+                others = [n for n, (when, _) in returned.items() if n not in concerned and when - start < wait_s - 5]
             for t in threads:
                 t.join(300)
-            ends = [when - start for when, gen in returned.values() if gen > generation]
-            if len(ends) != len(names):
-                raise RuntimeError(f"only {len(ends)} of {len(names)} long-polls returned with the change")
-            return max(ends), statistics.median(ends)
+            if len(ends) != len(concerned):
+                raise RuntimeError(f"only {len(ends)} of {len(concerned)} concerned long-polls returned with the change")
+            return max(ends), statistics.median(ends), change_ms, len(concerned), len(others)
+
+        def fanout():
+            """(1) One create while every node polls: until its replica nodes' polls returned. (2) A node
+            re-registered at a new address: until the polls of every node sharing a volume with it returned."""
+            row = {}
+
+            def create_one():
+                took = create(next_index[0], api)
+                next_index[0] += 1
+                return took, holders_of[volumes[-1][1]]  # nothing else creates meanwhile
+
+            (row["fanout_s"], _, row["create_polling_ms"], row["fanout_nodes"],
+             row["fanout_others"]) = poll_round(create_one, lambda held: held)
+
+            moved = list(nodes)[0]
+            peers = {moved}
+            for uuid in nodes[moved].replicas:
+                peers.update(holders_of.get(uuid, []))
+
+            def readdress():
+                start = time.perf_counter()
+                node = api.get(f"/v1/nodes/{moved}")
+                _, reply, _ = api.call("POST", "/v1/nodes", {"name": moved, "uuid": node["uuid"], "address": "127.0.0.2",
+                                                            "nbd_port": 10809, "replication_port": 7789, "pools": [POOL]})
+                nodes[moved].token = reply["token"]
+                return (time.perf_counter() - start) * 1000, None
+
+            (row["peers_s"], row["peers_p50_s"], _, row["peers_nodes"],
+             row["peers_others"]) = poll_round(readdress, lambda _: peers)
+            return row
 
         rows = []
         for step in STEPS:
@@ -249,7 +290,7 @@ def main():
                 "all_reports_s": reports_s,
             }
             row["full_bytes"] = len(json.dumps(list(n0.replicas.values())))
-            row["fanout_s"], row["fanout_p50_s"] = fanout()
+            row.update(fanout())
             row["rss_mib"] = rss_mib()
             # Restart: until the controller serves, then until every node has reported again (each
             # node's delta is answered send_full, then its full report is applied).
@@ -278,7 +319,11 @@ def main():
                 ("page", "list page (500)", "{:.1f}"), ("page_mid", "page mid-list", "{:.1f}"),
                 ("desired", "desired (1 node)", "{:.1f}"), ("replicas_per_node", "replicas/node", "{:d}"),
                 ("report_full", "report full", "{:.1f}"), ("report_delta", "report delta", "{:.1f}"),
-                ("fanout_s", "fan-out max", "{:.2f}"), ("fanout_p50_s", "fan-out p50", "{:.2f}"),
+                ("create_polling_ms", "create, all polling", "{:.1f}"),
+                ("fanout_s", "fan-out (create)", "{:.3f}"), ("fanout_nodes", "nodes woken", "{:d}"),
+                ("fanout_others", "others woken", "{:d}"),
+                ("peers_s", "fan-out (readdress)", "{:.2f}"), ("peers_p50_s", "readdress p50", "{:.2f}"),
+                ("peers_nodes", "peers woken", "{:d}"), ("peers_others", "others woken ", "{:d}"),
                 ("restart_s", "restart to serving", "{:.2f}"), ("reported_again_s", "all nodes reported", "{:.1f}"),
                 ("first_create_ms", "1st create after", "{:.1f}"), ("rss_mib", "RSS MiB", "{:.0f}"),
                 ("rss_after_restart_mib", "RSS after restart", "{:.0f}")]

@@ -52,6 +52,7 @@ ClusterService::ClusterService(Store& store, Clock& clock, ClusterOptions option
     : store_(store), clock_(clock), options_(options), started_(clock.steadyNow()), observed_(started_) {}
 
 ClusterService::~ClusterService() {
+  answers_.stop();  // answers what was already due
   for (auto& w : watch_.takeAll()) w.done(Status(ErrorCode::kUnavailable, "controller is shutting down"));
   for (auto& p : pending_detaches_) p.done(Status(ErrorCode::kUnavailable, "controller is shutting down"));
 }
@@ -91,6 +92,7 @@ Result<RegisterNodeResult> ClusterService::registerNode(const RegisterNodeReques
     std::vector<PoolRecord> pools;
     for (const auto& p : request.pools)
       pools.push_back(PoolRecord{request.name, p.name, p.provider, p.thin, p.snapshots});
+    node_rows_.reset();  // whatever the outcome: read again at the next placement
     RETURN_IF_ERROR(store_.upsertNode(result.node, pools));
     if (const NodeObservation* before = observed_.find(request.name)) {
       std::vector<std::string> dropped;
@@ -347,6 +349,7 @@ Status ClusterService::deleteNode(const std::string& name) {
     return Status(ErrorCode::kConflict, "node '" + name + "' is online; stop its node worker first")
         .withReason("node_online");
   }
+  node_rows_.reset();
   RETURN_IF_ERROR(store_.deleteNode(name));
   if (const NodeObservation* before = observed_.find(name)) {
     std::vector<std::string> dropped;
@@ -868,12 +871,50 @@ bool ClusterService::finishSourcesLocked() {
 }
 
 Result<std::vector<PoolCandidate>> ClusterService::candidatesLocked() {
-  ASSIGN_OR_RETURN(auto pools, store_.listPools());
-  ASSIGN_OR_RETURN(auto nodes, store_.listNodes());
+  if (!node_rows_) {
+    NodeRows rows;
+    ASSIGN_OR_RETURN(rows.pools, store_.listPools());
+    ASSIGN_OR_RETURN(rows.nodes, store_.listNodes());
+    node_rows_ = std::move(rows);
+  }
   RETURN_IF_ERROR(ledgerReadyLocked());
-  auto candidates = placementCandidates(pools, nodes, observed_, ledger_.pending());
+  auto candidates = placementCandidates(node_rows_->pools, node_rows_->nodes, observed_, ledger_.pending());
   for (auto& c : candidates) c.node_replicas = ledger_.replicasOn(c.node);
   return candidates;
+}
+
+Status ClusterService::warmUp() {
+  // Read without mu_ and in pages of volumes (the store serialises its calls: one read of every
+  // replica would hold it for about a second at 100 000 volumes, and health, reports and creates
+  // with it). Installed only when no change landed in between (every change that moves the
+  // ledger's inputs, volumes and replicas, bumps the generation); else read again, and after a
+  // few tries left to the first create.
+  constexpr size_t kPage = 2000;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    ASSIGN_OR_RETURN(uint64_t generation, store_.generation());
+    std::vector<VolumeRecord> volumes;
+    std::vector<ReplicaRecord> replicas;
+    for (std::string after;;) {
+      ASSIGN_OR_RETURN(NodeSlice page, store_.volumePageSlice(after, kPage));
+      if (page.volumes.empty()) break;
+      after = page.volumes.back().name;
+      const bool last = page.volumes.size() < kPage;
+      volumes.insert(volumes.end(), std::make_move_iterator(page.volumes.begin()),
+                     std::make_move_iterator(page.volumes.end()));
+      replicas.insert(replicas.end(), std::make_move_iterator(page.replicas.begin()),
+                      std::make_move_iterator(page.replicas.end()));
+      if (last) break;
+    }
+    ASSIGN_OR_RETURN(auto groups, store_.listGroups());
+    std::lock_guard lock(mu_);
+    if (ledger_ready_) return Status::ok();
+    ASSIGN_OR_RETURN(uint64_t now, store_.generation());
+    if (now != generation) continue;
+    ledger_.rebuild(volumes, replicas, groups, observed_);
+    ledger_ready_ = true;
+    return Status::ok();
+  }
+  return Status::ok();  // the state kept changing: the first use builds it
 }
 
 Status ClusterService::ledgerReadyLocked() {
@@ -1427,7 +1468,8 @@ Result<std::pair<AttachmentView, bool>> ClusterService::attachVolume(const std::
   ASSIGN_OR_RETURN(auto existing, checkAttach(volume, group, attachments, request, host.isOk(), observed_));
   auto primary = store_.getNode(volume.primary_node);
   const NodeRecord* primary_node = primary.isOk() ? &primary.value() : nullptr;
-  ASSIGN_OR_RETURN(uint64_t generation, store_.generation());
+  // What the host must have applied: the last change to its own desired state.
+  ASSIGN_OR_RETURN(uint64_t generation, store_.nodeGeneration(request.host));
   if (existing) {
     return std::make_pair(
         attachmentViewLocked(volume, group.engine == "drbd", *existing, primary_node, generation), false);
@@ -1483,7 +1525,7 @@ Result<std::pair<AttachmentView, bool>> ClusterService::attachVolume(const std::
     log::info("cluster", "volume " + name + ": the primary follows the attachment: " + volume.primary_node +
                              " stops serving, then " + request.host + " takes over");
   }
-  ASSIGN_OR_RETURN(generation, store_.generation());
+  ASSIGN_OR_RETURN(generation, store_.nodeGeneration(request.host));
   AttachmentView view = attachmentViewLocked(volume, group.engine == "drbd", record, primary_node, generation);
   lock.unlock();
   notifyWatchers();
@@ -1495,11 +1537,11 @@ Result<std::vector<AttachmentView>> ClusterService::listAttachments(const std::s
   ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolume(name));
   ASSIGN_OR_RETURN(auto attachments, store_.listAttachmentsOf(volume.uuid));
   auto primary = store_.getNode(volume.primary_node);
-  ASSIGN_OR_RETURN(uint64_t generation, store_.generation());
   auto group = store_.getGroup(volume.group);
   const bool drbd = group.isOk() && group->engine == "drbd";
   std::vector<AttachmentView> out;
   for (const auto& a : attachments) {
+    ASSIGN_OR_RETURN(uint64_t generation, store_.nodeGeneration(a.host));
     out.push_back(attachmentViewLocked(volume, drbd, a, primary.isOk() ? &primary.value() : nullptr, generation));
   }
   return out;
@@ -1532,7 +1574,8 @@ void ClusterService::detachVolume(const std::string& name, const std::string& ho
     if (!found->detaching || found->force_detach != force) {
       RETURN_IF_ERROR(store_.setDetaching(volume.uuid, host, true, force));
     }
-    ASSIGN_OR_RETURN(uint64_t generation, store_.generation());
+    // The host applies a state at least this new (it is woken only by changes that concern it).
+    ASSIGN_OR_RETURN(uint64_t generation, store_.nodeGeneration(host));
     pending_detaches_.push_back(
         PendingDetach{volume.uuid, name, host, generation, clock_.steadyNow() + options_.detach_wait, std::move(done)});
     return true;
@@ -1727,17 +1770,28 @@ Result<DesiredState> ClusterService::desiredState(const std::string& node) {
 void ClusterService::watchDesiredState(const std::string& node, uint64_t after,
                                        std::chrono::milliseconds wait,
                                        std::function<void(Result<DesiredState>)> done) {
-  auto generation = store_.generation();
+  auto generation = store_.nodeGeneration(node);
   if (!generation.isOk()) return done(generation.status());
   if (*generation > after || wait.count() <= 0) return done(desiredState(node));
+  // The poll waits for a change to this node's state. Every write path names the nodes it
+  // concerns (the store's touch sets, conservative: unscoped changes count for every node); the
+  // deadline stays the safety net: a wake that was missed costs at most one `wait`, never an
+  // update, because the state answered at the deadline is the current one.
   watch_.add({node, after, clock_.steadyNow() + wait, std::move(done)});
   // A change may have landed between reading the generation and registering.
   notifyWatchers();
 }
 
 void ClusterService::notifyWatchers() {
-  auto due = watch_.takeDue(store_.generation(), clock_.steadyNow());
+  auto due = watch_.takeDue([this](const std::string& node) { return store_.nodeGeneration(node); },
+                            clock_.steadyNow());
   if (due.empty()) return;
+  // Off the calling thread: the change's own caller (a create, a report) is not kept waiting
+  // while the woken nodes' states are built, encoded and sent.
+  answers_.post([this, due = std::move(due)]() mutable { answerWatchers(std::move(due)); });
+}
+
+void ClusterService::answerWatchers(std::vector<DesiredStateWatch::Watcher> due) {
   // The tables every node's state reads (nodes, groups, releases) once for all the due polls.
   auto common = declaredCommon();
   for (auto& w : due) w.done(common.isOk() ? desiredStateFrom(w.node, *common) : Result<DesiredState>(common.status()));

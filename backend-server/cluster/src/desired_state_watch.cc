@@ -8,12 +8,16 @@ void DesiredStateWatch::add(Watcher watcher) {
 }
 
 std::vector<DesiredStateWatch::Watcher> DesiredStateWatch::takeDue(
-    const Result<uint64_t>& generation, std::chrono::steady_clock::time_point now) {
+    const NodeGenerations& generation_of, std::chrono::steady_clock::time_point now) {
   std::vector<Watcher> due;
   std::lock_guard lock(mu_);
   auto keep = watchers_.begin();
   for (auto it = watchers_.begin(); it != watchers_.end(); ++it) {
-    bool fire = !generation.isOk() || *generation > it->after || now >= it->deadline;
+    bool fire = now >= it->deadline;
+    if (!fire) {
+      const Result<uint64_t> generation = generation_of(it->node);
+      fire = !generation.isOk() || *generation > it->after;
+    }
     if (fire) {
       due.push_back(std::move(*it));
     } else {

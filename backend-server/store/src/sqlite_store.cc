@@ -2,10 +2,13 @@
 // one transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any error).
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "sqlite_db.h"
 #include "tandem/common/uuid.h"
@@ -204,6 +207,12 @@ class SqliteStore final : public Store {
       ASSIGN_OR_RETURN(bool row, q.step());
       if (!row) return Status(ErrorCode::kInternal, "cluster_id missing");
       cluster_id_ = q.columnText(0);
+      // Node generations are kept in memory: after a start every node counts as changed at the
+      // stored generation (a node that missed something is answered at once, none waits forever).
+      // Unreadable, it is read again when asked (nodeGeneration then fails as generation() does).
+      auto generation = readGeneration();
+      floor_known_ = generation.isOk();
+      if (floor_known_) floor_generation_ = *generation;
       return Status::ok();
     });
   }
@@ -215,8 +224,34 @@ class SqliteStore final : public Store {
     return readGeneration();
   }
 
+  Result<uint64_t> nodeGeneration(const std::string& node) override {
+    std::lock_guard lock(mu_);
+    if (!floor_known_) {
+      ASSIGN_OR_RETURN(floor_generation_, readGeneration());
+      floor_known_ = true;
+    }
+    auto it = node_generations_.find(node);
+    return it == node_generations_.end() ? floor_generation_ : std::max(floor_generation_, it->second);
+  }
+
   Status upsertNode(const NodeRecord& n, const std::vector<PoolRecord>& pools) override {
     return transaction([&]() -> Status {
+      // Its addresses are in its peers' states (and in those of the hosts attached to its
+      // volumes): those are touched when they change; a re-registration at the same addresses
+      // (a node worker restart) touches the node only.
+      bool same_addresses = false;
+      {
+        Statement before(db_, "SELECT address, nbd_port, replication_port FROM nodes WHERE name = ?");
+        before.bind(1, n.name);
+        ASSIGN_OR_RETURN(bool known, before.step());
+        same_addresses = known && before.columnText(0) == n.address && before.columnInt(1) == int64_t{n.nbd_port} &&
+                         before.columnInt(2) == int64_t{n.replication_port};
+      }
+      if (same_addresses) {
+        touched_.insert(n.name);
+      } else {
+        RETURN_IF_ERROR(touchNodeAndPeers(n.name));
+      }
       RETURN_IF_ERROR(Statement(db_,
                                 "INSERT INTO nodes (name, uuid, address, nbd_port, replication_port, token_hash, "
                                 "registered_at, labels) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET "
@@ -270,6 +305,8 @@ class SqliteStore final : public Store {
       if (sqlite3_changes(db_) == 0) {
         return Status(ErrorCode::kNotFound, "node '" + name + "' does not exist").withReason("node_not_found");
       }
+      // It held no replica and no attachment (checked above): no other node's state names it.
+      touched_.insert(name);
       return bumpGeneration();
     });
   }
@@ -362,6 +399,7 @@ class SqliteStore final : public Store {
                             .bind(4, int64_t{r.diskful})
                             .run());
       }
+      RETURN_IF_ERROR(touchVolume(v.uuid));
       return bumpGeneration();
     });
   }
@@ -465,6 +503,7 @@ class SqliteStore final : public Store {
       if (sqlite3_changes(db_) == 0) {
         return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
       }
+      RETURN_IF_ERROR(touchVolume(volume_uuid));
       return bumpGeneration();
     });
   }
@@ -477,6 +516,7 @@ class SqliteStore final : public Store {
       if (sqlite3_changes(db_) == 0) {
         return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
       }
+      RETURN_IF_ERROR(touchVolume(volume_uuid));
       return bumpGeneration();
     });
   }
@@ -499,6 +539,7 @@ class SqliteStore final : public Store {
               .withReason("replica_not_found");
         }
       }
+      RETURN_IF_ERROR(touchVolume(volume_uuid));
       return bumpGeneration();
     });
   }
@@ -511,6 +552,7 @@ class SqliteStore final : public Store {
       if (sqlite3_changes(db_) == 0) {
         return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
       }
+      RETURN_IF_ERROR(touchVolume(volume_uuid));
       return bumpGeneration();
     });
   }
@@ -528,6 +570,7 @@ class SqliteStore final : public Store {
       if (sqlite3_changes(db_) == 0) {
         return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
       }
+      RETURN_IF_ERROR(touchVolume(volume_uuid));
       return bumpGeneration();
     });
   }
@@ -544,6 +587,7 @@ class SqliteStore final : public Store {
         return Status(ErrorCode::kAlreadyExists, "snapshot '" + sn.name + "' already exists").withReason("snapshot_exists");
       }
       RETURN_IF_ERROR(s);
+      RETURN_IF_ERROR(touchVolume(sn.volume_uuid));
       return bumpGeneration();
     });
   }
@@ -568,6 +612,7 @@ class SqliteStore final : public Store {
 
   Status setSnapshotState(const std::string& uuid, SnapshotState state, const std::string& message) override {
     return transaction([&]() -> Status {
+      RETURN_IF_ERROR(touchVolumeOf("SELECT volume_uuid FROM snapshots WHERE uuid = ?1", uuid));
       RETURN_IF_ERROR(Statement(db_, "UPDATE snapshots SET state = ?, message = ? WHERE uuid = ?")
                           .bind(1, static_cast<int64_t>(state)).bind(2, message).bind(3, uuid)
                           .run());
@@ -580,6 +625,7 @@ class SqliteStore final : public Store {
 
   Status setSnapshotPhase(const std::string& uuid, SnapshotPhase phase) override {
     return transaction([&]() -> Status {
+      RETURN_IF_ERROR(touchVolumeOf("SELECT volume_uuid FROM snapshots WHERE uuid = ?1", uuid));
       RETURN_IF_ERROR(Statement(db_, "UPDATE snapshots SET drbd_phase = ? WHERE uuid = ?")
                           .bind(1, static_cast<int64_t>(phase)).bind(2, uuid)
                           .run());
@@ -592,6 +638,7 @@ class SqliteStore final : public Store {
 
   Status deleteSnapshot(const std::string& name) override {
     return transaction([&]() -> Status {
+      RETURN_IF_ERROR(touchVolumeOf("SELECT volume_uuid FROM snapshots WHERE name = ?1", name));
       RETURN_IF_ERROR(Statement(db_, "DELETE FROM snapshots WHERE name = ?").bind(1, name).run());
       if (sqlite3_changes(db_) == 0) {
         return Status(ErrorCode::kNotFound, "snapshot '" + name + "' does not exist").withReason("snapshot_not_found");
@@ -603,6 +650,7 @@ class SqliteStore final : public Store {
   Status replaceReplica(const std::string& volume_uuid, const std::string& from_node,
                         const ReplicaRecord& replacement) override {
     return transaction([&]() -> Status {
+      RETURN_IF_ERROR(touchVolume(volume_uuid));  // before: the node it leaves
       RETURN_IF_ERROR(Statement(db_, "DELETE FROM replicas WHERE volume_uuid = ? AND node_name = ?")
                           .bind(1, volume_uuid).bind(2, from_node)
                           .run());
@@ -620,6 +668,7 @@ class SqliteStore final : public Store {
             .withReason("replica_exists");
       }
       RETURN_IF_ERROR(s);
+      RETURN_IF_ERROR(touchVolume(volume_uuid));  // after: the replacement's node
       return bumpGeneration();
     });
   }
@@ -628,6 +677,7 @@ class SqliteStore final : public Store {
     return transaction([&]() -> Status {
       const Status missing =
           Status(ErrorCode::kNotFound, "volume " + c.volume_uuid + " does not exist").withReason("volume_not_found");
+      RETURN_IF_ERROR(touchVolume(c.volume_uuid));  // before: the nodes of removed replicas
       if (c.size_bytes) {
         RETURN_IF_ERROR(Statement(db_, "UPDATE volumes SET size_bytes = ? WHERE uuid = ?")
                             .bind(1, static_cast<int64_t>(*c.size_bytes)).bind(2, c.volume_uuid)
@@ -676,6 +726,7 @@ class SqliteStore final : public Store {
         if (s.code() == ErrorCode::kConflict) return missing;  // the foreign key: no such volume
         RETURN_IF_ERROR(s);
       }
+      RETURN_IF_ERROR(touchVolume(c.volume_uuid));  // after: the nodes of added replicas
       return bumpGeneration();
     });
   }
@@ -688,6 +739,7 @@ class SqliteStore final : public Store {
     uint64_t generation = 0;
     RETURN_IF_ERROR(transaction([&]() -> Status {
       RETURN_IF_ERROR(deleteDetachedVolume(release.volume_name));
+      touched_.insert(release.node_name);  // its state lists the release
       RETURN_IF_ERROR(bumpGeneration());
       ASSIGN_OR_RETURN(generation, readGeneration());
       release.generation = generation;
@@ -714,6 +766,7 @@ class SqliteStore final : public Store {
 
   Status removeRelease(const std::string& volume_uuid) override {
     return transaction([&]() -> Status {
+      RETURN_IF_ERROR(touchNodesOf("SELECT node_name FROM releases WHERE volume_uuid = ?1", volume_uuid));
       RETURN_IF_ERROR(Statement(db_, "DELETE FROM releases WHERE volume_uuid = ?").bind(1, volume_uuid).run());
       if (sqlite3_changes(db_) == 0) {
         return Status(ErrorCode::kNotFound, "no release of volume " + volume_uuid).withReason("release_not_found");
@@ -739,6 +792,7 @@ class SqliteStore final : public Store {
             .withReason("attachment_exists");
       }
       RETURN_IF_ERROR(s);
+      RETURN_IF_ERROR(touchVolume(a.volume_uuid));
       return bumpGeneration();
     });
   }
@@ -751,6 +805,8 @@ class SqliteStore final : public Store {
                           .bind(1, int64_t{detaching ? (force ? 2 : 1) : 0}).bind(2, volume_uuid).bind(3, host)
                           .run());
       if (sqlite3_changes(db_) == 0) return attachmentNotFound(volume_uuid, host);
+      touched_.insert(host);
+      RETURN_IF_ERROR(touchVolume(volume_uuid));
       return bumpGeneration();
     });
   }
@@ -761,6 +817,8 @@ class SqliteStore final : public Store {
                           .bind(1, volume_uuid).bind(2, host)
                           .run());
       if (sqlite3_changes(db_) == 0) return attachmentNotFound(volume_uuid, host);
+      touched_.insert(host);
+      RETURN_IF_ERROR(touchVolume(volume_uuid));
       return bumpGeneration();
     });
   }
@@ -977,6 +1035,7 @@ class SqliteStore final : public Store {
       return Status(ErrorCode::kConflict, "volume '" + name + "' is attached on " + attached + "; detach it first")
           .withReason("volume_attached");
     }
+    RETURN_IF_ERROR(touchVolumeOf("SELECT uuid FROM volumes WHERE name = ?1", name));
     RETURN_IF_ERROR(Statement(db_, "DELETE FROM volumes WHERE name = ?").bind(1, name).run());
     if (sqlite3_changes(db_) == 0) {
       return Status(ErrorCode::kNotFound, "volume '" + name + "' does not exist").withReason("volume_not_found");
@@ -994,31 +1053,94 @@ class SqliteStore final : public Store {
       if (sqlite3_changes(db_) == 0) {
         return Status(ErrorCode::kNotFound, "volume " + volume_uuid + " does not exist").withReason("volume_not_found");
       }
+      RETURN_IF_ERROR(touchVolume(volume_uuid));
       return bumpGeneration();
     });
   }
 
+  // Increments the state generation in the open transaction; once it commits, the nodes the
+  // transaction touched (touched_) get that generation as their node generation. A bump that
+  // touched no node counts for every node (the safe default for a change nobody scoped).
   Status bumpGeneration() {
+    bumped_ = true;
     return Statement(db_, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'").run();
+  }
+
+  // The touch helpers name, inside a transaction, the nodes whose desired state it changes.
+  // A volume concerns its replicas' nodes (peers, DRBD hosts) and its attachments' hosts; the
+  // changes that move replicas or attachments touch the volume before and after. Needs mu_.
+  Status touchVolume(const std::string& uuid) { return touchVolumeOf("SELECT ?1", uuid); }
+  // touchVolume of the volume(s) whose uuid `uuid_select` (binding ?1 to `value`) selects.
+  Status touchVolumeOf(const std::string& uuid_select, const std::string& value) {
+    return touchNodesOf("SELECT node_name FROM replicas WHERE volume_uuid IN (" + uuid_select +
+                            ") UNION SELECT host FROM attachments WHERE volume_uuid IN (" + uuid_select + ")",
+                        value);
+  }
+  // `node` and every node whose state shows its addresses: the other replicas' nodes of each
+  // volume it holds a replica of, and the hosts those volumes are attached on (an NBD
+  // attachment names the primary's address).
+  Status touchNodeAndPeers(const std::string& node) {
+    touched_.insert(node);
+    return touchNodesOf(
+        "SELECT peer.node_name FROM replicas mine JOIN replicas peer ON peer.volume_uuid = mine.volume_uuid "
+        "WHERE mine.node_name = ?1 UNION SELECT a.host FROM attachments a JOIN replicas mine "
+        "ON a.volume_uuid = mine.volume_uuid WHERE mine.node_name = ?1",
+        node);
+  }
+  // Touches the node names `select` (binding ?1 to `value`) returns.
+  Status touchNodesOf(const std::string& select, const std::string& value) {
+    Statement q(db_, select);
+    q.bind(1, value);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q.step());
+      if (!row) return Status::ok();
+      touched_.insert(q.columnText(0));
+    }
   }
 
   template <typename Fn>
   Status transaction(Fn&& fn) {
     std::lock_guard lock(mu_);
     RETURN_IF_ERROR(sqlite::exec(db_, "BEGIN IMMEDIATE"));
+    touched_.clear();
+    bumped_ = false;
     Status s = fn();
+    uint64_t generation = 0;
+    if (s.isOk() && bumped_) {
+      auto g = readGeneration();
+      if (g.isOk()) generation = *g;
+      else s = g.status();
+    }
     if (!s.isOk()) {
       (void)sqlite::exec(db_, "ROLLBACK");
       return s;
     }
     Status c = sqlite::exec(db_, "COMMIT");
-    if (!c.isOk()) (void)sqlite::exec(db_, "ROLLBACK");
-    return c;
+    if (!c.isOk()) {
+      (void)sqlite::exec(db_, "ROLLBACK");
+      return c;
+    }
+    if (bumped_) {
+      if (touched_.empty()) {
+        floor_generation_ = generation;
+        floor_known_ = true;
+        node_generations_.clear();
+      }
+      for (const auto& node : touched_) node_generations_[node] = generation;
+    }
+    return Status::ok();
   }
 
   sqlite3* db_;
   std::mutex mu_;
   std::string cluster_id_;
+  // Guarded by mu_: the nodes the open transaction touched and whether it bumped the generation;
+  // each node's generation past floor_generation_ (nodeGeneration()).
+  std::set<std::string> touched_;
+  bool bumped_ = false;
+  uint64_t floor_generation_ = 0;
+  bool floor_known_ = false;
+  std::unordered_map<std::string, uint64_t> node_generations_;
 };
 
 }  // namespace

@@ -5,8 +5,11 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "tandem/common/object_name.h"
@@ -77,6 +80,64 @@ class ClusterServiceTest : public ::testing::Test {
     uuid = created->first.volume.uuid;
   }
 
+  // Long-poll answers, recorded from the service's answering thread: the answer and whether the
+  // service's lock was free in the callback.
+  struct Answer {
+    Result<DesiredState> state;
+    bool lock_free = false;
+  };
+  // A callback that records node's answer (checking the lock when `probe_lock`).
+  std::function<void(Result<DesiredState>)> recordAnswer(const std::string& node, bool probe_lock = false) {
+    return [this, node, probe_lock](Result<DesiredState> state) {
+      const bool free = probe_lock && lockIsFree();
+      std::lock_guard lock(answers_mu_);
+      answers_.insert_or_assign(node, Answer{std::move(state), free});
+      answers_cv_.notify_all();
+    };
+  }
+  // Waits up to 10 s for node's answer.
+  std::optional<Answer> waitAnswer(const std::string& node) {
+    std::unique_lock lock(answers_mu_);
+    if (!answers_cv_.wait_for(lock, 10s, [&] { return answers_.count(node) != 0; })) return std::nullopt;
+    return answers_.at(node);
+  }
+  bool answered(const std::string& node) {
+    std::lock_guard lock(answers_mu_);
+    return answers_.count(node) != 0;
+  }
+  // Registers storage node `name` with one pool (room for any test volume); `uuid`: re-registers.
+  Status registerStorage(const std::string& name, const std::string& address = "127.0.0.1",
+                         const std::string& uuid = "") {
+    RegisterNodeRequest request;
+    request.name = name;
+    request.uuid = uuid;
+    request.address = address;
+    request.nbd_port = 10809;
+    request.replication_port = 7000;
+    request.pools = {PoolReport{"p", "file", true, false, 1ull << 40, 1ull << 40, 0}};
+    return cluster_->registerNode(request).status();
+  }
+
+  // Storage nodes s1, s2, s3 and volume v with two replicas: fills `holders` (its two nodes) and
+  // `spare` (the third).
+  void volumeOnTwoOfThree(std::set<std::string>& holders, std::string& spare) {
+    for (const char* n : {"s1", "s2", "s3"}) ASSERT_TRUE(registerStorage(n).isOk());
+    GroupRecord group;
+    group.name = "g";
+    group.replicas = 2;
+    ASSERT_TRUE(cluster_->createGroup(group).isOk());
+    auto created = cluster_->createVolume({"v", 1 << 20, "g"});
+    ASSERT_TRUE(created.isOk()) << created.status().toString();
+    for (const auto& r : created->first.replicas) holders.insert(r.node);
+    ASSERT_EQ(holders.size(), 2u);
+    for (const char* n : {"s1", "s2", "s3"}) {
+      if (!holders.count(n)) spare = n;
+    }
+  }
+
+  std::mutex answers_mu_;
+  std::condition_variable answers_cv_;
+  std::map<std::string, Answer> answers_;
   std::thread probe_;
   std::mutex probe_mu_;
   std::condition_variable probe_cv_;
@@ -87,25 +148,34 @@ class ClusterServiceTest : public ::testing::Test {
   std::unique_ptr<ClusterService> cluster_;
 };
 
-// A registration wakes the long-polls, and their callbacks run with the service's lock released
-// (a callback may call the service again).
+// A registration wakes the long-polls of the nodes whose state shows the node's addresses (its
+// peers), and their callbacks run with the service's lock released (a callback may call the
+// service again). A node that shares nothing with it is not woken.
 TEST_F(ClusterServiceTest, RegistrationAnswersWatchersWithoutTheLock) {
-  ASSERT_TRUE(registerNode("n1").isOk());
+  ASSERT_TRUE(registerStorage("n1").isOk());
+  ASSERT_TRUE(registerStorage("n2").isOk());
+  ASSERT_TRUE(registerNode("n3").isOk());
+  GroupRecord group;
+  group.name = "g";
+  group.replicas = 2;
+  ASSERT_TRUE(cluster_->createGroup(group).isOk());
+  ASSERT_TRUE(cluster_->createVolume({"v", 1 << 20, "g"}).isOk());  // on n1 and n2 (n3 has no pool)
   auto generation = cluster_->storeGeneration();
   ASSERT_TRUE(generation.isOk());
-  std::optional<bool> free_in_callback;
-  std::optional<Result<DesiredState>> answer;
-  cluster_->watchDesiredState("n1", *generation, 30s, [&](Result<DesiredState> state) {
-    free_in_callback = lockIsFree();
-    answer = std::move(state);
-  });
-  EXPECT_FALSE(answer.has_value()) << "nothing changed yet: the poll waits";
-  ASSERT_TRUE(registerNode("n2").isOk());
+  cluster_->watchDesiredState("n3", *generation, 30s, recordAnswer("n3"));
+  cluster_->watchDesiredState("n1", *generation, 30s, recordAnswer("n1", /*probe_lock=*/true));
+  EXPECT_FALSE(answered("n1")) << "nothing changed yet: the poll waits";
+  ASSERT_TRUE(registerStorage("n2", "127.0.0.2", cluster_->getNode("n2")->node.uuid).isOk());
+  auto answer = waitAnswer("n1");
   joinProbe();
-  ASSERT_TRUE(answer.has_value()) << "a registration changes peers' addresses: the poll is answered";
-  ASSERT_TRUE(answer->isOk()) << answer->status().toString();
-  EXPECT_GT((*answer)->generation, *generation);
-  EXPECT_EQ(free_in_callback, true) << "the callback ran under the service's lock";
+  ASSERT_TRUE(answer.has_value()) << "a registration changes its peers' addresses: the poll is answered";
+  ASSERT_TRUE(answer->state.isOk()) << answer->state.status().toString();
+  EXPECT_GT(answer->state->generation, *generation);
+  ASSERT_EQ(answer->state->replicas.size(), 1u);
+  ASSERT_EQ(answer->state->replicas[0].peers.size(), 1u);
+  EXPECT_EQ(answer->state->replicas[0].peers[0].host, "127.0.0.2");
+  EXPECT_TRUE(answer->lock_free) << "the callback ran under the service's lock";
+  EXPECT_FALSE(answered("n3")) << "n3's state does not show n2: its poll waits";
 }
 
 // A long-poll with nothing to report is answered at its deadline by tick(), also unlocked.
@@ -113,16 +183,117 @@ TEST_F(ClusterServiceTest, TickAnswersExpiredWatchersWithoutTheLock) {
   ASSERT_TRUE(registerNode("n1").isOk());
   auto generation = cluster_->storeGeneration();
   ASSERT_TRUE(generation.isOk());
-  std::optional<bool> free_in_callback;
-  cluster_->watchDesiredState("n1", *generation, 10s,
-                              [&](Result<DesiredState>) { free_in_callback = lockIsFree(); });
+  cluster_->watchDesiredState("n1", *generation, 10s, recordAnswer("n1", /*probe_lock=*/true));
   clock_.advance(9s);
   cluster_->tick();
-  EXPECT_FALSE(free_in_callback.has_value());
+  EXPECT_FALSE(answered("n1"));
   clock_.advance(1s);
   cluster_->tick();
+  auto answer = waitAnswer("n1");
   joinProbe();
-  EXPECT_EQ(free_in_callback, true);
+  ASSERT_TRUE(answer.has_value()) << "answered at its deadline";
+  EXPECT_TRUE(answer->lock_free);
+}
+
+// A change to a volume wakes the long-polls of the nodes holding its replicas and of the hosts it
+// is attached on, and not that of a node it does not concern (that one is answered at its
+// deadline, the safety net, with the current state).
+TEST_F(ClusterServiceTest, VolumeChangeWakesOnlyTheNodesItConcerns) {
+  std::set<std::string> holders;
+  std::string unrelated;
+  ASSERT_NO_FATAL_FAILURE(volumeOnTwoOfThree(holders, unrelated));
+  ASSERT_TRUE(registerNode("h").isOk());
+  ASSERT_TRUE(cluster_->attachVolume("v", {"h", AttachMode::kNbd, ""}).isOk());
+
+  auto generation = cluster_->storeGeneration();
+  ASSERT_TRUE(generation.isOk());
+  // The unrelated node first: were it woken, it would be answered before the others.
+  cluster_->watchDesiredState(unrelated, *generation, 30s, recordAnswer(unrelated));
+  std::vector<std::string> concerned(holders.begin(), holders.end());
+  concerned.push_back("h");
+  for (const auto& n : concerned) cluster_->watchDesiredState(n, *generation, 30s, recordAnswer(n));
+  for (const auto& n : concerned) EXPECT_FALSE(answered(n)) << n << ": nothing changed yet";
+
+  ASSERT_TRUE(cluster_->createSnapshot("v", "s").isOk());
+  for (const auto& n : concerned) {
+    auto answer = waitAnswer(n);
+    ASSERT_TRUE(answer.has_value()) << n << " holds the volume or has it attached: woken";
+    ASSERT_TRUE(answer->state.isOk()) << answer->state.status().toString();
+    EXPECT_GT(answer->state->generation, *generation) << n;
+  }
+  auto holder = waitAnswer(concerned[0]);
+  ASSERT_EQ(holder->state->replicas.size(), 1u);
+  EXPECT_EQ(holder->state->replicas[0].snapshots.size(), 1u) << "the woken node sees the snapshot";
+  EXPECT_FALSE(answered(unrelated)) << unrelated << " holds nothing of the volume: not woken";
+
+  clock_.advance(30s);
+  cluster_->tick();
+  auto late = waitAnswer(unrelated);
+  ASSERT_TRUE(late.has_value()) << "the deadline answers it";
+  ASSERT_TRUE(late->state.isOk());
+  EXPECT_EQ(late->state->generation, *cluster_->storeGeneration()) << "with the current generation";
+}
+
+// Removing a replica wakes the node it leaves (which must drop it) as well as the one that
+// stays; a node that never held the volume is not woken.
+TEST_F(ClusterServiceTest, ReplicaChangesWakeTheNodesBeforeAndAfter) {
+  std::set<std::string> holders;
+  std::string spare;
+  ASSERT_NO_FATAL_FAILURE(volumeOnTwoOfThree(holders, spare));
+  auto generation = cluster_->storeGeneration();
+  for (const char* n : {"s1", "s2", "s3"}) cluster_->watchDesiredState(n, *generation, 30s, recordAnswer(n));
+  UpdateVolumeRequest fewer;
+  fewer.replicas = 1;
+  auto changed = cluster_->updateVolume("v", fewer);
+  ASSERT_TRUE(changed.isOk()) << changed.status().toString();
+  for (const auto& n : holders) {
+    auto answer = waitAnswer(n);
+    ASSERT_TRUE(answer.has_value()) << n << " held a replica before the change: woken";
+  }
+  EXPECT_FALSE(answered(spare));
+}
+
+// Placement reads the node and pool rows once and keeps them; a registration makes it read them
+// again, so a node registered after a create is a candidate for the next one.
+TEST_F(ClusterServiceTest, PlacementSeesNodesRegisteredAfterACreate) {
+  ASSERT_TRUE(registerStorage("s1").isOk());
+  GroupRecord one;
+  one.name = "one";
+  one.replicas = 1;
+  ASSERT_TRUE(cluster_->createGroup(one).isOk());
+  GroupRecord two;
+  two.name = "two";
+  two.replicas = 2;
+  ASSERT_TRUE(cluster_->createGroup(two).isOk());
+  ASSERT_TRUE(cluster_->createVolume({"a", 1 << 20, "one"}).isOk());
+  EXPECT_EQ(cluster_->createVolume({"b", 1 << 20, "two"}).status().reason(), "not_enough_nodes");
+  ASSERT_TRUE(registerStorage("s2").isOk());
+  auto b = cluster_->createVolume({"b", 1 << 20, "two"});
+  ASSERT_TRUE(b.isOk()) << b.status().toString();
+  EXPECT_EQ(b->first.replicas.size(), 2u);
+}
+
+// After a restart, warmUp() builds placement's running totals from the replicas in the store:
+// the next creates go to the node that holds fewer (counted from the store, not from zero).
+TEST_F(ClusterServiceTest, WarmUpCountsTheStoredReplicas) {
+  ASSERT_TRUE(registerStorage("s1").isOk());
+  GroupRecord one;
+  one.name = "one";
+  one.replicas = 1;
+  ASSERT_TRUE(cluster_->createGroup(one).isOk());
+  for (const char* v : {"a", "b", "c"}) ASSERT_TRUE(cluster_->createVolume({v, 1 << 20, "one"}).isOk());
+  ASSERT_TRUE(registerStorage("s2").isOk());
+
+  cluster_ = std::make_unique<ClusterService>(*store_, clock_, ClusterOptions{6s, 0s});  // a restart
+  NodeStatusReport report;
+  report.pools = {PoolReport{"p", "file", true, false, 1ull << 40, 1ull << 40, 0}};
+  for (const char* n : {"s1", "s2"}) ASSERT_TRUE(cluster_->reportStatus(n, report).isOk());
+  ASSERT_TRUE(cluster_->warmUp().isOk());
+  for (const char* v : {"d", "e", "f"}) {
+    auto created = cluster_->createVolume({v, 1 << 20, "one"});
+    ASSERT_TRUE(created.isOk()) << created.status().toString();
+    EXPECT_EQ(created->first.volume.primary_node, "s2") << v << ": s1 holds three already";
+  }
 }
 
 // A heartbeat makes a node online; silence past the timeout makes it offline at the next tick.

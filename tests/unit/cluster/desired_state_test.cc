@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "cluster_fixtures.h"
 #include "tandem/controller/desired_state_builder.h"
 #include "tandem/controller/desired_state_watch.h"
@@ -90,17 +92,21 @@ TEST(DesiredStateWatch, TakesDueWatchersOnly) {
     return DesiredStateWatch::Watcher{node, after, deadline,
                                       [&answered, node](Result<DesiredState>) { answered.push_back(node); }};
   };
+  // Every node at the same generation.
+  auto all = [](Result<uint64_t> generation) {
+    return [generation](const std::string&) { return generation; };
+  };
   watch.add(watcher("a", 5, t0 + 10s));
   watch.add(watcher("b", 6, t0 + 10s));
   watch.add(watcher("c", 6, t0 + 20s));
-  EXPECT_TRUE(watch.takeDue(Result<uint64_t>(5), t0).empty());
-  auto due = watch.takeDue(Result<uint64_t>(6), t0);
+  EXPECT_TRUE(watch.takeDue(all(5), t0).empty());
+  auto due = watch.takeDue(all(6), t0);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].node, "a");
-  due = watch.takeDue(Result<uint64_t>(6), t0 + 10s);
+  due = watch.takeDue(all(6), t0 + 10s);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].node, "b") << "at its deadline";
-  due = watch.takeDue(Result<uint64_t>(Status(ErrorCode::kIo, "disk")), t0);
+  due = watch.takeDue(all(Status(ErrorCode::kIo, "disk")), t0);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(watch.size(), 0u);
   for (auto& w : due) w.done(DesiredState{});
@@ -108,6 +114,25 @@ TEST(DesiredStateWatch, TakesDueWatchersOnly) {
   watch.add(watcher("d", 0, t0));
   EXPECT_EQ(watch.takeAll().size(), 1u);
   EXPECT_EQ(watch.size(), 0u);
+}
+
+// Each watcher is due by its own node's generation: a change to one node's state wakes that
+// node's long-poll only.
+TEST(DesiredStateWatch, EachNodeByItsOwnGeneration) {
+  DesiredStateWatch watch;
+  auto noop = [](Result<DesiredState>) {};
+  watch.add({"a", 5, kStart + 10s, noop});
+  watch.add({"b", 5, kStart + 10s, noop});
+  std::map<std::string, uint64_t> generations{{"a", 5}, {"b", 9}};
+  auto of = [&](const std::string& node) { return Result<uint64_t>(generations.at(node)); };
+  auto due = watch.takeDue(of, kStart);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].node, "b");
+  EXPECT_TRUE(watch.takeDue(of, kStart).empty()) << "a's state did not change";
+  generations["a"] = 6;
+  due = watch.takeDue(of, kStart);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].node, "a");
 }
 
 }  // namespace

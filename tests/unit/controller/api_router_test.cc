@@ -3,8 +3,11 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 
@@ -677,6 +680,27 @@ TEST_F(ApiRouterTest, MetricsExposeStatesAndPools) {
   EXPECT_EQ(call("GET", "/metrics", "", t1)->status, 403);
 }
 
+// A long-poll's answer, given from the service's answering thread (shared: it outlives a test
+// that fails before the answer comes).
+struct PendingAnswer {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<http::Response> response;
+  http::Responder responder(const std::shared_ptr<PendingAnswer>& self) {
+    return [self](http::Response r) {
+      std::lock_guard lock(self->mu);
+      self->response = std::move(r);
+      self->cv.notify_all();
+    };
+  }
+  // The answer, waiting up to `wait` for it.
+  std::optional<http::Response> get(std::chrono::milliseconds wait = std::chrono::seconds(10)) {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, wait, [&] { return response.has_value(); });
+    return response;
+  }
+};
+
 // The desired-state long-poll waits for a change, answers when one lands, and expires.
 TEST_F(ApiRouterTest, DesiredStateLongPollWakesOnChangeAndExpires) {
   std::string t1 = registerNode("n1");
@@ -684,28 +708,29 @@ TEST_F(ApiRouterTest, DesiredStateLongPollWakesOnChangeAndExpires) {
   auto first = call("GET", "/v1/internal/nodes/n1/desired?after=0", "", t1);
   ASSERT_TRUE(first);
   uint64_t gen = (*json::parseObject(first->body))["generation"].GetUint64();
-  std::optional<http::Response> pending;
+  auto pending = std::make_shared<PendingAnswer>();
   http::Request req;
   req.method = "GET";
   req.path = "/v1/internal/nodes/n1/desired";
   req.query = {{"after", std::to_string(gen)}, {"wait", "30"}};
   req.headers["authorization"] = "Bearer " + t1;
-  router_->handle(req, [&](http::Response r) { pending = std::move(r); });
-  EXPECT_FALSE(pending) << "must wait while nothing changed";
+  router_->handle(req, pending->responder(pending));
+  EXPECT_FALSE(pending->get(std::chrono::milliseconds(0))) << "must wait while nothing changed";
   ASSERT_EQ(call("POST", "/v1/volumes", R"({"name":"v","size_gib":1,"resource_group":"single"})")->status, 201);
-  ASSERT_TRUE(pending) << "a new volume must wake the poll";
-  ASSERT_EQ(pending->status, 200) << pending->body;
-  auto d = json::parseObject(pending->body);
+  auto woken = pending->get();
+  ASSERT_TRUE(woken) << "a new volume must wake the poll";
+  ASSERT_EQ(woken->status, 200) << woken->body;
+  auto d = json::parseObject(woken->body);
   EXPECT_GT((*d)["generation"].GetUint64(), gen);
   EXPECT_EQ((*d)["replicas"].Size(), 1u);
 
-  std::optional<http::Response> idle;
+  auto idle = std::make_shared<PendingAnswer>();
   req.query["after"] = std::to_string((*d)["generation"].GetUint64());
-  router_->handle(req, [&](http::Response r) { idle = std::move(r); });
-  EXPECT_FALSE(idle);
+  router_->handle(req, idle->responder(idle));
+  EXPECT_FALSE(idle->get(std::chrono::milliseconds(0)));
   clock_.advance(std::chrono::seconds(31));
   cluster_->tick();
-  EXPECT_TRUE(idle) << "an expired poll is answered with the unchanged state";
+  EXPECT_TRUE(idle->get()) << "an expired poll is answered with the unchanged state";
 }
 
 // A node that stops reporting is marked offline, and its volumes are degraded.

@@ -454,3 +454,87 @@ TEST_F(StoreSliceTest, NodeSliceHoldsOnlyTheNodesPart) {
 
 }  // namespace
 }  // namespace tandem::controller
+
+namespace tandem::controller {
+namespace {
+
+// A change moves the node generation of exactly the nodes whose desired state it alters: a
+// volume's replica nodes (before and after) and attachment hosts, a node's peers when its
+// addresses change. After reopening, every node is at the stored generation.
+TEST_F(StoreSliceTest, NodeGenerationsFollowTheNodesAChangeConcerns) {
+  auto at = [&](const std::string& node) { return *store_->nodeGeneration(node); };
+  ASSERT_TRUE(store_->upsertNode({"u-n4", "n4", "h", 1, 2, "x", 0, {}}, {}).isOk());
+  const uint64_t n4 = *store_->generation();
+  EXPECT_EQ(at("n4"), n4);
+  EXPECT_LT(at("n1"), n4) << "n4 shares no volume with n1";
+
+  // v00 is on n1+n2: a change to it concerns n1 and n2, not n3.
+  const uint64_t before = *store_->generation();
+  ASSERT_TRUE(store_->setVolumeSize("uuid-v00", 2 << 20).isOk());
+  const uint64_t g = *store_->generation();
+  EXPECT_GT(g, before);
+  EXPECT_EQ(at("n1"), g);
+  EXPECT_EQ(at("n2"), g);
+  EXPECT_LT(at("n3"), g);
+
+  // An attachment concerns its host (and the volume's replicas).
+  ASSERT_TRUE(store_->addAttachment({"uuid-v00", "n4", AttachMode::kNbd, "", false, 0}).isOk());
+  EXPECT_EQ(at("n4"), *store_->generation());
+  EXPECT_EQ(at("n1"), *store_->generation());
+  EXPECT_LT(at("n3"), *store_->generation());
+
+  // Moving v00's replica from n1 to n3 concerns the node left (n1) and the new one (n3).
+  ASSERT_TRUE(store_->replaceReplica("uuid-v00", "n1", {"uuid-v00", "n3", "p", true}).isOk());
+  const uint64_t moved = *store_->generation();
+  EXPECT_EQ(at("n1"), moved);
+  EXPECT_EQ(at("n3"), moved);
+  EXPECT_EQ(at("n4"), moved) << "the attached host";
+
+  // n2's new address: every node sharing a volume with n2 (n1 holds v02, n3 holds v01).
+  ASSERT_TRUE(store_->upsertNode({"u-n2", "n2", "other", 1, 2, "x", 0, {}}, {{"n2", "p", "file", true, true}}).isOk());
+  const uint64_t readdressed = *store_->generation();
+  for (const char* n : {"n1", "n2", "n3", "n4"}) EXPECT_EQ(at(n), readdressed) << n;
+
+  // A snapshot of v01 (n2+n3) concerns n2 and n3 only.
+  ASSERT_TRUE(store_->createSnapshot({"s-uuid", "s", "uuid-v01", 1 << 20, 0, SnapshotState::kCreating, ""}).isOk());
+  EXPECT_EQ(at("n3"), *store_->generation());
+  EXPECT_LT(at("n1"), *store_->generation());
+  ASSERT_TRUE(store_->deleteSnapshot("s").isOk());
+  EXPECT_EQ(at("n2"), *store_->generation());
+  EXPECT_LT(at("n1"), *store_->generation());
+
+  // Deleting v03 (n2+n3) concerns the nodes it was on.
+  ASSERT_TRUE(store_->deleteVolume("v03").isOk());
+  EXPECT_EQ(at("n3"), *store_->generation());
+  EXPECT_LT(at("n1"), *store_->generation());
+
+  // A failed change moves nothing.
+  const uint64_t n1 = at("n1");
+  EXPECT_FALSE(store_->replaceReplica("uuid-v02", "n9", {"uuid-v02", "n3", "p", true}).isOk());
+  EXPECT_EQ(at("n1"), n1);
+
+  const uint64_t stored = *store_->generation();
+  store_.reset();
+  store_ = open();
+  for (const char* n : {"n1", "n2", "n3", "n4", "never-registered"}) EXPECT_EQ(at(n), stored) << n;
+}
+
+}  // namespace
+}  // namespace tandem::controller
+
+namespace tandem::controller {
+namespace {
+
+// Re-registering at the same addresses (a node worker restart) changes no other node's state:
+// only the node's own generation moves.
+TEST_F(StoreSliceTest, SameAddressesTouchTheNodeOnly) {
+  const uint64_t n1 = *store_->nodeGeneration("n1");
+  ASSERT_TRUE(store_->upsertNode({"u-n2", "n2", "h", 1, 2, "y", 0, {}}, {{"n2", "p", "file", true, true}}).isOk());
+  EXPECT_EQ(*store_->nodeGeneration("n2"), *store_->generation());
+  EXPECT_EQ(*store_->nodeGeneration("n1"), n1) << "n1's state shows n2's addresses, which did not change";
+  ASSERT_TRUE(store_->upsertNode({"u-n2", "n2", "h", 1, 3, "y", 0, {}}, {{"n2", "p", "file", true, true}}).isOk());
+  EXPECT_EQ(*store_->nodeGeneration("n1"), *store_->generation()) << "a new replication port";
+}
+
+}  // namespace
+}  // namespace tandem::controller

@@ -79,9 +79,9 @@ Result<std::optional<AttachmentRecord>> checkAttach(const VolumeRecord& volume, 
 // `primary_node`: the record of the node serving the volume over NBD, or null (no NBD endpoint
 // known): the volume's primary, or for an nbd attachment of a drbd volume (`drbd`) the
 // attachment's host (see servingNode).
-// `generation`: the current state generation; an error the host reported while applying an
-// older one may be stale (the primary moved since), so the attachment is `attaching` until the
-// host has applied this one.
+// `generation`: the host's node generation (the last change to its desired state); an error
+// the host reported while applying an older one may be stale (the primary moved since), so the
+// attachment is `attaching` until the host has applied this one.
 AttachmentView deriveAttachmentView(const VolumeRecord& volume, const AttachmentRecord& attachment,
                                     const NodeRecord* primary_node, const ObservedState& observed,
                                     uint64_t generation, bool drbd = false);

@@ -13,9 +13,14 @@
 // Thread-safety: all methods are thread-safe. mu_ guards the observed state and the healing
 // warnings, and serializes every read-modify-write of the store (registration, creates,
 // deletes, healing, promotion) so that two of them never decide on the same stale state. It is
-// never held while calling out: a change to the declared state releases mu_ and then answers
-// the long-polls it made due, so callbacks given to watchDesiredState() are called without
-// internal locks held, from the calling thread, from tick() or from a mutation.
+// never held while calling out: a change to the declared state releases mu_ and then hands the
+// long-polls it made due to the answering thread (answers_), so callbacks given to
+// watchDesiredState() are called without internal locks held, from the calling thread (a poll
+// answered at once) or from the answering thread.
+//
+// Desired-state long-polls wake by node: a poll of node N with `after=G` returns once N's node
+// generation (Store::nodeGeneration: the last change that altered N's desired state) passes G,
+// with the current global generation. A change therefore wakes only the nodes it concerns.
 #pragma once
 
 #include <atomic>
@@ -41,6 +46,7 @@
 #include "tandem/controller/observed_state.h"
 #include "tandem/controller/placement.h"
 #include "tandem/controller/pool_ledger.h"
+#include "tandem/controller/serial_worker.h"
 #include "tandem/controller/store.h"
 
 namespace tandem::controller {
@@ -243,14 +249,21 @@ class ClusterService {
   uint64_t replicasReplaced() const { return replicas_replaced_.load(); }
   // The store's state generation (also a readiness probe of the store).
   Result<uint64_t> storeGeneration() { return store_.generation(); }
-  // Calls `done` once: at once if the state generation is already past `after`, else when it
-  // passes `after` or when `wait` has elapsed (with the current state).
+  // Calls `done` once with the node's current desired state: at once if the node's generation
+  // (the last change to its desired state) is already past `after`, else when it passes `after`
+  // or when `wait` has elapsed. The state carries the global generation, as desiredState().
   void watchDesiredState(const std::string& node, uint64_t after, std::chrono::milliseconds wait,
                          std::function<void(Result<DesiredState>)> done);
 
   // Periodic work: marks silent nodes offline, re-creates replicas lost with a node (see
   // ClusterOptions::replace_after) and answers expired long-polls.
   void tick();
+  // Builds what the first create would otherwise build (placement's running totals, read from
+  // every volume and replica, in pages). Call once after serving has started (the controller's
+  // main does): it holds mu_ only to install what it read, and the store one page at a time, so
+  // health, reports and creates are served meanwhile. When the state keeps changing under it, it
+  // leaves the ledger to the first create.
+  Status warmUp();
 
  private:
   // The volumes' views (one volume when `only_name` is set; none if it does not exist). Needs mu_.
@@ -333,8 +346,10 @@ class ClusterService {
   Result<DeclaredCommon> declaredCommon();
   // A node's desired state from `common` and its slice of the store (O(its replicas)).
   Result<DesiredState> desiredStateFrom(const std::string& node, const DeclaredCommon& common);
-  // Answers the long-polls that are due. Must be called without mu_.
+  // Hands the long-polls that are due to the answering thread. Must be called without mu_.
   void notifyWatchers();
+  // Builds each watcher's desired state and answers it (on the answering thread).
+  void answerWatchers(std::vector<DesiredStateWatch::Watcher> due);
   // The body of createVolume. Needs mu_ (the caller notifies the watchers after releasing it
   // when a volume was created).
   Result<std::pair<VolumeView, bool>> createVolumeLocked(const CreateVolumeRequest& request);
@@ -383,8 +398,19 @@ class ClusterService {
   std::set<std::string> suspects_;
   bool suspects_ready_ = false;
   bool ledger_ready_ = false;                    // guarded by mu_: ledger_ built (else rebuilt on use)
+  // guarded by mu_: the node and pool rows placement reads on every create, cached. Only
+  // registerNode and deleteNode write those rows (under mu_); they drop it, the next placement
+  // reads them again.
+  struct NodeRows {
+    std::vector<NodeRecord> nodes;
+    std::vector<PoolRecord> pools;
+  };
+  std::optional<NodeRows> node_rows_;
   std::atomic<uint64_t> replicas_replaced_{0};
   DesiredStateWatch watch_;  // thread-safe on its own
+  // Builds and answers woken long-polls in order. Last: stopped first (the destructor stops it
+  // explicitly too, before failing the polls still waiting).
+  SerialWorker answers_;
 };
 
 }  // namespace tandem::controller

@@ -3,7 +3,9 @@
 //
 // Every method is atomic (one transaction). Every change that alters some node's desired state
 // increments the state generation in the same transaction, so a node long-polling with
-// `after=<generation>` can never miss a change, across controller restarts too.
+// `after=<generation>` can never miss a change, across controller restarts too. Each node also
+// has a node generation: that of the last change that altered its desired state (the store
+// names the nodes each change concerns), so a change wakes only the long-polls it concerns.
 // Thread-safety: implementations are thread-safe (internally serialised).
 #pragma once
 
@@ -34,6 +36,12 @@ class Store {
   // A uuid made when the store was created; nodes refuse to delete data for another cluster.
   virtual std::string clusterId() const = 0;
   virtual Result<uint64_t> generation() = 0;
+  // The generation of the last change that altered `node`'s desired state (<= generation()): of
+  // a volume it holds a replica of or is attached to (before or after the change), of a peer's
+  // addresses, of its releases, of itself. Kept in memory: after opening, every node's is the
+  // generation at that time (so a node that missed a change while the controller was down is
+  // answered at once). A change nothing scoped counts for every node.
+  virtual Result<uint64_t> nodeGeneration(const std::string& node) = 0;
 
   // Inserts or replaces the node (by name) and its pools. Bumps the generation.
   virtual Status upsertNode(const NodeRecord& node, const std::vector<PoolRecord>& pools) = 0;
