@@ -428,9 +428,12 @@ std::vector<nodeapi::ReplicaReport> DrbdVolumes::replicaReports() const {
     if (auto f = failed_snapshots_.find(uuid); f != failed_snapshots_.end()) {
       r.failed_snapshots.assign(f->second.begin(), f->second.end());
     }
-    // Suspended counts only once drained: nothing in flight towards or from a peer or the disk.
-    if (const drbd::DrbdResourceState* rs = state.resource(h.spec.resource); rs != nullptr && drbd::inFlight(*rs).empty()) {
-      r.suspended_for = suspensions_.suspendedFor(uuid);
+    // Suspended counts only once drained (nothing in flight towards or from a peer or the disk),
+    // or once its copy is held here (taken drained; a later stale counter changes nothing).
+    const std::string suspended = suspensions_.suspendedFor(uuid);
+    const drbd::DrbdResourceState* rs = state.resource(h.spec.resource);
+    if (contains(r.snapshots, suspended) || (rs != nullptr && drbd::inFlight(*rs).empty())) {
+      r.suspended_for = suspended;
     }
     out.push_back(std::move(r));
   }

@@ -439,10 +439,10 @@ TEST_F(DrbdVolumesTest, SuspensionEndsAtTheLocalDeadlineAndAfterARestart) {
   EXPECT_EQ(std::count(calls.begin(), calls.end(), setsu("suspend-io")), 0) << "not suspended again for it";
 }
 
-// The primary reports suspended only once nothing is in flight: a peer-device still `pending:1`
-// after suspend-io keeps it unreported (and `take` waits, taking nothing) until a new events2
-// line shows pending:0 unacked:0; one that never drains resumes at the local deadline and reports
-// the snapshot failed.
+// The primary reports suspended only once nothing is in flight (or its copy is held): a
+// peer-device still `pending:1` after suspend-io keeps it unreported (and `take` waits, taking
+// nothing) until a new events2 line shows pending:0 unacked:0; one that never drains resumes at
+// the local deadline and reports the snapshot failed.
 TEST_F(DrbdVolumesTest, SuspendedIsReportedOnlyOnceDrained) {
   pools_["default"].provider = std::make_unique<RecordingSnapshots>(std::move(pools_["default"].provider), runner_);
   ManualClock clock;
@@ -487,6 +487,9 @@ TEST_F(DrbdVolumesTest, SuspendedIsReportedOnlyOnceDrained) {
   EXPECT_EQ(report().suspended_for, "snap-a") << "drained";
   EXPECT_EQ(phase("snap-a", nodeapi::SnapshotPhase::kTake),
             (std::vector<Argv>{{"provider", "snapshot", kVol, "snap-a"}}));
+  events({"change peer-device name:vol peer-node-id:1 volume:0 pending:1 unacked:0"});  // stale, after the copy
+  EXPECT_EQ(report().suspended_for, "snap-a") << "its copy, taken drained, is held: still reported suspended";
+  events({"change peer-device name:vol peer-node-id:1 volume:0 pending:0 unacked:0"});
   EXPECT_EQ(phase("snap-a", nodeapi::SnapshotPhase::kResume), (std::vector<Argv>{setsu("resume-io")}));
   EXPECT_EQ(report().snapshots, std::vector<std::string>{"snap-a"});
 

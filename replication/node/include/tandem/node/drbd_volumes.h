@@ -33,7 +33,8 @@
 //   (the primary at once, a secondary only while events2 shows its disk UpToDate) and reports
 //   `suspended_for` once drained: events2 shows nothing in flight on the volume (drbd::inFlight:
 //   the device's upper/lower-pending, each peer's pending, unacked and ap-in-flight all 0; until
-//   then I/O stays suspended, not reported, and `take` waits); `take` takes the provider snapshot while still suspended (not suspended for
+//   then I/O stays suspended, not reported, and `take` waits; once its copy is held it stays
+//   reported); `take` takes the provider snapshot while still suspended (not suspended for
 //   it any more: it failed here); `resume` resumes. A suspension for any other snapshot, or with
 //   none desired (the controller failed it), is resumed. A failure at any step (suspend-io, the
 //   provider snapshot), a suspension past the local deadline (enforceDeadlines) and one a previous
