@@ -55,6 +55,13 @@ Result<uint64_t> number(const std::map<std::string, std::string>& f, const std::
   return v;
 }
 
+// The number under `key`, or nullopt when the line does not carry it.
+Result<std::optional<uint64_t>> optionalNumber(const std::map<std::string, std::string>& f, const std::string& key) {
+  if (f.find(key) == f.end()) return std::optional<uint64_t>{};
+  ASSIGN_OR_RETURN(uint64_t v, number(f, key));
+  return std::optional<uint64_t>{v};
+}
+
 Result<uint32_t> smallNumber(const std::map<std::string, std::string>& f, const std::string& key, uint64_t max) {
   ASSIGN_OR_RETURN(uint64_t v, number(f, key));
   if (v > max) return Status(ErrorCode::kProtocol, "events2: " + key + ":" + std::to_string(v) + " is too large");
@@ -154,11 +161,9 @@ Status Events2State::apply(const Events2Event& ev) {
     }
     case EventObject::kDevice: {
       ASSIGN_OR_RETURN(uint32_t volume, smallNumber(f, "volume", 65535));
-      std::optional<uint64_t> size;
-      if (field(f, "size")) {
-        ASSIGN_OR_RETURN(uint64_t s, number(f, "size"));
-        size = s;
-      }
+      ASSIGN_OR_RETURN(std::optional<uint64_t> size, optionalNumber(f, "size"));
+      ASSIGN_OR_RETURN(std::optional<uint64_t> upper, optionalNumber(f, "upper-pending"));
+      ASSIGN_OR_RETURN(std::optional<uint64_t> lower, optionalNumber(f, "lower-pending"));
       std::optional<uint32_t> minor;
       if (field(f, "minor")) {
         ASSIGN_OR_RETURN(uint32_t m, smallNumber(f, "minor", (1u << 20) - 1));
@@ -171,6 +176,8 @@ Status Events2State::apply(const Events2Event& ev) {
       auto& d = resources_[*name].devices[volume];
       if (minor) d.minor = *minor;
       if (size) d.size_kib = *size;
+      if (upper) d.upper_pending = *upper;
+      if (lower) d.lower_pending = *lower;
       setText(f, "disk", d.disk);
       setBool(f, "client", d.client);
       setBool(f, "quorum", d.quorum);
@@ -195,11 +202,10 @@ Status Events2State::apply(const Events2Event& ev) {
         }
         done = v;
       }
-      std::optional<uint64_t> out_of_sync;
-      if (field(f, "out-of-sync")) {
-        ASSIGN_OR_RETURN(uint64_t v, number(f, "out-of-sync"));
-        out_of_sync = v;
-      }
+      ASSIGN_OR_RETURN(std::optional<uint64_t> out_of_sync, optionalNumber(f, "out-of-sync"));
+      ASSIGN_OR_RETURN(std::optional<uint64_t> pending, optionalNumber(f, "pending"));
+      ASSIGN_OR_RETURN(std::optional<uint64_t> unacked, optionalNumber(f, "unacked"));
+      ASSIGN_OR_RETURN(std::optional<uint64_t> ap_in_flight, optionalNumber(f, "ap-in-flight"));
       if (gone && ev.object == EventObject::kConnection) {
         if (auto it = resources_.find(*name); it != resources_.end()) it->second.peers.erase(peer);
         return Status::ok();
@@ -211,6 +217,7 @@ Status Events2State::apply(const Events2Event& ev) {
         case EventObject::kConnection:
           setText(f, "connection", p.connection);
           setText(f, "role", p.role);
+          if (ap_in_flight) p.ap_in_flight = *ap_in_flight;
           if (p.connection == "Connected") p.split_brain = false;  // resolved and reconnected
           break;
         case EventObject::kPeerDevice:
@@ -222,6 +229,8 @@ Status Events2State::apply(const Events2Event& ev) {
             p.done_percent.reset();
           }
           if (out_of_sync) p.out_of_sync_kib = *out_of_sync;
+          if (pending) p.pending = *pending;
+          if (unacked) p.unacked = *unacked;
           break;
         case EventObject::kPath:
           if (gone) {
@@ -242,6 +251,26 @@ Status Events2State::apply(const Events2Event& ev) {
       break;
   }
   return Status::ok();
+}
+
+std::string inFlight(const DrbdResourceState& r) {
+  std::string out;
+  auto add = [&out](const std::string& who, const char* key, uint64_t v) {
+    if (v == 0) return;
+    if (!out.empty()) out += ", ";
+    out += who + ": " + key + ":" + std::to_string(v);
+  };
+  if (auto d = r.devices.find(0); d != r.devices.end()) {
+    add("device", "upper-pending", d->second.upper_pending);
+    add("device", "lower-pending", d->second.lower_pending);
+  }
+  for (const auto& [id, p] : r.peers) {
+    const std::string who = "peer " + (p.conn_name.empty() ? std::to_string(id) : p.conn_name);
+    add(who, "pending", p.pending);
+    add(who, "unacked", p.unacked);
+    add(who, "ap-in-flight", p.ap_in_flight);
+  }
+  return out;
 }
 
 }  // namespace tandem::drbd

@@ -37,7 +37,28 @@ void DrbdVolumes::failEnded(const std::vector<SuspensionEnded>& ended) {
 
 void DrbdVolumes::enforceDeadlines() {
   std::lock_guard lock(mu_);
-  failEnded(suspensions_.expire());
+  failEnded(expireSuspensions());
+}
+
+std::vector<SuspensionEnded> DrbdVolumes::expireSuspensions() {
+  std::vector<SuspensionEnded> ended = suspensions_.expire();
+  for (const auto& e : ended) {
+    auto h = held_.find(e.volume_uuid);
+    if (h == held_.end()) continue;
+    if (std::string busy = inFlightHere(h->second.spec.resource); !busy.empty()) {
+      log::warn("drbd", "snapshot " + e.snapshot + ": " + h->second.spec.resource +
+                            " never drained while suspended (" + busy + ")");
+    }
+  }
+  return ended;
+}
+
+std::string DrbdVolumes::inFlightHere(const std::string& resource) const {
+  if (!state_) return "no events2 state";
+  drbd::Events2State state = state_();
+  const drbd::DrbdResourceState* r = state.resource(resource);
+  if (r == nullptr) return "no events2 state of " + resource;
+  return drbd::inFlight(*r);
 }
 
 drbd::DrbdResourceSpec DrbdVolumes::specFor(const nodeapi::DesiredDrbd& d, const std::string& volume_uuid,
@@ -74,7 +95,7 @@ size_t DrbdVolumes::diskfulConnected(const drbd::DrbdResourceSpec& spec) const {
 Status DrbdVolumes::apply(const std::vector<nodeapi::DesiredReplica>& replicas,
                           const std::vector<nodeapi::DesiredAttachment>& attachments) {
   std::lock_guard lock(mu_);
-  failEnded(suspensions_.expire());
+  failEnded(expireSuspensions());
   std::set<std::string> wanted_replicas, wanted_clients;
   for (const auto& d : replicas) {
     if (d.drbd) wanted_replicas.insert(d.volume_uuid);
@@ -296,11 +317,22 @@ Status DrbdVolumes::reconcileSnapshots(devices::StorageProvider& provider, const
       // A secondary copies only an UpToDate disk (an Inconsistent one is no image of the volume).
       if (!d.primary && !upToDateHere(spec.resource)) break;
       if (Status s = suspensions_.suspend(d.volume_uuid, spec.minor, want); !s.isOk()) return fail(s);
+      // Reported suspended only once nothing is in flight (replicaReports); until then, or the
+      // local deadline, I/O stays suspended.
+      if (std::string busy = inFlightHere(spec.resource); !busy.empty()) {
+        log::info("drbd", "snapshot " + want + " of " + d.volume_name + ": suspended, waiting for " + busy);
+      }
       break;
     case nodeapi::SnapshotPhase::kTake:
       if (contains(held, want)) break;
       if (suspensions_.suspendedFor(d.volume_uuid) != want) {
         return fail(Status(ErrorCode::kConflict, "I/O is not suspended for it here (resumed on its own)"));
+      }
+      // Never copied with a write still in flight (the controller should not get here before
+      // this host reported suspended, i.e. drained); waits, bounded by the local deadline.
+      if (std::string busy = inFlightHere(spec.resource); !busy.empty()) {
+        log::warn("drbd", "snapshot " + want + " of " + d.volume_name + ": not taken yet, still in flight: " + busy);
+        break;
       }
       if (Status s = provider.snapshot(d.volume_uuid, want); !s.isOk()) return fail(s);
       log::info("drbd", "snapshot " + want + " of " + d.volume_name + " taken with I/O suspended on minor " +
@@ -396,7 +428,13 @@ std::vector<nodeapi::ReplicaReport> DrbdVolumes::replicaReports() const {
     if (auto f = failed_snapshots_.find(uuid); f != failed_snapshots_.end()) {
       r.failed_snapshots.assign(f->second.begin(), f->second.end());
     }
-    r.suspended_for = suspensions_.suspendedFor(uuid);
+    // Suspended counts only once drained (nothing in flight towards or from a peer or the disk),
+    // or once its copy is held here (taken drained; a later stale counter changes nothing).
+    const std::string suspended = suspensions_.suspendedFor(uuid);
+    const drbd::DrbdResourceState* rs = state.resource(h.spec.resource);
+    if (contains(r.snapshots, suspended) || (rs != nullptr && drbd::inFlight(*rs).empty())) {
+      r.suspended_for = suspended;
+    }
     out.push_back(std::move(r));
   }
   for (const auto& [uuid, message] : errors_) {

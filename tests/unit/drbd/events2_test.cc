@@ -103,6 +103,71 @@ TEST(DrbdEvents2, InitialDumpBuildsState) {
   EXPECT_EQ(r->peers.at(2).out_of_sync_kib, 524288u);
 }
 
+// The in-flight counters of --statistics: the device's upper-pending/lower-pending, each
+// peer-device's pending/unacked (volume 0), each connection's ap-in-flight; inFlight names the
+// non-zero ones and is "" once all are 0 again.
+TEST(DrbdEvents2, InFlightCountersAndDrain) {
+  auto state = fold(dump());
+  const auto* r = state.resource("vol");
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(inFlight(*r), "");
+  state = fold([] {
+    auto lines = dump();
+    lines.push_back("change peer-device name:vol peer-node-id:1 conn-name:n2 volume:0 pending:1 unacked:0");
+    lines.push_back("change peer-device name:vol peer-node-id:2 conn-name:n3 volume:0 pending:0 unacked:3");
+    lines.push_back("change device name:vol volume:0 minor:1000 upper-pending:2 lower-pending:4");
+    lines.push_back("change connection name:vol peer-node-id:1 conn-name:n2 ap-in-flight:8");
+    lines.push_back("change peer-device name:vol peer-node-id:1 conn-name:n2 volume:1 pending:9 unacked:9");
+    return lines;
+  }());
+  r = state.resource("vol");
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->peers.at(1).pending, 1u) << "volume 1 does not overwrite volume 0";
+  EXPECT_EQ(r->peers.at(1).unacked, 0u);
+  EXPECT_EQ(r->peers.at(1).ap_in_flight, 8u);
+  EXPECT_EQ(r->peers.at(2).unacked, 3u);
+  EXPECT_EQ(r->devices.at(0).upper_pending, 2u);
+  EXPECT_EQ(r->devices.at(0).lower_pending, 4u);
+  EXPECT_EQ(inFlight(*r),
+            "device: upper-pending:2, device: lower-pending:4, peer n2: pending:1, peer n2: ap-in-flight:8, "
+            "peer n3: unacked:3");
+  for (const char* line : {"change peer-device name:vol peer-node-id:1 volume:0 pending:0",
+                           "change peer-device name:vol peer-node-id:2 volume:0 unacked:0",
+                           "change device name:vol volume:0 upper-pending:0 lower-pending:0",
+                           "change connection name:vol peer-node-id:1 ap-in-flight:0"}) {
+    EXPECT_NE(inFlight(*state.resource("vol")), "") << "before " << line;
+    ASSERT_TRUE(state.apply(*parseEvents2Line(line)).isOk()) << line;
+  }
+  EXPECT_EQ(inFlight(*state.resource("vol")), "");
+}
+
+// A malformed counter is an error (kProtocol) and leaves the state as it was: a peer still
+// pending stays pending.
+TEST(DrbdEvents2, MalformedInFlightCountersAreErrors) {
+  auto state = fold({"exists resource name:vol role:Primary suspended:no",
+                     "exists device name:vol volume:0 minor:1000 disk:UpToDate upper-pending:0 lower-pending:0",
+                     "exists connection name:vol peer-node-id:1 conn-name:n2 connection:Connected ap-in-flight:0",
+                     "exists peer-device name:vol peer-node-id:1 conn-name:n2 volume:0 pending:1 unacked:0",
+                     "exists -"});
+  const Events2State before = state;
+  for (const char* bad : {"change peer-device name:vol peer-node-id:1 volume:0 pending:x",
+                          "change peer-device name:vol peer-node-id:1 volume:0 pending:-1",
+                          "change peer-device name:vol peer-node-id:1 volume:0 pending:0 unacked:",
+                          "change peer-device name:vol peer-node-id:1 volume:0 pending:0 unacked:1.5",
+                          "change peer-device name:vol peer-node-id:1 volume:0 pending:99999999999999999999999",
+                          "change device name:vol volume:0 upper-pending:two",
+                          "change device name:vol volume:0 lower-pending:0x1",
+                          "change connection name:vol peer-node-id:1 ap-in-flight:abc"}) {
+    auto ev = parseEvents2Line(bad);
+    ASSERT_TRUE(ev.isOk()) << bad;
+    Status s = state.apply(*ev);
+    EXPECT_EQ(s.code(), ErrorCode::kProtocol) << bad;
+    EXPECT_EQ(state.resource("vol")->peers, before.resource("vol")->peers) << bad;
+    EXPECT_EQ(state.resource("vol")->devices, before.resource("vol")->devices) << bad;
+  }
+  EXPECT_EQ(inFlight(*state.resource("vol")), "peer n2: pending:1");
+}
+
 // Up to date, resyncing with progress, and the report the controller reads.
 TEST(DrbdEvents2, ReportShowsUpToDateAndResyncProgress) {
   auto state = fold(dump());

@@ -45,6 +45,36 @@ TEST(DrbdEvents2Watcher, RestartsWhenTheStreamBreaksAndSkipsBadLines) {
   EXPECT_GE(logged.size(), 3u);  // two skipped lines and a restart
 }
 
+// A malformed in-flight counter is skipped and logged; the counters it would have changed stay.
+TEST(DrbdEvents2Watcher, MalformedInFlightCounterIsSkippedAndLogged) {
+  ScriptedProcesses processes({{"exists resource name:vol role:Primary suspended:no",
+                                "exists peer-device name:vol peer-node-id:1 conn-name:n2 volume:0 pending:1 unacked:0",
+                                "exists -", "change peer-device name:vol peer-node-id:1 volume:0 pending:zero",
+                                "change device name:vol volume:0 minor:1000 disk:UpToDate"}});
+  std::vector<std::string> logged;
+  std::mutex log_mu;
+  Events2Watcher watcher(processes, {{"drbdsetup", "events2", "--now", "--statistics"}, 0ms, [&](const std::string& m) {
+                                       std::lock_guard lock(log_mu);
+                                       logged.push_back(m);
+                                     }});
+  watcher.start();
+  ASSERT_TRUE(watcher.waitUntil(
+      [](const Events2Snapshot& s) {
+        const auto* r = s.state.resource("vol");
+        return r != nullptr && r->devices.count(0) && r->devices.at(0).disk == "UpToDate";
+      },
+      10s));
+  auto snap = watcher.snapshot();
+  EXPECT_EQ(snap.bad_lines, 1u);
+  EXPECT_EQ(snap.state.resource("vol")->peers.at(1).pending, 1u);
+  watcher.stop();
+  std::lock_guard lock(log_mu);
+  bool found = false;
+  for (const auto& m : logged) found = found || (m.find("skipped a line") != std::string::npos &&
+                                                 m.find("pending:zero") != std::string::npos);
+  EXPECT_TRUE(found) << "the malformed counter is logged";
+}
+
 // Before the first dump ends nothing is published; after a break the state is kept but not live.
 TEST(DrbdEvents2Watcher, StateIsPublishedOnlyAfterTheDump) {
   ScriptedProcesses processes({{"exists resource name:vol role:Secondary suspended:no"},

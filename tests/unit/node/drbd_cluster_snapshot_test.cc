@@ -53,6 +53,7 @@ struct Host {
   std::unique_ptr<drbd::ConfigWriter> writer;
   std::unique_ptr<drbd::DrbdLifecycle> lifecycle;
   std::unique_ptr<DrbdVolumes> drbd;
+  std::vector<std::string> events;  // scripted events2 lines after the initial dump
 };
 
 class DrbdClusterSnapshotTest : public ::testing::Test {
@@ -85,14 +86,17 @@ class DrbdClusterSnapshotTest : public ::testing::Test {
       options.self = name;
       options.suspend_deadline = std::chrono::seconds(10);
       options.clock = &clock_;
-      // Scripted events2: this host's disk of the volume is UpToDate.
-      h->drbd = std::make_unique<DrbdVolumes>(options, h->pools, *h->lifecycle, [] {
+      // Scripted events2: this host's disk of the volume is UpToDate, nothing in flight; then
+      // the host's `events`.
+      h->drbd = std::make_unique<DrbdVolumes>(options, h->pools, *h->lifecycle, [host = h.get()] {
         drbd::Events2State state;
-        for (const char* line : {"exists resource name:vol role:Secondary suspended:no",
-                                 "exists device name:vol volume:0 minor:1000 disk:UpToDate client:no quorum:yes",
-                                 "exists -"}) {
-          (void)state.apply(*drbd::parseEvents2Line(line));
-        }
+        std::vector<std::string> lines = {
+            "exists resource name:vol role:Secondary suspended:no",
+            "exists device name:vol volume:0 minor:1000 disk:UpToDate client:no quorum:yes upper-pending:0 "
+            "lower-pending:0",
+            "exists -"};
+        lines.insert(lines.end(), host->events.begin(), host->events.end());
+        for (const auto& line : lines) EXPECT_TRUE(state.apply(*drbd::parseEvents2Line(line)).isOk()) << line;
         return state;
       });
       hosts_.push_back(std::move(h));
@@ -257,6 +261,43 @@ TEST_F(DrbdClusterSnapshotTest, TheLocalDeadlineResumesEveryHostWhenTheControlle
   auto step = round({0, 1, 2});
   EXPECT_EQ(step.kind, controller::DrbdSnapshotStep::Kind::kFail);
   expectEveryHostResumedWithoutACopy();
+}
+
+// The gap closed: the primary still has a write in flight to a peer after suspend-io (events2:
+// pending:1). It does not report suspended, so the controller never reaches `take` and nobody
+// copies; it never drains, so at its local deadline it resumes and reports the snapshot failed,
+// and every host resumes without a copy.
+TEST_F(DrbdClusterSnapshotTest, APrimaryThatNeverDrainsIsNeverCopied) {
+  hosts_[0]->events = {"exists peer-device name:vol peer-node-id:1 conn-name:n2 volume:0 pending:1 unacked:0"};
+  started_ = true;
+  for (int i = 0; i < 3; ++i) {
+    auto step = round({0, 1, 2});
+    EXPECT_EQ(step.kind, controller::DrbdSnapshotStep::Kind::kWait);
+  }
+  EXPECT_EQ(report(*hosts_[0]).suspended_for, "") << "a write is still in flight";
+  EXPECT_EQ(report(*hosts_[1]).suspended_for, kSnap);
+  EXPECT_EQ(positions({"drbdsetup", "suspend-io", "1000"}).size(), 3u) << "n1 keeps I/O suspended meanwhile";
+  EXPECT_TRUE(positions({"drbdsetup", "resume-io", "1000"}).empty());
+  EXPECT_EQ(snapshot_.drbd_phase, controller::SnapshotPhase::kSuspend);
+  EXPECT_TRUE(positions({"provider", "snapshot", kVol, kSnap}).empty());
+  clock_.advance(std::chrono::seconds(11));
+  for (auto& h : hosts_) h->drbd->enforceDeadlines();
+  EXPECT_EQ(report(*hosts_[0]).failed_snapshots, std::vector<std::string>{kSnap});
+  EXPECT_EQ(round({0, 1, 2}).kind, controller::DrbdSnapshotStep::Kind::kFail);
+  expectEveryHostResumedWithoutACopy();
+}
+
+// Once the in-flight write completes (a new events2 line: pending:0 unacked:0), the primary
+// reports suspended and the snapshot completes on every host.
+TEST_F(DrbdClusterSnapshotTest, APrimaryIsCopiedOnceDrained) {
+  hosts_[0]->events = {"exists peer-device name:vol peer-node-id:1 conn-name:n2 volume:0 pending:1 unacked:0"};
+  started_ = true;
+  EXPECT_EQ(round({0, 1, 2}).kind, controller::DrbdSnapshotStep::Kind::kWait);
+  EXPECT_EQ(snapshot_.drbd_phase, controller::SnapshotPhase::kSuspend);
+  hosts_[0]->events.push_back("change peer-device name:vol peer-node-id:1 volume:0 pending:0 unacked:0");
+  for (int i = 0; i < 5 && snapshot_.state == controller::SnapshotState::kCreating; ++i) round({0, 1, 2});
+  ASSERT_EQ(snapshot_.state, controller::SnapshotState::kAvailable) << snapshot_.message;
+  for (auto& h : hosts_) EXPECT_EQ(report(*h).snapshots, std::vector<std::string>{kSnap}) << h->name;
 }
 
 }  // namespace

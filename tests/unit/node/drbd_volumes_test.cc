@@ -297,6 +297,11 @@ TEST_F(DrbdVolumesTest, ClusterWideSnapshotGoesThroughThePhases) {
   s.replicas[0].drbd = resource("vol", 1000, {{"n1", "10.0.0.1", 7000, 0, true}, {"n2", "10.0.0.2", 7000, 1, true}});
   ASSERT_TRUE(reconciler_->apply(s).isOk());
   (void)toolCalls();
+  // events2: nothing in flight (a host reports suspended only once drained).
+  events({"exists resource name:vol role:Primary suspended:no",
+          "exists device name:vol volume:0 minor:1000 disk:UpToDate client:no quorum:yes upper-pending:0 "
+          "lower-pending:0",
+          "exists peer-device name:vol peer-node-id:1 conn-name:n2 volume:0 pending:0 unacked:0", "exists -"});
   auto phase = [&](const std::string& snapshot, nodeapi::SnapshotPhase p) {
     ++s.generation;
     s.replicas[0].drbd_snapshot = snapshot;
@@ -432,6 +437,76 @@ TEST_F(DrbdVolumesTest, SuspensionEndsAtTheLocalDeadlineAndAfterARestart) {
   EXPECT_EQ(r.suspended_for, "");
   calls = toolCalls();
   EXPECT_EQ(std::count(calls.begin(), calls.end(), setsu("suspend-io")), 0) << "not suspended again for it";
+}
+
+// The primary reports suspended only once nothing is in flight (or its copy is held): a
+// peer-device still `pending:1` after suspend-io keeps it unreported (and `take` waits, taking
+// nothing) until a new events2 line shows pending:0 unacked:0; one that never drains resumes at
+// the local deadline and reports the snapshot failed.
+TEST_F(DrbdVolumesTest, SuspendedIsReportedOnlyOnceDrained) {
+  pools_["default"].provider = std::make_unique<RecordingSnapshots>(std::move(pools_["default"].provider), runner_);
+  ManualClock clock;
+  DrbdVolumesOptions options;
+  options.self = "n1";
+  options.suspend_deadline = std::chrono::seconds(10);
+  options.clock = &clock;
+  drbd_ = std::make_unique<DrbdVolumes>(options, pools_, *lifecycle_, [this] {
+    std::lock_guard lock(state_mu_);
+    return state_;
+  });
+  reconciler_->setDrbd(drbd_.get());
+  auto setsu = [](const std::string& verb) { return Argv{"drbdsetup", verb, "1000"}; };
+  DesiredState s;
+  s.generation = 1;
+  s.replicas.push_back(replica(kVol, "vol", 8 * MiB, true));
+  s.replicas[0].drbd = resource("vol", 1000, {{"n1", "10.0.0.1", 7000, 0, true}, {"n2", "10.0.0.2", 7000, 1, true}});
+  ASSERT_TRUE(reconciler_->apply(s).isOk());
+  (void)toolCalls();
+  events({"exists resource name:vol role:Primary suspended:no",
+          "exists device name:vol volume:0 minor:1000 disk:UpToDate client:no quorum:yes upper-pending:0 "
+          "lower-pending:0",
+          "exists peer-device name:vol peer-node-id:1 conn-name:n2 volume:0 pending:0 unacked:0", "exists -"});
+  auto phase = [&](const std::string& snapshot, nodeapi::SnapshotPhase p) {
+    ++s.generation;
+    s.replicas[0].drbd_snapshot = snapshot;
+    s.replicas[0].drbd_snapshot_phase = p;
+    EXPECT_TRUE(reconciler_->apply(s).isOk());
+    return toolCalls();
+  };
+  auto report = [&] { return reconciler_->report().replicas.at(0); };
+
+  s.replicas[0].snapshots = {"snap-a"};
+  EXPECT_EQ(phase("snap-a", nodeapi::SnapshotPhase::kSuspend), (std::vector<Argv>{setsu("suspend-io")}));
+  events({"change peer-device name:vol peer-node-id:1 volume:0 pending:1 unacked:0"});  // a write still in flight
+  EXPECT_EQ(report().suspended_for, "") << "not drained: not reported suspended";
+  EXPECT_TRUE(phase("snap-a", nodeapi::SnapshotPhase::kSuspend).empty()) << "still suspended, not resumed";
+  EXPECT_TRUE(phase("snap-a", nodeapi::SnapshotPhase::kTake).empty()) << "never copied while in flight";
+  EXPECT_TRUE(report().snapshots.empty());
+  EXPECT_TRUE(report().failed_snapshots.empty());
+  events({"change peer-device name:vol peer-node-id:1 volume:0 pending:0 unacked:0"});
+  EXPECT_EQ(report().suspended_for, "snap-a") << "drained";
+  EXPECT_EQ(phase("snap-a", nodeapi::SnapshotPhase::kTake),
+            (std::vector<Argv>{{"provider", "snapshot", kVol, "snap-a"}}));
+  events({"change peer-device name:vol peer-node-id:1 volume:0 pending:1 unacked:0"});  // stale, after the copy
+  EXPECT_EQ(report().suspended_for, "snap-a") << "its copy, taken drained, is held: still reported suspended";
+  events({"change peer-device name:vol peer-node-id:1 volume:0 pending:0 unacked:0"});
+  EXPECT_EQ(phase("snap-a", nodeapi::SnapshotPhase::kResume), (std::vector<Argv>{setsu("resume-io")}));
+  EXPECT_EQ(report().snapshots, std::vector<std::string>{"snap-a"});
+
+  // Never drains (the device's own counter this time): resumed at the deadline, reported failed.
+  s.replicas[0].snapshots = {"snap-a", "snap-b"};
+  events({"change device name:vol volume:0 minor:1000 lower-pending:1"});
+  EXPECT_EQ(phase("snap-b", nodeapi::SnapshotPhase::kSuspend), (std::vector<Argv>{setsu("suspend-io")}));
+  EXPECT_EQ(report().suspended_for, "");
+  clock.advance(std::chrono::seconds(9));
+  drbd_->enforceDeadlines();
+  EXPECT_TRUE(toolCalls().empty()) << "kept suspended until the deadline";
+  clock.advance(std::chrono::seconds(1));
+  drbd_->enforceDeadlines();
+  EXPECT_EQ(toolCalls(), (std::vector<Argv>{setsu("resume-io")}));
+  EXPECT_EQ(report().failed_snapshots, std::vector<std::string>{"snap-b"});
+  EXPECT_EQ(report().suspended_for, "");
+  EXPECT_EQ(report().snapshots, std::vector<std::string>{"snap-a"});
 }
 
 // A new thin volume whose every diskful host is already connected (events2) skips the initial

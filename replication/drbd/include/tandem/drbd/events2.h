@@ -39,6 +39,10 @@ struct DrbdDeviceState {
   bool client = false;       // a diskless client (client:yes)
   bool quorum = true;        // quorum:no when the device lost quorum
   uint64_t size_kib = 0;     // statistics: size (KiB)
+  // statistics: requests from above (upper-pending) and to the backing disk (lower-pending) not
+  // yet completed
+  uint64_t upper_pending = 0;
+  uint64_t lower_pending = 0;
   bool operator==(const DrbdDeviceState&) const = default;
 };
 
@@ -50,6 +54,11 @@ struct DrbdPeerState {
   std::string peer_disk;     // volume 0: the peer's disk state
   std::optional<double> done_percent;  // volume 0 during a resync (done:)
   uint64_t out_of_sync_kib = 0;        // statistics
+  // statistics, volume 0: requests sent to the peer awaiting its answer (pending:) and requests
+  // from the peer not yet answered here (unacked:)
+  uint64_t pending = 0;
+  uint64_t unacked = 0;
+  uint64_t ap_in_flight = 0;  // statistics of the connection: application writes in flight to it
   bool path_established = false;
   bool split_brain = false;  // a split-brain helper was called for this connection
   bool operator==(const DrbdPeerState&) const = default;
@@ -76,6 +85,13 @@ class Events2State {
   bool initial_dump_done_ = false;
   std::map<std::string, DrbdResourceState> resources_;
 };
+
+// What the resource still has in flight on volume 0, towards or from its peers or its backing
+// disk, by its events2 statistics: "" when every counter is 0 (the device's upper-pending and
+// lower-pending, each peer's pending, unacked and ap-in-flight), else the non-zero ones
+// ("peer n2: pending:1"). Peers in any connection state count (a stale count keeps it
+// undrained: the safe side).
+std::string inFlight(const DrbdResourceState& resource);
 
 std::string_view eventVerbName(EventVerb verb);
 std::string_view eventObjectName(EventObject object);

@@ -31,7 +31,10 @@
 //   pool. The cluster-wide snapshot `drbd_snapshot` goes through the controller's phases
 //   (tandem/controller/drbd_snapshot.h) with DrbdSuspensions: `suspend` suspends DRBD I/O for it
 //   (the primary at once, a secondary only while events2 shows its disk UpToDate) and reports
-//   `suspended_for`; `take` takes the provider snapshot while still suspended (not suspended for
+//   `suspended_for` once drained: events2 shows nothing in flight on the volume (drbd::inFlight:
+//   the device's upper/lower-pending, each peer's pending, unacked and ap-in-flight all 0; until
+//   then I/O stays suspended, not reported, and `take` waits; once its copy is held it stays
+//   reported); `take` takes the provider snapshot while still suspended (not suspended for
 //   it any more: it failed here); `resume` resumes. A suspension for any other snapshot, or with
 //   none desired (the controller failed it), is resumed. A failure at any step (suspend-io, the
 //   provider snapshot), a suspension past the local deadline (enforceDeadlines) and one a previous
@@ -142,6 +145,11 @@ class DrbdVolumes {
                             const drbd::DrbdResourceSpec& spec);
   // Marks the ended suspensions' snapshots failed here.
   void failEnded(const std::vector<SuspensionEnded>& ended);
+  // suspensions_.expire(), logging what was still in flight on those that never drained.
+  std::vector<SuspensionEnded> expireSuspensions();
+  // What `resource` still has in flight here by events2 (drbd::inFlight): "" once drained; not ""
+  // when events2 shows nothing of it (unknown counts as not drained).
+  std::string inFlightHere(const std::string& resource) const;
   // Whether events2 shows this host's disk of `resource` UpToDate.
   bool upToDateHere(const std::string& resource) const;
   // How many diskful hosts of `spec` are connected to this one (this one counts), by events2.
