@@ -63,6 +63,28 @@ class DrbdVolumesTest : public LocalNodeTest {
       ASSERT_TRUE(state_.apply(*e).isOk()) << line;
     }
   }
+  // `s` becomes a primary replica of "vol" (minor 1000) with one peer, n2, applied with its tool
+  // calls consumed, and events2 shows it with nothing in flight (a host reports suspended only
+  // once drained).
+  void applyDrainedPrimaryWithOnePeer(DesiredState& s) {
+    s.generation = 1;
+    s.replicas.push_back(replica(kVol, "vol", 8 * MiB, true));
+    s.replicas[0].drbd = resource("vol", 1000, {{"n1", "10.0.0.1", 7000, 0, true}, {"n2", "10.0.0.2", 7000, 1, true}});
+    ASSERT_TRUE(reconciler_->apply(s).isOk());
+    (void)toolCalls();
+    events({"exists resource name:vol role:Primary suspended:no",
+            "exists device name:vol volume:0 minor:1000 disk:UpToDate client:no quorum:yes upper-pending:0 "
+            "lower-pending:0",
+            "exists peer-device name:vol peer-node-id:1 conn-name:n2 volume:0 pending:0 unacked:0", "exists -"});
+  }
+  // The next generation of `s` drives `snapshot` to phase `p`; returns the tool calls it made.
+  std::vector<Argv> applyPhase(DesiredState& s, const std::string& snapshot, nodeapi::SnapshotPhase p) {
+    ++s.generation;
+    s.replicas[0].drbd_snapshot = snapshot;
+    s.replicas[0].drbd_snapshot_phase = p;
+    EXPECT_TRUE(reconciler_->apply(s).isOk());
+    return toolCalls();
+  }
   // The DRBD tool calls since the last look (drbdadm's parser checks, `env ... sh-nop`, left out).
   std::vector<Argv> toolCalls() {
     auto calls = runner_.callsExcept("env");
@@ -292,23 +314,8 @@ TEST_F(DrbdVolumesTest, ClusterWideSnapshotGoesThroughThePhases) {
   pools_["default"].provider = std::move(recording);
   auto setsu = [](const std::string& verb) { return Argv{"drbdsetup", verb, "1000"}; };
   DesiredState s;
-  s.generation = 1;
-  s.replicas.push_back(replica(kVol, "vol", 8 * MiB, true));
-  s.replicas[0].drbd = resource("vol", 1000, {{"n1", "10.0.0.1", 7000, 0, true}, {"n2", "10.0.0.2", 7000, 1, true}});
-  ASSERT_TRUE(reconciler_->apply(s).isOk());
-  (void)toolCalls();
-  // events2: nothing in flight (a host reports suspended only once drained).
-  events({"exists resource name:vol role:Primary suspended:no",
-          "exists device name:vol volume:0 minor:1000 disk:UpToDate client:no quorum:yes upper-pending:0 "
-          "lower-pending:0",
-          "exists peer-device name:vol peer-node-id:1 conn-name:n2 volume:0 pending:0 unacked:0", "exists -"});
-  auto phase = [&](const std::string& snapshot, nodeapi::SnapshotPhase p) {
-    ++s.generation;
-    s.replicas[0].drbd_snapshot = snapshot;
-    s.replicas[0].drbd_snapshot_phase = p;
-    EXPECT_TRUE(reconciler_->apply(s).isOk());
-    return toolCalls();
-  };
+  ASSERT_NO_FATAL_FAILURE(applyDrainedPrimaryWithOnePeer(s));
+  auto phase = [&](const std::string& snapshot, nodeapi::SnapshotPhase p) { return applyPhase(s, snapshot, p); };
   auto report = [&] { return reconciler_->report().replicas.at(0); };
 
   s.replicas[0].snapshots = {"snap-a"};
@@ -457,22 +464,8 @@ TEST_F(DrbdVolumesTest, SuspendedIsReportedOnlyOnceDrained) {
   reconciler_->setDrbd(drbd_.get());
   auto setsu = [](const std::string& verb) { return Argv{"drbdsetup", verb, "1000"}; };
   DesiredState s;
-  s.generation = 1;
-  s.replicas.push_back(replica(kVol, "vol", 8 * MiB, true));
-  s.replicas[0].drbd = resource("vol", 1000, {{"n1", "10.0.0.1", 7000, 0, true}, {"n2", "10.0.0.2", 7000, 1, true}});
-  ASSERT_TRUE(reconciler_->apply(s).isOk());
-  (void)toolCalls();
-  events({"exists resource name:vol role:Primary suspended:no",
-          "exists device name:vol volume:0 minor:1000 disk:UpToDate client:no quorum:yes upper-pending:0 "
-          "lower-pending:0",
-          "exists peer-device name:vol peer-node-id:1 conn-name:n2 volume:0 pending:0 unacked:0", "exists -"});
-  auto phase = [&](const std::string& snapshot, nodeapi::SnapshotPhase p) {
-    ++s.generation;
-    s.replicas[0].drbd_snapshot = snapshot;
-    s.replicas[0].drbd_snapshot_phase = p;
-    EXPECT_TRUE(reconciler_->apply(s).isOk());
-    return toolCalls();
-  };
+  ASSERT_NO_FATAL_FAILURE(applyDrainedPrimaryWithOnePeer(s));
+  auto phase = [&](const std::string& snapshot, nodeapi::SnapshotPhase p) { return applyPhase(s, snapshot, p); };
   auto report = [&] { return reconciler_->report().replicas.at(0); };
 
   s.replicas[0].snapshots = {"snap-a"};
