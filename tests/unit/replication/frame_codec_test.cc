@@ -85,6 +85,14 @@ TEST(FrameCodec, SnapshotFramesCarryAName) {
     EXPECT_EQ(refused.status().code(), ErrorCode::kProtocol) << frameTypeName(t);
   }
   EXPECT_EQ(frameTypeName(FrameType::kSnapshotPrepare), "SNAPSHOT_PREPARE");
+  // ABORT is a SNAPSHOT_PREPARE flag only.
+  for (FrameType t : {FrameType::kSnapshotPrepare, FrameType::kSnapshot}) {
+    FrameHeader h = FrameHeader::of(t);
+    h.flags = kFlagAbort;
+    auto b = encodeFrame(h, std::as_bytes(std::span(name.data(), name.size())));
+    auto decoded = decodeHeader(std::span<const std::byte>(b.data(), kHeaderSize));
+    EXPECT_EQ(decoded.isOk(), t == FrameType::kSnapshotPrepare) << frameTypeName(t);
+  }
 }
 
 // Frames without data round-trip for every such type.

@@ -72,17 +72,27 @@ class CopyingStage final : public devices::SnapshotStaging {
   using Publish = std::function<void(std::vector<std::byte>)>;
   // `after_precopy`, when set, runs at the end of every precopy, `on_cut` at the cut (tests hold
   // the stage back there and record the order of events).
+  // `live` counts the stages in existence; `fail_precopy` makes precopy fail with kIo.
   CopyingStage(std::shared_ptr<devices::MemoryBlockDevice> memory, Publish publish,
-               std::function<void()> after_precopy = {}, std::function<void()> on_cut = {})
+               std::function<void()> after_precopy = {}, std::function<void()> on_cut = {},
+               std::shared_ptr<std::atomic<int>> live = {}, bool fail_precopy = false)
       : memory_(std::move(memory)),
         publish_(std::move(publish)),
         after_precopy_(std::move(after_precopy)),
-        on_cut_(std::move(on_cut)) {}
+        on_cut_(std::move(on_cut)),
+        live_(std::move(live)),
+        fail_precopy_(fail_precopy) {
+    if (live_) ++*live_;
+  }
+  ~CopyingStage() override {
+    if (live_) --*live_;
+  }
   void dirtied(uint64_t offset, uint64_t length) override {
     std::lock_guard lock(mu_);
     for (uint64_t b = offset / kBlock; b <= (offset + length - 1) / kBlock; ++b) dirty_.insert(b);
   }
   Status precopy(std::stop_token) override {
+    if (fail_precopy_) return Status(ErrorCode::kIo, "precopy failed (test)");
     {
       std::lock_guard lock(mu_);
       dirty_.clear();  // before the copy: a write after this is reported again
@@ -118,6 +128,8 @@ class CopyingStage final : public devices::SnapshotStaging {
   Publish publish_;
   std::function<void()> after_precopy_;
   std::function<void()> on_cut_;
+  std::shared_ptr<std::atomic<int>> live_;
+  bool fail_precopy_;
   std::mutex mu_;
   std::set<uint64_t> dirty_;
   std::vector<std::byte> image_;
@@ -212,7 +224,8 @@ class ReplicationServiceTest : public ::testing::Test {
               snapshots_cv_.notify_all();
             },
             [this, i] { if (after_precopy_hook_) after_precopy_hook_(i); },
-            [this, i] { if (on_cut_hook_) on_cut_hook_(i); }));
+            [this, i] { if (on_cut_hook_) on_cut_hook_(i); }, live_stages_[i],
+            i == primary_ && fail_primary_precopy_));
       };
     }
     auto s = ReplicationService::start(o, RealClock::instance());
@@ -321,6 +334,10 @@ class ReplicationServiceTest : public ::testing::Test {
   bool staged_snapshots_ = false;  // nodes give the engine stage_snapshot (CopyingStage)
   std::function<void(int node)> after_precopy_hook_;  // every CopyingStage runs it after each precopy
   std::function<void(int node)> on_cut_hook_;         // ...and at its cut
+  bool fail_primary_precopy_ = false;                 // the primary's CopyingStage fails its precopy
+  std::shared_ptr<std::atomic<int>> live_stages_[3] = {std::make_shared<std::atomic<int>>(0),
+                                                       std::make_shared<std::atomic<int>>(0),
+                                                       std::make_shared<std::atomic<int>>(0)};
   int primary_ = 0;
   uint64_t epoch_ = 1;
   Node nodes_[3];
@@ -1065,6 +1082,23 @@ TEST_F(ReplicationServiceTest, StagedSnapshotWaitsForTheReplicasPrecopy) {
     EXPECT_LT(std::find(events.begin(), events.end(), ready), cut0) << ready << ": " << ::testing::PrintToString(events);
   }
   for (int r : {1, 2}) EXPECT_TRUE(snapshotsOnceHeld(r, "snap-w")["snap-w"] == snapshotsOnceHeld(0, "snap-w")["snap-w"]) << r;
+}
+
+// A staged snapshot that fails on the primary before its cut leaves no stage behind on any node:
+// the primary tells the peers it had told to prepare (SNAPSHOT_PREPARE with ABORT), and writes go on.
+TEST_F(ReplicationServiceTest, FailedStagedSnapshotDropsTheReplicasStages) {
+  staged_snapshots_ = true;
+  fail_primary_precopy_ = true;
+  createNodes(1 << 20);
+  ASSERT_TRUE(waitAllUpToDate());
+  ASSERT_TRUE(primary()->write(0, pattern(kBlock, 1), true).isOk());
+  auto taken = nodes_[0].service->snapshotVolume(uuid_, "snap-x");
+  EXPECT_EQ(taken.status().code(), ErrorCode::kIo) << taken.status().toString();
+  // The PREPARE and the ABORT are both ordered before this write on every peer's stream.
+  ASSERT_TRUE(primary()->write(kBlock, pattern(kBlock, 2), true).isOk());
+  for (int i : {0, 1, 2}) EXPECT_EQ(live_stages_[i]->load(), 0) << "node-" << i << " still holds a stage";
+  std::lock_guard lock(snapshots_mu_);
+  for (int i : {0, 1, 2}) EXPECT_FALSE(snapshots_[i].count("snap-x")) << i;
 }
 
 // A primary whose data was replaced outside the engine (a revert) comes back at a new

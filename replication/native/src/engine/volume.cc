@@ -372,6 +372,16 @@ Status Volume::flush() {
   return replicate(wire::FrameHeader::of(wire::FrameType::kFlush), {}, [] { return Status::ok(); });
 }
 
+void Volume::abortPreparedLocked(std::span<const std::byte> name) {
+  for (auto& link : links_) {
+    const uint64_t conn = link->activeConnection();
+    if (conn == 0) continue;
+    wire::FrameHeader h = wire::FrameHeader::of(wire::FrameType::kSnapshotPrepare);
+    h.flags = wire::kFlagAbort;
+    (void)sendLocked(*link, conn, h, name);  // no answer awaited: a peer gone has dropped its stage
+  }
+}
+
 Result<std::vector<std::string>> Volume::snapshot(const std::string& name) {
   if (name.empty() || name.size() > 128) return Status(ErrorCode::kInvalidArgument, "snapshot names have 1-128 bytes");
   if (!env_.options.take_snapshot && !env_.options.stage_snapshot) {
@@ -405,9 +415,12 @@ Result<std::vector<std::string>> Volume::snapshot(const std::string& name) {
       if (waiter) prepare_acks.push_back(std::move(waiter));
     }
   }
+  // On a failure before SNAPSHOT is queued: stop reporting writes to the stage (which removes
+  // its work file), and tell the peers told to prepare that no SNAPSHOT follows, so theirs go too.
   auto unstage = [&] {
     std::lock_guard order(order_mu_);
     staging_.reset();
+    abortPreparedLocked(payload);
   };
   if (stage) {
     Status copied = stage->precopy({});
@@ -472,12 +485,16 @@ Result<std::vector<std::string>> Volume::snapshot(const std::string& name) {
     const auto pause_start = env_.clock->steadyNow();
     staging_.reset();
     if (!primary_ || closed_) return unavailable("not the primary of this volume");
-    RETURN_IF_ERROR(local_->flush());
-    if (stage) {
-      RETURN_IF_ERROR(stage->cut());
+    Status taken = local_->flush();
+    if (taken.isOk() && stage) {
+      taken = stage->cut();
       cut_stats = stage->cutStats();
-    } else {
-      RETURN_IF_ERROR(env_.options.take_snapshot(uuid, name));
+    } else if (taken.isOk()) {
+      taken = env_.options.take_snapshot(uuid, name);
+    }
+    if (!taken.isOk()) {
+      abortPreparedLocked(payload);
+      return taken;
     }
     for (auto& link : links_) {
       const uint64_t conn = link->activeConnection();
@@ -1016,9 +1033,16 @@ Result<ErrorCode> Volume::applyReplicated(uint64_t session, const wire::Frame& f
     case wire::FrameType::kResize:
       st = awaitLocalSize(h.length);
       break;
-    case wire::FrameType::kSnapshotPrepare:
-      ack = prepareSnapshotLocked(std::string(reinterpret_cast<const char*>(frame.payload.data()), frame.payload.size()));
+    case wire::FrameType::kSnapshotPrepare: {
+      const std::string name(reinterpret_cast<const char*>(frame.payload.data()), frame.payload.size());
+      if ((h.flags & wire::kFlagAbort) != 0) {
+        if (replica_stage_ && replica_stage_->name == name) replica_stage_.reset();  // its work file goes too
+        ack = ErrorCode::kOk;
+      } else {
+        ack = prepareSnapshotLocked(name);
+      }
       break;
+    }
     case wire::FrameType::kSnapshot:
       st = takeSnapshotLocked(std::string(reinterpret_cast<const char*>(frame.payload.data()), frame.payload.size()));
       break;

@@ -123,6 +123,9 @@ class Volume final : public PeerLinkOwner {
   // Applies `apply` locally and replicates `header`/`payload` to every receiving peer.
   Status replicate(wire::FrameHeader header, std::span<const std::byte> payload,
                    const std::function<Status()>& apply);
+  // Queues SNAPSHOT_PREPARE with kFlagAbort for snapshot `name` to every receiving peer: the
+  // snapshot will not be taken, their stages go (order_mu_ held).
+  void abortPreparedLocked(std::span<const std::byte> name);
   // Replica side of SNAPSHOT_PREPARE and SNAPSHOT (replica_mu_ held). PREPARE of a new name
   // starts the stage (ack OK); of the staged name asks whether its precopy has converged
   // (OK, or UNAVAILABLE while it is still copying).

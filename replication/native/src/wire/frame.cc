@@ -69,6 +69,9 @@ Status checkTypeRules(const FrameHeader& h) {
       h.type != FrameType::kWriteZeroes) {
     return protocolError("FUA flag on a frame that does not write");
   }
+  if ((h.flags & kFlagAbort) != 0 && h.type != FrameType::kSnapshotPrepare) {
+    return protocolError("ABORT flag on a frame other than SNAPSHOT_PREPARE");
+  }
   return Status::ok();
 }
 

@@ -37,11 +37,13 @@ enum class FrameType : uint16_t {
   kPong = 14,
   kResize = 15,         // the volume grew to `length` bytes: the replica grows its device view
   kSnapshot = 16,       // take a snapshot here (payload: its name, 1-128 bytes)
-  kSnapshotPrepare = 17,  // a SNAPSHOT of this name follows: start copying now (payload: its name)
+  kSnapshotPrepare = 17,  // a SNAPSHOT of this name follows: start copying now (payload: its name);
+                          // flag kFlagAbort: it will not follow, drop what was started
 };
 
 inline constexpr uint32_t kFlagFua = 1u << 0;
-inline constexpr uint32_t kKnownFlags = kFlagFua;
+inline constexpr uint32_t kFlagAbort = 1u << 1;  // SNAPSHOT_PREPARE only
+inline constexpr uint32_t kKnownFlags = kFlagFua | kFlagAbort;
 
 std::string_view frameTypeName(FrameType type);
 
