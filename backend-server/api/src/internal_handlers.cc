@@ -14,13 +14,16 @@ void pollDesiredState(const RouteCall& call, http::Responder respond) {
   if (!after.isOk()) return respond(errorResponse(after.status()));
   auto wait = queryUint(call.request, "wait", 0);
   if (!wait.isOk()) return respond(errorResponse(wait.status()));
+  auto delta = queryBool(call.request, "delta");  // the node takes a delta after `after`
+  if (!delta.isOk()) return respond(errorResponse(delta.status()));
   auto max_ms = static_cast<uint64_t>(call.options.long_poll_max.count());
   auto wait_ms = *wait > max_ms / 1000 ? max_ms : *wait * 1000;
   call.cluster.watchDesiredState(call.params.at("node"), *after, std::chrono::milliseconds(wait_ms),
                                  [respond](Result<DesiredState> state) {
                                    if (!state.isOk()) return respond(errorResponse(state.status()));
                                    respond(jsonResponse(200, desiredStateJson(*state)));
-                                 });
+                                 },
+                                 *delta ? DesiredForm::kDelta : DesiredForm::kFull);
 }
 
 void reportNodeStatus(const RouteCall& call, http::Responder respond) {

@@ -1733,9 +1733,31 @@ Result<ClusterService::DeclaredCommon> ClusterService::declaredCommon() {
 Result<DesiredState> ClusterService::desiredStateFrom(const std::string& node, const DeclaredCommon& common) {
   // Only this node's part of the declared state (indexed reads): its volumes, their replicas
   // and snapshots, its attachments; of the common tables only the nodes it refers to.
+  ASSIGN_OR_RETURN(NodeSlice slice, store_.nodeSlice(node));
+  ASSIGN_OR_RETURN(DeclaredState declared, declaredFor(node, std::move(slice), common));
+  return buildDesiredState(node, declared);
+}
+
+Result<DesiredState> ClusterService::desiredAfter(const std::string& node, uint64_t after, DesiredForm form,
+                                                  const DeclaredCommon& common) {
+  if (form == DesiredForm::kDelta && after != 0 && after <= common.generation) {
+    // The change log is read after the generation: a change in between is in the delta and
+    // sent again next time (harmless), never missed.
+    ASSIGN_OR_RETURN(NodeChanges changes, store_.nodeChangesSince(node, after));
+    if (!changes.full) {
+      ASSIGN_OR_RETURN(NodeSlice slice, store_.nodeSliceOf(node, changes.volumes));
+      ASSIGN_OR_RETURN(DeclaredState declared, declaredFor(node, std::move(slice), common));
+      ASSIGN_OR_RETURN(DesiredState state, buildDesiredState(node, declared));
+      return narrowToDelta(std::move(state), changes.volumes);
+    }
+  }
+  return desiredStateFrom(node, common);
+}
+
+Result<DeclaredState> ClusterService::declaredFor(const std::string& node, NodeSlice slice,
+                                                  const DeclaredCommon& common) {
   DeclaredState declared;
   declared.generation = common.generation;
-  ASSIGN_OR_RETURN(NodeSlice slice, store_.nodeSlice(node));
   declared.volumes = std::move(slice.volumes);
   declared.replicas = std::move(slice.replicas);
   declared.attachments = std::move(slice.attachments);
@@ -1752,14 +1774,11 @@ Result<DesiredState> ClusterService::desiredStateFrom(const std::string& node, c
     if (r.node_name == node) declared.releases.push_back(r);
   }
   // DRBD allocations of the node's volumes only (the resource names every host).
-  ASSIGN_OR_RETURN(auto drbd, store_.listDrbdAllocations());
-  std::set<std::string> mine;
-  for (const auto& v : declared.volumes) mine.insert(v.uuid);
-  for (auto& a : drbd) {
-    if (mine.count(a.volume_uuid)) declared.drbd.push_back(std::move(a));
-  }
+  std::vector<std::string> uuids;
+  for (const auto& v : declared.volumes) uuids.push_back(v.uuid);
+  ASSIGN_OR_RETURN(declared.drbd, store_.drbdAllocationsOf(uuids));
   declared.cluster_id = store_.clusterId();
-  return buildDesiredState(node, declared);
+  return declared;
 }
 
 Result<DesiredState> ClusterService::desiredState(const std::string& node) {
@@ -1769,15 +1788,18 @@ Result<DesiredState> ClusterService::desiredState(const std::string& node) {
 
 void ClusterService::watchDesiredState(const std::string& node, uint64_t after,
                                        std::chrono::milliseconds wait,
-                                       std::function<void(Result<DesiredState>)> done) {
+                                       std::function<void(Result<DesiredState>)> done, DesiredForm form) {
   auto generation = store_.nodeGeneration(node);
   if (!generation.isOk()) return done(generation.status());
-  if (*generation > after || wait.count() <= 0) return done(desiredState(node));
+  if (*generation > after || wait.count() <= 0) {
+    auto common = declaredCommon();
+    return done(common.isOk() ? desiredAfter(node, after, form, *common) : Result<DesiredState>(common.status()));
+  }
   // The poll waits for a change to this node's state. Every write path names the nodes it
   // concerns (the store's touch sets, conservative: unscoped changes count for every node); the
   // deadline stays the safety net: a wake that was missed costs at most one `wait`, never an
   // update, because the state answered at the deadline is the current one.
-  watch_.add({node, after, clock_.steadyNow() + wait, std::move(done)});
+  watch_.add({node, after, clock_.steadyNow() + wait, std::move(done), form == DesiredForm::kDelta});
   // A change may have landed between reading the generation and registering.
   notifyWatchers();
 }
@@ -1794,7 +1816,10 @@ void ClusterService::notifyWatchers() {
 void ClusterService::answerWatchers(std::vector<DesiredStateWatch::Watcher> due) {
   // The tables every node's state reads (nodes, groups, releases) once for all the due polls.
   auto common = declaredCommon();
-  for (auto& w : due) w.done(common.isOk() ? desiredStateFrom(w.node, *common) : Result<DesiredState>(common.status()));
+  for (auto& w : due) {
+    const DesiredForm form = w.delta ? DesiredForm::kDelta : DesiredForm::kFull;
+    w.done(common.isOk() ? desiredAfter(w.node, w.after, form, *common) : Result<DesiredState>(common.status()));
+  }
 }
 
 bool ClusterService::advanceRegroupsLocked() {

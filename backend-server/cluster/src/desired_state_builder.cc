@@ -164,4 +164,13 @@ Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredSt
   return state;
 }
 
+DesiredState narrowToDelta(DesiredState state, const std::vector<std::string>& covers) {
+  auto covered = [&](const std::string& uuid) { return std::binary_search(covers.begin(), covers.end(), uuid); };
+  std::erase_if(state.replicas, [&](const DesiredReplica& r) { return !covered(r.volume_uuid); });
+  std::erase_if(state.attachments, [&](const nodeapi::DesiredAttachment& a) { return !covered(a.volume_uuid); });
+  state.delta = true;
+  state.covers = covers;
+  return state;
+}
+
 }  // namespace tandem::controller

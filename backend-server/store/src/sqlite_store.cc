@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <set>
@@ -212,7 +213,7 @@ class SqliteStore final : public Store {
       // Unreadable, it is read again when asked (nodeGeneration then fails as generation() does).
       auto generation = readGeneration();
       floor_known_ = generation.isOk();
-      if (floor_known_) floor_generation_ = *generation;
+      if (floor_known_) changes_.resetAll(*generation);
       return Status::ok();
     });
   }
@@ -226,12 +227,14 @@ class SqliteStore final : public Store {
 
   Result<uint64_t> nodeGeneration(const std::string& node) override {
     std::lock_guard lock(mu_);
-    if (!floor_known_) {
-      ASSIGN_OR_RETURN(floor_generation_, readGeneration());
-      floor_known_ = true;
-    }
-    auto it = node_generations_.find(node);
-    return it == node_generations_.end() ? floor_generation_ : std::max(floor_generation_, it->second);
+    RETURN_IF_ERROR(knowFloor());
+    return changes_.generation(node);
+  }
+
+  Result<NodeChanges> nodeChangesSince(const std::string& node, uint64_t after) override {
+    std::lock_guard lock(mu_);
+    RETURN_IF_ERROR(knowFloor());
+    return changes_.changesSince(node, after);
   }
 
   Status upsertNode(const NodeRecord& n, const std::vector<PoolRecord>& pools) override {
@@ -248,7 +251,7 @@ class SqliteStore final : public Store {
                          before.columnInt(2) == int64_t{n.replication_port};
       }
       if (same_addresses) {
-        touched_.insert(n.name);
+        touched_.whole.insert(n.name);
       } else {
         RETURN_IF_ERROR(touchNodeAndPeers(n.name));
       }
@@ -306,7 +309,7 @@ class SqliteStore final : public Store {
         return Status(ErrorCode::kNotFound, "node '" + name + "' does not exist").withReason("node_not_found");
       }
       // It held no replica and no attachment (checked above): no other node's state names it.
-      touched_.insert(name);
+      touched_.whole.insert(name);
       return bumpGeneration();
     });
   }
@@ -472,6 +475,51 @@ class SqliteStore final : public Store {
       return out;
     }();
     return slice;
+  }
+
+  Result<NodeSlice> nodeSliceOf(const std::string& node, const std::vector<std::string>& volumes) override {
+    std::lock_guard lock(mu_);
+    // The volumes asked for and those attached on the node (an attachment's entry and a forced
+    // detach name their volume).
+    const std::string these =
+        "(SELECT value FROM json_each(?2) UNION SELECT volume_uuid FROM attachments WHERE host = ?1)";
+    const std::string list = jsonArray(volumes);
+    auto bind = [&](Statement& q) { q.bind(1, node).bind(2, list); };
+    NodeSlice out;
+    ASSIGN_OR_RETURN(out.volumes, queryAllLocked(std::string(kVolumeSelect) + " WHERE uuid IN " + these,
+                                                 readVolume, bind));
+    ASSIGN_OR_RETURN(out.replicas, queryAllLocked(std::string(kReplicaSelect) + " WHERE volume_uuid IN " + these +
+                                                      " ORDER BY volume_uuid, node_name",
+                                                  readReplica, bind));
+    ASSIGN_OR_RETURN(out.snapshots, queryAllLocked(std::string(kSnapshotSelect) + " WHERE volume_uuid IN " + these +
+                                                       " ORDER BY volume_uuid, created_at, name",
+                                                   readSnapshot, bind));
+    ASSIGN_OR_RETURN(out.attachments,
+                     queryAllLocked(std::string(kAttachmentSelect) + " WHERE host = ? ORDER BY volume_uuid",
+                                    readAttachment, [&](Statement& q) { q.bind(1, node); }));
+    return out;
+  }
+
+  // A JSON array of strings (json_each's input).
+  static std::string jsonArray(const std::vector<std::string>& values) {
+    std::string out = "[";
+    for (const auto& value : values) {
+      out += out.size() > 1 ? ",\"" : "\"";
+      for (unsigned char c : value) {
+        if (c == '"' || c == '\\') {
+          out += '\\';
+          out += static_cast<char>(c);
+        } else if (c < 0x20) {
+          char esc[8];
+          std::snprintf(esc, sizeof esc, "\\u%04x", c);
+          out += esc;
+        } else {
+          out += static_cast<char>(c);
+        }
+      }
+      out += '"';
+    }
+    return out + "]";
   }
 
   Result<std::vector<ReplicaRecord>> listReplicasOnNode(const std::string& node) override {
@@ -739,7 +787,7 @@ class SqliteStore final : public Store {
     uint64_t generation = 0;
     RETURN_IF_ERROR(transaction([&]() -> Status {
       RETURN_IF_ERROR(deleteDetachedVolume(release.volume_name));
-      touched_.insert(release.node_name);  // its state lists the release
+      touched_.volumes.emplace(release.node_name, release.volume_uuid);  // its state lists the release
       RETURN_IF_ERROR(bumpGeneration());
       ASSIGN_OR_RETURN(generation, readGeneration());
       release.generation = generation;
@@ -766,7 +814,7 @@ class SqliteStore final : public Store {
 
   Status removeRelease(const std::string& volume_uuid) override {
     return transaction([&]() -> Status {
-      RETURN_IF_ERROR(touchNodesOf("SELECT node_name FROM releases WHERE volume_uuid = ?1", volume_uuid));
+      RETURN_IF_ERROR(touchNodesOf("SELECT node_name, volume_uuid FROM releases WHERE volume_uuid = ?1", volume_uuid));
       RETURN_IF_ERROR(Statement(db_, "DELETE FROM releases WHERE volume_uuid = ?").bind(1, volume_uuid).run());
       if (sqlite3_changes(db_) == 0) {
         return Status(ErrorCode::kNotFound, "no release of volume " + volume_uuid).withReason("release_not_found");
@@ -805,7 +853,7 @@ class SqliteStore final : public Store {
                           .bind(1, int64_t{detaching ? (force ? 2 : 1) : 0}).bind(2, volume_uuid).bind(3, host)
                           .run());
       if (sqlite3_changes(db_) == 0) return attachmentNotFound(volume_uuid, host);
-      touched_.insert(host);
+      touched_.volumes.emplace(host, volume_uuid);
       RETURN_IF_ERROR(touchVolume(volume_uuid));
       return bumpGeneration();
     });
@@ -817,7 +865,7 @@ class SqliteStore final : public Store {
                           .bind(1, volume_uuid).bind(2, host)
                           .run());
       if (sqlite3_changes(db_) == 0) return attachmentNotFound(volume_uuid, host);
-      touched_.insert(host);
+      touched_.volumes.emplace(host, volume_uuid);
       RETURN_IF_ERROR(touchVolume(volume_uuid));
       return bumpGeneration();
     });
@@ -940,7 +988,8 @@ class SqliteStore final : public Store {
         }
         RETURN_IF_ERROR(insertDrbdReplica(r));
       }
-      return Status::ok();
+      RETURN_IF_ERROR(touchVolume(a.volume_uuid));
+      return bumpGeneration();
     });
   }
 
@@ -951,14 +1000,29 @@ class SqliteStore final : public Store {
       q.bind(1, r.volume_uuid);
       ASSIGN_OR_RETURN(bool row, q.step());
       if (!row) return Status(ErrorCode::kNotFound, "DRBD volume " + r.volume_uuid + " has no allocation");
-      return insertDrbdReplica(r);
+      RETURN_IF_ERROR(insertDrbdReplica(r));
+      RETURN_IF_ERROR(touchVolume(r.volume_uuid));
+      return bumpGeneration();
     });
   }
 
   Result<std::vector<DrbdVolumeAllocation>> listDrbdAllocations() override {
     std::lock_guard lock(mu_);
-    std::vector<DrbdVolumeAllocation> out;
     Statement q(db_, "SELECT volume_uuid, minor, shared_secret FROM drbd_minors ORDER BY volume_uuid");
+    return readDrbdAllocations(q);
+  }
+
+  Result<std::vector<DrbdVolumeAllocation>> drbdAllocationsOf(const std::vector<std::string>& volumes) override {
+    std::lock_guard lock(mu_);
+    Statement q(db_, "SELECT volume_uuid, minor, shared_secret FROM drbd_minors WHERE volume_uuid IN "
+                     "(SELECT value FROM json_each(?1)) ORDER BY volume_uuid");
+    q.bind(1, jsonArray(volumes));
+    return readDrbdAllocations(q);
+  }
+
+  // The allocations `q` selects (volume_uuid, minor, shared_secret), with their replicas. Needs mu_.
+  Result<std::vector<DrbdVolumeAllocation>> readDrbdAllocations(Statement& q) {
+    std::vector<DrbdVolumeAllocation> out;
     while (true) {
       ASSIGN_OR_RETURN(bool row, q.step());
       if (!row) break;
@@ -1072,30 +1136,41 @@ class SqliteStore final : public Store {
   Status touchVolume(const std::string& uuid) { return touchVolumeOf("SELECT ?1", uuid); }
   // touchVolume of the volume(s) whose uuid `uuid_select` (binding ?1 to `value`) selects.
   Status touchVolumeOf(const std::string& uuid_select, const std::string& value) {
-    return touchNodesOf("SELECT node_name FROM replicas WHERE volume_uuid IN (" + uuid_select +
-                            ") UNION SELECT host FROM attachments WHERE volume_uuid IN (" + uuid_select + ")",
+    return touchNodesOf("SELECT node_name, volume_uuid FROM replicas WHERE volume_uuid IN (" + uuid_select +
+                            ") UNION SELECT host, volume_uuid FROM attachments WHERE volume_uuid IN (" +
+                            uuid_select + ")",
                         value);
   }
   // `node` and every node whose state shows its addresses: the other replicas' nodes of each
   // volume it holds a replica of, and the hosts those volumes are attached on (an NBD
   // attachment names the primary's address).
+  // Its own whole state changes; in each peer's, the volumes they share.
   Status touchNodeAndPeers(const std::string& node) {
-    touched_.insert(node);
+    touched_.whole.insert(node);
     return touchNodesOf(
-        "SELECT peer.node_name FROM replicas mine JOIN replicas peer ON peer.volume_uuid = mine.volume_uuid "
-        "WHERE mine.node_name = ?1 UNION SELECT a.host FROM attachments a JOIN replicas mine "
+        "SELECT peer.node_name, peer.volume_uuid FROM replicas mine JOIN replicas peer "
+        "ON peer.volume_uuid = mine.volume_uuid WHERE mine.node_name = ?1 "
+        "UNION SELECT a.host, a.volume_uuid FROM attachments a JOIN replicas mine "
         "ON a.volume_uuid = mine.volume_uuid WHERE mine.node_name = ?1",
         node);
   }
-  // Touches the node names `select` (binding ?1 to `value`) returns.
+  // Touches the (node name, volume uuid) rows `select` (binding ?1 to `value`) returns.
   Status touchNodesOf(const std::string& select, const std::string& value) {
     Statement q(db_, select);
     q.bind(1, value);
     while (true) {
       ASSIGN_OR_RETURN(bool row, q.step());
       if (!row) return Status::ok();
-      touched_.insert(q.columnText(0));
+      touched_.volumes.emplace(q.columnText(0), q.columnText(1));
     }
+  }
+  // The change log starts at the generation the store was opened at. Needs mu_.
+  Status knowFloor() {
+    if (floor_known_) return Status::ok();
+    ASSIGN_OR_RETURN(uint64_t generation, readGeneration());
+    changes_.resetAll(generation);
+    floor_known_ = true;
+    return Status::ok();
   }
 
   template <typename Fn>
@@ -1121,12 +1196,8 @@ class SqliteStore final : public Store {
       return c;
     }
     if (bumped_) {
-      if (touched_.empty()) {
-        floor_generation_ = generation;
-        floor_known_ = true;
-        node_generations_.clear();
-      }
-      for (const auto& node : touched_) node_generations_[node] = generation;
+      if (touched_.empty()) floor_known_ = true;  // every node's state counts as changed here
+      if (floor_known_) changes_.record(generation, touched_);
     }
     return Status::ok();
   }
@@ -1136,11 +1207,10 @@ class SqliteStore final : public Store {
   std::string cluster_id_;
   // Guarded by mu_: the nodes the open transaction touched and whether it bumped the generation;
   // each node's generation past floor_generation_ (nodeGeneration()).
-  std::set<std::string> touched_;
+  TouchedNodes touched_;
   bool bumped_ = false;
-  uint64_t floor_generation_ = 0;
   bool floor_known_ = false;
-  std::unordered_map<std::string, uint64_t> node_generations_;
+  NodeChangeLog changes_;
 };
 
 }  // namespace

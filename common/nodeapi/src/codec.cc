@@ -546,6 +546,10 @@ std::string encodeDesiredState(const DesiredState& s) {
   w.key("force_detach").beginArray();
   for (const auto& name : s.force_detach) w.string(name);
   w.endArray();
+  if (s.delta) {
+    w.field("delta", true);
+    writeNames(w, "covers", s.covers);
+  }
   if (!s.release.empty()) {
     w.key("release").beginArray();
     for (const auto& r : s.release) {
@@ -578,6 +582,13 @@ Result<DesiredState> decodeDesiredState(std::string_view json) {
     s.attachments.push_back(std::move(a));
   }
   ASSIGN_OR_RETURN(s.force_detach, r.optionalStringArray("force_detach"));
+  ASSIGN_OR_RETURN(auto delta, r.optionalBool("delta"));
+  s.delta = delta.value_or(false);
+  ASSIGN_OR_RETURN(s.covers, r.optionalStringArray("covers"));
+  for (const auto& uuid : s.covers) {
+    if (!isUuid(uuid)) return invalid("field 'covers' must hold volume UUIDs");
+  }
+  if (!s.delta && !s.covers.empty()) return invalid("field 'covers' needs 'delta': true");
   ASSIGN_OR_RETURN(auto release, r.optionalObjectArray("release"));
   for (size_t i = 0; i < release.size(); ++i) {
     const std::string path = "release[" + std::to_string(i) + "].";

@@ -31,9 +31,9 @@ class HttpsControllerClient final : public ControllerClient {
   }
 
   Result<nodeapi::DesiredState> pollDesired(const std::string& node, uint64_t after,
-                                            std::chrono::seconds wait) override {
+                                            std::chrono::seconds wait, bool delta) override {
     std::string target = "/v1/internal/nodes/" + node + "/desired?after=" + std::to_string(after) +
-                         "&wait=" + std::to_string(wait.count());
+                         "&wait=" + std::to_string(wait.count()) + (delta ? "&delta=true" : "");
     ASSIGN_OR_RETURN(http::Response r,
                      poll_->request("GET", target, "", {{"authorization", "Bearer " + nodeToken()}},
                                     wait + std::chrono::seconds(15)));

@@ -10,7 +10,8 @@ NodeAgent::NodeAgent(NodeAgentOptions options, NodeIdentity identity, Controller
       client_(client),
       reconciler_(reconciler),
       identity_(std::move(identity)),
-      sequencer_(options_.full_report_every) {
+      sequencer_(options_.full_report_every),
+      desired_(options_.full_desired_every) {
   identity_.name = options_.name;
 }
 
@@ -82,7 +83,6 @@ Status NodeAgent::applyDesired(const DesiredState& desired) {
 }
 
 void NodeAgent::pollLoop() {
-  uint64_t after = 0;
   while (true) {
     bool registered;
     {
@@ -99,7 +99,11 @@ void NodeAgent::pollLoop() {
       }
       cv_.notify_all();
     }
-    auto desired = client_.pollDesired(options_.name, after, options_.poll_wait);
+    const DesiredStateSequencer::Poll poll = desired_.next();
+    auto answer = client_.pollDesired(options_.name, poll.after, options_.poll_wait, poll.delta);
+    // A delta becomes the full state it describes (kProtocol when it does not apply: the next
+    // poll asks for the full state).
+    auto desired = answer.isOk() ? desired_.received(*answer) : answer;
     if (!desired.isOk() && desired.status().code() == ErrorCode::kProtocol) {
       log::error("node", "bad desired state from controller: " + desired.status().toString());
       if (!waitFor(std::chrono::seconds(2))) return;
@@ -121,10 +125,10 @@ void NodeAgent::pollLoop() {
     }
     cv_.notify_all();
     if (applied.isOk()) {
-      after = desired->generation;
+      desired_.applied(std::move(desired).value());
     } else {
-      // Retry the same state after a pause (after=0 returns the current state at once).
-      after = 0;
+      // Retry the full state after a pause (after=0 returns the current state at once).
+      desired_.failed();
       if (!waitFor(std::chrono::seconds(2))) return;
     }
   }

@@ -86,6 +86,9 @@ std::vector<OptionSpec> optionTable() {
       {"full-report-every", OptionType::kUint, "30",
        "status reports are deltas against the last acknowledged one; every so many is full (1: all)"},
       {"poll-wait", OptionType::kDuration, "25s", "long-poll wait for desired-state changes"},
+      {"full-desired-every", OptionType::kUint, "100",
+       "desired-state polls ask for what changed since the state last applied; every so many asks for "
+       "the whole state (1: all)"},
       tandem::config::logLevelOption(),
   };
 }
@@ -314,6 +317,8 @@ int main(int argc, char** argv) {
   agent_options.heartbeat_interval = options.duration("heartbeat-interval");
   agent_options.full_report_every =
       static_cast<uint32_t>(std::clamp<uint64_t>(options.uint("full-report-every"), 1, 1000000));
+  agent_options.full_desired_every =
+      static_cast<uint32_t>(std::clamp<uint64_t>(options.uint("full-desired-every"), 1, 1000000));
   tandem::node::NodeAgent agent(agent_options, *identity, **client, reconciler);
   tandem::log::info("node", options.string("name") + ": nbd port " + std::to_string((*nbd)->tcpPort()) +
                                 ", socket " + nbd_options.unix_socket_path + ", replication port " +

@@ -258,6 +258,20 @@ TEST_F(ApiRouterTest, CreatesThreeReplicaVolumeIdempotently) {
   ASSERT_EQ((*d)["replicas"].Size(), 1u);
   EXPECT_EQ((*d)["replicas"][0]["peers"].Size(), 2u);
   EXPECT_TRUE((*d)["replicas"][0]["thin"].GetBool()) << "groups are thin by default";
+
+  // delta=true after that state: a second volume comes as a delta covering it alone.
+  const uint64_t generation = (*d)["generation"].GetUint64();
+  ASSERT_EQ(call("POST", "/v1/volumes", R"({"name":"vol2","size_bytes":1048576,"resource_group":"triple"})")->status, 201);
+  auto delta = call("GET", "/v1/internal/nodes/n2/desired?after=" + std::to_string(generation) + "&delta=true");
+  ASSERT_EQ(delta->status, 200) << delta->body;
+  auto dd = json::parseObject(delta->body);
+  EXPECT_TRUE((*dd)["delta"].GetBool());
+  ASSERT_EQ((*dd)["covers"].Size(), 1u);
+  ASSERT_EQ((*dd)["replicas"].Size(), 1u);
+  EXPECT_STREQ((*dd)["replicas"][0]["volume"]["name"].GetString(), "vol2");
+  auto bad = call("GET", "/v1/internal/nodes/n2/desired?after=1&delta=yes");
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(errorCode(*bad), "invalid_query");
 }
 
 // A mixed cluster (engine field, DRBD capability, allocation; issue 13): n1 and n2 report a

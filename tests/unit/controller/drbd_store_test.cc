@@ -93,3 +93,46 @@ TEST_F(DrbdStoreTest, NumbersAreFreedWithTheirObjects) {
 
 }  // namespace
 }  // namespace tandem::controller
+
+namespace tandem::controller {
+namespace {
+
+// An allocation changes the desired state of the volume's nodes (a drbd volume is left out of
+// them until it has one): it bumps their generation and is in their change log, so a node that
+// was answered before the allocation learns of it (and of a later replica's) by a delta.
+TEST_F(DrbdStoreTest, AllocationsChangeTheVolumesNodesStates) {
+  const uint64_t before = *store_->generation();
+  auto n1 = store_->nodeChangesSince("n1", before);
+  ASSERT_TRUE(n1.isOk());
+  ASSERT_TRUE(store_->addDrbdVolumeAllocation({"v1-uuid", 1000, {{"v1-uuid", "n1", 0, 7000}}}).isOk());
+  const uint64_t allocated = *store_->generation();
+  EXPECT_GT(allocated, before);
+  EXPECT_EQ(*store_->nodeGeneration("n1"), allocated);
+  EXPECT_EQ(*store_->nodeGeneration("n2"), allocated) << "n2 holds a replica of v1 too";
+  auto changes = store_->nodeChangesSince("n2", before);
+  ASSERT_TRUE(changes.isOk());
+  EXPECT_FALSE(changes->full);
+  EXPECT_EQ(changes->volumes, std::vector<std::string>{"v1-uuid"});
+
+  ASSERT_TRUE(store_->addDrbdReplicaAllocation({"v1-uuid", "n2", 1, 7000}).isOk());
+  EXPECT_EQ(*store_->nodeGeneration("n2"), *store_->generation());
+  EXPECT_EQ(store_->nodeChangesSince("n2", allocated)->volumes, std::vector<std::string>{"v1-uuid"});
+
+  // A refused allocation changes nothing.
+  const uint64_t now = *store_->generation();
+  EXPECT_FALSE(store_->addDrbdReplicaAllocation({"v1-uuid", "n2", 2, 7001}).isOk());
+  EXPECT_EQ(*store_->generation(), now);
+
+  // drbdAllocationsOf reads only the volumes asked for.
+  ASSERT_TRUE(store_->addDrbdVolumeAllocation({"v2-uuid", 1001, {{"v2-uuid", "n1", 0, 7001}}}).isOk());
+  auto of = store_->drbdAllocationsOf({"v2-uuid", "no-such-uuid"});
+  ASSERT_TRUE(of.isOk());
+  ASSERT_EQ(of->size(), 1u);
+  EXPECT_EQ((*of)[0].volume_uuid, "v2-uuid");
+  EXPECT_EQ((*of)[0].minor, 1001u);
+  EXPECT_EQ((*of)[0].replicas.size(), 1u);
+  EXPECT_TRUE(store_->drbdAllocationsOf({})->empty());
+}
+
+}  // namespace
+}  // namespace tandem::controller

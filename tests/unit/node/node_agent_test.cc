@@ -30,7 +30,7 @@ class FakeController final : public ControllerClient {
     registrations_.push_back(registration);
     return nodeapi::RegistrationReply{kNodeUuid, "node-token", cluster_id_};
   }
-  Result<DesiredState> pollDesired(const std::string&, uint64_t, std::chrono::seconds) override {
+  Result<DesiredState> pollDesired(const std::string&, uint64_t, std::chrono::seconds, bool) override {
     std::unique_lock lock(mu_);
     size_t k = polls_++;
     cv_.wait_for(lock, 20s, [&] { return closed_ || (k < states_.size() && reports_.size() >= k); });

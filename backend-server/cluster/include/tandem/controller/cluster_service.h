@@ -41,6 +41,7 @@
 #include "tandem/controller/adoption.h"
 #include "tandem/controller/attachments.h"
 #include "tandem/controller/cluster_views.h"
+#include "tandem/controller/desired_state_builder.h"
 #include "tandem/controller/desired_state_watch.h"
 #include "tandem/controller/drbd_allocation.h"
 #include "tandem/controller/observed_state.h"
@@ -252,8 +253,13 @@ class ClusterService {
   // Calls `done` once with the node's current desired state: at once if the node's generation
   // (the last change to its desired state) is already past `after`, else when it passes `after`
   // or when `wait` has elapsed. The state carries the global generation, as desiredState().
+  // With DesiredForm::kDelta, for a node that has the state of `after`, the answer is a delta
+  // (DesiredState::delta) when the store can say what changed since: the entries of the volumes
+  // whose part changed (`covers`; a covered volume without an entry is gone from the node), and
+  // the node's whole `release` and `force_detach` lists; else (a whole-state change, `after`
+  // older than the store's change log, or 0) the full state.
   void watchDesiredState(const std::string& node, uint64_t after, std::chrono::milliseconds wait,
-                         std::function<void(Result<DesiredState>)> done);
+                         std::function<void(Result<DesiredState>)> done, DesiredForm form = DesiredForm::kFull);
 
   // Periodic work: marks silent nodes offline, re-creates replicas lost with a node (see
   // ClusterOptions::replace_after) and answers expired long-polls.
@@ -346,6 +352,12 @@ class ClusterService {
   Result<DeclaredCommon> declaredCommon();
   // A node's desired state from `common` and its slice of the store (O(its replicas)).
   Result<DesiredState> desiredStateFrom(const std::string& node, const DeclaredCommon& common);
+  // The state a poll of `node` with `after` and `form` gets (watchDesiredState): a delta over
+  // the volumes whose part changed when the store can say which (O(those)), else the full state.
+  Result<DesiredState> desiredAfter(const std::string& node, uint64_t after, DesiredForm form,
+                                    const DeclaredCommon& common);
+  // The declared state that `slice` (of `node`) and `common` give buildDesiredState().
+  Result<DeclaredState> declaredFor(const std::string& node, NodeSlice slice, const DeclaredCommon& common);
   // Hands the long-polls that are due to the answering thread. Must be called without mu_.
   void notifyWatchers();
   // Builds each watcher's desired state and answers it (on the answering thread).

@@ -43,4 +43,15 @@ inline constexpr uint32_t kDrbdMaxPeers = 7;
 // or primary node is gone.
 Result<DesiredState> buildDesiredState(const std::string& node, const DeclaredState& declared);
 
+// Which form a node's desired state is answered in (ClusterService::watchDesiredState).
+enum class DesiredForm {
+  kFull,   // every entry
+  kDelta,  // only the volumes whose part changed, when the store can say which
+};
+
+// `state` (built from a declared state that holds at least the volumes in `covers`) as a delta
+// over `covers` (sorted): only the replica and attachment entries of those volumes are kept;
+// `release` and `force_detach` stay whole. nodeapi::applyDesiredDelta() undoes it.
+DesiredState narrowToDelta(DesiredState state, const std::vector<std::string>& covers);
+
 }  // namespace tandem::controller

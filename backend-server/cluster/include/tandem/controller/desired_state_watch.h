@@ -23,6 +23,7 @@ class DesiredStateWatch {
     uint64_t after = 0;                              // answer once the node's generation passes this
     std::chrono::steady_clock::time_point deadline;  // or at this time
     std::function<void(Result<DesiredState>)> done;
+    bool delta = false;  // the poll takes a delta (DesiredForm::kDelta)
   };
 
   void add(Watcher watcher);

@@ -16,6 +16,7 @@
 
 #include "tandem/common/status.h"
 #include "tandem/controller/drbd_allocation.h"
+#include "tandem/controller/node_change_log.h"
 #include "tandem/controller/records.h"
 
 namespace tandem::controller {
@@ -42,6 +43,11 @@ class Store {
   // generation at that time (so a node that missed a change while the controller was down is
   // answered at once). A change nothing scoped counts for every node.
   virtual Result<uint64_t> nodeGeneration(const std::string& node) = 0;
+  // What changed in `node`'s desired state after generation `after`, for a node that has the
+  // state of `after` (node_change_log.h): its whole state, or the volumes whose part of it
+  // changed. Forgets the node's changes at or below `after` (a later call with an older `after`
+  // answers `full`).
+  virtual Result<NodeChanges> nodeChangesSince(const std::string& node, uint64_t after) = 0;
 
   // Inserts or replaces the node (by name) and its pools. Bumps the generation.
   virtual Status upsertNode(const NodeRecord& node, const std::vector<PoolRecord>& pools) = 0;
@@ -73,6 +79,9 @@ class Store {
   // The declared state one node's desired state needs, read through indexes: O(the node's
   // replicas and attachments), not O(the cluster).
   virtual Result<NodeSlice> nodeSlice(const std::string& node) = 0;
+  // nodeSlice narrowed to `volumes` and the volumes attached on `node` (attachments: every one
+  // on the node): what a delta of the node's desired state over those volumes needs. O(those).
+  virtual Result<NodeSlice> nodeSliceOf(const std::string& node, const std::vector<std::string>& volumes) = 0;
   // Removes the volume and its replicas. kNotFound; kConflict (volume_attached) while some host
   // has it attached. Bumps the generation.
   virtual Status deleteVolume(const std::string& name) = 0;
@@ -153,12 +162,15 @@ class Store {
   // addDrbdVolumeAllocation: stores the minor and the replicas' numbers at once. kNotFound
   // (volume_not_found, replica_not_found) when the volume or one of the replicas has no record;
   // kAlreadyExists (drbd_number_in_use) when a minor, a node-id of the volume or a port of a node
-  // is taken (nothing is stored). Does not change the generation.
+  // is taken (nothing is stored). Bumps the generation (the volume's nodes' desired states
+  // carry the resource; until it has an allocation a drbd volume is left out of them).
   virtual Status addDrbdVolumeAllocation(const DrbdVolumeAllocation& allocation) = 0;
-  // One more replica of an allocated volume; same errors.
+  // One more replica of an allocated volume; same errors. Bumps the generation.
   virtual Status addDrbdReplicaAllocation(const DrbdReplicaAllocation& allocation) = 0;
   // Every allocation, by volume uuid, replicas by node-id.
   virtual Result<std::vector<DrbdVolumeAllocation>> listDrbdAllocations() = 0;
+  // The allocations of `volumes` (those that have one), by volume uuid. O(those).
+  virtual Result<std::vector<DrbdVolumeAllocation>> drbdAllocationsOf(const std::vector<std::string>& volumes) = 0;
 };
 
 struct SqliteStoreOptions {

@@ -247,6 +247,13 @@ struct DesiredState {
   // detach; a mounted device is still kept).
   std::vector<std::string> force_detach{};
   std::vector<DesiredRelease> release{};  // backing volumes of forgotten volumes to keep
+  // A delta (asked for with `delta=true`, desired_delta.h): `replicas` and `attachments` hold only
+  // the entries of the volumes in `covers` (volume uuids, sorted), which replace the node's
+  // entries of those volumes (a covered volume without an entry is gone from the node);
+  // `release` and `force_detach` are whole. The node applies it to the state of the `after` it
+  // asked with.
+  bool delta = false;
+  std::vector<std::string> covers{};
   bool operator==(const DesiredState&) const = default;
 };
 

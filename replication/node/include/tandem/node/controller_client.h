@@ -25,10 +25,11 @@ class ControllerClient {
 
   // POST /v1/nodes. On success later calls use the node token of the reply.
   virtual Result<nodeapi::RegistrationReply> registerNode(const nodeapi::Registration& registration) = 0;
-  // GET /v1/internal/nodes/{node}/desired?after=&wait=. kUnauthenticated on 401, kNotFound on 404,
-  // kProtocol when the controller's answer is not a valid desired state.
+  // GET /v1/internal/nodes/{node}/desired?after=&wait=[&delta=true]. kUnauthenticated on 401,
+  // kNotFound on 404, kProtocol when the controller's answer is not a valid desired state. With
+  // `delta` the answer may be a delta after `after` (DesiredStateSequencer applies it).
   virtual Result<nodeapi::DesiredState> pollDesired(const std::string& node, uint64_t after,
-                                                    std::chrono::seconds wait) = 0;
+                                                    std::chrono::seconds wait, bool delta) = 0;
   // PUT /v1/internal/nodes/{node}/status. The controller's acknowledgement (a controller that
   // answers 204, or a report without report_seq: {0, false}). kUnauthenticated on 401,
   // kNotFound on 404; any other HTTP error is the controller refusing the report: reason

@@ -24,6 +24,7 @@
 #include "tandem/node/controller_client.h"
 #include "tandem/node/identity.h"
 #include "tandem/node/reconciler.h"
+#include "tandem/node/desired_state_sequencer.h"
 #include "tandem/node/report_sequencer.h"
 
 namespace tandem::node {
@@ -40,6 +41,9 @@ struct NodeAgentOptions {
   // Status reports are deltas against the last one the controller acknowledged; every so many
   // reports one is full (ReportSequencer). 1: every report is full.
   uint32_t full_report_every = 30;
+  // Desired-state polls ask for a delta after the state last applied; every so many polls one
+  // asks for the full state (DesiredStateSequencer). 1: every poll asks for the full state.
+  uint32_t full_desired_every = 100;
 };
 
 class NodeAgent {
@@ -76,6 +80,7 @@ class NodeAgent {
   std::thread poll_thread_;
   std::thread heartbeat_thread_;
   ReportSequencer sequencer_;  // used by the heartbeat thread only
+  DesiredStateSequencer desired_;  // used by the poll thread only
 };
 
 }  // namespace tandem::node
