@@ -8,7 +8,8 @@ three-replica volumes over CONNS parallel kept-alive HTTPS connections and measu
   create p50/p99 (one connection, no other load), list one page (GET /v1/volumes, 500 volumes),
   one node's desired state, one node's report (full and delta), fan-out (FANOUT nodes polling: a
   create until its replica nodes' long-polls returned, a node's new address until its peers'
-  did, and how many other polls returned early), controller restart until it
+  did — with delta polls as node workers make them, and again with full answers as the baseline —
+  and how many other polls returned early), controller restart until it
   serves (GET /v1/health) and until every node has reported again, and the controller's RSS.
 Not a test (never in ctest). Usage: bench/controller/run.sh [bin-dir];
 env NODES, STEPS (e.g. 10000,100000), CONNS (8), FANOUT (all nodes)."""
@@ -190,11 +191,12 @@ def main():
                         return int(line.split()[1]) / 1024
             return 0.0
 
-        def poll_round(change, concerned_of, wait_s=20):
-            """Every FANOUT node long-polls its desired state (after= the current generation); `change()`
-            is made and returns (its latency in ms, anything); `concerned_of(result)` names the nodes
-            whose state it changes. Returns (s until the last concerned poll returned, median s,
-            change ms, concerned count, other polls that returned before their deadline)."""
+        def poll_round(change, concerned_of, wait_s=20, delta=True):
+            """Every FANOUT node long-polls its desired state (after= the current generation; with
+            `delta`, asking for a delta after it as node workers do); `change()` is made and returns
+            (its latency in ms, anything); `concerned_of(result)` names the nodes whose state it
+            changes. Returns (s until the last concerned poll returned, median s, change ms,
+            concerned count, other polls that returned before their deadline, median answer bytes)."""
             names = list(nodes)[:FANOUT]
             generation = api.get(f"/v1/internal/nodes/{names[0]}/desired?after=0")["generation"]
             returned = {}
@@ -206,9 +208,10 @@ def main():
                 client = KeepAliveApi(cluster.url, nodes[name].token, cluster.ca, timeout=300)
                 client.call("GET", "/v1/version")  # the TLS handshake happens before the clock starts
                 ready.wait()
-                _, state, _ = client.call("GET", f"/v1/internal/nodes/{name}/desired?after={generation}&wait={wait_s}")
+                query = f"after={generation}&wait={wait_s}" + ("&delta=true" if delta else "")
+                _, state, _ = client.call("GET", f"/v1/internal/nodes/{name}/desired?{query}")
                 with lock:
-                    returned[name] = (time.perf_counter(), state["generation"])
+                    returned[name] = (time.perf_counter(), state["generation"], len(json.dumps(state)))
                     done.notify_all()
                 client.conn.close()
 
@@ -223,12 +226,14 @@ def main():
             with lock:
                 done.wait_for(lambda: concerned <= set(returned), timeout=wait_s - 5)
                 ends = [returned[n][0] - start for n in concerned if n in returned and returned[n][1] > generation]
-                others = [n for n, (when, _) in returned.items() if n not in concerned and when - start < wait_s - 5]
+                sizes = [returned[n][2] for n in concerned if n in returned]
+                others = [n for n, (when, _, _) in returned.items() if n not in concerned and when - start < wait_s - 5]
             for t in threads:
                 t.join(300)
             if len(ends) != len(concerned):
                 raise RuntimeError(f"only {len(ends)} of {len(concerned)} concerned long-polls returned with the change")
-            return max(ends), statistics.median(ends), change_ms, len(concerned), len(others)
+            return (max(ends), statistics.median(ends), change_ms, len(concerned), len(others),
+                    statistics.median(sizes) if sizes else 0)
 
         def fanout():
             """(1) One create while every node polls: until its replica nodes' polls returned. (2) A node
@@ -241,23 +246,26 @@ def main():
                 return took, holders_of[volumes[-1][1]]  # nothing else creates meanwhile
 
             (row["fanout_s"], _, row["create_polling_ms"], row["fanout_nodes"],
-             row["fanout_others"]) = poll_round(create_one, lambda held: held)
+             row["fanout_others"], _) = poll_round(create_one, lambda held: held)
 
             moved = list(nodes)[0]
             peers = {moved}
             for uuid in nodes[moved].replicas:
                 peers.update(holders_of.get(uuid, []))
 
-            def readdress():
+            def readdress(address):
                 start = time.perf_counter()
                 node = api.get(f"/v1/nodes/{moved}")
-                _, reply, _ = api.call("POST", "/v1/nodes", {"name": moved, "uuid": node["uuid"], "address": "127.0.0.2",
+                _, reply, _ = api.call("POST", "/v1/nodes", {"name": moved, "uuid": node["uuid"], "address": address,
                                                             "nbd_port": 10809, "replication_port": 7789, "pools": [POOL]})
                 nodes[moved].token = reply["token"]
                 return (time.perf_counter() - start) * 1000, None
 
+            # The node workers' way (deltas), then the baseline: the same change with full answers.
             (row["peers_s"], row["peers_p50_s"], _, row["peers_nodes"],
-             row["peers_others"]) = poll_round(readdress, lambda _: peers)
+             row["peers_others"], row["peers_bytes"]) = poll_round(lambda: readdress("127.0.0.2"), lambda _: peers)
+            (row["peers_full_s"], row["peers_full_p50_s"], _, _, _,
+             row["peers_full_bytes"]) = poll_round(lambda: readdress("127.0.0.1"), lambda _: peers, delta=False)
             return row
 
         rows = []
@@ -324,6 +332,9 @@ def main():
                 ("fanout_others", "others woken", "{:d}"),
                 ("peers_s", "fan-out (readdress)", "{:.2f}"), ("peers_p50_s", "readdress p50", "{:.2f}"),
                 ("peers_nodes", "peers woken", "{:d}"), ("peers_others", "others woken ", "{:d}"),
+                ("peers_bytes", "readdress answer B", "{:.0f}"),
+                ("peers_full_s", "same, full (baseline)", "{:.2f}"), ("peers_full_p50_s", "full p50", "{:.2f}"),
+                ("peers_full_bytes", "full answer B", "{:.0f}"),
                 ("restart_s", "restart to serving", "{:.2f}"), ("reported_again_s", "all nodes reported", "{:.1f}"),
                 ("first_create_ms", "1st create after", "{:.1f}"), ("rss_mib", "RSS MiB", "{:.0f}"),
                 ("rss_after_restart_mib", "RSS after restart", "{:.0f}")]

@@ -135,6 +135,11 @@ const char* const kMigrations[] = {
     R"sql(
     ALTER TABLE snapshots ADD COLUMN drbd_phase INTEGER NOT NULL DEFAULT 0;
     )sql",
+    // 13 → 14: the volumes made from a snapshot, found when that snapshot goes (their primary's
+    // desired state names it; desired-state deltas).
+    R"sql(
+    CREATE INDEX IF NOT EXISTS volumes_by_source ON volumes (source_snapshot) WHERE source_snapshot != '';
+    )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -491,9 +496,15 @@ class SqliteStore final : public Store {
     ASSIGN_OR_RETURN(out.replicas, queryAllLocked(std::string(kReplicaSelect) + " WHERE volume_uuid IN " + these +
                                                       " ORDER BY volume_uuid, node_name",
                                                   readReplica, bind));
-    ASSIGN_OR_RETURN(out.snapshots, queryAllLocked(std::string(kSnapshotSelect) + " WHERE volume_uuid IN " + these +
-                                                       " ORDER BY volume_uuid, created_at, name",
-                                                   readSnapshot, bind));
+    // Their snapshots, and the snapshots they are made from when the node holds that volume too
+    // (a clone's primary clones a local snapshot of its source: nodeSlice has it then).
+    ASSIGN_OR_RETURN(out.snapshots,
+                     queryAllLocked(std::string(kSnapshotSelect) + " WHERE volume_uuid IN " + these +
+                                        " OR (uuid IN (SELECT source_snapshot FROM volumes WHERE uuid IN " + these +
+                                        ") AND volume_uuid IN (SELECT volume_uuid FROM replicas WHERE node_name = ?1 "
+                                        "UNION SELECT volume_uuid FROM attachments WHERE host = ?1)) "
+                                        "ORDER BY volume_uuid, created_at, name",
+                                    readSnapshot, bind));
     ASSIGN_OR_RETURN(out.attachments,
                      queryAllLocked(std::string(kAttachmentSelect) + " WHERE host = ? ORDER BY volume_uuid",
                                     readAttachment, [&](Statement& q) { q.bind(1, node); }));
@@ -686,7 +697,11 @@ class SqliteStore final : public Store {
 
   Status deleteSnapshot(const std::string& name) override {
     return transaction([&]() -> Status {
-      RETURN_IF_ERROR(touchVolumeOf("SELECT volume_uuid FROM snapshots WHERE name = ?1", name));
+      // The snapshot's volume, and the volumes still being made from it.
+      RETURN_IF_ERROR(touchVolumeOf("SELECT volume_uuid FROM snapshots WHERE name = ?1 UNION SELECT uuid FROM volumes "
+                                    "WHERE source_snapshot IN (SELECT uuid FROM snapshots WHERE name = ?1) "
+                                    "AND source_snapshot != ''",
+                                    name));
       RETURN_IF_ERROR(Statement(db_, "DELETE FROM snapshots WHERE name = ?").bind(1, name).run());
       if (sqlite3_changes(db_) == 0) {
         return Status(ErrorCode::kNotFound, "snapshot '" + name + "' does not exist").withReason("snapshot_not_found");

@@ -50,7 +50,7 @@ class DesiredDeltaTest : public ::testing::Test {
     request.address = address;
     request.nbd_port = 10809;
     request.replication_port = 7000;
-    if (storage) request.pools = {PoolReport{"p", "file", true, false, 1ull << 40, 1ull << 40, 0}};
+    if (storage) request.pools = {pool_};
     auto known = cluster_->getNode(name);
     if (known.isOk()) request.uuid = known->node.uuid;
     return cluster_->registerNode(request).status();
@@ -109,6 +109,7 @@ class DesiredDeltaTest : public ::testing::Test {
   ManualClock clock_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<ClusterService> cluster_;
+  const PoolReport pool_{"p", "file", true, true, 1ull << 40, 1ull << 40, 0};
   std::vector<std::string> nodes_ = {"s1", "s2", "s3", "s4", "h"};
   std::map<std::string, DesiredState> base_;
   int deltas_ = 0;
@@ -138,6 +139,30 @@ TEST_F(DesiredDeltaTest, ANodeApplyingDeltasHoldsItsFullState) {
   syncNodes("attach nbd");
   ASSERT_TRUE(cluster_->attachVolume("v3", {"h", AttachMode::kBlock, ""}).isOk());
   syncNodes("attach block");
+
+  // A clone of v1: its snapshot is taken, then the clone is made from it (its primary's entry
+  // names the source snapshot, another volume's: the delta must carry that too).
+  std::optional<Result<std::pair<VolumeView, bool>>> cloned;
+  cluster_->cloneVolume({"c1", 1 << 20, "g2", "v1", ""}, [&](auto r) { cloned = std::move(r); });
+  syncNodes("clone: snapshot requested");
+  auto source = cluster_->getVolume("v1");
+  ASSERT_TRUE(source.isOk());
+  auto clone_snapshot = cluster_->getSnapshot("v1", cloneSnapshotName("c1"));
+  ASSERT_TRUE(clone_snapshot.isOk()) << clone_snapshot.status().toString();
+  NodeStatusReport report;
+  report.pools = {pool_};
+  report.replicas.push_back(ReplicaReport{source->volume.uuid, nodeapi::DiskState::kUpToDate, "g1", true, "", {},
+                                          {clone_snapshot->snapshot.uuid}, {}});
+  ASSERT_TRUE(cluster_->reportStatus(source->volume.primary_node, report).isOk());
+  ASSERT_TRUE(cloned.has_value());
+  ASSERT_TRUE(cloned->isOk()) << cloned->status().toString();
+  syncNodes("clone made");
+  const std::string clone_primary = (*cloned)->first.volume.primary_node;
+  bool names_source = false;
+  for (const auto& r : base_[clone_primary].replicas) {
+    if (r.volume_name == "c1") names_source = r.clone_snapshot == clone_snapshot->snapshot.uuid;
+  }
+  EXPECT_TRUE(names_source) << "the clone's primary " << clone_primary << " clones the snapshot of v1";
   UpdateVolumeRequest grow;
   grow.size_bytes = 2 << 20;
   ASSERT_TRUE(cluster_->updateVolume("v1", grow).isOk());
