@@ -30,9 +30,11 @@ class FakeController final : public ControllerClient {
     registrations_.push_back(registration);
     return nodeapi::RegistrationReply{kNodeUuid, "node-token", cluster_id_};
   }
-  Result<DesiredState> pollDesired(const std::string&, uint64_t, std::chrono::seconds, bool) override {
+  Result<DesiredState> pollDesired(const std::string&, uint64_t after, std::chrono::seconds, bool delta) override {
     std::unique_lock lock(mu_);
     size_t k = polls_++;
+    asked_.emplace_back(after, delta);
+    cv_.notify_all();
     cv_.wait_for(lock, 20s, [&] { return closed_ || (k < states_.size() && reports_.size() >= k); });
     if (closed_ || k >= states_.size()) return Status(ErrorCode::kUnavailable, "fake controller closed");
     return states_[k];
@@ -66,6 +68,12 @@ class FakeController final : public ControllerClient {
     std::lock_guard lock(mu_);
     return registrations_;
   }
+  // Each poll's (after, delta), once at least `n` polls were made (or 20 s passed).
+  std::vector<std::pair<uint64_t, bool>> asked(size_t n) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, 20s, [&] { return asked_.size() >= n; });
+    return asked_;
+  }
   void close() {
     std::lock_guard lock(mu_);
     closed_ = true;
@@ -82,6 +90,7 @@ class FakeController final : public ControllerClient {
   Answer answer_ = Answer::kNoAck;
   std::vector<nodeapi::Registration> registrations_;
   std::vector<nodeapi::StatusReport> reports_;
+  std::vector<std::pair<uint64_t, bool>> asked_;
 };
 
 // The agent with the real Reconciler over a real file pool and replication service.
@@ -218,6 +227,29 @@ TEST_F(NodeAgentTest, ARefusedReportIsFollowedByALivenessHeartbeat) {
   ASSERT_TRUE(live.has_value());
   EXPECT_TRUE(live->liveness_only);
   EXPECT_NE(live->report_error.find("413"), std::string::npos) << live->report_error;
+}
+
+
+// After its first (full) state the agent asks for deltas after the state it applied, and hands
+// the reconciler the full state a delta makes: a delta that adds one volume keeps the others
+// (applied as a whole state, it would remove them).
+TEST_F(NodeAgentTest, AppliesDesiredStateDeltas) {
+  DesiredState delta = state("cluster-a", 6, {kOtherVolume});
+  delta.delta = true;
+  delta.covers = {kOtherVolume};
+  start({}, "cluster-a", {state("cluster-a", 5, {kVolume}), delta});
+  ASSERT_TRUE(controller_->report(1).has_value());
+  auto second = controller_->report(2);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->applied_generation, 6u);
+  EXPECT_TRUE(backingExists(kOtherVolume)) << "the delta's volume is made";
+  EXPECT_TRUE(backingExists(kVolume)) << "the volumes the delta does not cover stay";
+  EXPECT_EQ(second->replicas.size(), 2u);
+  auto asked = controller_->asked(3);
+  ASSERT_GE(asked.size(), 3u);
+  EXPECT_EQ(asked[0], std::make_pair(uint64_t{0}, false)) << "the first poll asks for the whole state";
+  EXPECT_EQ(asked[1], std::make_pair(uint64_t{5}, true)) << "then a delta after the state applied";
+  EXPECT_EQ(asked[2], std::make_pair(uint64_t{6}, true));
 }
 
 }  // namespace
