@@ -133,6 +133,26 @@ Result<Events2Event> parseEvents2Line(std::string_view line) {
   return ev;
 }
 
+Result<Events2State> foldEvents2Dump(std::string_view text) {
+  Events2State state;
+  size_t number = 0;
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    auto event = parseEvents2Line(line);
+    Status applied = event.isOk() ? state.apply(*event) : event.status();
+    if (!applied.isOk()) {
+      return Status(ErrorCode::kProtocol, "events2 dump line " + std::to_string(number) + ": " + applied.message());
+    }
+  }
+  if (!state.initialDumpDone()) return Status(ErrorCode::kProtocol, "events2 dump without its end (`exists -`)");
+  return state;
+}
+
 const DrbdResourceState* Events2State::resource(const std::string& name) const {
   auto it = resources_.find(name);
   return it == resources_.end() ? nullptr : &it->second;
@@ -156,7 +176,8 @@ Status Events2State::apply(const Events2Event& ev) {
       if (ev.verb == EventVerb::kCall || ev.verb == EventVerb::kResponse) return Status::ok();
       auto& r = resources_[*name];
       setText(f, "role", r.role);
-      setBool(f, "suspended", r.suspended);
+      // `suspended:no`, or why it is: user (suspend-io), no-data, fencing, quorum (comma-joined).
+      if (auto* v = field(f, "suspended")) r.suspended = *v != "no";
       return Status::ok();
     }
     case EventObject::kDevice: {

@@ -112,6 +112,17 @@ Status DrbdLifecycle::remove(const DrbdResourceSpec& spec, const std::string& se
   return writer_.remove(spec.resource);
 }
 
+Result<DrbdResourceState> DrbdLifecycle::currentState(const std::string& resource) {
+  ASSIGN_OR_RETURN(devices::CommandOutput out,
+                   tool(options_.drbdsetup, {"events2", "--now", "--statistics", resource}));
+  ASSIGN_OR_RETURN(Events2State state, foldEvents2Dump(out.stdout_text));
+  const DrbdResourceState* r = state.resource(resource);
+  if (r == nullptr) {
+    return Status(ErrorCode::kNotFound, "drbdsetup events2 --now shows no resource " + resource);
+  }
+  return *r;
+}
+
 Status DrbdLifecycle::suspendIo(uint32_t minor) {
   return tool(options_.drbdsetup, {"suspend-io", std::to_string(minor)}).status();
 }

@@ -54,6 +54,11 @@ std::vector<SuspensionEnded> DrbdVolumes::expireSuspensions() {
 }
 
 std::string DrbdVolumes::inFlightHere(const std::string& resource) const {
+  if (options_.current_state) {
+    auto now = options_.current_state(resource);
+    if (!now.isOk()) return "unknown (" + now.status().message() + ")";
+    return drbd::inFlight(*now);
+  }
   if (!state_) return "no events2 state";
   drbd::Events2State state = state_();
   const drbd::DrbdResourceState* r = state.resource(resource);
@@ -431,8 +436,7 @@ std::vector<nodeapi::ReplicaReport> DrbdVolumes::replicaReports() const {
     // Suspended counts only once drained (nothing in flight towards or from a peer or the disk),
     // or once its copy is held here (taken drained; a later stale counter changes nothing).
     const std::string suspended = suspensions_.suspendedFor(uuid);
-    const drbd::DrbdResourceState* rs = state.resource(h.spec.resource);
-    if (contains(r.snapshots, suspended) || (rs != nullptr && drbd::inFlight(*rs).empty())) {
+    if (!suspended.empty() && (contains(r.snapshots, suspended) || inFlightHere(h.spec.resource).empty())) {
       r.suspended_for = suspended;
     }
     out.push_back(std::move(r));

@@ -276,6 +276,13 @@ int main(int argc, char** argv) {
   drbd_options.by_res_dir = drbd_device_dir;
   drbd_options.suspend_dir = drbd_dir + "/suspended";  // a restarted worker resumes what is left here
   drbd_options.suspend_deadline = options.duration("drbd-suspend-deadline");
+  // The drain check before a snapshot reads fresh counters (drbdsetup events2 --now --statistics);
+  // with --drbd-events2-file the scripted file is the whole kernel state, read by the stream.
+  if (events2_file.empty()) {
+    drbd_options.current_state = [&drbd_lifecycle](const std::string& resource) {
+      return drbd_lifecycle.currentState(resource);
+    };
+  }
   tandem::node::DrbdVolumes drbd_volumes(drbd_options, pools, drbd_lifecycle,
                                          [&events2, watch] {
                                            return watch ? events2.snapshot().state : tandem::drbd::Events2State{};

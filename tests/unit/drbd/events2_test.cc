@@ -141,6 +141,24 @@ TEST(DrbdEvents2, InFlightCountersAndDrain) {
   EXPECT_EQ(inFlight(*state.resource("vol")), "");
 }
 
+// One `events2 --now --statistics` run's output folds into the state it shows; a dump cut short
+// (no `exists -`) or with a bad line is an error naming it, never a partial state.
+TEST(DrbdEvents2, DumpFoldsIntoItsState) {
+  std::string text;
+  for (const auto& l : dump()) text += l + "\n";
+  auto state = foldEvents2Dump("\n" + text);
+  ASSERT_TRUE(state.isOk()) << state.status().toString();
+  EXPECT_EQ(state->resources(), fold(dump()).resources());
+  EXPECT_EQ(inFlight(*state->resource("vol")), "");
+
+  const std::string cut = text.substr(0, text.find("exists -"));
+  EXPECT_EQ(foldEvents2Dump(cut).status().code(), ErrorCode::kProtocol);
+  EXPECT_EQ(foldEvents2Dump("").status().code(), ErrorCode::kProtocol) << "nothing printed";
+  auto bad = foldEvents2Dump("exists resource name:vol role:Primary\nexists device name:vol volume:x\nexists -\n");
+  EXPECT_EQ(bad.status().code(), ErrorCode::kProtocol);
+  EXPECT_NE(bad.status().message().find("line 2"), std::string::npos) << bad.status().toString();
+}
+
 // A malformed counter is an error (kProtocol) and leaves the state as it was: a peer still
 // pending stays pending.
 TEST(DrbdEvents2, MalformedInFlightCountersAreErrors) {

@@ -133,6 +133,35 @@ TEST_F(DrbdLifecycleTest, SnapshotSuspendsAndAlwaysResumesIo) {
                                           {"drbdsetup", "resume-io", "1000"}}));
 }
 
+// The resource's state now: one `drbdsetup events2 --now --statistics <res>` run, folded; its
+// in-flight counters are the fresh ones. A dump without the resource, a failing tool and a
+// garbled dump are errors (the drain check then counts the resource as not drained).
+TEST_F(DrbdLifecycleTest, CurrentStateReadsFreshStatistics) {
+  const Argv any{"drbdsetup", "events2", "--now", "--statistics"};
+  const Argv now{"drbdsetup", "events2", "--now", "--statistics", "vol"};
+  fake_.onStdout(any,
+                 "exists resource name:vol role:Primary suspended:user\n"
+                 "exists device name:vol volume:0 minor:1000 disk:UpToDate client:no quorum:yes upper-pending:0 "
+                 "lower-pending:0\n"
+                 "exists peer-device name:vol peer-node-id:1 conn-name:n2 volume:0 pending:1 unacked:0\n"
+                 "exists -\n");
+  auto state = drbd_.currentState("vol");
+  ASSERT_TRUE(state.isOk()) << state.status().toString();
+  EXPECT_TRUE(state->suspended);
+  EXPECT_EQ(state->peers.at(1).pending, 1u);
+  EXPECT_EQ(inFlight(*state), "peer n2: pending:1");
+  EXPECT_EQ(actions(), std::vector<Argv>{now});
+
+  EXPECT_EQ(drbd_.currentState("other").status().code(), ErrorCode::kNotFound)
+      << "the fake answers the same dump: it shows no resource `other`";
+  fake_.onStdout(now, "exists resource name:vol role:Primary\n");
+  EXPECT_EQ(drbd_.currentState("vol").status().code(), ErrorCode::kProtocol) << "cut short";
+  fake_.onFailure(now, 10, "vol: No such resource");
+  auto failed = drbd_.currentState("vol");
+  EXPECT_FALSE(failed.isOk());
+  EXPECT_NE(failed.status().message().find("No such resource"), std::string::npos) << failed.status().toString();
+}
+
 // The real drbdmeta on a plain file: create-md with spare peer slots, the just-created
 // generation identifiers (get-gi), dump-md, then wipe-md.
 TEST(DrbdMetaReal, CreateMdGetGiAndWipeOnAPlainFile) {

@@ -502,6 +502,59 @@ TEST_F(DrbdVolumesTest, SuspendedIsReportedOnlyOnceDrained) {
   EXPECT_EQ(report().snapshots, std::vector<std::string>{"snap-a"});
 }
 
+// With a fresh-state reader (production: drbdsetup events2 --now --statistics) the drain check
+// reads its counters, not the stream's: the stream shows a stale pending:0 while the fresh dump
+// shows a write in flight, so the host is not reported suspended and `take` copies nothing until
+// the fresh dump shows it drained. A reader that fails counts as not drained.
+TEST_F(DrbdVolumesTest, FreshStatisticsDecideTheDrain) {
+  pools_["default"].provider = std::make_unique<RecordingSnapshots>(std::move(pools_["default"].provider), runner_);
+  std::mutex now_mu;
+  Result<drbd::DrbdResourceState> now = Status(ErrorCode::kUnavailable, "drbdsetup: not answered yet");
+  int reads = 0;
+  DrbdVolumesOptions options;
+  options.self = "n1";
+  options.current_state = [&](const std::string& resource) -> Result<drbd::DrbdResourceState> {
+    std::lock_guard lock(now_mu);
+    EXPECT_EQ(resource, "vol");
+    ++reads;
+    return now;
+  };
+  drbd_ = std::make_unique<DrbdVolumes>(options, pools_, *lifecycle_, [this] {
+    std::lock_guard lock(state_mu_);
+    return state_;
+  });
+  reconciler_->setDrbd(drbd_.get());
+  auto fresh = [&](uint64_t pending) {
+    drbd::Events2State state;
+    for (const std::string& line :
+         {std::string("exists resource name:vol role:Primary suspended:user"),
+          std::string("exists device name:vol volume:0 minor:1000 disk:UpToDate upper-pending:0 lower-pending:0"),
+          "exists peer-device name:vol peer-node-id:1 conn-name:n2 volume:0 pending:" + std::to_string(pending) +
+              " unacked:0",
+          std::string("exists -")}) {
+      EXPECT_TRUE(state.apply(*drbd::parseEvents2Line(line)).isOk()) << line;
+    }
+    std::lock_guard lock(now_mu);
+    now = *state.resource("vol");
+  };
+  DesiredState s;
+  ASSERT_NO_FATAL_FAILURE(applyDrainedPrimaryWithOnePeer(s));  // the stream: everything 0
+  auto phase = [&](const std::string& snapshot, nodeapi::SnapshotPhase p) { return applyPhase(s, snapshot, p); };
+  auto report = [&] { return reconciler_->report().replicas.at(0); };
+
+  s.replicas[0].snapshots = {"snap-a"};
+  EXPECT_EQ(phase("snap-a", nodeapi::SnapshotPhase::kSuspend), (std::vector<Argv>{{"drbdsetup", "suspend-io", "1000"}}));
+  EXPECT_EQ(report().suspended_for, "") << "the fresh state cannot be read: not drained";
+  fresh(1);
+  EXPECT_EQ(report().suspended_for, "") << "the stream's 0 is stale: the fresh dump shows a write in flight";
+  EXPECT_TRUE(phase("snap-a", nodeapi::SnapshotPhase::kTake).empty()) << "never copied while in flight";
+  fresh(0);
+  EXPECT_EQ(report().suspended_for, "snap-a");
+  EXPECT_EQ(phase("snap-a", nodeapi::SnapshotPhase::kTake),
+            (std::vector<Argv>{{"provider", "snapshot", kVol, "snap-a"}}));
+  EXPECT_GT(reads, 0);
+}
+
 // A new thin volume whose every diskful host is already connected (events2) skips the initial
 // sync with new-current-uuid --clear-bitmap instead of forcing primary; a thick one does not.
 TEST_F(DrbdVolumesTest, InitialSyncSkippedOnlyWhenProvablySafe) {

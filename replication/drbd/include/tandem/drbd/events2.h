@@ -66,7 +66,7 @@ struct DrbdPeerState {
 
 struct DrbdResourceState {
   std::string role;  // Primary, Secondary, Unknown
-  bool suspended = false;
+  bool suspended = false;  // I/O suspended, for any reason (suspend-io: `suspended:user`)
   std::map<uint32_t, DrbdDeviceState> devices;  // by volume number
   std::map<uint32_t, DrbdPeerState> peers;      // by peer-node-id
   bool operator==(const DrbdResourceState&) const = default;
@@ -85,6 +85,11 @@ class Events2State {
   bool initial_dump_done_ = false;
   std::map<std::string, DrbdResourceState> resources_;
 };
+
+// The state one run of `drbdsetup events2 --now --statistics [<resource>]` printed (`text`, one
+// event per line; blank lines skipped): every line folded in. kProtocol naming the first line
+// that does not parse or apply, or when the dump does not end with `exists -` (cut short).
+Result<Events2State> foldEvents2Dump(std::string_view text);
 
 // What the resource still has in flight on volume 0, towards or from its peers or its backing
 // disk, by its events2 statistics: "" when every counter is 0 (the device's upper-pending and

@@ -25,6 +25,7 @@
 #include "tandem/common/status.h"
 #include "tandem/devices/command_runner.h"
 #include "tandem/drbd/config_writer.h"
+#include "tandem/drbd/events2.h"
 #include "tandem/drbd/resource_spec.h"
 
 namespace tandem::drbd {
@@ -84,6 +85,11 @@ class DrbdLifecycle {
   // Runs take_snapshot while DRBD I/O on the volume is suspended; returns its status (or the
   // suspend/resume failure).
   Status snapshotWithSuspendedIo(uint32_t minor, const std::function<Status()>& take_snapshot);
+  // The resource's state now, with its statistics: `drbdsetup events2 --now --statistics
+  // <resource>` folded (the events2 stream prints counters only with state changes, so a drain
+  // check reads them fresh). kNotFound when the dump does not show the resource; the tool's
+  // failure; kProtocol for a dump that does not parse.
+  Result<DrbdResourceState> currentState(const std::string& resource);
 
   // Whether drbdmeta reports the backing device's metadata as just created (current UUID 0x4,
   // nothing written since create-md).

@@ -80,6 +80,12 @@ struct DrbdVolumesOptions {
   // The longest this host keeps DRBD I/O suspended for a snapshot without the next phase.
   std::chrono::milliseconds suspend_deadline{10000};
   const Clock* clock = nullptr;  // null: the real clock
+  // The state of one resource now, with fresh statistics (DrbdLifecycle::currentState:
+  // `drbdsetup events2 --now --statistics <res>`): the drain check before a snapshot reads its
+  // in-flight counters there, because the events2 stream prints counters only with a state
+  // change (a stale 0 would read as drained). An error counts as not drained. Empty: the
+  // stream's state (tests that script only the stream).
+  std::function<Result<drbd::DrbdResourceState>(const std::string& resource)> current_state{};
 };
 
 class DrbdVolumes {
@@ -147,8 +153,9 @@ class DrbdVolumes {
   void failEnded(const std::vector<SuspensionEnded>& ended);
   // suspensions_.expire(), logging what was still in flight on those that never drained.
   std::vector<SuspensionEnded> expireSuspensions();
-  // What `resource` still has in flight here by events2 (drbd::inFlight): "" once drained; not ""
-  // when events2 shows nothing of it (unknown counts as not drained).
+  // What `resource` still has in flight here (drbd::inFlight of options_.current_state, else of
+  // the events2 stream): "" once drained; not "" when the state cannot be read or shows nothing
+  // of it (unknown counts as not drained).
   std::string inFlightHere(const std::string& resource) const;
   // Whether events2 shows this host's disk of `resource` UpToDate.
   bool upToDateHere(const std::string& resource) const;
