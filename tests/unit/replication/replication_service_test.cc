@@ -1164,10 +1164,39 @@ TEST_F(ReplicationServiceTest, SnapshotSkipsReplicasThatAreNotUpToDate) {
   EXPECT_TRUE(snapshots_[1]["snap-2"] == snapshots_[0]["snap-2"]);
 }
 
+// Counts the bytes read through it (everything else passes through, holes included).
+class ReadCountingDevice final : public devices::BlockDevice {
+ public:
+  explicit ReadCountingDevice(std::shared_ptr<devices::BlockDevice> inner) : inner_(std::move(inner)) {}
+  uint64_t sizeBytes() const override { return inner_->sizeBytes(); }
+  Status read(uint64_t offset, std::span<std::byte> out) override {
+    read_bytes_ += out.size();
+    return inner_->read(offset, out);
+  }
+  Status write(uint64_t offset, std::span<const std::byte> data, bool fua) override {
+    return inner_->write(offset, data, fua);
+  }
+  Status flush() override { return inner_->flush(); }
+  Status trim(uint64_t offset, uint64_t length, bool fua) override { return inner_->trim(offset, length, fua); }
+  Status writeZeroes(uint64_t offset, uint64_t length, bool fua) override {
+    return inner_->writeZeroes(offset, length, fua);
+  }
+  Result<std::vector<devices::Extent>> extents(uint64_t offset, uint64_t length) override {
+    return inner_->extents(offset, length);
+  }
+  uint64_t readBytes() const { return read_bytes_.load(); }
+
+ private:
+  std::shared_ptr<devices::BlockDevice> inner_;
+  std::atomic<uint64_t> read_bytes_{0};
+};
+
 // A full sync onto a fresh replica of a thin (sparse file) volume leaves the replica as sparse as
 // the primary: zero chunks over the replica's holes are not written. Before, every zero chunk was
 // zeroed with FALLOC_FL_ZERO_RANGE, which allocates: a synced replica of a 64 MiB volume holding
-// 1 MiB of data took 64 MiB of its pool.
+// 1 MiB of data took 64 MiB of its pool. And the primary reads only its data: its holes go as
+// zero frames, unread (before, it read all 64 MiB), while the replica's stale data under them is
+// still zeroed.
 TEST(ReplicationSparseSyncTest, FullSyncKeepsAFreshReplicaSparse) {
   char tmpl[] = "/tmp/tandem-repl-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
@@ -1210,7 +1239,8 @@ TEST(ReplicationSparseSyncTest, FullSyncKeepsAFreshReplicaSparse) {
   pc.new_device = true;  // the primary's copy came with data (an adopted device): peers are fully synced
   pc.data_replaced = true;
   pc.peers.push_back(PeerAddress{"replica", "127.0.0.1", replica->port()});
-  ASSERT_TRUE(primary->addVolume(pc, primary_dev, dir + "/primary.md").isOk());
+  auto counting = std::make_shared<ReadCountingDevice>(primary_dev);
+  ASSERT_TRUE(primary->addVolume(pc, counting, dir + "/primary.md").isOk());
   ASSERT_TRUE(primary->waitForStatus(
       [&](const std::vector<VolumeStatus>& all) {
         return all.size() == 1 && all[0].peers.size() == 1 && all[0].peers[0].state == PeerState::kUpToDate &&
@@ -1230,6 +1260,7 @@ TEST(ReplicationSparseSyncTest, FullSyncKeepsAFreshReplicaSparse) {
   // The data, plus at most the stale megabyte where ZERO_RANGE keeps blocks (unwritten extents),
   // plus rounding: never the whole volume.
   EXPECT_LE(allocated, 3 * kData) << "a full sync allocated " << allocated << " bytes of the replica";
+  EXPECT_LE(counting->readBytes(), 2 * kData) << "the primary read its holes to sync them";
   std::filesystem::remove_all(dir);
 }
 

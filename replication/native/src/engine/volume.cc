@@ -788,6 +788,16 @@ void Volume::onPeerLost(PeerLink& link, uint64_t conn) {
   if (!st.isOk()) log::error(kLog, "volume " + config().volume_uuid + ": " + st.toString());
 }
 
+uint64_t Volume::holeRunLocked(uint64_t offset, uint64_t chunk, uint64_t size) {
+  // One chunk first (cheap where the volume is dense), then how far the hole goes.
+  auto head = local_->extents(offset, chunk);
+  if (!head.isOk() || head->empty() || !head->front().hole || head->front().length < chunk) return 0;
+  const uint64_t window = std::min(kSyncZeroRunMax, size - offset);
+  auto run = local_->extents(offset, window);
+  if (!run.isOk() || run->empty() || !run->front().hole) return chunk;
+  return std::max(chunk, run->front().length);
+}
+
 void Volume::runSync(PeerLink& link, uint64_t conn, std::shared_ptr<AckWaiter> sync_begin) {
   const auto timeout = env_.options.peer_timeout;
   auto lost = [&](const Status& why) {
@@ -806,11 +816,30 @@ void Volume::runSync(PeerLink& link, uint64_t conn, std::shared_ptr<AckWaiter> s
   // The size is re-read per chunk: a volume grown during the sync is synced to its new end
   // (the RESIZE frame precedes every later chunk on the stream).
   for (uint64_t off = 0, size = local_->sizeBytes(); off < size; size = local_->sizeBytes()) {
-    const uint64_t len = std::min(chunk, size - off);
+    uint64_t len = std::min(chunk, size - off);
     std::shared_ptr<AckWaiter> waiter;
     {
       // Read and enqueue under the ordering mutex: every write is either applied locally before
       // this read (the chunk carries it) or queued after this chunk (it overwrites it).
+      std::lock_guard order(order_mu_);
+      if (closed_ || !primary_ || link.activeConnection() != conn) return;
+      // A run of holes (a thin volume's unwritten space) goes as one zero frame, unread: a
+      // resync costs what the volume holds, not its size. Asked under the ordering mutex like
+      // the read, so no write lands in between.
+      if (const uint64_t hole = holeRunLocked(off, len, size); hole != 0) {
+        waiter = sendLocked(link, conn, wire::FrameHeader::of(wire::FrameType::kSyncZero, off, hole), {});
+        if (!waiter) return;
+        len = hole;
+      }
+    }
+    if (waiter) {
+      if (Status st = waiter->waitFor(timeout); !st.isOk()) return lost(st);
+      off += len;
+      link.setSyncProgress(off, size);
+      notify();
+      continue;
+    }
+    {
       std::lock_guard order(order_mu_);
       if (closed_ || !primary_ || link.activeConnection() != conn) return;
       std::span<std::byte> data(buf.data(), len);

@@ -94,8 +94,16 @@ class Volume final : public PeerLinkOwner {
   void onPeerRefused(PeerLink& link, const wire::HelloReply& reply) override;
   void onPeerLost(PeerLink& link, uint64_t conn) override;
   void runSync(PeerLink& link, uint64_t conn, std::shared_ptr<AckWaiter> sync_begin) override;
+  // The longest run of holes a sync sends as one zero frame (the replica zeroes what it has
+  // allocated there before it answers).
+  static constexpr uint64_t kSyncZeroRunMax = 64ull << 20;
 
  private:
+  // How many bytes from `offset` a sync may send as one zero frame without reading: 0 unless the
+  // whole next `chunk` is a hole of the local device (BlockDevice::extents; a device that cannot
+  // tell has none), else the hole's length from `offset`, at most kSyncZeroRunMax and the
+  // volume's `size`. Needs order_mu_ (no write lands between the answer and the frame).
+  uint64_t holeRunLocked(uint64_t offset, uint64_t chunk, uint64_t size);
   struct PendingAck {
     std::shared_ptr<PeerLink> link;
     uint64_t conn;
