@@ -91,7 +91,7 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
                          "ALTER TABLE nodes DROP COLUMN labels; ALTER TABLE resource_groups DROP COLUMN overprovision;"
                          "ALTER TABLE resource_groups DROP COLUMN quorum;"
                          "ALTER TABLE replicas DROP COLUMN discard_generation; DROP TABLE snapshots;"
-                         "ALTER TABLE volumes DROP COLUMN source_snapshot; ALTER TABLE volumes DROP COLUMN revert_snapshot;"
+                         "DROP INDEX volumes_by_source; ALTER TABLE volumes DROP COLUMN source_snapshot; ALTER TABLE volumes DROP COLUMN revert_snapshot;"
                          "ALTER TABLE volumes DROP COLUMN revert_id;"
                          "ALTER TABLE resource_groups DROP COLUMN allow_multiattach; DROP TABLE attachments;"
                          "ALTER TABLE volumes DROP COLUMN handover_to;"
