@@ -10,6 +10,7 @@ DesiredStateSequencer::Poll DesiredStateSequencer::next() const {
 }
 
 Result<nodeapi::DesiredState> DesiredStateSequencer::received(const nodeapi::DesiredState& answer) {
+  received_full_ = !answer.delta;
   if (!answer.delta) return answer;
   if (!base_) {
     return Status(ErrorCode::kProtocol, "a desired-state delta answered a poll that asked for the full state");
@@ -20,8 +21,7 @@ Result<nodeapi::DesiredState> DesiredStateSequencer::received(const nodeapi::Des
 }
 
 void DesiredStateSequencer::applied(nodeapi::DesiredState state) {
-  // A poll that asked for the full state restarts the count (whatever the answer's form).
-  since_full_ = next().delta ? since_full_ + 1 : 0;
+  since_full_ = received_full_ ? 0 : since_full_ + 1;
   base_ = std::move(state);
 }
 

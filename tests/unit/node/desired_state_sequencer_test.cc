@@ -69,6 +69,15 @@ TEST(DesiredStateSequencer, FullThenDeltasThenPeriodicFull) {
   ASSERT_TRUE(fourth.isOk());
   seq.applied(*fourth);
   EXPECT_TRUE(seq.next().delta);
+
+  // A full answer to a delta poll (the controller could not say what changed) restarts the count.
+  seq.applied(*seq.received(newVolume(10, 4)));
+  seq.applied(*seq.received(state(11, 5)));
+  EXPECT_TRUE(seq.next().delta);
+  seq.applied(*seq.received(newVolume(12, 5)));
+  EXPECT_TRUE(seq.next().delta) << "one delta since the last full state";
+  seq.applied(*seq.received(newVolume(13, 6)));
+  EXPECT_FALSE(seq.next().delta) << "two: the third poll asks for the whole state";
 }
 
 // A delta that does not apply, or a state the node failed to apply, makes the next poll ask

@@ -28,7 +28,8 @@ class DesiredStateSequencer {
   // the poll was made after. kProtocol when a delta does not apply (then the next poll asks for
   // the full state).
   Result<nodeapi::DesiredState> received(const nodeapi::DesiredState& answer);
-  // The node applied `state` (what received() returned): the next poll asks after it.
+  // The node applied `state` (what received() returned): the next poll asks after it. A full
+  // answer (asked for or not) restarts the count towards the next periodic full state.
   void applied(nodeapi::DesiredState state);
   // Applying failed: the next poll asks for the full state at once.
   void failed() { base_.reset(); }
@@ -36,7 +37,8 @@ class DesiredStateSequencer {
  private:
   const uint32_t full_every_;
   std::optional<nodeapi::DesiredState> base_;  // the state last applied
-  uint32_t since_full_ = 0;                    // deltas asked for since the last full state
+  uint32_t since_full_ = 0;                    // deltas applied since the last full state
+  bool received_full_ = true;                  // the last answer received() was a full state
 };
 
 }  // namespace tandem::node
