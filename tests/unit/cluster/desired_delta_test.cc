@@ -140,6 +140,28 @@ TEST_F(DesiredDeltaTest, ANodeApplyingDeltasHoldsItsFullState) {
   ASSERT_TRUE(cluster_->attachVolume("v3", {"h", AttachMode::kBlock, ""}).isOk());
   syncNodes("attach block");
 
+  // A forced detach on an online host: the attachment leaves h's state and v3 is in its
+  // force_detach list; no report within detach_wait puts the attachment back.
+  ASSERT_TRUE(cluster_->reportStatus("h", NodeStatusReport{}).isOk());
+  std::optional<Status> detached;
+  cluster_->detachVolume("v3", "h", /*force=*/true, [&](Status s) { detached = std::move(s); });
+  ASSERT_FALSE(detached.has_value()) << "waits for the host's report";
+  syncNodes("forced detach pending");
+  EXPECT_EQ(base_["h"].force_detach, std::vector<std::string>{"v3"});
+  clock_.advance(11s);
+  ASSERT_TRUE(cluster_->reportStatus("h", NodeStatusReport{}).isOk());  // still alive, device not gone
+  cluster_->tick();
+  ASSERT_TRUE(detached.has_value());
+  EXPECT_EQ(detached->reason(), "detach_timeout") << detached->toString();
+  syncNodes("forced detach timed out");
+  EXPECT_TRUE(base_["h"].force_detach.empty());
+  // The storage nodes stay alive for what follows (their last reports were at the start).
+  for (const char* n : {"s1", "s2", "s3", "s4"}) {
+    NodeStatusReport alive;
+    alive.pools = {pool_};
+    ASSERT_TRUE(cluster_->reportStatus(n, alive).isOk());
+  }
+
   // A clone of v1: its snapshot is taken, then the clone is made from it (its primary's entry
   // names the source snapshot, another volume's: the delta must carry that too).
   std::optional<Result<std::pair<VolumeView, bool>>> cloned;
