@@ -10,7 +10,7 @@ const std::set<std::string, std::less<>> kCommandValueOptions = {
     "replicas", "engine", "size", "group", "pools", "spread-by", "overprovision", "node", "quorum", "keep", "from",
     "snapshot", "host", "mode", "pool", "backing", "mount", "name", "target", "offset", "weights"};
 const std::set<std::string, std::less<>> kCommandFlagOptions = {"thin",     "thick",          "force", "multiattach", "dry-run",
-                                                                "nbd",      "progress",       "target-is-zero"};
+                                                                "nbd",      "progress",       "target-is-zero", "cancel"};
 
 }  // namespace
 

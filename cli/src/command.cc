@@ -422,6 +422,16 @@ Result<Command> parseCommand(const ParsedArgs& args) {
     cmd.name = args.words[2];
     return cmd;
   }
+  if (noun == "node" && args.words.size() > 1 && args.words[1] == "evacuate") {
+    RETURN_IF_ERROR(checkArity(args, 3, "node evacuate", " NAME"));
+    RETURN_IF_ERROR(checkOptions(args, "node evacuate", {"cancel"}));
+    RETURN_IF_ERROR(checkName("node", args.words[2]));
+    Command cmd;
+    cmd.kind = CommandKind::kNodeEvacuate;
+    cmd.name = args.words[2];
+    cmd.cancel = args.options.count("cancel") > 0;
+    return cmd;
+  }
   if (noun == "node") return parseListOnly(args, CommandKind::kNodeList);
   if (noun == "pool") return parseListOnly(args, CommandKind::kPoolList);
   if (noun == "group") return parseGroup(args);
@@ -444,6 +454,8 @@ ApiCall apiCallFor(const Command& cmd) {
   switch (cmd.kind) {
     case CommandKind::kNodeList: return {"GET", "/v1/nodes", ""};
     case CommandKind::kNodeDelete: return {"DELETE", "/v1/nodes/" + http::percentEncode(cmd.name), ""};
+    case CommandKind::kNodeEvacuate:
+      return {cmd.cancel ? "DELETE" : "POST", "/v1/nodes/" + http::percentEncode(cmd.name) + "/evacuate", ""};
     case CommandKind::kPoolList: return {"GET", "/v1/storage-pools", ""};
     case CommandKind::kGroupList: return {"GET", "/v1/resource-groups", ""};
     case CommandKind::kGroupShow: return {"GET", group_path, ""};
@@ -616,6 +628,7 @@ std::string usageText() {
          "\n"
          "commands:\n"
          "  node list | node delete NAME   (delete: a node gone for good, holding no replicas)\n"
+         "  node evacuate NAME [--cancel]   (move every replica off it; `node list` shows the progress)\n"
          "  pool list\n"
          "  group create NAME --replicas N [--engine native|drbd] [--thin|--thick]\n"
          "               [--pools P,...] [--spread-by LABEL-KEY,...] [--overprovision R]\n"

@@ -111,13 +111,40 @@ std::string keyValues(const std::vector<std::pair<std::string, std::string>>& pa
   return out;
 }
 
+// "-" when the node is not being evacuated; else "N left (M moving), K blocked" or "done".
+std::string evacuationText(const Value& n) {
+  const Value* e = member(n, "evacuation");
+  if (e == nullptr || !e->IsObject()) return "-";
+  const std::string left = text(*e, "replicas_left");
+  if (left == "0") return "done";
+  std::string out = left + " left (" + text(*e, "moving") + " moving)";
+  const Value* blocked = member(*e, "blocked");
+  if (blocked != nullptr && blocked->IsArray() && !blocked->Empty()) {
+    out += ", " + std::to_string(blocked->Size()) + " blocked";
+  }
+  return out;
+}
+
 std::string renderNodes(const Value& nodes) {
-  Table t({"NAME", "STATE", "ADDRESS", "NBD-PORT", "REPL-PORT", "LAST-HEARTBEAT", "LABELS", "POOLS"});
+  Table t({"NAME", "STATE", "ADDRESS", "NBD-PORT", "REPL-PORT", "LAST-HEARTBEAT", "LABELS", "POOLS", "EVACUATION"});
   for (const auto& n : nodes.GetArray()) {
     t.addRow({text(n, "name"), text(n, "state"), text(n, "address"), text(n, "nbd_port"),
-              text(n, "replication_port"), text(n, "last_heartbeat"), labels(n, "labels"), list(n, "pools")});
+              text(n, "replication_port"), text(n, "last_heartbeat"), labels(n, "labels"), list(n, "pools"),
+              evacuationText(n)});
   }
   return t.rowCount() == 0 ? "no nodes\n" : t.render();
+}
+
+// One node's evacuation: its progress and every blocked volume with why.
+std::string renderEvacuation(const Command& cmd, const Value& n) {
+  if (cmd.cancel) return "node '" + cmd.name + "' is no longer being evacuated (moves already started finish)\n";
+  std::string out = "evacuating node '" + cmd.name + "': " + evacuationText(n) + "\n";
+  const Value* e = member(n, "evacuation");
+  const Value* blocked = e != nullptr ? member(*e, "blocked") : nullptr;
+  if (blocked != nullptr && blocked->IsArray()) {
+    for (const auto& b : blocked->GetArray()) out += "  " + text(b, "volume") + ": " + text(b, "reason") + "\n";
+  }
+  return out;
 }
 
 std::string renderPools(const Value& pools) {
@@ -337,6 +364,7 @@ Result<std::string> renderSuccess(const Command& cmd, int status, const std::str
       ASSIGN_OR_RETURN(const Value* v, items(doc, "nodes"));
       return renderNodes(*v);
     }
+    case CommandKind::kNodeEvacuate: return renderEvacuation(cmd, doc);
     case CommandKind::kPoolList: {
       ASSIGN_OR_RETURN(const Value* v, items(doc, "storage_pools"));
       return renderPools(*v);

@@ -21,7 +21,6 @@ REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 # Routes of API.md the spec lists as "planned" in info.description: they must not be routed yet.
 PLANNED = [
     ("GET", "/v1/events"),
-    ("POST", "/v1/nodes/og-node/evacuate"),
     ("GET", "/v1/resource-groups/og-group/stats"),
     ("POST", "/v1/volumes/og-vol/verify"),
 ]
@@ -274,6 +273,13 @@ class OpenApiConformanceTest(ClusterTestCase):
         c("PUT", "/v1/internal/nodes/{node}/status", {"node": "og-ghost"}, body=report, token=ghost_token,
           expect=204)
         self.assertNotIn("report_error", c("GET", "/v1/nodes/{node}", {"node": "og-ghost"}, expect=200).body)
+        # Evacuating a node that holds nothing: done at once; cancelling clears it.
+        evacuating = c("POST", "/v1/nodes/{node}/evacuate", {"node": "og-ghost"}, expect=202).body
+        self.assertTrue(evacuating["evacuating"])
+        self.assertEqual(evacuating["evacuation"]["replicas_left"], 0)
+        cancelled = c("DELETE", "/v1/nodes/{node}/evacuate", {"node": "og-ghost"}, expect=200).body
+        self.assertFalse(cancelled["evacuating"])
+        self.assertNotIn("evacuation", cancelled)
 
         self.expect_error("DELETE", "/v1/resource-groups/{group}", 409, "resource_group_in_use",
                           {"group": "og-pair"})
@@ -414,6 +420,8 @@ class OpenApiConformanceTest(ClusterTestCase):
         e("GET", "/v1/volumes/{volume}", 404, "volume_not_found", {"volume": "og-nope"})
         e("DELETE", "/v1/volumes/{volume}", 404, "volume_not_found", {"volume": "og-nope"})
         e("DELETE", "/v1/nodes/{node}", 404, "node_not_found", {"node": "og-nope"})
+        e("POST", "/v1/nodes/{node}/evacuate", 404, "node_not_found", {"node": "og-nope"})
+        e("DELETE", "/v1/nodes/{node}/evacuate", 404, "node_not_found", {"node": "og-nope"})
         e("DELETE", "/v1/nodes/{node}", 409, "node_online", {"node": "node1"})
         e("GET", "/v1/internal/nodes/{node}/desired", 404, "node_not_found", {"node": "og-nope"})
         e("PUT", "/v1/internal/nodes/{node}/status", 404, "node_not_found", {"node": "og-nope"}, body={})

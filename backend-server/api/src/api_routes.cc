@@ -73,6 +73,8 @@ const std::vector<Route>& apiRoutes() {
       {"POST", "/v1/nodes", "registerNode", kAdminOrJoin, registerNode},
       {"GET", "/v1/nodes/{node}", "getNode", kAdmin, getNode},
       {"DELETE", "/v1/nodes/{node}", "deleteNode", kAdmin, deleteNode},
+      {"POST", "/v1/nodes/{node}/evacuate", "evacuateNode", kAdmin, evacuateNode},
+      {"DELETE", "/v1/nodes/{node}/evacuate", "cancelEvacuation", kAdmin, cancelEvacuation},
       {"GET", "/v1/storage-pools", "listStoragePools", kAdminOrService, listStoragePools},
       {"GET", "/v1/resource-groups", "listResourceGroups", kAdminOrService, listResourceGroups},
       {"POST", "/v1/resource-groups", "createResourceGroup", kAdmin, createResourceGroup},

@@ -18,6 +18,8 @@ void listNodes(const RouteCall& call, http::Responder respond);
 void registerNode(const RouteCall& call, http::Responder respond);
 void getNode(const RouteCall& call, http::Responder respond);
 void deleteNode(const RouteCall& call, http::Responder respond);
+void evacuateNode(const RouteCall& call, http::Responder respond);      // 202 with the node
+void cancelEvacuation(const RouteCall& call, http::Responder respond);  // 200 with the node
 
 void listStoragePools(const RouteCall& call, http::Responder respond);
 

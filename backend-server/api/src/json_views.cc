@@ -66,6 +66,17 @@ void writeNode(JsonWriter& w, const NodeView& n) {
   w.endArray();
   if (!n.report_error.empty()) w.field("report_error", n.report_error);
   w.key("drbd").raw(nodeapi::encodeDrbdCapability(n.drbd));
+  w.field("evacuating", n.node.evacuating);
+  if (n.evacuation) {
+    w.key("evacuation").beginObject();
+    w.field("replicas_left", uint64_t{n.evacuation->replicas_left}).field("moving", uint64_t{n.evacuation->moving});
+    w.key("blocked").beginArray();
+    for (const auto& [volume, reason] : n.evacuation->blocked) {
+      w.beginObject().field("volume", volume).field("reason", reason).endObject();
+    }
+    w.endArray();
+    w.endObject();
+  }
   w.endObject();
 }
 

@@ -27,4 +27,14 @@ void deleteNode(const RouteCall& call, http::Responder respond) {
   respond(noContentOr(call.cluster.deleteNode(call.params.at("node"))));
 }
 
+void evacuateNode(const RouteCall& call, http::Responder respond) {
+  http::Response response = objectResponse(call.cluster.evacuateNode(call.params.at("node"), true), writeNode);
+  if (response.status == 200) response.status = 202;  // the moves go on in the background
+  respond(std::move(response));
+}
+
+void cancelEvacuation(const RouteCall& call, http::Responder respond) {
+  respond(objectResponse(call.cluster.evacuateNode(call.params.at("node"), false), writeNode));
+}
+
 }  // namespace tandem::controller::handlers

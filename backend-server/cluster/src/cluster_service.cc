@@ -374,10 +374,136 @@ Result<std::vector<NodeView>> ClusterService::listNodes() {
       v.report_error = obs->report_error;
       v.drbd = obs->report.drbd;
     }
+    if (n.evacuating) {
+      NodeView::Evacuation e;
+      auto replicas = store_.listReplicasOnNode(n.name);
+      if (replicas.isOk()) {
+        for (const auto& r : *replicas) {
+          if (!r.diskful) continue;
+          ++e.replicas_left;
+          if (r.leaving) ++e.moving;
+        }
+      }
+      if (auto b = evacuation_blocked_.find(n.name); b != evacuation_blocked_.end()) e.blocked = b->second;
+      v.evacuation = std::move(e);
+    }
     v.node = std::move(n);
     out.push_back(std::move(v));
   }
   return out;
+}
+
+Result<NodeView> ClusterService::evacuateNode(const std::string& name, bool evacuate) {
+  {
+    std::lock_guard lock(mu_);
+    RETURN_IF_ERROR(store_.setNodeEvacuating(name, evacuate));
+    node_rows_.reset();  // placement reads the flag with the node rows
+    if (evacuate) {
+      evacuations_pending_ = true;
+      log::info("cluster", "node " + name + " is being evacuated: its replicas move to other nodes");
+    } else {
+      evacuation_blocked_.erase(name);
+      log::info("cluster", "node " + name + ": evacuation cancelled (moves already started finish)");
+    }
+    advanceEvacuationsLocked();
+  }
+  notifyWatchers();
+  return getNode(name);
+}
+
+bool ClusterService::advanceEvacuationsLocked() {
+  if (!evacuations_pending_) return false;  // the common case costs nothing
+  auto nodes = store_.listNodes();
+  if (!nodes.isOk()) return false;
+  bool changed = false;
+  evacuations_pending_ = false;
+  for (const auto& n : *nodes) {
+    if (!n.evacuating) continue;
+    evacuations_pending_ = true;
+    auto replicas = store_.listReplicasOnNode(n.name);
+    if (!replicas.isOk()) continue;
+    uint32_t moving = 0;
+    for (const auto& r : *replicas) moving += r.leaving ? 1 : 0;
+    std::map<std::string, std::string> blocked;
+    for (const auto& r : *replicas) {
+      if (r.leaving || !r.diskful) continue;
+      if (moving >= kEvacuationBatch) break;
+      Status s = moveOffLocked(r.volume_uuid, n.name);
+      if (s.isOk()) {
+        ++moving;
+        changed = true;
+        continue;
+      }
+      auto volume = store_.getVolumeByUuid(r.volume_uuid);
+      blocked[volume.isOk() ? volume->name : r.volume_uuid] = s.message();
+    }
+    auto& before = evacuation_blocked_[n.name];
+    for (const auto& [volume, why] : blocked) {
+      auto b = before.find(volume);
+      if (b == before.end() || b->second != why) {
+        log::warn("cluster", "evacuating node " + n.name + ": volume " + volume + " cannot move now: " + why);
+      }
+    }
+    before = std::move(blocked);
+    if (replicas->empty() && moving == 0) evacuation_blocked_.erase(n.name);
+  }
+  return changed;
+}
+
+Status ClusterService::moveOffLocked(const std::string& volume_uuid, const std::string& node) {
+  ASSIGN_OR_RETURN(VolumeRecord volume, store_.getVolumeByUuid(volume_uuid));
+  ASSIGN_OR_RETURN(GroupRecord group, store_.getGroup(volume.group));
+  if (group.engine == "drbd") {
+    return Status(ErrorCode::kUnprocessable, "drbd volumes are not evacuated yet (move it with a resource-group change)")
+        .withReason("not_implemented");
+  }
+  if (!volume.handover_to.empty()) {
+    return Status(ErrorCode::kConflict, "its primary is being handed over to " + volume.handover_to)
+        .withReason("handover_in_progress");
+  }
+  ASSIGN_OR_RETURN(auto replicas, store_.listReplicasOf(volume.uuid));
+  if (std::any_of(replicas.begin(), replicas.end(), [](const ReplicaRecord& r) { return r.leaving; })) {
+    return Status(ErrorCode::kConflict, "it is still moving (a resource-group change)").withReason("regroup_in_progress");
+  }
+  LayoutInput in;
+  in.volume = volume;
+  in.group = group;
+  in.replicas = static_cast<uint32_t>(
+      std::count_if(replicas.begin(), replicas.end(), [](const ReplicaRecord& r) { return r.diskful; }));
+  in.size_bytes = volume.size_bytes;
+  in.current = replicas;
+  ASSIGN_OR_RETURN(in.attachments, store_.listAttachmentsOf(volume.uuid));
+  ASSIGN_OR_RETURN(in.nodes, store_.listNodes());
+  ASSIGN_OR_RETURN(in.candidates, candidatesLocked());
+  in.evacuating = {node};
+  ASSIGN_OR_RETURN(LayoutPlan plan, planLayout(in, observed_));
+  std::vector<std::string> going = plan.remove_nodes;
+  going.insert(going.end(), plan.leave_nodes.begin(), plan.leave_nodes.end());
+  RETURN_IF_ERROR(checkSnapshotsKeepACopyLocked(volume, going));
+  VolumeChange change;
+  change.volume_uuid = volume.uuid;
+  change.remove_nodes = plan.remove_nodes;
+  change.leave_nodes = plan.leave_nodes;
+  for (const auto& p : plan.add) change.add.push_back(ReplicaRecord{volume.uuid, p.node, p.pool, true, "", false});
+  RETURN_IF_ERROR(applyReplicaChangeLocked(volume, change));
+  std::string added;
+  for (const auto& r : change.add) added += (added.empty() ? "" : ", ") + r.node_name + "/" + r.pool_name;
+  log::info("cluster", "volume " + volume.name + ": moving off " + node + " (evacuation): replica added on " + added +
+                           "; the one on " + node + (node == volume.primary_node ? " (the primary)" : "") +
+                           " leaves once the others hold the data");
+  return Status::ok();
+}
+
+Status ClusterService::applyReplicaChangeLocked(const VolumeRecord& volume, const VolumeChange& change) {
+  Status stored = store_.changeVolume(change);
+  ledgerVolumeLocked(volume.uuid);
+  RETURN_IF_ERROR(stored);
+  if (!change.leave_nodes.empty()) regroups_pending_ = true;
+  // A node that held a replica of the volume a moment ago may still report it: not this one.
+  if (auto generation = store_.generation(); generation.isOk()) {
+    for (const auto& r : change.add) observed_.replicaPlaced(r.node_name, volume.uuid, *generation);
+  }
+  return Status::ok();
 }
 
 Result<NodeView> ClusterService::getNode(const std::string& name) {
@@ -880,6 +1006,14 @@ Result<std::vector<PoolCandidate>> ClusterService::candidatesLocked() {
   RETURN_IF_ERROR(ledgerReadyLocked());
   auto candidates = placementCandidates(node_rows_->pools, node_rows_->nodes, observed_, ledger_.pending());
   for (auto& c : candidates) c.node_replicas = ledger_.replicasOn(c.node);
+  // Nothing new goes to a node being evacuated.
+  std::set<std::string> evacuating;
+  for (const auto& n : node_rows_->nodes) {
+    if (n.evacuating) evacuating.insert(n.name);
+  }
+  if (!evacuating.empty()) {
+    std::erase_if(candidates, [&](const PoolCandidate& c) { return evacuating.count(c.node) != 0; });
+  }
   return candidates;
 }
 
@@ -1291,14 +1425,7 @@ Result<VolumeView> ClusterService::updateVolume(const std::string& name, const U
   const bool changed = change.size_bytes || change.group || !change.remove_nodes.empty() ||
                        !change.leave_nodes.empty() || !change.add.empty();
   if (changed) {
-    Status stored = store_.changeVolume(change);
-    ledgerVolumeLocked(volume.uuid);
-    RETURN_IF_ERROR(stored);
-    if (!change.leave_nodes.empty()) regroups_pending_ = true;
-    // A node that held a replica of the volume a moment ago may still report it: not this one.
-    if (auto generation = store_.generation(); generation.isOk()) {
-      for (const auto& r : change.add) observed_.replicaPlaced(r.node_name, volume.uuid, *generation);
-    }
+    RETURN_IF_ERROR(applyReplicaChangeLocked(volume, change));
     std::vector<std::string> added;
     for (const auto& r : change.add) added.push_back(r.node_name);
     // The replicas are stored; a failed allocation leaves them without DRBD numbers (the nodes
@@ -1902,6 +2029,7 @@ void ClusterService::tick() {
       suspects_.insert(name);
     }
     replaceLostReplicasLocked();
+    advanceEvacuationsLocked();
     advanceRegroupsLocked();
     completeHandoversLocked();
     settled = settleDetachesLocked("");

@@ -62,9 +62,12 @@ Result<LayoutPlan> planLayout(const LayoutInput& in, const ObservedState& observ
   std::vector<std::map<std::string, std::string>> kept_labels;
   uint32_t kept = 0;
   bool primary_leaves = false;
+  std::vector<std::string> evacuated;  // secondaries on evacuating nodes: they leave
   for (const ReplicaRecord* r : order) {
     const int r_rank = rank(*r);
-    const std::string why = misfit(in.group, r->pool_name, labels[r->node_name], kept_labels);
+    const bool evacuating = in.evacuating.count(r->node_name) != 0;
+    const std::string why = evacuating ? "node " + r->node_name + " is being evacuated"
+                                       : misfit(in.group, r->pool_name, labels[r->node_name], kept_labels);
     if (r_rank == 0 && !why.empty()) {
       if (attached.count(r->node_name)) {
         return Status(ErrorCode::kConflict, "volume '" + in.volume.name + "' is attached on " + r->node_name +
@@ -87,19 +90,27 @@ Result<LayoutPlan> planLayout(const LayoutInput& in, const ObservedState& observ
     if (why.empty() && room) {
       ++kept;
       kept_labels.push_back(labels[r->node_name]);
+    } else if (evacuating) {
+      evacuated.push_back(r->node_name);
     } else {
       plan.remove_nodes.push_back(r->node_name);
     }
+  }
+  if (!evacuated.empty() && !primary_leaves) {
+    plan.leave_nodes = std::move(evacuated);
+    evacuated.clear();
   }
   if (primary_leaves) {
     // Every excluded replica stays until the primary has moved: the copies are not thinned
     // out while the new ones sync.
     plan.leave_nodes = std::move(plan.remove_nodes);
     plan.remove_nodes.clear();
+    plan.leave_nodes.insert(plan.leave_nodes.end(), evacuated.begin(), evacuated.end());
     plan.leave_nodes.push_back(in.volume.primary_node);
     std::sort(plan.leave_nodes.begin(), plan.leave_nodes.end());
   }
   std::sort(plan.remove_nodes.begin(), plan.remove_nodes.end());
+  std::sort(plan.leave_nodes.begin(), plan.leave_nodes.end());
   if (kept < in.replicas) {
     PlacementRequest request = placementRequestFor(in.group, in.size_bytes, in.replicas - kept);
     for (const auto& r : in.current) request.exclude_nodes.push_back(r.node_name);

@@ -140,6 +140,10 @@ const char* const kMigrations[] = {
     R"sql(
     CREATE INDEX IF NOT EXISTS volumes_by_source ON volumes (source_snapshot) WHERE source_snapshot != '';
     )sql",
+    // 14 → 15: nodes being evacuated (NodeRecord::evacuating).
+    R"sql(
+    ALTER TABLE nodes ADD COLUMN evacuating INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -321,6 +325,18 @@ class SqliteStore final : public Store {
 
   Result<std::vector<NodeRecord>> listNodes() override {
     return queryAll(std::string(kNodeSelect) + " ORDER BY name", readNode);
+  }
+
+  Status setNodeEvacuating(const std::string& name, bool evacuating) override {
+    return transaction([&]() -> Status {
+      RETURN_IF_ERROR(Statement(db_, "UPDATE nodes SET evacuating = ? WHERE name = ?")
+                          .bind(1, int64_t{evacuating}).bind(2, name)
+                          .run());
+      if (sqlite3_changes(db_) == 0) {
+        return Status(ErrorCode::kNotFound, "node '" + name + "' does not exist").withReason("node_not_found");
+      }
+      return Status::ok();
+    });
   }
 
   Result<std::vector<PoolRecord>> listPools() override {
@@ -917,7 +933,8 @@ class SqliteStore final : public Store {
   }
 
   static constexpr const char* kNodeSelect =
-      "SELECT uuid, name, address, nbd_port, replication_port, token_hash, registered_at, labels FROM nodes";
+      "SELECT uuid, name, address, nbd_port, replication_port, token_hash, registered_at, labels, evacuating "
+      "FROM nodes";
   static constexpr const char* kGroupSelect =
       "SELECT uuid, name, replicas, engine, thin, pools, replicas_on_different, overprovision, quorum, "
       "allow_multiattach, weight_free_space, weight_provisioned, weight_replica_count FROM resource_groups";
@@ -928,7 +945,7 @@ class SqliteStore final : public Store {
   static NodeRecord readNode(const Statement& q) {
     return NodeRecord{q.columnText(0), q.columnText(1), q.columnText(2), static_cast<uint16_t>(q.columnInt(3)),
                       static_cast<uint16_t>(q.columnInt(4)), q.columnText(5), q.columnInt(6),
-                      splitLabels(q.columnText(7))};
+                      splitLabels(q.columnText(7)), q.columnInt(8) != 0};
   }
   static GroupRecord readGroup(const Statement& q) {
     return GroupRecord{q.columnText(0), q.columnText(1), static_cast<uint32_t>(q.columnInt(2)), q.columnText(3),

@@ -85,6 +85,19 @@ TEST(ParseCommand, NodeDelete) {
   EXPECT_FALSE(commandOf({"node", "remove", "x"}).isOk());
 }
 
+// node evacuate NAME posts to the evacuate route; --cancel deletes it.
+TEST(ParseCommand, NodeEvacuate) {
+  auto c = commandOf({"node", "evacuate", "host3"});
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  EXPECT_EQ(apiCallFor(*c).method, "POST");
+  EXPECT_EQ(apiCallFor(*c).target, "/v1/nodes/host3/evacuate");
+  auto cancel = commandOf({"node", "evacuate", "host3", "--cancel"});
+  ASSERT_TRUE(cancel.isOk()) << cancel.status().toString();
+  EXPECT_EQ(apiCallFor(*cancel).method, "DELETE");
+  EXPECT_FALSE(commandOf({"node", "evacuate"}).isOk());
+  EXPECT_FALSE(commandOf({"node", "evacuate", "host3", "--force"}).isOk());
+}
+
 // volume resolve NAME --keep N posts to the resolve route; --keep is required and must be a name.
 TEST(Command, VolumeResolvePostsTheCopyToKeep) {
   auto c = commandOf({"volume", "resolve", "v1", "--keep", "n2"});

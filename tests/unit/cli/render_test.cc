@@ -64,13 +64,29 @@ TEST(RenderSuccess, NodeListIsAnAlignedTable) {
      "labels":{"rack":"r1","zone":"a"},"pools":["fast","slow"]},
     {"name":"n2","uuid":"u2","address":"10.0.0.22","state":"offline",
      "last_heartbeat":"2026-11-25T09:00:00Z","nbd_port":10809,"replication_port":7000,
-     "pools":[{"name":"p1"}]}]})";
+     "pools":[{"name":"p1"}],"evacuating":true,
+     "evacuation":{"replicas_left":5,"moving":2,"blocked":[{"volume":"v9","reason":"attached"}]}}]})";
   auto out = renderSuccess(commandOf(CommandKind::kNodeList), 200, body);
   ASSERT_TRUE(out.isOk()) << out.status().toString();
   EXPECT_EQ(*out,
-            "NAME    STATE    ADDRESS    NBD-PORT  REPL-PORT  LAST-HEARTBEAT        LABELS          POOLS\n"
-            "node-a  online   10.0.0.1   10809     7000       2026-11-25T10:00:00Z  rack=r1,zone=a  fast, slow\n"
-            "n2      offline  10.0.0.22  10809     7000       2026-11-25T09:00:00Z  -               p1\n");
+            "NAME    STATE    ADDRESS    NBD-PORT  REPL-PORT  LAST-HEARTBEAT        LABELS          POOLS       "
+            "EVACUATION\n"
+            "node-a  online   10.0.0.1   10809     7000       2026-11-25T10:00:00Z  rack=r1,zone=a  fast, slow  -\n"
+            "n2      offline  10.0.0.22  10809     7000       2026-11-25T09:00:00Z  -               p1          "
+            "5 left (2 moving), 1 blocked\n");
+}
+
+// `node evacuate` says how far it is and why each blocked volume cannot move.
+TEST(RenderSuccess, NodeEvacuateListsBlockedVolumes) {
+  Command cmd = commandOf(CommandKind::kNodeEvacuate);
+  cmd.name = "n2";
+  auto out = renderSuccess(cmd, 202, R"({"name":"n2","evacuating":true,"evacuation":{"replicas_left":3,"moving":1,)"
+                                     R"("blocked":[{"volume":"v9","reason":"attached on n2"}]}})");
+  ASSERT_TRUE(out.isOk()) << out.status().toString();
+  EXPECT_EQ(*out, "evacuating node 'n2': 3 left (1 moving), 1 blocked\n  v9: attached on n2\n");
+  cmd.cancel = true;
+  EXPECT_EQ(*renderSuccess(cmd, 200, R"({"name":"n2","evacuating":false})"),
+            "node 'n2' is no longer being evacuated (moves already started finish)\n");
 }
 
 // Pool capacities print human-readable and right-aligned.

@@ -143,3 +143,38 @@ TEST_F(ReplicaLayoutTest, GroupChangeExcludingThePrimaryMarksItsReplicasLeaving)
 
 }  // namespace
 }  // namespace tandem::controller
+
+namespace tandem::controller {
+namespace {
+
+// Evacuating a node: its replica leaves (never removed at once, even a secondary), a new one is
+// placed elsewhere at the same count; the primary's leaves once it has moved; an attached host's
+// replica cannot go (409 volume_attached).
+TEST_F(ReplicaLayoutTest, EvacuatedReplicasLeaveAfterTheirReplacementsSync) {
+  LayoutInput secondary = input(3);
+  secondary.evacuating = {"n2"};
+  secondary.candidates.erase(std::remove_if(secondary.candidates.begin(), secondary.candidates.end(),
+                                            [](const PoolCandidate& c) { return c.node == "n2"; }),
+                             secondary.candidates.end());
+  auto plan = planLayout(secondary, observed_);
+  ASSERT_TRUE(plan.isOk()) << plan.status().toString();
+  EXPECT_TRUE(plan->remove_nodes.empty()) << "a copy goes only once its replacement holds the data";
+  EXPECT_EQ(plan->leave_nodes, std::vector<std::string>{"n2"});
+  ASSERT_EQ(plan->add.size(), 1u);
+  EXPECT_TRUE(plan->add[0].node == "n4" || plan->add[0].node == "n5") << plan->add[0].node;
+
+  LayoutInput primary = input(3);
+  primary.evacuating = {"n1"};
+  plan = planLayout(primary, observed_);
+  ASSERT_TRUE(plan.isOk()) << plan.status().toString();
+  EXPECT_EQ(plan->leave_nodes, std::vector<std::string>{"n1"});
+  EXPECT_EQ(plan->add.size(), 1u);
+
+  LayoutInput attached = input(3);
+  attached.evacuating = {"n3"};
+  attached.attachments = {AttachmentRecord{v_.uuid, "n3", AttachMode::kBlock, "", false, 0}};
+  EXPECT_EQ(planLayout(attached, observed_).status().reason(), "volume_attached");
+}
+
+}  // namespace
+}  // namespace tandem::controller

@@ -88,7 +88,8 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ + "/state.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
-                         "ALTER TABLE nodes DROP COLUMN labels; ALTER TABLE resource_groups DROP COLUMN overprovision;"
+                         "ALTER TABLE nodes DROP COLUMN labels; ALTER TABLE nodes DROP COLUMN evacuating;"
+                         "ALTER TABLE resource_groups DROP COLUMN overprovision;"
                          "ALTER TABLE resource_groups DROP COLUMN quorum;"
                          "ALTER TABLE replicas DROP COLUMN discard_generation; DROP TABLE snapshots;"
                          "DROP INDEX volumes_by_source; ALTER TABLE volumes DROP COLUMN source_snapshot; ALTER TABLE volumes DROP COLUMN revert_snapshot;"

@@ -16,6 +16,7 @@ namespace tandem::cli {
 enum class CommandKind {
   kNodeList,
   kNodeDelete,
+  kNodeEvacuate,
   kPoolList,
   kGroupCreate,
   kGroupList,
@@ -64,6 +65,7 @@ struct Command {
   bool multiattach = false;    // group create --multiattach (allow_multiattach)
   std::string node;            // volume promote --node, volume resolve --keep
   bool force = false;          // volume promote --force, volume detach --force
+  bool cancel = false;         // node evacuate --cancel
   std::string host;            // volume attach|detach --host
   std::string mode = "block";  // volume attach --mode block|nbd
   std::string pool;            // volume adopt --pool

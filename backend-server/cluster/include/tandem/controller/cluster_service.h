@@ -138,6 +138,14 @@ class ClusterService {
   Status deleteNode(const std::string& name);
   Result<std::vector<NodeView>> listNodes();
   Result<NodeView> getNode(const std::string& name);
+  // Evacuation (POST /v1/nodes/{n}/evacuate; DELETE cancels): with `evacuate`, nothing new is
+  // placed on the node and tick() moves its replicas off, a few volumes at a time: for each, a
+  // replica is placed elsewhere under the volume's group and the node's replica leaves once the
+  // replicas that stay hold the data (the primary is handed over first: regroup.h). A volume that
+  // cannot move now (attached on the node, no room, a snapshot's last copy, a drbd volume, the
+  // primary offline) is shown in the node view's evacuation and retried. Cancelling lets the
+  // moves already started finish and starts no more. kNotFound (node_not_found).
+  Result<NodeView> evacuateNode(const std::string& name, bool evacuate);
   Result<std::vector<PoolView>> listPools();
 
   // Creates a group; an identical existing group is returned with created=false; a different
@@ -288,6 +296,14 @@ class ClusterService {
   // Takes the next step of every resource-group change that moves the primary (regroup.h):
   // starts its handover or deletes its leaving replicas; true when one did. Needs mu_.
   bool advanceRegroupsLocked();
+  // Starts the moves of evacuating nodes' replicas (at most kEvacuationBatch volumes per node at
+  // a time) and records the blocked ones. True when something changed.
+  bool advanceEvacuationsLocked();
+  // Places a replica of the volume off `node` and marks the node's replica leaving.
+  Status moveOffLocked(const std::string& volume_uuid, const std::string& node);
+  // Stores `change` of `volume` (one transaction) and updates what depends on replicas: the
+  // placement ledger, pending regroups, the observed state's placement generations.
+  Status applyReplicaChangeLocked(const VolumeRecord& volume, const VolumeChange& change);
   // 409 volume_has_snapshots when the replicas on the nodes `going` (removed, or leaving) hold
   // every copy of one of the volume's snapshots: no change may lose a snapshot's last copy
   // (snapshots are not copied to new replicas). Needs mu_.
@@ -398,6 +414,10 @@ class ClusterService {
   std::vector<PendingDetach> pending_detaches_;  // guarded by mu_
   std::vector<PendingClone> pending_clones_;     // guarded by mu_
   bool regroups_pending_ = true;                 // guarded by mu_: some replica may be leaving
+  bool evacuations_pending_ = true;              // guarded by mu_: some node may be evacuating
+  // Guarded by mu_: per evacuating node, the volumes that could not move at the last try, and why.
+  std::map<std::string, std::map<std::string, std::string>> evacuation_blocked_;
+  static constexpr uint32_t kEvacuationBatch = 4;  // volumes moving off one node at a time
   bool handovers_pending_ = true;                // guarded by mu_: some volume may have handover_to set
   bool adoptions_pending_ = true;                // guarded by mu_: some volume may be adopting
   bool drbd_snapshots_pending_ = true;           // guarded by mu_: some drbd snapshot may be creating

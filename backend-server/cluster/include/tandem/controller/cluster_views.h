@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,15 @@ struct NodeView {
   std::string report_error{};  // the node heartbeats but says its status reports are refused, and why
   // From the last status report; before the first one: not loaded, saying so.
   nodeapi::DrbdCapabilityReport drbd{false, "", "the node has not reported since the controller started"};
+  // While node.evacuating: its diskful replicas still on it, how many of them are moving (a new
+  // replica placed elsewhere, this one leaving once it holds the data), and the volumes that
+  // cannot move now, each with why (retried every tick).
+  struct Evacuation {
+    uint32_t replicas_left = 0;
+    uint32_t moving = 0;
+    std::map<std::string, std::string> blocked;  // volume name -> reason
+  };
+  std::optional<Evacuation> evacuation{};
 };
 
 struct PoolView {

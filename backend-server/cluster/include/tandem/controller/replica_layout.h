@@ -18,6 +18,8 @@
 //     `leave_nodes` (ReplicaRecord::leaving), the count is made of kept and new replicas only,
 //     and regroup.h moves the primary to one of them once they are synced, then deletes the
 //     leaving ones.
+//   * a replica on an evacuating node may not stay either, and it always leaves that way
+//     (`leave_nodes`), never at once: the volume keeps its copies while the new ones sync.
 // Refusals: 409 volume_attached when an attached host's replica would have to go (the primary's
 // node attached and excluded by the group, fewer replicas than primary + attached hosts, or an
 // attached host's pool/labels do not satisfy the target group); placement's 422 errors
@@ -26,6 +28,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,6 +48,9 @@ struct LayoutInput {
   std::vector<AttachmentRecord> attachments; // the volume's attachments
   std::vector<NodeRecord> nodes;             // for their labels
   std::vector<PoolCandidate> candidates;     // see placementCandidates()
+  // Nodes being evacuated: a replica there may not stay, and it leaves (like the primary's
+  // replica above) only once the replicas placed instead hold the data.
+  std::set<std::string> evacuating{};
 };
 
 struct LayoutPlan {

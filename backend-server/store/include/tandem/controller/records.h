@@ -26,6 +26,9 @@ struct NodeRecord {
   std::string token_hash;         // SHA-256 (hex) of the node's bearer token
   int64_t registered_at = 0;      // unix seconds
   std::map<std::string, std::string> labels;  // placement labels (zone, rack, ...), from the node
+  // The operator asked to move every replica off it (POST /v1/nodes/{n}/evacuate): nothing new
+  // is placed on it. Kept across re-registrations.
+  bool evacuating = false;
 };
 
 struct PoolRecord {

@@ -57,6 +57,8 @@ class Store {
   // Bumps the generation.
   virtual Status deleteNode(const std::string& name) = 0;
   virtual Result<std::vector<NodeRecord>> listNodes() = 0;
+  // Sets the node's `evacuating` flag. kNotFound (node_not_found). Changes no desired state.
+  virtual Status setNodeEvacuating(const std::string& name, bool evacuating) = 0;
   virtual Result<std::vector<PoolRecord>> listPools() = 0;
 
   virtual Status createGroup(const GroupRecord& group) = 0;  // kAlreadyExists
