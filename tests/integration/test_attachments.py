@@ -33,6 +33,32 @@ def disk_fuse_processes_under(root):
                            any(a.startswith(root.encode()) for a in argv))
 
 
+def attach_block_device(test, volume, host):
+    """Attaches `volume` on `host` in block mode for test `test` (a ClusterTestCase), waits until
+    it is attached and returns its device path. Returns also `leave_nothing_behind`, registered
+    as a cleanup (also when the test fails half way: no attachment, loop device, FUSE mount or
+    process of the test is left) and safe to call earlier."""
+    api = test.cluster.api
+    status, _ = api.call("POST", f"/v1/volumes/{volume}/attachments", {"host": host, "mode": "block"})
+    test.assertEqual(status, 201)
+
+    def leave_nothing_behind():
+        try:
+            api.call("DELETE", f"/v1/volumes/{volume}/attachments/{host}?force=true")
+        except ApiError:
+            pass
+        wait_for("no loop device of the test", lambda: not loop_devices_under(test.tmp), 30)
+        wait_for("no tandem-disk-fuse of the test", lambda: not disk_fuse_processes_under(test.tmp), 30)
+    test.addCleanup(leave_nothing_behind)
+
+    def attached():
+        for a in api.get(f"/v1/volumes/{volume}/attachments")["attachments"]:
+            if a["state"] == "attached" and a["host"] == host:
+                return a["connection_info"]["data"]["device_path"]
+        return None
+    return wait_for(f"{volume} attached on {host}", attached, 60), leave_nothing_behind
+
+
 class FsyncWriter:
     """A thread that writes random 64 KiB blocks round-robin over 4 MiB at `offset` of `device`,
     fsyncing each; `acked` maps each block to its last acknowledged data, `failures` collects

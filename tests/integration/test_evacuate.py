@@ -10,7 +10,7 @@ import subprocess
 import unittest
 
 from clusterfixture import ApiError, ClusterTestCase, wait_for
-from test_attachments import FsyncWriter, disk_fuse_processes_under, loop_devices_under
+from test_attachments import FsyncWriter, attach_block_device
 
 MiB = 1 << 20
 
@@ -27,24 +27,7 @@ class EvacuateTest(ClusterTestCase):
         spare = next(n for n in self.cluster.nodes if n not in holders)
         # Attached as a block device on the spare node (served over NBD from the primary): the
         # attachment follows the primary, so a writer keeps going across the handover.
-        status, _ = api.call("POST", "/v1/volumes/ev/attachments", {"host": spare, "mode": "block"})
-        self.assertEqual(status, 201)
-
-        def leave_nothing_behind():
-            try:
-                api.call("DELETE", f"/v1/volumes/ev/attachments/{spare}?force=true")
-            except ApiError:
-                pass
-            wait_for("no loop device of the test", lambda: not loop_devices_under(self.tmp), 30)
-            wait_for("no tandem-disk-fuse of the test", lambda: not disk_fuse_processes_under(self.tmp), 30)
-        self.addCleanup(leave_nothing_behind)
-
-        def attached():
-            for a in api.get("/v1/volumes/ev/attachments")["attachments"]:
-                if a["state"] == "attached":
-                    return a["connection_info"]["data"]["device_path"]
-            return None
-        dev = wait_for(f"ev attached on {spare}", attached, 60)
+        dev, leave_nothing_behind = attach_block_device(self, "ev", spare)
         payload = os.urandom(16 * MiB)
         with open(dev, "r+b", buffering=0) as f:
             f.write(payload)

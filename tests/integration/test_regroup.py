@@ -11,7 +11,7 @@ import subprocess
 import unittest
 
 from clusterfixture import ApiError, ClusterTestCase, run, wait_for
-from test_attachments import FsyncWriter, disk_fuse_processes_under, loop_devices_under
+from test_attachments import FsyncWriter, attach_block_device
 
 MiB = 1 << 20
 OLD = {"old1": "1", "old2": "2"}
@@ -97,25 +97,7 @@ class RegroupTest(ClusterTestCase):
     def test_attached_volume_keeps_its_attachment_and_the_primary_follows_it(self):
         vol = self.available_volume("att", 32 * MiB, group="old")
         host = "new2"  # no replica yet: served over NBD from the old primary
-        status, _ = self.cluster.api.call("POST", "/v1/volumes/att/attachments", {"host": host, "mode": "block"})
-        self.assertEqual(status, 201)
-
-        def leave_nothing_behind():
-            # Also when the test failed half way: no loop device, FUSE mount or process is left.
-            try:
-                self.cluster.api.call("DELETE", f"/v1/volumes/att/attachments/{host}?force=true")
-            except ApiError:
-                pass
-            wait_for("no loop device of the test", lambda: not loop_devices_under(self.tmp), 30)
-            wait_for("no tandem-disk-fuse of the test", lambda: not disk_fuse_processes_under(self.tmp), 30)
-        self.addCleanup(leave_nothing_behind)
-
-        def attached():
-            for a in self.cluster.api.get("/v1/volumes/att/attachments")["attachments"]:
-                if a["state"] == "attached":
-                    return a["connection_info"]["data"]["device_path"]
-            return None
-        dev = wait_for("att attached on new2", attached, 60)
+        dev, leave_nothing_behind = attach_block_device(self, "att", host)
         payload = os.urandom(16 * MiB)
         with open(dev, "r+b", buffering=0) as f:
             f.write(payload)

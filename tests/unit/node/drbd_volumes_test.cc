@@ -54,6 +54,14 @@ class DrbdVolumesTest : public LocalNodeTest {
     drbd_.reset();
     LocalNodeTest::TearDown();
   }
+  // drbd_ made again with `options` (reading the scripted events2 stream), in the reconciler.
+  void useDrbdOptions(const DrbdVolumesOptions& options) {
+    drbd_ = std::make_unique<DrbdVolumes>(options, pools_, *lifecycle_, [this] {
+      std::lock_guard lock(state_mu_);
+      return state_;
+    });
+    reconciler_->setDrbd(drbd_.get());
+  }
   // Scripted `drbdsetup events2` output, folded as the watcher folds it.
   void events(const std::vector<std::string>& lines) {
     std::lock_guard lock(state_mu_);
@@ -457,11 +465,7 @@ TEST_F(DrbdVolumesTest, SuspendedIsReportedOnlyOnceDrained) {
   options.self = "n1";
   options.suspend_deadline = std::chrono::seconds(10);
   options.clock = &clock;
-  drbd_ = std::make_unique<DrbdVolumes>(options, pools_, *lifecycle_, [this] {
-    std::lock_guard lock(state_mu_);
-    return state_;
-  });
-  reconciler_->setDrbd(drbd_.get());
+  useDrbdOptions(options);
   auto setsu = [](const std::string& verb) { return Argv{"drbdsetup", verb, "1000"}; };
   DesiredState s;
   ASSERT_NO_FATAL_FAILURE(applyDrainedPrimaryWithOnePeer(s));
@@ -519,11 +523,7 @@ TEST_F(DrbdVolumesTest, FreshStatisticsDecideTheDrain) {
     ++reads;
     return now;
   };
-  drbd_ = std::make_unique<DrbdVolumes>(options, pools_, *lifecycle_, [this] {
-    std::lock_guard lock(state_mu_);
-    return state_;
-  });
-  reconciler_->setDrbd(drbd_.get());
+  useDrbdOptions(options);
   auto fresh = [&](uint64_t pending) {
     drbd::Events2State state;
     for (const std::string& line :
