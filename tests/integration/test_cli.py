@@ -49,6 +49,8 @@ class CliTest(ClusterTestCase):
         self.assertIn("is now", self.tandem("volume", "grow", "cli-grow", "--size", "16MiB").stdout)
         self.assertEqual(json.loads(self.tandem("volume", "show", "cli-grow", "--json").stdout)["size_bytes"], 16 << 20)
         self.assertIn("volume_shrink", self.tandem("volume", "grow", "cli-grow", "--size", "8MiB", expect=1).stderr)
+        # A snapshot is taken on the replicas up to date at that moment: both, once available.
+        self.cluster.wait_volume_state("cli-grow", "available", timeout=60)
         self.assertIn("created snapshot 'cli-s1'", self.tandem("snapshot", "create", "cli-grow", "cli-s1").stdout)
         deadline = time.monotonic() + 60
         while True:
