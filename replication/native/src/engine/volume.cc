@@ -827,31 +827,20 @@ void Volume::runSync(PeerLink& link, uint64_t conn, std::shared_ptr<AckWaiter> s
       // resync costs what the volume holds, not its size. Asked under the ordering mutex like
       // the read, so no write lands in between.
       if (const uint64_t hole = holeRunLocked(off, len, size); hole != 0) {
-        waiter = sendLocked(link, conn, wire::FrameHeader::of(wire::FrameType::kSyncZero, off, hole), {});
-        if (!waiter) return;
         len = hole;
+        waiter = sendLocked(link, conn, wire::FrameHeader::of(wire::FrameType::kSyncZero, off, len), {});
+      } else {
+        std::span<std::byte> data(buf.data(), len);
+        Status st = local_->read(off, data);
+        if (!st.isOk()) {
+          log::error(kLog, "sync read failed: " + st.toString());
+          link.drop(conn);
+          (void)handleLostLocked(link, conn, true);
+          return;
+        }
+        waiter = allZero(data) ? sendLocked(link, conn, wire::FrameHeader::of(wire::FrameType::kSyncZero, off, len), {})
+                               : sendLocked(link, conn, wire::FrameHeader::of(wire::FrameType::kSyncData, off, len), data);
       }
-    }
-    if (waiter) {
-      if (Status st = waiter->waitFor(timeout); !st.isOk()) return lost(st);
-      off += len;
-      link.setSyncProgress(off, size);
-      notify();
-      continue;
-    }
-    {
-      std::lock_guard order(order_mu_);
-      if (closed_ || !primary_ || link.activeConnection() != conn) return;
-      std::span<std::byte> data(buf.data(), len);
-      Status st = local_->read(off, data);
-      if (!st.isOk()) {
-        log::error(kLog, "sync read failed: " + st.toString());
-        link.drop(conn);
-        (void)handleLostLocked(link, conn, true);
-        return;
-      }
-      waiter = allZero(data) ? sendLocked(link, conn, wire::FrameHeader::of(wire::FrameType::kSyncZero, off, len), {})
-                             : sendLocked(link, conn, wire::FrameHeader::of(wire::FrameType::kSyncData, off, len), data);
       if (!waiter) return;
     }
     if (Status st = waiter->waitFor(timeout); !st.isOk()) return lost(st);
